@@ -1,0 +1,1 @@
+"""LA metrics, scar-on-surface metrics by the paper's protocol, statistics and the experiment runner."""

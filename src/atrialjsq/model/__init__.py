@@ -1,0 +1,1 @@
+"""Network definitions (AtrialJSQnet and single-task U-Nets) and named configs."""

@@ -1,0 +1,1 @@
+"""JSON reports, PNG figures and mesh files."""

@@ -1,0 +1,1 @@
+"""LA boundary, normals, projection of scar onto the LA surface, and meshes."""

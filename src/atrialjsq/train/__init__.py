@@ -1,0 +1,1 @@
+"""Trainer loop, schedules, augmentation, checkpoints and DDP."""

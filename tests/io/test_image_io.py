@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from atrialjsq.errors import InputError
+from atrialjsq.io import Geometry, Volume, read_volume, write_volume
+
+GEOM = Geometry((7, 6, 5), (0.625, 0.7, 1.25), (10.0, -20.0, 3.5), (0, 1, 0, -1, 0, 0, 0, 0, 1))
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nii", ".nrrd", ".mha", ".mhd"])
+def test_roundtrip_keeps_array_and_geometry(tmp_path, suffix):
+    array = np.random.default_rng(0).normal(size=GEOM.shape).astype(np.float32)
+    path = write_volume(Volume(array, GEOM), tmp_path / f"img{suffix}")
+    back = read_volume(path)
+    np.testing.assert_array_equal(back.array, array)
+    assert back.geometry.is_close(GEOM, tol=1e-5)
+    assert back.array[3, 2, 1] == array[3, 2, 1]  # (x, y, z) indexing survives the sitk (z, y, x) order
+
+
+def test_labels_written_as_uint8(tmp_path):
+    label = (np.arange(np.prod(GEOM.shape)).reshape(GEOM.shape) % 2).astype(np.float64)
+    back = read_volume(write_volume(Volume(label, GEOM), tmp_path / "lab.nii.gz", label=True))
+    assert back.array.dtype == np.uint8
+    np.testing.assert_array_equal(back.array, label)
+
+
+def test_index_physical_roundtrip():
+    idx = np.array([[1.5, 2.0, 3.25], [0, 0, 0]])
+    np.testing.assert_allclose(GEOM.physical_to_index(GEOM.index_to_physical(idx)), idx, atol=1e-9)
+    # direction (0,1,0 / -1,0,0 / 0,0,1) maps index x to physical -y
+    np.testing.assert_allclose(GEOM.index_to_physical([1, 0, 0]) - GEOM.origin, [0, -0.625, 0])
+
+
+def test_dicom_series_folder(tmp_path):
+    array = (np.random.default_rng(1).integers(0, 1000, size=(8, 9, 4))).astype(np.int16)
+    image = sitk.GetImageFromArray(np.transpose(array, (2, 1, 0)))
+    image.SetSpacing((0.8, 0.8, 2.0))
+    image.SetOrigin((1.0, 2.0, 3.0))
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    for z in range(array.shape[2]):
+        sl = image[:, :, z]
+        sl.SetMetaData("0020|0032", "1\\2\\%f" % (3.0 + 2.0 * z))
+        sl.SetMetaData("0020|0037", "1\\0\\0\\0\\1\\0")
+        sl.SetMetaData("0020|000e", "1.2.826.0.1.3680043.2.1125.1")
+        sl.SetMetaData("0020|0013", str(z))
+        sl.SetMetaData("0008|0060", "MR")
+        writer.SetFileName(str(tmp_path / f"s{z:03d}.dcm"))
+        writer.Execute(sl)
+    back = read_volume(tmp_path)
+    np.testing.assert_array_equal(back.array, array)
+    np.testing.assert_allclose(back.spacing, (0.8, 0.8, 2.0), atol=1e-4)
+
+
+def test_bad_inputs_raise_one_line_errors(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_volume(tmp_path / "missing.nii.gz")
+    broken = tmp_path / "broken.nii.gz"
+    write_volume(Volume(np.zeros((8, 8, 8), np.float32), Geometry((8, 8, 8))), broken)
+    broken.write_bytes(broken.read_bytes()[:60])
+    with pytest.raises(InputError, match="unreadable"):
+        read_volume(broken)
+    flat = tmp_path / "flat.nii.gz"
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((5, 6), np.float32)), str(flat))
+    with pytest.raises(InputError, match="3D"):
+        read_volume(flat)
+    nan = np.zeros((4, 4, 4), np.float32)
+    nan[1, 1, 1] = np.nan
+    # (ITK's NIfTI reader itself turns NaN into 0, so the check matters for NRRD/MHA)
+    for suffix in (".mha", ".nrrd"):
+        path = write_volume(Volume(nan, Geometry((4, 4, 4))), tmp_path / f"nan{suffix}")
+        with pytest.raises(InputError, match="NaN"):
+            read_volume(path)
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(sitk, "WriteImage", boom)
+    with pytest.raises(RuntimeError):
+        write_volume(Volume(np.zeros((3, 3, 3), np.float32), Geometry((3, 3, 3))), tmp_path / "out.nii.gz")
+    assert list(tmp_path.iterdir()) == []
