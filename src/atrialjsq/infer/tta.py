@@ -1,0 +1,35 @@
+"""Mirroring test-time augmentation: average the network's probabilities over flips of the spatial axes."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import torch
+
+from atrialjsq.infer.sliding_window import ProbabilityFn
+
+
+def flip_combinations(axes: Sequence[int] = (0, 1, 2)) -> list[tuple[int, ...]]:
+    """Every subset of `axes` (spatial axes, 0 = x), the empty one (no flip) first: 2**len(axes) variants."""
+    return [combo for r in range(len(axes) + 1) for combo in itertools.combinations(axes, r)]
+
+
+def with_mirroring(predict: ProbabilityFn, axes: Sequence[int] = (0, 1, 2)) -> ProbabilityFn:
+    """Wrap `predict` so it returns the mean over all flips of `axes`, each output flipped back first.
+
+    A flip is its own inverse, so flipping the output with the same dims realigns it with the input.
+    """
+    combos = flip_combinations(axes)
+
+    def mirrored(image: torch.Tensor) -> dict[str, torch.Tensor]:
+        totals: dict[str, torch.Tensor] = {}
+        for combo in combos:
+            dims = [2 + axis for axis in combo]
+            outputs = predict(torch.flip(image, dims) if dims else image)
+            for name, probabilities in outputs.items():
+                restored = (torch.flip(probabilities, dims) if dims else probabilities).float()
+                totals[name] = totals[name] + restored if name in totals else restored
+        return {name: total / len(combos) for name, total in totals.items()}
+
+    return mirrored
