@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -28,7 +30,7 @@ def test_window_starts_by_hand():
     assert window_starts(25, 16, 0.5) == [0, 4, 9]  # step 8 -> 3 windows spread evenly, last ends at 25
     starts = window_starts(100, 32, 0.25)
     assert starts[0] == 0 and starts[-1] + 32 == 100
-    assert all(b - a <= 24 for a, b in zip(starts, starts[1:], strict=False))
+    assert all(b - a <= 24 for a, b in itertools.pairwise(starts))
 
 
 def test_gaussian_weights_peak_symmetry_floor():

@@ -35,7 +35,7 @@ def window_starts(length: int, window: int, overlap: float) -> list[int]:
 
 
 def gaussian_weights(window: Sequence[int], sigma_scale: float = 0.125, floor: float = 1e-3) -> np.ndarray:
-    """Separable Gaussian importance map of shape `window`, 1 at the centre, never below `floor` (every voxel counts)."""
+    """Separable Gaussian importance map of shape `window`: 1 at the centre, never below `floor` (all voxels count)."""
     profiles = []
     for size in window:
         centre = (size - 1) / 2.0
