@@ -1,0 +1,307 @@
+"""Named experiment configurations: the paper's ablation variants (§4.3.1) and the Table 4 DPM/distance options.
+
+Everything is a dataclass of plain types (str, int, float, bool, None, tuples, nested dataclasses) so a config
+survives `json.dumps(config.to_dict())` and `torch.load(..., weights_only=True)` and is rebuilt exactly with
+`ExperimentConfig.from_dict`. A checkpoint therefore always says how its model was built and trained.
+
+Presets (`list_configs()`):
+  unet-la-{bce,dice,se}      single-task LA U-Net; "se" = BCE + λ_LA·SE-LA (eq. 2)
+  unet-scar-{bce,dice,se}    single-task scar U-Net; BCE/Dice on the binary band targets, "se" = DPM regression
+  ajsq-{bce,se,sesa}         AtrialJSQnet (shared encoder, two decoders); ajsq-sesa (eq. 7) is the default
+  ajsq-sesa-expit            Table 4: DPM expit(−φ) instead of exp(−|φ|)
+  ajsq-sesa-hellinger        Table 4: Hellinger distance instead of L2 for SE-scar
+  ajsq-sesa-norm             Table 4: exp(−|φ|)† (normalised with the background: softmax(−|φ|))
+  ajsq-sesa-expit-norm       Table 4: expit(−φ)†
+
+Fast CPU work (tests, demo model): `get_config(name, tiny=True)` applies `TINY_OVERRIDES` (3 levels, 4→16
+channels, 32³ ROI, short training); it keeps the preset's name and losses, only the size changes.
+Other overrides: `get_config("ajsq-sesa", model={"levels": 4}, train={"iterations": 100})` or dotted keys
+through `apply_overrides(config, {"model.levels": 4})` (what a CLI `--set model.levels=4` would pass).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+TASKS = ("joint", "la", "scar")
+LA_TERMS = ("bce", "dice", "se")
+SCAR_LOSSES = ("bce", "dice", "se")
+DPM_KINDS = ("exp", "expit")
+SE_DISTANCES = ("l2", "hellinger")
+NORMS = ("instance", "batch", "none")
+DOWNSAMPLES = ("maxpool", "conv")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+AMP_DTYPES = ("bf16", "fp16")
+DEFAULT_CONFIG = "ajsq-sesa"
+
+
+@dataclass
+class ModelConfig:
+    """U-Net shape: `levels` resolution levels (levels−1 downsamplings), channels base·2^i capped at max."""
+
+    levels: int = 5
+    base_channels: int = 16
+    max_channels: int = 256
+    norm: str = "instance"
+    downsample: str = "maxpool"
+    in_channels: int = 1
+    negative_slope: float = 0.01
+
+
+@dataclass
+class DataConfig:
+    """Preprocessing grid (paper §4.1: 1 mm isotropic, 208×208×80 ROI); the margin allows random ROI shifts."""
+
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    roi: tuple[int, int, int] = (208, 208, 80)
+    margin: tuple[int, int, int] = (16, 16, 8)
+
+
+@dataclass
+class LossConfig:
+    """Loss terms and balancing weights (paper eqs. 2–7, §4.1).
+
+    λ_LA and λ_M2 are multiplied by `growth` every `growth_every` iterations (paper) and capped at
+    `lambda_la_max` / `lambda_m2_max` (ours; None = no cap). The paper gives no training length; uncapped,
+    the growth is ×13,780 after 20k iterations and the SE-LA term (bounded below by −0.5·mean|φ|, |φ| ≤ 50 mm)
+    would swamp BCE. The caps are 100× the initial values, reached at iteration 9,800 (1.1^49 > 100), i.e. about
+    where the paper's schedule has already dropped the learning rate twice (×0.1 every 4,000 iterations).
+    """
+
+    la_terms: tuple[str, ...] = ("bce", "se")
+    scar_loss: str = "se"
+    dpm: str = "exp"
+    dpm_normalized: bool = False
+    se_distance: str = "l2"
+    sa: bool = True
+    t_la: float = 0.5
+    lambda_la: float = 0.01
+    lambda_scar: float = 10.0
+    lambda_m1: float = 0.01
+    lambda_m2: float = 0.001
+    growth: float = 1.1
+    growth_every: int = 200
+    lambda_la_max: float | None = 1.0
+    lambda_m2_max: float | None = 0.1
+    m2_radius: int = 2
+    dice_smooth: float = 1.0
+
+
+@dataclass
+class OptimConfig:
+    """Paper §4.1: SGD, lr 1e-3 divided by 10 every 4000 iterations, momentum 0.9, weight decay 1e-4."""
+
+    name: str = "sgd"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    lr_step: int = 4000
+    lr_gamma: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    """Training loop settings; augmentation magnitudes are applied by the trainer (0 disables one)."""
+
+    iterations: int = 12000
+    batch_size: int = 2
+    checkpoint_every: int = 1000
+    val_every: int = 500
+    log_every: int = 50
+    seed: int = 0
+    num_workers: int = 2
+    amp: bool = False
+    amp_dtype: str = "bf16"
+    channels_last: bool = False
+    augment: bool = True
+    random_shift: bool = True
+    flip_axes: tuple[int, ...] = ()
+    rotate_deg: float = 10.0
+    scale_range: tuple[float, float] = (0.9, 1.1)
+    intensity_scale: float = 0.1
+    intensity_shift: float = 0.1
+    gamma_range: tuple[float, float] = (1.0, 1.0)
+    noise_std: float = 0.0
+
+
+@dataclass
+class ExperimentConfig:
+    """One named experiment: which heads to build (`task`) and how to train them."""
+
+    name: str = DEFAULT_CONFIG
+    task: str = "joint"
+    description: str = ""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def heads(self) -> dict[str, int]:
+        """Decoder name → output channels: LA probability (1) and/or normal-wall and scar probabilities (2)."""
+        return {"joint": {"la": 1, "scar": 2}, "la": {"la": 1}, "scar": {"scar": 2}}[self.task]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
+        config = _from_dict(cls, data, "config")
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first invalid field (typos in presets or overrides fail early)."""
+        _check_choice("task", self.task, TASKS)
+        m, d, lo, o, t = self.model, self.data, self.loss, self.optim, self.train
+        _check_choice("model.norm", m.norm, NORMS)
+        _check_choice("model.downsample", m.downsample, DOWNSAMPLES)
+        if m.levels < 1 or m.base_channels < 1 or m.max_channels < m.base_channels or m.in_channels < 1:
+            raise ValueError("model: need levels >= 1, in_channels >= 1 and 1 <= base_channels <= max_channels")
+        for key in ("spacing", "roi", "margin"):
+            if len(getattr(d, key)) != 3:
+                raise ValueError(f"data.{key} must have 3 values (x, y, z), got {getattr(d, key)!r}")
+        multiple = 2 ** (m.levels - 1)
+        if any(int(r) % multiple for r in d.roi):
+            raise ValueError(f"data.roi {tuple(d.roi)} must be divisible by 2^(levels-1) = {multiple} on every axis")
+        if not lo.la_terms or any(term not in LA_TERMS for term in lo.la_terms):
+            raise ValueError(f"loss.la_terms {lo.la_terms!r}: choose from {LA_TERMS}")
+        if "se" in lo.la_terms and "bce" not in lo.la_terms and "dice" not in lo.la_terms:
+            raise ValueError("loss.la_terms: 'se' is a regulariser (eq. 2) and needs 'bce' or 'dice' with it")
+        _check_choice("loss.scar_loss", lo.scar_loss, SCAR_LOSSES)
+        _check_choice("loss.dpm", lo.dpm, DPM_KINDS)
+        _check_choice("loss.se_distance", lo.se_distance, SE_DISTANCES)
+        if lo.sa and self.task != "joint":
+            raise ValueError("loss.sa needs task 'joint': SA(M2) uses the LA decoder's prediction")
+        if lo.growth_every < 1 or lo.m2_radius < 1:
+            raise ValueError("loss.growth_every and loss.m2_radius must be >= 1")
+        _check_choice("optim.name", o.name, OPTIMIZERS)
+        _check_choice("train.amp_dtype", t.amp_dtype, AMP_DTYPES)
+        if t.iterations < 0 or t.batch_size < 1:
+            raise ValueError("train: need iterations >= 0 and batch_size >= 1")
+
+
+def _check_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{key} = {value!r}: choose from {', '.join(choices)}")
+
+
+def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+    """Rebuild dataclass `cls` from plain data: lists become tuples, nested dicts nested dataclasses."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    values = {}
+    for key, value in data.items():
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            value = value if isinstance(value, hint) else _from_dict(hint, value, f"{where}.{key}")
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[key] = value
+    return cls(**values)
+
+
+def _preset_table() -> dict[str, dict[str, Any]]:
+    """Each preset as overrides of the default (ajsq-sesa) config, with a one-line description."""
+    la_only = {"task": "la", "loss": {"sa": False}}
+    scar_only = {"task": "scar", "loss": {"sa": False}}
+    return {
+        "unet-la-bce": {**la_only, "description": "U-Net LA only, BCE", "loss": {"sa": False, "la_terms": ("bce",)}},
+        "unet-la-dice": {**la_only, "description": "U-Net LA only, Dice", "loss": {"sa": False, "la_terms": ("dice",)}},
+        "unet-la-se": {**la_only, "description": "U-Net LA only, BCE + λ_LA·SE-LA (eq. 2)"},
+        "unet-scar-bce": {
+            **scar_only,
+            "description": "U-Net scar only, BCE on the band targets",
+            "loss": {"sa": False, "scar_loss": "bce"},
+        },
+        "unet-scar-dice": {
+            **scar_only,
+            "description": "U-Net scar only, Dice on the band targets",
+            "loss": {"sa": False, "scar_loss": "dice"},
+        },
+        "unet-scar-se": {**scar_only, "description": "U-Net scar only, SE-scar (DPM regression, eq. 5)"},
+        "ajsq-bce": {
+            "description": "AtrialJSQnet, BCE for LA and scar",
+            "loss": {"la_terms": ("bce",), "scar_loss": "bce", "sa": False},
+        },
+        "ajsq-se": {"description": "AtrialJSQnet, SE for LA and scar, no SA", "loss": {"sa": False}},
+        "ajsq-sesa": {"description": "AtrialJSQnet-SESA (eq. 7), the paper's method"},
+        "ajsq-sesa-expit": {"description": "SESA with DPM expit(−φ) (Table 4)", "loss": {"dpm": "expit"}},
+        "ajsq-sesa-hellinger": {
+            "description": "SESA with Hellinger SE-scar (Table 4)",
+            "loss": {"se_distance": "hellinger"},
+        },
+        "ajsq-sesa-norm": {
+            "description": "SESA with normalised DPM exp(−|φ|)† = softmax(−|φ|) (Table 4)",
+            "loss": {"dpm_normalized": True},
+        },
+        "ajsq-sesa-expit-norm": {
+            "description": "SESA with normalised DPM expit(−φ)† (Table 4)",
+            "loss": {"dpm": "expit", "dpm_normalized": True},
+        },
+    }
+
+
+PRESETS: dict[str, dict[str, Any]] = _preset_table()
+
+TINY_OVERRIDES: dict[str, Any] = {
+    "model": {"levels": 3, "base_channels": 4, "max_channels": 16},
+    "data": {"roi": (32, 32, 32), "margin": (4, 4, 4)},
+    "train": {"iterations": 200, "batch_size": 2, "checkpoint_every": 100, "val_every": 100, "num_workers": 0},
+}
+
+
+def list_configs() -> list[str]:
+    return list(PRESETS)
+
+
+def get_config(name: str = DEFAULT_CONFIG, *, tiny: bool = False, **overrides: Any) -> ExperimentConfig:
+    """Build the preset `name`; `tiny=True` shrinks it for CPU; `overrides` are sections (dicts) or fields."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown config {name!r}; available: {', '.join(PRESETS)}")
+    data = ExperimentConfig(name=name).to_dict()
+    _merge(data, PRESETS[name])
+    if tiny:
+        _merge(data, TINY_OVERRIDES)
+    _merge(data, _plain(overrides))
+    data["name"] = name if "name" not in overrides else overrides["name"]
+    return ExperimentConfig.from_dict(data)
+
+
+def apply_overrides(config: ExperimentConfig, dotted: dict[str, Any]) -> ExperimentConfig:
+    """Return a copy of `config` with `{"section.field": value}` changes applied (validated)."""
+    data = config.to_dict()
+    for key, value in dotted.items():
+        section, _, leaf = key.rpartition(".")
+        target = data
+        for part in section.split(".") if section else []:
+            if not isinstance(target.get(part), dict):
+                raise ValueError(f"override {key!r}: no config section {part!r}")
+            target = target[part]
+        if leaf not in target:
+            raise ValueError(f"override {key!r}: no field {leaf!r}; known: {', '.join(sorted(target))}")
+        target[leaf] = value
+    return ExperimentConfig.from_dict(data)
+
+
+def _plain(overrides: dict[str, Any]) -> dict[str, Any]:
+    return {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in overrides.items()}
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> None:
+    """Recursive in-place update; unknown keys are kept so `from_dict` reports them by name."""
+    for key, value in copy.deepcopy(changes).items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value

@@ -1,0 +1,121 @@
+"""Named configs: presets as the paper's ablations, exact round trips, clear errors on typos."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from atrialjsq.model.configs import (
+    ExperimentConfig,
+    apply_overrides,
+    get_config,
+    list_configs,
+)
+
+EXPECTED = {
+    "unet-la-bce",
+    "unet-la-dice",
+    "unet-la-se",
+    "unet-scar-bce",
+    "unet-scar-dice",
+    "unet-scar-se",
+    "ajsq-bce",
+    "ajsq-se",
+    "ajsq-sesa",
+    "ajsq-sesa-expit",
+    "ajsq-sesa-hellinger",
+    "ajsq-sesa-norm",
+    "ajsq-sesa-expit-norm",
+}
+
+
+def test_all_presets_exist_and_validate():
+    assert set(list_configs()) == EXPECTED
+    for name in list_configs():
+        config = get_config(name)
+        assert config.name == name
+        config.validate()
+
+
+def test_default_is_the_papers_method_with_paper_hyperparameters():
+    config = get_config()
+    assert config.name == "ajsq-sesa" and config.task == "joint"
+    assert config.loss.la_terms == ("bce", "se") and config.loss.scar_loss == "se" and config.loss.sa
+    assert (config.loss.lambda_la, config.loss.lambda_scar) == (0.01, 10.0)
+    assert (config.loss.lambda_m1, config.loss.lambda_m2) == (0.01, 0.001)
+    assert (config.loss.growth, config.loss.growth_every) == (1.1, 200)
+    assert (config.optim.name, config.optim.lr, config.optim.momentum) == ("sgd", 1e-3, 0.9)
+    assert (config.optim.weight_decay, config.optim.lr_step, config.optim.lr_gamma) == (1e-4, 4000, 0.1)
+    assert config.data.roi == (208, 208, 80) and config.data.spacing == (1.0, 1.0, 1.0)
+    assert (config.model.levels, config.model.base_channels, config.model.max_channels) == (5, 16, 256)
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "la_terms", "scar_loss", "sa", "dpm", "normalized", "distance"),
+    [
+        ("unet-la-bce", "la", ("bce",), "se", False, "exp", False, "l2"),
+        ("unet-la-dice", "la", ("dice",), "se", False, "exp", False, "l2"),
+        ("unet-la-se", "la", ("bce", "se"), "se", False, "exp", False, "l2"),
+        ("unet-scar-bce", "scar", ("bce", "se"), "bce", False, "exp", False, "l2"),
+        ("unet-scar-dice", "scar", ("bce", "se"), "dice", False, "exp", False, "l2"),
+        ("ajsq-bce", "joint", ("bce",), "bce", False, "exp", False, "l2"),
+        ("ajsq-se", "joint", ("bce", "se"), "se", False, "exp", False, "l2"),
+        ("ajsq-sesa-expit", "joint", ("bce", "se"), "se", True, "expit", False, "l2"),
+        ("ajsq-sesa-hellinger", "joint", ("bce", "se"), "se", True, "exp", False, "hellinger"),
+        ("ajsq-sesa-norm", "joint", ("bce", "se"), "se", True, "exp", True, "l2"),
+        ("ajsq-sesa-expit-norm", "joint", ("bce", "se"), "se", True, "expit", True, "l2"),
+    ],
+)
+def test_preset_losses(name, task, la_terms, scar_loss, sa, dpm, normalized, distance):
+    loss = get_config(name).loss
+    assert get_config(name).task == task
+    assert (loss.la_terms, loss.scar_loss, loss.sa) == (la_terms, scar_loss, sa)
+    assert (loss.dpm, loss.dpm_normalized, loss.se_distance) == (dpm, normalized, distance)
+
+
+def test_unknown_name_lists_the_choices():
+    with pytest.raises(ValueError, match=r"unknown config 'ajsq-sesaa'.*ajsq-sesa-expit"):
+        get_config("ajsq-sesaa")
+
+
+def test_round_trip_through_json_and_torch_weights_only(tmp_path):
+    config = get_config("ajsq-sesa-expit-norm", tiny=True, train={"flip_axes": (0, 2), "iterations": 7})
+    via_json = ExperimentConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert via_json == config
+    assert via_json.data.roi == (32, 32, 32) and isinstance(via_json.train.flip_axes, tuple)
+    path = tmp_path / "c.pt"
+    torch.save({"config": config.to_dict()}, path)
+    loaded = torch.load(path, weights_only=True)["config"]
+    assert ExperimentConfig.from_dict(loaded) == config
+
+
+def test_tiny_overrides_shrink_only_the_size():
+    tiny = get_config("unet-scar-dice", tiny=True)
+    assert tiny.name == "unet-scar-dice" and tiny.loss == get_config("unet-scar-dice").loss
+    assert (tiny.model.levels, tiny.model.base_channels, tiny.data.roi) == (3, 4, (32, 32, 32))
+
+
+def test_overrides_sections_and_dotted_keys():
+    config = get_config("ajsq-se", model={"levels": 4}, optim={"name": "adam"})
+    assert config.model.levels == 4 and config.model.base_channels == 16 and config.optim.name == "adam"
+    changed = apply_overrides(config, {"loss.lambda_scar": 5.0, "train.iterations": 3})
+    assert changed.loss.lambda_scar == 5.0 and changed.train.iterations == 3 and config.loss.lambda_scar == 10.0
+    with pytest.raises(ValueError, match="no field 'lamda_scar'"):
+        apply_overrides(config, {"loss.lamda_scar": 1.0})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"loss": {"dpm": "gauss"}}, r"loss.dpm = 'gauss': choose from exp, expit"),
+        ({"loss": {"la_terms": ("se",)}}, "needs 'bce' or 'dice'"),
+        ({"model": {"levels": 5}, "data": {"roi": (208, 208, 88)}}, r"divisible by 2\^\(levels-1\) = 16"),
+        ({"task": "la", "loss": {"sa": True}}, "needs task 'joint'"),
+        ({"model": {"depth": 3}}, "unknown field"),
+    ],
+)
+def test_invalid_configs_raise_clear_errors(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        get_config("ajsq-sesa", **overrides)
