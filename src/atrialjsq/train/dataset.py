@@ -1,0 +1,132 @@
+"""Cached cases held in memory as stacked tensors, and the per-iteration batch sampler.
+
+The whole training split is loaded once (on the GPU when it fits, pinned host memory otherwise) so an
+iteration never waits for disk or a DataLoader worker: a batch is an index_select plus one grid_sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from atrialjsq.train.augment import AugmentParams, SampleTransform, apply_transforms, draw_transform, sample_seed
+
+CACHE_KEYS = ("image", "la", "phi_la", "band", "phi_normal", "phi_scar")
+GPU_FRACTION = 0.5  # use at most this share of the free GPU memory for the data
+
+
+def bank_bytes(cases: Sequence[Mapping[str, np.ndarray]], keys: Sequence[str] = CACHE_KEYS) -> int:
+    return sum(int(case[key].nbytes) for case in cases for key in keys if key in case)
+
+
+def choose_data_device(nbytes: int, compute: torch.device) -> torch.device:
+    """The compute device when the data fit comfortably in its free memory, else the CPU."""
+    if compute.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(compute)
+        if nbytes <= GPU_FRACTION * free:
+            return compute
+    return torch.device("cpu")
+
+
+class VolumeBank:
+    """Arrays of N cases, each key stacked to (N, 1, X', Y', Z') in its cached dtype (roi + 2·margin)."""
+
+    def __init__(
+        self,
+        cases: Sequence[Mapping[str, np.ndarray]],
+        roi: Sequence[int],
+        margin: Sequence[int],
+        spacing: Sequence[float],
+        device: torch.device | str = "cpu",
+        keys: Sequence[str] = CACHE_KEYS,
+    ) -> None:
+        if not cases:
+            raise ValueError("VolumeBank needs at least one case")
+        self.roi = tuple(int(r) for r in roi)
+        self.margin = tuple(int(m) for m in margin)
+        self.spacing = tuple(float(s) for s in spacing)
+        self.full_shape = tuple(r + 2 * m for r, m in zip(self.roi, self.margin, strict=True))
+        self.keys = tuple(k for k in keys if k in cases[0])
+        for index, case in enumerate(cases):
+            for key in self.keys:
+                if tuple(case[key].shape) != self.full_shape:
+                    raise ValueError(f"case {index} {key}: shape {case[key].shape} != roi + 2*margin {self.full_shape}")
+        self.device = torch.device(device)
+        pin = self.device.type == "cpu" and torch.cuda.is_available()
+        self.tensors: dict[str, torch.Tensor] = {}
+        for key in self.keys:
+            stacked = torch.from_numpy(np.stack([np.asarray(case[key]) for case in cases])[:, None])
+            self.tensors[key] = stacked.pin_memory() if pin else stacked.to(self.device)
+
+    def __len__(self) -> int:
+        return next(iter(self.tensors.values())).shape[0]
+
+    def gather(self, indices: Sequence[int], device: torch.device) -> dict[str, torch.Tensor]:
+        """The full (margin-padded) arrays of `indices`, moved to `device`."""
+        index = torch.as_tensor(list(indices), dtype=torch.long, device=self.device)
+        return {
+            key: tensor.index_select(0, index).to(device, non_blocking=True) for key, tensor in self.tensors.items()
+        }
+
+    def centred_window(self, index: int, device: torch.device) -> dict[str, torch.Tensor]:
+        """The un-augmented, centred ROI window of one case as float32 (1, 1, *roi): used for validation."""
+        window = tuple(slice(m, m + r) for m, r in zip(self.margin, self.roi, strict=True))
+        return {
+            key: tensor[index : index + 1, :, window[0], window[1], window[2]].to(device).float()
+            for key, tensor in self.tensors.items()
+        }
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Which cases this process trains on at one iteration, and the seeds of their random transforms."""
+
+    indices: list[int]
+    seeds: list[int]
+
+
+class EpochSampler:
+    """Global batches walk through a fresh permutation of the cases each epoch; each rank takes its slice.
+
+    Everything is a pure function of (seed, iteration), so a resumed run and a run on another number of
+    processes (at the same global batch) see identical samples.
+    """
+
+    def __init__(self, n_cases: int, global_batch: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
+        if global_batch % world_size:
+            raise ValueError(f"global batch {global_batch} is not divisible by {world_size} processes")
+        self.n_cases, self.global_batch, self.seed = n_cases, global_batch, seed
+        self.rank, self.world_size = rank, world_size
+        self._cache: dict[int, list[int]] = {}
+
+    def _permutation(self, epoch: int) -> list[int]:
+        if epoch not in self._cache:
+            self._cache = {
+                epoch: torch.randperm(
+                    self.n_cases, generator=torch.Generator().manual_seed(self.seed * 7919 + epoch)
+                ).tolist()
+            }
+        return self._cache[epoch]
+
+    def global_indices(self, iteration: int) -> list[int]:
+        positions = range(iteration * self.global_batch, (iteration + 1) * self.global_batch)
+        return [self._permutation(p // self.n_cases)[p % self.n_cases] for p in positions]
+
+    def plan(self, iteration: int) -> BatchPlan:
+        per_rank = self.global_batch // self.world_size
+        start = self.rank * per_rank
+        indices = self.global_indices(iteration)[start : start + per_rank]
+        seeds = [sample_seed(self.seed, iteration, start + k) for k in range(per_rank)]
+        return BatchPlan(indices, seeds)
+
+
+def training_batch(
+    bank: VolumeBank, plan: BatchPlan, params: AugmentParams, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Augmented ROI windows (float32 on `device`) for one iteration's plan."""
+    transforms: list[SampleTransform] = [draw_transform(seed, params, bank.margin) for seed in plan.seeds]
+    full = bank.gather(plan.indices, device)
+    return apply_transforms(full, transforms, params, bank.roi, bank.spacing)
