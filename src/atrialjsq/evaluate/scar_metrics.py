@@ -1,0 +1,151 @@
+"""Scar metrics by the paper's protocol (§4.1): both scars projected onto the *manual* LA surface, then compared.
+
+The surface S is the set of boundary voxels of the ground-truth LA; each gets an outward normal from the
+smoothed ground-truth label, and a label per rater: "scar" when that rater's scar mask lies along the normal
+within ±max_mm (sampled every step_mm), otherwise "normal wall". When the predicted LA is given, an automatic
+"normal wall" also needs the predicted LA surface to cross the same ±max_mm segment; otherwise the voxel is
+left unlabelled by the automatic method (its LA missed that part of the atrium), which is what makes the
+generalized Dice (eq. 9) differ from Accuracy. The projection is `atrialjsq.surface.projection`, the same
+code prediction uses. Conventions and the differences from the reference tool: docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from atrialjsq.surface.boundary import boundary_voxels, bounding_box, outward_normals
+from atrialjsq.surface.projection import sample_along_normals
+
+SCAR_METRIC_NAMES = (
+    "Accuracy",
+    "Sensitivity",
+    "Specificity",
+    "Dice_s",
+    "Dice_g",
+    "scar_pct_manual",
+    "scar_pct_auto",
+    "auto_coverage",
+    "n_surface",
+)
+
+
+@dataclass(frozen=True)
+class SurfaceLabels:
+    """Per voxel of the manual LA surface S: manual scar, automatic scar, and automatic coverage.
+
+    `auto_covered` is False where the automatic method gives the voxel no label at all (no predicted LA surface
+    within ±max_mm along the normal); automatic scar always counts as a label.
+    """
+
+    points: np.ndarray  # (N, 3) voxel indices (x, y, z) on the full grid
+    manual_scar: np.ndarray  # (N,) bool
+    auto_scar: np.ndarray  # (N,) bool
+    auto_covered: np.ndarray  # (N,) bool
+
+    @property
+    def auto_normal(self) -> np.ndarray:
+        return self.auto_covered & ~self.auto_scar
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+def _as_bool(mask: np.ndarray | None) -> np.ndarray | None:
+    return None if mask is None else np.asarray(mask).astype(bool, copy=False)
+
+
+def surface_labels(
+    la_gt: np.ndarray,
+    scar_gt: np.ndarray,
+    scar_pred: np.ndarray,
+    spacing: Sequence[float],
+    la_pred: np.ndarray | None = None,
+    exclude: np.ndarray | None = None,
+    max_mm: float = 10.0,
+    step_mm: float = 0.5,
+    sigma_mm: float = 2.0,
+) -> SurfaceLabels:
+    """Label every voxel of the manual LA surface with manual and automatic scar (the paper's projection).
+
+    `exclude` (e.g. a mitral-valve or LV label) removes surface voxels inside it or 6-adjacent to it.
+    Work happens on the bounding box of the manual LA grown by max_mm (+1 voxel): every sample along a normal
+    lies inside it, so the crop changes no result, only the time.
+    """
+    la_gt, scar_gt, scar_pred = _as_bool(la_gt), _as_bool(scar_gt), _as_bool(scar_pred)
+    la_pred, exclude = _as_bool(la_pred), _as_bool(exclude)
+    for name, mask in (("scar_gt", scar_gt), ("scar_pred", scar_pred), ("la_pred", la_pred), ("exclude", exclude)):
+        if mask is not None and mask.shape != la_gt.shape:
+            raise ValueError(f"{name} shape {mask.shape} != LA shape {la_gt.shape}")
+    empty = np.zeros(0, dtype=bool)
+    pad = np.ceil(max_mm / np.asarray(spacing, dtype=float)).astype(int) + 1
+    box = bounding_box(la_gt, pad=tuple(int(p) for p in pad))
+    if box is None:
+        return SurfaceLabels(np.zeros((0, 3), dtype=np.intp), empty, empty, empty)
+    la = la_gt[box]
+    surface = boundary_voxels(la)
+    if exclude is not None and exclude[box].any():
+        near_excluded = ndimage.binary_dilation(exclude[box], ndimage.generate_binary_structure(3, 1))
+        surface &= ~near_excluded
+    points = np.argwhere(surface)
+    normals = outward_normals(la, spacing, points, sigma_mm=sigma_mm)
+
+    def along(mask: np.ndarray) -> np.ndarray:
+        return sample_along_normals(mask[box], points, normals, spacing, max_mm=max_mm, step_mm=step_mm, order=0)
+
+    manual = along(scar_gt).any(axis=1)
+    auto = along(scar_pred).any(axis=1)
+    if la_pred is None:
+        covered = np.ones(len(points), dtype=bool)
+    else:
+        inside = along(la_pred)
+        # The predicted LA surface crosses the segment iff the segment holds both inside and outside samples.
+        covered = inside.any(axis=1) & ~inside.all(axis=1)
+    offset = np.array([s.start for s in box], dtype=np.intp)
+    return SurfaceLabels(points + offset, manual, auto, covered | auto)
+
+
+def metrics_from_labels(labels: SurfaceLabels) -> dict[str, float]:
+    """Accuracy, Sensitivity, Specificity, Dice_s (eq. 8), Dice_g (eq. 9) and scar % over the surface voxels.
+
+    Every ratio with a zero denominator is NaN (e.g. Dice_s when neither rater found scar, Sensitivity when the
+    manual surface has no scar), so that nan-aware means skip it rather than count it as 0 or 1.
+    """
+    manual, auto, auto_normal = labels.manual_scar, labels.auto_scar, labels.auto_normal
+    n = len(manual)
+    true_scar = int(np.count_nonzero(manual & auto))
+    true_normal = int(np.count_nonzero(~manual & auto_normal))
+    n_manual, n_auto = int(manual.sum()), int(auto.sum())
+    n_auto_labelled = int(np.count_nonzero(labels.auto_covered))
+    return {
+        "Accuracy": _ratio(true_scar + true_normal, n),
+        "Sensitivity": _ratio(true_scar, n_manual),
+        "Specificity": _ratio(true_normal, n - n_manual),
+        "Dice_s": _ratio(2 * true_scar, n_auto + n_manual),
+        # Σ_k |manual_k| = n (every S voxel is scar or normal wall for the rater who drew S).
+        "Dice_g": _ratio(2 * (true_scar + true_normal), n_auto_labelled + n),
+        "scar_pct_manual": 100 * _ratio(n_manual, n),
+        "scar_pct_auto": 100 * _ratio(n_auto, n),
+        "auto_coverage": _ratio(n_auto_labelled, n),
+        "n_surface": float(n),
+    }
+
+
+def scar_metrics(
+    la_gt: np.ndarray,
+    scar_gt: np.ndarray,
+    scar_pred: np.ndarray,
+    spacing: Sequence[float],
+    la_pred: np.ndarray | None = None,
+    exclude: np.ndarray | None = None,
+    max_mm: float = 10.0,
+    step_mm: float = 0.5,
+    sigma_mm: float = 2.0,
+) -> dict[str, float]:
+    """The scar metrics of one case (see `surface_labels` and `metrics_from_labels`)."""
+    labels = surface_labels(la_gt, scar_gt, scar_pred, spacing, la_pred, exclude, max_mm, step_mm, sigma_mm)
+    return metrics_from_labels(labels)
