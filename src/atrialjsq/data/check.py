@@ -1,0 +1,111 @@
+"""Validate every case of a dataset before anything trains on it, collecting all problems instead of stopping.
+
+Errors (the case cannot be used): unreadable or missing file, not 3D, NaN/Inf, implausible spacing, label
+geometry different from its image, unexpected label values, empty LA. Warnings (worth a look, not fatal):
+an LA volume outside a plausible range, an empty scar label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from atrialjsq.data.layouts import CaseRef, index_dataset, read_image, read_label_file
+from atrialjsq.errors import InputError
+from atrialjsq.io.geometry import Geometry
+
+SPACING_RANGE_MM = (0.1, 10.0)
+PLAUSIBLE_LA_ML = (20.0, 300.0)
+
+
+@dataclass
+class CaseReport:
+    """What `check_case` found for one case; `errors` and `warnings` name the file each problem is in."""
+
+    case_id: str
+    layout: str
+    shape: tuple[int, ...] | None = None
+    spacing: tuple[float, ...] | None = None
+    la_ml: float | None = None
+    has_scar: bool = False
+    errors: list[InputError] = field(default_factory=list)
+    warnings: list[InputError] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "FAIL" if self.errors else ("warn" if self.warnings else "ok")
+
+
+def _check_geometry(path: Path, geometry: Geometry) -> InputError | None:
+    if min(geometry.shape) < 2:
+        return InputError(path, f"not a 3D volume: shape {geometry.shape} has a single-voxel axis")
+    low, high = SPACING_RANGE_MM
+    if not all(low <= s <= high for s in geometry.spacing):
+        return InputError(path, f"implausible spacing {geometry.spacing} mm (expected {low}-{high} mm)")
+    return None
+
+
+def check_case(ref: CaseRef) -> CaseReport:
+    """Read one case the way training would and record every problem found."""
+    report = CaseReport(ref.case_id, ref.layout)
+    geometry = None
+    try:
+        image = read_image(ref)
+        geometry = image.geometry
+        report.shape, report.spacing = geometry.shape, geometry.spacing
+        problem = _check_geometry(ref.image_path, geometry)
+        if problem is not None:
+            report.errors.append(problem)
+    except InputError as error:
+        report.errors.append(error)
+    for path in ref.label_files():
+        try:
+            labels = read_label_file(ref, path, geometry)
+        except InputError as error:
+            report.errors.append(error)
+            continue
+        if "la" in labels:
+            la = labels["la"]
+            count = int(np.count_nonzero(la.array))
+            report.la_ml = count * la.geometry.voxel_volume_mm3 / 1000.0
+            if count == 0:
+                report.errors.append(InputError(path, "LA label is empty"))
+            elif not PLAUSIBLE_LA_ML[0] <= report.la_ml <= PLAUSIBLE_LA_ML[1]:
+                report.warnings.append(
+                    InputError(path, f"LA volume {report.la_ml:.1f} mL is outside {PLAUSIBLE_LA_ML} mL (spacing?)")
+                )
+        if "scar" in labels:
+            report.has_scar = True
+            if not labels["scar"].array.any():
+                report.warnings.append(InputError(path, "scar label is empty"))
+    return report
+
+
+def check_dataset(root: str | Path, layout: str = "auto", spacing=None) -> list[CaseReport]:
+    """Check every case under `root`; raises `InputError` only when no case can be found at all."""
+    refs = index_dataset(root, layout, spacing)
+    return [check_case(ref) for ref in tqdm(refs, desc="check-data", unit="case", disable=None)]
+
+
+def format_table(reports: list[CaseReport]) -> str:
+    """A plain text table, one row per case."""
+    header = ("case", "layout", "shape", "spacing (mm)", "LA (mL)", "scar", "status")
+    rows = [header]
+    for report in reports:
+        rows.append(
+            (
+                report.case_id,
+                report.layout,
+                "x".join(str(s) for s in report.shape) if report.shape else "-",
+                "x".join(f"{s:g}" for s in report.spacing) if report.spacing else "-",
+                f"{report.la_ml:.1f}" if report.la_ml is not None else "-",
+                "yes" if report.has_scar else "no",
+                report.status,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows)
+    return "\n".join(line.rstrip() for line in lines)

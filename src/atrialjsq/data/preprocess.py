@@ -1,0 +1,291 @@
+"""Preprocessing onto the model grid and the exact way back (paper §4.1: 1 mm, z-score, 208×208×80 ROI).
+
+Steps: resample to a target spacing (linear for images; masks through their signed distance, so thin or
+anisotropic shapes are not staircased), z-score normalisation, then crop/pad a fixed window around a centre.
+Every step is a function of arrays and `Geometry`, so round trips can be tested without files, and a
+prediction on the model grid goes back onto the original grid with `to_original_grid`.
+
+Z-score region: by default the whole resampled volume (before cropping). This matches the LASC 2018 HDF5
+release, whose images were normalised over the whole volume; ``region="body"`` instead uses the voxels above
+an Otsu threshold, which ignores the air around the patient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from atrialjsq.data.case import Case
+from atrialjsq.errors import InputError
+from atrialjsq.io.geometry import Geometry
+from atrialjsq.io.image_io import from_sitk, to_sitk
+from atrialjsq.io.volume import Volume
+
+PAPER_SPACING = (1.0, 1.0, 1.0)
+PAPER_ROI = (208, 208, 80)
+DEFAULT_MARGIN = (16, 16, 8)
+
+# ---------------------------------------------------------------------------------------------- resampling
+
+
+def resampled_geometry(geometry: Geometry, spacing) -> Geometry:
+    """The grid covering the same physical extent as `geometry` at a new spacing.
+
+    The outer voxel faces stay where they were (origin moves by half the spacing change), so resampling
+    back and forth does not drift.
+    """
+    old = np.asarray(geometry.spacing)
+    new = np.asarray(spacing, dtype=np.float64)
+    if new.shape != (3,) or not np.all(new > 0):
+        raise ValueError(f"spacing must be three positive numbers, got {spacing}")
+    shape = np.maximum(1, np.round(np.asarray(geometry.shape) * old / new)).astype(int)
+    origin = np.asarray(geometry.origin) + geometry.direction_matrix @ ((new - old) / 2)
+    return Geometry(tuple(shape), tuple(new), tuple(origin), geometry.direction)
+
+
+def signed_distance_mm(mask: np.ndarray, spacing) -> np.ndarray:
+    """Signed distance (mm) whose zero level lies halfway between inside and outside voxel centres.
+
+    Negative inside. Interpolating this field and thresholding at 0 is how masks are resampled.
+    """
+    import edt
+
+    mask = np.asarray(mask) != 0
+    if not mask.any():
+        return np.full(mask.shape, np.float32(1e6))
+    if mask.all():
+        return np.full(mask.shape, np.float32(-1e6))
+    anisotropy = tuple(float(s) for s in spacing)
+    outside = edt.edt(np.ascontiguousarray(~mask), anisotropy=anisotropy, black_border=False)
+    inside = edt.edt(np.ascontiguousarray(mask), anisotropy=anisotropy, black_border=False)
+    return (outside - inside).astype(np.float32)
+
+
+def _sitk_resample(image: sitk.Image, target: Geometry, default: float) -> sitk.Image:
+    resampler = sitk.ResampleImageFilter()
+    resampler.SetSize([int(s) for s in target.shape])
+    resampler.SetOutputSpacing(target.spacing)
+    resampler.SetOutputOrigin(target.origin)
+    resampler.SetOutputDirection(target.direction)
+    resampler.SetInterpolator(sitk.sitkLinear)
+    resampler.SetDefaultPixelValue(float(default))
+    resampler.SetOutputPixelType(sitk.sitkFloat32)
+    return resampler.Execute(image)
+
+
+def resample_to_geometry(volume: Volume, target: Geometry, is_label: bool = False, fill: float = 0.0) -> Volume:
+    """Resample onto an arbitrary grid: linear for images (float32), signed-distance based for binary masks
+    (uint8 {0, 1}). Points of `target` outside the input get `fill` (images) or background (masks)."""
+    if is_label:
+        distance = Volume(signed_distance_mm(volume.array, volume.geometry.spacing), volume.geometry)
+        far = 1e6
+        resampled = from_sitk(_sitk_resample(to_sitk(distance), target, far))
+        return Volume((resampled.array <= 0).astype(np.uint8), target)
+    source = volume.array.astype(np.float32, copy=False)
+    resampled = from_sitk(_sitk_resample(to_sitk(Volume(source, volume.geometry)), target, fill))
+    return Volume(resampled.array, target)
+
+
+def resample(volume: Volume, spacing=PAPER_SPACING, is_label: bool = False) -> Volume:
+    """Resample to a target spacing over the same physical extent (see `resample_to_geometry`)."""
+    target = resampled_geometry(volume.geometry, spacing)
+    if target == volume.geometry:
+        array = volume.array.astype(np.uint8 if is_label else np.float32)
+        return Volume((array != 0).astype(np.uint8) if is_label else array, target)
+    return resample_to_geometry(volume, target, is_label)
+
+
+# ---------------------------------------------------------------------------------------------- intensity
+
+
+def body_mask(image: np.ndarray) -> np.ndarray:
+    """Voxels brighter than the Otsu threshold: the patient, without the dark air around it."""
+    from skimage.filters import threshold_otsu
+
+    return image > threshold_otsu(image)
+
+
+def zscore(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """(image - mean) / std with the statistics taken over `mask` (the whole volume when None); float32."""
+    image = np.asarray(image, dtype=np.float32)
+    values = image if mask is None else image[np.asarray(mask, dtype=bool)]
+    if values.size == 0:
+        raise ValueError("z-score region is empty")
+    mean = float(values.mean(dtype=np.float64))
+    std = float(values.std(dtype=np.float64))
+    return ((image - mean) / (std if std > 1e-8 else 1.0)).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- crop / pad
+
+
+@dataclass(frozen=True)
+class CropInfo:
+    """A window of shape `roi` starting at index `start` (may be negative or run past the end) of an array of
+    shape `source_shape`; parts outside the source were padded."""
+
+    source_shape: tuple[int, int, int]
+    start: tuple[int, int, int]
+    roi: tuple[int, int, int]
+
+    def overlap(self) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+        """(slices into the source, slices into the window) of the region they share."""
+        source, window = [], []
+        for size, start, length in zip(self.source_shape, self.start, self.roi, strict=True):
+            lo, hi = max(start, 0), min(start + length, size)
+            hi = max(hi, lo)
+            source.append(slice(lo, hi))
+            window.append(slice(lo - start, hi - start))
+        return tuple(source), tuple(window)
+
+    def to_dict(self) -> dict[str, list[int]]:
+        return {"source_shape": list(self.source_shape), "start": list(self.start), "roi": list(self.roi)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CropInfo:
+        return cls(*(tuple(int(v) for v in data[key]) for key in ("source_shape", "start", "roi")))
+
+    def window_geometry(self, source: Geometry) -> Geometry:
+        """The geometry of the window when the source array lives on `source`."""
+        origin = source.index_to_physical(np.asarray(self.start, dtype=np.float64))
+        return Geometry(self.roi, source.spacing, tuple(origin), source.direction)
+
+
+def crop_window(shape, center_idx, roi) -> CropInfo:
+    """The window of size `roi` whose centre is at (continuous) index `center_idx`."""
+    roi = tuple(int(r) for r in roi)
+    if len(roi) != 3 or min(roi) < 1:
+        raise ValueError(f"roi must be three positive sizes, got {roi}")
+    start = tuple(int(np.floor(c + 0.5)) - r // 2 for c, r in zip(center_idx, roi, strict=True))
+    return CropInfo(tuple(int(s) for s in shape), start, roi)
+
+
+def apply_crop(array: np.ndarray, info: CropInfo, fill: float = 0) -> np.ndarray:
+    """Cut the window described by `info` out of `array`, padding with `fill` where it leaves the array."""
+    if tuple(array.shape) != info.source_shape:
+        raise ValueError(f"array shape {array.shape} != crop source shape {info.source_shape}")
+    out = np.full(info.roi, fill, dtype=array.dtype)
+    source, window = info.overlap()
+    out[window] = array[source]
+    return out
+
+
+def crop_or_pad(array: np.ndarray, center_idx, roi=PAPER_ROI, fill: float = 0) -> tuple[np.ndarray, CropInfo]:
+    """Crop and/or pad `array` to `roi` around `center_idx`; the `CropInfo` lets `uncrop` undo it."""
+    info = crop_window(array.shape, center_idx, roi)
+    return apply_crop(array, info, fill), info
+
+
+def uncrop(array: np.ndarray, info: CropInfo, fill: float = 0) -> np.ndarray:
+    """Put a window back into an array of the source shape: exact inverse of `crop_or_pad` on the overlap,
+    `fill` where the window did not reach."""
+    if tuple(array.shape) != info.roi:
+        raise ValueError(f"array shape {array.shape} != crop roi {info.roi}")
+    out = np.full(info.source_shape, fill, dtype=array.dtype)
+    source, window = info.overlap()
+    out[source] = array[window]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- back to the input
+
+
+def to_original_grid(volume_on_model_grid: Volume, original_geometry: Geometry, is_label: bool = False) -> Volume:
+    """Resample a model-grid volume (with its window geometry) onto the original image grid.
+
+    Masks go through the signed distance (uint8 out); probabilities and images are linearly interpolated
+    (float32 out; threshold probabilities afterwards). Regions outside the model window become 0.
+    """
+    if volume_on_model_grid.geometry == original_geometry:
+        return volume_on_model_grid
+    return resample_to_geometry(volume_on_model_grid, original_geometry, is_label, fill=0.0)
+
+
+# ---------------------------------------------------------------------------------------------- one case
+
+
+@dataclass
+class PreprocessedCase:
+    """A case on the model grid: `arrays` hold `image` (float32), `la` and `scar` (uint8) and, with targets, the
+    cache arrays of `data/targets.py`; all share `geometry`, the window cut from `resampled_geometry`."""
+
+    case_id: str
+    arrays: dict[str, np.ndarray]
+    geometry: Geometry
+    resampled_geometry: Geometry
+    original_geometry: Geometry
+    crop: CropInfo
+    has_scar: bool
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_original(self, array: np.ndarray, is_label: bool = False) -> Volume:
+        """A prediction over this case's window, back on the original image grid."""
+        return to_original_grid(Volume(array, self.geometry), self.original_geometry, is_label)
+
+
+def _center_index(case: Case, la: Volume | None, resampled: Geometry, center) -> np.ndarray:
+    if isinstance(center, str) and center == "la":
+        if la is None or not la.array.any():
+            raise InputError(case.meta.get("source", case.case_id), "cannot centre on the LA: LA label is empty")
+        nonzero = np.nonzero(la.array)
+        return np.array([(axis.min() + axis.max()) / 2 for axis in nonzero])
+    if isinstance(center, str) and center == "image":
+        return (np.asarray(resampled.shape) - 1) / 2
+    if isinstance(center, str):
+        raise ValueError(f"center must be 'la', 'image' or a physical point (x, y, z) in mm, got {center!r}")
+    return resampled.physical_to_index(np.asarray(center, dtype=np.float64))
+
+
+def preprocess_case(
+    case: Case,
+    spacing=PAPER_SPACING,
+    roi=PAPER_ROI,
+    margin=DEFAULT_MARGIN,
+    center: str | tuple[float, float, float] = "la",
+    zscore_region: str = "volume",
+    with_targets: bool = True,
+) -> PreprocessedCase:
+    """Resample → z-score → crop/pad a window of `roi + 2*margin` voxels → training targets.
+
+    `center`: "la" (the LA bounding-box centre), "image" (the volume centre, as in the paper) or a physical
+    point (x, y, z) in mm. The image is padded with its minimum (background), masks with 0.
+    """
+    if zscore_region not in ("volume", "body"):
+        raise ValueError(f"zscore_region must be 'volume' or 'body', got {zscore_region!r}")
+    image = resample(case.image, spacing, is_label=False)
+    labels = {name: resample(volume, spacing, is_label=True) for name, volume in case.labels.items()}
+    if "la" in case.labels and case.labels["la"].array.any() and not labels["la"].array.any():
+        raise InputError(case.meta.get("source", case.case_id), "LA vanishes when resampled (too small)")
+    normalised = zscore(image.array, body_mask(image.array) if zscore_region == "body" else None)
+
+    window = tuple(int(r) + 2 * int(m) for r, m in zip(roi, margin, strict=True))
+    info = crop_window(image.geometry.shape, _center_index(case, labels.get("la"), image.geometry, center), window)
+    arrays = {"image": apply_crop(normalised, info, fill=float(normalised.min()))}
+    for name, volume in labels.items():
+        arrays[name] = apply_crop(volume.array, info, fill=0)
+    has_scar = "scar" in labels
+    if with_targets:
+        if "la" not in arrays:
+            raise InputError(case.meta.get("source", case.case_id), "no LA label: cannot compute training targets")
+        from atrialjsq.data.targets import compute_targets
+
+        try:
+            targets = compute_targets(arrays["la"], arrays.get("scar"), tuple(image.geometry.spacing))
+        except ValueError as error:
+            raise InputError(case.meta.get("source", case.case_id), f"cannot compute targets: {error}") from None
+        arrays.update(targets)
+    if "la" in arrays and not has_scar:
+        arrays["scar"] = np.zeros_like(arrays["la"])
+    return PreprocessedCase(
+        case_id=case.case_id,
+        arrays=arrays,
+        geometry=info.window_geometry(image.geometry),
+        resampled_geometry=image.geometry,
+        original_geometry=case.image.geometry,
+        crop=info,
+        has_scar=has_scar,
+        meta=dict(case.meta),
+    )
