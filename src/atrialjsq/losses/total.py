@@ -1,0 +1,118 @@
+"""The total loss (paper eqs. 2 and 7) and the balancing-weight schedule.
+
+    L = L_LA + λ_scar·L_SE_scar + λ_M1·L_SA(M1) + λ_M2·L_SA(M2)        (eq. 7)
+    L_LA = L_BCE_LA + λ_LA·L_SE_LA                                       (eq. 2)
+
+Per config: `la_terms` picks BCE and/or Dice (weight 1) plus SE-LA (weight λ_LA); `scar_loss="se"` is
+λ_scar·SE-scar against the DPMs, "bce"/"dice" use the binary band targets (channel 0: `band == 1` normal wall,
+channel 1: `band == 2` scar) with weight 1, since eq. 7's λ_scar balances the SE term only; SA adds both mask
+terms. Single-task configs use only their head's terms. All terms are computed in float32 with autocast off.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from atrialjsq.losses.bce import bce_loss
+from atrialjsq.losses.dice import soft_dice_loss
+from atrialjsq.losses.dpm import dpm_targets
+from atrialjsq.losses.sa import ground_truth_mask, predicted_boundary_mask, shape_attention_loss
+from atrialjsq.losses.se import se_la_loss, se_scar_loss
+from atrialjsq.model.configs import ExperimentConfig, LossConfig
+
+Tensor = torch.Tensor
+Batch = dict[str, torch.Tensor]
+Terms = dict[str, tuple[float, torch.Tensor]]  # name -> (weight, unweighted value)
+
+
+def lambdas_at(loss: LossConfig, iteration: int) -> dict[str, float]:
+    """Balancing weights at `iteration` (0-based): λ_LA and λ_M2 × growth every `growth_every`, then capped.
+
+    A pure function of the iteration, so a resumed run continues the same schedule.
+    """
+    steps = max(int(iteration), 0) // loss.growth_every
+    log_factor = steps * math.log(loss.growth)
+    return {
+        "lambda_la": _grown(loss.lambda_la, log_factor, loss.lambda_la_max),
+        "lambda_scar": loss.lambda_scar,
+        "lambda_m1": loss.lambda_m1,
+        "lambda_m2": _grown(loss.lambda_m2, log_factor, loss.lambda_m2_max),
+    }
+
+
+def _grown(initial: float, log_factor: float, cap: float | None) -> float:
+    value = initial * math.exp(min(log_factor, 700.0))  # exp(700) is finite; beyond it growth is moot
+    return value if cap is None else min(value, cap)
+
+
+class JointLoss(nn.Module):
+    """`forward(outputs, batch, iteration) -> (loss, parts)`; parts are detached float32 scalars for logging."""
+
+    def __init__(self, config: ExperimentConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.loss = config.loss
+        self.heads = tuple(config.heads)
+
+    def lambdas_at(self, iteration: int) -> dict[str, float]:
+        return lambdas_at(self.loss, iteration)
+
+    def forward(
+        self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], iteration: int
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        device = next(iter(outputs.values())).device
+        lambdas = self.lambdas_at(iteration)
+        terms: Terms = {}
+        with torch.autocast(device_type=device.type, enabled=False):
+            if "la" in self.heads:
+                terms.update(self._la_terms(self._get(outputs, "la", "outputs"), batch, lambdas))
+            if "scar" in self.heads:
+                terms.update(self._scar_terms(self._get(outputs, "scar", "outputs"), outputs, batch, lambdas))
+            total = sum(weight * value for weight, value in terms.values())
+        parts = {name: value.detach() for name, (_, value) in terms.items()}
+        parts["loss"] = total.detach()
+        for name in ("lambda_la", "lambda_m2"):
+            parts[name] = torch.tensor(lambdas[name], device=device)
+        return total, parts
+
+    def _la_terms(self, logits: Tensor, batch: Batch, lambdas: dict[str, float]) -> Terms:
+        la = self._get(batch, "la")
+        terms = {}
+        if "bce" in self.loss.la_terms:
+            terms["la_bce"] = (1.0, bce_loss(logits, la))
+        if "dice" in self.loss.la_terms:
+            terms["la_dice"] = (1.0, soft_dice_loss(logits, la, self.loss.dice_smooth))
+        if "se" in self.loss.la_terms:
+            terms["la_se"] = (lambdas["lambda_la"], se_la_loss(logits, self._get(batch, "phi_la"), self.loss.t_la))
+        return terms
+
+    def _scar_terms(self, logits: Tensor, outputs: Batch, batch: Batch, lambdas: dict[str, float]) -> Terms:
+        terms = {}
+        target = None
+        if self.loss.scar_loss == "se" or self.loss.sa:
+            target = dpm_targets(
+                self._get(batch, "phi_normal"), self._get(batch, "phi_scar"), self.loss.dpm, self.loss.dpm_normalized
+            )
+        if self.loss.scar_loss == "se":
+            terms["scar_se"] = (lambdas["lambda_scar"], se_scar_loss(logits, target, self.loss.se_distance))
+        else:
+            band = self._get(batch, "band")
+            band_targets = torch.cat([band == 1, band == 2], dim=1).to(torch.float32)
+            if self.loss.scar_loss == "bce":
+                terms["scar_bce"] = (1.0, bce_loss(logits, band_targets))
+            else:
+                terms["scar_dice"] = (1.0, soft_dice_loss(logits, band_targets, self.loss.dice_smooth))
+        if self.loss.sa:
+            m1 = ground_truth_mask(self._get(batch, "band"))
+            m2 = predicted_boundary_mask(self._get(outputs, "la", "outputs"), self.loss.m2_radius)
+            terms["sa_m1"] = (lambdas["lambda_m1"], shape_attention_loss(logits, target, m1))
+            terms["sa_m2"] = (lambdas["lambda_m2"], shape_attention_loss(logits, target, m2))
+        return terms
+
+    def _get(self, mapping: dict[str, torch.Tensor], key: str, what: str = "batch") -> torch.Tensor:
+        if key not in mapping:
+            raise KeyError(f"{what} has no {key!r}, needed by config {self.config.name!r} (has {sorted(mapping)})")
+        return mapping[key]
