@@ -1,0 +1,80 @@
+"""`atrialjsq evaluate`: LA and scar metrics of LAScarQS-named predictions against a ground-truth folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="LA and scar metrics (paper protocol) of a prediction folder against ground truth",
+        description=(
+            "Evaluate <pred>/<case>/LA_predict.nii.gz (and scar_predict.nii.gz) against a ground-truth dataset "
+            "folder: Dice, Jaccard, ASD, ASSD, HD, HD95 (mm and voxels) for the LA; scar projected onto the "
+            "manual LA surface, then Accuracy, Sensitivity, Specificity, Dice_s, Dice_g and scar %% "
+            "(docs/evaluation.md). Writes per_case.csv, summary.csv and summary.json."
+        ),
+    )
+    parser.add_argument("--pred", required=True, help="folder with one sub-folder of predictions per case")
+    parser.add_argument("--gt", required=True, help="ground-truth dataset folder (e.g. LAScarQS task 1)")
+    parser.add_argument("--out", default="evaluation", help="output folder (default: ./evaluation)")
+    parser.add_argument(
+        "--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"), help="voxel spacing in mm overriding the files'"
+    )
+    parser.add_argument("--gt-layout", default="auto", help="ground-truth layout (default: detect)")
+    parser.add_argument(
+        "--exclude-label",
+        metavar="FILE",
+        help="label file inside each ground-truth case folder (e.g. a mitral valve mask) whose surface voxels, "
+        "and those next to it, are left out of the scar evaluation",
+    )
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="evaluate the cases that have predictions, report the others, and still exit 1",
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from atrialjsq.data.layouts import index_dataset
+    from atrialjsq.evaluate.evaluate_dir import (
+        evaluate_dirs,
+        format_summary,
+        missing_predictions,
+        write_outputs,
+    )
+
+    if not args.allow_missing:
+        # List every missing case (one line each) before spending time on the others.
+        refs = index_dataset(args.gt, layout=args.gt_layout, spacing=args.spacing)
+        missing = missing_predictions(Path(args.pred), refs) if Path(args.pred).is_dir() else []
+        for case_id, path in missing:
+            print(f"error: {path}: missing prediction for ground-truth case {case_id}", file=sys.stderr)
+        if missing:
+            return 1
+    evaluation = evaluate_dirs(
+        args.pred,
+        args.gt,
+        spacing=args.spacing,
+        allow_missing=args.allow_missing,
+        gt_layout=args.gt_layout,
+        exclude_name=args.exclude_label,
+    )
+    if not evaluation.rows:
+        print(f"error: {args.pred}: no case could be evaluated", file=sys.stderr)
+        return 1
+    meta = {"pred": str(Path(args.pred).resolve()), "gt": str(Path(args.gt).resolve()), "spacing": args.spacing}
+    summary = write_outputs(evaluation, args.out, meta)
+    print(format_summary(summary))
+    print(f"{len(evaluation.rows)} cases; wrote {Path(args.out) / 'per_case.csv'} and summary.csv/.json")
+    for case_id in evaluation.unmatched:
+        print(f"warning: prediction {case_id} has no ground-truth case (ignored)", file=sys.stderr)
+    for case_id in evaluation.missing:
+        print(f"error: {args.pred}/{case_id}: missing prediction for ground-truth case {case_id}", file=sys.stderr)
+    return 1 if evaluation.missing else 0
