@@ -24,10 +24,13 @@ def bounding_box(mask: np.ndarray, pad: int | tuple[int, int, int] = 0) -> tuple
     None for an empty mask. Used to restrict filters and distance transforms to where the structure is.
     """
     pads = np.broadcast_to(np.asarray(pad, dtype=int), (3,))
+    # Two passes over the volume: project out z, then read x and y off the 2D projection.
+    mask = np.asarray(mask)
+    xy = np.any(mask, axis=2)
+    per_axis = (np.any(xy, axis=1), np.any(xy, axis=0), np.any(mask, axis=(0, 1)))
     slices = []
-    for axis in range(3):
-        other = tuple(a for a in range(3) if a != axis)
-        hits = np.flatnonzero(np.any(mask, axis=other))
+    for axis, occupied in enumerate(per_axis):
+        hits = np.flatnonzero(occupied)
         if hits.size == 0:
             return None
         start = max(int(hits[0]) - int(pads[axis]), 0)
@@ -62,9 +65,10 @@ def outward_normals(
 ) -> np.ndarray:
     """Unit outward normals (N, 3) at integer (x, y, z) voxel `points`, from the smoothed mask's gradient.
 
-    The mask is smoothed once, only on the bounding box of the mask and the points (plus the kernel radius);
-    the gradient is taken by central differences at the points only, divided by the spacing so that it is a
-    physical direction. Points where the smoothed mask is flat (far from any surface) get a zero vector.
+    The mask is smoothed once, only on the bounding box of the points plus the kernel radius (exact: nothing
+    farther away reaches them); the gradient is taken by central differences at the points only, divided by the
+    spacing so that it is a physical direction. Points where the smoothed mask is flat (farther than about
+    3 sigma from any surface) get a zero vector.
     """
     points = np.asarray(points)
     if points.ndim != 2 or points.shape[1] != 3:
@@ -81,11 +85,8 @@ def outward_normals(
     spacing = np.asarray(spacing, dtype=float)
     sigma_vox = _sigma_voxels(sigma_mm, spacing)
     pad = np.ceil(_TRUNCATE * sigma_vox).astype(int) + 1
-    mask_box = bounding_box(mask)
-    low = np.minimum([s.start for s in mask_box], points.min(axis=0)) - pad
-    high = np.maximum([s.stop for s in mask_box], points.max(axis=0) + 1) + pad
-    low = np.maximum(low, 0)
-    high = np.minimum(high, shape)
+    low = np.maximum(points.min(axis=0) - pad, 0)
+    high = np.minimum(points.max(axis=0) + 1 + pad, shape)
     box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
 
     smooth = ndimage.gaussian_filter(mask[box].astype(np.float32), sigma_vox, mode="constant", truncate=_TRUNCATE)

@@ -72,22 +72,35 @@ def sample_at_offsets(
     if n_points == 0 or n_offsets == 0:
         return result
     # Physical offset t along unit n moves t * n_i / spacing_i voxels along index axis i.
-    step_vox = normals / np.asarray(spacing, dtype=np.float64)
-    shape = np.asarray(values.shape)
+    step_vox = (normals / np.asarray(spacing, dtype=np.float64)).astype(np.float32)
+    points32 = points.astype(np.float32)
+    offsets32 = offsets.astype(np.float32)
+    if order == 0:
+        flat_values = np.ascontiguousarray(values).reshape(-1)
     rows_per_chunk = max(1, _CHUNK_SAMPLES // n_offsets)
     for start in range(0, n_points, rows_per_chunk):
         stop = min(start + rows_per_chunk, n_points)
-        coords = points[start:stop, None, :] + offsets[None, :, None] * step_vox[start:stop, None, :]
-        coords = coords.reshape(-1, 3)
+        coords = points32[start:stop, None, :] + offsets32[None, :, None] * step_vox[start:stop, None, :]
         if order == 0:
-            index = np.rint(coords).astype(np.intp)
-            inside = np.all((index >= 0) & (index < shape), axis=1)
-            chunk = np.zeros(len(index), dtype=out_dtype)
-            chunk[inside] = values[tuple(index[inside].T)]
+            result[start:stop] = _nearest(flat_values, values.shape, coords)
         else:
-            chunk = ndimage.map_coordinates(values, coords.T, output=out_dtype, order=order, mode="constant", cval=0)
-        result[start:stop] = chunk.reshape(stop - start, n_offsets)
+            chunk = ndimage.map_coordinates(
+                values, coords.reshape(-1, 3).T, output=out_dtype, order=order, mode="constant", cval=0
+            )
+            result[start:stop] = chunk.reshape(stop - start, n_offsets)
     return result
+
+
+def _nearest(flat_values: np.ndarray, shape: tuple[int, ...], coords: np.ndarray) -> np.ndarray:
+    """Nearest-voxel lookup of (..., 3) coordinates through flat indices; 0 outside the grid."""
+    index = np.rint(coords).astype(np.intp)
+    dims = np.asarray(shape, dtype=np.intp)
+    inside = np.all((index >= 0) & (index < dims), axis=-1)
+    flat = (index[..., 0] * dims[1] + index[..., 1]) * dims[2] + index[..., 2]
+    np.clip(flat, 0, flat_values.size - 1, out=flat)
+    samples = flat_values[flat]
+    samples[~inside] = 0
+    return samples
 
 
 def sample_along_normals(

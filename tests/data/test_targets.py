@@ -1,0 +1,222 @@
+"""Paper §3.1–3.2 targets on balls, slabs and spherical caps whose answers are known by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from atrialjsq.data.targets import (
+    compute_targets,
+    distance_probability_maps,
+    dpm_torch,
+    project_scar_to_band,
+    signed_distance,
+    wall_band,
+)
+from atrialjsq.surface.boundary import boundary_voxels
+from conftest import sphere_mask
+
+
+def _radius(shape, center, spacing):
+    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    return np.sqrt(sum(((g - c) * s) ** 2 for g, c, s in zip(grids, center, spacing, strict=True)))
+
+
+def _polar_angle_deg(shape, center, spacing, axis=(0.0, 0.0, 1.0)):
+    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    vectors = np.stack([(g - c) * s for g, c, s in zip(grids, center, spacing, strict=True)], axis=-1)
+    length = np.maximum(np.linalg.norm(vectors, axis=-1), 1e-9)
+    return np.degrees(np.arccos(np.clip(vectors @ np.asarray(axis) / length, -1, 1)))
+
+
+@pytest.mark.parametrize(
+    ("spacing", "center_shift", "radius"),
+    [
+        ((1.0, 1.0, 1.0), (0.0, 0.0, 0.0), 12.0),
+        ((1.0, 1.0, 1.0), (0.3, -0.2, 0.45), 11.7),
+        ((0.7, 0.7, 1.5), (0.1, 0.2, 0.3), 12.4),
+    ],
+)
+def test_ball_signed_distance_is_r_minus_R_within_half_a_voxel_diagonal(spacing, center_shift, radius):
+    shape = tuple(round(44 / s) for s in spacing)
+    center = np.array([(n - 1) / 2 for n in shape]) + np.asarray(center_shift)
+    mask = sphere_mask(shape, center=center, radius_mm=radius, spacing=spacing)
+    phi = signed_distance(mask, spacing, clip=50.0)
+    assert phi.dtype == np.float32
+    exact = _radius(shape, center, spacing) - radius
+    assert np.abs(phi - exact).max() <= 0.5 * np.linalg.norm(spacing)
+    # Negative inside, positive outside; with anisotropic spacing the half-voxel shift may put thin-axis
+    # neighbours exactly on the surface (0), never on the wrong side.
+    assert (phi[mask.astype(bool)] <= 0).all() and (phi[~mask.astype(bool)] >= 0).all()
+    if len(set(spacing)) == 1:
+        assert (phi[mask.astype(bool)] < 0).all() and (phi[~mask.astype(bool)] > 0).all()
+
+
+def test_clip_and_beta():
+    shape = (40, 40, 40)
+    mask = sphere_mask(shape, radius_mm=8.0)
+    plain = signed_distance(mask, (1, 1, 1), clip=50.0)
+    clipped = signed_distance(mask, (1, 1, 1), clip=5.0)
+    assert clipped.max() == 5.0
+    np.testing.assert_array_equal(clipped, np.clip(plain, -5.0, 5.0))
+    squared = signed_distance(mask, (1, 1, 1), beta=2.0, clip=50.0)
+    np.testing.assert_allclose(squared, np.clip(np.sign(plain) * plain**2, -50, 50), rtol=1e-5, atol=1e-5)
+
+
+def test_slab_distance_is_exact_and_the_array_edge_counts_as_outside():
+    mask = np.zeros((30, 6, 6), dtype=bool)
+    mask[:10] = True  # LA fills x < 10 and touches the array's x, y and z edges
+    phi = signed_distance(mask, (2.0, 2.0, 2.0))
+    # Along x in the middle of the slab's cross-section the surface lies at x = 9.5 (index), i.e. 19 mm.
+    x = np.arange(10, 30)
+    np.testing.assert_allclose(phi[10:, 3, 3], (x - 9.5) * 2.0)
+    # Inside, the nearest outside is beyond the y/z array edge: voxel (5, 0, 0) is one voxel in, at −1 mm.
+    assert phi[5, 0, 0] == pytest.approx(-1.0)
+
+
+def test_empty_mask_raises_value_error():
+    with pytest.raises(ValueError, match="empty"):
+        signed_distance(np.zeros((5, 5, 5)), (1, 1, 1))
+    with pytest.raises(ValueError, match="empty"):
+        compute_targets(np.zeros((5, 5, 5)), None, (1, 1, 1))
+
+
+def test_wall_band_of_a_ball_spans_inward_plus_outward():
+    shape = (48, 48, 48)
+    center = np.array([23.5, 23.5, 23.5])
+    radius = 14.0
+    la = sphere_mask(shape, center=center, radius_mm=radius)
+    band = wall_band(la, (1, 1, 1), inward_mm=2.0, outward_mm=1.5)
+    r = _radius(shape, center, (1, 1, 1))[band]
+    assert r.min() >= radius - 2.0 - 0.5 and r.max() <= radius + 1.5 + 0.5
+    # Mean thickness = band volume / area of the mid-surface: 3.5 mm within a voxel.
+    mid_area = 4 * np.pi * (radius - 0.25) ** 2
+    assert abs(band.sum() / mid_area - 3.5) <= 1.0
+    # Along the +x ray from the centre the band is 3.5 voxels thick: 3 or 4 voxels.
+    assert band[24:, 23, 23].sum() in (3, 4)
+    excluded = np.zeros(shape, dtype=bool)
+    excluded[:, :, :24] = True
+    cut = wall_band(la, (1, 1, 1), 2.0, 1.5, exclude=excluded)
+    np.testing.assert_array_equal(cut, band & ~excluded)
+
+
+@pytest.mark.parametrize("alpha", [25.0, 50.0])
+def test_scar_cap_projects_within_its_solid_angle(alpha):
+    shape = (48, 48, 48)
+    spacing = (1.0, 1.0, 1.0)
+    center = np.array([23.5, 23.5, 23.5])
+    radius = 13.0
+    la = sphere_mask(shape, center=center, radius_mm=radius)
+    angle = _polar_angle_deg(shape, center, spacing)
+    r = _radius(shape, center, spacing)
+    # Volumetric scar: a wall cap 0..3 mm outside the endocardium within the cone of half-angle alpha.
+    scar = (r > radius) & (r <= radius + 3.0) & (angle <= alpha)
+    band = wall_band(la, spacing)
+    projected = project_scar_to_band(la, scar, band, spacing)
+    assert not (projected & ~band).any()
+    tolerance = 6.0  # about one voxel seen from the centre at 12 mm
+    assert angle[projected].max() <= alpha + tolerance
+    assert projected[band & (angle <= alpha - tolerance)].all()
+    # Coverage as a solid-angle fraction: (1 − cos α) / 2 of the band, within the voxel tolerance.
+    low = (1 - np.cos(np.radians(alpha - tolerance))) / 2
+    high = (1 - np.cos(np.radians(alpha + tolerance))) / 2
+    assert low <= projected.sum() / band.sum() <= high
+
+
+def test_scar_beyond_max_mm_is_not_projected():
+    shape = (48, 48, 48)
+    la = sphere_mask(shape, radius_mm=8.0)
+    r = _radius(shape, [23.5] * 3, (1, 1, 1))
+    far_scar = (r > 21.0) & (r <= 23.0)  # at least 11.5 mm beyond the band's outer edge
+    band = wall_band(la, (1, 1, 1))
+    assert not project_scar_to_band(la, far_scar, band, (1, 1, 1), max_mm=10.0).any()
+
+
+def test_dpms_on_a_slab_wall_equal_exp_of_the_distance():
+    shape = (40, 40, 40)
+    la = np.zeros(shape, dtype=bool)
+    la[:30] = True  # surface at x = 29.5; band: −2 ≤ x − 29.5 ≤ 1.5 → voxels 28..31, faces at 27.5 and 31.5
+    targets = compute_targets(la, None, (1, 1, 1))
+    interior = (slice(None), slice(14, 26), slice(14, 26))
+    band = targets["band"][interior]
+    assert (band[28:32] == 1).all() and not band[2:28].any() and not band[32:].any()
+    # x = 0, 1 are wall too: the array edge closes the LA there and at the y, z edges (so compare only in the middle).
+    x = np.arange(40, dtype=float)
+    distance = np.maximum(27.5 - x, x - 31.5)  # signed distance to the slab [27.5, 31.5]
+    distance = np.where((x >= 28) & (x <= 31), -np.minimum(x - 27.5, 31.5 - x), distance)
+    p_normal, p_scar = distance_probability_maps(targets["phi_normal"], targets["phi_scar"], kind="exp")
+    expected = np.exp(-np.abs(distance))
+    for x_index in range(18, 40):
+        np.testing.assert_allclose(p_normal[interior][x_index], expected[x_index], rtol=2e-3)
+    assert np.all(p_scar == np.float32(np.exp(-50.0)))
+    assert np.isfinite(p_scar).all()
+
+
+def test_dpm_kinds_and_normalisation():
+    phi_normal = np.array([-1.0, 0.5, 3.0, 50.0, 50.0], dtype=np.float16)
+    phi_scar = np.array([50.0, 50.0, -0.5, 50.0, 2.0], dtype=np.float16)
+    p_normal, p_scar = distance_probability_maps(phi_normal, phi_scar, kind="exp")
+    np.testing.assert_allclose(p_normal, np.exp(-np.abs(phi_normal.astype(float))), rtol=1e-6)
+    np.testing.assert_allclose(p_scar, np.exp(-np.abs(phi_scar.astype(float))), rtol=1e-6)
+    e_normal, e_scar = distance_probability_maps(phi_normal, phi_scar, kind="expit")
+    np.testing.assert_allclose(e_normal, expit(-phi_normal.astype(float)), rtol=1e-6, atol=1e-30)
+    np.testing.assert_allclose(e_scar, expit(-phi_scar.astype(float)), rtol=1e-6, atol=1e-30)
+    for kind in ("exp", "expit"):
+        n, s = distance_probability_maps(phi_normal, phi_scar, kind=kind, normalize=True)
+        assert np.isfinite(n).all() and np.isfinite(s).all()
+        assert ((n + s) < 1).all() and (n >= 0).all() and (s >= 0).all()
+    n, s = distance_probability_maps(phi_normal, phi_scar, kind="exp", normalize=True)
+    # In the normal wall at depth 1 mm: background |φ_bg| = 1 (its signed distance is −min(φ_n, φ_s) = 1).
+    total = np.exp(-1.0) + np.exp(-1.0) + np.exp(-50.0)
+    assert n[0] == pytest.approx(np.exp(-1.0) / total, rel=1e-5)
+    # Far from the wall (both φ = 50 mm) the background takes everything.
+    assert n[3] < 1e-20 and s[3] < 1e-20
+    with pytest.raises(ValueError):
+        distance_probability_maps(phi_normal, phi_scar, kind="gauss")
+
+
+def test_dpm_torch_matches_numpy():
+    torch = pytest.importorskip("torch")
+    phi = np.linspace(-60, 60, 241).astype(np.float32)
+    for kind in ("exp", "expit"):
+        expected, _ = distance_probability_maps(phi, phi, kind=kind)
+        np.testing.assert_allclose(dpm_torch(torch.from_numpy(phi), kind).numpy(), expected, rtol=1e-5, atol=1e-30)
+    with pytest.raises(ValueError):
+        dpm_torch(torch.zeros(2), "gauss")
+
+
+def test_compute_targets_arrays_and_labels():
+    shape = (48, 48, 48)
+    spacing = (1.0, 1.0, 1.0)
+    center = np.array([23.5, 23.5, 23.5])
+    la = sphere_mask(shape, center=center, radius_mm=13.0)
+    r = _radius(shape, center, spacing)
+    scar = (r > 13.0) & (r <= 16.0) & (_polar_angle_deg(shape, center, spacing) <= 40.0)
+    targets = compute_targets(la, scar.astype(np.uint8), spacing)
+    assert set(targets) == {"phi_la", "band", "phi_normal", "phi_scar", "surface"}
+    assert targets["phi_la"].dtype == np.float16 and targets["phi_normal"].dtype == np.float16
+    assert targets["band"].dtype == np.uint8 and targets["surface"].dtype == np.uint8
+    assert all(a.shape == shape for a in targets.values())
+    band = targets["band"]
+    assert set(np.unique(band)) == {0, 1, 2}
+    np.testing.assert_array_equal(band > 0, wall_band(la, spacing))
+    np.testing.assert_array_equal(targets["surface"].astype(bool), boundary_voxels(la))
+    np.testing.assert_allclose(targets["phi_la"], signed_distance(la, spacing), atol=0.05)
+    # Each part's signed distance is negative exactly on that part.
+    np.testing.assert_array_equal(targets["phi_scar"] < 0, band == 2)
+    np.testing.assert_array_equal(targets["phi_normal"] < 0, band == 1)
+    assert np.abs(targets["phi_scar"].astype(np.float32)).max() <= 50.0
+
+
+def test_compute_targets_without_scar_has_an_all_normal_band_and_finite_dpms():
+    la = sphere_mask((32, 32, 32), radius_mm=9.0)
+    for scar in (None, np.zeros((32, 32, 32), dtype=np.uint8)):
+        targets = compute_targets(la, scar, (1, 1, 1))
+        assert set(np.unique(targets["band"])) == {0, 1}
+        assert np.all(targets["phi_scar"] == np.float16(50.0))
+        p_normal, p_scar = distance_probability_maps(targets["phi_normal"], targets["phi_scar"], normalize=True)
+        assert np.isfinite(p_normal).all() and np.isfinite(p_scar).all()
+        assert p_scar.max() < 1e-20
+    with pytest.raises(ValueError):
+        compute_targets(la, np.zeros((4, 4, 4)), (1, 1, 1))
