@@ -1,0 +1,152 @@
+"""Preprocessing: crop/pad and its exact inverse, resampling round trips, z-score, and one whole case."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from data_fixtures import ORIGIN, SPACING, sphere_case_arrays
+
+from atrialjsq.data.case import Case
+from atrialjsq.data.preprocess import (
+    CropInfo,
+    crop_or_pad,
+    preprocess_case,
+    resample,
+    resampled_geometry,
+    to_original_grid,
+    uncrop,
+    zscore,
+)
+from atrialjsq.errors import InputError
+from atrialjsq.io import Geometry, Volume
+from conftest import sphere_mask
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(bool), b.astype(bool)
+    return 2.0 * (a & b).sum() / (a.sum() + b.sum())
+
+
+@pytest.mark.parametrize(
+    ("center", "roi"),
+    [((10, 8, 5), (8, 6, 4)), ((0, 0, 0), (8, 6, 4)), ((19, 15, 9), (7, 5, 3)), ((10, 8, 5), (30, 24, 16))],
+)
+def test_crop_then_uncrop_is_exact(center, roi) -> None:
+    array = np.random.default_rng(0).normal(size=(20, 16, 10)).astype(np.float32)
+    window, info = crop_or_pad(array, center, roi, fill=-7)
+    assert window.shape == roi
+    restored = uncrop(window, info, fill=np.nan)
+    covered = ~np.isnan(restored)
+    np.testing.assert_array_equal(restored[covered], array[covered])  # bit-exact where the window reached
+    if all(r >= 2 * s for r, s in zip(roi, array.shape, strict=True)):
+        assert covered.all()
+    assert (window == -7).sum() == window.size - covered.sum()  # everything else in the window is padding
+    np.testing.assert_array_equal(crop_or_pad(uncrop(window, info, fill=-7), center, roi, fill=-7)[0], window)
+    assert CropInfo.from_dict(info.to_dict()) == info
+
+
+def test_crop_centre_lands_in_the_window_centre() -> None:
+    array = np.zeros((30, 30, 30), np.uint8)
+    array[17, 4, 25] = 1
+    window, _ = crop_or_pad(array, (17, 4, 25), (8, 9, 10))
+    assert tuple(np.argwhere(window)[0]) == (4, 4, 5)
+
+
+def test_resampled_geometry_keeps_the_physical_extent() -> None:
+    geometry = Geometry((64, 60, 20), (0.625, 0.625, 2.5), (3.0, -2.0, 5.0))
+    target = resampled_geometry(geometry, (1, 1, 1))
+    assert target.shape == (40, 38, 50)
+    low = lambda g: np.asarray(g.origin) - np.asarray(g.spacing) / 2  # noqa: E731
+    np.testing.assert_allclose(low(target), low(geometry))
+
+
+def _voxel_points(geometry: Geometry) -> np.ndarray:
+    return geometry.index_to_physical(np.stack(np.meshgrid(*map(np.arange, geometry.shape), indexing="ij"), -1))
+
+
+def test_linear_resampling_reproduces_a_linear_ramp() -> None:
+    geometry = Geometry((32, 30, 12), (0.625, 0.625, 2.5), (3.0, -2.0, 5.0))
+    points = _voxel_points(geometry)
+    ramp = (2.0 * points[..., 0] - points[..., 2]).astype(np.float32)
+    out = resample(Volume(ramp, geometry), (1, 1, 1))
+    new_points = _voxel_points(out.geometry)
+    expected = 2.0 * new_points[..., 0] - new_points[..., 2]
+    inner = (slice(1, -1),) * 3  # voxels whose interpolation stencil lies inside the source grid
+    np.testing.assert_allclose(out.array[inner], expected[inner], atol=1e-3)
+
+
+def test_label_resample_round_trip_keeps_dice() -> None:
+    """Anisotropic 0.625×0.625×2.5 mm ball (LA-sized, r = 25 mm) → 1 mm isotropic → back onto its own grid."""
+    spacing = (0.625, 0.625, 2.5)
+    mask = sphere_mask((96, 96, 26), center=(47.3, 48.1, 12.4), radius_mm=25.0, spacing=spacing)
+    original = Volume(mask, Geometry(mask.shape, spacing, (10.0, -4.0, 2.0)))
+    on_1mm = resample(original, (1, 1, 1), is_label=True)
+    assert on_1mm.array.dtype == np.uint8 and set(np.unique(on_1mm.array)) == {0, 1}
+    analytic_ml = 4 / 3 * np.pi * 25.0**3 / 1000
+    assert on_1mm.array.sum() / 1000 == pytest.approx(analytic_ml, rel=0.02)
+    back = to_original_grid(on_1mm, original.geometry, is_label=True)
+    assert back.geometry == original.geometry
+    assert dice(back.array, mask) >= 0.99
+
+
+def test_zscore_regions() -> None:
+    image = np.random.default_rng(1).normal(40.0, 9.0, (10, 10, 10)).astype(np.float32)
+    whole = zscore(image)
+    assert whole.dtype == np.float32
+    assert whole.mean() == pytest.approx(0, abs=1e-5) and whole.std() == pytest.approx(1, rel=1e-4)
+    mask = np.zeros(image.shape, bool)
+    mask[:5] = True
+    part = zscore(image, mask)
+    assert part[mask].mean() == pytest.approx(0, abs=1e-5) and part[mask].std() == pytest.approx(1, rel=1e-4)
+    assert np.isfinite(zscore(np.full((3, 3, 3), 5.0))).all()  # a constant image does not divide by zero
+
+
+def _sphere_case() -> Case:
+    image, la, scar = sphere_case_arrays()
+    geometry = Geometry(image.shape, SPACING, ORIGIN)
+    labels = {"la": Volume(la, geometry), "scar": Volume(scar, geometry)}
+    return Case("ball", Volume(image, geometry), labels, {"source": "memory:ball"})
+
+
+def test_preprocess_case_centres_the_la_and_inverts() -> None:
+    case = _sphere_case()
+    prepared = preprocess_case(case, spacing=(1, 1, 1), roi=(24, 24, 16), margin=(4, 4, 2), with_targets=False)
+    window = (32, 32, 20)
+    assert all(a.shape == window for a in prepared.arrays.values())
+    assert prepared.geometry.shape == window and prepared.geometry.spacing == (1, 1, 1)
+    la = prepared.arrays["la"]
+    centre = np.array([(idx.min() + idx.max()) / 2 for idx in np.nonzero(la)])
+    np.testing.assert_allclose(centre, (np.asarray(window) - 1) / 2, atol=1.0)
+    image = prepared.arrays["image"]
+    assert image.dtype == np.float32 and image[la > 0].mean() > 1.0  # bright LA after z-scoring
+    # The window's geometry maps the LA back onto the original grid.
+    back = prepared.to_original(la, is_label=True)
+    assert back.geometry == case.image.geometry
+    assert dice(back.array, case.la.array) >= 0.95
+
+
+def test_preprocess_case_with_targets_and_centres() -> None:
+    case = _sphere_case()
+    prepared = preprocess_case(case, spacing=(1, 1, 1), roi=(24, 24, 16), margin=(4, 4, 2))
+    arrays = prepared.arrays
+    assert {"image", "la", "scar", "phi_la", "band", "phi_normal", "phi_scar", "surface"} <= set(arrays)
+    assert prepared.has_scar and set(np.unique(arrays["band"])) == {0, 1, 2}
+    assert (arrays["phi_la"][arrays["la"] > 0] < 0).all()
+    image_centred = preprocess_case(
+        case, spacing=(2, 2, 2), roi=(8, 8, 8), margin=(0, 0, 0), center="image", with_targets=False
+    )
+    # Resampled grid 15x14x15: centre indices (7, 6.5, 7) round to 7, so the 8-voxel window starts at 7 - 4.
+    assert image_centred.geometry.shape == (8, 8, 8) and image_centred.crop.source_shape == (15, 14, 15)
+    assert image_centred.crop.start == (3, 3, 3)
+    point = case.image.geometry.index_to_physical(np.array([5.0, 5.0, 5.0]))
+    at_point = preprocess_case(
+        case, spacing=(1, 1, 1), roi=(4, 4, 4), margin=(0, 0, 0), center=tuple(point), with_targets=False
+    )
+    np.testing.assert_allclose(at_point.geometry.index_to_physical(np.array([2.0, 2.0, 2.0])), point, atol=1.0)
+
+
+def test_empty_la_cannot_be_centred() -> None:
+    case = _sphere_case()
+    case.labels["la"] = case.labels["la"].like(np.zeros_like(case.labels["la"].array))
+    with pytest.raises(InputError, match="memory:ball: cannot centre on the LA"):
+        preprocess_case(case, roi=(8, 8, 8), margin=(0, 0, 0), with_targets=False)
