@@ -1,0 +1,305 @@
+"""The training loop: in-memory data, device-side augmentation, bf16 + channels-last on CUDA, resumable.
+
+`fit(config, train_cases, val_cases, out)` trains `build_model(config)` with `JointLoss(config)` for
+`config.train.iterations` iterations and writes into `out`:
+  last.pt   every `checkpoint_every` iterations and at the end (optimizer, schedule, iteration, RNG states),
+  best.pt   the best validation score so far (mean of LA and scar Dice). Best-on-validation is selected on the
+            validation cases, so it must not be used to score those same cases (e.g. that fold) later;
+            score a fold with last.pt, or select on a split disjoint from the test cases,
+  log.csv   iteration, lr, λs, each loss part, seconds per iteration,
+  val.csv   iteration, la_dice, scar_dice, score,
+  loss.png  the curves.
+`resume=True` continues from out/last.pt on the same schedule: the batches, augmentations and λs are pure
+functions of (seed, iteration), and the checkpoint restores model, optimizer, lr schedule and RNG states, so
+the resumed trajectory equals the uninterrupted one (bit for bit on CPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from atrialjsq.errors import InputError
+from atrialjsq.losses.total import JointLoss
+from atrialjsq.model.configs import ExperimentConfig
+from atrialjsq.model.unet import build_model
+from atrialjsq.train.augment import AugmentParams
+from atrialjsq.train.checkpoint import (
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+    seed_everything,
+)
+from atrialjsq.train.dataset import EpochSampler, VolumeBank, bank_bytes, choose_data_device, training_batch
+from atrialjsq.train.ddp import (
+    DistContext,
+    all_reduce_mean,
+    barrier,
+    init_distributed,
+    pick_device,
+    unwrap,
+    wrap_model,
+)
+from atrialjsq.train.logging import CsvLog, plot_curves
+from atrialjsq.train.schedule import make_lr_scheduler, make_optimizer
+from atrialjsq.train.validation import validate
+
+Callback = Callable[[int, dict[str, float]], None]
+
+
+@dataclass
+class TrainOptions:
+    """How to run (not what to train: that is the config)."""
+
+    device: str | None = None  # None: this rank's GPU when available, else the CPU
+    resume: bool = False
+    fast: bool = True  # bf16 autocast + channels_last_3d on CUDA (config.train.amp/channels_last force them)
+    compile: bool = False  # torch.compile the model (worth it for long CUDA runs)
+    stop_after: int | None = None  # stop cleanly (with a checkpoint) after this many iterations in this call
+    progress: bool = True
+    elastic_mm: float = 0.0  # elastic deformation strength (the config has no field for it yet)
+    context: DistContext = field(default_factory=DistContext)
+    callback: Callback | None = None  # called after every iteration with (iteration, loss parts); may raise
+
+
+@dataclass
+class TrainResult:
+    iteration: int
+    last_checkpoint: Path | None
+    best_checkpoint: Path | None
+    best_score: float
+    final_losses: dict[str, float]
+
+
+def augment_params(config: ExperimentConfig, elastic_mm: float = 0.0) -> AugmentParams:
+    """The trainer's augmentation from the config's `train` section."""
+    t = config.train
+    return AugmentParams(
+        enabled=t.augment,
+        random_shift=t.random_shift,
+        flip_axes=tuple(t.flip_axes),
+        rotate_deg=t.rotate_deg,
+        scale=tuple(t.scale_range),
+        intensity_scale=(1.0 - t.intensity_scale, 1.0 + t.intensity_scale),
+        intensity_shift=t.intensity_shift,
+        gamma=tuple(t.gamma_range),
+        noise_std=t.noise_std,
+        elastic_mm=getattr(t, "elastic_mm", elastic_mm) or elastic_mm,
+    )
+
+
+def _lambda_name(key: str) -> str:
+    return key if key.startswith("lambda_") else f"lambda_{key}"
+
+
+def preprocessing_of(config: ExperimentConfig) -> dict[str, list]:
+    return {"spacing": list(config.data.spacing), "roi": list(config.data.roi), "margin": list(config.data.margin)}
+
+
+class Trainer:
+    """One training run; `run()` executes the loop from the current iteration."""
+
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        train_cases: Sequence[Mapping[str, np.ndarray]],
+        val_cases: Sequence[Mapping[str, np.ndarray]] | None,
+        out: str | Path,
+        options: TrainOptions | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.options = options or TrainOptions()
+        self.out = Path(out)
+        self.meta = dict(meta or {})
+        self.context = self.options.context
+        self.device = pick_device(self.options.device, self.context)
+        init_distributed(self.context, self.device)
+        cuda = self.device.type == "cuda"
+        use_amp = config.train.amp or (cuda and self.options.fast)
+        self.autocast_dtype = (
+            {"bf16": torch.bfloat16, "fp16": torch.float16}[config.train.amp_dtype] if use_amp else None
+        )
+        self.channels_last = config.train.channels_last or (cuda and self.options.fast)
+
+        seed_everything(config.train.seed)
+        data = config.data
+        data_device = choose_data_device(bank_bytes(train_cases), self.device)
+        self.train_bank = VolumeBank(train_cases, data.roi, data.margin, data.spacing, data_device)
+        self.val_bank = VolumeBank(val_cases, data.roi, data.margin, data.spacing, data_device) if val_cases else None
+        self.augment = augment_params(config, self.options.elastic_mm)
+        world = self.context.world_size
+        self.sampler = EpochSampler(
+            len(self.train_bank), config.train.batch_size * world, config.train.seed, self.context.rank, world
+        )
+
+        model = build_model(config).to(self.device)
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last_3d)
+        self.model = wrap_model(model, self.context, self.device)
+        self.forward = torch.compile(self.model) if self.options.compile else self.model
+        self.loss_fn = JointLoss(config)
+        self.optimizer = make_optimizer(config.optim, model.parameters(), fused=cuda)
+        self.scheduler = make_lr_scheduler(self.optimizer, config.optim)
+        self.iteration = 0
+        self.best_score = -math.inf
+        self.log = CsvLog(self.out / "log.csv")
+        self.val_log = CsvLog(self.out / "val.csv")
+        if self.options.resume:
+            self._resume()
+
+    # ---- state -----------------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "model": unwrap(self.model).state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "iteration": self.iteration,
+            "rng": capture_rng_state(),
+            "preprocessing": preprocessing_of(self.config),
+            "best_score": self.best_score,
+            "world_size": self.context.world_size,
+            "meta": self.meta,
+        }
+
+    def _resume(self) -> None:
+        path = self.out / "last.pt"
+        state = load_checkpoint(path)
+        saved = ExperimentConfig.from_dict(state["config"])
+        if saved.to_dict() != self.config.to_dict():
+            raise InputError(path, f"checkpoint was trained with config {saved.name!r} and different settings")
+        unwrap(self.model).load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        restore_rng_state(state["rng"])
+        self.iteration = int(state["iteration"])
+        self.best_score = float(state.get("best_score", -math.inf))
+        if self.context.is_main:
+            self.log.truncate_from(self.iteration)
+            self.val_log.truncate_from(self.iteration + 1)
+
+    def _save(self, name: str) -> Path:
+        return save_checkpoint(self.out / name, self.state())
+
+    # ---- loop ------------------------------------------------------------------------------------------
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def step(self, iteration: int) -> dict[str, torch.Tensor]:
+        """One optimisation step on this rank's part of the global batch; returns detached loss parts."""
+        batch = training_batch(self.train_bank, self.sampler.plan(iteration), self.augment, self.device)
+        image = batch["image"]
+        if self.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last_3d)
+        with self._autocast():
+            outputs = self.forward(image)
+        loss, parts = self.loss_fn(outputs, batch, iteration)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return parts
+
+    def run(self) -> TrainResult:
+        train_cfg = self.config.train
+        total = train_cfg.iterations
+        main = self.context.is_main
+        if main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        stop_at = total if self.options.stop_after is None else min(total, self.iteration + self.options.stop_after)
+        pending: list[dict[str, Any]] = []
+        last_parts: dict[str, float] = {}
+        self.model.train()
+        bar = tqdm(
+            total=total, initial=self.iteration, desc="train", unit="it", disable=not (main and self.options.progress)
+        )
+        window_start = time.perf_counter()
+        window_iterations = 0
+        while self.iteration < stop_at:
+            it = self.iteration
+            lr = self.optimizer.param_groups[0]["lr"]
+            parts = self.step(it)
+            self.scheduler.step()
+            self.iteration = it + 1
+            window_iterations += 1
+            lambdas = {_lambda_name(k): v for k, v in self.loss_fn.lambdas_at(it).items()}
+            pending.append({"iteration": it, "lr": lr, **lambdas, "parts": parts})
+            done = self.iteration
+            checkpoint_now = done % train_cfg.checkpoint_every == 0 or done == stop_at
+            validate_now = self.val_bank is not None and (done % train_cfg.val_every == 0 or done == total)
+            callback_now = self.options.callback is not None
+            if done % train_cfg.log_every == 0 or checkpoint_now or validate_now or callback_now:
+                seconds = (time.perf_counter() - window_start) / max(window_iterations, 1)
+                last_parts = self._flush(pending, seconds)
+                pending, window_start, window_iterations = [], time.perf_counter(), 0
+                bar.set_postfix(loss=f"{last_parts.get('loss', math.nan):.4g}")
+            bar.update(1)
+            if validate_now and main:
+                self._validate()
+            if checkpoint_now and main:
+                self._save("last.pt")
+                if done == stop_at or done % (10 * train_cfg.checkpoint_every) == 0:
+                    plot_curves(self.log.path, self.val_log.path, self.out / "loss.png")
+            if checkpoint_now:
+                barrier(self.context)
+            if callback_now:
+                self.options.callback(it, last_parts)
+        bar.close()
+        return TrainResult(
+            self.iteration,
+            self.out / "last.pt" if (self.out / "last.pt").is_file() else None,
+            self.out / "best.pt" if (self.out / "best.pt").is_file() else None,
+            self.best_score,
+            last_parts,
+        )
+
+    def _flush(self, pending: list[dict[str, Any]], seconds: float) -> dict[str, float]:
+        """Move the pending loss parts to the host in one transfer and append them to log.csv."""
+        if not pending:
+            return {}
+        names = sorted(pending[0]["parts"])
+        stacked = torch.stack([torch.stack([row["parts"][n].float() for n in names]) for row in pending])
+        stacked = all_reduce_mean(stacked, self.context).cpu()  # log the global batch's loss, not rank 0's
+        # Loss parts go to "loss_<term>" columns; the λs come from the schedule (already in each row).
+        losses = [(n if n == "loss" else f"loss_{n}", k) for k, n in enumerate(names) if not n.startswith("lambda")]
+        rows = []
+        for row, values in zip(pending, stacked.tolist(), strict=True):
+            fixed = {k: v for k, v in row.items() if k != "parts"}
+            rows.append({**fixed, **{column: values[k] for column, k in losses}, "seconds": seconds})
+        if self.context.is_main:
+            self.log.append(rows)
+        return {k: v for k, v in rows[-1].items() if isinstance(v, float)}
+
+    def _validate(self) -> dict[str, float]:
+        scores = validate(unwrap(self.model), self.val_bank, self.device, self.autocast_dtype, self.channels_last)
+        self.val_log.append([{"iteration": self.iteration, **scores}])
+        if not math.isnan(scores["score"]) and scores["score"] > self.best_score:
+            self.best_score = scores["score"]
+            self._save("best.pt")
+        return scores
+
+
+def fit(
+    config: ExperimentConfig,
+    train_cases: Sequence[Mapping[str, np.ndarray]],
+    val_cases: Sequence[Mapping[str, np.ndarray]] | None,
+    out: str | Path,
+    options: TrainOptions | None = None,
+    meta: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train (or, with options.resume, continue training) and return where the checkpoints are."""
+    return Trainer(config, train_cases, val_cases, out, options, meta).run()
