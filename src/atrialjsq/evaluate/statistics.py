@@ -1,0 +1,139 @@
+"""Paired comparison of two methods' per-case metrics: Wilcoxon signed-rank and paired t-test, per metric.
+
+The paper marks significant differences with asterisks (Table 4 caption: * p < 0.01, ** p < 0.001). Cases are
+paired by id (inner join); for each metric, cases where either value is NaN or infinite are left out, and the
+number of pairs used is reported next to the p-values.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from atrialjsq.errors import InputError
+from atrialjsq.io import atomic_path
+
+# Columns that describe the case rather than a method's quality (comparing them tests nothing).
+NOT_COMPARED = frozenset({"n_surface"})
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    metric: str
+    n: int
+    mean_a: float
+    mean_b: float
+    wilcoxon_p: float
+    ttest_p: float
+
+
+def significance_stars(p: float) -> str:
+    """The paper's marks: ** for p < 0.001, * for p < 0.01, nothing otherwise (or when p is undefined)."""
+    if math.isnan(p):
+        return ""
+    return "**" if p < 0.001 else "*" if p < 0.01 else ""
+
+
+def read_metric_csv(path: str | Path) -> dict[str, dict[str, float]]:
+    """A per-case CSV (`case` column + numeric columns) as {case: {metric: value}}; non-numbers become NaN."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file")
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or "case" not in reader.fieldnames:
+            raise InputError(path, "expected a per-case CSV with a 'case' column (as written by atrialjsq evaluate)")
+        table: dict[str, dict[str, float]] = {}
+        for row in reader:
+            case = row.pop("case")
+            if case in table:
+                raise InputError(path, f"case {case!r} appears twice")
+            table[case] = {key: _number(value) for key, value in row.items() if key is not None}
+    if not table:
+        raise InputError(path, "holds no cases")
+    return table
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def paired_tests(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(Wilcoxon signed-rank p, paired t-test p), two-sided. Identical samples give p = 1; n < 2 gives NaN."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.size < 2:
+        return math.nan, math.nan
+    if np.array_equal(a, b):
+        return 1.0, 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        wilcoxon_p = float(stats.wilcoxon(a, b).pvalue)
+        ttest_p = float(stats.ttest_rel(a, b).pvalue)
+    return wilcoxon_p, ttest_p
+
+
+def compare_tables(
+    table_a: dict[str, dict[str, float]],
+    table_b: dict[str, dict[str, float]],
+    metrics: Sequence[str] | None = None,
+) -> tuple[list[MetricComparison], list[str]]:
+    """Per metric shared by both tables (or the given ones): means and paired p-values over common cases.
+
+    Returns the comparisons and the sorted list of paired case ids.
+    """
+    cases = sorted(set(table_a) & set(table_b))
+    if metrics is None:
+        first = next(iter(table_a.values()))
+        shared = set(next(iter(table_b.values())))
+        metrics = [m for m in first if m in shared and m not in NOT_COMPARED]
+    results = []
+    for metric in metrics:
+        a = np.array([table_a[c].get(metric, math.nan) for c in cases], dtype=np.float64)
+        b = np.array([table_b[c].get(metric, math.nan) for c in cases], dtype=np.float64)
+        keep = np.isfinite(a) & np.isfinite(b)
+        a, b = a[keep], b[keep]
+        mean_a = float(a.mean()) if a.size else math.nan
+        mean_b = float(b.mean()) if b.size else math.nan
+        results.append(MetricComparison(metric, int(a.size), mean_a, mean_b, *paired_tests(a, b)))
+    return results, cases
+
+
+def _p_text(p: float) -> str:
+    return "n/a" if math.isnan(p) else f"{p:.3g}{significance_stars(p)}"
+
+
+def format_markdown(results: Sequence[MetricComparison], name_a: str = "A", name_b: str = "B") -> str:
+    """A markdown table of the comparison, p-values marked with the paper's asterisks."""
+    lines = [
+        f"| metric | n | mean {name_a} | mean {name_b} | Wilcoxon p | paired t p |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.metric} | {r.n} | {r.mean_a:.4g} | {r.mean_b:.4g} | {_p_text(r.wilcoxon_p)} | {_p_text(r.ttest_p)} |"
+        )
+    lines.append("")
+    lines.append("\\* p < 0.01, \\*\\* p < 0.001 (two-sided, paired by case).")
+    return "\n".join(lines)
+
+
+def write_comparison_csv(results: Sequence[MetricComparison], path: str | Path) -> None:
+    fields = [*MetricComparison.__dataclass_fields__, "wilcoxon_stars", "ttest_stars"]
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        for r in results:
+            row = asdict(r)
+            row["wilcoxon_stars"] = significance_stars(r.wilcoxon_p)
+            row["ttest_stars"] = significance_stars(r.ttest_p)
+            writer.writerow(row)

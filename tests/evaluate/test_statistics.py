@@ -1,0 +1,86 @@
+"""Paired tests on constructed pairs whose p-values are known in closed form."""
+
+import csv
+import math
+
+import numpy as np
+import pytest
+
+from atrialjsq.cli import main
+from atrialjsq.errors import InputError
+from atrialjsq.evaluate.statistics import compare_tables, paired_tests, read_metric_csv, significance_stars
+
+
+def _write_csv(path, rows):
+    columns = list(rows[0])
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_wilcoxon_exact_p_when_every_difference_has_one_sign():
+    # 10 pairs, B always larger, distinct |differences|: exact two-sided p = 2 / 2**10.
+    a = np.arange(10.0)
+    b = a + np.linspace(0.1, 1.0, 10)
+    wilcoxon_p, _ = paired_tests(a, b)
+    assert wilcoxon_p == pytest.approx(2 / 2**10)
+    assert significance_stars(wilcoxon_p) == "*"
+
+
+def test_paired_t_matches_closed_form_for_two_degrees_of_freedom():
+    # Differences 1, 2, 3: mean 2, sd 1, t = 2√3, df = 2, where the two-sided p is 1 − t / √(t² + 2).
+    a = np.array([5.0, 1.0, 7.0])
+    b = a + np.array([1.0, 2.0, 3.0])
+    t = 2 * math.sqrt(3)
+    _, ttest_p = paired_tests(a, b)
+    assert ttest_p == pytest.approx(1 - t / math.sqrt(t**2 + 2))
+
+
+def test_identical_and_tiny_samples():
+    assert paired_tests(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == (1.0, 1.0)
+    assert all(math.isnan(p) for p in paired_tests(np.array([1.0]), np.array([2.0])))
+
+
+def test_stars_follow_the_paper():
+    assert [significance_stars(p) for p in (0.5, 0.01, 0.0099, 0.001, 0.0009, math.nan)] == ["", "", "*", "*", "**", ""]
+
+
+def test_compare_pairs_by_case_and_drops_undefined_values(tmp_path):
+    a_rows = [{"case": f"c{i}", "Dice_s": i / 10, "HD_mm": 10.0 + i, "n_surface": 100} for i in range(10)]
+    b_rows = [
+        {"case": f"c{i}", "Dice_s": i / 10 + 0.01 * (i + 1), "HD_mm": 10.0 + i, "n_surface": 100} for i in range(10)
+    ]
+    a_rows[3]["Dice_s"] = "nan"
+    b_rows.append({"case": "extra", "Dice_s": 0.5, "HD_mm": 1.0, "n_surface": 100})
+    table_a = read_metric_csv(_write_csv(tmp_path / "a.csv", a_rows))
+    table_b = read_metric_csv(_write_csv(tmp_path / "b.csv", b_rows))
+    results, cases = compare_tables(table_a, table_b)
+    assert len(cases) == 10
+    by_metric = {r.metric: r for r in results}
+    assert "n_surface" not in by_metric
+    dice = by_metric["Dice_s"]
+    assert dice.n == 9  # the NaN case is left out
+    assert dice.wilcoxon_p == pytest.approx(2 / 2**9)
+    assert by_metric["HD_mm"].wilcoxon_p == 1.0 and by_metric["HD_mm"].mean_a == pytest.approx(14.5)
+
+
+def test_cli_prints_markdown_with_stars(tmp_path, capsys):
+    a = _write_csv(tmp_path / "a.csv", [{"case": f"c{i}", "Dice_s": float(i)} for i in range(10)])
+    b = _write_csv(tmp_path / "b.csv", [{"case": f"c{i}", "Dice_s": i + 0.1 * (i + 1)} for i in range(10)])
+    out = tmp_path / "cmp.csv"
+    assert main(["compare", str(a), str(b), "--names", "base", "new", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| metric | n | mean base | mean new |" in text
+    assert "| Dice_s | 10 |" in text and "0.00195*" in text
+    with open(out) as handle:
+        row = next(csv.DictReader(handle))
+    assert float(row["wilcoxon_p"]) == pytest.approx(2 / 2**10) and row["wilcoxon_stars"] == "*"
+
+
+def test_bad_csv_is_an_input_error(tmp_path):
+    (tmp_path / "x.csv").write_text("name,Dice\na,1\n")
+    with pytest.raises(InputError, match="case"):
+        read_metric_csv(tmp_path / "x.csv")
+    assert main(["compare", str(tmp_path / "x.csv"), str(tmp_path / "missing.csv")]) == 1
