@@ -1,0 +1,56 @@
+"""check_case: each kind of problem is an error or a warning naming its file; all problems of a case are kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from data_fixtures import sphere_case_arrays, truncate, write, write_h5, write_lascarqs
+
+from atrialjsq.data.check import check_case, check_dataset, format_table
+from atrialjsq.data.layouts import index_dataset
+
+
+def test_plausible_case_is_ok(tmp_path: Path) -> None:
+    write_h5(tmp_path, "big")
+    (ref,) = index_dataset(tmp_path, spacing=(3.0, 3.0, 6.0))
+    report = check_case(ref)
+    la = sphere_case_arrays()[1]
+    assert report.status == "ok" and not report.errors and not report.warnings
+    assert report.la_ml == np.float64(la.sum() * 54 / 1000)
+    assert report.shape == la.shape and report.spacing == (3.0, 3.0, 6.0) and not report.has_scar
+
+
+def test_implausible_spacing_is_an_error(tmp_path: Path) -> None:
+    folder = write_h5(tmp_path, "tiny")
+    (ref,) = index_dataset(tmp_path, spacing=(0.01, 0.625, 1.25))
+    report = check_case(ref)
+    assert report.status == "FAIL"
+    (error,) = report.errors
+    assert error.path == str(folder / "mri_norm2.h5")
+    assert error.reason == "implausible spacing (0.01, 0.625, 1.25) mm (expected 0.1-10.0 mm)"
+
+
+def test_all_problems_of_one_case_are_reported(tmp_path: Path) -> None:
+    folder = write_lascarqs(tmp_path, "p1", task=1)
+    truncate(folder / "enhanced.nii.gz")
+    write(sphere_case_arrays()[1] * 0.5, folder / "scarSegImgM.nii.gz")
+    (ref,) = index_dataset(tmp_path)
+    report = check_case(ref)
+    paths = sorted(Path(e.path).name for e in report.errors)
+    assert paths == ["enhanced.nii.gz", "scarSegImgM.nii.gz"]
+    assert report.la_ml is not None  # the readable LA label is still measured
+
+
+def test_empty_scar_is_a_warning_and_table_lists_cases(tmp_path: Path) -> None:
+    folder = write_lascarqs(tmp_path, "p1", task=1)
+    write(np.zeros_like(sphere_case_arrays()[2]), folder / "scarSegImgM.nii.gz", label=True)
+    write_lascarqs(tmp_path, "p2", task=1, seed=1)
+    reports = check_dataset(tmp_path)
+    assert [r.case_id for r in reports] == ["p1", "p2"]
+    assert any(w.reason == "scar label is empty" for w in reports[0].warnings)
+    assert not any("scar" in w.reason for w in reports[1].warnings)
+    table = format_table(reports).splitlines()
+    assert table[0].split() == ["case", "layout", "shape", "spacing", "(mm)", "LA", "(mL)", "scar", "status"]
+    assert table[1].split()[:4] == ["p1", "lascarqs1", "24x22x12", "1.25x1.25x2.5"]
+    assert table[1].split()[5] == "yes"
