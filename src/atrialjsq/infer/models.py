@@ -1,0 +1,151 @@
+"""Model bundles: the two networks prediction needs (coarse LA localiser + fine LA/scar model) in one file.
+
+A bundle is a weights-only torch file (plain types and fp16 tensors, so `torch.load(weights_only=True)` opens
+it without trusting pickled code):
+
+    {"format": "atrialjsq-model-v1", "name": str, "version": str, "meta": {what it was trained on, ...},
+     "localizer": {"config": dict, "model": fp16 state_dict, "preprocessing": {"spacing", "roi", ...}},
+     "fine":      {"config": dict, "model": fp16 state_dict, "preprocessing": {"spacing", "roi", ...}}}
+
+It shares its format tag with the single-network file of `train.checkpoint.export_model`; the "fine" key tells
+them apart. A single network (that file or a training checkpoint) is accepted too: it becomes the fine model
+and the LA is then assumed near the image centre.
+
+`--model` takes a bundle path or the name of a shipped bundle, `src/atrialjsq/assets/<name>.pt`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from atrialjsq import __version__
+from atrialjsq.errors import InputError
+from atrialjsq.io.atomic import atomic_path
+from atrialjsq.train.checkpoint import MODEL_FORMAT, load_model_file
+
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
+DEFAULT_MODEL = "phantom-ajsq-sesa"
+MAX_BUNDLE_BYTES = 16 * 1024 * 1024
+SECTIONS = ("localizer", "fine")
+
+
+def shipped_models() -> list[str]:
+    """Names of the bundles installed with the package."""
+    return sorted(path.name[: -len(".pt")] for path in ASSETS_DIR.glob("*.pt"))
+
+
+def resolve_model(model: str | Path | None = None) -> Path:
+    """A bundle path, or the shipped file for a model name (default: DEFAULT_MODEL); InputError if neither."""
+    model = DEFAULT_MODEL if model is None else model
+    path = Path(model)
+    if path.is_file():
+        return path
+    name = str(model)
+    if "/" not in name and not name.endswith(".pt"):
+        shipped = ASSETS_DIR / f"{name}.pt"
+        if shipped.is_file():
+            return shipped
+        available = ", ".join(shipped_models()) or "none installed"
+        raise InputError(shipped, f"no shipped model named {name!r} (available: {available})")
+    raise InputError(path, "no such model file")
+
+
+def _section(state: dict[str, Any]) -> dict[str, Any]:
+    """Config, fp16 weights and preprocessing of one network: all inference needs."""
+    weights = {
+        key: tensor.detach().to("cpu", torch.float16) if tensor.is_floating_point() else tensor.detach().cpu()
+        for key, tensor in state["model"].items()
+    }
+    return {"config": dict(state["config"]), "model": weights, "preprocessing": dict(state["preprocessing"])}
+
+
+def make_bundle(
+    localizer_ckpt: str | Path,
+    fine_ckpt: str | Path,
+    out: str | Path,
+    meta: dict[str, Any] | None = None,
+    name: str | None = None,
+    version: str = __version__,
+) -> Path:
+    """Build a bundle from two trainer checkpoints (or exported model files); atomic, refused above 16 MB."""
+    return _write_bundle(out, load_model_file(localizer_ckpt), load_model_file(fine_ckpt), meta, name, version)
+
+
+def untrained_bundle(
+    localizer_config: Any,
+    fine_config: Any,
+    out: str | Path,
+    meta: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> Path:
+    """A bundle of freshly initialised networks for two `ExperimentConfig`s: for timing and plumbing checks
+    (benchmarks, tests) before a trained model exists. Its predictions are meaningless."""
+    from atrialjsq.model.unet import build_model
+
+    torch.manual_seed(seed)
+    states = []
+    for config in (localizer_config, fine_config):
+        spacing, roi = list(config.data.spacing), list(config.data.roi)
+        model = build_model(config).state_dict()
+        states.append({"config": config.to_dict(), "model": model, "preprocessing": {"spacing": spacing, "roi": roi}})
+    meta = {"trained_on": "nothing (untrained, random weights)", **(meta or {})}
+    return _write_bundle(out, states[0], states[1], meta, None, __version__)
+
+
+def _write_bundle(
+    out: str | Path,
+    localizer: dict[str, Any],
+    fine: dict[str, Any],
+    meta: dict[str, Any] | None,
+    name: str | None,
+    version: str,
+) -> Path:
+    out = Path(out)
+    bundle = {
+        "format": MODEL_FORMAT,
+        "name": name or out.name.split(".")[0],
+        "version": version,
+        "meta": dict(meta or {}),
+        "localizer": _section(localizer),
+        "fine": _section(fine),
+    }
+    with atomic_path(out) as tmp:
+        torch.save(bundle, tmp)
+        size = tmp.stat().st_size
+        if size > MAX_BUNDLE_BYTES:
+            raise InputError(
+                out, f"bundle would be {size / 2**20:.1f} MiB, over the {MAX_BUNDLE_BYTES >> 20} MiB limit"
+            )
+    return out
+
+
+def load_bundle(model: str | Path | None = None) -> dict[str, Any]:
+    """Load a bundle (or a single network) by path or shipped name, as {name, version, meta, localizer, fine}.
+
+    `localizer` is None for a single network. Tensors stay on the CPU in their stored dtype.
+    """
+    path = resolve_model(model)
+    state = load_model_file(path)
+    if "fine" in state:
+        missing = [key for key in ("config", "model", "preprocessing") if key not in state["fine"]]
+        if missing:
+            raise InputError(path, f"bundle's fine model lacks {', '.join(missing)}")
+        return {
+            "name": state.get("name", path.stem),
+            "version": state.get("version", ""),
+            "meta": state.get("meta", {}),
+            "localizer": state.get("localizer"),
+            "fine": state["fine"],
+            "path": str(path),
+        }
+    return {
+        "name": path.stem,
+        "version": "",
+        "meta": state.get("meta", {}),
+        "localizer": None,
+        "fine": {key: state[key] for key in ("config", "model", "preprocessing")},
+        "path": str(path),
+    }

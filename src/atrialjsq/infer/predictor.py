@@ -1,0 +1,257 @@
+"""Predict LA and scar probabilities for one image on its own grid, from a model bundle and nothing else.
+
+image → coarse localiser (whole volume, coarse spacing) → LA box → fine spacing + z-score (the training
+preprocessing functions) → window around the LA → fine network (sliding window when the box exceeds the
+ROI; optional mirroring TTA) → probabilities resampled linearly back onto the input grid → LA = largest
+component of p_LA > 0.5.
+
+Crop modes: "roi" (default) feeds windows of the training ROI size, as the fine model was trained;
+"tight" feeds the LA box plus a margin only (faster, but instance-norm statistics then come from a smaller
+field of view than in training); "whole" tiles the whole resampled volume (the naive path of the benchmark).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from atrialjsq.data.preprocess import (
+    CropInfo,
+    apply_crop,
+    body_mask,
+    crop_window,
+    resample,
+    to_original_grid,
+    zscore,
+)
+from atrialjsq.infer.localize import Localization, image_centre_mm, largest_component, localization_from_mask
+from atrialjsq.infer.sliding_window import ProbabilityFn, sliding_window_probabilities
+from atrialjsq.infer.tta import with_mirroring
+from atrialjsq.io.geometry import Geometry
+from atrialjsq.io.volume import Volume
+
+CROP_MODES = ("roi", "tight", "whole")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass
+class Prediction:
+    """Everything on the input image's grid: probabilities (float32), the LA mask (uint8) and how it was found."""
+
+    la_prob: Volume
+    p_normal: Volume
+    p_scar: Volume
+    la: Volume
+    localization: Localization
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Network:
+    """One network of a bundle on a device, with the preprocessing it was trained with."""
+
+    def __init__(self, section: dict[str, Any], device: str | torch.device = "cpu", precision: str = "auto") -> None:
+        from atrialjsq.model.configs import ExperimentConfig
+        from atrialjsq.model.unet import build_model
+
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        self.device = torch.device(device)
+        self.config = ExperimentConfig.from_dict(section["config"])
+        model = build_model(self.config)
+        model.load_state_dict(
+            {key: value.float() if value.is_floating_point() else value for key, value in section["model"].items()}
+        )
+        self.model = model.eval().to(self.device)
+        preprocessing = section.get("preprocessing", {})
+        self.spacing = tuple(float(s) for s in preprocessing.get("spacing", self.config.data.spacing))
+        self.roi = tuple(int(r) for r in preprocessing.get("roi", self.config.data.roi))
+        self.zscore_region = str(preprocessing.get("zscore_region", "volume"))
+        self.multiple = int(model.input_multiple)
+        # bf16 autocast on GPUs; fp32 on CPUs unless asked (oneDNN bf16 is only sometimes faster there).
+        use_bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
+        self.dtype = torch.bfloat16 if use_bf16 else None
+
+    def normalise(self, array: np.ndarray) -> np.ndarray:
+        """The training z-score (same function and region as `data.preprocess`)."""
+        return zscore(array, body_mask(array) if self.zscore_region == "body" else None)
+
+    def probabilities(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Sigmoid of every head's logits for an image batch [B, 1, X, Y, Z] (float32 out)."""
+        autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype is not None else nullcontext()
+        with torch.inference_mode(), autocast:
+            logits = self.model(image.to(self.device))
+        return {name: torch.sigmoid(value.float()) for name, value in logits.items()}
+
+
+def round_up(value: float, multiple: int) -> int:
+    return int(math.ceil(value / multiple - 1e-9) * multiple)
+
+
+def plan_crop(
+    shape: tuple[int, int, int],
+    roi: tuple[int, int, int],
+    multiple: int,
+    box: tuple[np.ndarray, np.ndarray] | None,
+    centre_index: np.ndarray,
+    margin_voxels: np.ndarray,
+    mode: str = "roi",
+) -> tuple[CropInfo, tuple[int, int, int]]:
+    """The region of the fine grid to predict and the network window to tile it with.
+
+    "roi": one ROI-sized window at the LA centre, or a larger region (LA box + margin) tiled with ROI windows
+    when the LA does not fit; "tight": the LA box + margin, rounded up to the network's size multiple;
+    "whole": the whole grid. Without a box (no localiser / nothing found) the ROI sits at `centre_index`.
+    """
+    if mode not in CROP_MODES:
+        raise ValueError(f"crop mode must be one of {CROP_MODES}, got {mode!r}")
+    roi = tuple(int(r) for r in roi)
+    if mode == "whole":
+        region = tuple(round_up(s, multiple) for s in shape)
+        centre = (np.asarray(shape, dtype=np.float64) - 1) / 2
+    elif box is None:
+        region, centre = roi, np.asarray(centre_index, dtype=np.float64)
+    else:
+        low, high = box
+        extent = np.asarray(high) - np.asarray(low) + 2 * np.asarray(margin_voxels)
+        centre = (np.asarray(low) + np.asarray(high)) / 2
+        minimum = roi if mode == "roi" else (multiple,) * 3
+        region = tuple(max(m, round_up(e, multiple)) for m, e in zip(minimum, extent, strict=True))
+    window = tuple(min(r, g) for r, g in zip(roi, region, strict=True))
+    return crop_window(shape, centre, region), window
+
+
+class Predictor:
+    """Localiser + fine network; `predict_volume(image)` gives a `Prediction` on the image's own grid."""
+
+    def __init__(
+        self,
+        fine: Network,
+        localizer: Network | None = None,
+        *,
+        tta: bool = False,
+        crop: str = "roi",
+        margin_mm: float = 16.0,
+        overlap: float = 0.5,
+        channels_last: bool = False,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        if crop not in CROP_MODES:
+            raise ValueError(f"crop mode must be one of {CROP_MODES}, got {crop!r}")
+        if "la" not in fine.config.heads or "scar" not in fine.config.heads:
+            raise ValueError(f"the fine model needs LA and scar heads (task 'joint'), got task {fine.config.task!r}")
+        self.fine, self.localizer = fine, localizer
+        self.tta, self.crop, self.margin_mm, self.overlap = tta, crop, margin_mm, overlap
+        self.info = dict(info or {})
+        if channels_last:
+            fine.model.to(memory_format=torch.channels_last_3d)
+        self.channels_last = channels_last
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        model: str | None = None,
+        device: str | torch.device = "cpu",
+        *,
+        precision: str = "auto",
+        **options: Any,
+    ) -> Predictor:
+        """From a bundle path or shipped name (None = the default shipped model); see `infer.models`."""
+        from atrialjsq.infer.models import load_bundle
+
+        bundle = load_bundle(model)
+        fine = Network(bundle["fine"], device, precision)
+        localizer = Network(bundle["localizer"], device, precision) if bundle["localizer"] else None
+        info = {key: bundle[key] for key in ("name", "version", "meta", "path")}
+        return cls(fine, localizer, info=info, **options)
+
+    # ------------------------------------------------------------------------------------------ stages
+
+    def localize(self, image: Volume, source: str = "") -> Localization:
+        """Coarse pass over the whole image; falls back to the image centre (with a warning) if needed."""
+        if self.localizer is None:
+            return Localization(image_centre_mm(image.geometry), None, False)
+        net = self.localizer
+        coarse = resample(image, net.spacing)
+        normalised = net.normalise(coarse.array)
+        shape = coarse.geometry.shape
+        region = tuple(max(r, round_up(s, net.multiple)) for r, s in zip(net.roi, shape, strict=True))
+        info = crop_window(shape, (np.asarray(shape) - 1) / 2, region)
+        window = apply_crop(normalised, info, fill=float(normalised.min()))
+        probability = net.probabilities(torch.from_numpy(window)[None, None])["la"][0, 0].cpu().numpy()
+        return localization_from_mask(probability > 0.5, info.window_geometry(coarse.geometry), image.geometry, source)
+
+    def _window_fn(self) -> ProbabilityFn:
+        def predict(window: torch.Tensor) -> dict[str, torch.Tensor]:
+            if self.channels_last:
+                window = window.contiguous(memory_format=torch.channels_last_3d)
+            return self.fine.probabilities(window)
+
+        return with_mirroring(predict) if self.tta else predict
+
+    def predict_volume(self, image: Volume, source: str = "") -> Prediction:
+        """LA probability, normal-wall and scar probabilities and the LA mask, all on `image`'s grid."""
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[name] = round(now - clock, 4)
+            clock = now
+
+        use_localizer = self.crop != "whole"
+        localization = (
+            self.localize(image, source)
+            if use_localizer
+            else Localization(image_centre_mm(image.geometry), None, False)
+        )
+        lap("localize")
+
+        net = self.fine
+        fine = resample(image, net.spacing)
+        normalised = net.normalise(fine.array)
+        lap("resample_normalise")
+
+        grid = fine.geometry
+        margin_voxels = np.full(3, self.margin_mm) / np.asarray(net.spacing)
+        centre_index = grid.physical_to_index(np.asarray(localization.centre_mm))
+        info, window = plan_crop(
+            grid.shape, net.roi, net.multiple, localization.box_in(grid), centre_index, margin_voxels, self.crop
+        )
+        patch = torch.from_numpy(apply_crop(normalised, info, fill=float(normalised.min())))[None, None]
+        patch = patch.to(net.device)
+        outputs = sliding_window_probabilities(patch, window, self._window_fn(), overlap=self.overlap)
+        if net.device.type == "cuda":
+            torch.cuda.synchronize(net.device)
+        lap("network")
+
+        region = info.window_geometry(grid)
+        maps = {
+            "la": outputs["la"][0, 0],
+            "normal": outputs["scar"][0, 0],
+            "scar": outputs["scar"][0, 1],
+        }
+        on_input = {name: self._to_input(value, region, image.geometry) for name, value in maps.items()}
+        lap("to_input_grid")
+
+        la = largest_component(on_input["la"] > 0.5).astype(np.uint8)
+        lap("largest_component")
+        return Prediction(
+            la_prob=Volume(on_input["la"], image.geometry),
+            p_normal=Volume(on_input["normal"], image.geometry),
+            p_scar=Volume(on_input["scar"], image.geometry),
+            la=Volume(la, image.geometry),
+            localization=localization,
+            timings=timings,
+        )
+
+    @staticmethod
+    def _to_input(probability: torch.Tensor, region: Geometry, target: Geometry) -> np.ndarray:
+        array = np.ascontiguousarray(probability.float().cpu().numpy(), dtype=np.float32)
+        return np.asarray(to_original_grid(Volume(array, region), target).array, dtype=np.float32)

@@ -1,0 +1,165 @@
+"""Predictor: localisation, crop planning, sliding window and TTA paths, and the way back to the input grid.
+
+Stand-in networks (a fixed, known function of the image) replace trained models so every answer is analytic:
+a bright ball on a rotated, anisotropic grid must come back as the same ball on that exact grid.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from atrialjsq.infer.localize import largest_component
+from atrialjsq.infer.predictor import Network, Predictor, plan_crop
+from atrialjsq.io import Geometry, Volume
+
+torch.set_num_threads(1)
+
+# 90° rotation about z plus a flipped z axis: catches any (x, y, z) / direction mix-up.
+ROTATED = (0.0, -1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
+
+
+class StandInNet:
+    """Duck-typed `Network`: LA = intensity above 0.5 (sharp sigmoid); scar channel 1 = LA, channel 0 = 1 − LA."""
+
+    def __init__(self, spacing, roi, multiple=4):
+        self.spacing, self.roi, self.multiple = tuple(spacing), tuple(roi), multiple
+        self.device = torch.device("cpu")
+        self.config = SimpleNamespace(heads={"la": 1, "scar": 2}, task="joint")
+        self.model = torch.nn.Identity()
+        self.windows: list[tuple[int, ...]] = []
+
+    def normalise(self, array):
+        return np.asarray(array, dtype=np.float32)  # images in these tests are already 0..1
+
+    def probabilities(self, image):
+        self.windows.append(tuple(image.shape[2:]))
+        la = torch.sigmoid(40 * (image - 0.5))
+        return {"la": la, "scar": torch.cat([1 - la, la], dim=1)}
+
+
+def ball_image(geometry: Geometry, centre_mm, radius_mm: float) -> Volume:
+    """1 inside a ball given in physical mm, 0 outside, on any grid (direction included)."""
+    index = np.stack(np.meshgrid(*[np.arange(n) for n in geometry.shape], indexing="ij"), axis=-1)
+    points = geometry.index_to_physical(index)
+    inside = np.linalg.norm(points - np.asarray(centre_mm), axis=-1) <= radius_mm
+    return Volume(inside.astype(np.float32), geometry)
+
+
+def dice(a, b) -> float:
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    return 2 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
+
+
+@pytest.fixture
+def rotated_ball():
+    geometry = Geometry((56, 48, 24), (1.5, 1.25, 2.5), (30.0, -12.0, 40.0), ROTATED)
+    centre = geometry.index_to_physical(np.array([34.0, 20.0, 11.0]))  # off the image centre
+    return ball_image(geometry, centre, 14.0), centre
+
+
+def test_plan_crop_roi_fits_single_window():
+    box = (np.array([40.0, 40, 20]), np.array([70.0, 60, 40]))
+    info, window = plan_crop((120, 110, 60), (64, 64, 32), 8, box, np.zeros(3), np.full(3, 4.0), "roi")
+    assert info.roi == (64, 64, 32) and window == (64, 64, 32)
+    np.testing.assert_allclose(np.asarray(info.start) + np.asarray(info.roi) / 2, [55, 50, 30], atol=1)
+
+
+def test_plan_crop_large_la_uses_sliding_windows():
+    box = (np.array([10.0, 40, 20]), np.array([90.0, 60, 40]))  # 80 + 2*4 voxels along x > roi 64
+    info, window = plan_crop((120, 110, 60), (64, 64, 32), 8, box, np.zeros(3), np.full(3, 4.0), "roi")
+    assert info.roi == (88, 64, 32) and window == (64, 64, 32)
+    tight, window = plan_crop((120, 110, 60), (64, 64, 32), 8, box, np.zeros(3), np.full(3, 4.0), "tight")
+    assert tight.roi == (88, 32, 32) and window == (64, 32, 32)
+    whole, window = plan_crop((120, 110, 60), (64, 64, 32), 8, None, np.zeros(3), np.zeros(3), "whole")
+    assert whole.roi == (120, 112, 64) and whole.start == (0, -1, -2) and window == (64, 64, 32)
+
+
+def test_plan_crop_without_box_centres_roi_on_given_point():
+    info, window = plan_crop((100, 100, 50), (32, 32, 16), 8, None, np.array([20.0, 70, 10]), np.zeros(3), "roi")
+    assert info.roi == window == (32, 32, 16)
+    assert info.start == (4, 54, 2)
+
+
+def test_largest_component_keeps_biggest_blob():
+    mask = np.zeros((20, 20, 20), bool)
+    mask[2:5, 2:5, 2:5] = True  # 27 voxels
+    mask[10:16, 10:16, 10:16] = True  # 216 voxels
+    np.testing.assert_array_equal(largest_component(mask), np.pad(np.ones((6, 6, 6), bool), [(10, 4)] * 3))
+    assert not largest_component(np.zeros((4, 4, 4))).any()
+
+
+def test_localizer_finds_off_centre_ball(rotated_ball):
+    image, centre = rotated_ball
+    predictor = Predictor(StandInNet((1.0, 1.0, 1.0), (32, 32, 32)), StandInNet((4.0, 4.0, 4.0), (16, 16, 8)))
+    found = predictor.localize(image)
+    assert found.found
+    np.testing.assert_allclose(found.centre_mm, centre, atol=3.0)  # coarse voxels are 4 mm
+    low, high = found.box_in(image.geometry)
+    extent_mm = (high - low) * np.asarray(image.geometry.spacing)
+    assert np.all(np.abs(extent_mm - 28.0) <= 8.0)
+
+
+def test_empty_localisation_falls_back_to_image_centre_with_warning(rotated_ball):
+    image, _ = rotated_ball
+    empty = image.like(np.zeros_like(image.array))
+    predictor = Predictor(StandInNet((1.0, 1.0, 1.0), (32, 32, 32)), StandInNet((4.0, 4.0, 4.0), (16, 16, 8)))
+    with pytest.warns(RuntimeWarning, match="no LA"):
+        found = predictor.localize(empty)
+    assert not found.found and found.box_in(image.geometry) is None
+    expected = image.geometry.index_to_physical((np.asarray(image.geometry.shape) - 1) / 2)
+    np.testing.assert_allclose(found.centre_mm, expected, atol=1e-6)
+
+
+def test_prediction_is_the_ball_on_the_input_grid(rotated_ball):
+    image, _ = rotated_ball
+    predictor = Predictor(StandInNet((1.0, 1.0, 1.0), (48, 48, 48), 8), StandInNet((4.0, 4.0, 4.0), (16, 16, 8)))
+    prediction = predictor.predict_volume(image)
+    for volume in (prediction.la_prob, prediction.p_normal, prediction.p_scar, prediction.la):
+        assert volume.geometry == image.geometry  # exact: same object values, not just close
+        assert volume.array.shape == image.array.shape
+    assert prediction.la.array.dtype == np.uint8
+    assert dice(prediction.la.array, image.array > 0.5) > 0.95
+    assert 0.0 <= prediction.la_prob.array.min() and prediction.la_prob.array.max() <= 1.0
+    assert set(prediction.timings) >= {"localize", "resample_normalise", "network", "to_input_grid"}
+
+
+def test_sliding_window_and_tight_crop_agree_with_whole_volume(rotated_ball):
+    image, _ = rotated_ball
+    results = {}
+    for crop, roi in (("roi", (16, 16, 16)), ("tight", (64, 64, 64)), ("whole", (32, 32, 32))):
+        fine = StandInNet((1.0, 1.0, 1.0), roi, 8)
+        predictor = Predictor(fine, StandInNet((4.0, 4.0, 4.0), (16, 16, 8)), crop=crop)
+        results[crop] = predictor.predict_volume(image).la.array
+        results[crop + "_windows"] = len(fine.windows)
+    assert results["roi_windows"] > 1  # the 28 mm ball + margins exceeds a 16 mm ROI: tiled
+    assert results["tight_windows"] == 1
+    np.testing.assert_array_equal(results["roi"], results["whole"])
+    np.testing.assert_array_equal(results["tight"], results["whole"])
+
+
+def test_mirroring_tta_matches_plain_for_symmetric_network(rotated_ball):
+    image, _ = rotated_ball
+    fine_plain, fine_tta = StandInNet((2.0, 2.0, 2.0), (16, 16, 16)), StandInNet((2.0, 2.0, 2.0), (16, 16, 16))
+    plain = Predictor(fine_plain, None).predict_volume(image)
+    mirrored = Predictor(fine_tta, None, tta=True).predict_volume(image)
+    assert len(fine_tta.windows) == 8 * len(fine_plain.windows)
+    np.testing.assert_allclose(mirrored.la_prob.array, plain.la_prob.array, atol=1e-5)
+
+
+def test_real_network_from_tiny_configs_keeps_geometry(tmp_path, rotated_ball):
+    from atrialjsq.infer.models import untrained_bundle
+    from atrialjsq.model.configs import get_config
+
+    image, _ = rotated_ball
+    localizer = get_config("unet-la-bce", tiny=True, data={"spacing": (4.0, 4.0, 4.0), "roi": (16, 16, 8)})
+    fine = get_config("ajsq-sesa", tiny=True, data={"spacing": (2.0, 2.0, 2.0), "roi": (16, 16, 16)})
+    bundle = untrained_bundle(localizer, fine, tmp_path / "tiny.pt")
+    predictor = Predictor.from_checkpoint(str(bundle), "cpu")
+    assert isinstance(predictor.fine, Network) and predictor.fine.spacing == (2.0, 2.0, 2.0)
+    prediction = predictor.predict_volume(image)
+    assert prediction.p_scar.geometry == image.geometry and prediction.p_scar.array.dtype == np.float32
+    assert np.isfinite(prediction.p_scar.array).all()
