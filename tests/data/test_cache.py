@@ -1,0 +1,102 @@
+"""The preprocessing cache: round trip against a direct computation, atomicity, and its CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from data_fixtures import truncate, write_images_tr
+
+from atrialjsq.cli import main
+from atrialjsq.data.cache import CACHE_FORMAT, build_cache, load_cache, load_cached_case
+from atrialjsq.data.layouts import index_dataset, load_case
+from atrialjsq.data.preprocess import preprocess_case
+from atrialjsq.errors import InputError
+
+SMALL = {"spacing": (1.0, 1.0, 1.0), "roi": (24, 24, 16), "margin": (4, 4, 2)}
+WINDOW = (32, 32, 20)
+DTYPES = {
+    "image": np.float32,
+    "la": np.uint8,
+    "scar": np.uint8,
+    "band": np.uint8,
+    "surface": np.uint8,
+    "phi_la": np.float16,
+    "phi_normal": np.float16,
+    "phi_scar": np.float16,
+}
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    for number in range(3):
+        write_images_tr(root, f"c{number}", seed=number, with_scar=number != 2)
+    return root
+
+
+def test_cache_round_trip(dataset: Path, tmp_path: Path) -> None:
+    refs = index_dataset(dataset)
+    index = build_cache(refs, tmp_path / "cache", workers=1, **SMALL)
+    assert index.case_ids == ["c0", "c1", "c2"] and index.window == WINDOW
+    payload = json.loads((tmp_path / "cache" / "dataset.json").read_text())
+    assert payload["format"] == CACHE_FORMAT and payload["roi"] == [24, 24, 16] and payload["margin"] == [4, 4, 2]
+    assert [c["has_scar"] for c in payload["cases"]] == [True, True, False]
+    assert len(payload["folds"]) == 3 and sorted(i for f in payload["folds"] for i in f["val"]) == index.case_ids
+
+    arrays = load_cached_case(index, "c0")
+    assert {name: a.dtype.type for name, a in arrays.items()} == DTYPES
+    assert all(a.shape == WINDOW for a in arrays.values())
+    direct = preprocess_case(load_case(refs[0]), **SMALL).arrays
+    for name, array in arrays.items():
+        np.testing.assert_array_equal(array, direct[name].astype(DTYPES[name]))
+    entry = index.entry("c0")
+    assert entry["original_geometry"]["shape"] == [24, 22, 12]
+    assert entry["crop"]["roi"] == list(WINDOW)
+    assert not load_cached_case(index, "c2")["scar"].any()
+    assert set(np.unique(load_cached_case(index, "c2")["band"])) <= {0, 1}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_failed_build_writes_nothing(dataset: Path, tmp_path: Path, workers: int) -> None:
+    truncate(dataset / "imagesTr" / "c1_0000.nii.gz")
+    out = tmp_path / "cache"
+    with pytest.raises(InputError, match=r"c1_0000\.nii\.gz: file is truncated"):
+        build_cache(index_dataset(dataset), out, workers=workers, **SMALL)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no temporary folder left behind
+
+
+def test_refuses_to_replace_a_folder_that_is_not_a_cache(dataset: Path, tmp_path: Path) -> None:
+    precious = tmp_path / "results"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="not an atrialjsq cache; refusing"):
+        build_cache(index_dataset(dataset), precious, workers=1, **SMALL)
+    assert (precious / "keep.txt").read_text() == "mine"
+
+
+def test_load_cache_errors(dataset: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"no dataset\.json"):
+        load_cache(tmp_path)
+    index = build_cache(index_dataset(dataset)[:2], tmp_path / "cache", workers=1, **SMALL)
+    (tmp_path / "cache" / "cases" / "c1.npz").unlink()
+    with pytest.raises(InputError, match=r"c1\.npz: cached case file is missing"):
+        load_cached_case(index, "c1")
+    (tmp_path / "cache" / "dataset.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(InputError, match="unknown cache format"):
+        load_cache(tmp_path / "cache")
+
+
+def test_cli_with_workers_rebuilds_in_place(dataset: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cache"
+    args = ["preprocess", str(dataset), "--out", str(out), "--roi", "24", "24", "16", "--margin", "4", "4", "2"]
+    assert main([*args, "--workers", "2", "--limit", "2"]) == 0
+    assert load_cache(out).case_ids == ["c0", "c1"]
+    assert "cached 2 cases" in capsys.readouterr().out
+    assert main([*args, "--workers", "1"]) == 0  # an existing cache is replaced as a whole
+    assert load_cache(out).case_ids == ["c0", "c1", "c2"]
+    assert main([*args, "--spacing", "0", "1", "1"]) == 1
+    assert "--spacing and --roi must be positive" in capsys.readouterr().err
