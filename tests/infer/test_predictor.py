@@ -156,10 +156,10 @@ def test_real_network_from_tiny_configs_keeps_geometry(tmp_path, rotated_ball):
 
     image, _ = rotated_ball
     localizer = get_config("unet-la-bce", tiny=True, data={"spacing": (4.0, 4.0, 4.0), "roi": (16, 16, 8)})
-    fine = get_config("ajsq-sesa", tiny=True, data={"spacing": (2.0, 2.0, 2.0), "roi": (16, 16, 16)})
+    fine = get_config("ajsq-sesa", tiny=True, data={"spacing": (3.0, 3.0, 3.0), "roi": (32, 32, 16)})
     bundle = untrained_bundle(localizer, fine, tmp_path / "tiny.pt")
     predictor = Predictor.from_checkpoint(str(bundle), "cpu")
-    assert isinstance(predictor.fine, Network) and predictor.fine.spacing == (2.0, 2.0, 2.0)
+    assert isinstance(predictor.fine, Network) and predictor.fine.spacing == (3.0, 3.0, 3.0)
     prediction = predictor.predict_volume(image)
     assert prediction.p_scar.geometry == image.geometry and prediction.p_scar.array.dtype == np.float32
     assert np.isfinite(prediction.p_scar.array).all()

@@ -184,7 +184,10 @@ class Predictor:
         info = crop_window(shape, (np.asarray(shape) - 1) / 2, region)
         window = apply_crop(normalised, info, fill=float(normalised.min()))
         probability = net.probabilities(torch.from_numpy(window)[None, None])["la"][0, 0].cpu().numpy()
-        return localization_from_mask(probability > 0.5, info.window_geometry(coarse.geometry), image.geometry, source)
+        inside_image = np.zeros(window.shape, dtype=bool)
+        inside_image[info.overlap()[1]] = True  # the LA cannot lie in the padding
+        mask = (probability > 0.5) & inside_image
+        return localization_from_mask(mask, info.window_geometry(coarse.geometry), image.geometry, source)
 
     def _window_fn(self) -> ProbabilityFn:
         def predict(window: torch.Tensor) -> dict[str, torch.Tensor]:

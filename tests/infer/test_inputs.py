@@ -1,0 +1,62 @@
+"""Input expansion (files, DICOM folders, dataset folders), case ids and torchrun sharding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from atrialjsq.errors import InputError
+from atrialjsq.infer.inputs import case_id_from_path, collect_inputs, distributed_rank, shard
+from atrialjsq.io import Volume, write_volume
+
+
+def test_case_ids_drop_image_extensions():
+    assert case_id_from_path("/a/p01.nii.gz") == "p01"
+    assert case_id_from_path("p.02.nrrd") == "p.02"
+    assert case_id_from_path("/data/dicom_series") == "dicom_series"
+
+
+def test_shards_are_disjoint_and_complete():
+    items = list(range(11))
+    shards = [shard(items, rank, 3) for rank in range(3)]
+    assert shards == [[0, 3, 6, 9], [1, 4, 7, 10], [2, 5, 8]]
+    assert sorted(x for part in shards for x in part) == items
+    with pytest.raises(ValueError):
+        shard(items, 3, 3)
+
+
+def test_distributed_rank_reads_torchrun_environment(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("RANK", raising=False)
+    assert distributed_rank() == (0, 1)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "2")
+    assert distributed_rank() == (2, 4)
+    monkeypatch.setenv("RANK", "4")
+    with pytest.raises(InputError):
+        distributed_rank()
+
+
+def test_collect_files_dataset_folders_and_clashes(tmp_path):
+    image = Volume.from_array(np.zeros((4, 4, 4), np.float32))
+    write_volume(image, tmp_path / "single.nii.gz")
+    for case in ("c1", "c2"):
+        write_volume(image, tmp_path / "set" / case / "enhanced.nii.gz")
+    (tmp_path / "empty").mkdir()
+    cases, errors = collect_inputs(
+        [
+            tmp_path / "single.nii.gz",
+            tmp_path / "set",
+            tmp_path / "missing.nrrd",
+            tmp_path / "empty",
+            tmp_path / "set" / "c1" / "enhanced.nii.gz",
+            tmp_path / "set" / "c2" / "enhanced.nii.gz",
+        ]
+    )
+    assert [c.case_id for c in cases] == ["single", "c1", "c2", "missing", "enhanced"]
+    assert cases[1].ref is not None and cases[1].read().array.shape == (4, 4, 4)
+    assert len(errors) == 2
+    assert "empty" in str(errors[0])
+    assert "already used" in errors[1].reason
+    with pytest.raises(InputError, match="no such file"):
+        cases[3].read()

@@ -1,0 +1,98 @@
+"""Model bundles: built from two trainer checkpoints, fp16, weights-only, size-capped, found by path or name."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from atrialjsq.errors import InputError
+from atrialjsq.infer import models
+from atrialjsq.infer.models import load_bundle, make_bundle, resolve_model
+from atrialjsq.model.configs import get_config
+from atrialjsq.model.unet import build_model
+from atrialjsq.train.checkpoint import save_checkpoint
+
+torch.set_num_threads(1)
+
+
+def write_checkpoint(path, config, seed):
+    torch.manual_seed(seed)
+    model = build_model(config)
+    state = {
+        "config": config.to_dict(),
+        "model": model.state_dict(),
+        "optimizer": {},
+        "scheduler": {},
+        "iteration": 7,
+        "rng": {},
+        "preprocessing": {"spacing": list(config.data.spacing), "roi": list(config.data.roi)},
+    }
+    save_checkpoint(path, state)
+    return model
+
+
+@pytest.fixture
+def checkpoints(tmp_path):
+    localizer_config = get_config("unet-la-bce", tiny=True, data={"spacing": (4.0, 4.0, 4.0), "roi": (16, 16, 8)})
+    fine_config = get_config("ajsq-sesa", tiny=True)
+    localizer = write_checkpoint(tmp_path / "loc.pt", localizer_config, 1)
+    fine = write_checkpoint(tmp_path / "fine.pt", fine_config, 2)
+    return tmp_path / "loc.pt", tmp_path / "fine.pt", localizer, fine
+
+
+def test_bundle_round_trip_is_fp16_weights_only(tmp_path, checkpoints):
+    loc_path, fine_path, localizer, fine = checkpoints
+    out = make_bundle(loc_path, fine_path, tmp_path / "phantom-test.pt", meta={"trained_on": "phantoms"})
+    raw = torch.load(out, weights_only=True)
+    assert raw["format"] == "atrialjsq-model-v1" and raw["name"] == "phantom-test"
+    assert set(raw) >= {"format", "name", "version", "meta", "localizer", "fine"}
+    bundle = load_bundle(out)
+    assert bundle["meta"]["trained_on"] == "phantoms"
+    assert bundle["localizer"]["preprocessing"]["spacing"] == [4.0, 4.0, 4.0]
+    assert bundle["fine"]["config"]["task"] == "joint"
+    for section, model in (("localizer", localizer), ("fine", fine)):
+        for key, tensor in model.state_dict().items():
+            stored = bundle[section]["model"][key]
+            if tensor.is_floating_point():
+                assert stored.dtype == torch.float16
+                torch.testing.assert_close(stored, tensor.half())
+            else:
+                assert torch.equal(stored, tensor)
+    assert not list(tmp_path.glob(".*"))  # no temporary file left next to it
+
+
+def test_oversized_bundle_is_refused_and_not_written(tmp_path, checkpoints, monkeypatch):
+    loc_path, fine_path, _, _ = checkpoints
+    monkeypatch.setattr(models, "MAX_BUNDLE_BYTES", 1000)
+    with pytest.raises(InputError, match="over the"):
+        make_bundle(loc_path, fine_path, tmp_path / "big.pt")
+    assert not (tmp_path / "big.pt").exists()
+    assert not list(tmp_path.glob(".big*"))
+
+
+def test_single_checkpoint_is_a_fine_model_without_localizer(checkpoints):
+    _, fine_path, _, _ = checkpoints
+    bundle = load_bundle(fine_path)
+    assert bundle["localizer"] is None
+    assert bundle["fine"]["config"]["name"] == "ajsq-sesa"
+
+
+def test_shipped_name_lookup(tmp_path, checkpoints, monkeypatch):
+    loc_path, fine_path, _, _ = checkpoints
+    monkeypatch.setattr(models, "ASSETS_DIR", tmp_path / "assets")
+    with pytest.raises(InputError, match=r"no shipped model named 'phantom-ajsq-sesa' \(available: none installed\)"):
+        resolve_model(None)
+    make_bundle(loc_path, fine_path, tmp_path / "assets" / "phantom-ajsq-sesa.pt")
+    assert resolve_model(None) == tmp_path / "assets" / "phantom-ajsq-sesa.pt"
+    assert models.shipped_models() == ["phantom-ajsq-sesa"]
+    with pytest.raises(InputError, match="available: phantom-ajsq-sesa"):
+        resolve_model("other-model")
+    with pytest.raises(InputError, match="no such model file"):
+        resolve_model(tmp_path / "missing.pt")
+
+
+def test_non_model_file_is_an_input_error(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a torch file")
+    with pytest.raises(InputError, match=r"junk\.pt"):
+        load_bundle(junk)
