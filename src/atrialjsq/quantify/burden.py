@@ -1,0 +1,78 @@
+"""Scar burden: the share of the LA surface that is scar, with the LA volume and area it is reported with.
+
+The primary burden is area-weighted on the mesh: each triangle counts by the share of its three vertices that
+are scar (equivalently, each vertex stands for a third of every triangle around it), so burden = scar area /
+LA surface area × 100, independent of how unevenly marching cubes spreads its vertices. The surface-voxel
+fraction (scar surface voxels / surface voxels, the paper's and LAScarQS's representation) is reported next
+to it; a voxel grid over-counts surfaces facing its finest axes (e.g. the z-facing roof on 0.625 × 0.625 ×
+1.25 mm voxels), so it is a cross-check, not the headline number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from atrialjsq.io import Volume
+from atrialjsq.quantify.staging import stages
+from atrialjsq.quantify.surface_scar import SurfaceScar
+from atrialjsq.surface.mesh import Mesh, mesh_area_mm2
+
+MM3_PER_ML = 1000.0
+MM2_PER_CM2 = 100.0
+
+
+def area_fraction(mesh: Mesh, vertex_label: np.ndarray) -> float:
+    """Area-weighted fraction (0..1) of the mesh whose vertices are labelled True."""
+    total = mesh_area_mm2(mesh)
+    return mesh_area_mm2(mesh, np.asarray(vertex_label, dtype=np.float64)) / total if total > 0 else 0.0
+
+
+def la_volume_ml(la: Volume) -> float:
+    """LA volume in mL from the voxel count and the voxel volume."""
+    return float(np.count_nonzero(la.array)) * la.geometry.voxel_volume_mm3 / MM3_PER_ML
+
+
+@dataclass
+class Burden:
+    """The numbers report.json carries about the LA and its scar."""
+
+    la_volume_ml: float
+    surface_area_cm2: float
+    scar_area_cm2: float
+    burden_percent: float
+    voxel_burden_percent: float
+    surface_voxels: int
+    scar_surface_voxels: int
+    utah_stage: str
+    decaaf_stage: str
+    burden_at_thresholds: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compute_burden(result: SurfaceScar) -> Burden:
+    """Volume, area, scar area, burden (mesh and voxel), both stagings, and burdens at other cut-offs."""
+    total_mm2 = mesh_area_mm2(result.mesh)
+    scar_mm2 = mesh_area_mm2(result.mesh, result.vertex_label.astype(np.float64))
+    burden = 100.0 * scar_mm2 / total_mm2 if total_mm2 > 0 else 0.0
+    n_points = len(result.points)
+    n_scar = int(np.count_nonzero(result.point_label))
+    at_thresholds = {
+        name: 100.0 * area_fraction(result.mesh, labels) for name, labels in result.alternative_labels.items()
+    }
+    staged = stages(min(max(burden, 0.0), 100.0))
+    return Burden(
+        la_volume_ml=la_volume_ml(result.la),
+        surface_area_cm2=total_mm2 / MM2_PER_CM2,
+        scar_area_cm2=scar_mm2 / MM2_PER_CM2,
+        burden_percent=burden,
+        voxel_burden_percent=100.0 * n_scar / n_points if n_points else 0.0,
+        surface_voxels=n_points,
+        scar_surface_voxels=n_scar,
+        utah_stage=staged["utah"],
+        decaaf_stage=staged["decaaf"],
+        burden_at_thresholds=at_thresholds,
+    )
