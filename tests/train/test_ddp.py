@@ -1,0 +1,70 @@
+"""Two gloo processes at batch 1 each train like one process at batch 2 (same samples, same augmentation)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from train_fixtures import sphere_case
+
+from atrialjsq.model.configs import get_config
+from atrialjsq.train.checkpoint import load_checkpoint
+from atrialjsq.train.ddp import DistContext
+from atrialjsq.train.logging import column, read_csv
+from atrialjsq.train.trainer import TrainOptions, fit
+
+ITERATIONS = 6
+
+
+def config(batch_size: int):
+    return get_config(
+        "ajsq-sesa",
+        tiny=True,
+        data={"roi": (16, 16, 16), "margin": (4, 4, 4)},
+        optim={"lr": 1e-2},
+        train={"iterations": ITERATIONS, "batch_size": batch_size, "checkpoint_every": 3, "log_every": 1},
+    )
+
+
+def cases():
+    return [sphere_case(radius_mm=r, offset=o, seed=i) for i, (r, o) in enumerate([(6, (0, 0, 0)), (5.5, (1, 0, -1))])]
+
+
+def _worker(rank: int, world: int, port: int, out: str) -> None:
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    context = DistContext(rank=rank, world_size=world, local_rank=rank)
+    try:
+        fit(config(batch_size=1), cases(), None, out, TrainOptions(device="cpu", progress=False, context=context))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
+def test_two_gloo_processes_match_one_process_at_the_doubled_batch(tmp_path):
+    torch.set_num_threads(1)
+    single, double = tmp_path / "single", tmp_path / "ddp"
+    fit(config(batch_size=2), cases(), None, single, TrainOptions(device="cpu", progress=False))
+    # fork: the children reuse the imported torch (spawn would re-import it, several seconds per process).
+    mp.start_processes(_worker, args=(2, free_port(), str(double)), nprocs=2, join=True, start_method="fork")
+
+    expected, got = read_csv(single / "log.csv"), read_csv(double / "log.csv")
+    assert len(got) == len(expected) == ITERATIONS
+    for name in ("loss", "loss_la_bce", "loss_scar_se", "loss_sa_m1"):
+        assert column(got, name) == pytest.approx(column(expected, name), rel=1e-4, abs=1e-6), name
+    assert column(expected, "loss")[-1] < column(expected, "loss")[0]  # the runs moved: the match is not trivial
+    reference = load_checkpoint(single / "last.pt")["model"]
+    trained = load_checkpoint(double / "last.pt")
+    assert trained["world_size"] == 2
+    for name, tensor in reference.items():
+        torch.testing.assert_close(trained["model"][name], tensor, rtol=1e-4, atol=1e-5, msg=name)
