@@ -62,6 +62,15 @@ def test_clip_and_beta():
     np.testing.assert_array_equal(clipped, np.clip(plain, -5.0, 5.0))
     squared = signed_distance(mask, (1, 1, 1), beta=2.0, clip=50.0)
     np.testing.assert_allclose(squared, np.clip(np.sign(plain) * plain**2, -50, 50), rtol=1e-5, atol=1e-5)
+    # β < 1: far voxels (d = 60 mm) stay below the clip, d**0.5 ≈ 7.7 mm.
+    long = np.zeros((80, 4, 4), dtype=bool)
+    long[:5] = True
+    root = signed_distance(long, (1, 1, 1), beta=0.5, clip=50.0)
+    assert root[65, 2, 2] == pytest.approx(np.sqrt(65 - 4.5), rel=1e-5)
+    targets = compute_targets(long, None, (1, 1, 1), beta=0.5)
+    np.testing.assert_allclose(targets["phi_la"], root.astype(np.float16))
+    with pytest.raises(ValueError, match="spacing"):
+        signed_distance(mask, (1.0, 0.0, 1.0))
 
 
 def test_slab_distance_is_exact_and_the_array_edge_counts_as_outside():

@@ -52,7 +52,8 @@ def signed_distance(mask: np.ndarray, spacing, beta: float = 1.0, clip: float | 
     minus h = half the largest spacing (clamped at 0), which puts the zero level half a voxel out from the
     boundary voxels. With S on the voxel centres (plain eq. 1) φ of a ball of radius R deviates from r − R by
     up to a full voxel; with this correction it stays within half a voxel diagonal (tested). Boundary voxels
-    therefore read −h (−0.5 mm at 1 mm spacing) instead of 0.
+    therefore read −h (−0.5 mm at 1 mm spacing) instead of 0. On anisotropic grids h = half the largest
+    spacing is what keeps that bound; neighbours along a finer axis may then read exactly 0 (on the surface).
 
     Only the bounding box of the mask plus the clip distance is transformed; beyond it φ is +clip.
     Raises ValueError for an empty mask (callers turn it into an InputError naming the file).
@@ -63,6 +64,8 @@ def signed_distance(mask: np.ndarray, spacing, beta: float = 1.0, clip: float | 
     if beta <= 0:
         raise ValueError(f"beta must be positive, got {beta}")
     spacing = np.asarray(spacing, dtype=float)
+    if spacing.shape != (3,) or not (spacing > 0).all():
+        raise ValueError(f"spacing must be three positive numbers, got {spacing.tolist()}")
     reach = _unclipped_reach(clip, beta)
     fill = np.float32(clip if clip is not None else np.inf)
     half_voxel = 0.5 * float(spacing.max())
@@ -257,10 +260,8 @@ def compute_targets(
         raise ValueError(f"scar has shape {np.shape(scar)}, LA has {la.shape}")
     phi_unit = signed_distance(la, spacing, beta=1.0, clip=clip)
     band = wall_band(la, spacing, inward_mm, outward_mm, exclude, phi_la=phi_unit)
-    if beta == 1.0:
-        phi_la = phi_unit
-    else:
-        phi_la = np.clip(np.sign(phi_unit) * np.abs(phi_unit) ** beta, -clip, clip)
+    # With β ≠ 1 the clip applies to d**β, which the β = 1 map (clipped at d = clip) cannot give for β < 1.
+    phi_la = phi_unit if beta == 1.0 else signed_distance(la, spacing, beta=beta, clip=clip)
 
     if scar is None:
         scar_band = np.zeros(la.shape, dtype=bool)
