@@ -2,6 +2,9 @@
 
 Vertices are kept twice: `vertices_index` (continuous (x, y, z) index, to sample volumes on the grid) and
 `vertices_mm` (physical, through the Geometry including its direction cosines, for viewers and areas).
+`normals` are physical too (rotated by the direction cosines); to step along them on the grid, as
+`sample_at_offsets` does, use `normals @ geometry.direction_matrix` (the index-axis components in mm).
+Faces are wound so that the right-hand rule gives the outward normal.
 """
 
 from __future__ import annotations
