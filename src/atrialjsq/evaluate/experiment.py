@@ -1,0 +1,548 @@
+"""The experiment runner behind `atrialjsq experiment ablation|dpm`: the paper's Table 2 and Table 4, rebuilt.
+
+For every row (method) and cross-validation fold it trains the row's networks on the fold's training cases,
+predicts the held-out cases, evaluates them against the ground truth by the paper's protocol, and finally
+tabulates mean ± std with significance marks against AJSQnet-SESA (`evaluate.tables`). Layout under `out`:
+
+    experiment.json                        the options the results were made with (a rerun must match them)
+    cache/                                 the preprocessing cache (unless --cache points elsewhere)
+    folds.json                             the k folds of case ids
+    models/<config>/fold<k>/last.pt        one training run per network and fold, shared between rows
+    <row>/fold<k>/pred/<case>/LA_predict.nii.gz, scar_predict.nii.gz
+    <row>/fold<k>/per_case.csv             the cell's metrics, written last: its presence marks the cell done
+    <row>/per_case.csv                     all folds together, once every fold is done
+    table2.md / table2.csv / table2_stats.csv   (table4.* for `dpm`)
+
+Rerunning skips done cells, skips predicted cases of an interrupted cell and resumes interrupted training from
+its last checkpoint (the trainer's resume reproduces the uninterrupted run). A network serving several rows
+(unet-la-bce: the LA of "LA_U-Net+Otsu/MGMM" and "U-Net_LA/scar-BCE") is trained once per fold.
+
+How each row gets its LA and scar (paper §4.1–4.3, Table 2 caption):
+- "LA_M+…": the manual LA, scar by Otsu / MGMM on the image (`quantify.baselines`); LA columns are N/A.
+- "LA_U-Net+…": the LA of U-Net_LA-BCE, scar by Otsu / MGMM on that LA; LA columns N/A (paper layout).
+- "U-Net_LA/scar-X": two separate U-Nets trained with loss X; the scar network's normal-wall and scar
+  probabilities are projected onto the surface of the LA predicted by the LA network of the same row (for the
+  BCE row that is U-Net_LA-BCE, the LA the paper's LA_U-Net rows use; the paper does not state which LA the
+  Dice and SE rows project onto, and the row's own LA keeps each row one self-contained pipeline).
+- "AJSQnet-X" and the Table 4 rows: one joint network; its scar is projected onto its own LA.
+Network scar → surface follows `quantify.surface_scar.scar_from_probabilities` (the prediction pipeline's rule).
+
+Test-time cropping: the networks see the cached window of each held-out case. The cache is built with the ROI
+centred on the image (`center="image"`, paper §4.1), so no ground truth is used to place it; `center="la"`
+(the ground-truth LA centre) is available for data whose LA is far from the image centre, and is recorded.
+Models are scored with last.pt: the paper had no validation set and picked the converged model, and best.pt
+would be selected on held-out cases.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from atrialjsq.data.case import Case
+from atrialjsq.data.layouts import CaseRef
+from atrialjsq.errors import InputError
+from atrialjsq.io import Geometry, Volume, atomic_output, atomic_path, write_volume
+
+EXPERIMENT_FORMAT = "atrialjsq-experiment-v1"
+REFERENCE_ROW = "ajsq-sesa"
+CLASSIC_METHODS = ("otsu", "mgmm")
+MANUAL = "manual"
+CENTERS = ("image", "la")
+PRED_LA = "LA_predict.nii.gz"
+PRED_SCAR = "scar_predict.nii.gz"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One method of a table: where its LA comes from (`manual` or a config) and its scar (a classic method on
+    the image, or a config whose scar head is projected onto that LA)."""
+
+    key: str
+    label: str
+    la: str
+    scar: str
+    reports_la: bool = True
+    definition: tuple[str, ...] = ()
+
+    @property
+    def networks(self) -> list[str]:
+        """Configs to train for this row, LA network first."""
+        names = [name for name in (self.la, self.scar) if name != MANUAL and name not in CLASSIC_METHODS]
+        return list(dict.fromkeys(names))
+
+
+TABLE2_ROWS = (
+    Row("lam-otsu", "LA_M+Otsu", MANUAL, "otsu", reports_la=False),
+    Row("lam-mgmm", "LA_M+MGMM", MANUAL, "mgmm", reports_la=False),
+    Row("launet-otsu", "LA_U-Net+Otsu", "unet-la-bce", "otsu", reports_la=False),
+    Row("launet-mgmm", "LA_U-Net+MGMM", "unet-la-bce", "mgmm", reports_la=False),
+    Row("unet-bce", "U-Net_LA/scar-BCE", "unet-la-bce", "unet-scar-bce"),
+    Row("unet-dice", "U-Net_LA/scar-Dice", "unet-la-dice", "unet-scar-dice"),
+    Row("unet-se", "U-Net_LA/scar-SE", "unet-la-se", "unet-scar-se"),
+    Row("ajsq-bce", "AJSQnet-BCE", "ajsq-bce", "ajsq-bce"),
+    Row("ajsq-se", "AJSQnet-SE", "ajsq-se", "ajsq-se"),
+    Row(REFERENCE_ROW, "AJSQnet-SESA", "ajsq-sesa", "ajsq-sesa"),
+)
+
+TABLE4_ROWS = (
+    Row(REFERENCE_ROW, "AJSQnet-SESA", "ajsq-sesa", "ajsq-sesa", definition=("exp(-|φ|)", "L2")),
+    Row("ajsq-sesa-expit", "SESA-expit", "ajsq-sesa-expit", "ajsq-sesa-expit", definition=("expit(-φ)", "L2")),
+    Row(
+        "ajsq-sesa-hellinger",
+        "SESA-Hellinger",
+        "ajsq-sesa-hellinger",
+        "ajsq-sesa-hellinger",
+        definition=("exp(-|φ|)", "Hellinger"),
+    ),
+    Row("ajsq-sesa-norm", "SESA-norm", "ajsq-sesa-norm", "ajsq-sesa-norm", definition=("exp(-|φ|)†", "L2")),
+    Row(
+        "ajsq-sesa-expit-norm",
+        "SESA-expit-norm",
+        "ajsq-sesa-expit-norm",
+        "ajsq-sesa-expit-norm",
+        definition=("expit(-φ)†", "L2"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    file_stem: str
+    title: str
+    rows: tuple[Row, ...]
+    definition_headers: tuple[str, ...] = ()
+
+
+TABLES = {
+    "ablation": TableSpec(
+        "table2", "Table 2: LA segmentation and scar quantification (ablation and baselines)", TABLE2_ROWS
+    ),
+    "dpm": TableSpec(
+        "table4",
+        "Table 4: AJSQnet-SESA with different DPM and SE-scar definitions († = normalised with the background)",
+        TABLE4_ROWS,
+        ("DPM", "L_SE^scar"),
+    ),
+}
+
+
+def select_rows(table: str, wanted: Sequence[str] | None = None) -> list[Row]:
+    """The table's rows, or those named in `wanted` (row keys or labels, case-insensitive), in table order."""
+    if table not in TABLES:
+        raise InputError(None, f"unknown experiment {table!r}; choose from {', '.join(TABLES)}")
+    rows = list(TABLES[table].rows)
+    if not wanted:
+        return rows
+    names = {name.strip().lower() for name in wanted if name.strip()}
+    known = {row.key.lower() for row in rows} | {row.label.lower() for row in rows}
+    unknown = sorted(names - known)
+    if unknown:
+        keys = ", ".join(row.key for row in rows)
+        raise InputError(None, f"unknown row(s) {', '.join(unknown)} for {table}; choose from {keys}")
+    return [row for row in rows if row.key.lower() in names or row.label.lower() in names]
+
+
+# ---------------------------------------------------------------------------------------------- settings
+
+
+@dataclass
+class ExperimentSettings:
+    """What to run on and how; `recorded()` is what must match when results in `out` are reused."""
+
+    data: Path
+    out: Path
+    folds: int = 5
+    iterations: int | None = None
+    tiny: bool = False
+    seed: int = 0
+    center: str = "image"
+    cache: Path | None = None
+    device: str | None = None
+    test: str = "wilcoxon"
+    workers: int = 1
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.data, self.out = Path(self.data), Path(self.out)
+        self.cache = Path(self.cache) if self.cache is not None else None
+        if self.folds < 2:
+            raise InputError(None, f"--folds must be at least 2, got {self.folds}")
+        if self.iterations is not None and self.iterations < 1:
+            raise InputError(None, f"--iterations must be at least 1, got {self.iterations}")
+        if self.center not in CENTERS:
+            raise InputError(None, f"--center must be one of {', '.join(CENTERS)}, got {self.center!r}")
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.cache if self.cache is not None else self.out / "cache"
+
+    def recorded(self) -> dict[str, Any]:
+        return {
+            "folds": self.folds,
+            "iterations": self.iterations,
+            "tiny": self.tiny,
+            "seed": self.seed,
+            "center": self.center,
+        }
+
+    def config(self, name: str):
+        """The named preset at this experiment's size and training length."""
+        from atrialjsq.model.configs import get_config
+
+        overrides: dict[str, Any] = {}
+        if self.iterations is not None:
+            overrides["train"] = {"iterations": self.iterations}
+        return get_config(name, tiny=self.tiny, **overrides)
+
+
+@dataclass
+class RunLog:
+    """What a call did, so callers (and tests) can tell a rerun that recomputed nothing."""
+
+    trained: list[str] = field(default_factory=list)  # "<config>/fold<k>" trained or resumed in this call
+    predicted: list[str] = field(default_factory=list)  # "<row>/fold<k>/<case>"
+    evaluated: list[str] = field(default_factory=list)  # "<row>/fold<k>" cells computed in this call
+    skipped: list[str] = field(default_factory=list)  # cells found done
+    tables: list[Path] = field(default_factory=list)
+
+
+def _check_recorded(settings: ExperimentSettings) -> None:
+    """Write experiment.json on the first run; refuse to mix results made with other options."""
+    path = settings.out / "experiment.json"
+    wanted = settings.recorded()
+    if path.is_file():
+        try:
+            saved = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InputError(path, f"not valid JSON ({error})") from None
+        previous = saved.get("settings", {}) if isinstance(saved, dict) else {}
+        changed = [
+            f"{key}={previous.get(key)!r} (now {value!r})"
+            for key, value in wanted.items()
+            if previous.get(key) != value
+        ]
+        if changed:
+            raise InputError(
+                path, f"results here were made with {', '.join(changed)}; rerun with the same options or a new --out"
+            )
+        return
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({"format": EXPERIMENT_FORMAT, "settings": wanted}, indent=1) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def _ensure_cache(settings: ExperimentSettings, refs: list[CaseRef]):
+    """The preprocessing cache at the experiment's grid, built once (and checked when it already exists)."""
+    from atrialjsq.data.cache import build_cache, load_cache
+
+    data = settings.config(REFERENCE_ROW).data
+    root = settings.cache_dir
+    if (root / "dataset.json").is_file():
+        index = load_cache(root)
+        expected = (tuple(float(s) for s in data.spacing), tuple(data.roi), tuple(data.margin))
+        found = (tuple(index.spacing), tuple(index.roi), tuple(index.margin))
+        if found != expected:
+            raise InputError(root, f"cache grid (spacing, roi, margin) {found} does not match the models' {expected}")
+    else:
+        index = build_cache(
+            refs,
+            root,
+            spacing=data.spacing,
+            roi=data.roi,
+            margin=data.margin,
+            workers=settings.workers,
+            center=settings.center,
+            k=settings.folds,
+            seed=settings.seed,
+        )
+    missing = sorted({ref.case_id for ref in refs} - set(index.case_ids))
+    if missing:
+        raise InputError(root, f"cache lacks case(s) {', '.join(missing[:5])} of {settings.data}; rebuild it")
+    return index
+
+
+def _ensure_folds(settings: ExperimentSettings, case_ids: list[str]) -> list[dict[str, list[str]]]:
+    from atrialjsq.data.splits import load_folds, make_folds, save_folds
+
+    path = settings.out / "folds.json"
+    if path.is_file():
+        folds = load_folds(path)
+        used = sorted(i for fold in folds for i in fold["val"])
+        if len(folds) != settings.folds or used != sorted(case_ids):
+            raise InputError(path, "folds do not match this dataset and --folds; use a new --out")
+        return folds
+    if settings.folds > len(case_ids):
+        raise InputError(settings.data, f"{len(case_ids)} cases cannot make {settings.folds} folds; lower --folds")
+    folds = make_folds(case_ids, k=settings.folds, seed=settings.seed)
+    save_folds(folds, path, k=settings.folds, seed=settings.seed)
+    return folds
+
+
+# ---------------------------------------------------------------------------------------------- one fold
+
+
+class FoldRunner:
+    """Trains, predicts and evaluates the cells of one fold; networks and cases are loaded at most once."""
+
+    def __init__(self, settings: ExperimentSettings, index, refs: dict[str, CaseRef], number: int, fold, log: RunLog):
+        self.settings, self.index, self.refs, self.log = settings, index, refs, log
+        self.number, self.fold = number, fold
+        self._train_arrays: list[dict[str, np.ndarray]] | None = None
+        self._networks: dict[str, Any] = {}
+        self._outputs: dict[tuple[str, str], dict[str, Volume]] = {}
+        self._cases: dict[str, Case] = {}
+
+    # ---- training
+
+    def model_dir(self, name: str) -> Path:
+        return self.settings.out / "models" / name / f"fold{self.number}"
+
+    def _train_cases(self) -> list[dict[str, np.ndarray]]:
+        from atrialjsq.data.cache import load_cached_case
+
+        if self._train_arrays is None:
+            self._train_arrays = [load_cached_case(self.index, case_id) for case_id in self.fold["train"]]
+        return self._train_arrays
+
+    def ensure_trained(self, name: str) -> Path:
+        """Train `name` on this fold's training cases unless a finished last.pt is there; resume a partial one."""
+        from atrialjsq.train.checkpoint import load_checkpoint
+        from atrialjsq.train.trainer import TrainOptions, fit
+
+        config = self.settings.config(name)
+        out = self.model_dir(name)
+        last = out / "last.pt"
+        resume = last.is_file()
+        if resume and int(load_checkpoint(last)["iteration"]) >= config.train.iterations:
+            return last
+        meta = {"experiment_fold": self.number, "train_cases": list(self.fold["train"])}
+        options = TrainOptions(device=self.settings.device, resume=resume, progress=self.settings.progress)
+        result = fit(config, self._train_cases(), None, out, options, meta=meta)
+        self.log.trained.append(f"{name}/fold{self.number}")
+        if result.last_checkpoint is None:
+            raise RuntimeError(f"training {name} fold {self.number} wrote no checkpoint")
+        return result.last_checkpoint
+
+    def network(self, name: str):
+        from atrialjsq.infer.predictor import Network
+        from atrialjsq.train.checkpoint import load_model_file
+
+        if name not in self._networks:
+            section = load_model_file(self.ensure_trained(name))
+            self._networks[name] = Network(section, self.settings.device or "cpu")
+        return self._networks[name]
+
+    # ---- prediction
+
+    def case(self, case_id: str) -> Case:
+        from atrialjsq.data.layouts import load_case
+
+        if case_id not in self._cases:
+            self._cases[case_id] = load_case(self.refs[case_id])
+        return self._cases[case_id]
+
+    def network_outputs(self, name: str, case_id: str) -> dict[str, Volume]:
+        """The network's maps for a held-out case on its original grid: `la` (largest component of p > 0.5)
+        and, with a scar head, `p_normal` and `p_scar`."""
+        key = (name, case_id)
+        if key not in self._outputs:
+            self._outputs[key] = predict_cached_case(self.network(name), self.index, case_id)
+        return self._outputs[key]
+
+    def la_for(self, row: Row, case_id: str) -> Volume:
+        if row.la == MANUAL:
+            case = self.case(case_id)
+            if case.la is None:
+                raise InputError(self.refs[case_id].image_path, "no manual LA label")
+            return case.la.like((case.la.array > 0).astype(np.uint8))
+        return self.network_outputs(row.la, case_id)["la"]
+
+    def scar_for(self, row: Row, case_id: str, la: Volume) -> Volume:
+        from atrialjsq.quantify.baselines import scar_from_image
+        from atrialjsq.quantify.surface_scar import scar_from_probabilities
+
+        if not la.array.any():  # no LA surface: the method found no atrium, hence no scar on it
+            return la.like(np.zeros(la.geometry.shape, dtype=np.uint8))
+        if row.scar in CLASSIC_METHODS:
+            return scar_from_image(self.case(case_id).image, la, row.scar).scar
+        maps = self.network_outputs(row.scar, case_id)
+        return scar_from_probabilities(la, maps["p_normal"], maps["p_scar"]).scar
+
+    def predict_cell(self, row: Row, cell: Path) -> None:
+        bar = tqdm(
+            self.fold["val"], desc=f"{row.key} fold{self.number}", unit="case", disable=not self.settings.progress
+        )
+        for case_id in bar:
+            folder = cell / "pred" / case_id
+            if (folder / PRED_LA).is_file() and (folder / PRED_SCAR).is_file():
+                continue
+            la = self.la_for(row, case_id)
+            scar = self.scar_for(row, case_id, la)
+            with atomic_output(folder) as tmp:
+                write_volume(la, tmp / PRED_LA, label=True)
+                write_volume(scar, tmp / PRED_SCAR, label=True)
+            self.log.predicted.append(f"{row.key}/fold{self.number}/{case_id}")
+
+    # ---- evaluation
+
+    def evaluate_cell(self, cell: Path) -> list[dict]:
+        from atrialjsq.evaluate.evaluate_dir import evaluate_case, read_ground_truth, read_prediction
+
+        rows = []
+        for case_id in self.fold["val"]:
+            truth = read_ground_truth(self.refs[case_id])
+            folder = cell / "pred" / case_id
+            la_pred = read_prediction(folder / PRED_LA, truth, False)
+            scar_pred = read_prediction(folder / PRED_SCAR, truth, False) if truth.scar is not None else None
+            rows.append(evaluate_case(truth, la_pred, scar_pred))
+        return rows
+
+    def run_cell(self, row: Row) -> None:
+        from atrialjsq.evaluate.evaluate_dir import write_per_case_csv
+
+        cell = cell_dir(self.settings.out, row, self.number)
+        if (cell / "per_case.csv").is_file():
+            self.log.skipped.append(f"{row.key}/fold{self.number}")
+            return
+        for name in row.networks:
+            self.ensure_trained(name)
+        self.predict_cell(row, cell)
+        write_per_case_csv(self.evaluate_cell(cell), cell / "per_case.csv")
+        self.log.evaluated.append(f"{row.key}/fold{self.number}")
+
+
+def cell_dir(out: Path, row: Row, fold: int) -> Path:
+    return Path(out) / row.key / f"fold{fold}"
+
+
+def _original_grid(entry: dict[str, Any], spacing) -> tuple[Geometry, Geometry]:
+    """(original image grid, geometry of the cached window) of a cache entry."""
+    from atrialjsq.data.preprocess import CropInfo, resampled_geometry
+
+    original = Geometry(**{key: tuple(value) for key, value in entry["original_geometry"].items()})
+    resampled = resampled_geometry(original, spacing)
+    crop = CropInfo.from_dict(entry["crop"])
+    if crop.source_shape != resampled.shape:
+        raise InputError(entry.get("source"), "cache crop does not match the resampled grid; rebuild the cache")
+    return original, crop.window_geometry(resampled)
+
+
+def predict_cached_case(network, index, case_id: str, overlap: float = 0.5) -> dict[str, Volume]:
+    """Run `network` over a case's cached window (ROI-sized sliding windows, as in training) and bring the
+    probabilities back onto the case's original grid; the LA mask is the largest component of p_LA > 0.5."""
+    import torch
+
+    from atrialjsq.data.cache import load_cached_case
+    from atrialjsq.data.preprocess import to_original_grid
+    from atrialjsq.infer.localize import largest_component
+    from atrialjsq.infer.sliding_window import sliding_window_probabilities
+
+    arrays = load_cached_case(index, case_id)
+    original, window = _original_grid(index.entry(case_id), index.spacing)
+    image = torch.from_numpy(np.ascontiguousarray(arrays["image"], dtype=np.float32))[None, None]
+    outputs = sliding_window_probabilities(image.to(network.device), network.roi, network.probabilities, overlap)
+
+    def back(probability: torch.Tensor) -> Volume:
+        array = np.ascontiguousarray(probability.float().cpu().numpy(), dtype=np.float32)
+        mapped = to_original_grid(Volume(array, window), original)
+        return Volume(np.asarray(mapped.array, dtype=np.float32), original)
+
+    maps: dict[str, Volume] = {}
+    if "la" in outputs:
+        maps["la"] = Volume(largest_component(back(outputs["la"][0, 0]).array > 0.5).astype(np.uint8), original)
+    if "scar" in outputs:
+        maps["p_normal"] = back(outputs["scar"][0, 0])
+        maps["p_scar"] = back(outputs["scar"][0, 1])
+    return maps
+
+
+# ---------------------------------------------------------------------------------------------- tables
+
+
+def _merge_folds(out: Path, row: Row, k: int) -> Path | None:
+    """`<row>/per_case.csv` from every fold's cell CSV, or None while a fold is missing."""
+    from atrialjsq.evaluate.evaluate_dir import write_per_case_csv
+    from atrialjsq.evaluate.statistics import read_metric_csv
+
+    parts = [cell_dir(out, row, fold) / "per_case.csv" for fold in range(k)]
+    if not all(part.is_file() for part in parts):
+        return None
+    rows = []
+    for part in parts:
+        rows.extend({"case": case, **values} for case, values in read_metric_csv(part).items())
+    target = out / row.key / "per_case.csv"
+    write_per_case_csv(sorted(rows, key=lambda r: r["case"]), target)
+    return target
+
+
+def write_tables(table: str, out: str | Path, folds: int, test: str = "wilcoxon") -> list[Path]:
+    """Tabulate every row of `table` whose folds are all done (rows run earlier with --rows included)."""
+    from atrialjsq.evaluate.statistics import read_metric_csv
+    from atrialjsq.evaluate.tables import MethodResults, build_table, write_table
+
+    out = Path(out)
+    spec = TABLES[table]
+    methods, pending = [], []
+    reference = None
+    for row in spec.rows:
+        merged = _merge_folds(out, row, folds)
+        if merged is None:
+            pending.append(row.label)
+            continue
+        methods.append(MethodResults(row.label, read_metric_csv(merged), row.reports_la, row.definition))
+        if row.key == REFERENCE_ROW:
+            reference = row.label
+    result = build_table(spec.title, methods, reference, test, definition_headers=spec.definition_headers)
+    n_cases = max((len(method.per_case) for method in methods), default=0)
+    result.notes.append(f"{folds}-fold cross-validation; {n_cases} held-out cases per method.")
+    if pending:
+        result.notes.append(f"Not run yet: {', '.join(pending)}.")
+    return write_table(result, out / spec.file_stem)
+
+
+# ---------------------------------------------------------------------------------------------- entry point
+
+
+def _cells(rows: Sequence[Row], k: int) -> Iterator[tuple[int, Row]]:
+    for fold in range(k):
+        for row in rows:
+            yield fold, row
+
+
+def run_experiment(table: str, settings: ExperimentSettings, rows: Sequence[str] | None = None) -> RunLog:
+    """Run (or resume) every selected row × fold of `table` ("ablation" or "dpm"), then write its table."""
+    from atrialjsq.data.layouts import index_dataset
+    from atrialjsq.infer.pipeline import resolve_device
+
+    selected = select_rows(table, rows)
+    settings.device = resolve_device(settings.device)
+    settings.out.mkdir(parents=True, exist_ok=True)
+    _check_recorded(settings)
+    refs = {ref.case_id: ref for ref in index_dataset(settings.data)}
+    no_scar = sorted(case_id for case_id, ref in refs.items() if "scar" not in ref.label_paths)
+    if no_scar:
+        raise InputError(settings.data, f"case(s) {', '.join(no_scar[:5])} have no scar label; the tables need one")
+    index = _ensure_cache(settings, list(refs.values()))
+    folds = _ensure_folds(settings, sorted(refs))
+    log = RunLog()
+    runners: dict[int, FoldRunner] = {}
+    for number, row in _cells(selected, settings.folds):
+        if number not in runners:
+            runners.clear()  # free the previous fold's networks, cases and outputs
+            runners[number] = FoldRunner(settings, index, refs, number, folds[number], log)
+        runners[number].run_cell(row)
+    log.tables = write_tables(table, settings.out, settings.folds, settings.test)
+    return log
+
+
+def summary_json(log: RunLog) -> dict[str, Any]:
+    return {key: [str(v) for v in value] for key, value in asdict(log).items()}
