@@ -152,10 +152,14 @@ def project_scar_to_band(
     local = np.argwhere(band[scar_box])
     if len(local) == 0:
         return result
-    local = local[_near_region(scar[scar_box], local, reach)]
+    scar_local = scar[scar_box]
+    local = local[_near_region(scar_local, local, reach)]
     points = local + np.array([s.start for s in scar_box])
     normals = outward_normals(la, spacing, points, sigma_mm=sigma_mm)
-    samples = sample_at_offsets(scar, points, normals, spacing, offsets_mm(max_mm, step_mm), order=0)
+    # Sample a copy of the scar box padded by the reach: every sample lands on it (no bounds checks), and
+    # beyond the box there is no scar anyway.
+    padded = np.pad(scar_local, [(int(r), int(r)) for r in reach])
+    samples = sample_at_offsets(padded, local + reach, normals, spacing, offsets_mm(max_mm, step_mm), order=0)
     hit = samples.any(axis=1)
     result[tuple(points[hit].T)] = True
     return result

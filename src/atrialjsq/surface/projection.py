@@ -95,8 +95,11 @@ def _nearest(flat_values: np.ndarray, shape: tuple[int, ...], coords: np.ndarray
     """Nearest-voxel lookup of (..., 3) coordinates through flat indices; 0 outside the grid."""
     index = np.rint(coords).astype(np.intp)
     dims = np.asarray(shape, dtype=np.intp)
-    inside = np.all((index >= 0) & (index < dims), axis=-1)
     flat = (index[..., 0] * dims[1] + index[..., 1]) * dims[2] + index[..., 2]
+    lowest, highest = index.reshape(-1, 3).min(axis=0), index.reshape(-1, 3).max(axis=0)
+    if (lowest >= 0).all() and (highest < dims).all():
+        return flat_values[flat]  # the common case: every sample on the grid, no per-sample check needed
+    inside = np.all((index >= 0) & (index < dims), axis=-1)
     np.clip(flat, 0, flat_values.size - 1, out=flat)
     samples = flat_values[flat]
     samples[~inside] = 0
