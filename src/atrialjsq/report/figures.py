@@ -1,0 +1,160 @@
+"""report.png: what a reader checks first — does the LA outline fit, where is the scar, how much is there.
+
+Three panels: an axial and a coronal slice through the LA centre (image, LA contour, scar overlay), and a 3D
+view of the LA mesh coloured by the scar decision. Slices are shown in the array's own axes (x to the right,
+y down for axial; z up for coronal), which is the radiological view for the usual LPS-aligned scans.
+The mesh is simplified for display only (vertex clustering) so the figure renders in about a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from atrialjsq.io import Volume, atomic_path
+from atrialjsq.quantify.burden import Burden
+from atrialjsq.quantify.surface_scar import SurfaceScar
+from atrialjsq.surface.mesh import Mesh
+
+WALL_COLOUR = np.array([0.86, 0.84, 0.78])
+SCAR_COLOUR = np.array([0.84, 0.10, 0.12])
+LA_CONTOUR_COLOUR = "#ffd23f"
+# Target number of faces in the 3D panel; matplotlib draws ~10k polygons in well under a second.
+_DISPLAY_FACES = 8000
+_MARGIN_MM = 12.0
+
+
+def simplify_for_display(
+    vertices: np.ndarray, faces: np.ndarray, values: np.ndarray, target_faces: int = _DISPLAY_FACES
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertex clustering: merge vertices sharing a cubic cell, average their values, drop collapsed faces."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    if len(faces) <= target_faces:
+        return vertices, faces, np.asarray(values, dtype=np.float64)
+    extent = np.ptp(vertices, axis=0).max()
+    # Faces scale with (surface / cell²); start from the area ratio and grow the cell until small enough.
+    cell = extent / 200.0
+    for _ in range(12):
+        keys = np.floor((vertices - vertices.min(axis=0)) / cell).astype(np.int64)
+        _, cluster, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+        cluster = cluster.ravel()
+        merged = cluster[faces]
+        keep = (merged[:, 0] != merged[:, 1]) & (merged[:, 1] != merged[:, 2]) & (merged[:, 0] != merged[:, 2])
+        if keep.sum() <= target_faces:
+            break
+        cell *= 1.3
+    new_vertices = np.zeros((len(counts), 3))
+    np.add.at(new_vertices, cluster, vertices)
+    new_vertices /= counts[:, None]
+    new_values = np.zeros(len(counts))
+    np.add.at(new_values, cluster, np.asarray(values, dtype=np.float64))
+    new_values /= counts
+    return new_vertices, merged[keep], new_values
+
+
+def _shade(triangles: np.ndarray, base: np.ndarray) -> np.ndarray:
+    normals = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    light = np.array([0.4, -0.5, 0.75])
+    light /= np.linalg.norm(light)
+    intensity = 0.35 + 0.65 * np.abs(normals @ light)
+    return np.clip(base * intensity[:, None], 0, 1)
+
+
+def _draw_mesh(ax, mesh: Mesh, vertex_label: np.ndarray) -> None:
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    vertices, faces, values = simplify_for_display(mesh.vertices_mm, mesh.faces, vertex_label.astype(float))
+    if len(faces) == 0:
+        ax.set_axis_off()
+        return
+    triangles = vertices[faces]
+    scar_share = values[faces].mean(axis=1)[:, None]
+    colours = _shade(triangles, (1 - scar_share) * WALL_COLOUR + scar_share * SCAR_COLOUR)
+    # Edges in the face colour hide the hairline seams antialiasing leaves between neighbouring triangles.
+    ax.add_collection3d(Poly3DCollection(triangles, facecolors=colours, edgecolors=colours, linewidths=0.3))
+    low, high = vertices.min(axis=0), vertices.max(axis=0)
+    centre, half = (low + high) / 2, (high - low).max() / 2
+    for setter, c in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), centre, strict=True):
+        setter(c - half, c + half)
+    ax.set_box_aspect((1, 1, 1))
+    ax.view_init(elev=20, azim=-60)
+    ax.set_axis_off()
+
+
+def _crop(mask2d: np.ndarray, spacing2d: tuple[float, float]) -> tuple[slice, slice]:
+    hits = np.argwhere(mask2d)
+    if len(hits) == 0:
+        return slice(None), slice(None)
+    margin = [int(np.ceil(_MARGIN_MM / s)) for s in spacing2d]
+    low = np.maximum(hits.min(axis=0) - margin, 0)
+    high = np.minimum(hits.max(axis=0) + 1 + margin, mask2d.shape)
+    return slice(low[0], high[0]), slice(low[1], high[1])
+
+
+def _draw_slice(ax, image2d, la2d, scar2d, spacing2d, title: str, z_up: bool, window) -> None:
+    box = _crop(la2d, spacing2d)
+    image2d, la2d, scar2d = image2d[box].T, la2d[box].T, scar2d[box].T
+    origin = "lower" if z_up else "upper"
+    aspect = spacing2d[1] / spacing2d[0]
+    ax.imshow(image2d, cmap="gray", vmin=window[0], vmax=window[1], origin=origin, aspect=aspect)
+    from matplotlib.colors import ListedColormap
+
+    scar_layer = np.ma.masked_where(scar2d == 0, scar2d.astype(float))
+    ax.imshow(scar_layer, cmap=ListedColormap([SCAR_COLOUR]), alpha=0.7, vmin=0, vmax=1, origin=origin, aspect=aspect)
+    if la2d.any() and not la2d.all():
+        ax.contour(la2d.astype(float), levels=[0.5], colors=LA_CONTOUR_COLOUR, linewidths=1.2, origin=origin)
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def render_report_figure(path: str | Path, image: Volume, result: SurfaceScar, burden: Burden) -> Path:
+    """Write report.png (atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    path = Path(path)
+    la = result.la.array > 0
+    scar = result.scar.array > 0
+    array = np.asarray(image.array, dtype=np.float32)
+    centre = np.round(np.argwhere(la).mean(axis=0)).astype(int)
+    sx, sy, sz = image.geometry.spacing
+    near_la = array[tuple(slice(max(c - 40, 0), c + 40) for c in centre)]
+    window = np.percentile(near_la, [1.0, 99.5]) if near_la.size else (array.min(), array.max())
+
+    figure = plt.figure(figsize=(13.5, 4.8), dpi=100)
+    axial = figure.add_subplot(1, 3, 1)
+    coronal = figure.add_subplot(1, 3, 2)
+    view = figure.add_subplot(1, 3, 3, projection="3d")
+    k, j = centre[2], centre[1]
+    _draw_slice(axial, array[:, :, k], la[:, :, k], scar[:, :, k], (sx, sy), f"axial, z = {k}", False, window)
+    _draw_slice(coronal, array[:, j, :], la[:, j, :], scar[:, j, :], (sx, sz), f"coronal, y = {j}", True, window)
+    _draw_mesh(view, result.mesh, result.vertex_label)
+    view.set_title("LA surface: scar in red", fontsize=10)
+    figure.legend(
+        handles=[
+            Patch(facecolor="none", edgecolor=LA_CONTOUR_COLOUR, label="LA"),
+            Patch(facecolor=SCAR_COLOUR, label="scar"),
+            Patch(facecolor=WALL_COLOUR, label="normal wall"),
+        ],
+        loc="lower center",
+        ncol=3,
+        frameon=False,
+        fontsize=9,
+    )
+    figure.suptitle(
+        f"{result.method}: scar burden {burden.burden_percent:.1f} % of {burden.surface_area_cm2:.1f} cm²  ·  "
+        f"Utah {burden.utah_stage}  ·  DECAAF {burden.decaaf_stage}  ·  LA volume {burden.la_volume_ml:.1f} mL",
+        fontsize=11,
+    )
+    figure.subplots_adjust(left=0.02, right=0.98, top=0.86, bottom=0.08, wspace=0.06)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", facecolor="white")
+    plt.close(figure)
+    return path

@@ -1,0 +1,88 @@
+"""One case folder of outputs, identical for `atrialjsq predict` and `atrialjsq quantify`.
+
+Files (all volumes on the input image's exact grid: shape, spacing, origin, direction):
+
+- ``LA_predict.nii.gz``: LA cavity, uint8 {0 background, 1 LA};
+- ``scar_predict.nii.gz``: scar, uint8 {0, 1}: the wall-band voxels whose LA surface decision is scar.
+  These are LAScarQS's submission names; its evaluation binarises the LA label (> 0.5) and projects any
+  nonzero scar voxel onto the LA surface itself, so 0/1 labels are what it reads;
+- ``prob_<name>.nii.gz`` (on request): float32 probability maps, e.g. prob_la, prob_normal, prob_scar;
+- ``mesh.vtk`` and ``mesh.ply``: the LA surface in physical mm with per-vertex ``scar_probability``,
+  ``scar_label`` and ``scar_score`` (ParaView / 3D Slicer);
+- ``report.json`` (see `report_json`) and ``report.png`` (see `figures`).
+
+Everything is written into a temporary sibling folder that replaces `out_dir` only when all files are done,
+so a failure leaves no partial case behind.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from atrialjsq.io import Volume, atomic_output, write_volume
+from atrialjsq.quantify.burden import Burden, compute_burden
+from atrialjsq.quantify.surface_scar import SurfaceScar
+from atrialjsq.report.figures import render_report_figure
+from atrialjsq.report.report_json import build_report, write_report_json
+from atrialjsq.surface.mesh import write_mesh
+
+LA_FILE = "LA_predict.nii.gz"
+SCAR_FILE = "scar_predict.nii.gz"
+MESH_FILES = ("mesh.vtk", "mesh.ply")
+REPORT_JSON = "report.json"
+REPORT_PNG = "report.png"
+
+
+def _require_same_grid(image: Volume, other: Volume, what: str) -> None:
+    problem = image.geometry.mismatch(other.geometry)
+    if problem is not None:
+        raise ValueError(f"{what} is not on the input image's grid ({problem})")
+
+
+def write_case_outputs(
+    out_dir: str | Path,
+    image: Volume,
+    result: SurfaceScar,
+    extra: dict[str, Any] | None = None,
+    probability_maps: dict[str, Volume] | None = None,
+    *,
+    figure: bool = True,
+) -> Burden:
+    """Write the whole case folder atomically and return the burden figures that went into report.json.
+
+    `extra` carries what the caller knows and this module cannot: "timings" (dict of seconds), "model",
+    "model_version", "method", "inputs" (paths); other keys land under "extra" in report.json.
+    """
+    started = time.perf_counter()
+    _require_same_grid(image, result.la, "the LA mask")
+    _require_same_grid(image, result.scar, "the scar label")
+    maps = dict(probability_maps or {})
+    for name, volume in maps.items():
+        _require_same_grid(image, volume, f"probability map {name!r}")
+    burden = compute_burden(result)
+    extra = dict(extra or {})
+    timings = dict(extra.get("timings", {}))
+
+    with atomic_output(out_dir) as tmp:
+        # The input's own Geometry object, not the result's (equal within tolerance), so headers match exactly.
+        write_volume(Volume(result.la.array > 0, image.geometry), tmp / LA_FILE, label=True)
+        write_volume(Volume(result.scar.array > 0, image.geometry), tmp / SCAR_FILE, label=True)
+        for name, volume in maps.items():
+            write_volume(
+                Volume(np.asarray(volume.array, dtype=np.float32), image.geometry), tmp / f"prob_{name}.nii.gz"
+            )
+        point_data = result.vertex_point_data()
+        for name in MESH_FILES:
+            write_mesh(result.mesh, tmp / name, point_data)
+        if figure:
+            figure_started = time.perf_counter()
+            render_report_figure(tmp / REPORT_PNG, image, result, burden)
+            timings["figure"] = time.perf_counter() - figure_started
+        timings["outputs"] = time.perf_counter() - started
+        extra["timings"] = timings
+        write_report_json(build_report(image, result, burden, extra), tmp / REPORT_JSON)
+    return burden
