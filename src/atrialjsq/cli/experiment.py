@@ -22,9 +22,10 @@ def register(subparsers) -> argparse.ArgumentParser:
             "--out skips finished cells and resumes interrupted training."
         ),
     )
-    parser.add_argument("table", choices=sorted(EXPERIMENTS), help="; ".join(f"{k}: {v}" for k, v in EXPERIMENTS.items()))
-    parser.add_argument("--data", required=True, help="dataset folder with LA and scar labels (e.g. LAScarQS task 1)")
-    parser.add_argument("--out", required=True, help="experiment folder (results, models, tables)")
+    tables = "; ".join(f"{name}: {text}" for name, text in EXPERIMENTS.items())
+    parser.add_argument("table", choices=sorted(EXPERIMENTS), help=tables)
+    parser.add_argument("--data", help="dataset folder with LA and scar labels (e.g. LAScarQS task 1); required")
+    parser.add_argument("--out", help="experiment folder (results, models, tables); required")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5; at least 2)")
     parser.add_argument("--iterations", type=int, help="training iterations per network (default: the config's)")
     parser.add_argument("--tiny", action="store_true", help="tiny ROI and networks (CI-scale runs on phantoms)")
@@ -48,6 +49,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from atrialjsq.errors import InputError
     from atrialjsq.evaluate.experiment import ExperimentSettings, run_experiment, select_rows
 
     wanted = args.rows.split(",") if args.rows else None
@@ -56,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
             networks = ", ".join(row.networks) or "none"
             print(f"{row.key:<22} {row.label:<20} LA: {row.la:<14} scar: {row.scar:<16} networks: {networks}")
         return 0
+    if not args.data or not args.out:
+        raise InputError(None, "experiment needs --data DIR and --out DIR")
     settings = ExperimentSettings(
         data=args.data,
         out=args.out,
