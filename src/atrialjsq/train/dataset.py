@@ -32,13 +32,16 @@ def choose_data_device(nbytes: int, compute: torch.device) -> torch.device:
 
 
 class VolumeBank:
-    """Arrays of N cases, each key stacked to (N, 1, X', Y', Z') in its cached dtype (roi + 2·margin)."""
+    """Arrays of N cases, each key stacked to (N, 1, X', Y', Z') in its cached dtype (roi + 2·margin).
+
+    `margin=None` derives the margin from the arrays' shape (the cache's margin).
+    """
 
     def __init__(
         self,
         cases: Sequence[Mapping[str, np.ndarray]],
         roi: Sequence[int],
-        margin: Sequence[int],
+        margin: Sequence[int] | None,
         spacing: Sequence[float],
         device: torch.device | str = "cpu",
         keys: Sequence[str] = CACHE_KEYS,
@@ -46,6 +49,13 @@ class VolumeBank:
         if not cases:
             raise ValueError("VolumeBank needs at least one case")
         self.roi = tuple(int(r) for r in roi)
+        if margin is None:  # take it from the arrays: a cache may keep a wider margin than the config asks
+            extra = [int(n) - r for n, r in zip(next(iter(cases[0].values())).shape, self.roi, strict=True)]
+            if any(e < 0 or e % 2 for e in extra):
+                raise ValueError(
+                    f"cached arrays {next(iter(cases[0].values())).shape} are not roi {self.roi} + 2*margin"
+                )
+            margin = [e // 2 for e in extra]
         self.margin = tuple(int(m) for m in margin)
         self.spacing = tuple(float(s) for s in spacing)
         self.full_shape = tuple(r + 2 * m for r, m in zip(self.roi, self.margin, strict=True))

@@ -102,8 +102,35 @@ def _lambda_name(key: str) -> str:
     return key if key.startswith("lambda_") else f"lambda_{key}"
 
 
-def preprocessing_of(config: ExperimentConfig) -> dict[str, list]:
-    return {"spacing": list(config.data.spacing), "roi": list(config.data.roi), "margin": list(config.data.margin)}
+def preprocessing_of(config: ExperimentConfig, margin: Sequence[int] | None = None) -> dict[str, list]:
+    """What inference must reproduce: the grid spacing and ROI (and the cached margin, for the record)."""
+    margin = config.data.margin if margin is None else margin
+    return {"spacing": list(config.data.spacing), "roi": list(config.data.roi), "margin": list(margin)}
+
+
+# Settings that change when and how long we train, not the trajectory: a resumed run may change them.
+RESUMABLE_CHANGES = ("train.iterations", "train.checkpoint_every", "train.val_every", "train.log_every")
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _trajectory_differences(saved: ExperimentConfig, current: ExperimentConfig) -> list[str]:
+    """Config keys that differ between a checkpoint and the resumed run, other than RESUMABLE_CHANGES."""
+    old, new = _flatten(saved.to_dict()), _flatten(current.to_dict())
+    keys = sorted(set(old) | set(new))
+    return [
+        f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
+        for k in keys
+        if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES
+    ]
 
 
 class Trainer:
@@ -135,8 +162,9 @@ class Trainer:
         seed_everything(config.train.seed)
         data = config.data
         data_device = choose_data_device(bank_bytes(train_cases), self.device)
-        self.train_bank = VolumeBank(train_cases, data.roi, data.margin, data.spacing, data_device)
-        self.val_bank = VolumeBank(val_cases, data.roi, data.margin, data.spacing, data_device) if val_cases else None
+        # The margin is the cache's (arrays are roi + 2·margin): a wider cached margin only allows larger shifts.
+        self.train_bank = VolumeBank(train_cases, data.roi, None, data.spacing, data_device)
+        self.val_bank = VolumeBank(val_cases, data.roi, None, data.spacing, data_device) if val_cases else None
         self.augment = augment_params(config, self.options.elastic_mm)
         world = self.context.world_size
         self.sampler = EpochSampler(
@@ -168,7 +196,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "iteration": self.iteration,
             "rng": capture_rng_state(),
-            "preprocessing": preprocessing_of(self.config),
+            "preprocessing": preprocessing_of(self.config, self.train_bank.margin),
             "best_score": self.best_score,
             "world_size": self.context.world_size,
             "meta": self.meta,
@@ -178,8 +206,9 @@ class Trainer:
         path = self.out / "last.pt"
         state = load_checkpoint(path)
         saved = ExperimentConfig.from_dict(state["config"])
-        if saved.to_dict() != self.config.to_dict():
-            raise InputError(path, f"checkpoint was trained with config {saved.name!r} and different settings")
+        differences = _trajectory_differences(saved, self.config)
+        if differences:
+            raise InputError(path, f"checkpoint was trained with other settings ({', '.join(differences[:4])})")
         unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])

@@ -1,0 +1,135 @@
+"""From a data folder to a trained run folder: cache, split, config/split JSON, then the trainer.
+
+`--data` is a cache (a folder with dataset.json, written by `atrialjsq preprocess`) or a raw dataset; a raw
+dataset is cached first into RUN/cache with the config's spacing, ROI and margin (reused on later calls).
+
+Splits (saved to RUN/split.json; a resumed run must use the same one):
+  fold K          train on the cache's other folds, validate on fold K (dataset.json "folds");
+  all (default)   train on every case; `val_fraction` > 0 holds out that share of the cases (at least one,
+                  chosen by the config's seed) for validation, 0 trains on everything without validation.
+best.pt is chosen on the validation cases: never use it to score those same cases (see trainer docs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from atrialjsq.data.cache import CacheIndex, load_cache, load_cached_case
+from atrialjsq.errors import InputError
+from atrialjsq.io.atomic import atomic_path
+from atrialjsq.model.configs import ExperimentConfig
+from atrialjsq.train.dataset import CACHE_KEYS
+from atrialjsq.train.ddp import context_from_env
+from atrialjsq.train.trainer import TrainOptions, TrainResult, fit
+
+CACHE_WAIT_SECONDS = 6 * 3600  # other ranks wait this long for rank 0 to build the cache
+
+
+def make_split(index: CacheIndex, fold: int | None, val_fraction: float, seed: int) -> dict[str, Any]:
+    """{"fold", "train", "val"} case ids for one run (see the module docstring)."""
+    ids = index.case_ids
+    if fold is not None:
+        if not index.folds:
+            raise InputError(index.root / "dataset.json", "has no folds; rebuild the cache or use --folds all")
+        if not 0 <= fold < len(index.folds):
+            raise InputError(index.root / "dataset.json", f"has folds 0..{len(index.folds) - 1}, not fold {fold}")
+        chosen = index.folds[fold]
+        return {"fold": fold, "train": list(chosen["train"]), "val": list(chosen["val"])}
+    if not 0.0 <= val_fraction < 1.0:
+        raise InputError(None, f"--val-fraction must be in [0, 1), got {val_fraction}")
+    n_val = 0 if val_fraction == 0 else max(1, round(val_fraction * len(ids)))
+    if n_val >= len(ids):
+        raise InputError(index.root, f"{len(ids)} case(s) cannot be split into training and validation")
+    order = np.random.default_rng(seed).permutation(len(ids))
+    val = sorted(ids[i] for i in order[:n_val])
+    return {"fold": None, "train": [i for i in ids if i not in set(val)], "val": val}
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def _raw_to_cache(data: Path, out: Path, config: ExperimentConfig, layout: str, workers: int) -> Path:
+    """Build RUN/cache from a raw dataset (rank 0), or wait for it (other ranks)."""
+    from atrialjsq.data.cache import build_cache
+    from atrialjsq.data.layouts import index_dataset
+
+    cache = out / "cache"
+    if (cache / "dataset.json").is_file():
+        return cache
+    if context_from_env().is_main:
+        d = config.data
+        build_cache(index_dataset(data, layout), cache, spacing=d.spacing, roi=d.roi, margin=d.margin, workers=workers)
+        return cache
+    deadline = time.monotonic() + CACHE_WAIT_SECONDS
+    while not (cache / "dataset.json").is_file():
+        if time.monotonic() > deadline:
+            raise InputError(cache, "rank 0 did not finish building the cache")
+        time.sleep(5)
+    return cache
+
+
+def resolve_cache(data: str | Path, out: Path, config: ExperimentConfig, layout: str = "auto", workers: int = 2):
+    """The cache index for `data` (building RUN/cache from a raw dataset), checked against the config."""
+    data = Path(data)
+    if not data.exists():
+        raise InputError(data, "no such file or folder")
+    cache = data if (data / "dataset.json").is_file() else _raw_to_cache(data, out, config, layout, workers)
+    index = load_cache(cache)
+    d = config.data
+    if not np.allclose(index.spacing, d.spacing) or tuple(index.roi) != tuple(d.roi):
+        raise InputError(
+            cache / "dataset.json",
+            f"cached at spacing {list(index.spacing)}, roi {list(index.roi)} but config {config.name!r} wants "
+            f"spacing {list(d.spacing)}, roi {list(d.roi)}; rebuild the cache or override data.spacing/data.roi",
+        )
+    return index
+
+
+def train_run(
+    config: ExperimentConfig,
+    data: str | Path,
+    out: str | Path,
+    fold: int | None = None,
+    val_fraction: float = 0.0,
+    options: TrainOptions | None = None,
+    layout: str = "auto",
+    workers: int = 2,
+) -> TrainResult:
+    """Train `config` on `data` into `out` (see the module docstring for the split)."""
+    out = Path(out)
+    options = options or TrainOptions()
+    if options.context == TrainOptions().context:
+        options = replace(options, context=context_from_env())
+    if options.resume and not (out / "last.pt").is_file():
+        raise InputError(out / "last.pt", "nothing to resume (no checkpoint in the run folder)")
+    index = resolve_cache(data, out, config, layout, workers)
+    split = make_split(index, fold, val_fraction, config.train.seed)
+    split["cache"] = str(index.root.resolve())
+    split_file = out / "split.json"
+    if options.resume and split_file.is_file():
+        saved = json.loads(split_file.read_text())
+        if (saved.get("train"), saved.get("val")) != (split["train"], split["val"]):
+            raise InputError(split_file, "the resumed run was trained on another split (check --fold/--val-fraction)")
+    if options.context.is_main:
+        _write_json(out / "config.json", config.to_dict())
+        _write_json(split_file, split)
+
+    def arrays(case_id: str) -> dict[str, np.ndarray]:
+        loaded = load_cached_case(index, case_id)
+        return {key: loaded[key] for key in CACHE_KEYS if key in loaded}
+
+    train_cases = [arrays(i) for i in split["train"]]
+    val_cases = [arrays(i) for i in split["val"]] or None
+    meta = {"data": str(Path(data).resolve()), "fold": split["fold"], "train_cases": split["train"]}
+    meta["val_cases"] = split["val"]
+    meta["host_pid"] = os.getpid() if options.context.is_main else None
+    return fit(config, train_cases, val_cases, out, options, meta=meta)

@@ -1,0 +1,79 @@
+"""`atrialjsq train` on a tiny cache: folds, split/config JSON, resume with more iterations, export, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from atrialjsq.cli import main
+from atrialjsq.data.cache import CACHE_FORMAT
+from atrialjsq.model.configs import ExperimentConfig
+from atrialjsq.train.checkpoint import MODEL_FORMAT, load_checkpoint
+from atrialjsq.train.logging import read_csv
+
+ARGS = ["--config", "ajsq-sesa", "--tiny", "--set", "data.roi=[16,16,16]", "--set", "data.margin=[4,4,4]", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tiny_cases, tmp_path_factory):
+    """A cache in the documented layout: dataset.json with two folds and one npz per case."""
+    root = tmp_path_factory.mktemp("cache")
+    (root / "cases").mkdir()
+    ids = [f"case{i}" for i in range(len(tiny_cases))]
+    for case_id, arrays in zip(ids, tiny_cases, strict=True):
+        np.savez_compressed(root / "cases" / f"{case_id}.npz", **arrays)
+    folds = [{"train": ids[2:], "val": ids[:2]}, {"train": ids[:2], "val": ids[2:]}]
+    payload = {
+        "format": CACHE_FORMAT,
+        "spacing": [1.0, 1.0, 1.0],
+        "roi": [16, 16, 16],
+        "margin": [4, 4, 4],
+        "cases": [{"id": i, "file": f"cases/{i}.npz", "has_scar": True} for i in ids],
+        "folds": folds,
+    }
+    (root / "dataset.json").write_text(json.dumps(payload))
+    return root
+
+
+def test_train_a_fold_then_resume_longer_and_export(cache_dir, tmp_path):
+    run = tmp_path / "run"
+    base = ["train", "--data", str(cache_dir), "--out", str(run), "--fold", "1", *ARGS]
+    assert main([*base, "--iterations", "4", "--set", "train.val_every=4"]) == 0
+    split = json.loads((run / "split.json").read_text())
+    assert (split["fold"], split["train"], split["val"]) == (1, ["case0", "case1"], ["case2", "case3"])
+    config = ExperimentConfig.from_dict(json.loads((run / "config.json").read_text()))
+    assert config.data.roi == (16, 16, 16) and config.train.iterations == 4
+    assert load_checkpoint(run / "last.pt")["iteration"] == 4
+    assert len(read_csv(run / "val.csv")) == 1
+
+    model = tmp_path / "model.pt"
+    assert main([*base, "--iterations", "6", "--set", "train.val_every=4", "--resume", "--export", str(model)]) == 0
+    state = load_checkpoint(run / "last.pt")
+    assert state["iteration"] == 6 and state["meta"]["train_cases"] == ["case0", "case1"]
+    assert [int(r["iteration"]) for r in read_csv(run / "log.csv")] == list(range(6))
+    shipped = torch.load(model, weights_only=True)
+    assert shipped["format"] == MODEL_FORMAT and shipped["meta"]["fold"] == 1
+
+
+def test_all_cases_with_a_validation_share(cache_dir, tmp_path):
+    run = tmp_path / "all"
+    assert main(["train", "--data", str(cache_dir), "--out", str(run), "--val-fraction", "0.25", "--iterations", "2",
+                 *ARGS]) == 0  # fmt: skip
+    split = json.loads((run / "split.json").read_text())
+    assert split["fold"] is None and len(split["val"]) == 1 and len(split["train"]) == 3
+    assert not set(split["val"]) & set(split["train"])
+
+
+def test_bad_input_prints_one_line_and_fails(cache_dir, tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r"), *ARGS]) == 1
+    assert "missing: no such file" in capsys.readouterr().err
+    assert main(["train", "--data", str(cache_dir), "--out", str(tmp_path / "r"), "--fold", "5", *ARGS]) == 1
+    assert "not fold 5" in capsys.readouterr().err
+    assert main(["train", "--data", str(cache_dir), "--out", str(tmp_path / "r"), "--config", "ajsq-sesa"]) == 1
+    assert "roi" in capsys.readouterr().err  # the 16^3 cache does not fit the paper's 208x208x80 config
+    assert main(["train", "--data", str(cache_dir), "--out", str(tmp_path / "r"), "--resume", *ARGS]) == 1
+    assert "nothing to resume" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "last.pt").exists()
