@@ -33,18 +33,21 @@ def simplify_for_display(
     faces = np.asarray(faces, dtype=np.int64)
     if len(faces) <= target_faces:
         return vertices, faces, np.asarray(values, dtype=np.float64)
-    extent = np.ptp(vertices, axis=0).max()
-    # Faces scale with (surface / cell²); start from the area ratio and grow the cell until small enough.
-    cell = extent / 200.0
-    for _ in range(12):
-        keys = np.floor((vertices - vertices.min(axis=0)) / cell).astype(np.int64)
-        _, cluster, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-        cluster = cluster.ravel()
+    low = vertices.min(axis=0)
+    corners = vertices[faces]
+    area = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1).sum()
+    # A surface clustered on cubic cells of side c keeps about 2·area / c² triangles: start there, grow if needed.
+    cell = max(np.sqrt(2.0 * area / target_faces), 1e-6)
+    for _ in range(20):
+        cells = np.floor((vertices - low) / cell).astype(np.int64)
+        dims = cells.max(axis=0) + 1
+        keys = (cells[:, 0] * dims[1] + cells[:, 1]) * dims[2] + cells[:, 2]
+        _, cluster, counts = np.unique(keys, return_inverse=True, return_counts=True)
         merged = cluster[faces]
         keep = (merged[:, 0] != merged[:, 1]) & (merged[:, 1] != merged[:, 2]) & (merged[:, 0] != merged[:, 2])
         if keep.sum() <= target_faces:
             break
-        cell *= 1.3
+        cell *= 1.15
     new_vertices = np.zeros((len(counts), 3))
     np.add.at(new_vertices, cluster, vertices)
     new_vertices /= counts[:, None]
@@ -79,7 +82,7 @@ def _draw_mesh(ax, mesh: Mesh, vertex_label: np.ndarray) -> None:
     centre, half = (low + high) / 2, (high - low).max() / 2
     for setter, c in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), centre, strict=True):
         setter(c - half, c + half)
-    ax.set_box_aspect((1, 1, 1))
+    ax.set_box_aspect((1, 1, 1), zoom=1.35)
     ax.view_init(elev=20, azim=-60)
     ax.set_axis_off()
 
