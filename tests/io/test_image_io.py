@@ -59,7 +59,7 @@ def test_bad_inputs_raise_one_line_errors(tmp_path):
     broken = tmp_path / "broken.nii.gz"
     write_volume(Volume(np.zeros((8, 8, 8), np.float32), Geometry((8, 8, 8))), broken)
     broken.write_bytes(broken.read_bytes()[:60])
-    with pytest.raises(InputError, match="unreadable"):
+    with pytest.raises(InputError, match="truncated|unreadable"):
         read_volume(broken)
     flat = tmp_path / "flat.nii.gz"
     sitk.WriteImage(sitk.GetImageFromArray(np.zeros((5, 6), np.float32)), str(flat))
@@ -82,3 +82,23 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         write_volume(Volume(np.zeros((3, 3, 3), np.float32), Geometry((3, 3, 3))), tmp_path / "out.nii.gz")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+def test_truncated_nifti_is_rejected_not_zero_filled(tmp_path, suffix):
+    path = write_volume(Volume(np.ones((16, 16, 16), np.float32), Geometry((16, 16, 16))), tmp_path / f"v{suffix}")
+    data = path.read_bytes()
+    if suffix == ".nii":
+        path.write_bytes(data[: len(data) - 4000])
+    else:
+        import gzip
+
+        raw = gzip.decompress(data)
+        path.write_bytes(gzip.compress(raw[: len(raw) - 4000]))  # a complete gzip stream of a cut file
+    with pytest.raises(InputError, match="truncated"):
+        read_volume(path)
+
+
+def test_outputs_get_normal_permissions(tmp_path):
+    path = write_volume(Volume(np.zeros((3, 3, 3), np.float32), Geometry((3, 3, 3))), tmp_path / "p.nii.gz")
+    assert path.stat().st_mode & 0o044  # readable by group/others under the usual umask

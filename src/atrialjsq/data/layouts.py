@@ -20,9 +20,6 @@ is an `InputError` naming the label file; within tolerance it takes the image's 
 
 from __future__ import annotations
 
-import gzip
-import struct
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,58 +162,6 @@ def index_dataset(root: str | Path, layout: str = "auto", spacing=None) -> list[
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def _nifti_expected_bytes(header: bytes) -> int | None:
-    """Header + voxel bytes a NIfTI-1/2 file should hold, or None when the header is not recognised."""
-    for endian in "<>":
-        if len(header) >= 348 and struct.unpack(endian + "i", header[:4])[0] == 348:
-            dims = struct.unpack(endian + "8h", header[40:56])
-            bitpix = struct.unpack(endian + "h", header[72:74])[0]
-            offset = int(struct.unpack(endian + "f", header[108:112])[0])
-            break
-        if len(header) >= 540 and struct.unpack(endian + "i", header[:4])[0] == 540:
-            bitpix = struct.unpack(endian + "h", header[14:16])[0]
-            dims = struct.unpack(endian + "8q", header[16:80])
-            offset = struct.unpack(endian + "q", header[168:176])[0]
-            break
-    else:
-        return None
-    count = int(np.prod([max(int(d), 1) for d in dims[1 : 1 + max(0, min(int(dims[0]), 7))]]))
-    return max(offset, 348) + count * max(int(bitpix), 0) // 8
-
-
-def nifti_truncation(path: Path) -> str | None:
-    """Why a NIfTI file is incomplete, or None. SimpleITK zero-fills truncated NIfTI files without complaint,
-    so the byte count is checked against the header (gzip streams are decompressed to count them)."""
-    name = path.name.lower()
-    if not path.is_file() or not (name.endswith(".nii") or name.endswith(".nii.gz")):
-        return None
-    try:
-        if name.endswith(".gz"):
-            with gzip.open(path, "rb") as stream:
-                header = stream.read(540)
-                total = len(header)
-                while chunk := stream.read(1 << 20):
-                    total += len(chunk)
-        else:
-            with open(path, "rb") as stream:
-                header = stream.read(540)
-            total = path.stat().st_size
-    except (EOFError, OSError, zlib.error):
-        return "file is truncated or corrupt (compressed stream ends early)"
-    expected = _nifti_expected_bytes(header)
-    if expected is not None and total < expected:
-        return f"file is truncated ({total} of {expected} bytes)"
-    return None
-
-
-def read_checked_volume(path: Path) -> Volume:
-    """`read_volume`, plus the truncation check SimpleITK does not do for NIfTI."""
-    problem = nifti_truncation(Path(path))
-    if problem is not None:
-        raise InputError(path, problem)
-    return read_volume(path)
-
-
 def _read_h5(path: Path) -> dict[str, np.ndarray]:
     import h5py
 
@@ -250,7 +195,7 @@ def read_image(ref: CaseRef) -> Volume:
         if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
             raise InputError(ref.image_path, "image contains NaN or Inf values")
         return Volume(image, geometry)
-    return read_checked_volume(ref.image_path)
+    return read_volume(ref.image_path)
 
 
 def label_values(array: np.ndarray, path: Path) -> np.ndarray:
@@ -314,7 +259,7 @@ def read_label_file(ref: CaseRef, path: Path, image_geometry: Geometry | None) -
         else:
             geometry = image_geometry
     else:
-        volume = read_checked_volume(path)
+        volume = read_volume(path)
         array = volume.array
         geometry = image_geometry or volume.geometry
         mismatch = geometry.mismatch(volume.geometry, GEOMETRY_TOLERANCE)
