@@ -170,8 +170,8 @@ def sample_anatomy(rng: np.random.Generator) -> dict:
         },
         "ra": {"centre": _round(ra_centre), "radii": _round(np.array([20, 22, 25]) * rng.uniform(0.9, 1.1))},
         "cava": {
-            "svc": _round([ra_centre + [3, 5, 15], [-radii[0] - 14, 5, 80]]),
-            "ivc": _round([ra_centre + [0, 5, -15], [-radii[0] - 22, 10, -95]]),
+            "svc": _round([np.add(ra_centre, [3, 5, 15]), [-radii[0] - 14, 5, 80]]),
+            "ivc": _round([np.add(ra_centre, [0, 5, -15]), [-radii[0] - 22, 10, -95]]),
         },
         "aorta": {
             "points": _round(aorta_points),

@@ -31,6 +31,7 @@ ACQUISITION_SPACING = (1.25, 1.25, 2.5)
 # The heart region (LA-centred mm) rendered in detail; everything else is torso.
 HEART_BOX = ((-82.0, -95.0), (78.0, 60.0))
 BLOOD_CORE_MM = 3.0
+SURFACE_REACH_MM = 4.0  # scar within this distance along a surface normal counts for that surface voxel
 STORED_BLOOD_LEVEL = 300.0
 
 
@@ -139,6 +140,27 @@ def _storage_box(grids: _Grids, render_axes, render_box) -> tuple[slice, slice, 
     return tuple(box)
 
 
+def _burden_threshold(la: np.ndarray, score: np.ndarray, spacing, burden: float) -> float:
+    """The scar-score threshold that makes `burden` of the LA surface scar, measured as evaluation does:
+    a surface voxel is scar when scar lies along its outward normal within SURFACE_REACH_MM. Its best score
+    along that ray decides, so the quantile of those maxima hits the burden exactly (up to ties)."""
+    from atrialjsq.surface.projection import sample_at_offsets, surface_points_and_normals
+
+    points, normals = surface_points_and_normals(la, spacing)
+    offsets = np.arange(0.0, SURFACE_REACH_MM + 1e-6, 0.5)
+    best = sample_at_offsets(score, points, normals, spacing, offsets, order=0).max(axis=1)
+    return max(scar_mod.threshold_for_burden(best, burden), 1e-3)
+
+
+def surface_burden(la: np.ndarray, scar: np.ndarray, spacing, max_mm: float = SURFACE_REACH_MM) -> float:
+    """Fraction of LA boundary voxels whose outward normal meets scar within `max_mm` (the paper's surface
+    representation of scar, as used by evaluation)."""
+    from atrialjsq.surface.projection import project_mask_to_surface
+
+    projection = project_mask_to_surface(la, scar, spacing, max_mm=max_mm, step_mm=0.5)
+    return float(projection.hit.mean()) if len(projection) else 0.0
+
+
 def _largest_component(mask: np.ndarray) -> np.ndarray:
     labels, n = ndimage.label(mask)
     if n <= 1:
@@ -198,16 +220,27 @@ def generate_phantom(
     )
     fat = anat.fat_shape(anatomy, sampler, envelope)
 
-    # --- scar: score the wall shell, set the threshold on the LA surface for the requested burden
+    # --- scar: score the wall shell; the labels and the burden threshold are set on the stored grid
     shell = (la_label > -2.0) & (la_label - thickness < 2.0)
     score = np.full(la_full.shape, -1.0, dtype=np.float32)
     score[shell] = scar_mod.scar_score(scar, tuple(c[shell] for c in q))
-    excluded = (la_parts["laa"] < la_label + 1.0) | (nb["mitral"] < 3.0)
+    excluded = (la_parts["laa"] < la_label + 1.0) | (nb["mitral"] < 3.0) | (la_full <= 0)
     score[excluded] = -1.0
-    surface = _boundary(la_label < 0)
-    threshold = scar_mod.threshold_for_burden(score[surface], scar["burden"])
-    eligible = ((score >= threshold) & (score > 0)).astype(np.float32)
+
+    # --- labels on the stored grid (interpolated distances; the LA is one connected blood pool)
+    geometry = grids.storage
+    near = ndimage.find_objects((la_label < 8.0).astype(np.uint8))[0]
+    box = _storage_box(grids, raxes, near)
+    r_origin = tuple(a[0] for a in raxes)
+    f_store = _resample(la_label, r_origin, rspacing, geometry, box)
+    t_store = _resample(la_label - thickness, r_origin, rspacing, geometry, box)
+    la_roi = _largest_component(f_store < 0)
+    wall_roi = (f_store >= 0) & (t_store <= 0) & ~la_roi
+    score_roi = np.where(wall_roi, _resample(score, r_origin, rspacing, geometry, box), -1.0).astype(np.float32)
+    threshold = _burden_threshold(la_roi, score_roi, geometry.spacing, scar["burden"])
+    scar_roi = score_roi >= threshold
     scar["threshold"] = round(threshold, 5)
+    eligible = (score >= threshold).astype(np.float32)
     scar_alpha = soft_fraction(la_outer, h) * eligible * scar_mod.texture(scar, q)
     del q, sampler
 
@@ -246,18 +279,9 @@ def generate_phantom(
     scar_acq = np.zeros_like(rest)
     scar_acq[roi] = to_acq(scar_coeff)
     scar_acq *= bias
-
-    # --- labels on the stored grid
-    geometry = grids.storage
-    near = ndimage.find_objects((la_label < 8.0).astype(np.uint8))[0]
-    box = _storage_box(grids, raxes, near)
-    r_origin = tuple(a[0] for a in raxes)
-    f_store = _resample(la_label, r_origin, rspacing, geometry, box)
-    t_store = _resample(la_label - thickness, r_origin, rspacing, geometry, box)
-    wall_ok = eligible * (la_full > 0)
-    e_store = _resample(wall_ok.astype(np.float32), r_origin, rspacing, geometry, box)
-    la_roi = _largest_component(f_store < 0)
-    scar_roi = (f_store >= 0) & (t_store <= 0) & (e_store >= 0.5) & ~la_roi
+    # Blur and ghosting are linear: apply them to both parts so the scar intensity is solved on what is seen.
+    rest = app.apply_artefacts(rest, look, grids.acq_spacing)
+    scar_acq = app.apply_artefacts(scar_acq, look, grids.acq_spacing)
 
     # --- solve the scar intensity for the requested IIR measured on the stored grid (image is linear in it)
     a_origin = tuple(a[0] for a in grids.acq_axes)
@@ -278,10 +302,11 @@ def generate_phantom(
     scale = STORED_BLOOD_LEVEL / blood_mean
     signal = (rest + np.float32(scar_value) * scar_acq) * np.float32(scale)
     del rest, scar_acq
-    signal = app.apply_artefacts(signal, look, grids.acq_spacing)
     sigma = STORED_BLOOD_LEVEL / look["snr"]
     image = app.acquire(signal, sigma, geometry.shape, rng_noise)
     look["noise_sigma"] = round(sigma, 4)
+
+    scar["burden_measured"] = round(surface_burden(la_roi, scar_roi, geometry.spacing), 5)
 
     la = np.zeros(geometry.shape, dtype=np.uint8)
     scar_mask = np.zeros(geometry.shape, dtype=np.uint8)
