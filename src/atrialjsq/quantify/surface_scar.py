@@ -101,6 +101,7 @@ class SurfaceSampler:
     offsets_mm: np.ndarray
     inward_mm: float
     outward_mm: float
+    step_mm: float
 
     def profiles(self, values: np.ndarray, order: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """`values` sampled along the normals over the band: (N_points, S) and (N_vertices, S)."""
@@ -185,6 +186,7 @@ def surface_sampler(
         offsets_mm=band_offsets(inward_mm, outward_mm, step_mm),
         inward_mm=float(inward_mm),
         outward_mm=float(outward_mm),
+        step_mm=float(step_mm),
     )
 
 
@@ -196,8 +198,7 @@ def scar_in_band(sampler: SurfaceSampler, point_label: np.ndarray) -> np.ndarray
     result = np.zeros(la.geometry.shape, dtype=np.uint8)
     if not point_label.any() or not band.any():
         return result
-    surface_label = np.zeros(la.geometry.shape, dtype=np.int8)  # −1 off the surface, 0 normal, 1 scar
-    surface_label[...] = -1
+    surface_label = np.full(la.geometry.shape, -1, dtype=np.int8)  # −1 off the surface, 0 normal, 1 scar
     surface_label[tuple(sampler.points.T)] = point_label.astype(np.int8)
     # Every surface voxel lies in the band, so the band's box holds all candidates for "nearest".
     box = bounding_box(band | (surface_label >= 0), pad=1)
@@ -249,7 +250,7 @@ def build_surface_scar(
         parameters={
             "inward_mm": sampler.inward_mm,
             "outward_mm": sampler.outward_mm,
-            "step_mm": float(np.diff(sampler.offsets_mm[:2])[0]) if len(sampler.offsets_mm) > 1 else 0.0,
+            "step_mm": sampler.step_mm,
             **(parameters or {}),
         },
         alternative_labels=alternative_labels,
