@@ -13,7 +13,7 @@ import SimpleITK as sitk
 from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import atomic_path
 from atrialjsq.io.geometry import Geometry
-from atrialjsq.io.nifti_check import nifti_truncation
+from atrialjsq.io.nifti_check import nifti_problem
 from atrialjsq.io.volume import Volume
 
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
@@ -74,7 +74,7 @@ def read_volume(path: str | Path, *, check_finite: bool = True) -> Volume:
         raise InputError(path, "no such file or folder")
     if path.is_file() and path.stat().st_size == 0:
         raise InputError(path, "file is empty")
-    problem = nifti_truncation(path)
+    problem = nifti_problem(path, check_finite)
     if problem is not None:
         raise InputError(path, problem)
     try:

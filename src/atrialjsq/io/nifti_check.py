@@ -1,54 +1,73 @@
-"""NIfTI completeness check: SimpleITK zero-fills truncated NIfTI files without complaint, so the bytes present
-are compared with what the header promises (gzip streams are decompressed to count them)."""
+"""NIfTI sanity checks that SimpleITK skips: it zero-fills truncated NIfTI files and reads NaN voxels as 0
+without complaint. The bytes present are compared with what the header promises, and float voxels are scanned
+for NaN/Inf in the same pass (gzip streams are decompressed once for both)."""
 
 from __future__ import annotations
 
 import gzip
 import struct
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+_FLOAT_CODES = {16: "f4", 64: "f8"}  # NIfTI datatype codes of float32 / float64
 
-def _nifti_expected_bytes(header: bytes) -> int | None:
-    """Header + voxel bytes a NIfTI-1/2 file should hold, or None when the header is not recognised."""
+
+@dataclass(frozen=True)
+class _Header:
+    endian: str
+    datatype: int
+    bitpix: int
+    offset: int
+    count: int
+
+    @property
+    def expected_bytes(self) -> int:
+        return self.offset + self.count * max(self.bitpix, 0) // 8
+
+
+def _parse_header(header: bytes) -> _Header | None:
+    """The fields of a NIfTI-1/2 header needed to size the voxel data, or None when it is not recognised."""
     for endian in "<>":
         if len(header) >= 348 and struct.unpack(endian + "i", header[:4])[0] == 348:
             dims = struct.unpack(endian + "8h", header[40:56])
-            bitpix = struct.unpack(endian + "h", header[72:74])[0]
-            offset = int(struct.unpack(endian + "f", header[108:112])[0])
+            datatype, bitpix = struct.unpack(endian + "hh", header[70:74])
+            offset = max(int(struct.unpack(endian + "f", header[108:112])[0]), 348)
             break
         if len(header) >= 540 and struct.unpack(endian + "i", header[:4])[0] == 540:
-            bitpix = struct.unpack(endian + "h", header[14:16])[0]
+            datatype, bitpix = struct.unpack(endian + "hh", header[12:16])
             dims = struct.unpack(endian + "8q", header[16:80])
-            offset = struct.unpack(endian + "q", header[168:176])[0]
+            offset = max(int(struct.unpack(endian + "q", header[168:176])[0]), 540)
             break
     else:
         return None
     count = int(np.prod([max(int(d), 1) for d in dims[1 : 1 + max(0, min(int(dims[0]), 7))]]))
-    return max(offset, 348) + count * max(int(bitpix), 0) // 8
+    return _Header(endian, int(datatype), int(bitpix), offset, count)
 
 
-def nifti_truncation(path: Path) -> str | None:
-    """Why a NIfTI file is incomplete, or None when it is complete or not a NIfTI file."""
+def nifti_problem(path: Path, check_finite: bool = True) -> str | None:
+    """Why a NIfTI file is unusable (truncated, NaN/Inf voxels), or None when fine or not a NIfTI file."""
     name = path.name.lower()
     if not path.is_file() or not (name.endswith(".nii") or name.endswith(".nii.gz")):
         return None
     try:
         if name.endswith(".gz"):
             with gzip.open(path, "rb") as stream:
-                header = stream.read(540)
-                total = len(header)
-                while chunk := stream.read(1 << 20):
-                    total += len(chunk)
+                data = stream.read()
         else:
-            with open(path, "rb") as stream:
-                header = stream.read(540)
-            total = path.stat().st_size
+            data = path.read_bytes()
     except (EOFError, OSError, zlib.error):
         return "file is truncated or corrupt (compressed stream ends early)"
-    expected = _nifti_expected_bytes(header)
-    if expected is not None and total < expected:
-        return f"file is truncated ({total} of {expected} bytes)"
+    header = _parse_header(data[:540])
+    if header is None:
+        return None  # not a header we know: let SimpleITK decide
+    if len(data) < header.expected_bytes:
+        return f"file is truncated ({len(data)} of {header.expected_bytes} bytes)"
+    if check_finite and header.datatype in _FLOAT_CODES:
+        dtype = np.dtype(header.endian + _FLOAT_CODES[header.datatype])
+        voxels = np.frombuffer(data, dtype=dtype, count=header.count, offset=header.offset)
+        if not np.isfinite(voxels).all():
+            return "image contains NaN or Inf values"
     return None
