@@ -166,7 +166,7 @@ def write_mesh(mesh: Mesh, path: str | Path, point_data: dict[str, np.ndarray] |
         data[name] = values.astype(np.uint8) if values.dtype == np.bool_ else values
     if file_format == "ply":
         data = _ply_point_data(data)
-    output = meshio.Mesh(mesh.vertices_mm, [("triangle", mesh.faces)], point_data=data)
+    output = meshio.Mesh(mesh.vertices_mm, [("triangle", mesh.faces.astype(np.int32))], point_data=data)
     with atomic_path(path) as tmp:
         if file_format == "vtk":
             # Legacy VTK 4.2: readable by every VTK-based viewer (ParaView, 3D Slicer), old ones included.
