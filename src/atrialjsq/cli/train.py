@@ -37,7 +37,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--tiny", action="store_true", help="tiny network and 32^3 ROI (CPU smoke runs)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: the GPU when available)")
     parser.add_argument("--no-fast", action="store_true", help="no bf16 autocast / channels-last on CUDA")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile the model (default: on with CUDA, off on CPU)",
+    )
     parser.add_argument("--elastic-mm", type=float, default=0.0, help="elastic deformation strength (mm, 0 = off)")
     parser.add_argument("--stop-after", type=int, help="stop cleanly after N iterations in this call")
     parser.add_argument("--layout", default="auto", help="raw dataset layout (see `atrialjsq preprocess`)")

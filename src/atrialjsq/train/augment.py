@@ -78,6 +78,17 @@ class SampleTransform:
     elastic: torch.Tensor | None  # (3, g, g, g) displacement in mm at the control points, or None
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a small host tensor without a stream synchronisation.
+
+    A copy from pageable memory makes the host wait for the GPU queue to drain, so one per iteration would stop
+    the CPU from running ahead; pinned memory (PyTorch's caching host allocator) keeps the copy asynchronous.
+    """
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 def sample_seed(run_seed: int, iteration: int, position: int) -> int:
     """A seed unique to (run, iteration, global batch position), independent of the number of processes."""
     return (run_seed * 1_000_003 + iteration * 4_099 + position * 7 + 0x5EED) % (2**63 - 1)
@@ -153,9 +164,9 @@ def _elastic_offsets(
     device: torch.device,
 ) -> torch.Tensor:
     """Smooth displacement (B, X, Y, Z, 3) in normalised input coordinates, in affine_grid's axis order."""
-    coarse = torch.stack([t.elastic for t in transforms]).to(device)  # (B, 3, g, g, g), mm along x, y, z
+    coarse = to_device(torch.stack([t.elastic for t in transforms]), device)  # (B, 3, g, g, g), mm along x, y, z
     dense = F.interpolate(coarse, size=roi, mode="trilinear", align_corners=True)
-    half_extent = torch.tensor([n * s / 2 for n, s in zip(full_shape, spacing, strict=True)], device=device)
+    half_extent = to_device(torch.tensor([n * s / 2 for n, s in zip(full_shape, spacing, strict=True)]), device)
     dense = dense / half_extent.view(1, 3, 1, 1, 1)
     return dense.flip(1).permute(0, 2, 3, 4, 1)
 
@@ -177,7 +188,7 @@ def spatial_resample(
     reference = next(iter(full.values()))
     device, batch_size = reference.device, reference.shape[0]
     full_shape = tuple(reference.shape[2:])
-    theta = torch.stack([sampling_theta(t, full_shape, roi, spacing) for t in transforms]).to(device)
+    theta = to_device(torch.stack([sampling_theta(t, full_shape, roi, spacing) for t in transforms]), device)
     grid = F.affine_grid(theta, [batch_size, 1, *roi], align_corners=False)
     if any(t.elastic is not None for t in transforms):
         grid = grid + _elastic_offsets(transforms, full_shape, roi, spacing, device)
@@ -189,7 +200,7 @@ def spatial_resample(
         sampled = F.grid_sample(stacked, grid, mode=mode, padding_mode="border", align_corners=False)
         for channel, name in enumerate(names):
             out[name] = sampled[:, channel : channel + 1]
-    zoom = torch.tensor([t.zoom for t in transforms], device=device).view(-1, 1, 1, 1, 1)
+    zoom = to_device(torch.tensor([t.zoom for t in transforms]), device).view(-1, 1, 1, 1, 1)
     for name in DISTANCE_KEYS:
         if name in out:
             out[name] = out[name] * zoom
@@ -222,7 +233,7 @@ def augment_intensity(image: torch.Tensor, transforms: list[SampleTransform]) ->
     batch_size = image.shape[0]
 
     def per_sample(values: list[float]) -> torch.Tensor:
-        return torch.tensor(values, device=device, dtype=image.dtype).view(batch_size, 1, 1, 1, 1)
+        return to_device(torch.tensor(values, dtype=image.dtype), device).view(batch_size, 1, 1, 1, 1)
 
     gamma = per_sample([t.gamma for t in transforms])
     low = image.amin(dim=(1, 2, 3, 4), keepdim=True)

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from atrialjsq.train.augment import AugmentParams, SampleTransform, apply_transforms, draw_transform, sample_seed
+from atrialjsq.train.augment import (
+    AugmentParams,
+    SampleTransform,
+    apply_transforms,
+    draw_transform,
+    sample_seed,
+    to_device,
+)
 
 CACHE_KEYS = ("image", "la", "phi_la", "band", "phi_normal", "phi_scar")
 GPU_FRACTION = 0.5  # use at most this share of the free GPU memory for the data
@@ -76,10 +83,11 @@ class VolumeBank:
 
     def gather(self, indices: Sequence[int], device: torch.device) -> dict[str, torch.Tensor]:
         """The full (margin-padded) arrays of `indices`, moved to `device`."""
-        index = torch.as_tensor(list(indices), dtype=torch.long, device=self.device)
-        return {
-            key: tensor.index_select(0, index).to(device, non_blocking=True) for key, tensor in self.tensors.items()
-        }
+        index = to_device(torch.as_tensor(list(indices), dtype=torch.long), self.device)
+        if self.device == device or device.type != "cuda":
+            return {key: tensor.index_select(0, index).to(device) for key, tensor in self.tensors.items()}
+        # Host bank, GPU training: gather into pinned memory so the upload does not block the host.
+        return {key: to_device(tensor.index_select(0, index), device) for key, tensor in self.tensors.items()}
 
     def centred_window(self, index: int, device: torch.device) -> dict[str, torch.Tensor]:
         """The un-augmented, centred ROI window of one case as float32 (1, 1, *roi): used for validation."""

@@ -64,7 +64,7 @@ class TrainOptions:
     device: str | None = None  # None: this rank's GPU when available, else the CPU
     resume: bool = False
     fast: bool = True  # bf16 autocast + channels_last_3d on CUDA (config.train.amp/channels_last force them)
-    compile: bool = False  # torch.compile the model (worth it for long CUDA runs)
+    compile: bool | None = None  # torch.compile the model; None: on CUDA only (falls back to eager on errors)
     stop_after: int | None = None  # stop cleanly (with a checkpoint) after this many iterations in this call
     progress: bool = True
     elastic_mm: float = 0.0  # elastic deformation strength (the config has no field for it yet)
@@ -96,6 +96,14 @@ def augment_params(config: ExperimentConfig, elastic_mm: float = 0.0) -> Augment
         noise_std=t.noise_std,
         elastic_mm=getattr(t, "elastic_mm", elastic_mm) or elastic_mm,
     )
+
+
+def _compiled(model: torch.nn.Module) -> Callable:
+    """torch.compile that falls back to eager for graphs the compiler cannot handle, instead of failing the run."""
+    import torch._dynamo
+
+    torch._dynamo.config.suppress_errors = True
+    return torch.compile(model)
 
 
 def _lambda_name(key: str) -> str:
@@ -175,7 +183,8 @@ class Trainer:
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last_3d)
         self.model = wrap_model(model, self.context, self.device)
-        self.forward = torch.compile(self.model) if self.options.compile else self.model
+        use_compile = self.options.compile if self.options.compile is not None else cuda
+        self.forward = _compiled(self.model) if use_compile else self.model
         self.loss_fn = JointLoss(config)
         self.optimizer = make_optimizer(config.optim, model.parameters(), fused=cuda)
         self.scheduler = make_lr_scheduler(self.optimizer, config.optim)
