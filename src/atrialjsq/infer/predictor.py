@@ -12,6 +12,7 @@ field of view than in training); "whole" tiles the whole resampled volume (the n
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from contextlib import nullcontext
@@ -256,5 +257,29 @@ class Predictor:
 
     @staticmethod
     def _to_input(probability: torch.Tensor, region: Geometry, target: Geometry) -> np.ndarray:
+        """Linear resampling onto `target`, computed only over the part of it the region covers (0 elsewhere):
+        the region is a small part of a clinical field of view, so this saves most of the interpolation."""
         array = np.ascontiguousarray(probability.float().cpu().numpy(), dtype=np.float32)
-        return np.asarray(to_original_grid(Volume(array, region), target).array, dtype=np.float32)
+        out = np.zeros(target.shape, dtype=np.float32)
+        box = covered_box(region, target)
+        if box is None:
+            return out
+        sub = Geometry(
+            tuple(s.stop - s.start for s in box),
+            target.spacing,
+            tuple(target.index_to_physical(np.array([s.start for s in box], dtype=np.float64))),
+            target.direction,
+        )
+        out[box] = to_original_grid(Volume(array, region), sub).array
+        return out
+
+
+def covered_box(region: Geometry, target: Geometry) -> tuple[slice, slice, slice] | None:
+    """Index box of `target` holding every voxel centre that lies inside `region`'s field of view (None if none)."""
+    corners = np.array(list(itertools.product(*[(-0.5, n - 0.5) for n in region.shape])), dtype=np.float64)
+    indices = target.physical_to_index(region.index_to_physical(corners))
+    low = np.maximum(np.floor(indices.min(axis=0)).astype(int) - 1, 0)
+    high = np.minimum(np.ceil(indices.max(axis=0)).astype(int) + 2, np.asarray(target.shape))
+    if np.any(high <= low):
+        return None
+    return tuple(slice(int(lo), int(hi)) for lo, hi in zip(low, high, strict=True))
