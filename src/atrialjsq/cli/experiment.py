@@ -38,6 +38,13 @@ def register(subparsers) -> argparse.ArgumentParser:
         default="image",
         help="where the ROI is centred: the image centre as in the paper (default) or the ground-truth LA",
     )
+    parser.add_argument(
+        "--spacing",
+        type=float,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="model grid spacing in mm (default: the config's, 1 mm; e.g. 3 3 3 to fit phantoms in a --tiny ROI)",
+    )
     parser.add_argument("--cache", help="preprocessing cache to use or build (default: <out>/cache)")
     parser.add_argument(
         "--test", choices=("wilcoxon", "ttest"), default="wilcoxon", help="paired test for the significance marks"
@@ -68,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         tiny=args.tiny,
         seed=args.seed,
         center=args.center,
+        spacing=args.spacing,
         cache=args.cache,
         device=args.device,
         test=args.test,

@@ -163,6 +163,7 @@ class ExperimentSettings:
     tiny: bool = False
     seed: int = 0
     center: str = "image"
+    spacing: tuple[float, float, float] | None = None
     cache: Path | None = None
     device: str | None = None
     test: str = "wilcoxon"
@@ -176,6 +177,10 @@ class ExperimentSettings:
             raise InputError(None, f"--folds must be at least 2, got {self.folds}")
         if self.iterations is not None and self.iterations < 1:
             raise InputError(None, f"--iterations must be at least 1, got {self.iterations}")
+        if self.spacing is not None:
+            if len(self.spacing) != 3 or min(self.spacing) <= 0:
+                raise InputError(None, f"--spacing needs three positive values, got {list(self.spacing)}")
+            self.spacing = tuple(float(s) for s in self.spacing)
         if self.center not in CENTERS:
             raise InputError(None, f"--center must be one of {', '.join(CENTERS)}, got {self.center!r}")
 
@@ -190,15 +195,18 @@ class ExperimentSettings:
             "tiny": self.tiny,
             "seed": self.seed,
             "center": self.center,
+            "spacing": list(self.spacing) if self.spacing is not None else None,
         }
 
     def config(self, name: str):
-        """The named preset at this experiment's size and training length."""
+        """The named preset at this experiment's size, grid and training length."""
         from atrialjsq.model.configs import get_config
 
         overrides: dict[str, Any] = {}
         if self.iterations is not None:
             overrides["train"] = {"iterations": self.iterations}
+        if self.spacing is not None:
+            overrides["data"] = {"spacing": self.spacing}
         return get_config(name, tiny=self.tiny, **overrides)
 
 
@@ -436,9 +444,10 @@ def _original_grid(entry: dict[str, Any], spacing) -> tuple[Geometry, Geometry]:
     return original, crop.window_geometry(resampled)
 
 
-def predict_cached_case(network, index, case_id: str, overlap: float = 0.5) -> dict[str, Volume]:
-    """Run `network` over a case's cached window (ROI-sized sliding windows, as in training) and bring the
-    probabilities back onto the case's original grid; the LA mask is the largest component of p_LA > 0.5."""
+def predict_cached_case(network, index, case_id: str) -> dict[str, Volume]:
+    """Run `network` on the ROI at the centre of a case's cached window (the paper's test-time input: the
+    margin around it only serves training shifts) and bring the probabilities back onto the case's original
+    grid (0 outside the ROI); the LA mask is the largest component of p_LA > 0.5."""
     import torch
 
     from atrialjsq.data.cache import load_cached_case
@@ -448,11 +457,13 @@ def predict_cached_case(network, index, case_id: str, overlap: float = 0.5) -> d
 
     arrays = load_cached_case(index, case_id)
     original, window = _original_grid(index.entry(case_id), index.spacing)
-    image = torch.from_numpy(np.ascontiguousarray(arrays["image"], dtype=np.float32))[None, None]
-    outputs = sliding_window_probabilities(image.to(network.device), network.roi, network.probabilities, overlap)
+    roi = tuple(slice(m, m + r) for m, r in zip(index.margin, index.roi, strict=True))
+    image = torch.from_numpy(np.ascontiguousarray(arrays["image"][roi], dtype=np.float32))[None, None]
+    outputs = sliding_window_probabilities(image.to(network.device), network.roi, network.probabilities)
 
     def back(probability: torch.Tensor) -> Volume:
-        array = np.ascontiguousarray(probability.float().cpu().numpy(), dtype=np.float32)
+        array = np.zeros(window.shape, dtype=np.float32)
+        array[roi] = probability.float().cpu().numpy()
         mapped = to_original_grid(Volume(array, window), original)
         return Volume(np.asarray(mapped.array, dtype=np.float32), original)
 

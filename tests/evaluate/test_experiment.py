@@ -1,0 +1,340 @@
+"""Experiment runner (Tables 2 and 4): table layout and significance marks on constructed per-case results with
+known p-values, the cached-window prediction round trip, and a CI-scale cross-validated run on phantoms that a
+rerun does not recompute."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from atrialjsq.errors import InputError
+from atrialjsq.evaluate.experiment import (
+    TABLE2_ROWS,
+    TABLE4_ROWS,
+    ExperimentSettings,
+    predict_cached_case,
+    run_experiment,
+    select_rows,
+)
+from atrialjsq.evaluate.tables import PAPER_COLUMNS, Cell, MethodResults, build_table, format_markdown, write_table
+from atrialjsq.io import Geometry, Volume, read_volume, write_volume
+from conftest import sphere_mask
+
+HEADERS = [column.header for column in PAPER_COLUMNS]
+
+
+# ---------------------------------------------------------------------------------------------- tables
+
+
+def test_cell_text_follows_the_paper_layout():
+    assert Cell(0.91349, 0.03151, 20).text() == "0.913 ± 0.032"
+    assert Cell(1.6, 0.717, 20, p=0.005).text() == "1.600 ± 0.717*"
+    assert Cell(1.6, 0.717, 20, p=0.0009).text() == "1.600 ± 0.717**"
+    assert Cell(1.6, 0.717, 20, p=0.01).text() == "1.600 ± 0.717"  # p < 0.01 is needed, as in the paper
+    assert Cell(available=False).text() == "N/A"
+    assert Cell(n=0).text() == "–"
+    assert Cell(math.inf, math.nan, 3).text() == "inf"  # a failed case (no prediction) shows, not hidden
+
+
+def _per_case(values: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    n = len(next(iter(values.values())))
+    return {f"case{i:02d}": {metric: column[i] for metric, column in values.items()} for i in range(n)}
+
+
+def test_significance_marks_match_exact_wilcoxon_p_values():
+    # 12 cases; reference values r_i, method values r_i + d_i with distinct positive d_i. With every difference
+    # of one sign the exact two-sided Wilcoxon p is 2 / 2^n: n = 12 → 0.000488 (**), n = 10 → 0.00195 (*),
+    # n = 6 → 0.03125 (no mark). NaN cases drop out per metric, which sets n per column.
+    n = 12
+    ref = 0.5 + 0.01 * np.arange(n)
+    diff = 0.001 * (np.arange(n) + 1)
+    nan2 = np.where(np.arange(n) < 2, np.nan, 1.0)
+    nan6 = np.where(np.arange(n) < 6, np.nan, 1.0)
+    reference = _per_case({"Dice_s": list(ref), "Accuracy": list(ref), "Dice_g": list(ref), "Dice_LA": list(ref)})
+    better = _per_case(
+        {
+            "Dice_s": list(ref + diff),
+            "Accuracy": list((ref + diff) * nan2),
+            "Dice_g": list((ref + diff) * nan6),
+            "Dice_LA": list(ref),  # identical to the reference: p = 1
+        }
+    )
+    table = build_table(
+        "t", [MethodResults("A", better), MethodResults("SESA", reference)], reference="SESA", test="wilcoxon"
+    )
+    cells = dict(zip([c.metric for c in PAPER_COLUMNS], table.cells[0], strict=True))
+    assert cells["Dice_s"].p == pytest.approx(2 / 2**12)
+    assert cells["Dice_s"].stars == "**"
+    assert cells["Accuracy"].p == pytest.approx(2 / 2**10) and cells["Accuracy"].n == 10
+    assert cells["Accuracy"].stars == "*"
+    assert cells["Dice_g"].p == pytest.approx(2 / 2**6) and cells["Dice_g"].stars == ""
+    assert cells["Dice_LA"].p == 1.0 and cells["Dice_LA"].stars == ""
+    # mean ± std by hand: mean of r_i + d_i = 0.5 + 0.01·5.5 + 0.001·6.5; std (ddof=1) of 0.011·i
+    assert cells["Dice_s"].mean == pytest.approx(0.5 + 0.055 + 0.0065)
+    assert cells["Dice_s"].std == pytest.approx(0.011 * np.sqrt(n * (n + 1) / 12))
+    assert all(math.isnan(cell.p) for cell in table.cells[1])  # the reference is not tested against itself
+
+
+def test_ttest_option_uses_the_paired_t_test():
+    # One outlying difference: every difference is positive (Wilcoxon p = 2/4096) but t ≈ 1, p ≈ 0.34.
+    diff = [0.001 * (i + 1) for i in range(11)] + [100.0]
+    reference = _per_case({"HD_mm": [0.0] * 12})
+    method = _per_case({"HD_mm": diff})
+    methods = [MethodResults("A", method), MethodResults("SESA", reference)]
+    wilcoxon = build_table("t", methods, "SESA", "wilcoxon").cells[0][2]
+    ttest = build_table("t", methods, "SESA", "ttest").cells[0][2]
+    assert wilcoxon.stars == "**"
+    assert ttest.p > 0.2 and ttest.stars == ""
+    with pytest.raises(ValueError):
+        build_table("t", methods, "SESA", "kruskal")
+
+
+def test_rows_without_their_own_la_show_na_and_no_reference_means_no_marks(tmp_path: Path):
+    values = {"Dice_LA": [1.0, 1.0, 1.0], "ASD_mm": [0.0] * 3, "HD_mm": [0.0] * 3}
+    values |= {"Accuracy": [0.8, 0.9, 1.0], "Dice_s": [0.4, 0.5, 0.6], "Dice_g": [0.7, 0.8, 0.9]}
+    manual = MethodResults("LA_M+Otsu", _per_case(values), reports_la=False)
+    table = build_table("Table 2", [manual], reference="AJSQnet-SESA")
+    assert table.reference is None  # not run yet: no marks at all
+    texts = [cell.text() for cell in table.cells[0]]
+    assert texts == ["N/A", "N/A", "N/A", "0.900 ± 0.100", "0.500 ± 0.100", "0.800 ± 0.100"]
+    markdown = format_markdown(table)
+    assert "| LA_M+Otsu | N/A | N/A | N/A | 0.900 ± 0.100 | 0.500 ± 0.100 | 0.800 ± 0.100 |" in markdown
+    assert "No significance marks" in markdown
+
+    paths = write_table(table, tmp_path / "table2")
+    assert [p.name for p in paths] == ["table2.md", "table2.csv", "table2_stats.csv"]
+    with open(tmp_path / "table2.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows == [["Method", *HEADERS], ["LA_M+Otsu", "N/A", "N/A", "N/A", *texts[3:]]]
+    with open(tmp_path / "table2_stats.csv", newline="", encoding="utf-8") as handle:
+        stats = list(csv.DictReader(handle))
+    dice_s = next(r for r in stats if r["metric"] == "Dice_s")
+    assert float(dice_s["mean"]) == pytest.approx(0.5) and dice_s["n"] == "3"
+    assert not list(tmp_path.glob(".*"))  # atomic writes leave no temporary files
+
+
+def test_table4_has_definition_columns(tmp_path: Path):
+    from atrialjsq.evaluate.experiment import TABLES
+
+    spec = TABLES["dpm"]
+    values = {name: [0.5, 0.6] for name in ("Dice_LA", "ASD_mm", "HD_mm", "Accuracy", "Dice_s", "Dice_g")}
+    methods = [MethodResults(row.label, _per_case(values), row.reports_la, row.definition) for row in spec.rows]
+    table = build_table(spec.title, methods, "AJSQnet-SESA", definition_headers=spec.definition_headers)
+    write_table(table, tmp_path / "table4")
+    with open(tmp_path / "table4.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["Method", "DPM", "L_SE^scar", *HEADERS]
+    assert [r[:3] for r in rows[1:]] == [
+        ["AJSQnet-SESA", "exp(-|φ|)", "L2"],
+        ["SESA-expit", "expit(-φ)", "L2"],
+        ["SESA-Hellinger", "exp(-|φ|)", "Hellinger"],
+        ["SESA-norm", "exp(-|φ|)†", "L2"],
+        ["SESA-expit-norm", "expit(-φ)†", "L2"],
+    ]
+    assert all(r[3] == "0.550 ± 0.071" for r in rows[1:])
+
+
+# ---------------------------------------------------------------------------------------------- rows
+
+
+def test_rows_and_shared_networks():
+    assert [row.label for row in TABLE2_ROWS] == [
+        "LA_M+Otsu",
+        "LA_M+MGMM",
+        "LA_U-Net+Otsu",
+        "LA_U-Net+MGMM",
+        "U-Net_LA/scar-BCE",
+        "U-Net_LA/scar-Dice",
+        "U-Net_LA/scar-SE",
+        "AJSQnet-BCE",
+        "AJSQnet-SE",
+        "AJSQnet-SESA",
+    ]
+    networks = [name for row in TABLE2_ROWS for name in row.networks]
+    assert networks.count("unet-la-bce") == 3  # LA_U-Net+Otsu, +MGMM and U-Net_LA/scar-BCE share it
+    assert len(set(networks)) == 9
+    assert [row.networks for row in TABLE4_ROWS] == [[row.key] for row in TABLE4_ROWS]
+    from atrialjsq.model.configs import list_configs
+
+    assert set(networks) | {n for row in TABLE4_ROWS for n in row.networks} <= set(list_configs())
+    assert [r.key for r in select_rows("ablation", ["AJSQnet-SESA", "lam-otsu"])] == ["lam-otsu", "ajsq-sesa"]
+    with pytest.raises(InputError, match="unknown row"):
+        select_rows("dpm", ["lam-otsu"])
+    with pytest.raises(InputError, match="unknown experiment"):
+        select_rows("table9")
+
+
+# ---------------------------------------------------------------------------------------------- prediction
+
+
+def _write_sphere_set(root: Path, n: int, shape=(40, 40, 40)) -> None:
+    """Balls of blood (LA) in a 2 mm wall with a bright scar cap on the +x side, in the LAScarQS task-1 layout."""
+    for i in range(n):
+        rng = np.random.default_rng(i)
+        centre = np.array([(s - 1) / 2 for s in shape]) + rng.uniform(-1.5, 1.5, 3)
+        la = sphere_mask(shape, centre, 9.0)
+        wall = sphere_mask(shape, centre, 11.0).astype(bool) & ~la.astype(bool)
+        scar = (wall & (np.arange(shape[0])[:, None, None] > centre[0] + 2 + i)).astype(np.uint8)
+        image = 40 + 110 * la + 20 * wall + 200 * scar + rng.normal(0, 5, shape)
+        geometry = Geometry(shape, (1.0, 1.0, 1.0), (-20.0, 3.0, 7.0))
+        folder = root / f"case{i}"
+        write_volume(Volume(image.astype(np.float32), geometry), folder / "enhanced.nii.gz")
+        write_volume(Volume(la, geometry), folder / "atriumSegImgMO.nii.gz", label=True)
+        write_volume(Volume(scar, geometry), folder / "scarSegImgM.nii.gz", label=True)
+
+
+class _CachedTruth:
+    """Plays a network by returning a case's cached targets, so the way back to the input grid can be checked
+    exactly: on a 1 mm input grid the returned LA must be the manual LA voxel for voxel."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], roi, margin):
+        self.device = torch.device("cpu")
+        self.roi = tuple(roi)
+        box = tuple(slice(m, m + r) for m, r in zip(margin, roi, strict=True))
+        self.la = torch.from_numpy(arrays["la"][box].astype(np.float32))[None, None]
+        band = arrays["band"][box]
+        self.scar = torch.from_numpy(np.stack([band == 1, band == 2]).astype(np.float32))[None]
+
+    def probabilities(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        assert tuple(image.shape[2:]) == self.roi
+        return {"la": self.la, "scar": self.scar}
+
+
+def test_predict_cached_case_returns_to_the_input_grid_exactly(tmp_path: Path):
+    from atrialjsq.data.cache import build_cache, load_cached_case
+    from atrialjsq.data.layouts import index_dataset, load_case
+
+    _write_sphere_set(tmp_path / "data", 1)
+    refs = index_dataset(tmp_path / "data")
+    index = build_cache(refs, tmp_path / "cache", spacing=(1, 1, 1), roi=(32, 32, 32), margin=(4, 4, 4), center="image")
+    fake = _CachedTruth(load_cached_case(index, "case0"), index.roi, index.margin)
+    maps = predict_cached_case(fake, index, "case0")
+    case = load_case(refs[0])
+    assert maps["la"].geometry == case.image.geometry
+    np.testing.assert_array_equal(maps["la"].array, case.la.array)
+    # the scar class of the band lies on the scar side (+x) of the ball only
+    scar_x = np.nonzero(maps["p_scar"].array > 0.5)[0]
+    assert scar_x.size and scar_x.min() > 20
+
+
+# ---------------------------------------------------------------------------------------------- CI-scale run
+
+
+def _mtimes(root: Path, pattern: str) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in sorted(root.glob(pattern))}
+
+
+def test_ci_run_on_phantoms_then_rerun_recomputes_nothing(tmp_path: Path):
+    from atrialjsq.cli import main
+    from atrialjsq.phantom.writer import write_phantom_set
+    from atrialjsq.train.checkpoint import load_checkpoint
+
+    torch.set_num_threads(1)
+    data, out = tmp_path / "phantoms", tmp_path / "exp"
+    write_phantom_set(4, data, seed=0, shape=(64, 64, 24), spacing=(2.5, 2.5, 5.0), progress=False)
+    settings = dict(data=data, out=out, folds=2, iterations=3, tiny=True, spacing=(3, 3, 3), device="cpu")
+    rows = ["lam-otsu", "launet-otsu", "unet-bce"]
+    log = run_experiment("ablation", ExperimentSettings(**settings, progress=False), rows)
+
+    # unet-la-bce serves two of the rows and is trained once per fold
+    assert sorted(log.trained) == sorted(f"{n}/fold{k}" for n in ("unet-la-bce", "unet-scar-bce") for k in (0, 1))
+    assert len(log.evaluated) == 6 and not log.skipped and len(log.predicted) == 3 * 4
+    for k in (0, 1):
+        assert int(load_checkpoint(out / "models" / "unet-la-bce" / f"fold{k}" / "last.pt")["iteration"]) == 3
+
+    # the table has the paper's columns and the rows that ran, in the paper's order
+    with open(out / "table2.csv", newline="", encoding="utf-8") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == ["Method", *HEADERS]
+    assert [r[0] for r in table[1:]] == ["LA_M+Otsu", "LA_U-Net+Otsu", "U-Net_LA/scar-BCE"]
+    assert table[1][1:4] == ["N/A"] * 3 and table[2][1:4] == ["N/A"] * 3 and "±" in table[3][1]
+    assert "Not run yet: LA_M+MGMM" in (out / "table2.md").read_text(encoding="utf-8")
+
+    # every phantom is held out exactly once; the manual-LA row writes the manual LA as its LA
+    merged = list(csv.DictReader(open(out / "lam-otsu" / "per_case.csv", newline="")))
+    assert sorted(r["case"] for r in merged) == [f"phantom_{i:04d}" for i in range(4)]
+    assert all(float(r["Dice_LA"]) == 1.0 and float(r["HD_mm"]) == 0.0 for r in merged)
+    case = merged[0]["case"]
+    fold = next(k for k in (0, 1) if (out / "lam-otsu" / f"fold{k}" / "pred" / case).is_dir())
+    written = read_volume(out / "lam-otsu" / f"fold{fold}" / "pred" / case / "LA_predict.nii.gz")
+    manual = read_volume(data / case / "atriumSegImgMO.nii.gz")
+    np.testing.assert_array_equal(written.array > 0, manual.array > 0)
+
+    # rerun: nothing is trained, predicted or evaluated again, and no result file is rewritten
+    watched = "**/fold*/**/*.*"
+    before = _mtimes(out, watched)
+    again = run_experiment("ablation", ExperimentSettings(**settings, progress=False), rows)
+    assert (again.trained, again.predicted, again.evaluated) == ([], [], [])
+    assert len(again.skipped) == 6
+    assert _mtimes(out, watched) == before
+
+    # an interrupted cell resumes: only its missing case is predicted, nothing is trained
+    cell = out / "unet-bce" / "fold1"
+    (cell / "per_case.csv").unlink()
+    shutil.rmtree(next((cell / "pred").iterdir()))
+    partial = run_experiment("ablation", ExperimentSettings(**settings, progress=False), rows)
+    assert partial.evaluated == ["unet-bce/fold1"] and len(partial.predicted) == 1 and partial.trained == []
+
+    # interrupted training resumes from its checkpoint and ends where the uninterrupted run ended
+    model_dir = out / "models" / "unet-scar-bce" / "fold0"
+    finished = load_checkpoint(model_dir / "last.pt")
+    from atrialjsq.data.cache import load_cache, load_cached_case
+    from atrialjsq.data.splits import load_folds
+    from atrialjsq.train.trainer import TrainOptions, fit
+
+    index = load_cache(out / "cache")
+    train_ids = load_folds(out / "folds.json")[0]["train"]
+    config = ExperimentSettings(**settings).config("unet-scar-bce")
+    scratch = tmp_path / "scratch"
+    fit(
+        config,
+        [load_cached_case(index, i) for i in train_ids],
+        None,
+        scratch,
+        TrainOptions("cpu", stop_after=1, progress=False),
+    )
+    os.replace(scratch / "last.pt", model_dir / "last.pt")
+    (out / "unet-bce" / "fold0" / "per_case.csv").unlink()
+    resumed = run_experiment("ablation", ExperimentSettings(**settings, progress=False), rows)
+    assert resumed.trained == ["unet-scar-bce/fold0"] and resumed.evaluated == ["unet-bce/fold0"]
+    state = load_checkpoint(model_dir / "last.pt")
+    assert int(state["iteration"]) == 3
+    for name, tensor in finished["model"].items():
+        torch.testing.assert_close(state["model"][name], tensor)
+
+    # other options on the same folder are refused before anything runs
+    with pytest.raises(InputError, match="iterations=3"):
+        run_experiment("ablation", ExperimentSettings(**{**settings, "iterations": 5}, progress=False), rows)
+
+    # the CLI on the finished folder reports that nothing was left to do
+    args = ["experiment", "ablation", "--data", str(data), "--out", str(out), "--folds", "2", "--iterations", "3"]
+    args += ["--tiny", "--spacing", "3", "3", "3", "--device", "cpu", "--rows", ",".join(rows)]
+    assert main(args) == 0
+
+
+@pytest.mark.slow
+def test_full_tables_on_phantoms(tmp_path: Path):
+    """Every row of Table 2 and Table 4 at CI scale; the shared AJSQnet-SESA cells are computed once."""
+    from atrialjsq.phantom.writer import write_phantom_set
+
+    torch.set_num_threads(1)
+    data, out = tmp_path / "phantoms", tmp_path / "exp"
+    write_phantom_set(4, data, seed=1, shape=(64, 64, 24), spacing=(2.5, 2.5, 5.0), progress=False)
+    settings = ExperimentSettings(data, out, folds=2, iterations=2, tiny=True, spacing=(3, 3, 3), device="cpu")
+    settings.progress = False
+    table2 = run_experiment("ablation", settings)
+    assert len(table2.evaluated) == 20 and len(table2.trained) == 2 * 9
+    table4 = run_experiment("dpm", settings)
+    assert len(table4.evaluated) == 8 and "ajsq-sesa/fold0" in table4.skipped
+    for stem, labels in (("table2", [r.label for r in TABLE2_ROWS]), ("table4", [r.label for r in TABLE4_ROWS])):
+        with open(out / f"{stem}.csv", newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        assert [r[0] for r in rows[1:]] == labels
+        assert all("–" not in cell for r in rows[1:] for cell in r)
