@@ -121,3 +121,16 @@ def test_lr_schedule_and_lambdas_follow_the_paper(tiny_cases, tmp_path):
     assert lambda_la == pytest.approx([0.01 * 1.1 ** (i // 3) for i in range(9)])
     assert column(rows, "lambda_scar") == [10.0] * 9
     assert all(math.isfinite(v) for v in column(rows, "loss"))
+
+
+def test_bf16_autocast_and_channels_last_path_runs_and_validates(tiny_cases, tmp_path):
+    """The CUDA settings (bf16 autocast, channels_last_3d), exercised on the CPU: finite losses, a validation row."""
+    config = tiny_config(iterations=3, val_every=3, amp=True, channels_last=True)
+    trainer = Trainer(config, tiny_cases[:2], tiny_cases[2:3], tmp_path, TrainOptions(progress=False))
+    assert trainer.autocast_dtype == torch.bfloat16 and trainer.channels_last
+    assert trainer.train_bank.margin == (4, 4, 4)
+    result = trainer.run()
+    assert result.iteration == 3
+    assert all(math.isfinite(v) for v in column(read_csv(tmp_path / "log.csv"), "loss"))
+    val = read_csv(tmp_path / "val.csv")
+    assert len(val) == 1 and 0.0 <= float(val[0]["la_dice"]) <= 1.0

@@ -102,11 +102,13 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from atrialjsq.train.checkpoint import export_model
+    from atrialjsq.train.ddp import context_from_env, shutdown_distributed
     from atrialjsq.train.run import train_run
     from atrialjsq.train.trainer import TrainOptions
 
     config = build_config(args)
     folds = _folds(args)
+    main_process = context_from_env().is_main  # under torchrun only rank 0 reports and exports
     options = TrainOptions(
         device=args.device,
         resume=args.resume,
@@ -119,10 +121,13 @@ def run(args: argparse.Namespace) -> int:
     for fold in folds:
         out = Path(args.out) if len(folds) == 1 else Path(args.out) / f"fold{fold}"
         result = train_run(config, args.data, out, fold, args.val_fraction, options, args.layout, args.workers)
+        if not main_process:
+            continue
         best = f", best validation score {result.best_score:.3f}" if result.best_checkpoint else ""
         print(f"{out}: {result.iteration}/{config.train.iterations} iterations{best}")
         if args.export and result.last_checkpoint:
             target = Path(args.export) if len(folds) == 1 else out / Path(args.export).name
             export_model(result.last_checkpoint, target, meta={"fold": fold, "config": config.name})
             print(f"exported {target}")
+    shutdown_distributed()
     return 0
