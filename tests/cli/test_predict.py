@@ -140,3 +140,37 @@ def test_missing_model_is_one_clear_error(tmp_path, capsys):
     assert code == 1
     assert err.strip().splitlines()[-1].startswith("error: ") and "no-such-model" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_demo_without_shipped_model_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    from atrialjsq.infer import models
+
+    monkeypatch.setattr(models, "ASSETS_DIR", tmp_path / "no-assets")
+    code = main(["demo", "--out", str(tmp_path / "demo"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("error: ") and "phantom-ajsq-sesa" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.slow
+def test_demo_writes_phantom_input_and_every_output(tmp_path, capsys, biased_bundle):
+    code = main(["demo", "--out", str(tmp_path / "demo"), "--model", str(biased_bundle), "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 0
+    case_in = tmp_path / "demo" / "input" / "phantom_seed0"
+    assert {p.name for p in case_in.iterdir()} == {
+        "enhanced.nii.gz",
+        "atriumSegImgMO.nii.gz",
+        "scarSegImgM.nii.gz",
+        "phantom.json",
+    }
+    case_out = tmp_path / "demo" / "prediction" / "phantom_seed0"
+    assert {"LA_predict.nii.gz", "scar_predict.nii.gz", "prob_scar.nii.gz", "report.json", "report.png"} <= {
+        p.name for p in case_out.iterdir()
+    }
+    image = read_volume(case_in / "enhanced.nii.gz")
+    assert image.geometry.shape == (576, 576, 44)
+    assert read_volume(case_out / "LA_predict.nii.gz").geometry.is_close(image.geometry, tol=1e-5)
+    for line in ("LA volume", "scar burden", "Utah", "phantom truth", str(case_out)):
+        assert line in out

@@ -163,3 +163,13 @@ def test_real_network_from_tiny_configs_keeps_geometry(tmp_path, rotated_ball):
     prediction = predictor.predict_volume(image)
     assert prediction.p_scar.geometry == image.geometry and prediction.p_scar.array.dtype == np.float32
     assert np.isfinite(prediction.p_scar.array).all()
+
+
+def test_covered_box_bounds_the_region_footprint():
+    from atrialjsq.infer.predictor import covered_box
+
+    target = Geometry((100, 80, 40), (1.0, 1.0, 2.0))
+    region = Geometry((10, 10, 5), (2.0, 2.0, 2.0), (20.0, 30.0, 10.0))  # x 19..39 mm, y 29..49, z 9..19 (idx 4.5..9.5)
+    box = covered_box(region, target)
+    assert box == (slice(18, 41), slice(28, 51), slice(3, 12))  # one voxel of slack each side
+    assert covered_box(Geometry((4, 4, 4), (1.0, 1.0, 1.0), (500.0, 0.0, 0.0)), target) is None
