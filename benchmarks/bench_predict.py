@@ -154,11 +154,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:14s} {seconds:7.2f} s  ({detail})", flush=True)
         naive_name = f"naive ({args.naive})"
         naive_seconds, naive_la = results[naive_name]
+        first_name = next(iter(results))
         for name, (seconds, la) in results.items():
             if name != naive_name:
+                agreement = f"LA Dice vs naive {dice(la, naive_la):.3f}"
+                if name != first_name:
+                    agreement += f", vs {first_name} {dice(la, results[first_name][1]):.3f}"
                 print(
                     f"bench_predict {args.device}: {name} {seconds:.2f} s vs {naive_name} {naive_seconds:.2f} s "
-                    f"= {naive_seconds / seconds:.1f}x faster; LA Dice vs naive {dice(la, naive_la):.3f}"
+                    f"= {naive_seconds / seconds:.1f}x faster; {agreement}"
                 )
     return 0
 

@@ -145,9 +145,17 @@ def test_mirroring_tta_matches_plain_for_symmetric_network(rotated_ball):
     image, _ = rotated_ball
     fine_plain, fine_tta = StandInNet((2.0, 2.0, 2.0), (16, 16, 16)), StandInNet((2.0, 2.0, 2.0), (16, 16, 16))
     plain = Predictor(fine_plain, None).predict_volume(image)
-    mirrored = Predictor(fine_tta, None, tta=True).predict_volume(image)
+    with pytest.warns(RuntimeWarning, match="trained without flips"):
+        predictor = Predictor(fine_tta, None, tta=True)
+    mirrored = predictor.predict_volume(image)
     assert len(fine_tta.windows) == 8 * len(fine_plain.windows)
     np.testing.assert_allclose(mirrored.la_prob.array, plain.la_prob.array, atol=1e-5)
+
+
+def test_tta_mirrors_only_the_axes_flipped_in_training():
+    fine = StandInNet((2.0, 2.0, 2.0), (16, 16, 16))
+    fine.config.train = SimpleNamespace(flip_axes=(0, 2))
+    assert Predictor(fine, None, tta=True).tta_axes == (0, 2)
 
 
 def test_real_network_from_tiny_configs_keeps_geometry(tmp_path, rotated_ball):

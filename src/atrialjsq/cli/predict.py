@@ -23,7 +23,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="model bundle file, or the name of a shipped model (default: phantom-ajsq-sesa)",
     )
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    parser.add_argument("--tta", action="store_true", help="average over the 8 mirrorings (8x slower)")
+    parser.add_argument(
+        "--tta",
+        action="store_true",
+        help="average over mirrorings along the axes flipped in training (up to 8x slower)",
+    )
     parser.add_argument(
         "--crop",
         choices=("roi", "tight", "whole"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,6 +91,17 @@ class Network:
         return {name: torch.sigmoid(value.float()) for name, value in logits.items()}
 
 
+def tta_axes(config: Any) -> tuple[int, ...]:
+    """Mirror only along the axes the model saw mirrored in training; all three (with a warning) if none."""
+    trained = tuple(int(axis) for axis in getattr(getattr(config, "train", None), "flip_axes", ()) or ())
+    if trained:
+        return trained
+    warnings.warn(
+        "the model was trained without flips; mirroring TTA on all three axes may not help", RuntimeWarning, 2
+    )
+    return (0, 1, 2)
+
+
 def round_up(value: float, multiple: int) -> int:
     return int(math.ceil(value / multiple - 1e-9) * multiple)
 
@@ -149,6 +161,7 @@ class Predictor:
         self.fine, self.localizer = fine, localizer
         self.tta, self.crop, self.margin_mm, self.overlap = tta, crop, margin_mm, overlap
         self.info = dict(info or {})
+        self.tta_axes = tta_axes(fine.config) if tta else ()
         if channels_last:
             fine.model.to(memory_format=torch.channels_last_3d)
         self.channels_last = channels_last
@@ -196,7 +209,7 @@ class Predictor:
                 window = window.contiguous(memory_format=torch.channels_last_3d)
             return self.fine.probabilities(window)
 
-        return with_mirroring(predict) if self.tta else predict
+        return with_mirroring(predict, self.tta_axes) if self.tta else predict
 
     def predict_volume(self, image: Volume, source: str = "") -> Prediction:
         """LA probability, normal-wall and scar probabilities and the LA mask, all on `image`'s grid."""
