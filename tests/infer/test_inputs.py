@@ -60,3 +60,14 @@ def test_collect_files_dataset_folders_and_clashes(tmp_path):
     assert "already used" in errors[1].reason
     with pytest.raises(InputError, match="no such file"):
         cases[3].read()
+
+
+@pytest.mark.realdata
+def test_real_dataset_folder_expands_to_its_cases(lasc_dir):
+    cases, errors = collect_inputs([lasc_dir])
+    listed = (lasc_dir / "cases.list").read_text().split()
+    assert not errors
+    assert sorted(c.case_id for c in cases) == sorted(listed)
+    image = cases[0].read()
+    assert image.array.ndim == 3 and image.array.shape[2] == 88
+    assert image.geometry.spacing[2] > image.geometry.spacing[0]  # anisotropic default spacing of the release
