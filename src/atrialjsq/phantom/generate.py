@@ -31,7 +31,6 @@ ACQUISITION_SPACING = (1.25, 1.25, 2.5)
 # The heart region (LA-centred mm) rendered in detail; everything else is torso.
 HEART_BOX = ((-82.0, -95.0), (78.0, 60.0))
 BLOOD_CORE_MM = 3.0
-SURFACE_REACH_MM = 4.0  # scar within this distance along a surface normal counts for that surface voxel
 STORED_BLOOD_LEVEL = 300.0
 
 
@@ -140,27 +139,6 @@ def _storage_box(grids: _Grids, render_axes, render_box) -> tuple[slice, slice, 
     return tuple(box)
 
 
-def _burden_threshold(la: np.ndarray, score: np.ndarray, spacing, burden: float) -> float:
-    """The scar-score threshold that makes `burden` of the LA surface scar, measured as evaluation does:
-    a surface voxel is scar when scar lies along its outward normal within SURFACE_REACH_MM. Its best score
-    along that ray decides, so the quantile of those maxima hits the burden exactly (up to ties)."""
-    from atrialjsq.surface.projection import sample_at_offsets, surface_points_and_normals
-
-    points, normals = surface_points_and_normals(la, spacing)
-    offsets = np.arange(0.0, SURFACE_REACH_MM + 1e-6, 0.5)
-    best = sample_at_offsets(score, points, normals, spacing, offsets, order=0).max(axis=1)
-    return max(scar_mod.threshold_for_burden(best, burden), 1e-3)
-
-
-def surface_burden(la: np.ndarray, scar: np.ndarray, spacing, max_mm: float = SURFACE_REACH_MM) -> float:
-    """Fraction of LA boundary voxels whose outward normal meets scar within `max_mm` (the paper's surface
-    representation of scar, as used by evaluation)."""
-    from atrialjsq.surface.projection import project_mask_to_surface
-
-    projection = project_mask_to_surface(la, scar, spacing, max_mm=max_mm, step_mm=0.5)
-    return float(projection.hit.mean()) if len(projection) else 0.0
-
-
 def _largest_component(mask: np.ndarray) -> np.ndarray:
     labels, n = ndimage.label(mask)
     if n <= 1:
@@ -237,7 +215,7 @@ def generate_phantom(
     la_roi = _largest_component(f_store < 0)
     wall_roi = (f_store >= 0) & (t_store <= 0) & ~la_roi
     score_roi = np.where(wall_roi, _resample(score, r_origin, rspacing, geometry, box), -1.0).astype(np.float32)
-    threshold = _burden_threshold(la_roi, score_roi, geometry.spacing, scar["burden"])
+    threshold = scar_mod.burden_threshold(la_roi, score_roi, geometry.spacing, scar["burden"])
     scar_roi = score_roi >= threshold
     scar["threshold"] = round(threshold, 5)
     eligible = (score >= threshold).astype(np.float32)
@@ -306,7 +284,7 @@ def generate_phantom(
     image = app.acquire(signal, sigma, geometry.shape, rng_noise)
     look["noise_sigma"] = round(sigma, 4)
 
-    scar["burden_measured"] = round(surface_burden(la_roi, scar_roi, geometry.spacing), 5)
+    scar["burden_measured"] = round(scar_mod.surface_burden(la_roi, scar_roi, geometry.spacing), 5)
 
     la = np.zeros(geometry.shape, dtype=np.uint8)
     scar_mask = np.zeros(geometry.shape, dtype=np.uint8)

@@ -22,6 +22,7 @@ from atrialjsq.phantom.fields import Coords, random_waves, unit, wave_field
 
 KINDS = ("post-ablation", "pre-ablation")
 BURDEN_RANGE = (0.02, 0.40)
+SURFACE_REACH_MM = 4.0  # scar within this distance along a surface normal counts for that surface voxel
 
 
 def _angle(a, b) -> float:
@@ -85,6 +86,7 @@ def sample_scar(rng: np.random.Generator, anatomy: dict, kind: str | None = None
         "burden": round(float(burden), 4),
         "fibrosis_waves": random_waves(rng, 8, (0.6, 1.6)),
         "texture_waves": random_waves(rng, 8, (4.0, 9.0)),
+        "patchiness_waves": random_waves(rng, 8, (5.0, 12.0)),
         "rings": [],
         "lines": [],
         "patches": [],
@@ -149,7 +151,7 @@ def scar_score(params: dict, q: Coords) -> np.ndarray:
     fibrosis = wave_field(tuple(u[:, i] for i in range(3)), params["fibrosis_waves"])
     if params["kind"] == "pre-ablation":
         flat_q = tuple(np.asarray(c, dtype=np.float32).ravel() for c in q)
-        fibrosis = 0.75 * fibrosis + 0.45 * wave_field(flat_q, params["texture_waves"]) + 0.8 * u[:, 1]
+        fibrosis = 0.75 * fibrosis + 0.45 * wave_field(flat_q, params["patchiness_waves"]) + 0.8 * u[:, 1]
     score = 0.5 + 0.5 * np.tanh(0.6 * fibrosis)
     lesions = np.zeros(len(u), dtype=np.float32)
     for ring in params["rings"]:
@@ -167,6 +169,28 @@ def threshold_for_burden(surface_scores: np.ndarray, burden: float) -> float:
     if surface_scores.size == 0:
         raise ValueError("no surface points to set the scar threshold on")
     return float(np.quantile(surface_scores, 1.0 - burden))
+
+
+def burden_threshold(la: np.ndarray, score: np.ndarray, spacing, burden: float) -> float:
+    """The threshold on a scar-score volume (-1 off the wall) that makes `burden` of the LA surface scar,
+    measured as evaluation does: a surface voxel is scar when scar lies along its outward normal within
+    SURFACE_REACH_MM. The best score along each ray decides, so the quantile of those maxima hits the burden
+    exactly (up to ties)."""
+    from atrialjsq.surface.projection import sample_at_offsets, surface_points_and_normals
+
+    points, normals = surface_points_and_normals(la, spacing)
+    offsets = np.arange(0.0, SURFACE_REACH_MM + 1e-6, 0.5)
+    best = sample_at_offsets(score, points, normals, spacing, offsets, order=0).max(axis=1)
+    return max(threshold_for_burden(best, burden), 1e-3)
+
+
+def surface_burden(la: np.ndarray, scar: np.ndarray, spacing, max_mm: float = SURFACE_REACH_MM) -> float:
+    """Fraction of LA boundary voxels whose outward normal meets scar within `max_mm` (the paper's surface
+    representation of scar, as used by evaluation)."""
+    from atrialjsq.surface.projection import project_mask_to_surface
+
+    projection = project_mask_to_surface(la, scar, spacing, max_mm=max_mm, step_mm=0.5)
+    return float(projection.hit.mean()) if len(projection) else 0.0
 
 
 def texture(params: dict, q: Coords) -> np.ndarray:

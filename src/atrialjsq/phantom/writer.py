@@ -39,11 +39,16 @@ def write_image_int16(volume: Volume, path: Path) -> None:
         sitk.WriteImage(image, str(tmp), True, COMPRESSION_LEVEL)
 
 
-def write_case(case: Case, params: dict | None, folder: str | Path) -> Path:
-    """Write one case (image, LA and scar labels, parameters) as a LAScarQS task-1 folder, atomically."""
+def write_case(case: Case, params: dict | None, folder: str | Path, *, int16_image: bool = True) -> Path:
+    """Write one case (image, LA and scar labels, parameters) as a LAScarQS task-1 folder, atomically.
+
+    `int16_image=False` keeps the image's own type (float images such as z-scored ones stay float32)."""
     folder = Path(folder)
     with atomic_output(folder) as tmp:
-        write_image_int16(case.image, tmp / IMAGE_FILE)
+        if int16_image:
+            write_image_int16(case.image, tmp / IMAGE_FILE)
+        else:
+            write_volume(case.image, tmp / IMAGE_FILE)
         write_volume(case.labels["la"], tmp / LA_FILE, label=True)
         if "scar" in case.labels:
             write_volume(case.labels["scar"], tmp / SCAR_FILE, label=True)

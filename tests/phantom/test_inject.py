@@ -1,0 +1,109 @@
+"""Scar injection onto a given LA: scar in the wall band, requested burden and IIR, input untouched."""
+
+from __future__ import annotations
+
+import edt
+import numpy as np
+import pytest
+
+from atrialjsq.data.case import Case
+from atrialjsq.errors import InputError
+from atrialjsq.io.volume import Volume
+from atrialjsq.phantom.inject import inject_scar
+from atrialjsq.surface.projection import project_mask_to_surface
+from conftest import sphere_mask
+
+SPACING = (1.0, 1.0, 1.5)
+
+
+def _segment_mask(shape, spacing, a, b, radius) -> np.ndarray:
+    grids = np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, spacing, strict=True)], indexing="ij")
+    p = np.stack(grids, axis=-1)
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    t = np.clip(((p - a) @ (b - a)) / ((b - a) @ (b - a)), 0, 1)
+    return np.linalg.norm(p - (a + t[..., None] * (b - a)), axis=-1) <= radius
+
+
+def _standin_case() -> Case:
+    """A ball LA (radius 16 mm) with four 5 mm veins in pairs left and right, blood 100 over background 30."""
+    shape = (80, 64, 48)
+    centre = np.array([40.0, 32.0, 36.0])
+    la = sphere_mask(shape, centre / SPACING, 16.0, SPACING).astype(bool)
+    for sx in (-1, 1):
+        for sz in (-1, 1):
+            end = centre + np.array([sx * 30.0, 8.0, sz * 14.0])
+            la |= _segment_mask(shape, SPACING, centre, end, 5.0)
+    rng = np.random.default_rng(0)
+    image = np.where(la, 100.0, 30.0) + rng.normal(0, 5.0, shape)
+    geometry = Volume.from_array(image.astype(np.float32), SPACING).geometry
+    return Case("standin", Volume(image.astype(np.float32), geometry), {"la": Volume(la.astype(np.uint8), geometry)})
+
+
+@pytest.fixture(scope="module")
+def standin():
+    return _standin_case()
+
+
+@pytest.mark.parametrize(("kind", "burden"), [("post-ablation", 0.2), ("pre-ablation", 0.1)])
+def test_scar_in_wall_band_with_requested_burden_and_iir(standin, kind, burden):
+    before = standin.image.array.copy()
+    out, params = inject_scar(standin, seed=3, scar_kind=kind, burden=burden, iir_range=(1.3, 1.8))
+    np.testing.assert_array_equal(standin.image.array, before)  # input untouched
+    la, scar = out.la.array, out.scar.array
+    np.testing.assert_array_equal(la, standin.la.array)
+    assert scar.any() and not np.any(la & scar)
+    outside = edt.edt((1 - la).astype(np.uint8), anisotropy=SPACING)
+    assert outside[scar > 0].max() <= params["wall_mm"] + 1e-6
+    projection = project_mask_to_surface(la, scar, SPACING, max_mm=4.0)
+    assert projection.hit.mean() == pytest.approx(burden, abs=0.02)
+    image = out.image.array
+    zero = before.min()
+    blood = (before[edt.edt(la, anisotropy=SPACING) > 3.0] - zero).mean()
+    iir = (image[scar > 0] - zero).mean() / blood
+    assert 1.3 <= iir <= 1.8
+    assert iir == pytest.approx(params["iir"], rel=0.02)
+    # Only the scar and a thin feathered rim around it change.
+    changed = image != before
+    near_scar = edt.edt((1 - scar).astype(np.uint8), anisotropy=SPACING) <= 2 * max(SPACING)
+    assert changed.any() and not np.any(changed & ~near_scar)
+
+
+def test_injection_is_deterministic(standin):
+    a, pa = inject_scar(standin, seed=9)
+    b, pb = inject_scar(standin, seed=9)
+    np.testing.assert_array_equal(a.image.array, b.image.array)
+    np.testing.assert_array_equal(a.scar.array, b.scar.array)
+    assert pa == pb
+
+
+def test_post_ablation_rings_pair_the_veins_by_side(standin):
+    _, params = inject_scar(standin, seed=1, scar_kind="post-ablation", burden=0.2)
+    veins = {v["name"]: np.asarray(v["direction"]) for v in params["protrusions"]}
+    # The stand-in's veins point to -x and +x: each ring's pair shares a side.
+    assert np.sign(veins["LSPV"][0]) == np.sign(veins["LIPV"][0])
+    assert np.sign(veins["RSPV"][0]) == np.sign(veins["RIPV"][0]) != np.sign(veins["LSPV"][0])
+
+
+def test_case_without_la_is_an_input_error(standin):
+    empty = Case("empty", standin.image, {"la": standin.la.like(np.zeros_like(standin.la.array))}, {"source": "x.nii"})
+    with pytest.raises(InputError, match="LA label"):
+        inject_scar(empty, seed=0)
+
+
+@pytest.mark.realdata
+def test_inject_into_real_lasc_case(lasc_dir, tmp_path):
+    from atrialjsq.data.check import check_dataset
+    from atrialjsq.data.layouts import index_dataset, load_case
+    from atrialjsq.phantom.writer import write_case
+
+    ref = index_dataset(lasc_dir)[0]
+    case = load_case(ref)
+    out, params = inject_scar(case, seed=0, burden=0.25)
+    spacing = case.image.geometry.spacing
+    projection = project_mask_to_surface(out.la.array, out.scar.array, spacing, max_mm=4.0)
+    assert projection.hit.mean() == pytest.approx(0.25, abs=0.02)
+    low, high = params["iir_range"]
+    assert low <= params["iir_measured"] <= high
+    write_case(out, params, tmp_path / case.case_id, int16_image=False)
+    reports = check_dataset(tmp_path)
+    assert [r.status for r in reports] == ["ok"] and reports[0].has_scar

@@ -1,0 +1,104 @@
+"""Writing phantom sets (LAScarQS task-1 layout accepted by check-data) and the two CLI commands."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from atrialjsq.cli import main
+from atrialjsq.data.check import check_dataset
+from atrialjsq.data.layouts import index_dataset, load_case
+from atrialjsq.phantom import writer
+from atrialjsq.phantom.generate import generate_phantom
+
+TINY = {"shape": (80, 80, 40), "spacing": (1.75, 1.75, 2.75)}
+
+
+def test_written_set_passes_check_data_and_round_trips(tmp_path):
+    folders = writer.write_phantom_set(2, tmp_path, seed=4, progress=False, **TINY)
+    assert [f.name for f in folders] == ["phantom_0000", "phantom_0001"]
+    reports = check_dataset(tmp_path)
+    assert [r.status for r in reports] == ["ok", "ok"] and all(r.has_scar for r in reports)
+    assert all(r.layout == "lascarqs1" for r in reports)
+    # Case 1 is exactly the phantom of its sub-seed, labels bit for bit, the image to int16 rounding.
+    ref = index_dataset(tmp_path)[1]
+    loaded = load_case(ref)
+    case, _ = generate_phantom(writer.case_seed(4, 1), **TINY)
+    np.testing.assert_array_equal(loaded.la.array, case.la.array)
+    np.testing.assert_array_equal(loaded.scar.array, case.scar.array)
+    np.testing.assert_allclose(loaded.image.array, np.rint(case.image.array), atol=0)
+    assert loaded.image.geometry.is_close(case.image.geometry)
+    params = json.loads((folders[1] / "params.json").read_text())
+    assert params["set"] == {"seed": 4, "index": 1} and params["seed"] == writer.case_seed(4, 1)
+    manifest = json.loads((tmp_path / "phantoms.json").read_text())
+    assert [c["id"] for c in manifest["cases"]] == ["phantom_0000", "phantom_0001"]
+
+
+def test_case_seed_does_not_depend_on_set_size():
+    assert writer.case_seed(4, 1) == writer.case_seed(4, 1) != writer.case_seed(4, 2)
+    assert writer.case_seed(4, 1) != writer.case_seed(5, 1)
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    case, params = generate_phantom(1, **TINY)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer, "write_volume", broken)
+    with pytest.raises(OSError):
+        writer.write_case(case, params, tmp_path / "phantom_0000")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_phantom_cli_writes_cases(tmp_path, capsys):
+    out = tmp_path / "set"
+    code = main(
+        [
+            "phantom",
+            "--n",
+            "1",
+            "--out",
+            str(out),
+            "--seed",
+            "2",
+            "--shape",
+            "80,80,40",
+            "--spacing",
+            "1.75,1.75,2.75",
+            "--difficulty",
+            "hard",
+            "--scar",
+            "pre-ablation",
+            "--burden",
+            "0.1",
+        ]
+    )
+    assert code == 0
+    params = json.loads((out / "phantom_0000" / "params.json").read_text())
+    assert params["difficulty"] == "hard" and params["scar"]["kind"] == "pre-ablation"
+    assert params["scar"]["burden"] == pytest.approx(0.1)
+    assert "wrote 1 phantom" in capsys.readouterr().out
+
+
+def test_phantom_cli_rejects_bad_burden(tmp_path, capsys):
+    assert main(["phantom", "--out", str(tmp_path / "x"), "--burden", "0.9"]) == 1
+    assert "burden" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_inject_scar_cli_on_a_phantom_set(tmp_path):
+    source = tmp_path / "source"
+    writer.write_phantom_set(1, source, seed=6, progress=False, **TINY)
+    out = tmp_path / "injected"
+    assert main(["inject-scar", str(source), "--out", str(out), "--seed", "1", "--burden", "0.2"]) == 0
+    reports = check_dataset(out)
+    assert [r.status for r in reports] == ["ok"] and reports[0].has_scar
+    injected = load_case(index_dataset(out)[0])
+    original = load_case(index_dataset(source)[0])
+    np.testing.assert_array_equal(injected.la.array, original.la.array)
+    assert injected.image.geometry.is_close(original.image.geometry)
+    params = json.loads((out / "phantom_0000" / "params.json").read_text())
+    assert params["scar"]["burden"] == pytest.approx(0.2)
