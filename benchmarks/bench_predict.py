@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore", RuntimeWarning)
+    torch.backends.cudnn.benchmark = args.device.startswith("cuda")  # as `atrialjsq predict` does
     warmup = args.warmup if args.warmup is not None else int(args.device.startswith("cuda"))
 
     with tempfile.TemporaryDirectory(prefix="bench_predict_") as tmp:
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         localizer = Network(bundle["localizer"], args.device) if bundle["localizer"] else None
         naive_fine = Network(bundle["fine"], args.device, precision="fp32")
         paths = {f"ours ({crop})": Predictor(fine, localizer, crop=crop) for crop in args.crops.split(",")}
-        paths[f"naive ({args.naive})"] = Predictor(naive_fine, None, crop=args.naive)
+        paths[f"naive ({args.naive})"] = Predictor(naive_fine, None, crop=args.naive, channels_last=False)
         for predictor in paths.values():
             predictor.info = {"name": bundle["name"]}
 

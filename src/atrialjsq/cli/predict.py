@@ -68,6 +68,8 @@ def build_predictor(args: argparse.Namespace):
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    if device.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True  # windows have a fixed size, so tuned kernels are reused
     return Predictor.from_checkpoint(args.model, device, precision=args.precision, tta=args.tta, crop=args.crop)
 
 
