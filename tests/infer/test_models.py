@@ -42,7 +42,13 @@ def checkpoints(tmp_path):
 
 def test_bundle_round_trip_is_fp16_weights_only(tmp_path, checkpoints):
     loc_path, fine_path, localizer, fine = checkpoints
-    out = make_bundle(loc_path, fine_path, tmp_path / "phantom-test.pt", meta={"trained_on": "phantoms"})
+    out = make_bundle(
+        loc_path,
+        fine_path,
+        tmp_path / "phantom-test.pt",
+        meta={"trained_on": "phantoms"},
+        preprocessing={"fine": {"zscore_region": "body"}},
+    )
     raw = torch.load(out, weights_only=True)
     assert raw["format"] == "atrialjsq-model-v1" and raw["name"] == "phantom-test"
     assert set(raw) >= {"format", "name", "version", "meta", "localizer", "fine"}
@@ -50,6 +56,8 @@ def test_bundle_round_trip_is_fp16_weights_only(tmp_path, checkpoints):
     assert bundle["meta"]["trained_on"] == "phantoms"
     assert bundle["localizer"]["preprocessing"]["spacing"] == [4.0, 4.0, 4.0]
     assert bundle["fine"]["config"]["task"] == "joint"
+    assert bundle["fine"]["preprocessing"]["zscore_region"] == "body"
+    assert "zscore_region" not in bundle["localizer"]["preprocessing"]
     for section, model in (("localizer", localizer), ("fine", fine)):
         for key, tensor in model.state_dict().items():
             stored = bundle[section]["model"][key]

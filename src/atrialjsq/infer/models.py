@@ -69,9 +69,19 @@ def make_bundle(
     meta: dict[str, Any] | None = None,
     name: str | None = None,
     version: str = __version__,
+    preprocessing: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
-    """Build a bundle from two trainer checkpoints (or exported model files); atomic, refused above 16 MB."""
-    return _write_bundle(out, load_model_file(localizer_ckpt), load_model_file(fine_ckpt), meta, name, version)
+    """Build a bundle from two trainer checkpoints (or exported model files); atomic, refused above 16 MB.
+
+    `preprocessing` ({"localizer": {...}, "fine": {...}}) adds what a checkpoint does not record but inference
+    must reproduce, e.g. {"zscore_region": "body"} when the cache was built with `--zscore body`.
+    """
+    sections = []
+    for key, path in (("localizer", localizer_ckpt), ("fine", fine_ckpt)):
+        state = load_model_file(path)
+        state["preprocessing"] = {**state["preprocessing"], **(preprocessing or {}).get(key, {})}
+        sections.append(state)
+    return _write_bundle(out, sections[0], sections[1], meta, name, version)
 
 
 def untrained_bundle(
