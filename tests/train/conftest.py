@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from train_fixtures import sphere_case
+from train_fixtures import phantom_case, sphere_case
 
 
 @pytest.fixture(autouse=True)
@@ -22,3 +22,9 @@ def tiny_cases() -> list[dict[str, np.ndarray]]:
     """Four 24³ cases (16³ ROI + 4-voxel margins) with slightly different sizes and positions."""
     params = [(6.0, (0, 0, 0)), (5.5, (1, -1, 0)), (6.5, (-1, 0, 1)), (6.0, (0, 1, -1))]
     return [sphere_case(radius_mm=r, offset=o, seed=i) for i, (r, o) in enumerate(params)]
+
+
+@pytest.fixture(scope="session")
+def phantom_cases() -> list[dict[str, np.ndarray]]:
+    """Three phantoms at 3.5 mm on a 16^3 ROI (+4-voxel margins): two to train on, one to validate."""
+    return [phantom_case(seed) for seed in (1, 2, 3)]

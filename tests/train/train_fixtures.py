@@ -24,3 +24,16 @@ def sphere_case(
     image = ((image - image.mean()) / image.std()).astype(np.float32)
     targets = compute_targets(la, scar, spacing)
     return {"image": image, "la": la, **{k: targets[k] for k in ("phi_la", "band", "phi_normal", "phi_scar")}}
+
+
+PHANTOM_GRID = {"shape": (80, 80, 40), "spacing": (1.75, 1.75, 2.75)}  # a tiny phantom acquisition
+
+
+def phantom_case(seed: int, spacing=(3.5, 3.5, 3.5), roi=(16, 16, 16), margin=(4, 4, 4)) -> dict[str, np.ndarray]:
+    """A synthetic LGE phantom (atrialjsq.phantom) preprocessed like the cache: coarse grid, tiny ROI."""
+    from atrialjsq.data.preprocess import preprocess_case
+    from atrialjsq.phantom.generate import generate_phantom
+
+    case, _ = generate_phantom(seed, "easy", **PHANTOM_GRID)
+    arrays = preprocess_case(case, spacing=spacing, roi=roi, margin=margin).arrays
+    return {key: arrays[key] for key in ("image", "la", "phi_la", "band", "phi_normal", "phi_scar")}
