@@ -31,6 +31,7 @@ def cache_dir(tiny_cases, tmp_path_factory):
         "spacing": [1.0, 1.0, 1.0],
         "roi": [16, 16, 16],
         "margin": [4, 4, 4],
+        "zscore_region": "body",
         "cases": [{"id": i, "file": f"cases/{i}.npz", "has_scar": True} for i in ids],
         "folds": folds,
     }
@@ -53,6 +54,7 @@ def test_train_a_fold_then_resume_longer_and_export(cache_dir, tmp_path):
     assert main([*base, "--iterations", "6", "--set", "train.val_every=4", "--resume", "--export", str(model)]) == 0
     state = load_checkpoint(run / "last.pt")
     assert state["iteration"] == 6 and state["meta"]["train_cases"] == ["case0", "case1"]
+    assert state["preprocessing"] == {"spacing": [1.0] * 3, "roi": [16] * 3, "margin": [4] * 3, "zscore_region": "body"}
     assert [int(r["iteration"]) for r in read_csv(run / "log.csv")] == list(range(6))
     shipped = torch.load(model, weights_only=True)
     assert shipped["format"] == MODEL_FORMAT and shipped["meta"]["fold"] == 1

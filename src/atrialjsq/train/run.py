@@ -132,4 +132,13 @@ def train_run(
     meta = {"data": str(Path(data).resolve()), "fold": split["fold"], "train_cases": split["train"]}
     meta["val_cases"] = split["val"]
     meta["host_pid"] = os.getpid() if options.context.is_main else None
-    return fit(config, train_cases, val_cases, out, options, meta=meta)
+    return fit(config, train_cases, val_cases, out, options, meta=meta, preprocessing=cache_preprocessing(index))
+
+
+def cache_preprocessing(index: CacheIndex) -> dict[str, Any]:
+    """The cache's normalisation and centring choices, which inference must repeat."""
+    try:
+        payload = json.loads((index.root / "dataset.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return {key: payload[key] for key in ("zscore_region", "center") if key in payload}

@@ -152,8 +152,10 @@ class Trainer:
         out: str | Path,
         options: TrainOptions | None = None,
         meta: dict[str, Any] | None = None,
+        preprocessing: dict[str, Any] | None = None,
     ) -> None:
         self.config = config
+        self.extra_preprocessing = dict(preprocessing or {})
         self.options = options or TrainOptions()
         self.out = Path(out)
         self.meta = dict(meta or {})
@@ -205,7 +207,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "iteration": self.iteration,
             "rng": capture_rng_state(),
-            "preprocessing": preprocessing_of(self.config, self.train_bank.margin),
+            "preprocessing": {**preprocessing_of(self.config, self.train_bank.margin), **self.extra_preprocessing},
             "best_score": self.best_score,
             "world_size": self.context.world_size,
             "meta": self.meta,
@@ -338,6 +340,11 @@ def fit(
     out: str | Path,
     options: TrainOptions | None = None,
     meta: dict[str, Any] | None = None,
+    preprocessing: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Train (or, with options.resume, continue training) and return where the checkpoints are."""
-    return Trainer(config, train_cases, val_cases, out, options, meta).run()
+    """Train (or, with options.resume, continue training) and return where the checkpoints are.
+
+    `preprocessing` adds to the checkpoint's {"spacing", "roi", "margin"} what inference must also reproduce
+    (e.g. the cache's "zscore_region" and "center").
+    """
+    return Trainer(config, train_cases, val_cases, out, options, meta, preprocessing).run()
