@@ -58,6 +58,19 @@ def register(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def one_line_warnings() -> None:
+    """Show runtime warnings (e.g. "the localiser found no LA") as `warning: ...` lines, not source excerpts."""
+    import sys
+    import warnings
+
+    from tqdm import tqdm
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        tqdm.write(f"warning: {message}", file=file or sys.stderr)  # keeps the progress bar intact
+
+    warnings.showwarning = show
+
+
 def build_predictor(args: argparse.Namespace):
     """The Predictor the options describe (device chosen per torchrun process)."""
     import torch
@@ -65,6 +78,7 @@ def build_predictor(args: argparse.Namespace):
     from atrialjsq.infer.pipeline import resolve_device
     from atrialjsq.infer.predictor import Predictor
 
+    one_line_warnings()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
