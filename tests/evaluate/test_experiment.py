@@ -139,6 +139,8 @@ def test_table4_has_definition_columns(tmp_path: Path):
         ["SESA-expit-norm", "expit(-φ)†", "L2"],
     ]
     assert all(r[3] == "0.550 ± 0.071" for r in rows[1:])
+    markdown = (tmp_path / "table4.md").read_text(encoding="utf-8")
+    assert "| SESA-Hellinger | exp(-\\|φ\\|) | Hellinger | 0.550 ± 0.071 |" in markdown  # "|" escaped in cells
 
 
 # ---------------------------------------------------------------------------------------------- rows

@@ -37,7 +37,7 @@ would be selected on held-out cases.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -299,53 +299,54 @@ def _ensure_folds(settings: ExperimentSettings, case_ids: list[str]) -> list[dic
 
 
 class FoldRunner:
-    """Trains, predicts and evaluates the cells of one fold; networks and cases are loaded at most once."""
+    """Trains, predicts and evaluates the pending cells of one fold.
+
+    Prediction goes case by case through every pending row, so a case is read and each network run on it once,
+    and memory holds one case's maps at a time (full-size LGE grids are ~30 M voxels): the LA masks of the
+    current case, which several rows share, and the probability maps of the last network run.
+    """
 
     def __init__(self, settings: ExperimentSettings, index, refs: dict[str, CaseRef], number: int, fold, log: RunLog):
         self.settings, self.index, self.refs, self.log = settings, index, refs, log
         self.number, self.fold = number, fold
-        self._train_arrays: list[dict[str, np.ndarray]] | None = None
         self._networks: dict[str, Any] = {}
-        self._outputs: dict[tuple[str, str], dict[str, Volume]] = {}
-        self._cases: dict[str, Case] = {}
+        self._case: Case | None = None
+        self._la_masks: dict[str, Volume] = {}  # network → LA mask of the current case
+        self._last_maps: tuple[str, dict[str, Volume]] | None = None
 
     # ---- training
 
     def model_dir(self, name: str) -> Path:
         return self.settings.out / "models" / name / f"fold{self.number}"
 
-    def _train_cases(self) -> list[dict[str, np.ndarray]]:
+    def ensure_trained(self, names: Sequence[str]) -> None:
+        """Train each network on this fold's training cases unless a finished last.pt is there; a partial one is
+        resumed. The training arrays are loaded only when something needs training."""
         from atrialjsq.data.cache import load_cached_case
-
-        if self._train_arrays is None:
-            self._train_arrays = [load_cached_case(self.index, case_id) for case_id in self.fold["train"]]
-        return self._train_arrays
-
-    def ensure_trained(self, name: str) -> Path:
-        """Train `name` on this fold's training cases unless a finished last.pt is there; resume a partial one."""
         from atrialjsq.train.checkpoint import load_checkpoint
         from atrialjsq.train.trainer import TrainOptions, fit
 
-        config = self.settings.config(name)
-        out = self.model_dir(name)
-        last = out / "last.pt"
-        resume = last.is_file()
-        if resume and int(load_checkpoint(last)["iteration"]) >= config.train.iterations:
-            return last
-        meta = {"experiment_fold": self.number, "train_cases": list(self.fold["train"])}
-        options = TrainOptions(device=self.settings.device, resume=resume, progress=self.settings.progress)
-        result = fit(config, self._train_cases(), None, out, options, meta=meta)
-        self.log.trained.append(f"{name}/fold{self.number}")
-        if result.last_checkpoint is None:
-            raise RuntimeError(f"training {name} fold {self.number} wrote no checkpoint")
-        return result.last_checkpoint
+        train_cases = None
+        for name in names:
+            config = self.settings.config(name)
+            out = self.model_dir(name)
+            last = out / "last.pt"
+            resume = last.is_file()
+            if resume and int(load_checkpoint(last)["iteration"]) >= config.train.iterations:
+                continue
+            if train_cases is None:
+                train_cases = [load_cached_case(self.index, case_id) for case_id in self.fold["train"]]
+            meta = {"experiment_fold": self.number, "train_cases": list(self.fold["train"])}
+            options = TrainOptions(device=self.settings.device, resume=resume, progress=self.settings.progress)
+            fit(config, train_cases, None, out, options, meta=meta)
+            self.log.trained.append(f"{name}/fold{self.number}")
 
     def network(self, name: str):
         from atrialjsq.infer.predictor import Network
         from atrialjsq.train.checkpoint import load_model_file
 
         if name not in self._networks:
-            section = load_model_file(self.ensure_trained(name))
+            section = load_model_file(self.model_dir(name) / "last.pt")
             self._networks[name] = Network(section, self.settings.device or "cpu")
         return self._networks[name]
 
@@ -354,17 +355,19 @@ class FoldRunner:
     def case(self, case_id: str) -> Case:
         from atrialjsq.data.layouts import load_case
 
-        if case_id not in self._cases:
-            self._cases[case_id] = load_case(self.refs[case_id])
-        return self._cases[case_id]
+        if self._case is None or self._case.case_id != case_id:
+            self._case = load_case(self.refs[case_id])
+        return self._case
 
     def network_outputs(self, name: str, case_id: str) -> dict[str, Volume]:
-        """The network's maps for a held-out case on its original grid: `la` (largest component of p > 0.5)
+        """The network's maps for the current case on its original grid: `la` (largest component of p > 0.5)
         and, with a scar head, `p_normal` and `p_scar`."""
-        key = (name, case_id)
-        if key not in self._outputs:
-            self._outputs[key] = predict_cached_case(self.network(name), self.index, case_id)
-        return self._outputs[key]
+        if self._last_maps is None or self._last_maps[0] != name:
+            maps = predict_cached_case(self.network(name), self.index, case_id)
+            self._last_maps = (name, maps)
+            if "la" in maps:
+                self._la_masks[name] = maps["la"]
+        return self._last_maps[1]
 
     def la_for(self, row: Row, case_id: str) -> Volume:
         if row.la == MANUAL:
@@ -372,7 +375,9 @@ class FoldRunner:
             if case.la is None:
                 raise InputError(self.refs[case_id].image_path, "no manual LA label")
             return case.la.like((case.la.array > 0).astype(np.uint8))
-        return self.network_outputs(row.la, case_id)["la"]
+        if row.la not in self._la_masks:
+            self.network_outputs(row.la, case_id)
+        return self._la_masks[row.la]
 
     def scar_for(self, row: Row, case_id: str, la: Volume) -> Volume:
         from atrialjsq.quantify.baselines import scar_from_image
@@ -385,12 +390,11 @@ class FoldRunner:
         maps = self.network_outputs(row.scar, case_id)
         return scar_from_probabilities(la, maps["p_normal"], maps["p_scar"]).scar
 
-    def predict_cell(self, row: Row, cell: Path) -> None:
-        bar = tqdm(
-            self.fold["val"], desc=f"{row.key} fold{self.number}", unit="case", disable=not self.settings.progress
-        )
-        for case_id in bar:
-            folder = cell / "pred" / case_id
+    def predict_case(self, rows: Sequence[Row], case_id: str) -> None:
+        """Write every row's prediction of one held-out case (rows that already have it are skipped)."""
+        self._la_masks, self._last_maps = {}, None
+        for row in rows:
+            folder = cell_dir(self.settings.out, row, self.number) / "pred" / case_id
             if (folder / PRED_LA).is_file() and (folder / PRED_SCAR).is_file():
                 continue
             la = self.la_for(row, case_id)
@@ -399,6 +403,7 @@ class FoldRunner:
                 write_volume(la, tmp / PRED_LA, label=True)
                 write_volume(scar, tmp / PRED_SCAR, label=True)
             self.log.predicted.append(f"{row.key}/fold{self.number}/{case_id}")
+        self._la_masks, self._last_maps, self._case = {}, None, None
 
     # ---- evaluation
 
@@ -414,18 +419,28 @@ class FoldRunner:
             rows.append(evaluate_case(truth, la_pred, scar_pred))
         return rows
 
-    def run_cell(self, row: Row) -> None:
+    # ---- the fold
+
+    def run(self, rows: Sequence[Row]) -> None:
+        """Train, predict and evaluate the rows whose cell in this fold is not done yet."""
         from atrialjsq.evaluate.evaluate_dir import write_per_case_csv
 
-        cell = cell_dir(self.settings.out, row, self.number)
-        if (cell / "per_case.csv").is_file():
-            self.log.skipped.append(f"{row.key}/fold{self.number}")
+        pending = []
+        for row in rows:
+            if (cell_dir(self.settings.out, row, self.number) / "per_case.csv").is_file():
+                self.log.skipped.append(f"{row.key}/fold{self.number}")
+            else:
+                pending.append(row)
+        if not pending:
             return
-        for name in row.networks:
-            self.ensure_trained(name)
-        self.predict_cell(row, cell)
-        write_per_case_csv(self.evaluate_cell(cell), cell / "per_case.csv")
-        self.log.evaluated.append(f"{row.key}/fold{self.number}")
+        self.ensure_trained(list(dict.fromkeys(name for row in pending for name in row.networks)))
+        bar = tqdm(self.fold["val"], desc=f"predict fold{self.number}", unit="case", disable=not self.settings.progress)
+        for case_id in bar:
+            self.predict_case(pending, case_id)
+        for row in tqdm(pending, desc=f"evaluate fold{self.number}", unit="row", disable=not self.settings.progress):
+            cell = cell_dir(self.settings.out, row, self.number)
+            write_per_case_csv(self.evaluate_cell(cell), cell / "per_case.csv")
+            self.log.evaluated.append(f"{row.key}/fold{self.number}")
 
 
 def cell_dir(out: Path, row: Row, fold: int) -> Path:
@@ -523,12 +538,6 @@ def write_tables(table: str, out: str | Path, folds: int, test: str = "wilcoxon"
 # ---------------------------------------------------------------------------------------------- entry point
 
 
-def _cells(rows: Sequence[Row], k: int) -> Iterator[tuple[int, Row]]:
-    for fold in range(k):
-        for row in rows:
-            yield fold, row
-
-
 def run_experiment(table: str, settings: ExperimentSettings, rows: Sequence[str] | None = None) -> RunLog:
     """Run (or resume) every selected row × fold of `table` ("ablation" or "dpm"), then write its table."""
     from atrialjsq.data.layouts import index_dataset
@@ -545,12 +554,8 @@ def run_experiment(table: str, settings: ExperimentSettings, rows: Sequence[str]
     index = _ensure_cache(settings, list(refs.values()))
     folds = _ensure_folds(settings, sorted(refs))
     log = RunLog()
-    runners: dict[int, FoldRunner] = {}
-    for number, row in _cells(selected, settings.folds):
-        if number not in runners:
-            runners.clear()  # free the previous fold's networks, cases and outputs
-            runners[number] = FoldRunner(settings, index, refs, number, folds[number], log)
-        runners[number].run_cell(row)
+    for number, fold in enumerate(folds):
+        FoldRunner(settings, index, refs, number, fold, log).run(selected)
     log.tables = write_tables(table, settings.out, settings.folds, settings.test)
     return log
 

@@ -160,6 +160,11 @@ def _test_name(test: str) -> str:
     return "Wilcoxon signed-rank test" if test == "wilcoxon" else "paired t-test"
 
 
+def _escape(text: str) -> str:
+    """A literal "|" (as in exp(-|φ|)) would end a markdown cell."""
+    return text.replace("|", "\\|")
+
+
 def format_markdown(table: ResultTable, decimals: int = 3) -> str:
     """The table as GitHub markdown, paper layout: methods as rows, LA then scar metrics as columns."""
     headers = ["Method", *table.definition_headers, *(f"{c.header} ({c.group})" for c in table.columns)]
@@ -168,7 +173,7 @@ def format_markdown(table: ResultTable, decimals: int = 3) -> str:
     for label, definition, row in zip(table.labels, table.definitions, table.cells, strict=True):
         padded = list(definition) + [""] * (len(table.definition_headers) - len(definition))
         texts = [cell.text(decimals) for cell in row]
-        lines.append("| " + " | ".join([label, *padded, *texts]) + " |")
+        lines.append("| " + " | ".join(_escape(text) for text in [label, *padded, *texts]) + " |")
     lines.append("")
     if table.reference is not None:
         lines.append(
