@@ -59,16 +59,13 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def one_line_warnings() -> None:
-    """Show runtime warnings (e.g. "the localiser found no LA") as `warning: ...` lines, not source excerpts."""
-    import sys
+    """Format runtime warnings (e.g. "the localiser found no LA") as `warning: ...` lines, not source excerpts."""
     import warnings
 
-    from tqdm import tqdm
+    def one_line(message, category, filename, lineno, line=None) -> str:
+        return f"warning: {message}\n"
 
-    def show(message, category, filename, lineno, file=None, line=None) -> None:
-        tqdm.write(f"warning: {message}", file=file or sys.stderr)  # keeps the progress bar intact
-
-    warnings.showwarning = show
+    warnings.formatwarning = one_line
 
 
 def build_predictor(args: argparse.Namespace):
