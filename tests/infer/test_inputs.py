@@ -71,3 +71,38 @@ def test_real_dataset_folder_expands_to_its_cases(lasc_dir):
     image = cases[0].read()
     assert image.array.ndim == 3 and image.array.shape[2] == 88
     assert image.geometry.spacing[2] > image.geometry.spacing[0]  # anisotropic default spacing of the release
+
+
+def write_dicom_series(folder, volume_zyx: np.ndarray, spacing_xy=0.8, slice_mm=2.5) -> None:
+    """One MR series, a file per slice, sharing its series UID (what GDCM groups a folder by)."""
+    import SimpleITK as sitk
+
+    folder.mkdir(parents=True)
+    for k, plane in enumerate(volume_zyx):
+        image = sitk.GetImageFromArray(plane)
+        image.SetSpacing((spacing_xy, spacing_xy))
+        tags = {
+            "0020|000e": "1.2.826.0.1.3680043.2.1125.1",
+            "0020|000d": "1.2.826.0.1.3680043.2.1125.2",
+            "0008|0060": "MR",
+            "0020|0032": f"0\\0\\{k * slice_mm}",
+            "0020|0037": "1\\0\\0\\0\\1\\0",
+            "0020|0013": str(k + 1),
+        }
+        for tag, value in tags.items():
+            image.SetMetaData(tag, value)
+        writer = sitk.ImageFileWriter()
+        writer.KeepOriginalImageUIDOn()
+        writer.SetFileName(str(folder / f"slice{k}.dcm"))
+        writer.Execute(image)
+
+
+def test_dicom_folder_is_one_case_named_after_the_folder(tmp_path):
+    volume = np.arange(5 * 16 * 12, dtype=np.int16).reshape(5, 16, 12)
+    write_dicom_series(tmp_path / "series_a", volume)
+    cases, errors = collect_inputs([tmp_path / "series_a"])
+    assert not errors and [c.case_id for c in cases] == ["series_a"]
+    image = cases[0].read()
+    assert image.geometry.shape == (12, 16, 5)
+    np.testing.assert_allclose(image.geometry.spacing, (0.8, 0.8, 2.5))
+    np.testing.assert_array_equal(image.array, np.transpose(volume, (2, 1, 0)))
