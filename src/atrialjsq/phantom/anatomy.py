@@ -197,6 +197,9 @@ def sample_anatomy(rng: np.random.Generator) -> dict:
         "warp": {
             "amplitude_mm": round(rng.uniform(2.0, 3.5), 3),
             "waves": [random_waves(rng, 3, (70, 130)) for _ in range(3)],
+            # A finer, weaker second scale makes the chamber walls irregular rather than ellipsoidal.
+            "fine_amplitude_mm": round(rng.uniform(1.0, 2.0), 3),
+            "fine_waves": [random_waves(rng, 4, (30, 55)) for _ in range(3)],
         },
         "wall_waves": random_waves(rng, 4, (20, 45)),
     }
@@ -204,8 +207,19 @@ def sample_anatomy(rng: np.random.Generator) -> dict:
 
 def warp(params: dict, p: Coords) -> Coords:
     """Reference coordinates q = p + D(p): shapes are defined on q, so the rendered heart is smoothly deformed."""
-    amplitude = np.float32(params["warp"]["amplitude_mm"])
-    return tuple(p[i] + amplitude * wave_field(p, params["warp"]["waves"][i]) for i in range(3))
+    w = params["warp"]
+    coarse, fine = np.float32(w["amplitude_mm"]), np.float32(w["fine_amplitude_mm"])
+    return tuple(
+        p[i] + coarse * wave_field(p, w["waves"][i]) + fine * wave_field(p, w["fine_waves"][i]) for i in range(3)
+    )
+
+
+def warp_reach_mm(params: dict) -> float:
+    """A bound on each component of q - p: a sum of n unit cosines scaled by √(2/n) stays within ±√(2n)."""
+    return (
+        float(np.sqrt(2 * 3)) * params["warp"]["amplitude_mm"]
+        + float(np.sqrt(2 * 4)) * params["warp"]["fine_amplitude_mm"]
+    )
 
 
 def to_physical(params: dict, q) -> np.ndarray:

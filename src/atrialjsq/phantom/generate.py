@@ -182,7 +182,7 @@ def generate_phantom(
     p = np.meshgrid(*[a.astype(np.float32) for a in raxes], indexing="ij")
     q = anat.warp(anatomy, tuple(p))
     del p
-    sampler = BoxedSampler(q, raxes, margin_mm=2.5 * anatomy["warp"]["amplitude_mm"] + 1.0)
+    sampler = BoxedSampler(q, raxes, margin_mm=anat.warp_reach_mm(anatomy))
 
     # --- shapes
     la_parts = anat.la_shapes(anatomy, sampler)

@@ -1,0 +1,148 @@
+"""docs/phantom.png: what a phantom looks like — raw axial slice, axial and sagittal slices with the LA and scar
+contours, and the scar on the 3D LA surface.
+
+Run `python -m atrialjsq.phantom.figure --seed 0 --out docs/phantom.png` (phantoms only: figures of real
+patient images stay out of the repository).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from atrialjsq.data.case import Case
+from atrialjsq.io import atomic_path
+
+LA_COLOUR = "#ffd23f"
+SCAR_COLOUR = "#ff2a6d"
+WALL_RGB = np.array([0.86, 0.84, 0.78])
+SCAR_RGB = np.array([0.84, 0.10, 0.12])
+HALF_FIELD_MM = 70.0
+
+
+def _window(image: np.ndarray, la: np.ndarray) -> tuple[float, float]:
+    return 0.0, float(np.percentile(image[la > 0], 50) * 2.4)
+
+
+def _slice_panel(ax, image2d, la2d, scar2d, spacing2d, title, contours=True, second_axis_down=False) -> None:
+    """Show a 2D slice (first axis horizontal) in mm, optionally with LA and scar contours.
+
+    `second_axis_down` puts index 0 of the second axis at the top: anterior up for axial LPS slices."""
+    extent = (0, image2d.shape[0] * spacing2d[0], 0, image2d.shape[1] * spacing2d[1])
+    ax.imshow(image2d.T, cmap="gray", origin="lower", extent=extent, vmin=0, vmax=1, interpolation="bilinear")
+    if contours:
+        x = (np.arange(image2d.shape[0]) + 0.5) * spacing2d[0]
+        y = (np.arange(image2d.shape[1]) + 0.5) * spacing2d[1]
+        if la2d.any():
+            ax.contour(x, y, la2d.T, levels=[0.5], colors=LA_COLOUR, linewidths=0.9)
+        if scar2d.any():
+            ax.contour(x, y, scar2d.T, levels=[0.5], colors=SCAR_COLOUR, linewidths=0.9)
+    if second_axis_down:
+        ax.invert_yaxis()
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _crop(centre: int, half: int, n: int) -> slice:
+    return slice(max(centre - half, 0), min(centre + half, n))
+
+
+def _surface_panel(ax, case: Case) -> None:
+    """LA surface (mesh of the label) coloured where scar lies within 3 mm of it."""
+    import edt
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+    from scipy import ndimage
+
+    from atrialjsq.report.figures import simplify_for_display
+    from atrialjsq.surface.mesh import extract_mesh
+
+    spacing = case.image.geometry.spacing
+    mesh = extract_mesh(case.la, level=0.5, smooth_sigma_mm=1.0)
+    to_scar = edt.edt((1 - case.scar.array).astype(np.uint8), anisotropy=spacing)
+    near = ndimage.map_coordinates(to_scar, mesh.vertices_index.T, order=1, mode="nearest") <= 3.0
+    vertices, faces, values = simplify_for_display(mesh.vertices_mm, mesh.faces, near.astype(float), 9000)
+    triangles = vertices[faces]
+    share = values[faces].mean(axis=1)[:, None]
+    normals = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    light = np.array([0.3, -0.6, 0.75]) / np.linalg.norm([0.3, -0.6, 0.75])
+    colours = np.clip(
+        ((1 - share) * WALL_RGB + share * SCAR_RGB) * (0.35 + 0.65 * np.abs(normals @ light))[:, None], 0, 1
+    )
+    ax.add_collection3d(Poly3DCollection(triangles, facecolors=colours, edgecolors=colours, linewidths=0.2))
+    low, high = vertices.min(axis=0), vertices.max(axis=0)
+    centre, half = (low + high) / 2, (high - low).max() / 2
+    for setter, c in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), centre, strict=True):
+        setter(c - half, c + half)
+    ax.set_box_aspect((1, 1, 1), zoom=1.3)
+    # Seen from behind (posterior, +y in LPS) and a little above: the view of the PV antra and posterior wall.
+    ax.view_init(elev=25, azim=70)
+    ax.set_axis_off()
+    ax.set_title("scar on the LA surface (postero-lateral view, red = scar)", fontsize=9)
+
+
+def make_phantom_figure(case: Case, params: dict, path: str | Path) -> Path:
+    """Write the four-panel figure of one phantom to `path` (PNG, atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    image, la, scar = case.image.array, case.la.array, case.scar.array
+    spacing = case.image.geometry.spacing
+    low, high = _window(image, la)
+    scaled = np.clip((image - low) / (high - low), 0, 1)
+    centre = np.round(np.argwhere(la).mean(axis=0)).astype(int)
+    hx, hy = (int(HALF_FIELD_MM / s) for s in spacing[:2])
+    sx, sy = _crop(centre[0], hx, la.shape[0]), _crop(centre[1], hy, la.shape[1])
+    z = int(np.argmax((scar[sx, sy] > 0).sum(axis=(0, 1)) + (la[sx, sy] > 0).sum(axis=(0, 1)) * 0.05))
+
+    fig = plt.figure(figsize=(12, 9.6), dpi=110)
+    axial = (scaled[sx, sy, z], la[sx, sy, z], scar[sx, sy, z], spacing[:2])
+    _slice_panel(
+        fig.add_subplot(2, 2, 1),
+        *axial,
+        f"axial slice {z} as generated (anterior up, patient left right)",
+        contours=False,
+        second_axis_down=True,
+    )
+    _slice_panel(fig.add_subplot(2, 2, 2), *axial, "axial, LA (yellow) and scar (pink) labels", second_axis_down=True)
+    x = centre[0]
+    sagittal = (scaled[x, sy, :], la[x, sy, :], scar[x, sy, :], (spacing[1], spacing[2]))
+    _slice_panel(fig.add_subplot(2, 2, 3), *sagittal, f"sagittal slice {x} (anterior left, superior up)")
+    _surface_panel(fig.add_subplot(2, 2, 4, projection="3d"), case)
+    look, scar_params = params["appearance"], params["scar"]
+    fig.suptitle(
+        f"phantom seed {params['seed']} ({params['difficulty']}): {scar_params['kind']} scar, "
+        f"{100 * scar_params['burden']:.0f}% of the LA surface, IIR {look['iir']:.2f}, SNR {look['snr']:.0f}; "
+        f"{'x'.join(map(str, case.image.geometry.shape))} at {'x'.join(f'{s:g}' for s in spacing)} mm",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    from atrialjsq.phantom.generate import generate_phantom
+
+    parser = argparse.ArgumentParser(description="Render the documentation figure of one phantom.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--difficulty", default="medium")
+    parser.add_argument("--scar", default="post-ablation")
+    parser.add_argument("--burden", type=float, default=0.25)
+    parser.add_argument("--out", type=Path, default=Path("docs/phantom.png"))
+    args = parser.parse_args(argv)
+    case, params = generate_phantom(args.seed, args.difficulty, scar_kind=args.scar, burden=args.burden)
+    print(make_phantom_figure(case, params, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
