@@ -74,8 +74,28 @@ def test_bad_input_prints_one_line_and_fails(cache_dir, tmp_path, capsys):
     assert "missing: no such file" in capsys.readouterr().err
     assert main(["train", "--data", str(cache_dir), "--out", str(tmp_path / "r"), "--fold", "5", *ARGS]) == 1
     assert "not fold 5" in capsys.readouterr().err
+    assert main(["train", "--data", str(cache_dir), "--out", str(tmp_path / "r"), "--fold", "0", "--val-fraction",
+                 "0.5", *ARGS]) == 1  # fmt: skip
+    assert "--val-fraction goes with --folds all" in capsys.readouterr().err
     assert main(["train", "--data", str(cache_dir), "--out", str(tmp_path / "r"), "--config", "ajsq-sesa"]) == 1
     assert "roi" in capsys.readouterr().err  # the 16^3 cache does not fit the paper's 208x208x80 config
     assert main(["train", "--data", str(cache_dir), "--out", str(tmp_path / "r"), "--resume", *ARGS]) == 1
     assert "nothing to resume" in capsys.readouterr().err
     assert not (tmp_path / "r" / "last.pt").exists()
+
+
+def test_raw_phantom_dataset_is_cached_into_the_run_then_reused(tmp_path):
+    from atrialjsq.phantom.writer import write_phantom_set
+
+    raw = tmp_path / "raw"
+    write_phantom_set(2, raw, difficulty="easy", shape=(80, 80, 40), spacing=(1.75, 1.75, 2.75), progress=False)
+    run = tmp_path / "run"
+    grid = ["--set", "data.spacing=[3.5,3.5,3.5]", "--workers", "1", "--iterations", "2"]
+    assert main(["train", "--data", str(raw), "--out", str(run), *ARGS, *grid]) == 0
+    index = json.loads((run / "cache" / "dataset.json").read_text())
+    assert (index["spacing"], index["roi"], index["margin"]) == ([3.5] * 3, [16] * 3, [4] * 3)
+    assert sorted(c["id"] for c in index["cases"]) == ["phantom_0000", "phantom_0001"]
+    stamp = (run / "cache" / "dataset.json").stat().st_mtime_ns
+    assert main(["train", "--data", str(raw), "--out", str(run), *ARGS, *grid[:-1], "3", "--resume"]) == 0
+    assert (run / "cache" / "dataset.json").stat().st_mtime_ns == stamp  # reused, not rebuilt
+    assert load_checkpoint(run / "last.pt")["iteration"] == 3

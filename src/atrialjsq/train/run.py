@@ -36,6 +36,8 @@ def make_split(index: CacheIndex, fold: int | None, val_fraction: float, seed: i
     """{"fold", "train", "val"} case ids for one run (see the module docstring)."""
     ids = index.case_ids
     if fold is not None:
+        if val_fraction:
+            raise InputError(None, "--val-fraction goes with --folds all; --fold K validates on fold K")
         if not index.folds:
             raise InputError(index.root / "dataset.json", "has no folds; rebuild the cache or use --folds all")
         if not 0 <= fold < len(index.folds):

@@ -17,6 +17,7 @@ the resumed trajectory equals the uninterrupted one (bit for bit on CPU).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -209,6 +210,7 @@ class Trainer:
             "rng": capture_rng_state(),
             "preprocessing": {**preprocessing_of(self.config, self.train_bank.margin), **self.extra_preprocessing},
             "best_score": self.best_score,
+            "augment": dataclasses.asdict(self.augment),
             "world_size": self.context.world_size,
             "meta": self.meta,
         }
@@ -223,6 +225,9 @@ class Trainer:
         unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        saved_augment = state.get("augment")
+        if saved_augment is not None and AugmentParams.from_mapping(saved_augment) != self.augment:
+            raise InputError(path, f"checkpoint was trained with other augmentation ({saved_augment})")
         restore_rng_state(state["rng"])
         self.iteration = int(state["iteration"])
         self.best_score = float(state.get("best_score", -math.inf))
