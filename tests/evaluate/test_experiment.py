@@ -173,6 +173,33 @@ def test_rows_and_shared_networks():
         select_rows("table9")
 
 
+def test_bad_input_is_refused_with_the_path_and_nothing_is_written(tmp_path: Path, capsys):
+    from atrialjsq.cli import main
+
+    with pytest.raises(InputError, match="at least 2"):
+        ExperimentSettings(tmp_path, tmp_path / "out", folds=1)
+    with pytest.raises(InputError, match="spacing"):
+        ExperimentSettings(tmp_path, tmp_path / "out", spacing=(1.0, 0.0, 1.0))
+    data = tmp_path / "data"
+    _write_sphere_set(data, 2)
+    out = tmp_path / "out"
+    settings = ExperimentSettings(data, out, folds=2, tiny=True, progress=False)
+    (data / "case1" / "scarSegImgM.nii.gz").unlink()  # the tables need scar labels for every case
+    with pytest.raises(InputError, match=r"case1/scarSegImgM\.nii\.gz: no such file"):
+        run_experiment("ablation", settings, ["lam-otsu"])
+    (data / "case0" / "scarSegImgM.nii.gz").unlink()  # no scar at all: an LA-only dataset
+    with pytest.raises(InputError, match="case0, case1 have no scar label"):
+        run_experiment("ablation", settings, ["lam-otsu"])
+    assert not out.exists() or not any(out.iterdir())  # no cache, no experiment.json, nothing partial
+    _write_sphere_set(data, 2)
+    with pytest.raises(InputError, match="2 cases cannot make 3 folds"):
+        run_experiment("ablation", ExperimentSettings(data, out, folds=3, tiny=True, progress=False), ["lam-otsu"])
+    assert main(["experiment", "ablation", "--data", str(tmp_path / "missing"), "--out", str(out)]) == 1
+    assert "missing" in capsys.readouterr().err
+    assert main(["experiment", "dpm", "--list-rows"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split()[:2] == ["ajsq-sesa", "AJSQnet-SESA"]
+
+
 # ---------------------------------------------------------------------------------------------- prediction
 
 

@@ -221,8 +221,8 @@ class RunLog:
     tables: list[Path] = field(default_factory=list)
 
 
-def _check_recorded(settings: ExperimentSettings) -> None:
-    """Write experiment.json on the first run; refuse to mix results made with other options."""
+def _check_recorded(settings: ExperimentSettings) -> bool:
+    """Refuse to mix results made with other options (experiment.json); True when nothing is recorded yet."""
     path = settings.out / "experiment.json"
     wanted = settings.recorded()
     if path.is_file():
@@ -240,9 +240,14 @@ def _check_recorded(settings: ExperimentSettings) -> None:
             raise InputError(
                 path, f"results here were made with {', '.join(changed)}; rerun with the same options or a new --out"
             )
-        return
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps({"format": EXPERIMENT_FORMAT, "settings": wanted}, indent=1) + "\n")
+        return False
+    return True
+
+
+def _record(settings: ExperimentSettings) -> None:
+    document = {"format": EXPERIMENT_FORMAT, "settings": settings.recorded(), "data": str(settings.data)}
+    with atomic_path(settings.out / "experiment.json") as tmp:
+        tmp.write_text(json.dumps(document, indent=1) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -260,6 +265,9 @@ def _ensure_cache(settings: ExperimentSettings, refs: list[CaseRef]):
         found = (tuple(index.spacing), tuple(index.roi), tuple(index.margin))
         if found != expected:
             raise InputError(root, f"cache grid (spacing, roi, margin) {found} does not match the models' {expected}")
+        center = json.loads((root / "dataset.json").read_text()).get("center")
+        if center != settings.center:
+            raise InputError(root, f"cache ROI is centred on {center!r}, the experiment on {settings.center!r}")
     else:
         index = build_cache(
             refs,
@@ -288,8 +296,6 @@ def _ensure_folds(settings: ExperimentSettings, case_ids: list[str]) -> list[dic
         if len(folds) != settings.folds or used != sorted(case_ids):
             raise InputError(path, "folds do not match this dataset and --folds; use a new --out")
         return folds
-    if settings.folds > len(case_ids):
-        raise InputError(settings.data, f"{len(case_ids)} cases cannot make {settings.folds} folds; lower --folds")
     folds = make_folds(case_ids, k=settings.folds, seed=settings.seed)
     save_folds(folds, path, k=settings.folds, seed=settings.seed)
     return folds
@@ -545,14 +551,17 @@ def run_experiment(table: str, settings: ExperimentSettings, rows: Sequence[str]
 
     selected = select_rows(table, rows)
     settings.device = resolve_device(settings.device)
-    settings.out.mkdir(parents=True, exist_ok=True)
-    _check_recorded(settings)
     refs = {ref.case_id: ref for ref in index_dataset(settings.data)}
     no_scar = sorted(case_id for case_id, ref in refs.items() if "scar" not in ref.label_paths)
     if no_scar:
         raise InputError(settings.data, f"case(s) {', '.join(no_scar[:5])} have no scar label; the tables need one")
+    if settings.folds > len(refs):
+        raise InputError(settings.data, f"{len(refs)} cases cannot make {settings.folds} folds; lower --folds")
+    first_run = _check_recorded(settings)
     index = _ensure_cache(settings, list(refs.values()))
     folds = _ensure_folds(settings, sorted(refs))
+    if first_run:  # recorded once the data proved usable, so a failed start does not pin the options
+        _record(settings)
     log = RunLog()
     for number, fold in enumerate(folds):
         FoldRunner(settings, index, refs, number, fold, log).run(selected)
