@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         probability_maps=args.save_probabilities,
         figure=not args.no_figure,
-        progress=not args.quiet,
+        progress=not args.quiet and rank == 0,  # one bar, not one per torchrun process
     )
     for outcome in outcomes:
         if outcome.ok:
