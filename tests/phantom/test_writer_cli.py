@@ -102,3 +102,16 @@ def test_inject_scar_cli_on_a_phantom_set(tmp_path):
     assert injected.image.geometry.is_close(original.image.geometry)
     params = json.loads((out / "phantom_0000" / "params.json").read_text())
     assert params["scar"]["burden"] == pytest.approx(0.2)
+
+
+@pytest.mark.slow
+def test_default_clinical_geometry_case_passes_check_data(tmp_path):
+    from atrialjsq.phantom.generate import DEFAULT_SHAPE, DEFAULT_SPACING
+
+    folders = writer.write_phantom_set(1, tmp_path, seed=0, progress=False)
+    report = check_dataset(tmp_path)[0]
+    assert report.status == "ok" and report.has_scar
+    assert report.shape == DEFAULT_SHAPE and report.spacing == pytest.approx(DEFAULT_SPACING)
+    assert 50 < report.la_ml < 200
+    params = json.loads((folders[0] / "params.json").read_text())
+    assert params["geometry"]["acquisition_spacing"] == pytest.approx([1.25, 1.25, 2.5])

@@ -72,7 +72,7 @@ def _make_grids(shape, spacing, acquisition_spacing, fov_centre) -> _Grids:
         slice(int(np.searchsorted(axis, lo)), int(np.searchsorted(axis, hi, side="right")))
         for axis, lo, hi in ((axes[0], x0, x1), (axes[1], y0, y1))
     )
-    z_factor = max(1, round(acq_spacing[2] / min(acq_spacing[:2])))
+    z_factor = max(1, round(acq_spacing[2] / max(min(acq_spacing[:2]), ACQUISITION_SPACING[0])))
     return _Grids(storage, acq_shape, acq_spacing, axes, roi, z_factor)
 
 
@@ -158,6 +158,7 @@ def generate_phantom(
     scar_kind: str | None = None,
     burden: float | None = None,
     case_id: str | None = None,
+    naive: bool = False,
     **appearance_overrides,
 ) -> tuple[Case, dict]:
     """Generate one phantom: a `Case` (image, labels "la" and "scar") and its JSON-able generating parameters.
@@ -165,6 +166,8 @@ def generate_phantom(
     Deterministic per `seed`; anatomy, scar, appearance and noise draw from separate streams, so the same
     seed at another difficulty gives the same anatomy and scar with a different image quality.
     `appearance_overrides`: snr, iir, iir_range, myocardium, bias, ghost, blur_mm (see `appearance`).
+    `naive=True` is the benchmark's baseline: the same phantom rendered directly at the stored resolution
+    (no k-space zero-fill) with every shape evaluated over the whole heart region (no bounding boxes).
     """
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(4)]
     rng_anatomy, rng_scar, rng_appearance, rng_noise = streams
@@ -175,6 +178,8 @@ def generate_phantom(
     look = app.sample_appearance(rng_appearance, difficulty, **appearance_overrides)
     tissue = look["tissue"]
 
+    if naive:
+        acquisition_spacing = spacing
     grids = _make_grids(shape, spacing, acquisition_spacing, fov_centre)
     raxes = grids.render_axes
     rspacing = grids.render_spacing
@@ -182,7 +187,7 @@ def generate_phantom(
     p = np.meshgrid(*[a.astype(np.float32) for a in raxes], indexing="ij")
     q = anat.warp(anatomy, tuple(p))
     del p
-    sampler = BoxedSampler(q, raxes, margin_mm=anat.warp_reach_mm(anatomy))
+    sampler = BoxedSampler(q, raxes, margin_mm=1e6 if naive else anat.warp_reach_mm(anatomy))
 
     # --- shapes
     la_parts = anat.la_shapes(anatomy, sampler)
