@@ -52,3 +52,13 @@ def test_bf16_autocast_and_channels_last_path_runs_and_validates(tiny_cases, tmp
     assert all(math.isfinite(v) for v in column(read_csv(tmp_path / "log.csv"), "loss"))
     val = read_csv(tmp_path / "val.csv")
     assert len(val) == 1 and 0.0 <= float(val[0]["la_dice"]) <= 1.0
+
+
+def test_a_diverging_run_stops_with_the_iteration_named(tiny_cases, tmp_path):
+    config = tiny_config(iterations=20, log_every=1)
+    config.optim.lr = 1e6  # SGD with this step size overflows within a few iterations
+    with pytest.raises(FloatingPointError, match="not finite at iteration"):
+        fit(config, tiny_cases[:2], None, tmp_path, TrainOptions(progress=False))
+    rows = read_csv(tmp_path / "log.csv")
+    assert rows and not math.isfinite(float(rows[-1]["loss"]))
+    assert not (tmp_path / "last.pt").exists()  # no checkpoint of a diverged model

@@ -327,6 +327,12 @@ class Trainer:
             rows.append({**fixed, **{column: values[k] for column, k in losses}, "seconds": seconds})
         if self.context.is_main:
             self.log.append(rows)
+        if not torch.isfinite(stacked).all():
+            bad = next(row["iteration"] for row, ok in zip(rows, torch.isfinite(stacked).all(1), strict=True) if not ok)
+            raise FloatingPointError(
+                f"loss is not finite at iteration {bad} (see {self.log.path}); lower the learning rate or resume "
+                f"from a checkpoint before it"
+            )
         return {k: v for k, v in rows[-1].items() if isinstance(v, float)}
 
     def _validate(self) -> dict[str, float]:
