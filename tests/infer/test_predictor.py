@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from atrialjsq.infer.localize import largest_component
+from atrialjsq.infer.localize import largest_component, localization_from_mask
 from atrialjsq.infer.predictor import Network, Predictor, plan_crop
 from atrialjsq.io import Geometry, Volume
 
@@ -112,6 +112,18 @@ def test_empty_localisation_falls_back_to_image_centre_with_warning(rotated_ball
     assert not found.found and found.box_in(image.geometry) is None
     expected = image.geometry.index_to_physical((np.asarray(image.geometry.shape) - 1) / 2)
     np.testing.assert_allclose(found.centre_mm, expected, atol=1e-6)
+
+
+def test_tiny_localised_component_is_not_trusted():
+    grid = Geometry((20, 20, 20), (4.0, 4.0, 4.0))
+    mask = np.zeros(grid.shape, bool)
+    mask[5:8, 5:8, 5:8] = True  # 27 voxels of 64 mm³ = 1.7 mL, below the 5 mL floor
+    with pytest.warns(RuntimeWarning, match="only 1.7 mL"):
+        assert not localization_from_mask(mask, grid, grid).found
+    mask[5:10, 5:10, 5:10] = True  # 125 voxels = 8 mL
+    found = localization_from_mask(mask, grid, grid)
+    assert found.found
+    np.testing.assert_allclose(found.centre_mm, [28.0, 28.0, 28.0])  # voxel 7 * 4 mm
 
 
 def test_prediction_is_the_ball_on_the_input_grid(rotated_ball):

@@ -60,12 +60,21 @@ def image_centre_mm(geometry: Geometry) -> tuple[float, float, float]:
     return tuple(float(c) for c in centre)
 
 
-def localization_from_mask(mask: np.ndarray, grid: Geometry, fallback: Geometry, source: str = "") -> Localization:
-    """Box and centre of the largest component of `mask` (on `grid`); the centre of `fallback` if it is empty."""
+# An adult LA holds 50-200 mL; a smaller "largest component" is noise, not a missed-by-a-bit LA.
+MIN_LA_VOLUME_ML = 5.0
+
+
+def localization_from_mask(
+    mask: np.ndarray, grid: Geometry, fallback: Geometry, source: str = "", min_volume_ml: float = MIN_LA_VOLUME_ML
+) -> Localization:
+    """Box and centre of the largest component of `mask` (on `grid`); the centre of `fallback` when there is
+    no component of at least `min_volume_ml`."""
     component = largest_component(mask)
-    if not component.any():
+    volume_ml = np.count_nonzero(component) * grid.voxel_volume_mm3 / 1000.0
+    if volume_ml < min_volume_ml:
+        found = f"only {volume_ml:.1f} mL" if volume_ml else "no LA"
         warnings.warn(
-            f"{source or 'image'}: the localiser found no LA; cropping around the image centre instead",
+            f"{source or 'image'}: the localiser found {found}; cropping around the image centre instead",
             RuntimeWarning,
             stacklevel=2,
         )
