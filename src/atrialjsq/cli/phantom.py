@@ -65,6 +65,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--burden", type=float, default=None, help="scar fraction of the LA surface, 0.02-0.40")
     parser.add_argument("--snr", type=float, default=None, help="override the difficulty's SNR (blood mean / noise SD)")
     parser.add_argument("--iir-range", type=_range, default=None, help="override the scar IIR range, e.g. 1.2,2.5")
+    parser.add_argument("--ghost", type=float, default=None, help="N/2 phase-encode ghost amplitude, e.g. 0.05")
+    parser.add_argument("--blur-mm", type=float, default=None, help="respiratory blur along z (Gaussian SD, mm)")
     parser.set_defaults(func=run)
     return parser
 
@@ -77,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(args.out, f"--n must be at least 1, got {args.n}")
     if args.burden is not None and not 0.02 <= args.burden <= 0.40:
         raise InputError(None, f"--burden must be within 0.02-0.40, got {args.burden}")
+    for name, value, low in (("--snr", args.snr, 1e-6), ("--ghost", args.ghost, 0.0), ("--blur-mm", args.blur_mm, 0.0)):
+        if value is not None and value < low:
+            raise InputError(None, f"{name} must be {'positive' if low else 'non-negative'}, got {value}")
     if args.out.exists() and not args.out.is_dir():
         raise InputError(args.out, "exists and is not a folder")
     folders = write_phantom_set(
@@ -91,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         burden=args.burden,
         snr=args.snr,
         iir_range=args.iir_range,
+        ghost=args.ghost,
+        blur_mm=args.blur_mm,
     )
     print(f"wrote {len(folders)} phantom case(s) to {args.out} (layout lascarqs1)")
     return 0
