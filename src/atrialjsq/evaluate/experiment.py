@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +183,8 @@ class ExperimentSettings:
             self.spacing = tuple(float(s) for s in self.spacing)
         if self.center not in CENTERS:
             raise InputError(None, f"--center must be one of {', '.join(CENTERS)}, got {self.center!r}")
+        if self.test not in ("wilcoxon", "ttest"):
+            raise InputError(None, f"--test must be wilcoxon or ttest, got {self.test!r}")
 
     @property
     def cache_dir(self) -> Path:
@@ -567,7 +569,3 @@ def run_experiment(table: str, settings: ExperimentSettings, rows: Sequence[str]
         FoldRunner(settings, index, refs, number, fold, log).run(selected)
     log.tables = write_tables(table, settings.out, settings.folds, settings.test)
     return log
-
-
-def summary_json(log: RunLog) -> dict[str, Any]:
-    return {key: [str(v) for v in value] for key, value in asdict(log).items()}
