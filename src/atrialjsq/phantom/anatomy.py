@@ -109,7 +109,7 @@ def _sample_veins(rng: np.random.Generator, radii, rotation) -> tuple[list[dict]
 
 def sample_anatomy(rng: np.random.Generator) -> dict:
     """Draw one random anatomy; every value is a plain number or list (JSON sidecar friendly)."""
-    radii = np.array([rng.uniform(27, 34), rng.uniform(18, 23), rng.uniform(21, 27)])
+    radii = np.array([rng.uniform(28, 36), rng.uniform(19, 24), rng.uniform(22, 28)])
     angles = np.array([rng.uniform(-8, 8), rng.uniform(-8, 8), rng.uniform(-12, 12)])
     rotation = rotation_matrix(angles)
     veins, trunk = _sample_veins(rng, radii, rotation)
