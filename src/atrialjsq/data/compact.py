@@ -1,0 +1,390 @@
+"""A compact, single-file copy of a labelled LA data set, small enough to travel to a GPU machine.
+
+The LASC 2018 HDF5 release stores 8-bit MR images as z-scored float32: every image sits on an affine grid of
+at most 256 levels, so `codes = round((image - offset) / step)` recovers the 8-bit codes losslessly (the
+data's README). Each case is stored as
+
+- `image`: the codes resampled (linearly) to the training spacing and cropped in z to the LA ± `z_margin_mm`
+  (x and y are kept whole: the release is already cropped to the LA there), rounded back to uint8;
+- `la`: the LA label on that window (label-aware resampling of `data.preprocess`), bit-packed;
+- `la_native`: the LA label on the native grid, bit-packed, so held-out predictions are scored on the grid the
+  literature scores on;
+
+each array lzma-compressed, together with the geometry of both grids and the window, `offset`/`step` (image
+units per code) and the mean/std of the whole resampled image (what `infer.predictor` z-scores with, so a
+network trained on this file sees the inputs it will see at prediction time). The file is an uncompressed
+``.npz`` of uint8 byte arrays plus a JSON index (`allow_pickle=False` loads it).
+
+Decoding needs only NumPy (no SimpleITK): `load_compact` runs on a bare GPU image, building needs the full
+package. The z crop uses the label's extent (documented in docs/real_data.md); scoring always uses the whole
+native volume.
+"""
+
+from __future__ import annotations
+
+import json
+import lzma
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from atrialjsq.errors import InputError
+from atrialjsq.io.geometry import Geometry
+
+COMPACT_FORMAT = "atrialjsq-compact-v1"
+DEFAULT_SPACING = (1.0, 1.0, 1.0)
+DEFAULT_Z_MARGIN_MM = 10.0
+MAX_LEVELS = 256
+GRID_TOLERANCE = 1e-3  # largest allowed |image - decoded| in units of the step
+LZMA_PRESET = 6
+
+
+# ---------------------------------------------------------------------------------------------- 8-bit codes
+
+
+def encode_uint8(image: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(codes uint8, offset, step) with image ≈ offset + step·codes to within GRID_TOLERANCE·step.
+
+    The step is the smallest gap between distinct values, refined over the whole range so float rounding in
+    the stored values does not accumulate. Raises ValueError when the image is not on such a grid.
+    """
+    values = np.unique(np.asarray(image, dtype=np.float64))
+    if not np.isfinite(values).all():
+        raise ValueError("image holds NaN or Inf values")
+    offset = float(values[0])
+    if values.size == 1:
+        return np.zeros(np.shape(image), dtype=np.uint8), offset, 1.0
+    span = float(values[-1] - offset)
+    gaps = np.diff(values)
+    levels = round(span / float(gaps.min()))
+    if levels >= MAX_LEVELS:
+        raise ValueError(f"image spans {levels + 1} levels of its smallest step; not an 8-bit image")
+    step = span / levels
+    codes = np.rint((values - offset) / step)
+    error = float(np.abs(values - (offset + step * codes)).max()) / step
+    if error > GRID_TOLERANCE:
+        raise ValueError(f"image values are not on an affine 8-bit grid (off by {error:.3g} steps)")
+    encoded = np.rint((np.asarray(image, dtype=np.float64) - offset) / step)
+    return encoded.astype(np.uint8), offset, step
+
+
+def decode_uint8(codes: np.ndarray, offset: float, step: float) -> np.ndarray:
+    """offset + step·codes as float32 (the inverse of `encode_uint8`)."""
+    return (offset + step * np.asarray(codes, dtype=np.float64)).astype(np.float32)
+
+
+def _pack(array: np.ndarray, bits: bool = False) -> np.ndarray:
+    raw = np.packbits(np.asarray(array, dtype=bool)) if bits else np.ascontiguousarray(array, dtype=np.uint8)
+    return np.frombuffer(lzma.compress(raw.tobytes(), preset=LZMA_PRESET), dtype=np.uint8)
+
+
+def _unpack(blob: np.ndarray, shape: Sequence[int], bits: bool = False) -> np.ndarray:
+    raw = np.frombuffer(lzma.decompress(blob.tobytes()), dtype=np.uint8)
+    count = int(np.prod(shape))
+    array = np.unpackbits(raw, count=count) if bits else raw
+    if array.size != count:
+        raise ValueError(f"stored array has {array.size} values, expected {count}")
+    return array.reshape(tuple(int(s) for s in shape)).copy()
+
+
+def _geometry_dict(geometry: Geometry) -> dict[str, list[float]]:
+    return {
+        "shape": list(geometry.shape),
+        "spacing": list(geometry.spacing),
+        "origin": list(geometry.origin),
+        "direction": list(geometry.direction),
+    }
+
+
+def _geometry(data: dict[str, Any]) -> Geometry:
+    return Geometry(**{key: tuple(value) for key, value in data.items()})
+
+
+# ---------------------------------------------------------------------------------------------- one case
+
+
+@dataclass
+class CompactCase:
+    """One decoded case: uint8 `codes` and `la` on the training-grid window, `la_native` on the native grid."""
+
+    case_id: str
+    codes: np.ndarray
+    la: np.ndarray
+    la_native: np.ndarray
+    info: dict[str, Any]
+    scar: np.ndarray | None = None
+
+    @property
+    def window_geometry(self) -> Geometry:
+        return _geometry(self.info["window_geometry"])
+
+    @property
+    def native_geometry(self) -> Geometry:
+        return _geometry(self.info["native_geometry"])
+
+    def image(self) -> np.ndarray:
+        """The window in image units (float32), as the resampled original image."""
+        return decode_uint8(self.codes, self.info["offset"], self.info["step"])
+
+    def normalised(self) -> np.ndarray:
+        """The window z-scored with the statistics of the whole resampled image (float32)."""
+        std = self.info["std"] if self.info["std"] > 1e-8 else 1.0
+        return ((self.image() - np.float32(self.info["mean"])) / np.float32(std)).astype(np.float32)
+
+
+def compact_entry(case, spacing=DEFAULT_SPACING, z_margin_mm: float = DEFAULT_Z_MARGIN_MM) -> tuple[dict, dict]:
+    """(index entry, {name: compressed blob}) of one `Case`; raises InputError naming the case's source."""
+    from atrialjsq.data.preprocess import CropInfo, resample, resample_to_geometry, resampled_geometry
+    from atrialjsq.io.volume import Volume
+
+    source = case.meta.get("source", case.case_id)
+    if case.la is None or not case.la.array.any():
+        raise InputError(source, "no LA label (or an empty one): the compact set needs it")
+    try:
+        codes, offset, step = encode_uint8(case.image.array)
+    except ValueError as error:
+        raise InputError(source, str(error)) from None
+    native = case.image.geometry
+    target = resampled_geometry(native, spacing)
+    fine = resample_to_geometry(Volume(codes.astype(np.float32), native), target).array
+    la_fine = resample(case.la, spacing, is_label=True).array
+    if not la_fine.any():
+        raise InputError(source, "LA vanishes when resampled to the training spacing")
+    z_slices = np.flatnonzero(la_fine.any(axis=(0, 1)))
+    margin = int(np.ceil(z_margin_mm / target.spacing[2]))
+    low, high = max(int(z_slices[0]) - margin, 0), min(int(z_slices[-1]) + margin + 1, target.shape[2])
+    crop = CropInfo(target.shape, (0, 0, low), (target.shape[0], target.shape[1], high - low))
+    window = crop.window_geometry(target)
+    fine_float = offset + step * fine.astype(np.float64)
+    entry = {
+        "id": case.case_id,
+        "source": str(source),
+        "offset": offset,
+        "step": step,
+        "levels": int(codes.max()) + 1,
+        "mean": float(fine_float.mean()),
+        "std": float(fine_float.std()),
+        "native_geometry": _geometry_dict(native),
+        "resampled_geometry": _geometry_dict(target),
+        "window_geometry": _geometry_dict(window),
+        "crop": crop.to_dict(),
+        "has_scar": case.scar is not None,
+    }
+    blobs = {
+        "image": _pack(np.clip(np.rint(fine[:, :, low:high]), 0, 255)),
+        "la": _pack(la_fine[:, :, low:high], bits=True),
+        "la_native": _pack(case.la.array, bits=True),
+    }
+    if case.scar is not None:
+        scar_fine = resample(case.scar, spacing, is_label=True).array
+        blobs["scar"] = _pack(scar_fine[:, :, low:high], bits=True)
+    return entry, blobs
+
+
+def _entry_from_ref(ref, spacing, z_margin_mm) -> tuple[dict, dict] | tuple[str, str]:
+    """Worker: load and compact one case; an InputError comes back as (path, reason) (it does not pickle)."""
+    from atrialjsq.data.layouts import load_case
+
+    try:
+        return compact_entry(load_case(ref), spacing, z_margin_mm)
+    except InputError as error:
+        return error.path, error.reason
+
+
+# ---------------------------------------------------------------------------------------------- the file
+
+
+def _write(entries: list[tuple[dict, dict]], out: Path, header: dict[str, Any]) -> Path:
+    from atrialjsq.io.atomic import atomic_path
+
+    entries = sorted(entries, key=lambda item: item[0]["id"])
+    ids = [entry["id"] for entry, _ in entries]
+    if len(set(ids)) != len(ids):
+        raise InputError(out, "case ids are not unique")
+    index = {"format": COMPACT_FORMAT, **header, "cases": [entry for entry, _ in entries]}
+    arrays = {"index": np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)}
+    for entry, blobs in entries:
+        arrays.update({f"{entry['id']}/{name}": blob for name, blob in blobs.items()})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+    return out
+
+
+def _checked_out(out: str | Path) -> Path:
+    out = Path(out)
+    if out.suffix != ".npz":
+        raise InputError(out, "the compact file must end in .npz")
+    if out.is_dir():
+        raise InputError(out, "is a folder; give a file name ending in .npz")
+    return out
+
+
+def build_compact(
+    cases: Iterable, out: str | Path, spacing=DEFAULT_SPACING, z_margin_mm: float = DEFAULT_Z_MARGIN_MM
+) -> Path:
+    """Compact in-memory `Case`s (phantoms, synthetic cases) into `out` (an .npz file, written atomically)."""
+    out = _checked_out(out)
+    entries = [compact_entry(case, spacing, z_margin_mm) for case in cases]
+    if not entries:
+        raise InputError(out, "no cases to compact")
+    header = {"spacing": [float(s) for s in spacing], "z_margin_mm": float(z_margin_mm), "source": "in-memory"}
+    return _write(entries, out, header)
+
+
+def build_compact_lasc(
+    src: str | Path,
+    out: str | Path,
+    spacing=DEFAULT_SPACING,
+    z_margin_mm: float = DEFAULT_Z_MARGIN_MM,
+    native_spacing=None,
+    workers: int = 2,
+    limit: int | None = None,
+) -> Path:
+    """Compact the LASC 2018 HDF5 release at `src` (first `limit` cases by id when given) into `out`.
+
+    `native_spacing` defaults to the layout's (0.625, 0.625, 1.25) mm. The first bad case stops the build
+    with its InputError and nothing is written.
+    """
+    from atrialjsq.data.layouts import index_dataset
+
+    out = _checked_out(out)
+    refs = index_dataset(src, layout="lasc2018-h5", spacing=native_spacing)
+    refs = refs[:limit] if limit is not None else refs
+    entries: list[tuple[dict, dict]] = []
+    with tqdm(total=len(refs), desc="compact", unit="case", disable=None) as bar:
+        if workers <= 1:
+            results: Iterable = (_entry_from_ref(ref, spacing, z_margin_mm) for ref in refs)
+            for result in results:
+                entries.append(_accepted(result))
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for result in pool.map(_entry_from_ref, refs, [spacing] * len(refs), [z_margin_mm] * len(refs)):
+                    entries.append(_accepted(result))
+                    bar.update()
+    header = {
+        "spacing": [float(s) for s in spacing],
+        "z_margin_mm": float(z_margin_mm),
+        "source": str(Path(src)),
+        "layout": "lasc2018-h5",
+        "native_spacing": list(refs[0].spacing) if refs else None,
+    }
+    return _write(entries, out, header)
+
+
+def _accepted(result) -> tuple[dict, dict]:
+    if isinstance(result[0], str) or result[0] is None:
+        raise InputError(*result)
+    return result
+
+
+@dataclass
+class CompactSet:
+    """A loaded compact file: the training spacing, the header and the decoded cases (sorted by id)."""
+
+    path: Path
+    spacing: tuple[float, float, float]
+    header: dict[str, Any]
+    cases: list[CompactCase] = field(default_factory=list)
+
+    @property
+    def case_ids(self) -> list[str]:
+        return [case.case_id for case in self.cases]
+
+    def case(self, case_id: str) -> CompactCase:
+        for case in self.cases:
+            if case.case_id == case_id:
+                return case
+        raise KeyError(f"case {case_id!r} is not in {self.path}")
+
+
+def load_compact(path: str | Path, ids: Sequence[str] | None = None) -> CompactSet:
+    """Decode a compact file (all cases, or those in `ids`); raises InputError naming it when malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such compact file; build it with `python -m atrialjsq.realdata build`")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            index = json.loads(data["index"].tobytes().decode())
+            if not isinstance(index, dict) or index.get("format") != COMPACT_FORMAT:
+                raise InputError(path, f"not a compact file (format is not {COMPACT_FORMAT})")
+            wanted = set(ids) if ids is not None else None
+            cases = []
+            for entry in index["cases"]:
+                if wanted is not None and entry["id"] not in wanted:
+                    continue
+                window = entry["window_geometry"]["shape"]
+                native = entry["native_geometry"]["shape"]
+                key = entry["id"]
+                scar_key = f"{key}/scar"
+                cases.append(
+                    CompactCase(
+                        key,
+                        _unpack(data[f"{key}/image"], window),
+                        _unpack(data[f"{key}/la"], window, bits=True),
+                        _unpack(data[f"{key}/la_native"], native, bits=True),
+                        entry,
+                        _unpack(data[scar_key], window, bits=True) if scar_key in data.files else None,
+                    )
+                )
+    except InputError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, lzma.LZMAError, json.JSONDecodeError) as error:
+        raise InputError(path, f"unreadable compact file ({type(error).__name__}: {error})") from None
+    if wanted is not None and len(cases) != len(wanted):
+        missing = sorted(wanted - {case.case_id for case in cases})
+        raise InputError(path, f"lacks case(s) {', '.join(missing[:5])}")
+    header = {key: value for key, value in index.items() if key != "cases"}
+    return CompactSet(path, tuple(float(s) for s in index["spacing"]), header, cases)
+
+
+# ---------------------------------------------------------------------------------------------- trainer form
+
+
+def centred_window(array: np.ndarray, centre: Sequence[float], size: Sequence[int], fill: float = 0) -> np.ndarray:
+    """The `size` window of `array` centred at continuous index `centre`, padded with `fill` beyond the array
+    (the same placement as `data.preprocess.crop_window`: start = round(centre) − size // 2)."""
+    out = np.full(tuple(int(s) for s in size), fill, dtype=array.dtype)
+    source, target = [], []
+    for length, c, n in zip(array.shape, centre, size, strict=True):
+        start = int(np.floor(c + 0.5)) - int(n) // 2
+        low, high = max(start, 0), min(start + int(n), length)
+        high = max(high, low)
+        source.append(slice(low, high))
+        target.append(slice(low - start, high - start))
+    out[tuple(target)] = array[tuple(source)]
+    return out
+
+
+def la_centre(la: np.ndarray) -> np.ndarray:
+    """Centre of the LA's bounding box in index units (the cache's `center="la"` rule)."""
+    nonzero = np.nonzero(la)
+    return np.array([(axis.min() + axis.max()) / 2 for axis in nonzero], dtype=np.float64)
+
+
+def trainer_arrays(case: CompactCase, size: Sequence[int], spacing, joint: bool = False) -> dict[str, np.ndarray]:
+    """The trainer's in-memory arrays of one case (`data.cache` names and dtypes), all of shape `size`
+    (roi + 2·margin) around the LA centre: `image` (z-scored float32), `la`, `phi_la` and, for `joint`
+    configs, the wall-band targets (scar projected when the case has a scar label)."""
+    from atrialjsq.data.targets import compute_targets, signed_distance
+
+    centre = la_centre(case.la)
+    image = case.normalised()
+    arrays = {
+        "image": centred_window(image, centre, size, fill=float(image.min())),
+        "la": centred_window(case.la, centre, size),
+    }
+    if joint:
+        scar = centred_window(case.scar, centre, size) if case.scar is not None else None
+        targets = compute_targets(arrays["la"], scar, tuple(spacing))
+        arrays.update({key: targets[key] for key in ("phi_la", "band", "phi_normal", "phi_scar")})
+    else:
+        arrays["phi_la"] = signed_distance(arrays["la"], tuple(spacing)).astype(np.float16)
+    return arrays
