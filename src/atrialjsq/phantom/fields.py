@@ -37,7 +37,8 @@ def ellipsoid(p: Coords, centre, radii, rotation: np.ndarray | None = None) -> n
     radii = np.asarray(radii, dtype=np.float32)
     k0 = np.sqrt(sum((d[i] / radii[i]) ** 2 for i in range(3)))
     k1 = np.sqrt(sum((d[i] / radii[i] ** 2) ** 2 for i in range(3)))
-    return k0 * (k0 - 1.0) / np.maximum(k1, np.float32(1e-6))
+    # At the exact centre the bound is 0/0; the distance there is (at most) the smallest radius.
+    return np.where(k1 > 1e-9, k0 * (k0 - 1.0) / np.maximum(k1, np.float32(1e-9)), -np.float32(radii.min()))
 
 
 def tube(p: Coords, a, b, radius_a: float, radius_b: float | None = None) -> np.ndarray:
