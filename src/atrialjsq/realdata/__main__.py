@@ -1,0 +1,214 @@
+"""``python -m atrialjsq.realdata build|cv|final|score|scar``: the real-data workflow of docs/real_data.md.
+
+`cv` and `final` run on the GPU machine, whose image has torch but no SimpleITK; everything they use is
+importable without it once `atrialjsq.io` is registered without its eager image-reading import (done here,
+only when SimpleITK is missing). `build`, `score` and `scar` need the full package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+
+def _register_io_without_simpleitk() -> None:
+    """Make `atrialjsq.io.atomic`, `.geometry` and `.volume` importable where SimpleITK is absent: the
+    package's __init__ imports the SimpleITK-based reader eagerly, which the GPU-side commands never use."""
+    if importlib.util.find_spec("SimpleITK") is not None or "atrialjsq.io" in sys.modules:
+        return
+    spec = importlib.util.find_spec("atrialjsq.io")
+    package = types.ModuleType("atrialjsq.io")
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__spec__ = spec
+    sys.modules["atrialjsq.io"] = package
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def build_config(args: argparse.Namespace):
+    """The preset named by --config with --tiny, --roi/--margin/--spacing/--batch-size and --set overrides."""
+    from atrialjsq.model.configs import apply_overrides, get_config
+
+    config = get_config(args.config, tiny=args.tiny)
+    dotted: dict[str, Any] = {}
+    if args.roi:
+        dotted["data.roi"] = list(args.roi)
+    if args.margin:
+        dotted["data.margin"] = list(args.margin)
+    if args.batch_size:
+        dotted["train.batch_size"] = args.batch_size
+    dotted["data.spacing"] = list(args.spacing)
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"error: --set expects key=value, got {item!r}")
+        dotted[key.strip()] = _parse_value(value.strip())
+    try:
+        return apply_overrides(config, dotted)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+
+
+def _settings(args: argparse.Namespace):
+    from atrialjsq.realdata.la_cv import CvSettings
+
+    return CvSettings(
+        config=build_config(args),
+        seconds=args.seconds,
+        k=args.k,
+        seed=args.seed,
+        device=args.device,
+        tta=args.tta,
+        compile=args.compile,
+        workers=args.workers,
+        progress=not args.quiet,
+        max_iterations=args.max_iterations,
+    )
+
+
+def _training_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--compact", required=True, type=Path, help="compact .npz file (see `build`)")
+    parser.add_argument("--out", required=True, type=Path, help="run folder")
+    parser.add_argument("--config", default="unet-la-se", help="preset name (default unet-la-se)")
+    parser.add_argument("--tiny", action="store_true", help="the preset's tiny CPU size (tests)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="training wall-clock budget per model")
+    parser.add_argument("--max-iterations", type=int, default=None, help="stop earlier after this many steps")
+    parser.add_argument("--roi", type=int, nargs=3, default=None, metavar=("X", "Y", "Z"))
+    parser.add_argument("--margin", type=int, nargs=3, default=None, metavar=("X", "Y", "Z"))
+    parser.add_argument("--spacing", type=float, nargs=3, default=(1.0, 1.0, 1.0), metavar=("X", "Y", "Z"))
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override, JSON values")
+    parser.add_argument("--k", type=int, default=5, help="number of folds")
+    parser.add_argument("--seed", type=int, default=0, help="fold seed")
+    parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: the GPU when there is one)")
+    parser.add_argument("--tta", action="store_true", help="flip test-time augmentation (8 flips)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (inside the budget)")
+    parser.add_argument("--workers", type=int, default=1, help="processes computing training targets")
+    parser.add_argument("--quiet", action="store_true")
+
+
+def _run_build(args: argparse.Namespace) -> int:
+    from atrialjsq.data.compact import build_compact_lasc
+
+    path = build_compact_lasc(
+        args.src, args.out, args.spacing, args.z_margin_mm, workers=args.workers, limit=args.limit
+    )
+    print(f"{path}: {path.stat().st_size / 2**20:.2f} MiB")
+    return 0
+
+
+def _run_cv(args: argparse.Namespace) -> int:
+    from atrialjsq.realdata.la_cv import run_cv
+
+    run_cv(args.compact, args.out, args.folds, _settings(args))
+    return 0
+
+
+def _run_final(args: argparse.Namespace) -> int:
+    from atrialjsq.realdata.la_cv import run_final
+
+    summary = run_final(args.compact, args.out, _settings(args), args.export)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _run_score(args: argparse.Namespace) -> int:
+    from atrialjsq.realdata.scoring import score_predictions
+
+    files: list[Path] = []
+    for path in args.predictions:
+        files.extend(sorted(path.glob("**/predictions*.npz")) if path.is_dir() else [path])
+    summary = score_predictions(args.compact, files, args.out, not args.no_largest_component, not args.quiet)
+    print((args.out / "summary.md").read_text())
+    return 0 if summary["overall"]["Dice_LA"]["n"] else 1
+
+
+def _run_scar(args: argparse.Namespace) -> int:
+    from atrialjsq.realdata.scar import run_scar_study
+
+    summary = run_scar_study(
+        args.compact,
+        args.out,
+        rows=args.rows,
+        folds=args.k,
+        iterations=args.iterations,
+        tiny=args.tiny,
+        seed=args.seed,
+        difficulty=args.difficulty,
+        device=args.device,
+        limit=args.limit,
+    )
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m atrialjsq.realdata", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="pack the LASC 2018 HDF5 release into one compact .npz")
+    build.add_argument("--src", type=Path, required=True, help="the release folder (cases/<id>/mri_norm2.h5)")
+    build.add_argument("--out", type=Path, required=True, help="output .npz (keep it under devdata/)")
+    build.add_argument("--spacing", type=float, nargs=3, default=(1.0, 1.0, 1.0))
+    build.add_argument("--z-margin-mm", type=float, default=10.0)
+    build.add_argument("--workers", type=int, default=2)
+    build.add_argument("--limit", type=int, default=None, help="first N cases only")
+    build.set_defaults(func=_run_build)
+
+    cv = commands.add_parser("cv", help="k-fold LA cross-validation (trains and predicts the given folds)")
+    _training_arguments(cv)
+    cv.add_argument("--folds", type=int, nargs="+", default=None, help="fold numbers to run (default: all)")
+    cv.set_defaults(func=_run_cv)
+
+    final = commands.add_parser("final", help="train on every case and export the model")
+    _training_arguments(final)
+    final.add_argument("--export", type=Path, default=None, help="slim fp16 model file to write")
+    final.set_defaults(func=_run_final)
+
+    score = commands.add_parser("score", help="score held-out predictions on the native grid")
+    score.add_argument("--compact", required=True, type=Path)
+    score.add_argument("--predictions", required=True, type=Path, nargs="+", help="predictions .npz or folders")
+    score.add_argument("--out", required=True, type=Path)
+    score.add_argument("--no-largest-component", action="store_true")
+    score.add_argument("--quiet", action="store_true")
+    score.set_defaults(func=_run_score)
+
+    scar = commands.add_parser("scar", help="inject scar into the real anatomy and run the scar table")
+    scar.add_argument("--compact", required=True, type=Path)
+    scar.add_argument("--out", required=True, type=Path)
+    scar.add_argument("--rows", nargs="*", default=None, help="table rows (default: the scar study's rows)")
+    scar.add_argument("--k", type=int, default=5)
+    scar.add_argument("--iterations", type=int, default=None)
+    scar.add_argument("--tiny", action="store_true")
+    scar.add_argument("--seed", type=int, default=0)
+    scar.add_argument("--difficulty", default="medium")
+    scar.add_argument("--device", default=None)
+    scar.add_argument("--limit", type=int, default=None, help="first N cases only")
+    scar.set_defaults(func=_run_scar)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _register_io_without_simpleitk()
+    from atrialjsq.errors import InputError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Real-data workflow at CPU scale: time-boxed training, the CV pipeline end to end, native-grid scoring."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from atrialjsq.data.compact import build_compact, load_compact, trainer_arrays
+from atrialjsq.errors import InputError
+from atrialjsq.model.configs import get_config
+from atrialjsq.realdata.__main__ import main
+from atrialjsq.realdata.la_cv import ensure_folds, read_predictions, write_predictions
+from atrialjsq.realdata.scoring import score_case, score_predictions
+from atrialjsq.realdata.timebox import lr_factor, train_for_seconds
+from atrialjsq.train.checkpoint import load_checkpoint, load_model_file
+
+NATIVE = (0.625, 0.625, 1.25)
+TINY = {"model": {"levels": 2, "base_channels": 2, "max_channels": 4}, "data": {"roi": (16, 16, 16)}}
+
+
+def _cases(count: int = 4, shape=(36, 32, 20)):
+    """Balls of different radii and positions: bright 'blood pool' codes in a noisy, darker background."""
+    from atrialjsq.data.case import Case
+    from atrialjsq.io.geometry import Geometry
+    from atrialjsq.io.volume import Volume
+    from conftest import sphere_mask
+
+    cases = []
+    for index in range(count):
+        rng = np.random.default_rng(index)
+        centre = (17 + index % 2, 15 + index // 2, 10)
+        la = sphere_mask(shape, centre, 5.0 + 0.5 * index, NATIVE)
+        codes = np.clip(np.rint(40 + 140 * la + rng.normal(0, 8, shape)), 0, 255)
+        geometry = Geometry(shape, NATIVE)
+        image = Volume((-1.0 + 0.037 * codes).astype(np.float32), geometry)
+        cases.append(Case(f"case{index}", image, {"la": Volume(la, geometry)}, {"source": f"synthetic/{index}"}))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def compact_1mm(tmp_path_factory):
+    return build_compact(_cases(), tmp_path_factory.mktemp("compact") / "set.npz", z_margin_mm=6.0)
+
+
+@pytest.fixture(scope="module")
+def compact_native(tmp_path_factory):
+    return build_compact(_cases(1), tmp_path_factory.mktemp("native") / "set.npz", spacing=NATIVE, z_margin_mm=4.0)
+
+
+def test_lr_factor_warms_up_then_decays_to_zero():
+    assert lr_factor(0.0) == pytest.approx(0.01)
+    assert lr_factor(0.025) == pytest.approx(0.01 + 0.99 * 0.5)
+    assert lr_factor(0.05) == pytest.approx(1.0)
+    assert lr_factor(0.525) == pytest.approx(0.5**0.9)
+    assert lr_factor(1.0) == 0.0 and lr_factor(2.0) == 0.0
+    assert lr_factor(0.5, warmup=0.0, power=1.0) == pytest.approx(0.5)
+
+
+def test_train_for_seconds_stops_at_the_deadline_and_saves_a_resumable_checkpoint(compact_1mm, tmp_path):
+    torch.set_num_threads(1)
+    config = get_config("unet-la-se", **TINY)
+    case = load_compact(compact_1mm).cases[0]
+    arrays = [trainer_arrays(case, (24, 24, 24), (1.0, 1.0, 1.0))]
+    start = time.perf_counter()
+    result = train_for_seconds(config, arrays, tmp_path / "run", 1.0, device="cpu", progress=False, sync_every=1)
+    assert time.perf_counter() - start < 10
+    assert result.iterations >= 1 and 1.0 <= result.seconds < 3.0
+    state = load_checkpoint(result.checkpoint)
+    assert state["iteration"] == result.iterations
+    assert state["config"]["train"]["iterations"] == result.iterations
+    assert state["meta"]["seconds_budget"] == 1.0
+    assert state["preprocessing"]["margin"] == [4, 4, 4]  # (24 - 16) / 2 taken from the arrays
+    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    assert len(rows) == result.iterations  # sync_every=1: one row per step
+    if len(rows) > 2:
+        assert float(rows[-1]["lr"]) < max(float(row["lr"]) for row in rows)  # decays towards the deadline
+    # an iteration cap ends the run first
+    capped = train_for_seconds(config, arrays, tmp_path / "cap", 60.0, device="cpu", progress=False, max_iterations=3)
+    assert capped.iterations == 3 and capped.seconds < 30
+
+
+def test_predictions_file_round_trip_quantises_to_1_over_255(tmp_path):
+    probability = np.linspace(0, 1, 4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
+    path = write_predictions(tmp_path / "p.npz", {"a": probability}, {"fold": 2})
+    header, loaded = read_predictions(path)
+    assert header["fold"] == 2 and header["shapes"] == {"a": [4, 5, 6]}
+    np.testing.assert_allclose(loaded["a"], probability, atol=0.5 / 255 + 1e-7)
+    with pytest.raises(InputError, match="no such"):
+        read_predictions(tmp_path / "none.npz")
+
+
+def test_scoring_on_the_native_grid_has_known_answers(compact_native):
+    case = load_compact(compact_native).cases[0]
+    truth = case.la.astype(np.float32)
+    perfect = score_case(case, truth)
+    assert perfect["Dice_LA"] == 1.0 and perfect["HD95_vox"] == 0.0 and perfect["ASD_mm"] == 0.0
+    shifted = np.roll(truth, 2, axis=0)  # 2 voxels along x = 1.25 mm
+    metrics = score_case(case, shifted)
+    assert metrics["HD_vox"] == pytest.approx(2.0) and metrics["HD_mm"] == pytest.approx(1.25)
+    assert 0.5 < metrics["Dice_LA"] < 1.0
+    shifted_z = np.roll(truth, 1, axis=2)  # 1 slice along z = 1.25 mm
+    assert score_case(case, shifted_z)["HD_mm"] == pytest.approx(1.25)
+    blob = truth.copy()
+    blob[0:2, 0:2, 0:2] = 1.0  # a distant false positive
+    assert score_case(case, blob, largest_component=True)["Dice_LA"] == 1.0
+    assert score_case(case, blob, largest_component=False)["Dice_LA"] < 1.0
+    with pytest.raises(ValueError, match="shape"):
+        score_case(case, truth[:-1])
+
+
+def test_folds_are_saved_and_a_different_split_is_refused(tmp_path):
+    ids = [f"c{i}" for i in range(6)]
+    folds = ensure_folds(tmp_path, ids, 3, 0)
+    assert sorted(i for fold in folds for i in fold["val"]) == ids
+    assert ensure_folds(tmp_path, ids, 3, 0) == folds
+    with pytest.raises(InputError, match="other folds"):
+        ensure_folds(tmp_path, ids, 2, 0)
+
+
+def test_cross_validation_pipeline_end_to_end(compact_1mm, tmp_path):
+    """2 folds of 4 synthetic cases: train (1 s each), predict held-out cases, score on the native grid."""
+    torch.set_num_threads(1)
+    run, scores = tmp_path / "run", tmp_path / "scores"
+    start = time.perf_counter()
+    common = ["--compact", str(compact_1mm), "--config", "unet-la-se", "--k", "2", "--seconds", "1", "--quiet"]
+    sizes = ["--roi", "16", "16", "16", "--margin", "4", "4", "4", "--device", "cpu"]
+    tiny = ["--set", "model.levels=2", "--set", "model.base_channels=2", "--set", "model.max_channels=4"]
+    assert main(["cv", *common, *sizes, *tiny, "--out", str(run), "--folds", "0", "1", "--tta"]) == 0
+    assert (
+        main(["score", "--compact", str(compact_1mm), "--predictions", str(run), "--out", str(scores), "--quiet"]) == 0
+    )
+    assert (
+        main(["final", *common, *sizes, *tiny, "--out", str(tmp_path / "final"), "--export", str(tmp_path / "m.pt")])
+        == 0
+    )
+    assert time.perf_counter() - start < 60
+
+    folds = json.loads((run / "folds.json").read_text())["folds"]
+    for number, fold in enumerate(folds):
+        state = load_checkpoint(run / f"fold{number}" / "last.pt")
+        assert not set(state["meta"]["train_cases"]) & set(fold["val"])
+        header, probabilities = read_predictions(run / f"fold{number}" / "predictions.npz")
+        assert sorted(probabilities) == fold["val"] and header["tta"] is True
+    rows = list(csv.DictReader((scores / "per_case.csv").open()))
+    assert sorted(row["case"] for row in rows) == [f"case{i}" for i in range(4)]
+    for row in rows:
+        assert 0.0 <= float(row["Dice_LA"]) <= 1.0
+        assert float(row["HD95_vox"]) >= 0 and float(row["HD95_mm"]) >= 0
+    summary = json.loads((scores / "summary.json").read_text())
+    assert summary["largest_component"] is True and summary["overall"]["Dice_LA"]["n"] == 4
+    assert [fold["fold"] for fold in summary["per_fold"]] == [0, 1]
+    assert "| all | 4 |" in (scores / "summary.md").read_text()
+    model = load_model_file(tmp_path / "m.pt")
+    assert model["format"] == "atrialjsq-model-v1" and model["meta"]["cases"] == 4
+    assert all(t.dtype == torch.float16 for t in model["model"].values() if t.is_floating_point())
+    # a case scored twice is refused
+    with pytest.raises(InputError, match="also predicted"):
+        score_predictions(compact_1mm, [run / "fold0" / "predictions.npz"] * 2, tmp_path / "dup", progress=False)
+
+
+def test_spacing_mismatch_is_refused(compact_1mm, tmp_path):
+    code = main(["cv", "--compact", str(compact_1mm), "--out", str(tmp_path), "--spacing", "2", "2", "2", "--quiet"])
+    assert code == 1
