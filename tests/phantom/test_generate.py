@@ -146,3 +146,5 @@ def test_rejects_bad_arguments():
         generate_phantom(0, "extreme", **TINY)
     with pytest.raises(ValueError, match="burden"):
         generate_phantom(0, burden=0.9, **TINY)
+    with pytest.raises(ValueError, match="field of view"):
+        generate_phantom(0, shape=(40, 40, 20), spacing=(1.0, 1.0, 2.0))

@@ -84,20 +84,23 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(None, f"{name} must be {'positive' if low else 'non-negative'}, got {value}")
     if args.out.exists() and not args.out.is_dir():
         raise InputError(args.out, "exists and is not a folder")
-    folders = write_phantom_set(
-        args.n,
-        args.out,
-        seed=args.seed,
-        difficulty=args.difficulty,
-        shape=args.shape,
-        spacing=args.spacing,
-        start=args.start,
-        scar_kind=args.scar,
-        burden=args.burden,
-        snr=args.snr,
-        iir_range=args.iir_range,
-        ghost=args.ghost,
-        blur_mm=args.blur_mm,
-    )
+    try:
+        folders = write_phantom_set(
+            args.n,
+            args.out,
+            seed=args.seed,
+            difficulty=args.difficulty,
+            shape=args.shape,
+            spacing=args.spacing,
+            start=args.start,
+            scar_kind=args.scar,
+            burden=args.burden,
+            snr=args.snr,
+            iir_range=args.iir_range,
+            ghost=args.ghost,
+            blur_mm=args.blur_mm,
+        )
+    except ValueError as error:  # e.g. a field of view too small for the anatomy
+        raise InputError(args.out, str(error)) from None
     print(f"wrote {len(folders)} phantom case(s) to {args.out} (layout lascarqs1)")
     return 0

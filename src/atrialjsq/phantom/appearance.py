@@ -17,6 +17,8 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import ndimage
 
+from atrialjsq.phantom.fields import random_waves
+
 # What the `difficulty` knob moves together: SNR (blood mean / noise SD), the scar IIR range, how well the
 # myocardium is nulled (its intensity relative to blood), the bias-field strength and the artefacts.
 DIFFICULTY: dict[str, dict] = {
@@ -53,6 +55,8 @@ def sample_appearance(rng: np.random.Generator, difficulty: str = "medium", **ov
         "ghost": float(preset["ghost"]),
         "blur_mm": float(preset["blur_mm"]),
         "bias_coefficients": np.round(rng.normal(0, 1, 7), 4).tolist(),
+        "heterogeneity": 0.03,
+        "heterogeneity_waves": random_waves(rng, 6, (20.0, 50.0)),
         "tissue": {
             "blood": 1.0,
             "myocardium": round(myo, 4),

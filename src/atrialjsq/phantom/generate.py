@@ -21,7 +21,7 @@ from atrialjsq.io.volume import Volume
 from atrialjsq.phantom import anatomy as anat
 from atrialjsq.phantom import appearance as app
 from atrialjsq.phantom import scar as scar_mod
-from atrialjsq.phantom.fields import BoxedSampler, soft_fraction
+from atrialjsq.phantom.fields import BoxedSampler, soft_fraction, wave_field
 from atrialjsq.phantom.torso import render_torso, sample_torso
 
 FORMAT = "atrialjsq-phantom-v1"
@@ -31,6 +31,7 @@ ACQUISITION_SPACING = (1.25, 1.25, 2.5)
 # The heart region (LA-centred mm) rendered in detail; everything else is torso.
 HEART_BOX = ((-82.0, -95.0), (78.0, 60.0))
 BLOOD_CORE_MM = 3.0
+MIN_FOV_MM = 90.0  # the LA body and proximal veins span about 80 mm
 STORED_BLOOD_LEVEL = 300.0
 
 
@@ -74,6 +75,14 @@ def _make_grids(shape, spacing, acquisition_spacing, fov_centre) -> _Grids:
     )
     z_factor = max(1, round(acq_spacing[2] / max(min(acq_spacing[:2]), ACQUISITION_SPACING[0])))
     return _Grids(storage, acq_shape, acq_spacing, axes, roi, z_factor)
+
+
+def _check_grid(shape, spacing) -> None:
+    if len(shape) != 3 or len(spacing) != 3 or min(shape) < 8 or min(spacing) <= 0:
+        raise ValueError(f"need a 3D shape of at least 8 voxels per axis and positive spacing, got {shape}, {spacing}")
+    fov = [n * s for n, s in zip(shape, spacing, strict=True)]
+    if min(fov) < MIN_FOV_MM:
+        raise ValueError(f"field of view {[round(f) for f in fov]} mm is too small for the LA (>= {MIN_FOV_MM:g} mm)")
 
 
 def _normalise_distance(f: np.ndarray, spacing) -> np.ndarray:
@@ -169,6 +178,7 @@ def generate_phantom(
     `naive=True` is the benchmark's baseline: the same phantom rendered directly at the stored resolution
     (no k-space zero-fill) with every shape evaluated over the whole heart region (no bounding boxes).
     """
+    _check_grid(shape, spacing)
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(4)]
     rng_anatomy, rng_scar, rng_appearance, rng_noise = streams
     anatomy = anat.sample_anatomy(rng_anatomy)
@@ -225,6 +235,8 @@ def generate_phantom(
     scar["threshold"] = round(threshold, 5)
     eligible = (score >= threshold).astype(np.float32)
     scar_alpha = soft_fraction(la_outer, h) * eligible * scar_mod.texture(scar, q)
+    # Gentle tissue heterogeneity (incomplete contrast mixing, fat composition): a few % over 2-5 cm.
+    heterogeneity = 1.0 + np.float32(look["heterogeneity"]) * wave_field(q, look["heterogeneity_waves"])
     del q, sampler
 
     # --- render the heart region (premultiplied), then the torso, on the acquisition grid
@@ -247,7 +259,8 @@ def generate_phantom(
         (soft_fraction(la_full, h), tissue["blood"]),
     ]
     heart, cover, scar_coeff = _composite(layers, track="scar")
-    del layers
+    heart *= heterogeneity
+    del layers, heterogeneity
     zf = grids.z_factor
 
     def to_acq(a: np.ndarray) -> np.ndarray:
