@@ -100,7 +100,7 @@ def make_phantom_figure(case: Case, params: dict, path: str | Path) -> Path:
     sx, sy = _crop(centre[0], hx, la.shape[0]), _crop(centre[1], hy, la.shape[1])
     z = int(np.argmax((scar[sx, sy] > 0).sum(axis=(0, 1)) + (la[sx, sy] > 0).sum(axis=(0, 1)) * 0.05))
 
-    fig = plt.figure(figsize=(12, 9.6), dpi=110)
+    fig = plt.figure(figsize=(12, 9.6), dpi=100)
     axial = (scaled[sx, sy, z], la[sx, sy, z], scar[sx, sy, z], spacing[:2])
     _slice_panel(
         fig.add_subplot(2, 2, 1),
