@@ -10,7 +10,8 @@ import torch.multiprocessing as mp
 from train_fixtures import sphere_case
 
 from atrialjsq.model.configs import get_config
-from atrialjsq.train.checkpoint import load_checkpoint
+from atrialjsq.model.unet import build_model
+from atrialjsq.train.checkpoint import load_checkpoint, seed_everything
 from atrialjsq.train.ddp import DistContext
 from atrialjsq.train.logging import column, read_csv
 from atrialjsq.train.trainer import TrainOptions, fit
@@ -23,7 +24,7 @@ def config(batch_size: int):
         "ajsq-sesa",
         tiny=True,
         data={"roi": (16, 16, 16), "margin": (4, 4, 4)},
-        optim={"lr": 1e-2},
+        optim={"lr": 1e-3},
         train={"iterations": ITERATIONS, "batch_size": batch_size, "checkpoint_every": 3, "log_every": 1},
     )
 
@@ -61,10 +62,17 @@ def test_two_gloo_processes_match_one_process_at_the_doubled_batch(tmp_path):
     expected, got = read_csv(single / "log.csv"), read_csv(double / "log.csv")
     assert len(got) == len(expected) == ITERATIONS
     for name in ("loss", "loss_la_bce", "loss_scar_se", "loss_sa_m1"):
-        assert column(got, name) == pytest.approx(column(expected, name), rel=1e-4, abs=1e-6), name
+        assert column(got, name) == pytest.approx(column(expected, name), rel=1e-5, abs=1e-7), name
     assert column(expected, "loss")[-1] < column(expected, "loss")[0]  # the runs moved: the match is not trivial
     reference = load_checkpoint(single / "last.pt")["model"]
     trained = load_checkpoint(double / "last.pt")
     assert trained["world_size"] == 2
-    for name, tensor in reference.items():
-        torch.testing.assert_close(trained["model"][name], tensor, rtol=1e-4, atol=1e-5, msg=name)
+    # Float32 sums in another order (the gradient all-reduce) differ by ~1e-7; at the paper's lr (1e-3) that
+    # stays ~1e-6 of how far training moved the weights (at lr 1e-2 this tiny net amplifies it ~1000x).
+    seed_everything(config(batch_size=2).train.seed)
+    initial = build_model(config(batch_size=2)).state_dict()
+    names = [n for n, t in reference.items() if t.is_floating_point()]
+    moved = torch.cat([(reference[n] - initial[n]).flatten() for n in names]).norm()
+    drift = torch.cat([(trained["model"][n] - reference[n]).flatten() for n in names]).norm()
+    assert moved > 0.02
+    assert drift < 1e-4 * moved, (float(drift), float(moved))

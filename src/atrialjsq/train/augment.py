@@ -18,6 +18,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -91,7 +92,8 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 def sample_seed(run_seed: int, iteration: int, position: int) -> int:
     """A seed unique to (run, iteration, global batch position), independent of the number of processes."""
-    return (run_seed * 1_000_003 + iteration * 4_099 + position * 7 + 0x5EED) % (2**63 - 1)
+    state = np.random.SeedSequence([int(run_seed), int(iteration), int(position)]).generate_state(2, np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1  # 62 bits: fits torch's signed 64-bit seeds
 
 
 def _uniform(generator: torch.Generator, low: float, high: float) -> float:
