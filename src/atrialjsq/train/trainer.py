@@ -169,6 +169,8 @@ class Trainer:
             {"bf16": torch.bfloat16, "fp16": torch.float16}[config.train.amp_dtype] if use_amp else None
         )
         self.channels_last = config.train.channels_last or (cuda and self.options.fast)
+        if cuda and self.options.fast:
+            torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest 3D convolutions
 
         seed_everything(config.train.seed)
         data = config.data
