@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -122,15 +125,36 @@ def test_folds_are_saved_and_a_different_split_is_refused(tmp_path):
         ensure_folds(tmp_path, ids, 2, 0)
 
 
+# Runs `python -m atrialjsq.realdata` as on the GPU image, where SimpleITK and meshio are not installed.
+WITHOUT_SIMPLEITK = """
+import importlib.abc, runpy, sys
+class Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("SimpleITK", "meshio"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Missing())
+sys.argv = ["atrialjsq.realdata", *sys.argv[1:]]
+runpy.run_module("atrialjsq.realdata", run_name="__main__")
+"""
+
+
 def test_cross_validation_pipeline_end_to_end(compact_1mm, tmp_path):
-    """2 folds of 4 synthetic cases: train (1 s each), predict held-out cases, score on the native grid."""
+    """2 folds of 4 synthetic cases: train (1 s each) and predict held-out cases without SimpleITK, as on the
+    GPU image; then score on the native grid (which needs it) and train + export the all-cases model."""
     torch.set_num_threads(1)
     run, scores = tmp_path / "run", tmp_path / "scores"
     start = time.perf_counter()
     common = ["--compact", str(compact_1mm), "--config", "unet-la-se", "--k", "2", "--seconds", "1", "--quiet"]
     sizes = ["--roi", "16", "16", "16", "--margin", "4", "4", "4", "--device", "cpu"]
     tiny = ["--set", "model.levels=2", "--set", "model.base_channels=2", "--set", "model.max_channels=4"]
-    assert main(["cv", *common, *sizes, *tiny, "--out", str(run), "--folds", "0", "1", "--tta"]) == 0
+    cv = ["cv", *common, *sizes, *tiny, "--out", str(run), "--folds", "0", "1", "--tta"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", WITHOUT_SIMPLEITK, *cv], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "fold 1:" in done.stdout
+    blocked_score = ["score", "--compact", str(compact_1mm), "--predictions", str(run), "--out", str(scores)]
+    refused = subprocess.run([sys.executable, "-c", WITHOUT_SIMPLEITK, *blocked_score], capture_output=True, text=True)
+    assert refused.returncode == 1 and "needs SimpleITK" in refused.stderr and not scores.exists()
     assert (
         main(["score", "--compact", str(compact_1mm), "--predictions", str(run), "--out", str(scores), "--quiet"]) == 0
     )

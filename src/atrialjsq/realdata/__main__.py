@@ -19,8 +19,13 @@ from typing import Any
 def _register_io_without_simpleitk() -> None:
     """Make `atrialjsq.io.atomic`, `.geometry` and `.volume` importable where SimpleITK is absent: the
     package's __init__ imports the SimpleITK-based reader eagerly, which the GPU-side commands never use."""
-    if importlib.util.find_spec("SimpleITK") is not None or "atrialjsq.io" in sys.modules:
+    if "atrialjsq.io" in sys.modules:
         return
+    try:
+        if importlib.util.find_spec("SimpleITK") is not None:
+            return
+    except ImportError:
+        pass
     spec = importlib.util.find_spec("atrialjsq.io")
     package = types.ModuleType("atrialjsq.io")
     package.__path__ = list(spec.submodule_search_locations)
@@ -207,6 +212,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as error:
+        if error.name != "SimpleITK":
+            raise
+        print(
+            f"error: `{args.command}` needs SimpleITK; run it on the workstation (docs/real_data.md)", file=sys.stderr
+        )
         return 1
 
 
