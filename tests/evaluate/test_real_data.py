@@ -85,6 +85,8 @@ def test_train_for_seconds_stops_at_the_deadline_and_saves_a_resumable_checkpoin
     # an iteration cap ends the run first
     capped = train_for_seconds(config, arrays, tmp_path / "cap", 60.0, device="cpu", progress=False, max_iterations=3)
     assert capped.iterations == 3 and capped.seconds < 30
+    capped_rows = list(csv.DictReader((tmp_path / "cap" / "log.csv").open()))
+    assert [row["iteration"] for row in capped_rows] == ["3"]  # the last step is always logged
 
 
 def test_predictions_file_round_trip_quantises_to_1_over_255(tmp_path):

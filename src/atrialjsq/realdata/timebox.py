@@ -125,6 +125,9 @@ def train_for_seconds(
     _synchronize(trainer.device)
     total = time.perf_counter() - start
     bar.close()
+    if iteration and (not rows or rows[-1]["iteration"] != iteration):
+        last_lr = trainer.optimizer.param_groups[0]["lr"]
+        rows.append({"iteration": iteration, "seconds": round(total, 3), "lr": last_lr, "loss": float(parts["loss"])})
 
     trainer.iteration = iteration
     trainer.config = replace(config, train=replace(config.train, iterations=iteration))
