@@ -163,7 +163,7 @@ def test_demo_writes_phantom_input_and_every_output(tmp_path, capsys, biased_bun
         "enhanced.nii.gz",
         "atriumSegImgMO.nii.gz",
         "scarSegImgM.nii.gz",
-        "phantom.json",
+        "params.json",
     }
     case_out = tmp_path / "demo" / "prediction" / "phantom_seed0"
     assert {"LA_predict.nii.gz", "scar_predict.nii.gz", "prob_scar.nii.gz", "report.json", "report.png"} <= {

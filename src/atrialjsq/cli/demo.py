@@ -2,7 +2,7 @@
 
 Generates a phantom at the default clinical geometry (576×576×44 at 0.625×0.625×2.5 mm), writes it to
 `<out>/input/<case>/` in the LAScarQS layout (enhanced.nii.gz, atriumSegImgMO.nii.gz, scarSegImgM.nii.gz,
-phantom.json), predicts it with the shipped default model (or `--model`) into `<out>/prediction/<case>/`
+params.json), predicts it with the shipped default model (or `--model`) into `<out>/prediction/<case>/`
 and prints the LA volume, scar burden and Utah stage next to the phantom's own (ground-truth) burden.
 """
 
@@ -27,31 +27,18 @@ def register(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def write_phantom_input(case, params: dict, folder: Path) -> Path:
-    """The phantom as a LAScarQS task-1 case folder (atomic); returns the image path."""
-    import json
-
-    from atrialjsq.io import atomic_output, write_volume
-
-    with atomic_output(folder) as tmp:
-        write_volume(case.image, tmp / "enhanced.nii.gz")
-        write_volume(case.labels["la"], tmp / "atriumSegImgMO.nii.gz", label=True)
-        write_volume(case.labels["scar"], tmp / "scarSegImgM.nii.gz", label=True)
-        (tmp / "phantom.json").write_text(json.dumps(params, indent=2, default=float))
-    return folder / "enhanced.nii.gz"
-
-
 def run(args: argparse.Namespace) -> int:
     import time
 
     from atrialjsq.infer.inputs import InputCase
     from atrialjsq.infer.pipeline import predict_case
     from atrialjsq.phantom.generate import generate_phantom
+    from atrialjsq.phantom.writer import IMAGE_FILE, write_case
 
     predictor = build_predictor(args)  # first: a missing model fails before minutes of work
     started = time.perf_counter()
     case, params = generate_phantom(args.seed)
-    image_path = write_phantom_input(case, params, args.out / "input" / case.case_id)
+    image_path = write_case(case, params, args.out / "input" / case.case_id) / IMAGE_FILE
     print(f"phantom {case.case_id}: {image_path.parent} ({time.perf_counter() - started:.1f} s)")
 
     outcome = predict_case(

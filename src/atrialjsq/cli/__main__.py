@@ -1,0 +1,7 @@
+"""`python -m atrialjsq.cli` (e.g. under `torchrun -m atrialjsq.cli train ...`)."""
+
+import sys
+
+from atrialjsq.cli import main
+
+sys.exit(main())
