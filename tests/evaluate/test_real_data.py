@@ -91,10 +91,12 @@ def test_train_for_seconds_stops_at_the_deadline_and_saves_a_resumable_checkpoin
 
 def test_predictions_file_round_trip_quantises_to_1_over_255(tmp_path):
     probability = np.linspace(0, 1, 4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
-    path = write_predictions(tmp_path / "p.npz", {"a": probability}, {"fold": 2})
+    path = write_predictions(tmp_path / "p.npz", {"a": {"la": probability, "p_scar": 1 - probability}}, {"fold": 2})
     header, loaded = read_predictions(path)
     assert header["fold"] == 2 and header["shapes"] == {"a": [4, 5, 6]}
-    np.testing.assert_allclose(loaded["a"], probability, atol=0.5 / 255 + 1e-7)
+    assert sorted(loaded["a"]) == ["la", "p_scar"]
+    np.testing.assert_allclose(loaded["a"]["la"], probability, atol=0.5 / 255 + 1e-7)
+    np.testing.assert_allclose(loaded["a"]["p_scar"], 1 - probability, atol=0.5 / 255 + 1e-7)
     with pytest.raises(InputError, match="no such"):
         read_predictions(tmp_path / "none.npz")
 
@@ -149,7 +151,7 @@ def test_cross_validation_pipeline_end_to_end(compact_1mm, tmp_path):
     common = ["--compact", str(compact_1mm), "--config", "unet-la-se", "--k", "2", "--seconds", "1", "--quiet"]
     sizes = ["--roi", "16", "16", "16", "--margin", "4", "4", "4", "--device", "cpu"]
     tiny = ["--set", "model.levels=2", "--set", "model.base_channels=2", "--set", "model.max_channels=4"]
-    cv = ["cv", *common, *sizes, *tiny, "--out", str(run), "--folds", "0", "1", "--tta"]
+    cv = ["cv", *common, *sizes, *tiny, "--out", str(run), "--folds", "0", "1", "--tta", "--workers", "2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-c", WITHOUT_SIMPLEITK, *cv], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -170,8 +172,9 @@ def test_cross_validation_pipeline_end_to_end(compact_1mm, tmp_path):
     for number, fold in enumerate(folds):
         state = load_checkpoint(run / f"fold{number}" / "last.pt")
         assert not set(state["meta"]["train_cases"]) & set(fold["val"])
-        header, probabilities = read_predictions(run / f"fold{number}" / "predictions.npz")
-        assert sorted(probabilities) == fold["val"] and header["tta"] is True
+        header, maps = read_predictions(run / f"fold{number}" / "predictions.npz")
+        assert sorted(maps) == fold["val"] and header["tta"] is True
+        assert all(set(case_maps) == {"la"} for case_maps in maps.values())
     rows = list(csv.DictReader((scores / "per_case.csv").open()))
     assert sorted(row["case"] for row in rows) == [f"case{i}" for i in range(4)]
     for row in rows:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import lzma
+import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -78,14 +79,25 @@ def prepare_training_arrays(cases: Sequence[CompactCase], settings: CvSettings) 
     jobs = [(case, settings.window, spacing, settings.joint) for case in cases]
     if settings.workers <= 1 or len(jobs) < 2:
         return [_arrays_job(job) for job in jobs]
-    with ProcessPoolExecutor(max_workers=min(settings.workers, len(jobs))) as pool:
+    # fork: the workers inherit the loaded modules (the GPU image imports atrialjsq.io without SimpleITK, which
+    # a fresh interpreter could not), and they only run NumPy/edt, never CUDA.
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=min(settings.workers, len(jobs)), mp_context=context) as pool:
         return list(pool.map(_arrays_job, jobs))
 
 
-def la_probability(
-    model, image: np.ndarray, roi, device, autocast_dtype=None, channels_last=False, tta=False, overlap: float = 0.5
-) -> np.ndarray:
-    """σ(LA logits) over a whole z-scored window (sliding windows of the training ROI), float32 on the host."""
+def predict_maps(
+    model,
+    image: np.ndarray,
+    roi,
+    device,
+    autocast_dtype=None,
+    channels_last: bool = False,
+    tta: bool = False,
+    overlap: float = 0.5,
+) -> dict[str, np.ndarray]:
+    """Probabilities over a whole z-scored window (sliding windows of the training ROI), float32 on the host:
+    `la` = σ(LA logits) and, with a scar head, `p_normal` and `p_scar`."""
     import contextlib
 
     import torch
@@ -100,14 +112,20 @@ def la_probability(
             window = window.contiguous(memory_format=torch.channels_last_3d)
         autocast = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
         with torch.inference_mode(), autocast:
-            logits = model(window)["la"]
-        return {"la": torch.sigmoid(logits.float())}
+            logits = model(window)
+        return {name: torch.sigmoid(value.float()) for name, value in logits.items()}
 
     fn = with_mirroring(predict) if tta else predict
     tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device)
     with torch.inference_mode():
         outputs = sliding_window_probabilities(tensor, tuple(roi), fn, overlap=overlap)
-    return outputs["la"][0, 0].float().cpu().numpy()
+    maps = {}
+    if "la" in outputs:
+        maps["la"] = outputs["la"][0, 0].float().cpu().numpy()
+    if "scar" in outputs:
+        maps["p_normal"] = outputs["scar"][0, 0].float().cpu().numpy()
+        maps["p_scar"] = outputs["scar"][0, 1].float().cpu().numpy()
+    return maps
 
 
 def _dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -118,15 +136,18 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
 # ---------------------------------------------------------------------------------------------- predictions file
 
 
-def write_predictions(path: Path, probabilities: dict[str, np.ndarray], header: dict[str, Any]) -> Path:
-    """Store LA probabilities (quantised to uint8 = round(p·255), lzma) with a JSON header, atomically."""
+def write_predictions(path: Path, maps: dict[str, dict[str, np.ndarray]], header: dict[str, Any]) -> Path:
+    """Store probability maps {case id: {map name: array}} (quantised to uint8 = round(p·255), lzma) with a
+    JSON header, atomically. Map names: `la`, `p_normal`, `p_scar`."""
     arrays: dict[str, np.ndarray] = {}
-    shapes = {}
-    for case_id, probability in probabilities.items():
-        codes = np.clip(np.rint(np.asarray(probability) * 255.0), 0, 255).astype(np.uint8)
-        arrays[case_id] = np.frombuffer(lzma.compress(codes.tobytes(), preset=6), dtype=np.uint8)
-        shapes[case_id] = list(codes.shape)
-    index = {"format": PREDICTIONS_FORMAT, **header, "shapes": shapes}
+    shapes, names = {}, {}
+    for case_id, case_maps in maps.items():
+        for name, probability in case_maps.items():
+            codes = np.clip(np.rint(np.asarray(probability) * 255.0), 0, 255).astype(np.uint8)
+            arrays[f"{case_id}/{name}"] = np.frombuffer(lzma.compress(codes.tobytes(), preset=6), dtype=np.uint8)
+            shapes[case_id] = list(codes.shape)
+        names[case_id] = sorted(case_maps)
+    index = {"format": PREDICTIONS_FORMAT, **header, "shapes": shapes, "maps": names}
     arrays["index"] = np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
@@ -135,8 +156,8 @@ def write_predictions(path: Path, probabilities: dict[str, np.ndarray], header: 
     return path
 
 
-def read_predictions(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """(header, {case id: probability float32}) of a predictions file."""
+def read_predictions(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
+    """(header, {case id: {map name: probability float32}}) of a predictions file."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such predictions file")
@@ -145,15 +166,17 @@ def read_predictions(path: str | Path) -> tuple[dict[str, Any], dict[str, np.nda
             header = json.loads(data["index"].tobytes().decode())
             if header.get("format") != PREDICTIONS_FORMAT:
                 raise InputError(path, f"not a predictions file (format is not {PREDICTIONS_FORMAT})")
-            probabilities = {}
+            maps: dict[str, dict[str, np.ndarray]] = {}
             for case_id, shape in header["shapes"].items():
-                codes = np.frombuffer(lzma.decompress(data[case_id].tobytes()), dtype=np.uint8)
-                probabilities[case_id] = codes.reshape(shape).astype(np.float32) / 255.0
+                maps[case_id] = {}
+                for name in header["maps"][case_id]:
+                    codes = np.frombuffer(lzma.decompress(data[f"{case_id}/{name}"].tobytes()), dtype=np.uint8)
+                    maps[case_id][name] = codes.reshape(shape).astype(np.float32) / 255.0
     except InputError:
         raise
     except (OSError, ValueError, KeyError, lzma.LZMAError, json.JSONDecodeError) as error:
         raise InputError(path, f"unreadable predictions file ({type(error).__name__}: {error})") from None
-    return header, probabilities
+    return header, maps
 
 
 # ---------------------------------------------------------------------------------------------- folds
@@ -208,10 +231,10 @@ def run_fold(compact: CompactSet, folds, number: int, out: Path, settings: CvSet
     )
     del arrays
     device = next(result.model.parameters()).device
-    probabilities, quick = {}, {}
+    maps, quick = {}, {}
     for case_id in fold["val"]:
         case = compact.case(case_id)
-        probability = la_probability(
+        maps[case_id] = predict_maps(
             result.model,
             case.normalised(),
             settings.config.data.roi,
@@ -221,8 +244,8 @@ def run_fold(compact: CompactSet, folds, number: int, out: Path, settings: CvSet
             settings.tta,
             settings.overlap,
         )
-        probabilities[case_id] = probability
-        quick[case_id] = round(_dice(probability > 0.5, case.la > 0), 5)
+        if "la" in maps[case_id]:
+            quick[case_id] = round(_dice(maps[case_id]["la"] > 0.5, case.la > 0), 5)
     summary = {
         "fold": number,
         **_config_summary(settings.config, result),
@@ -232,9 +255,9 @@ def run_fold(compact: CompactSet, folds, number: int, out: Path, settings: CvSet
         "device": str(device),
         "train_cases": len(fold["train"]),
         "dice_train_grid": quick,
-        "dice_train_grid_mean": round(float(np.nanmean(list(quick.values()))), 5),
+        "dice_train_grid_mean": round(float(np.mean(list(quick.values()))), 5) if quick else None,
     }
-    write_predictions(fold_dir / PREDICTIONS_FILE, probabilities, {**summary, "compact": str(compact.path)})
+    write_predictions(fold_dir / PREDICTIONS_FILE, maps, {**summary, "compact": str(compact.path)})
     with atomic_path(fold_dir / "fold.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=1) + "\n")
     return summary
@@ -256,7 +279,7 @@ def run_cv(compact_path: str | Path, out: str | Path, folds: Sequence[int] | Non
         summary = run_fold(compact, split, number, out, settings)
         print(
             f"fold {number}: {summary['iterations']} iterations in {summary['train_seconds']:.1f} s, "
-            f"Dice on the training grid {summary['dice_train_grid_mean']:.4f}",
+            f"LA Dice on the training grid {summary['dice_train_grid_mean']}",
             flush=True,
         )
         summaries.append(summary)

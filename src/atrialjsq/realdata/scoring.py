@@ -101,7 +101,12 @@ def score_predictions(
     tables into `out` and return the summary (also out/summary.json)."""
     if not prediction_files:
         raise InputError(None, "no predictions files given")
-    loaded = [(Path(path), *read_predictions(path)) for path in prediction_files]
+    loaded = []
+    for path in prediction_files:
+        header, maps = read_predictions(path)
+        if any("la" not in case_maps for case_maps in maps.values()):
+            raise InputError(path, "holds no LA probabilities (a network without an LA head)")
+        loaded.append((Path(path), header, {case_id: case_maps["la"] for case_id, case_maps in maps.items()}))
     ids = sorted({case_id for _, _, probabilities in loaded for case_id in probabilities})
     compact = load_compact(compact_path, ids)
     seen: dict[str, Path] = {}
