@@ -150,3 +150,20 @@ def test_empty_la_cannot_be_centred() -> None:
     case.labels["la"] = case.labels["la"].like(np.zeros_like(case.labels["la"].array))
     with pytest.raises(InputError, match="memory:ball: cannot centre on the LA"):
         preprocess_case(case, roi=(8, 8, 8), margin=(0, 0, 0), with_targets=False)
+
+
+def test_label_resampling_on_the_mask_box_equals_the_full_volume_distance():
+    """The box-limited signed distance must interpolate exactly like the full-volume one."""
+    from atrialjsq.data import preprocess as pp
+    from atrialjsq.io.image_io import from_sitk, to_sitk
+
+    grid = np.meshgrid(*[np.arange(n) for n in (60, 50, 20)], indexing="ij")
+    r2 = ((grid[0] - 20) * 0.7) ** 2 + ((grid[1] - 30) * 0.7) ** 2 + ((grid[2] - 9) * 2.0) ** 2
+    mask = (r2 <= 9.0**2).astype(np.uint8)
+    volume = Volume(mask, Geometry(mask.shape, (0.7, 0.7, 2.0), (3.0, -4.0, 1.0)))
+    target = pp.resampled_geometry(volume.geometry, (1.0, 1.0, 1.0))
+    full = Volume(pp.signed_distance_mm(mask, volume.geometry.spacing), volume.geometry)
+    reference = from_sitk(pp._sitk_resample(to_sitk(full), target, 1e6)).array <= 0
+    boxed = pp.resample_to_geometry(volume, target, is_label=True).array.astype(bool)
+    assert reference.sum() > 1000
+    np.testing.assert_array_equal(boxed, reference)
