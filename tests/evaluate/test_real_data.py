@@ -26,7 +26,7 @@ NATIVE = (0.625, 0.625, 1.25)
 TINY = {"model": {"levels": 2, "base_channels": 2, "max_channels": 4}, "data": {"roi": (16, 16, 16)}}
 
 
-def _cases(count: int = 4, shape=(36, 32, 20)):
+def _cases(count: int = 4, shape=(36, 32, 20), radius_mm: float = 5.0):
     """Balls of different radii and positions: bright 'blood pool' codes in a noisy, darker background."""
     from atrialjsq.data.case import Case
     from atrialjsq.io.geometry import Geometry
@@ -36,8 +36,8 @@ def _cases(count: int = 4, shape=(36, 32, 20)):
     cases = []
     for index in range(count):
         rng = np.random.default_rng(index)
-        centre = (17 + index % 2, 15 + index // 2, 10)
-        la = sphere_mask(shape, centre, 5.0 + 0.5 * index, NATIVE)
+        centre = (shape[0] // 2 - 1 + index % 2, shape[1] // 2 - 1 + index // 2, shape[2] // 2)
+        la = sphere_mask(shape, centre, radius_mm + 0.5 * index, NATIVE)
         codes = np.clip(np.rint(40 + 140 * la + rng.normal(0, 8, shape)), 0, 255)
         geometry = Geometry(shape, NATIVE)
         image = Volume((-1.0 + 0.037 * codes).astype(np.float32), geometry)
@@ -195,3 +195,86 @@ def test_cross_validation_pipeline_end_to_end(compact_1mm, tmp_path):
 def test_spacing_mismatch_is_refused(compact_1mm, tmp_path):
     code = main(["cv", "--compact", str(compact_1mm), "--out", str(tmp_path), "--spacing", "2", "2", "2", "--quiet"])
     assert code == 1
+
+
+# ---------------------------------------------------------------------------------------------- scar study
+
+
+@pytest.fixture(scope="module")
+def scar_compact(tmp_path_factory):
+    """Two balls of radius 13 mm with scar injected into their wall (on the 1 mm window)."""
+    from atrialjsq.realdata.scar import inject_compact
+
+    folder = tmp_path_factory.mktemp("scar")
+    la_set = build_compact(_cases(2, shape=(72, 72, 36), radius_mm=13.0), folder / "la.npz", z_margin_mm=6.0)
+    return inject_compact(la_set, folder / "scar.npz", seed=1)
+
+
+def test_injected_compact_has_exact_scar_labels_on_its_own_grid(scar_compact):
+    compact = load_compact(scar_compact)
+    assert compact.header["scar"] == "injected" and compact.header["seed"] == 1
+    for case in compact.cases:
+        assert case.native_geometry == case.window_geometry  # the scar truth lives on the 1 mm window
+        np.testing.assert_array_equal(case.la_native, case.la)
+        scar, la = case.scar > 0, case.la > 0
+        assert scar.any() and not (scar & la).any()  # scar sits in the wall, outside the blood pool
+        assert 0.05 < case.info["meta"]["burden_measured"] < 0.6
+    # joint configs train on the wall band with the injected scar projected onto it (band == 2)
+    arrays = trainer_arrays(compact.cases[0], (40, 40, 40), (1.0, 1.0, 1.0), joint=True)
+    assert set(np.unique(arrays["band"])) == {0, 1, 2}
+
+
+def test_predict_maps_returns_every_head_on_the_window():
+    from atrialjsq.model.unet import build_model
+    from atrialjsq.realdata.la_cv import predict_maps
+
+    torch.manual_seed(0)
+    model = build_model(get_config("ajsq-se", **TINY)).eval()
+    image = np.random.default_rng(0).normal(size=(20, 18, 17)).astype(np.float32)
+    maps = predict_maps(model, image, (16, 16, 16), "cpu", tta=True)
+    assert sorted(maps) == ["la", "p_normal", "p_scar"]
+    assert all(m.shape == image.shape and 0 <= m.min() <= m.max() <= 1 for m in maps.values())
+
+
+def _surface_maps(case, swap: bool = False) -> dict[str, np.ndarray]:
+    from scipy import ndimage
+
+    la, scar = case.la > 0, case.scar > 0
+    outside = ndimage.distance_transform_edt(~la)
+    shell = (outside > 0) & (outside <= 3)
+    p_scar, p_normal = scar.astype(np.float32), (shell & ~scar).astype(np.float32)
+    if swap:
+        p_scar, p_normal = p_normal, p_scar
+    return {"la": la.astype(np.float32), "p_scar": p_scar, "p_normal": p_normal}
+
+
+def test_scar_table_rows_have_known_answers(scar_compact, tmp_path):
+    """Baselines given a perfect predicted LA equal those given the manual LA; a network whose maps are the
+    truth scores near-perfect scar, the same maps swapped score poorly."""
+    from atrialjsq.realdata.scar import score_scar_study
+
+    compact = load_compact(scar_compact)
+    perfect = {case.case_id: _surface_maps(case) for case in compact.cases}
+    swapped = {case.case_id: _surface_maps(case, swap=True) for case in compact.cases}
+    la_only = {case_id: {"la": maps["la"]} for case_id, maps in perfect.items()}
+    files = {}
+    for name, maps in (("perfect", perfect), ("swapped", swapped), ("la", la_only)):
+        files[name] = write_predictions(tmp_path / f"{name}.npz", maps, {"fold": 0})
+    networks = {"AJSQnet-SESA": [files["perfect"]], "swapped": [files["swapped"]]}
+    out = tmp_path / "table"
+    score_scar_study(scar_compact, out, networks, [files["la"]], ("otsu", "iir"), progress=False)
+
+    def rows(label):
+        return list(csv.DictReader((out / f"{label}_per_case.csv").open()))
+
+    for method in ("Otsu", "IIR"):
+        manual, predicted = rows(f"LA_M_{method}"), rows(f"LA_pred_{method}")
+        for a, b in zip(manual, predicted, strict=True):
+            assert a["Accuracy"] == b["Accuracy"] and a["scar_pct_auto"] == b["scar_pct_auto"]
+            assert float(b["Dice_LA"]) == 1.0
+    good, bad = rows("AJSQnet-SESA"), rows("swapped")
+    for a, b in zip(good, bad, strict=True):
+        assert float(a["Accuracy"]) > 0.9 and float(a["scar_pct_error"]) < 6
+        assert float(b["Accuracy"]) < float(a["Accuracy"]) - 0.3
+    table = (out / "scar_table.md").read_text()
+    assert "LA_pred+MGMM" not in table and "| swapped |" in table and "against AJSQnet-SESA" in table

@@ -137,8 +137,21 @@ class CompactCase:
         return ((self.image() - np.float32(self.info["mean"])) / np.float32(std)).astype(np.float32)
 
 
-def compact_entry(case, spacing=DEFAULT_SPACING, z_margin_mm: float = DEFAULT_Z_MARGIN_MM) -> tuple[dict, dict]:
-    """(index entry, {name: compressed blob}) of one `Case`; raises InputError naming the case's source."""
+def requantize_uint8(image: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(codes, offset, step) spreading the image's range over 256 levels: lossy (error ≤ step/2), for images
+    that are not 8-bit, such as a real image with scar drawn into it."""
+    image = np.asarray(image, dtype=np.float64)
+    offset = float(image.min())
+    step = float(image.max() - offset) / 255.0 or 1.0
+    return np.rint((image - offset) / step).astype(np.uint8), offset, step
+
+
+def compact_entry(
+    case, spacing=DEFAULT_SPACING, z_margin_mm: float = DEFAULT_Z_MARGIN_MM, lossy: bool = False
+) -> tuple[dict, dict]:
+    """(index entry, {name: compressed blob}) of one `Case`; raises InputError naming the case's source.
+
+    An image that is not 8-bit is an error unless `lossy`, which requantises it (`requantize_uint8`)."""
     from atrialjsq.data.preprocess import CropInfo, resample, resample_to_geometry, resampled_geometry
     from atrialjsq.io.volume import Volume
 
@@ -148,7 +161,9 @@ def compact_entry(case, spacing=DEFAULT_SPACING, z_margin_mm: float = DEFAULT_Z_
     try:
         codes, offset, step = encode_uint8(case.image.array)
     except ValueError as error:
-        raise InputError(source, str(error)) from None
+        if not lossy:
+            raise InputError(source, str(error)) from None
+        codes, offset, step = requantize_uint8(case.image.array)
     native = case.image.geometry
     target = resampled_geometry(native, spacing)
     fine = resample_to_geometry(Volume(codes.astype(np.float32), native), target).array
@@ -174,6 +189,7 @@ def compact_entry(case, spacing=DEFAULT_SPACING, z_margin_mm: float = DEFAULT_Z_
         "window_geometry": _geometry_dict(window),
         "crop": crop.to_dict(),
         "has_scar": case.scar is not None,
+        "meta": dict(case.meta.get("compact_meta", {})),
     }
     blobs = {
         "image": _pack(np.clip(np.rint(fine[:, :, low:high]), 0, 255)),
@@ -227,15 +243,21 @@ def _checked_out(out: str | Path) -> Path:
 
 
 def build_compact(
-    cases: Iterable, out: str | Path, spacing=DEFAULT_SPACING, z_margin_mm: float = DEFAULT_Z_MARGIN_MM
+    cases: Iterable,
+    out: str | Path,
+    spacing=DEFAULT_SPACING,
+    z_margin_mm: float = DEFAULT_Z_MARGIN_MM,
+    lossy: bool = False,
+    header: dict[str, Any] | None = None,
 ) -> Path:
-    """Compact in-memory `Case`s (phantoms, synthetic cases) into `out` (an .npz file, written atomically)."""
+    """Compact in-memory `Case`s (phantoms, synthetic or scar-injected cases) into `out` (an .npz file,
+    written atomically); `header` adds fields to the file's index."""
     out = _checked_out(out)
-    entries = [compact_entry(case, spacing, z_margin_mm) for case in cases]
+    entries = [compact_entry(case, spacing, z_margin_mm, lossy) for case in tqdm(cases, desc="compact", disable=None)]
     if not entries:
         raise InputError(out, "no cases to compact")
-    header = {"spacing": [float(s) for s in spacing], "z_margin_mm": float(z_margin_mm), "source": "in-memory"}
-    return _write(entries, out, header)
+    fields = {"spacing": [float(s) for s in spacing], "z_margin_mm": float(z_margin_mm), "source": "in-memory"}
+    return _write(entries, out, {**fields, **(header or {})})
 
 
 def build_compact_lasc(

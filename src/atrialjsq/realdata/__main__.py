@@ -1,8 +1,10 @@
-"""``python -m atrialjsq.realdata build|cv|final|score|scar``: the real-data workflow of docs/real_data.md.
+"""``python -m atrialjsq.realdata COMMAND``: the real-data workflow of docs/real_data.md.
+
+Commands: build, cv, final, score, inject-scar, score-scar.
 
 `cv` and `final` run on the GPU machine, whose image has torch but no SimpleITK; everything they use is
 importable without it once `atrialjsq.io` is registered without its eager image-reading import (done here,
-only when SimpleITK is missing). `build`, `score` and `scar` need the full package.
+only when SimpleITK is missing). `build`, `score`, `inject-scar` and `score-scar` need the full package.
 """
 
 from __future__ import annotations
@@ -138,23 +140,28 @@ def _run_score(args: argparse.Namespace) -> int:
     return 0 if summary["overall"]["Dice_LA"]["n"] else 1
 
 
-def _run_scar(args: argparse.Namespace) -> int:
-    from atrialjsq.realdata.scar import run_scar_study
+def _run_inject_scar(args: argparse.Namespace) -> int:
+    from atrialjsq.realdata.scar import inject_compact
 
-    summary = run_scar_study(
-        args.compact,
-        args.out,
-        rows=args.rows,
-        folds=args.k,
-        iterations=args.iterations,
-        tiny=args.tiny,
-        seed=args.seed,
-        difficulty=args.difficulty,
-        device=args.device,
-        limit=args.limit,
-    )
-    print(json.dumps(summary, indent=1))
+    path = inject_compact(args.compact, args.out, args.seed, args.difficulty, args.limit)
+    print(f"{path}: {path.stat().st_size / 2**20:.2f} MiB")
     return 0
+
+
+def _run_score_scar(args: argparse.Namespace) -> int:
+    from atrialjsq.realdata.scar import score_scar_study
+
+    networks: dict[str, list[Path]] = {}
+    for item in args.network or []:
+        label, sep, files = item.partition("=")
+        if not sep or not files:
+            raise SystemExit(f"error: --network expects LABEL=FILE[,FILE...], got {item!r}")
+        networks[label] = [Path(f) for f in files.split(",")]
+    summary = score_scar_study(
+        args.compact, args.out, networks, args.la_predictions, args.baselines, progress=not args.quiet
+    )
+    print((args.out / "scar_table.md").read_text())
+    return 0 if summary["cases"] else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,18 +195,24 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--quiet", action="store_true")
     score.set_defaults(func=_run_score)
 
-    scar = commands.add_parser("scar", help="inject scar into the real anatomy and run the scar table")
-    scar.add_argument("--compact", required=True, type=Path)
-    scar.add_argument("--out", required=True, type=Path)
-    scar.add_argument("--rows", nargs="*", default=None, help="table rows (default: the scar study's rows)")
-    scar.add_argument("--k", type=int, default=5)
-    scar.add_argument("--iterations", type=int, default=None)
-    scar.add_argument("--tiny", action="store_true")
-    scar.add_argument("--seed", type=int, default=0)
-    scar.add_argument("--difficulty", default="medium")
-    scar.add_argument("--device", default=None)
-    scar.add_argument("--limit", type=int, default=None, help="first N cases only")
-    scar.set_defaults(func=_run_scar)
+    inject = commands.add_parser("inject-scar", help="draw synthetic scar into every compact case")
+    inject.add_argument("--compact", required=True, type=Path, help="the LA compact file")
+    inject.add_argument("--out", required=True, type=Path, help="the compact file with scar to write (.npz)")
+    inject.add_argument("--seed", type=int, default=0)
+    inject.add_argument("--difficulty", default="medium")
+    inject.add_argument("--limit", type=int, default=None, help="first N cases only")
+    inject.set_defaults(func=_run_inject_scar)
+
+    score_scar = commands.add_parser("score-scar", help="scar table: baselines and networks on held-out cases")
+    score_scar.add_argument("--compact", required=True, type=Path, help="compact file with injected scar")
+    score_scar.add_argument("--out", required=True, type=Path)
+    score_scar.add_argument(
+        "--network", action="append", metavar="LABEL=FILES", help="a network row: predictions files, comma-separated"
+    )
+    score_scar.add_argument("--la-predictions", type=Path, nargs="*", default=None, help="an LA run's predictions")
+    score_scar.add_argument("--baselines", nargs="*", default=["iir", "otsu", "mgmm"])
+    score_scar.add_argument("--quiet", action="store_true")
+    score_scar.set_defaults(func=_run_score_scar)
     return parser
 
 

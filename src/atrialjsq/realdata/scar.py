@@ -1,0 +1,250 @@
+"""Scar on real anatomy (issue 7, item 4): synthetic scar injected into the LASC 2018 atria, then scored.
+
+LASC 2018 has LA labels but no scar labels. `inject_compact` draws scar of known extent into the LA wall of
+each compact case (`phantom.inject.inject_scar`, seed = `phantom.writer.case_seed(seed, index)`) on the case's
+1 mm window and writes a new compact file whose "native" grid *is* that window (the scar truth lives there):
+image requantised to 256 levels (the injected intensities are not 8-bit any more), LA and scar labels exact.
+Networks train on it with the same `cv` command as the LA study (joint configs get the wall-band targets with
+the injected scar projected onto them), so only the held-out cases of each fold are scored.
+
+`score_scar_study` builds the table: the classic baselines (IIR, Otsu, MGMM; `quantify.baselines`) given the
+manual LA and, when LA predictions are given, given the predicted LA; and each network's scar
+(`quantify.surface_scar.scar_from_probabilities` on its own LA, or on the given predicted LA for a network
+without an LA head, e.g. unet-scar). Metrics are the evaluation stage's (`evaluate.evaluate_dir.evaluate_case`:
+Dice_LA, Accuracy, Dice_s, Dice_g, scar % of the surface) plus the absolute scar-percentage error, tabulated
+with `evaluate.tables` (mean ± SD, paired test against the reference row).
+
+These are the building blocks of `evaluate.experiment` (which needs dataset folders and SimpleITK on the
+training machine); this path keeps the GPU side free of SimpleITK, like the LA study.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from atrialjsq.data.compact import CompactCase, build_compact, load_compact
+from atrialjsq.errors import InputError
+
+CLASSIC = ("iir", "otsu", "mgmm")
+CLASSIC_LABELS = {"iir": "IIR", "otsu": "Otsu", "mgmm": "MGMM"}
+REFERENCE_LABEL = "AJSQnet-SESA"
+
+
+def inject_compact(
+    src: str | Path,
+    out: str | Path,
+    seed: int = 0,
+    difficulty: str = "medium",
+    limit: int | None = None,
+) -> Path:
+    """Inject scar into every case of the compact file `src` (the first `limit` by id) and write `out`."""
+    from atrialjsq.data.case import Case
+    from atrialjsq.io.volume import Volume
+    from atrialjsq.phantom.inject import inject_scar
+    from atrialjsq.phantom.writer import case_seed
+
+    compact = load_compact(src)
+    cases = compact.cases[:limit] if limit is not None else compact.cases
+    injected = []
+    for index, case in enumerate(tqdm(cases, desc="inject scar", unit="case", disable=None)):
+        window = case.window_geometry
+        source = f"{compact.path}:{case.case_id}"
+        base = Case(case.case_id, Volume(case.image(), window), {"la": Volume(case.la, window)}, {"source": source})
+        case_with_scar, params = inject_scar(base, seed=case_seed(seed, index), difficulty=difficulty)
+        scar = params["scar"]
+        case_with_scar.meta = {
+            "source": source,
+            "compact_meta": {
+                "seed": int(params["seed"]),
+                "iir": float(params["iir"]),
+                "scar_kind": str(scar.get("kind")),
+                "burden": float(scar.get("burden", math.nan)),
+                "burden_measured": float(scar.get("burden_measured", math.nan)),
+            },
+        }
+        injected.append(case_with_scar)
+    header = {"source": str(compact.path), "scar": "injected", "seed": seed, "difficulty": difficulty}
+    spacing = compact.spacing
+    return build_compact(injected, out, spacing=spacing, z_margin_mm=1e6, lossy=True, header=header)
+
+
+# ---------------------------------------------------------------------------------------------- scoring
+
+
+def _on_native(case: CompactCase, probability: np.ndarray):
+    from atrialjsq.data.preprocess import to_original_grid
+    from atrialjsq.io.volume import Volume
+
+    mapped = to_original_grid(
+        Volume(np.asarray(probability, dtype=np.float32), case.window_geometry), case.native_geometry
+    )
+    return Volume(np.asarray(mapped.array, dtype=np.float32), case.native_geometry)
+
+
+def _truth(case: CompactCase):
+    from atrialjsq.evaluate.evaluate_dir import GroundTruth
+
+    if case.scar is None:
+        raise InputError(None, f"case {case.case_id} has no scar label: score a compact file made by inject_compact")
+    if case.scar.shape != case.la_native.shape:
+        raise InputError(None, f"case {case.case_id}: scar and native LA grids differ (not an injected compact file)")
+    spacing = case.native_geometry.spacing
+    return GroundTruth(case.case_id, case.la_native > 0, case.scar > 0, spacing, Path("."))
+
+
+def _row(case: CompactCase, la, scar_mask: np.ndarray) -> dict[str, float]:
+    from atrialjsq.evaluate.evaluate_dir import evaluate_case
+
+    row = evaluate_case(_truth(case), la.array > 0, scar_mask)
+    row.pop("case")
+    row["scar_pct_error"] = abs(float(row["scar_pct_auto"]) - float(row["scar_pct_manual"]))
+    return row
+
+
+def _classic_scar(case: CompactCase, la, method: str) -> np.ndarray:
+    from atrialjsq.io.volume import Volume
+    from atrialjsq.quantify.baselines import scar_from_image
+
+    if not la.array.any():  # no LA surface: no scar on it
+        return np.zeros(la.geometry.shape, dtype=bool)
+    image = Volume(case.image(), case.window_geometry)
+    if image.geometry != case.native_geometry:
+        image = _on_native(case, image.array)
+    return scar_from_image(image, la, method).scar.array > 0
+
+
+def _network_scar(case: CompactCase, la, maps: Mapping[str, np.ndarray]) -> np.ndarray:
+    from atrialjsq.quantify.surface_scar import scar_from_probabilities
+
+    if not la.array.any():
+        return np.zeros(la.geometry.shape, dtype=bool)
+    result = scar_from_probabilities(la, _on_native(case, maps["p_normal"]), _on_native(case, maps["p_scar"]))
+    return result.scar.array > 0
+
+
+def _predicted_la(case: CompactCase, probability: np.ndarray):
+    from atrialjsq.io.volume import Volume
+    from atrialjsq.realdata.scoring import native_mask
+
+    return Volume(native_mask(case, probability).astype(np.uint8), case.native_geometry)
+
+
+def _load_runs(files: Sequence[str | Path]) -> dict[str, dict[str, np.ndarray]]:
+    """{case id: maps} over a run's predictions files (one per fold); a case predicted twice is refused."""
+    from atrialjsq.realdata.la_cv import read_predictions
+
+    merged: dict[str, dict[str, np.ndarray]] = {}
+    for path in files:
+        _, maps = read_predictions(path)
+        twice = sorted(set(maps) & set(merged))
+        if twice:
+            raise InputError(path, f"case(s) {', '.join(twice[:3])} are predicted in another file too")
+        merged.update(maps)
+    return merged
+
+
+def _write_per_case(per_case: Mapping[str, Mapping[str, float]], path: Path) -> None:
+    from atrialjsq.io.atomic import atomic_path
+
+    names = list(next(iter(per_case.values())))
+    with atomic_path(path) as tmp:
+        with tmp.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["case", *names])
+            for case_id, row in sorted(per_case.items()):
+                writer.writerow([case_id, *(f"{row[name]:.6g}" for name in names)])
+
+
+def score_scar_study(
+    compact_path: str | Path,
+    out: str | Path,
+    networks: Mapping[str, Sequence[str | Path]] | None = None,
+    la_predictions: Sequence[str | Path] | None = None,
+    baselines: Sequence[str] = CLASSIC,
+    reference: str = REFERENCE_LABEL,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score every row on the cases the networks held out (all cases when no network is given) and write
+    `scar_table.md/.csv/_stats.csv` and `<row>_per_case.csv` into `out`. `networks` maps a row label to its
+    run's predictions files; `la_predictions` are the LA run used for "LA_pred+…" rows and for networks
+    without an LA head."""
+    from atrialjsq.evaluate.tables import Column, MethodResults, build_table, write_table
+
+    unknown = sorted(set(baselines) - set(CLASSIC))
+    if unknown:
+        raise InputError(None, f"unknown baseline(s) {', '.join(unknown)}; choose from {', '.join(CLASSIC)}")
+    runs = {label: _load_runs(files) for label, files in (networks or {}).items()}
+    la_run = _load_runs(la_predictions) if la_predictions else None
+    compact = load_compact(compact_path)
+    scored = sorted(set().union(*(set(run) for run in runs.values()))) if runs else compact.case_ids
+    for label, run in runs.items():
+        if set(run) != set(scored):
+            raise InputError(None, f"row {label!r} predicts other cases than the other rows")
+    if la_run is not None and not set(scored) <= set(la_run):
+        raise InputError(None, "the LA predictions do not cover every scored case")
+
+    rows: dict[str, dict[str, dict[str, float]]] = {}
+    reports_la: dict[str, bool] = {}
+    for case_id in tqdm(scored, desc="score scar", unit="case", disable=not progress or None):
+        case = compact.case(case_id)
+        manual = _truth_la(case)
+        predicted = _predicted_la(case, la_run[case_id]["la"]) if la_run is not None else None
+        for method in baselines:
+            label = f"LA_M+{CLASSIC_LABELS[method]}"
+            rows.setdefault(label, {})[case_id] = _row(case, manual, _classic_scar(case, manual, method))
+            reports_la[label] = False
+            if predicted is not None:
+                label = f"LA_pred+{CLASSIC_LABELS[method]}"
+                rows.setdefault(label, {})[case_id] = _row(case, predicted, _classic_scar(case, predicted, method))
+                reports_la[label] = True
+        for label, run in runs.items():
+            maps = run[case_id]
+            if "p_scar" not in maps:
+                raise InputError(None, f"row {label!r} has no scar head output")
+            if "la" in maps:
+                la = _predicted_la(case, maps["la"])
+            elif predicted is not None:
+                la = predicted
+            else:
+                raise InputError(None, f"row {label!r} has no LA head: give --la-predictions")
+            rows.setdefault(label, {})[case_id] = _row(case, la, _network_scar(case, la, maps))
+            reports_la[label] = True
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for label, per_case in rows.items():
+        _write_per_case(per_case, out / f"{_slug(label)}_per_case.csv")
+    columns = (
+        Column("DiceLA", "Dice_LA", "LA"),
+        Column("Accuracy", "Accuracy", "Scar"),
+        Column("Dice_s", "Dice_s", "Scar"),
+        Column("Dice_g", "Dice_g", "Scar"),
+        Column("Scar % error", "scar_pct_error", "Scar"),
+    )
+    methods = [MethodResults(label, per_case, reports_la[label]) for label, per_case in rows.items()]
+    table = build_table(
+        "Scar on real anatomy (LASC 2018 with injected scar), held-out cases",
+        methods,
+        reference if reference in rows else None,
+        columns=columns,
+    )
+    table.notes.append(f"{len(scored)} cases; scar injected with {compact.header.get('difficulty')} difficulty.")
+    paths = write_table(table, out / "scar_table")
+    return {"cases": len(scored), "rows": list(rows), "tables": [str(p) for p in paths]}
+
+
+def _truth_la(case: CompactCase):
+    from atrialjsq.io.volume import Volume
+
+    return Volume((case.la_native > 0).astype(np.uint8), case.native_geometry)
+
+
+def _slug(label: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in label)
