@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 
 from atrialjsq.io import Geometry, Volume, write_volume
-from conftest import sphere_mask
+from shapes import sphere_mask
 
 SHAPE = (24, 22, 12)
 SPACING = (1.25, 1.25, 2.5)

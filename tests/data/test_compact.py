@@ -18,7 +18,7 @@ from atrialjsq.data.compact import (
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry
 from atrialjsq.io.volume import Volume
-from conftest import sphere_mask
+from shapes import sphere_mask
 
 NATIVE = (0.625, 0.625, 1.25)
 OFFSET, STEP = -1.2345, 0.0370725

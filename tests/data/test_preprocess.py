@@ -19,7 +19,7 @@ from atrialjsq.data.preprocess import (
 )
 from atrialjsq.errors import InputError
 from atrialjsq.io import Geometry, Volume
-from conftest import sphere_mask
+from shapes import sphere_mask
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:

@@ -15,7 +15,7 @@ from atrialjsq.data.targets import (
     wall_band,
 )
 from atrialjsq.surface.boundary import boundary_voxels
-from conftest import sphere_mask
+from shapes import sphere_mask
 
 
 def _radius(shape, center, spacing):

@@ -25,7 +25,7 @@ from atrialjsq.evaluate.experiment import (
 )
 from atrialjsq.evaluate.tables import PAPER_COLUMNS, Cell, MethodResults, build_table, format_markdown, write_table
 from atrialjsq.io import Geometry, Volume, read_volume, write_volume
-from conftest import sphere_mask
+from shapes import sphere_mask
 
 HEADERS = [column.header for column in PAPER_COLUMNS]
 

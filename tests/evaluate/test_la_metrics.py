@@ -6,7 +6,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from atrialjsq.evaluate.la_metrics import la_metrics, overlap, surface_distances
-from conftest import sphere_mask
+from shapes import sphere_mask
 
 
 def _kdtree_reference(pred, gt, spacing):

@@ -31,7 +31,7 @@ def _cases(count: int = 4, shape=(36, 32, 20), radius_mm: float = 5.0):
     from atrialjsq.data.case import Case
     from atrialjsq.io.geometry import Geometry
     from atrialjsq.io.volume import Volume
-    from conftest import sphere_mask
+    from shapes import sphere_mask
 
     cases = []
     for index in range(count):

@@ -13,7 +13,7 @@ import pytest
 
 from atrialjsq.evaluate.scar_metrics import metrics_from_labels, scar_metrics, surface_labels
 from atrialjsq.surface.projection import project_mask_to_surface
-from conftest import sphere_mask
+from shapes import sphere_mask
 
 SHAPE = (64, 32, 32)
 SPACING = (1.0, 1.0, 1.0)

@@ -11,7 +11,7 @@ from atrialjsq.errors import InputError
 from atrialjsq.io.volume import Volume
 from atrialjsq.phantom.inject import inject_scar
 from atrialjsq.surface.projection import project_mask_to_surface
-from conftest import sphere_mask
+from shapes import sphere_mask
 
 SPACING = (1.0, 1.0, 1.5)
 

@@ -8,7 +8,7 @@ import pytest
 from atrialjsq.phantom import scar as scar_mod
 from atrialjsq.phantom.appearance import acquire
 from atrialjsq.phantom.fields import ellipsoid, rotation_matrix, smooth_min, tube
-from conftest import sphere_mask
+from shapes import sphere_mask
 
 
 def test_ellipsoid_and_tube_distances_are_exact_where_known():

@@ -9,7 +9,7 @@ import pytest
 from atrialjsq.io.geometry import Geometry
 from atrialjsq.io.volume import Volume
 from atrialjsq.surface.mesh import extract_mesh, mesh_area_mm2, sample_at_vertices, triangle_areas, write_mesh
-from conftest import sphere_mask
+from shapes import sphere_mask
 
 ROTATION_Z30 = (np.cos(np.pi / 6), -np.sin(np.pi / 6), 0.0, np.sin(np.pi / 6), np.cos(np.pi / 6), 0.0, 0.0, 0.0, 1.0)
 

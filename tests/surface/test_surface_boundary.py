@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from atrialjsq.surface.boundary import boundary_voxels, bounding_box, outward_normals
-from conftest import sphere_mask
+from shapes import sphere_mask
 
 
 def test_boundary_of_cube_is_its_outer_layer():

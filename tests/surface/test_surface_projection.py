@@ -12,7 +12,7 @@ from atrialjsq.surface.projection import (
     sample_along_normals,
     sample_at_offsets,
 )
-from conftest import sphere_mask
+from shapes import sphere_mask
 
 
 def test_offsets_are_symmetric_and_include_zero():

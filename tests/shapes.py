@@ -1,0 +1,13 @@
+"""Analytic shapes built in code, with answers known by hand (import as `from shapes import sphere_mask`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def sphere_mask(shape=(48, 48, 40), center=None, radius_mm=12.0, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """Binary ball of `radius_mm` on a grid indexed (x, y, z) with the given spacing."""
+    center = np.asarray(center if center is not None else [(s - 1) / 2 for s in shape], dtype=float)
+    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    r2 = sum(((g - c) * s) ** 2 for g, c, s in zip(grids, center, spacing, strict=True))
+    return (r2 <= radius_mm**2).astype(np.uint8)
