@@ -9,9 +9,11 @@
 # Settings (environment): TRAIN_SECONDS (60), CONFIG (unet-la-se), COMPACT (devdata/lasc2018_compact.npz),
 # WORK (/tmp/realdata), ARGS (replaces the default training arguments below), EXTRA (appended to them).
 #
-# Writes to $OUT: predictions_fold<k>.npz per fold run (held-out LA probabilities on the 1 mm windows),
-# lasc-la.pt (final fp16 model, with `final`), logs_<tag>.tar.gz (folds.json, per-fold json/log.csv,
-# final.json) and run_<tag>.log (this script's output). At most 3 + 3 files per call: under the limit of 8.
+# Writes to $OUT (tag = config, mode and folds): predictions_<config>_fold<k>.npz per fold run (held-out
+# probabilities on the 1 mm windows), lasc-<config>.pt (final fp16 model, with `final`), logs_<tag>.tar.gz
+# (folds.json, per-fold json/log.csv, final.json) and run_<tag>.log (this script's output): at most
+# folds + 3 files per invocation; the device returns 8 files per call.
+# Scar study (docs/real_data.md): COMPACT=devdata/lasc2018_scar.npz CONFIG=ajsq-sesa ... cv 0 1 2 3 4
 set -euo pipefail
 
 : "${OUT:?set OUT to the folder whose files come back}"
@@ -38,8 +40,9 @@ case "$mode" in
     smoke) folds=(0 1); TRAIN_SECONDS=5; WORK="$WORK/smoke" ;;
     *) echo "usage: OUT=dir $0 cv FOLD... [final] | final | smoke" >&2; exit 2 ;;
 esac
-tag="${mode}${folds[*]:+_$(IFS=; echo "${folds[*]}")}"
+tag="${CONFIG}_${mode}${folds[*]:+_$(IFS=; echo "${folds[*]}")}"
 [[ $final == 1 ]] && tag="${tag}_final"
+WORK="$WORK/$(basename "$COMPACT" .npz)/$CONFIG"
 
 mkdir -p "$OUT" "$WORK"
 exec > >(tee "$OUT/run_${tag}.log") 2>&1
@@ -59,11 +62,11 @@ common=(--compact "$COMPACT" --config "$CONFIG" --seconds "$TRAIN_SECONDS" "${TR
 start=$(date +%s)
 if (( ${#folds[@]} )); then
     python3 -m atrialjsq.realdata cv "${common[@]}" --out "$WORK/cv" --folds "${folds[@]}"
-    for k in "${folds[@]}"; do cp "$WORK/cv/fold$k/predictions.npz" "$OUT/predictions_fold$k.npz"; done
+    for k in "${folds[@]}"; do cp "$WORK/cv/fold$k/predictions.npz" "$OUT/predictions_${CONFIG}_fold$k.npz"; done
 fi
 if [[ $final == 1 ]]; then
-    python3 -m atrialjsq.realdata final "${common[@]}" --out "$WORK/final" --export "$WORK/lasc-la.pt"
-    cp "$WORK/lasc-la.pt" "$OUT/lasc-la.pt"
+    python3 -m atrialjsq.realdata final "${common[@]}" --out "$WORK/final" --export "$WORK/lasc-$CONFIG.pt"
+    cp "$WORK/lasc-$CONFIG.pt" "$OUT/lasc-$CONFIG.pt"
 fi
 echo "wall time $(( $(date +%s) - start )) s"
 
