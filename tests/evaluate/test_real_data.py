@@ -224,14 +224,32 @@ def test_injected_compact_has_exact_scar_labels_on_its_own_grid(scar_compact):
     assert set(np.unique(arrays["band"])) == {0, 1, 2}
 
 
+class _ImageAsLogits(torch.nn.Module):
+    """A 'network' whose LA logits are its input: its probabilities show exactly where each voxel went."""
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"la": x}
+
+
+@pytest.mark.parametrize("shape", [(20, 18, 17), (40, 9, 33)])
+def test_predict_maps_keeps_voxels_in_place_when_padding_or_tiling(shape):
+    from atrialjsq.realdata.la_cv import predict_maps
+
+    torch.set_num_threads(1)
+    image = np.random.default_rng(1).normal(size=shape).astype(np.float32)
+    maps = predict_maps(_ImageAsLogits(), image, (16, 16, 16), "cpu", tta=True)
+    np.testing.assert_allclose(maps["la"], 1 / (1 + np.exp(-image)), atol=1e-5)
+
+
 def test_predict_maps_returns_every_head_on_the_window():
     from atrialjsq.model.unet import build_model
     from atrialjsq.realdata.la_cv import predict_maps
 
+    torch.set_num_threads(1)
     torch.manual_seed(0)
     model = build_model(get_config("ajsq-se", **TINY)).eval()
     image = np.random.default_rng(0).normal(size=(20, 18, 17)).astype(np.float32)
-    maps = predict_maps(model, image, (16, 16, 16), "cpu", tta=True)
+    maps = predict_maps(model, image, (16, 16, 16), "cpu")
     assert sorted(maps) == ["la", "p_normal", "p_scar"]
     assert all(m.shape == image.shape and 0 <= m.min() <= m.max() <= 1 for m in maps.values())
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from atrialjsq.data.compact import CompactCase, CompactSet, load_compact, trainer_arrays
+from atrialjsq.data.compact import CompactCase, CompactSet, centred_window, load_compact, trainer_arrays
 from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import atomic_path
 
@@ -116,16 +116,28 @@ def predict_maps(
         return {name: torch.sigmoid(value.float()) for name, value in logits.items()}
 
     fn = with_mirroring(predict) if tta else predict
-    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None].to(device)
+    # A window smaller than the ROI is padded with the image minimum, as training windows and the predictor
+    # pad (the sliding window's own zero padding would put mean-grey tissue around the field of view).
+    size = tuple(max(int(s), int(r)) for s, r in zip(image.shape, roi, strict=True))
+    centre = (np.asarray(image.shape, dtype=np.float64) - 1) / 2
+    padded = centred_window(np.asarray(image, dtype=np.float32), centre, size, fill=float(np.min(image)))
+    keep = _kept_region(image.shape, centre, size)
+    tensor = torch.from_numpy(np.ascontiguousarray(padded))[None, None].to(device)
     with torch.inference_mode():
         outputs = sliding_window_probabilities(tensor, tuple(roi), fn, overlap=overlap)
     maps = {}
     if "la" in outputs:
-        maps["la"] = outputs["la"][0, 0].float().cpu().numpy()
+        maps["la"] = outputs["la"][0, 0][keep].float().cpu().numpy()
     if "scar" in outputs:
-        maps["p_normal"] = outputs["scar"][0, 0].float().cpu().numpy()
-        maps["p_scar"] = outputs["scar"][0, 1].float().cpu().numpy()
+        maps["p_normal"] = outputs["scar"][0, 0][keep].float().cpu().numpy()
+        maps["p_scar"] = outputs["scar"][0, 1][keep].float().cpu().numpy()
     return maps
+
+
+def _kept_region(shape, centre, size) -> tuple[slice, ...]:
+    """Where an array of `shape` sits inside `centred_window(array, centre, size)`."""
+    starts = [int(np.floor(c + 0.5)) - int(n) // 2 for c, n in zip(centre, size, strict=True)]
+    return tuple(slice(-start, -start + int(length)) for start, length in zip(starts, shape, strict=True))
 
 
 def _dice(a: np.ndarray, b: np.ndarray) -> float:

@@ -64,6 +64,17 @@ def _stats(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+def _strict(value: Any) -> Any:
+    """The summary with NaN/inf (an empty or missed LA) as null, so the file is strict JSON."""
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_strict(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _write_csv(rows: Sequence[dict[str, Any]], path: Path) -> None:
     with atomic_path(path) as tmp:
         with tmp.open("w", newline="") as handle:
@@ -156,7 +167,7 @@ def score_predictions(
     _write_csv(rows, out / "per_case.csv")
     _write_csv(per_fold, out / "per_fold.csv")
     with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=1, allow_nan=True) + "\n")
+        tmp.write_text(json.dumps(_strict(summary), indent=1, allow_nan=False) + "\n")
     with atomic_path(out / "summary.md") as tmp:
         tmp.write_text(_markdown(per_fold, overall, notes))
     return summary
