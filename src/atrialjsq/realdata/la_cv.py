@@ -2,8 +2,9 @@
 
 Runs on the GPU machine with only torch, NumPy, SciPy and edt (no SimpleITK): for each requested fold it
 trains for a wall-clock budget on the other folds' cases (`timebox`), predicts every held-out case over its
-whole compact window (sliding window at the training ROI, optional flip TTA) and stores the LA probability
-(uint8, p·255) in ``<out>/fold<k>/predictions.npz``. Scoring on the native grid happens in `scoring`, which
+whole compact window (sliding window at the training ROI, optional flip TTA) and stores every head's
+probabilities (LA; normal wall and scar for joint and scar configs; uint8, p·255) in
+``<out>/fold<k>/predictions.npz``. Scoring on the native grid happens in `scoring`, which
 may run on another machine. Folds depend only on the case ids, k and the seed (`data.splits`), and are saved
 to ``<out>/folds.json``; a run with other folds in the same folder is refused.
 
