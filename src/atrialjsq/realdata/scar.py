@@ -2,8 +2,10 @@
 
 LASC 2018 has LA labels but no scar labels. `inject_compact` draws scar of known extent into the LA wall of
 each compact case (`phantom.inject.inject_scar`, seed = `phantom.writer.case_seed(seed, index)`) on the case's
-1 mm window and writes a new compact file whose "native" grid *is* that window (the scar truth lives there):
-image requantised to 256 levels (the injected intensities are not 8-bit any more), LA and scar labels exact.
+1 mm window, in 8-bit code units (zero = the darkest voxel of the scan, so intensity ratios mean what they
+mean on a magnitude image), and writes a new compact file whose "native" grid *is* that window (the scar
+truth lives there): image requantised to 256 levels (the injected intensities are not 8-bit any more), LA
+and scar labels exact.
 Networks train on it with the same `cv` command as the LA study (joint configs get the wall-band targets with
 the injected scar projected onto them), so only the held-out cases of each fold are scored.
 
@@ -56,7 +58,10 @@ def inject_compact(
     for index, case in enumerate(tqdm(cases, desc="inject scar", unit="case", disable=None)):
         window = case.window_geometry
         source = f"{compact.path}:{case.case_id}"
-        base = Case(case.case_id, Volume(case.image(), window), {"la": Volume(case.la, window)}, {"source": source})
+        # The 8-bit codes, not the release's z-scored values: zero is then the darkest voxel of the scan (air),
+        # which intensity ratios (the injected scar's IIR, the IIR baseline) need.
+        codes = Volume(case.codes.astype(np.float32), window)
+        base = Case(case.case_id, codes, {"la": Volume(case.la, window)}, {"source": source})
         case_with_scar, params = inject_scar(base, seed=case_seed(seed, index), difficulty=difficulty)
         scar = params["scar"]
         case_with_scar.meta = {
