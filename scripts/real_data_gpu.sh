@@ -41,7 +41,7 @@ case "$mode" in
     *) echo "usage: OUT=dir $0 cv FOLD... [final] | final | smoke" >&2; exit 2 ;;
 esac
 tag="${CONFIG}_${mode}${folds[*]:+_$(IFS=; echo "${folds[*]}")}"
-[[ $final == 1 ]] && tag="${tag}_final"
+[[ $final == 1 && $mode == cv ]] && tag="${tag}_final"
 WORK="$WORK/$(basename "$COMPACT" .npz)/$CONFIG"
 
 mkdir -p "$OUT" "$WORK"
