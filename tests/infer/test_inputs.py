@@ -14,6 +14,8 @@ def test_case_ids_drop_image_extensions():
     assert case_id_from_path("/a/p01.nii.gz") == "p01"
     assert case_id_from_path("p.02.nrrd") == "p.02"
     assert case_id_from_path("/data/dicom_series") == "dicom_series"
+    assert case_id_from_path("/data/case01/enhanced.nii.gz") == "case01"  # a layout's generic image name
+    assert case_id_from_path("/data/pat7/lgemri.nrrd") == "pat7"
 
 
 def test_shards_are_disjoint_and_complete():
@@ -53,11 +55,12 @@ def test_collect_files_dataset_folders_and_clashes(tmp_path):
             tmp_path / "set" / "c2" / "enhanced.nii.gz",
         ]
     )
-    assert [c.case_id for c in cases] == ["single", "c1", "c2", "missing", "enhanced"]
+    # c1/enhanced.nii.gz is named by its folder, so given again it clashes with the dataset's c1 (and c2)
+    assert [c.case_id for c in cases] == ["single", "c1", "c2", "missing"]
     assert cases[1].ref is not None and cases[1].read().array.shape == (4, 4, 4)
-    assert len(errors) == 2
+    assert len(errors) == 3
     assert "empty" in str(errors[0])
-    assert "already used" in errors[1].reason
+    assert all("already used" in error.reason for error in errors[1:])
     with pytest.raises(InputError, match="no such file"):
         cases[3].read()
 

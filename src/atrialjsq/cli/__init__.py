@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "compare",
     "plot_correlations",
     "experiment",
+    "bundle",
 )
 
 

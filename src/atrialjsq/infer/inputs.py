@@ -32,12 +32,22 @@ class InputCase:
         return read_image(self.ref)
 
 
+# Image names that a dataset layout gives every case (LAScarQS `enhanced`, LASC 2018 `lgemri`): the case is
+# then named by its folder, so `predict case01/enhanced.nii.gz` writes `<out>/case01/`.
+GENERIC_IMAGE_STEMS = ("enhanced", "lgemri", "image", "img")
+
+
 def case_id_from_path(path: str | Path) -> str:
-    """File name without its image extension (`a.nii.gz` → `a`), or the folder name for a DICOM series."""
-    name = Path(path).name
+    """File name without its image extension (`a.nii.gz` → `a`), the folder name when the file has a layout's
+    generic name (`case01/enhanced.nii.gz` → `case01`), or the folder name for a DICOM series."""
+    path = Path(path)
+    name = path.name
     for suffix in IMAGE_SUFFIXES:
         if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
+            stem = name[: -len(suffix)]
+            if stem.lower() in GENERIC_IMAGE_STEMS and path.resolve().parent.name:
+                return path.resolve().parent.name
+            return stem
     return name
 
 
