@@ -3,36 +3,17 @@
 Commands: build, cv, final, score, inject-scar, score-scar.
 
 `cv` and `final` run on the GPU machine, whose image has torch but no SimpleITK; everything they use is
-importable without it once `atrialjsq.io` is registered without its eager image-reading import (done here,
-only when SimpleITK is missing). `build`, `score`, `inject-scar` and `score-scar` need the full package.
+importable without it (`atrialjsq.io` imports its SimpleITK reader only on first use). `build`, `score`,
+`inject-scar` and `score-scar` need the full package.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
-import types
 from pathlib import Path
 from typing import Any
-
-
-def _register_io_without_simpleitk() -> None:
-    """Make `atrialjsq.io.atomic`, `.geometry` and `.volume` importable where SimpleITK is absent: the
-    package's __init__ imports the SimpleITK-based reader eagerly, which the GPU-side commands never use."""
-    if "atrialjsq.io" in sys.modules:
-        return
-    try:
-        if importlib.util.find_spec("SimpleITK") is not None:
-            return
-    except ImportError:
-        pass
-    spec = importlib.util.find_spec("atrialjsq.io")
-    package = types.ModuleType("atrialjsq.io")
-    package.__path__ = list(spec.submodule_search_locations)
-    package.__spec__ = spec
-    sys.modules["atrialjsq.io"] = package
 
 
 def _parse_value(text: str) -> Any:
@@ -217,7 +198,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _register_io_without_simpleitk()
     from atrialjsq.errors import InputError
 
     args = build_parser().parse_args(argv)
