@@ -119,3 +119,14 @@ def test_overrides_sections_and_dotted_keys():
 def test_invalid_configs_raise_clear_errors(overrides, message):
     with pytest.raises(ValueError, match=message):
         get_config("ajsq-sesa", **overrides)
+
+
+def test_parse_overrides_reads_json_values_and_rejects_missing_equals():
+    from atrialjsq.model.configs import apply_overrides, get_config, parse_overrides
+
+    dotted = parse_overrides(["model.levels=4", "data.roi=[64, 64, 48]", "optim.name=adam", "loss.lambda_la_max=null"])
+    assert dotted == {"model.levels": 4, "data.roi": [64, 64, 48], "optim.name": "adam", "loss.lambda_la_max": None}
+    config = apply_overrides(get_config("ajsq-sesa"), dotted)
+    assert config.model.levels == 4 and config.data.roi == (64, 64, 48) and config.optim.name == "adam"
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_overrides(["model.levels"])

@@ -50,6 +50,13 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--test", choices=("wilcoxon", "ttest"), default="wilcoxon", help="paired test for the significance marks"
     )
     parser.add_argument("--workers", type=int, default=1, help="processes for building the cache (default 1)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config change for every network, e.g. optim.name=adam (recorded; a rerun must repeat it)",
+    )
     parser.add_argument("--list-rows", action="store_true", help="print the table's rows and exit")
     parser.set_defaults(func=run)
     return parser
@@ -67,6 +74,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.data or not args.out:
         raise InputError(None, "experiment needs --data DIR and --out DIR")
+    from atrialjsq.model.configs import parse_overrides
+
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as error:
+        raise InputError(None, str(error)) from None
     settings = ExperimentSettings(
         data=args.data,
         out=args.out,
@@ -81,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         test=args.test,
         workers=args.workers,
         progress=sys.stderr.isatty(),
+        overrides=overrides,
     )
     log = run_experiment(args.table, settings, wanted)
     print(

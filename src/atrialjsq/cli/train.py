@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -53,23 +52,14 @@ def register(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-def _value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def build_config(args: argparse.Namespace):
     from atrialjsq.errors import InputError
-    from atrialjsq.model.configs import apply_overrides, get_config
+    from atrialjsq.model.configs import apply_overrides, get_config, parse_overrides
 
-    dotted = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise InputError(None, f"--set {item!r}: expected KEY=VALUE")
-        dotted[key.strip()] = _value(value.strip())
+    try:
+        dotted = parse_overrides(args.set)
+    except ValueError as error:
+        raise InputError(None, str(error)) from None
     for flag, key in (
         ("iterations", "train.iterations"),
         ("batch_size", "train.batch_size"),

@@ -169,6 +169,7 @@ class ExperimentSettings:
     test: str = "wilcoxon"
     workers: int = 1
     progress: bool = True
+    overrides: dict[str, Any] = field(default_factory=dict)  # dotted config changes for every network
 
     def __post_init__(self) -> None:
         self.data, self.out = Path(self.data), Path(self.out)
@@ -198,18 +199,22 @@ class ExperimentSettings:
             "seed": self.seed,
             "center": self.center,
             "spacing": list(self.spacing) if self.spacing is not None else None,
+            "overrides": dict(sorted(self.overrides.items())),
         }
 
     def config(self, name: str):
         """The named preset at this experiment's size, grid and training length."""
-        from atrialjsq.model.configs import get_config
+        from atrialjsq.model.configs import apply_overrides, get_config
 
         overrides: dict[str, Any] = {}
         if self.iterations is not None:
             overrides["train"] = {"iterations": self.iterations}
         if self.spacing is not None:
             overrides["data"] = {"spacing": self.spacing}
-        return get_config(name, tiny=self.tiny, **overrides)
+        try:
+            return apply_overrides(get_config(name, tiny=self.tiny, **overrides), self.overrides)
+        except ValueError as error:
+            raise InputError(None, f"config: {error}") from None
 
 
 @dataclass

@@ -278,6 +278,25 @@ def get_config(name: str = DEFAULT_CONFIG, *, tiny: bool = False, **overrides: A
     return ExperimentConfig.from_dict(data)
 
 
+def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """`["model.levels=4", "data.roi=[64,64,48]"]` → `{"model.levels": 4, "data.roi": [64, 64, 48]}`.
+
+    Values are read as JSON when they parse (numbers, lists, booleans, null), else kept as strings, so the
+    command-line `--set KEY=VALUE` of train, experiment and the real-data workflow reads the same way."""
+    import json
+
+    dotted: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            dotted[key.strip()] = json.loads(value.strip())
+        except json.JSONDecodeError:
+            dotted[key.strip()] = value.strip()
+    return dotted
+
+
 def apply_overrides(config: ExperimentConfig, dotted: dict[str, Any]) -> ExperimentConfig:
     """Return a copy of `config` with `{"section.field": value}` changes applied (validated)."""
     data = config.to_dict()

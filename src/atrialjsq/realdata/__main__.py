@@ -16,16 +16,9 @@ from pathlib import Path
 from typing import Any
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
 def build_config(args: argparse.Namespace):
     """The preset named by --config with --tiny, --roi/--margin/--spacing/--batch-size and --set overrides."""
-    from atrialjsq.model.configs import apply_overrides, get_config
+    from atrialjsq.model.configs import apply_overrides, get_config, parse_overrides
 
     config = get_config(args.config, tiny=args.tiny)
     dotted: dict[str, Any] = {}
@@ -36,12 +29,8 @@ def build_config(args: argparse.Namespace):
     if args.batch_size:
         dotted["train.batch_size"] = args.batch_size
     dotted["data.spacing"] = list(args.spacing)
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"error: --set expects key=value, got {item!r}")
-        dotted[key.strip()] = _parse_value(value.strip())
     try:
+        dotted.update(parse_overrides(args.set or []))
         return apply_overrides(config, dotted)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
