@@ -62,3 +62,31 @@ def test_a_diverging_run_stops_with_the_iteration_named(tiny_cases, tmp_path):
     rows = read_csv(tmp_path / "log.csv")
     assert rows and not math.isfinite(float(rows[-1]["loss"]))
     assert not (tmp_path / "last.pt").exists()  # no checkpoint of a diverged model
+
+
+def test_init_from_loads_weights_with_a_fresh_schedule_and_refuses_another_network(tiny_cases, tmp_path):
+    """Fine-tuning another loss variant from trained weights: same network weights, iteration 0, new optimizer."""
+    from atrialjsq.errors import InputError
+    from atrialjsq.train.checkpoint import load_checkpoint
+
+    torch.set_num_threads(1)
+    fit(tiny_config(iterations=4), tiny_cases[:1], None, tmp_path / "a", TrainOptions(progress=False))
+    source = load_checkpoint(tmp_path / "a" / "last.pt")["model"]
+    expit = get_config("ajsq-sesa-expit", tiny=True, data={"roi": (16, 16, 16), "margin": (4, 4, 4)})
+    trainer = Trainer(
+        expit, tiny_cases[:1], None, tmp_path / "b", TrainOptions(progress=False, init_from=tmp_path / "a" / "last.pt")
+    )
+    assert trainer.iteration == 0 and not trainer.optimizer.state
+    for key, value in trainer.model.state_dict().items():
+        torch.testing.assert_close(value, source[key])
+    wider = get_config(
+        "ajsq-sesa", tiny=True, data={"roi": (16, 16, 16), "margin": (4, 4, 4)}, model={"base_channels": 8}
+    )
+    with pytest.raises(InputError, match="do not fit"):
+        Trainer(
+            wider,
+            tiny_cases[:1],
+            None,
+            tmp_path / "c",
+            TrainOptions(progress=False, init_from=tmp_path / "a" / "last.pt"),
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -44,6 +45,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("--elastic-mm", type=float, default=0.0, help="elastic deformation strength (mm, 0 = off)")
     parser.add_argument("--stop-after", type=int, help="stop cleanly after N iterations in this call")
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="CKPT",
+        help="start from these weights (a checkpoint or model file of the same network); fresh optimizer",
+    )
     parser.add_argument("--layout", default="auto", help="raw dataset layout (see `atrialjsq preprocess`)")
     parser.add_argument("--workers", type=int, default=2, help="processes for building a cache")
     parser.add_argument("--export", metavar="MODEL_PT", help="also write a slim fp16 model file from last.pt")
@@ -89,7 +96,6 @@ def _folds(args: argparse.Namespace) -> list[int | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from atrialjsq.train.checkpoint import export_model
     from atrialjsq.train.ddp import context_from_env, shutdown_distributed
@@ -107,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         stop_after=args.stop_after,
         progress=not args.quiet,
         elastic_mm=args.elastic_mm,
+        init_from=args.init_from,
     )
     for fold in folds:
         out = Path(args.out) if len(folds) == 1 else Path(args.out) / f"fold{fold}"

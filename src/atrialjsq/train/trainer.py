@@ -37,6 +37,7 @@ from atrialjsq.train.augment import AugmentParams
 from atrialjsq.train.checkpoint import (
     capture_rng_state,
     load_checkpoint,
+    load_model_file,
     restore_rng_state,
     save_checkpoint,
     seed_everything,
@@ -71,6 +72,7 @@ class TrainOptions:
     elastic_mm: float = 0.0  # elastic deformation strength (the config has no field for it yet)
     context: DistContext = field(default_factory=DistContext)
     callback: Callback | None = None  # called after every iteration with (iteration, loss parts); may raise
+    init_from: Path | None = None  # start from these network weights (fine-tuning); fresh optimizer and schedule
 
 
 @dataclass
@@ -199,6 +201,8 @@ class Trainer:
         self.val_log = CsvLog(self.out / "val.csv")
         if self.options.resume:
             self._resume()
+        elif self.options.init_from is not None:
+            self._init_weights(Path(self.options.init_from))
 
     # ---- state -----------------------------------------------------------------------------------------
 
@@ -236,6 +240,17 @@ class Trainer:
         if self.context.is_main:
             self.log.truncate_from(self.iteration)
             self.val_log.truncate_from(self.iteration + 1)
+
+    def _init_weights(self, path: Path) -> None:
+        """Pretrained weights for fine-tuning (e.g. another loss or DPM variant on the same network): the
+        architecture must match; the optimizer, schedule and iteration count start afresh."""
+        state = load_model_file(path)
+        try:
+            unwrap(self.model).load_state_dict({k: v.float() for k, v in state["model"].items()})
+        except RuntimeError as error:
+            first = str(error).strip().splitlines()[0]
+            raise InputError(path, f"weights do not fit config {self.config.name!r} ({first[:150]})") from None
+        self.meta = {**(self.meta or {}), "initialised_from": str(path)}
 
     def _save(self, name: str) -> Path:
         return save_checkpoint(self.out / name, self.state())
