@@ -24,9 +24,19 @@ def is_image_file(path: str | Path) -> bool:
     return any(name.endswith(s) for s in IMAGE_SUFFIXES)
 
 
+def dicom_series_ids(folder: str | Path) -> tuple[str, ...]:
+    """DICOM series in a folder; ITK's "No Series were found" warning is silenced (an empty tuple says it)."""
+    previous = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        return tuple(sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder)))
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(previous)
+
+
 def is_dicom_dir(path: str | Path) -> bool:
     path = Path(path)
-    return path.is_dir() and bool(sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(path)))
+    return path.is_dir() and bool(dicom_series_ids(path))
 
 
 def geometry_from_sitk(image: sitk.Image) -> Geometry:
@@ -53,7 +63,7 @@ def from_sitk(image: sitk.Image, path: str | Path = "<memory>") -> Volume:
 
 def _read_sitk(path: Path) -> sitk.Image:
     if path.is_dir():
-        series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(path))
+        series = dicom_series_ids(path)
         if not series:
             raise InputError(path, "folder holds no DICOM series")
         if len(series) > 1:
