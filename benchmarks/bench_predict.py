@@ -116,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=None, help="untimed runs first (default: 1 on CUDA, 0 on CPU)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--paper-size",
+        action="store_true",
+        help="time untrained paper-size networks (208x208x80 at 1 mm) instead of a trained bundle",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -128,11 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         image_path, kind = make_input(tmp, args.seed)
         note = ""
         try:
+            if args.paper_size:
+                raise InputError(None, "--paper-size")
             bundle = load_bundle(args.model)
         except InputError as error:
-            if args.model is not None:
+            if args.model is not None and not args.paper_size:
                 raise
-            print(f"# {error}; using an untrained stand-in (LA = the whole ROI box)")
+            print(f"# {error}: untrained paper-size stand-in (LA = the whole ROI box)")
             bundle = load_bundle(stand_in_bundle(tmp / "stand-in.pt"))
             note = " [untrained stand-in]"
         fine = Network(bundle["fine"], args.device)

@@ -41,7 +41,7 @@ FINE_SET="--optimizer adam --lr 1e-3 --set model.levels=4 --set model.base_chann
     --device cpu $( [ -f "$WORK/fine_expit/last.pt" ] && echo --resume || echo --init-from "$WORK/fine/last.pt")
 
 # 4. Bundle (fp16, weights-only) and evaluation on the unseen phantoms by the paper's protocol.
-"$BIN/atrialjsq" bundle --localizer "$WORK/loc/last.pt" --fine "$WORK/fine_expit/last.pt" \
+"$BIN/atrialjsq" bundle --localizer "$WORK/loc/last.pt" --fine "$WORK/fine_expit/best.pt" \
     --out "$WORK/phantom-ajsq-sesa.pt" --name phantom-ajsq-sesa --meta scripts/phantom_model_meta.json
 "$BIN/atrialjsq" predict "$WORK/phantoms_test" --out "$WORK/pred_test" --model "$WORK/phantom-ajsq-sesa.pt" \
     --device cpu --no-figure --quiet
