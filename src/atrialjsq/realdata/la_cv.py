@@ -219,9 +219,25 @@ def _config_summary(config, result) -> dict[str, Any]:
     }
 
 
+def _train(settings, arrays, out: Path, meta: dict):
+    """One time-boxed training run with the settings' budget, device and limits."""
+    from atrialjsq.realdata.timebox import train_for_seconds  # imports torch: only where training happens
+
+    return train_for_seconds(
+        settings.config,
+        arrays,
+        out,
+        settings.seconds,
+        device=settings.device,
+        compile=settings.compile,
+        max_iterations=settings.max_iterations,
+        progress=settings.progress,
+        meta=meta,
+    )
+
+
 def run_fold(compact: CompactSet, folds, number: int, out: Path, settings: CvSettings) -> dict[str, Any]:
     """Train on fold `number`'s training cases, predict its held-out cases, write fold<k>/predictions.npz."""
-    from atrialjsq.realdata.timebox import train_for_seconds
 
     fold = folds[number]
     held_out = set(fold["val"])
@@ -231,17 +247,7 @@ def run_fold(compact: CompactSet, folds, number: int, out: Path, settings: CvSet
     arrays = prepare_training_arrays(train_cases, settings)
     fold_dir = out / f"fold{number}"
     meta = {"fold": number, "train_cases": list(fold["train"]), "held_out": list(fold["val"]), **settings.extra}
-    result = train_for_seconds(
-        settings.config,
-        arrays,
-        fold_dir,
-        settings.seconds,
-        device=settings.device,
-        compile=settings.compile,
-        max_iterations=settings.max_iterations,
-        progress=settings.progress,
-        meta=meta,
-    )
+    result = _train(settings, arrays, fold_dir, meta)
     del arrays
     device = next(result.model.parameters()).device
     maps, quick = {}, {}
@@ -303,7 +309,6 @@ def run_final(
     compact_path: str | Path, out: str | Path, settings: CvSettings, export: str | Path | None = None
 ) -> dict[str, Any]:
     """Train on every case of the compact file for the budget; export a slim fp16 model file when asked."""
-    from atrialjsq.realdata.timebox import train_for_seconds
     from atrialjsq.train.checkpoint import export_model
 
     compact = load_compact(compact_path)
@@ -311,17 +316,7 @@ def run_final(
     out = Path(out)
     arrays = prepare_training_arrays(compact.cases, settings)
     meta = {"train_cases": compact.case_ids, "data": compact.header.get("source"), **settings.extra}
-    result = train_for_seconds(
-        settings.config,
-        arrays,
-        out,
-        settings.seconds,
-        device=settings.device,
-        compile=settings.compile,
-        max_iterations=settings.max_iterations,
-        progress=settings.progress,
-        meta=meta,
-    )
+    result = _train(settings, arrays, out, meta)
     summary = {**_config_summary(settings.config, result), "seconds_budget": settings.seconds, "cases": len(arrays)}
     if export is not None:
         trained_on = f"{len(arrays)} LASC 2018 cases ({compact.header.get('layout', 'compact')})"
