@@ -167,3 +167,17 @@ def test_label_resampling_on_the_mask_box_equals_the_full_volume_distance():
     boxed = pp.resample_to_geometry(volume, target, is_label=True).array.astype(bool)
     assert reference.sum() > 1000
     np.testing.assert_array_equal(boxed, reference)
+
+
+def test_preprocess_case_leaves_the_mitral_opening_out_of_the_band_when_an_lv_label_exists() -> None:
+    case = _sphere_case()
+    la = case.la.array.astype(bool)
+    lv = np.zeros_like(la)
+    z_bottom = int(np.nonzero(la)[2].min())
+    lv[..., :z_bottom] = True  # an "LV" slab right below the LA
+    case.labels["lv"] = Volume(lv.astype(np.uint8), case.image.geometry)
+    kwargs = {"spacing": (1, 1, 1), "roi": (24, 24, 16), "margin": (4, 4, 2)}
+    with_lv = preprocess_case(case, **kwargs).arrays
+    without = preprocess_case(_sphere_case(), **kwargs).arrays
+    assert (with_lv["band"] > 0).sum() < (without["band"] > 0).sum()
+    assert not ((with_lv["band"] > 0) & (with_lv["lv"] > 0)).any()

@@ -229,3 +229,23 @@ def test_compute_targets_without_scar_has_an_all_normal_band_and_finite_dpms():
         assert p_scar.max() < 1e-20
     with pytest.raises(ValueError):
         compute_targets(la, np.zeros((4, 4, 4)), (1, 1, 1))
+
+
+def test_mitral_exclusion_removes_the_band_where_the_la_meets_the_lv():
+    from atrialjsq.data.targets import compute_targets, mitral_exclusion
+
+    shape, spacing = (40, 40, 56), (1.0, 1.0, 1.0)
+    la = sphere_mask(shape, center=(19.5, 19.5, 18), radius_mm=10.0)
+    lv = sphere_mask(shape, center=(19.5, 19.5, 40), radius_mm=10.0)  # 2 mm gap below the LA: the mitral opening
+    assert mitral_exclusion(spacing) is None
+    exclude = mitral_exclusion(spacing, lv=lv)
+    with_lv = compute_targets(la, None, spacing, exclude=exclude)["band"] > 0
+    without = compute_targets(la, None, spacing)["band"] > 0
+    removed = without & ~with_lv
+    assert removed.any() and not (with_lv & exclude).any()
+    z = np.nonzero(removed)[2]
+    assert z.min() >= 26  # only the side facing the LV (LA bottom at z = 28, LV top at z = 30) loses band voxels
+    # a valve label, when present, wins over the LV
+    valve = np.zeros(shape, bool)
+    valve[19, 19, 29] = True
+    assert mitral_exclusion(spacing, lv=lv, valve=valve).sum() < exclude.sum()

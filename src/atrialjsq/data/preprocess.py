@@ -289,10 +289,12 @@ def preprocess_case(
     if with_targets:
         if "la" not in arrays:
             raise InputError(case.meta.get("source", case.case_id), "no LA label: cannot compute training targets")
-        from atrialjsq.data.targets import compute_targets
+        from atrialjsq.data.targets import compute_targets, mitral_exclusion
 
+        spacing_mm = tuple(image.geometry.spacing)
+        exclude = mitral_exclusion(spacing_mm, lv=arrays.get("lv"), valve=arrays.get("valve"))
         try:
-            targets = compute_targets(arrays["la"], arrays.get("scar"), tuple(image.geometry.spacing))
+            targets = compute_targets(arrays["la"], arrays.get("scar"), spacing_mm, exclude=exclude)
         except ValueError as error:
             raise InputError(case.meta.get("source", case.case_id), f"cannot compute targets: {error}") from None
         arrays.update(targets)

@@ -125,6 +125,20 @@ def wall_band(
     return band
 
 
+def mitral_exclusion(
+    spacing, lv: np.ndarray | None = None, valve: np.ndarray | None = None, radius_mm: float = 2.0
+) -> np.ndarray | None:
+    """Voxels to leave out of the wall band at the mitral opening: within `radius_mm` of the valve label when
+    there is one, else of the LV label (the LA wall ends where the LA meets the LV). None without either."""
+    source = valve if valve is not None and np.any(valve) else lv
+    if source is None or not np.any(source):
+        return None
+    import edt
+
+    distance = edt.edt(np.ascontiguousarray(~np.asarray(source, dtype=bool)), anisotropy=tuple(map(float, spacing)))
+    return distance <= radius_mm
+
+
 def project_scar_to_band(
     la: np.ndarray,
     scar: np.ndarray,
