@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crops", default="roi", help="comma-separated crop modes for our path (roi, tight)")
     parser.add_argument("--naive", choices=("roi", "whole"), default="roi")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--warmup", type=int, default=None, help="untimed runs first (default: 1 on CUDA, 0 on CPU)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1: imports, caches)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--paper-size",
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore", RuntimeWarning)
     torch.backends.cudnn.benchmark = args.device.startswith("cuda")  # as `atrialjsq predict` does
-    warmup = args.warmup if args.warmup is not None else int(args.device.startswith("cuda"))
+    warmup = args.warmup
 
     with tempfile.TemporaryDirectory(prefix="bench_predict_") as tmp:
         tmp = Path(tmp)
