@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from atrialjsq.cli.dataset_options import add_dataset_arguments
+
 
 def register(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -14,19 +16,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "non-empty LA, finite values, sane spacing. Prints one row per case, then one line per problem.",
     )
     parser.add_argument("data", help="dataset root or a single case folder")
-    parser.add_argument(
-        "--layout",
-        default="auto",
-        help="auto, lascarqs1, lascarqs2, lasc2018, lasc2018-h5 or imagesTr (default: auto)",
-    )
-    parser.add_argument(
-        "--h5-spacing",
-        nargs=3,
-        type=float,
-        metavar=("X", "Y", "Z"),
-        default=None,
-        help="voxel spacing in mm for the HDF5 release, which stores none (default 0.625 0.625 1.25)",
-    )
+    add_dataset_arguments(parser)
     parser.set_defaults(func=run)
     return parser
 

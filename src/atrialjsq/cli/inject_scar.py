@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from atrialjsq.cli.phantom import _range, _triple
+from atrialjsq.cli.dataset_options import add_dataset_arguments
+from atrialjsq.cli.phantom import _range
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -22,8 +23,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("data", type=Path, help="dataset folder or a single case folder")
     parser.add_argument("--out", type=Path, required=True, help="output folder (one sub-folder per case)")
     parser.add_argument("--seed", type=int, default=0, help="seed; case i uses a sub-seed (default 0)")
-    parser.add_argument("--layout", default="auto", help="input layout (default auto)")
-    parser.add_argument("--spacing", type=_triple(float), default=None, help="spacing mm for h5 input (x,y,z)")
+    add_dataset_arguments(parser)
     parser.add_argument(
         "--difficulty",
         choices=("easy", "medium", "hard"),
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(None, f"--burden must be within 0.02-0.40, got {args.burden}")
     if args.data.resolve() == args.out.resolve():
         raise InputError(args.out, "output folder must differ from the input data folder")
-    refs = index_dataset(args.data, args.layout, args.spacing)
+    refs = index_dataset(args.data, args.layout, args.h5_spacing)
     if args.limit is not None:
         refs = refs[: max(args.limit, 0)]
     summary = []

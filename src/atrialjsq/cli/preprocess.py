@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from atrialjsq.cli.dataset_options import add_dataset_arguments
+
 
 def register(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -14,21 +16,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("data", help="dataset root or a single case folder")
     parser.add_argument("--out", required=True, help="cache folder to create (replaced only if it is a cache)")
-    parser.add_argument("--layout", default="auto", help="auto, lascarqs1, lascarqs2, lasc2018, lasc2018-h5, imagesTr")
     parser.add_argument("--spacing", nargs=3, type=float, default=[1.0, 1.0, 1.0], metavar=("X", "Y", "Z"))
     parser.add_argument("--roi", nargs=3, type=int, default=[208, 208, 80], metavar=("X", "Y", "Z"))
     parser.add_argument("--margin", nargs=3, type=int, default=[16, 16, 8], metavar=("X", "Y", "Z"))
     parser.add_argument("--center", choices=("la", "image"), default="la", help="window centre (default: LA box)")
     parser.add_argument("--zscore", choices=("volume", "body"), default="volume", help="z-score region")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (1 = no pool)")
-    parser.add_argument(
-        "--h5-spacing",
-        nargs=3,
-        type=float,
-        metavar=("X", "Y", "Z"),
-        default=None,
-        help="voxel spacing in mm for the HDF5 release (default 0.625 0.625 1.25)",
-    )
+    add_dataset_arguments(parser)
     parser.add_argument("--limit", type=int, default=None, help="only the first N cases (sorted by id)")
     parser.set_defaults(func=run)
     return parser
