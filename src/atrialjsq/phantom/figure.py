@@ -17,8 +17,6 @@ from atrialjsq.io import atomic_path
 
 LA_COLOUR = "#ffd23f"
 SCAR_COLOUR = "#ff2a6d"
-WALL_RGB = np.array([0.86, 0.84, 0.78])
-SCAR_RGB = np.array([0.84, 0.10, 0.12])
 HALF_FIELD_MM = 70.0
 
 
@@ -53,34 +51,19 @@ def _crop(centre: int, half: int, n: int) -> slice:
 def _surface_panel(ax, case: Case) -> None:
     """LA surface (mesh of the label) coloured where scar lies within 3 mm of it."""
     import edt
-    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
     from scipy import ndimage
 
-    from atrialjsq.report.figures import simplify_for_display
+    from atrialjsq.report.figures import draw_scar_surface
     from atrialjsq.surface.mesh import extract_mesh
 
     spacing = case.image.geometry.spacing
     mesh = extract_mesh(case.la, level=0.5, smooth_sigma_mm=1.0)
     to_scar = edt.edt((1 - case.scar.array).astype(np.uint8), anisotropy=spacing)
     near = ndimage.map_coordinates(to_scar, mesh.vertices_index.T, order=1, mode="nearest") <= 3.0
-    vertices, faces, values = simplify_for_display(mesh.vertices_mm, mesh.faces, near.astype(float), 9000)
-    triangles = vertices[faces]
-    share = values[faces].mean(axis=1)[:, None]
-    normals = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-    light = np.array([0.3, -0.6, 0.75]) / np.linalg.norm([0.3, -0.6, 0.75])
-    colours = np.clip(
-        ((1 - share) * WALL_RGB + share * SCAR_RGB) * (0.35 + 0.65 * np.abs(normals @ light))[:, None], 0, 1
-    )
-    ax.add_collection3d(Poly3DCollection(triangles, facecolors=colours, edgecolors=colours, linewidths=0.2))
-    low, high = vertices.min(axis=0), vertices.max(axis=0)
-    centre, half = (low + high) / 2, (high - low).max() / 2
-    for setter, c in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), centre, strict=True):
-        setter(c - half, c + half)
-    ax.set_box_aspect((1, 1, 1), zoom=1.3)
     # Seen from behind (posterior, +y in LPS) and a little above: the view of the PV antra and posterior wall.
-    ax.view_init(elev=25, azim=70)
-    ax.set_axis_off()
+    draw_scar_surface(
+        ax, mesh.vertices_mm, mesh.faces, near.astype(float), elev=25, azim=70, zoom=1.3, target_faces=9000
+    )
     ax.set_title("scar on the LA surface (postero-lateral view, red = scar)", fontsize=9)
 
 

@@ -15,7 +15,6 @@ import numpy as np
 from atrialjsq.io import Volume, atomic_path
 from atrialjsq.quantify.burden import Burden
 from atrialjsq.quantify.surface_scar import SurfaceScar
-from atrialjsq.surface.mesh import Mesh
 
 WALL_COLOUR = np.array([0.86, 0.84, 0.78])
 SCAR_COLOUR = np.array([0.84, 0.10, 0.12])
@@ -66,10 +65,22 @@ def _shade(triangles: np.ndarray, base: np.ndarray) -> np.ndarray:
     return np.clip(base * intensity[:, None], 0, 1)
 
 
-def _draw_mesh(ax, mesh: Mesh, vertex_label: np.ndarray) -> None:
+def draw_scar_surface(
+    ax,
+    vertices_mm: np.ndarray,
+    faces: np.ndarray,
+    vertex_scar: np.ndarray,
+    *,
+    elev: float = 20,
+    azim: float = -60,
+    zoom: float = 1.35,
+    target_faces: int = _DISPLAY_FACES,
+) -> None:
+    """Shaded LA surface on a 3D matplotlib axis, each face coloured by the scar share of its vertices
+    (0 = normal wall, 1 = scar); shared by the prediction report and the phantom figure."""
     from mpl_toolkits.mplot3d.art3d import Poly3DCollection
 
-    vertices, faces, values = simplify_for_display(mesh.vertices_mm, mesh.faces, vertex_label.astype(float))
+    vertices, faces, values = simplify_for_display(vertices_mm, faces, np.asarray(vertex_scar, float), target_faces)
     if len(faces) == 0:
         ax.set_axis_off()
         return
@@ -82,8 +93,8 @@ def _draw_mesh(ax, mesh: Mesh, vertex_label: np.ndarray) -> None:
     centre, half = (low + high) / 2, (high - low).max() / 2
     for setter, c in zip((ax.set_xlim, ax.set_ylim, ax.set_zlim), centre, strict=True):
         setter(c - half, c + half)
-    ax.set_box_aspect((1, 1, 1), zoom=1.35)
-    ax.view_init(elev=20, azim=-60)
+    ax.set_box_aspect((1, 1, 1), zoom=zoom)
+    ax.view_init(elev=elev, azim=azim)
     ax.set_axis_off()
 
 
@@ -138,7 +149,7 @@ def render_report_figure(path: str | Path, image: Volume, result: SurfaceScar, b
     k, j = centre[2], centre[1]
     _draw_slice(axial, array[:, :, k], la[:, :, k], scar[:, :, k], (sx, sy), f"axial, z = {k}", False, window)
     _draw_slice(coronal, array[:, j, :], la[:, j, :], scar[:, j, :], (sx, sz), f"coronal, y = {j}", True, window)
-    _draw_mesh(view, result.mesh, result.vertex_label)
+    draw_scar_surface(view, result.mesh.vertices_mm, result.mesh.faces, result.vertex_label)
     view.set_title("LA surface: scar in red", fontsize=10)
     figure.legend(
         handles=[
