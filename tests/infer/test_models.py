@@ -111,44 +111,16 @@ def test_bundle_command_packages_checkpoints_with_meta(tmp_path, checkpoints, ca
 
     loc_path, fine_path, _, fine = checkpoints
     meta = tmp_path / "meta.json"
+
+    def bundle_command(out, *extra):
+        return main(["bundle", "--localizer", str(loc_path), "--fine", str(fine_path), "--out", str(out), *extra])
+
     meta.write_text('{"trained_on": "40 phantoms"}')
-    assert (
-        main(
-            [
-                "bundle",
-                "--localizer",
-                str(loc_path),
-                "--fine",
-                str(fine_path),
-                "--out",
-                str(tmp_path / "m.pt"),
-                "--name",
-                "demo-x",
-                "--meta",
-                str(meta),
-            ]
-        )
-        == 0
-    )
+    assert bundle_command(tmp_path / "m.pt", "--name", "demo-x", "--meta", str(meta)) == 0
     bundle = load_bundle(tmp_path / "m.pt")
     assert bundle["name"] == "demo-x" and bundle["meta"]["trained_on"] == "40 phantoms"
     for key, value in fine.state_dict().items():
         torch.testing.assert_close(bundle["fine"]["model"][key].float(), value.half().float())
     meta.write_text("{not json")
-    assert (
-        main(
-            [
-                "bundle",
-                "--localizer",
-                str(loc_path),
-                "--fine",
-                str(fine_path),
-                "--out",
-                str(tmp_path / "n.pt"),
-                "--meta",
-                str(meta),
-            ]
-        )
-        == 1
-    )
+    assert bundle_command(tmp_path / "n.pt", "--meta", str(meta)) == 1
     assert "meta.json" in capsys.readouterr().err and not (tmp_path / "n.pt").exists()
