@@ -75,3 +75,19 @@ def test_normals_far_from_the_surface_are_zero():
 def test_normals_reject_points_off_the_grid():
     with pytest.raises(ValueError):
         outward_normals(np.ones((4, 4, 4)), (1, 1, 1), np.array([[4, 0, 0]]))
+
+
+def test_outward_normals_at_continuous_points_match_the_voxel_ones_and_the_sphere():
+    """Mesh vertices sit between voxels: interpolated normals still point radially out of a ball."""
+    spacing = (0.8, 0.8, 1.6)
+    mask = sphere_mask((40, 40, 24), center=(19.5, 19.5, 11.5), radius_mm=10.0, spacing=spacing)
+    voxels = np.argwhere(boundary_voxels(mask))
+    np.testing.assert_allclose(
+        outward_normals(mask, spacing, voxels.astype(float)), outward_normals(mask, spacing, voxels), atol=1e-6
+    )
+    rng = np.random.default_rng(0)
+    points = voxels[:200] + rng.uniform(-0.5, 0.5, size=(200, 3))
+    radial = (points - (19.5, 19.5, 11.5)) * spacing
+    radial /= np.linalg.norm(radial, axis=1, keepdims=True)
+    cosines = np.sum(outward_normals(mask, spacing, points) * radial, axis=1)
+    assert np.degrees(np.arccos(np.clip(cosines, -1, 1))).max() < 8.0

@@ -28,7 +28,7 @@ from scipy import ndimage
 from atrialjsq.data.targets import wall_band
 from atrialjsq.errors import InputError
 from atrialjsq.io import Volume
-from atrialjsq.surface.boundary import bounding_box
+from atrialjsq.surface.boundary import bounding_box, outward_normals
 from atrialjsq.surface.mesh import Mesh, extract_mesh
 from atrialjsq.surface.projection import sample_at_offsets, surface_points_and_normals
 
@@ -128,38 +128,6 @@ def band_offsets(inward_mm: float, outward_mm: float, step_mm: float) -> np.ndar
     return np.arange(-round(inward_mm / step_mm), round(outward_mm / step_mm) + 1, dtype=np.float64) * step_mm
 
 
-def smoothed_normals_at(mask: np.ndarray, spacing, points: np.ndarray, sigma_mm: float) -> np.ndarray:
-    """Outward unit normals at continuous (x, y, z) index `points` from the Gaussian-smoothed mask's gradient.
-
-    The same construction as `surface.boundary.outward_normals` (which takes integer voxels only), so mesh
-    vertices and surface voxels read the band along the same directions. Marching-cubes normals of a binary
-    mask follow its staircase (up to ~50° off the true surface, worse on anisotropic grids) and would tilt
-    the profiles across the rim of a scar.
-    """
-    normals = np.zeros((len(points), 3), dtype=np.float64)
-    mask = np.asarray(mask) > 0
-    if len(points) == 0 or not mask.any():
-        return normals
-    spacing = np.asarray(spacing, dtype=np.float64)
-    sigma_vox = float(sigma_mm) / spacing
-    pad = np.ceil(3.0 * sigma_vox).astype(int) + 2
-    box = bounding_box(mask, pad=tuple(int(p) for p in pad))
-    low = np.array([b.start for b in box], dtype=np.float64)
-    smooth = ndimage.gaussian_filter(mask[box].astype(np.float32), sigma_vox, mode="constant", truncate=3.0)
-    local = (np.asarray(points, dtype=np.float64) - low).T
-    gradient = np.stack(
-        [
-            ndimage.map_coordinates(np.gradient(smooth, axis=axis), local, order=1, mode="nearest") / spacing[axis]
-            for axis in range(3)
-        ],
-        axis=1,
-    )
-    length = np.linalg.norm(gradient, axis=1)
-    ok = length > 1e-12
-    normals[ok] = -gradient[ok] / length[ok, None]  # the mask is 1 inside: its gradient points inwards
-    return normals
-
-
 def surface_sampler(
     la: Volume,
     inward_mm: float = DEFAULT_INWARD_MM,
@@ -174,7 +142,7 @@ def surface_sampler(
     points, normals = surface_points_and_normals(la.array, geometry.spacing, sigma_mm=normal_sigma_mm)
     mesh = extract_mesh(la.array, geometry, level=0.5, smooth_sigma_mm=mesh_sigma_mm)
     vertex_points = mesh.vertices_index
-    vertex_normals = smoothed_normals_at(la.array, geometry.spacing, vertex_points, normal_sigma_mm)
+    vertex_normals = outward_normals(la.array, geometry.spacing, vertex_points, sigma_mm=normal_sigma_mm)
     return SurfaceSampler(
         la=la,
         points=points,

@@ -63,7 +63,11 @@ def outward_normals(
     points: np.ndarray,
     sigma_mm: float = 2.0,
 ) -> np.ndarray:
-    """Unit outward normals (N, 3) at integer (x, y, z) voxel `points`, from the smoothed mask's gradient.
+    """Unit outward normals (N, 3) at (x, y, z) `points`, from the smoothed mask's gradient.
+
+    Integer points are voxels (surface voxels, band voxels); float points are continuous positions such as
+    mesh vertices, where the central differences are interpolated linearly, so voxels and vertices read the
+    band along the same directions.
 
     The mask is smoothed once, only on the bounding box of the points plus the kernel radius (exact: nothing
     farther away reaches them); the gradient is taken by central differences at the points only, divided by the
@@ -77,16 +81,18 @@ def outward_normals(
     mask = np.asarray(mask).astype(bool, copy=False)
     if len(points) == 0 or not mask.any():
         return normals
-    points = points.astype(np.intp, copy=False)
+    continuous = not np.issubdtype(points.dtype, np.integer)
     shape = np.asarray(mask.shape)
-    if (points < 0).any() or (points >= shape).any():
+    if continuous:  # e.g. mesh vertices of a mask touching the grid's edge may lie up to half a voxel beyond it
+        points = np.clip(points, 0, shape - 1)
+    elif (points < 0).any() or (points >= shape).any():
         raise ValueError("points lie outside the mask's grid")
 
     spacing = np.asarray(spacing, dtype=float)
     sigma_vox = _sigma_voxels(sigma_mm, spacing)
     pad = np.ceil(_TRUNCATE * sigma_vox).astype(int) + 1
-    low = np.maximum(points.min(axis=0) - pad, 0)
-    high = np.minimum(points.max(axis=0) + 1 + pad, shape)
+    low = np.maximum(np.floor(points.min(axis=0)).astype(np.intp) - pad, 0)
+    high = np.minimum(np.ceil(points.max(axis=0)).astype(np.intp) + 1 + pad, shape)
     box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
 
     smooth = ndimage.gaussian_filter(mask[box].astype(np.float32), sigma_vox, mode="constant", truncate=_TRUNCATE)
@@ -95,11 +101,15 @@ def outward_normals(
     local = points - low + 1
     gradient = np.empty((len(points), 3), dtype=np.float64)
     for axis in range(3):
-        step = np.zeros(3, dtype=np.intp)
-        step[axis] = 1
-        ahead = smooth[tuple((local + step).T)]
-        behind = smooth[tuple((local - step).T)]
-        gradient[:, axis] = (ahead.astype(np.float64) - behind) / (2.0 * spacing[axis])
+        if continuous:
+            central = np.gradient(smooth, axis=axis)
+            gradient[:, axis] = ndimage.map_coordinates(central, local.T, order=1, mode="nearest") / spacing[axis]
+        else:
+            step = np.zeros(3, dtype=np.intp)
+            step[axis] = 1
+            ahead = smooth[tuple((local + step).T)]
+            behind = smooth[tuple((local - step).T)]
+            gradient[:, axis] = (ahead.astype(np.float64) - behind) / (2.0 * spacing[axis])
     # The mask is 1 inside, so its gradient points inwards; the outward normal is the opposite direction.
     length = np.linalg.norm(gradient, axis=1)
     ok = length > 1e-12
