@@ -142,24 +142,81 @@ def test_scar_beyond_max_mm_is_not_projected():
     assert not project_scar_to_band(la, far_scar, band, (1, 1, 1), max_mm=10.0).any()
 
 
-def test_dpms_on_a_slab_wall_equal_exp_of_the_distance():
+def test_dpms_on_a_slab_wall_follow_eq1_with_zero_on_the_boundary_voxels():
     shape = (40, 40, 40)
     la = np.zeros(shape, dtype=bool)
-    la[:30] = True  # surface at x = 29.5; band: −2 ≤ x − 29.5 ≤ 1.5 → voxels 28..31, faces at 27.5 and 31.5
+    la[:30] = True  # LA surface at x = 29.5; band: −2 ≤ x − 29.5 ≤ 1.5 → voxels 28..31
     targets = compute_targets(la, None, (1, 1, 1))
     interior = (slice(None), slice(14, 26), slice(14, 26))
     band = targets["band"][interior]
     assert (band[28:32] == 1).all() and not band[2:28].any() and not band[32:].any()
-    # x = 0, 1 are wall too: the array edge closes the LA there and at the y, z edges (so compare only in the middle).
-    x = np.arange(40, dtype=float)
-    distance = np.maximum(27.5 - x, x - 31.5)  # signed distance to the slab [27.5, 31.5]
-    distance = np.where((x >= 28) & (x <= 31), -np.minimum(x - 27.5, 31.5 - x), distance)
+    # Eq. 1 with S = the wall's boundary voxels (x = 28 and x = 31): |φ| = 0 there, 1 at x = 29, 30 (one voxel in
+    # from S), and the distance to the nearest wall voxel outside. x = 0, 1 are wall too (the array edge closes
+    # the LA), so compare from x = 18 on, and only in the y, z middle.
+    by_hand = {**{x: 28 - x for x in range(18, 28)}, 28: 0, 29: 1, 30: 1, 31: 0, **{x: x - 31 for x in range(32, 40)}}
     p_normal, p_scar = distance_probability_maps(targets["phi_normal"], targets["phi_scar"], kind="exp")
-    expected = np.exp(-np.abs(distance))
-    for x_index in range(18, 40):
-        np.testing.assert_allclose(p_normal[interior][x_index], expected[x_index], rtol=2e-3)
+    for x_index, distance in by_hand.items():
+        np.testing.assert_allclose(p_normal[interior][x_index], np.exp(-distance), rtol=2e-3)
+    assert (p_normal[interior][[28, 31]] == 1.0).all()
     assert np.all(p_scar == np.float32(np.exp(-50.0)))
     assert np.isfinite(p_scar).all()
+
+
+def _sphere_with_scar_cap(spacing, shape_mm=48.0, radius=13.0, alpha=50.0):
+    shape = tuple(round(shape_mm / s) for s in spacing)
+    center = (np.asarray(shape) - 1) / 2
+    la = sphere_mask(shape, center=center, radius_mm=radius, spacing=spacing)
+    r = _radius(shape, center, spacing)
+    scar = (r > radius) & (r <= radius + 3.0) & (_polar_angle_deg(shape, center, spacing) <= alpha)
+    return compute_targets(la, scar, spacing)
+
+
+def _touching_pairs(part_a: np.ndarray, part_b: np.ndarray):
+    """(index of a voxel of part_a, index of its 6-neighbour in part_b) for every such pair."""
+    pairs = []
+    for axis in range(3):
+        for step in (1, -1):
+            neighbour_b = np.roll(part_b, -step, axis=axis)
+            edge = [slice(None)] * 3
+            edge[axis] = slice(-1, None) if step == 1 else slice(0, 1)
+            neighbour_b[tuple(edge)] = False  # no wrap-around
+            a = np.argwhere(part_a & neighbour_b)
+            b = a.copy()
+            b[:, axis] += step
+            pairs.append((a, b))
+    return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+
+
+@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (2.0, 2.0, 2.0)])
+def test_sphere_with_a_scar_cap_has_dpms_that_peak_on_their_region_and_never_tie(spacing):
+    targets = _sphere_with_scar_cap(spacing)
+    scar, normal = targets["band"] == 2, targets["band"] == 1
+    assert scar.sum() > 50 and normal.sum() > 50
+    p_normal, p_scar = distance_probability_maps(targets["phi_normal"], targets["phi_scar"], kind="exp")
+    # p = 1 on each region's boundary layer (eq. 1: φ = 0 on S), which is most of a 2-voxel-thick band.
+    assert (p_scar[boundary_voxels(scar).astype(bool)] == 1.0).all()
+    assert (p_normal[boundary_voxels(normal).astype(bool)] == 1.0).all()
+    # Touching voxels: each is 1 on its own map and exp(−one voxel step) on the other's; no ties.
+    in_scar, in_normal = _touching_pairs(scar, normal)
+    assert len(in_scar) > 20
+    step = min(spacing)
+    np.testing.assert_allclose(p_normal[tuple(in_scar.T)], np.exp(-step), rtol=2e-3)
+    np.testing.assert_allclose(p_scar[tuple(in_normal.T)], np.exp(-step), rtol=2e-3)
+    assert (p_scar[tuple(in_scar.T)] > p_normal[tuple(in_scar.T)]).all()
+    assert (p_normal[tuple(in_normal.T)] > p_scar[tuple(in_normal.T)]).all()
+    assert (p_scar[scar] != p_normal[scar]).all() and (p_scar[normal] != p_normal[normal]).all()
+
+
+def test_sphere_with_a_scar_cap_dpm_contrast_grows_with_the_grid_step():
+    # Mean p_scar − p_normal on scar-band voxels: a boundary voxel contributes 1 − exp(−d_normal), an interior one
+    # exp(−depth) − exp(−d_normal); the review measured +0.35 (1 mm) and +0.25 (2 mm) with the shifted surface.
+    contrast = {}
+    for step in (1.0, 2.0):
+        targets = _sphere_with_scar_cap((step,) * 3)
+        scar = targets["band"] == 2
+        p_normal, p_scar = distance_probability_maps(targets["phi_normal"], targets["phi_scar"], kind="exp")
+        contrast[step] = float((p_scar[scar] - p_normal[scar]).mean())
+    assert 0.55 < contrast[1.0] < contrast[2.0] < 1.0
 
 
 def test_dpm_kinds_and_normalisation():
@@ -212,9 +269,10 @@ def test_compute_targets_arrays_and_labels():
     np.testing.assert_array_equal(band > 0, wall_band(la, spacing))
     np.testing.assert_array_equal(targets["surface"].astype(bool), boundary_voxels(la))
     np.testing.assert_allclose(targets["phi_la"], signed_distance(la, spacing), atol=0.05)
-    # Each part's signed distance is negative exactly on that part.
-    np.testing.assert_array_equal(targets["phi_scar"] < 0, band == 2)
-    np.testing.assert_array_equal(targets["phi_normal"] < 0, band == 1)
+    # Each part's signed distance is ≤ 0 exactly on that part, 0 on its boundary voxels (eq. 1's S).
+    for name, label in (("phi_scar", 2), ("phi_normal", 1)):
+        np.testing.assert_array_equal(targets[name] <= 0, band == label)
+        assert (targets[name][boundary_voxels(band == label).astype(bool)] == 0).all()
     assert np.abs(targets["phi_scar"].astype(np.float32)).max() <= 50.0
 
 

@@ -44,11 +44,27 @@ def _unclipped_reach(clip: float, beta: float) -> float:
     return math.inf if clip is None or math.isinf(clip) else float(clip) ** (1.0 / beta)
 
 
-def signed_distance(mask: np.ndarray, spacing, beta: float = 1.0, clip: float | None = 50.0) -> np.ndarray:
+SURFACES = ("between", "voxels")
+
+
+def signed_distance(
+    mask: np.ndarray,
+    spacing,
+    beta: float = 1.0,
+    clip: float | None = 50.0,
+    *,
+    surface: str = "between",
+) -> np.ndarray:
     """Signed distance map of eq. (1) in mm: −d**β inside, +d**β outside, clipped to ±clip; float32.
 
-    Sub-voxel surface: the surface S is placed between the boundary voxels and their outside neighbours rather
-    than on the boundary-voxel centres. d is the distance to the nearest voxel on the other side of the mask
+    `surface="voxels"` is eq. (1) as written, with S = the region's boundary voxels (mask voxels with a
+    6-neighbour outside it): φ = 0 on them, −d inside (d to the nearest voxel that is not interior), +d outside
+    (d to the nearest mask voxel). The DPMs of the normal wall and the scar use it, so p = exp(−|φ|) is 1 on
+    each region's boundary layer and touching scar and normal-wall voxels never tie.
+
+    `surface="between"` (the default, used for the LA's own φ; see docs/deviations.md): S is placed between
+    the boundary voxels and their outside neighbours rather than on the boundary-voxel centres. d is the
+    distance to the nearest voxel on the other side of the mask
     minus h = half the largest spacing (clamped at 0), which puts the zero level half a voxel out from the
     boundary voxels. With S on the voxel centres (plain eq. 1) φ of a ball of radius R deviates from r − R by
     up to a full voxel; with this correction it stays within half a voxel diagonal (tested). Boundary voxels
@@ -58,6 +74,8 @@ def signed_distance(mask: np.ndarray, spacing, beta: float = 1.0, clip: float | 
     Only the bounding box of the mask plus the clip distance is transformed; beyond it φ is +clip.
     Raises ValueError for an empty mask (callers turn it into an InputError naming the file).
     """
+    if surface not in SURFACES:
+        raise ValueError(f"surface must be one of {SURFACES}, got {surface!r}")
     mask = np.asarray(mask).astype(bool, copy=False)
     if mask.ndim != 3:
         raise ValueError(f"signed_distance needs a 3D mask, got shape {mask.shape}")
@@ -68,7 +86,7 @@ def signed_distance(mask: np.ndarray, spacing, beta: float = 1.0, clip: float | 
         raise ValueError(f"spacing must be three positive numbers, got {spacing.tolist()}")
     reach = _unclipped_reach(clip, beta)
     fill = np.float32(clip if clip is not None else np.inf)
-    half_voxel = 0.5 * float(spacing.max())
+    half_voxel = 0.5 * float(spacing.max()) if surface == "between" else 0.0
     pad = np.ceil(np.minimum(reach + half_voxel, 1e6) / spacing).astype(int) + 1
     box = bounding_box(mask, pad=pad)
     if box is None:
@@ -80,13 +98,18 @@ def signed_distance(mask: np.ndarray, spacing, beta: float = 1.0, clip: float | 
     # Inside: distance to the nearest non-mask voxel, on the mask's own box padded so that beyond the array
     # counts as outside; subtracted, it makes φ = outside − inside.
     inner = bounding_box(crop)
-    inside = _distance_to_zeros(np.pad(crop[inner], 1), spacing)[1:-1, 1:-1, 1:-1]
+    region = np.pad(crop[inner], 1)
+    if surface == "voxels":
+        # Distances inside are taken to the boundary voxels (0 on them): measure to the non-interior voxels.
+        region = ndimage.binary_erosion(region)
+    inside = _distance_to_zeros(region, spacing)[1:-1, 1:-1, 1:-1]
     phi_crop[inner] -= inside
 
-    # Move the zero level half a voxel out, never across zero, then apply β and the clip.
     magnitude = np.abs(phi_crop)
-    magnitude -= half_voxel
-    np.maximum(magnitude, 0.0, out=magnitude)
+    if half_voxel:
+        # Move the zero level half a voxel out, never across zero.
+        magnitude -= half_voxel
+        np.maximum(magnitude, 0.0, out=magnitude)
     if beta != 1.0:
         np.power(magnitude, beta, out=magnitude)
     if clip is not None:
@@ -269,7 +292,8 @@ def compute_targets(
 
     Returns `phi_la` (float16, eq. 1 with β, clipped), `band` (uint8: 0 outside the wall band, 1 normal wall,
     2 scar projected onto the band), `phi_normal`, `phi_scar` (float16 signed distances, β = 1, clipped, of the
-    two parts of the band; an empty part gives +clip everywhere so its DPM is ~0) and `surface` (uint8 LA
+    two parts of the band, φ = 0 on each part's boundary voxels as eq. 1; an empty part gives +clip everywhere so
+    its DPM is ~0) and `surface` (uint8 LA
     boundary voxels). `scar=None` means no scar label: the whole band is normal wall.
     Raises ValueError when the LA mask is empty or the arrays do not share a shape.
     """
@@ -302,4 +326,4 @@ def compute_targets(
 def _part_distance(part: np.ndarray, spacing, clip: float) -> np.ndarray:
     if not part.any():
         return np.full(part.shape, clip, dtype=np.float16)
-    return signed_distance(part, spacing, beta=1.0, clip=clip).astype(np.float16)
+    return signed_distance(part, spacing, beta=1.0, clip=clip, surface="voxels").astype(np.float16)
