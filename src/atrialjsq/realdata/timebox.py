@@ -81,10 +81,12 @@ def train_for_seconds(
     max_iterations: int | None = None,
     progress: bool = True,
     meta: dict[str, Any] | None = None,
+    checkpoint_seconds: float = 600.0,
 ) -> TimeboxResult:
     """Train `config` on `train_cases` for `seconds` of wall time (or `max_iterations`, whichever ends first)
     and write out/last.pt (the trainer's checkpoint format; `config.train.iterations` = the iterations done)
-    and out/log.csv (iteration, seconds, lr, loss)."""
+    and out/log.csv (iteration, seconds, lr, loss). A long run also writes out/last.pt every
+    `checkpoint_seconds`, so a killed run leaves usable weights (not a resumable schedule)."""
     from atrialjsq.train.checkpoint import save_checkpoint
     from atrialjsq.train.ddp import unwrap
     from atrialjsq.train.trainer import Trainer, TrainOptions
@@ -108,6 +110,7 @@ def train_for_seconds(
     iteration = 0
     start = time.perf_counter()
     elapsed = 0.0
+    next_checkpoint = checkpoint_seconds
     bar = tqdm(total=round(seconds), desc="train", unit="s", disable=not progress or None)
     while elapsed < seconds and iteration < limit:
         factor = lr_factor(elapsed / seconds, warmup)
@@ -121,6 +124,11 @@ def train_for_seconds(
             rows.append({"iteration": iteration, "seconds": round(now, 3), "lr": base_lrs[0] * factor, "loss": loss})
             bar.update(min(round(now), round(seconds)) - bar.n)
             bar.set_postfix(loss=f"{loss:.4g}", it=iteration)
+            if now >= next_checkpoint:
+                trainer.iteration = iteration
+                save_checkpoint(out / "last.pt", trainer.state())
+                _write_log(rows, out / "log.csv")
+                next_checkpoint = now + checkpoint_seconds
         elapsed = time.perf_counter() - start
     _synchronize(trainer.device)
     total = time.perf_counter() - start
