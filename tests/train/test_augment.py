@@ -93,6 +93,32 @@ def test_zoom_scales_signed_distance_with_the_object():
     assert dice(out["la"][0, 0].numpy(), expected <= 0) > 0.92
 
 
+@pytest.mark.parametrize("zoom", [1.1, 0.9])
+def test_zoom_scales_a_beta_2_distance_map_by_zoom_squared_and_clips_after_scaling(zoom):
+    from atrialjsq.data.targets import signed_distance
+
+    radius, clip = 7.0, 50.0
+    x, y, z = physical_grid(FULL, SPACING)
+    ball = np.sqrt(x**2 + y**2 + z**2) <= radius
+    phi = signed_distance(ball, SPACING, beta=2.0, clip=clip)
+    assert phi.max() == clip  # the corners are clipped (d > sqrt(50) ≈ 7.1 mm)
+    out = spatial_resample(as_batch(phi_la=phi), [transform(zoom=zoom)], ROI, SPACING, beta=2.0, clip=clip)
+    got = out["phi_la"][0, 0].numpy()
+    assert np.abs(got).max() <= clip
+    # By hand: output point q (mm about the ROI centre) shows input point q / zoom, where the object's distances
+    # are d / zoom... so in output units d' = zoom·d and φ' = ±d'**2 = zoom**2 · φ(q / zoom), clipped again.
+    from scipy import ndimage
+
+    xo, yo, zo = physical_grid(ROI, SPACING)
+    index = [g / zoom / sp + (n - 1) / 2 for g, sp, n in zip((xo, yo, zo), SPACING, FULL, strict=True)]
+    source = ndimage.map_coordinates(phi.astype(np.float64), index, order=1, mode="nearest")
+    expected = np.clip(zoom**2 * source, -clip, clip)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-3)
+    # Scaling by zoom (right only for β = 1) would be off by up to |φ|·|zoom − 1| away from the clip.
+    inside = np.abs(expected) < clip / 1.5
+    assert np.abs(zoom * source[inside] - got[inside]).max() > 1.0
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_spatial_augmentation_keeps_image_and_label_aligned(seed):
     mask = ellipsoid(FULL, SPACING, (3.0, -2.0, 2.0), (10.0, 8.0, 8.0))

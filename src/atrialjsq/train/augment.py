@@ -3,9 +3,11 @@
 The random ROI shift, flips, rotation, scaling and the optional elastic field are folded into a single
 sampling grid that reads straight from the margin-padded cached arrays, so no padding artefacts appear at
 the window border and the crop costs nothing extra. Image and signed distances are sampled linearly, the
-`la` and `band` labels with nearest neighbour; distances are multiplied by the zoom factor because an
-isotropic zoom by `s` scales every distance by `s`. The elastic field bends space slightly, so distances
-stay approximately (not exactly) correct under it; it is off by default.
+`la` and `band` labels with nearest neighbour. An isotropic zoom by `s` scales every distance d by `s`, so a
+map φ = ±d**β is multiplied by s**β (β of `phi_la` is `AugmentParams.distance_beta`; the wall-band maps have
+β = 1) and then clipped again at ±`distance_clip` (a value at the clip only says "at least this far", and
+stays at the clip). The elastic field bends space slightly, so distances stay approximately (not exactly)
+correct under it; it is off by default.
 
 Every random number for one training sample comes from a generator seeded by (run seed, iteration, position
 in the global batch): the batches are therefore the same whatever the number of DDP processes, and a resumed
@@ -42,6 +44,9 @@ class AugmentParams:
     noise_std: float = 0.05  # Gaussian noise, std uniform in [0, noise_std]
     elastic_mm: float = 0.0  # std of the coarse displacement field in mm; 0 disables it
     elastic_grid: int = 4  # control points per axis of the coarse field
+    # How the cached distance maps were made (data.targets), needed to transform them under zoom:
+    distance_beta: float = 1.0  # β of phi_la (|φ| = d**β); phi_normal and phi_scar always have β = 1
+    distance_clip: float | None = 50.0  # the clip of every cached φ (None: unclipped)
 
     @classmethod
     def from_mapping(cls, values: Mapping | None) -> AugmentParams:
@@ -185,8 +190,13 @@ def spatial_resample(
     transforms: list[SampleTransform],
     roi: tuple[int, int, int],
     spacing: tuple[float, float, float],
+    *,
+    beta: float = 1.0,
+    clip: float | None = 50.0,
 ) -> dict[str, torch.Tensor]:
-    """Cut the transformed ROI windows out of the margin-padded arrays `full[key]` (B, 1, X', Y', Z')."""
+    """Cut the transformed ROI windows out of the margin-padded arrays `full[key]` (B, 1, X', Y', Z').
+
+    `beta` is the exponent of `phi_la` (the other distance maps have β = 1), `clip` the clip of every map."""
     reference = next(iter(full.values()))
     device, batch_size = reference.device, reference.shape[0]
     full_shape = tuple(reference.shape[2:])
@@ -205,7 +215,9 @@ def spatial_resample(
     zoom = to_device(torch.tensor([t.zoom for t in transforms]), device).view(-1, 1, 1, 1, 1)
     for name in DISTANCE_KEYS:
         if name in out:
-            out[name] = out[name] * zoom
+            out[name] = out[name] * (zoom**beta if name == "phi_la" else zoom)
+            if clip is not None:
+                out[name] = out[name].clamp(-clip, clip)
     for name in NEAREST_KEYS:
         if name in out:
             out[name] = out[name].round()
@@ -262,7 +274,9 @@ def apply_transforms(
 ) -> dict[str, torch.Tensor]:
     """Training windows (float32, (B, 1, *roi)) from margin-padded arrays and per-sample transforms."""
     if params.spatial:
-        out = spatial_resample(full, transforms, roi, spacing)
+        out = spatial_resample(
+            full, transforms, roi, spacing, beta=params.distance_beta, clip=params.distance_clip
+        )
     else:
         out = shift_and_flip(full, transforms, roi)
     if params.enabled and "image" in out:
