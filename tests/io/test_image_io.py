@@ -102,3 +102,46 @@ def test_truncated_nifti_is_rejected_not_zero_filled(tmp_path, suffix):
 def test_outputs_get_normal_permissions(tmp_path):
     path = write_volume(Volume(np.zeros((3, 3, 3), np.float32), Geometry((3, 3, 3))), tmp_path / "p.nii.gz")
     assert path.stat().st_mode & 0o044  # readable by group/others under the usual umask
+
+
+def _dicom_slices(folder, positions_mm):
+    """A one-series DICOM folder with slices at the given positions along z (what GDCM sorts by)."""
+    folder.mkdir()
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    for k, z in enumerate(positions_mm):
+        sl = sitk.GetImageFromArray(np.full((6, 5), k, np.int16))
+        for tag, value in {
+            "0020|0032": f"0\\0\\{z}",
+            "0020|0037": "1\\0\\0\\0\\1\\0",
+            "0020|000e": "1.2.826.0.1.3680043.2.1125.7",
+            "0020|0013": str(k + 1),
+            "0008|0060": "MR",
+        }.items():
+            sl.SetMetaData(tag, value)
+        writer.SetFileName(str(folder / f"s{k:03d}.dcm"))
+        writer.Execute(sl)
+
+
+def test_dicom_series_must_be_one_uniform_stack(tmp_path):
+    _dicom_slices(tmp_path / "uniform", [0.0, 2.5, 5.0, 7.5, 10.0])
+    assert read_volume(tmp_path / "uniform").geometry.shape == (5, 6, 5)
+    _dicom_slices(tmp_path / "gap", [0.0, 2.5, 5.0, 10.0, 12.5])  # the slice at 7.5 mm is missing
+    with pytest.raises(InputError, match=r"non-uniform slice spacing: slices at 5 and 10 mm are 5 mm apart") as info:
+        read_volume(tmp_path / "gap")
+    assert info.value.path == str(tmp_path / "gap")
+    _dicom_slices(tmp_path / "twice", [0.0, 2.5, 2.5, 5.0, 7.5])  # two acquisitions mixed in one series
+    with pytest.raises(InputError, match="two slices at the same position"):
+        read_volume(tmp_path / "twice")
+
+
+def test_unknown_format_error_does_not_cut_the_path(tmp_path):
+    deep = tmp_path / ("a-long-folder-name-" * 6) / "case_0042" / "mri_norm2.h5"
+    deep.parent.mkdir(parents=True)
+    deep.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
+    with pytest.raises(InputError) as info:
+        read_volume(deep)
+    assert info.value.path == str(deep)
+    assert info.value.reason == (
+        "unreadable image (not an image format SimpleITK reads; use NIfTI, NRRD, MHA/MHD or a DICOM series folder)"
+    )

@@ -17,6 +17,9 @@ from atrialjsq.io.nifti_check import nifti_problem
 from atrialjsq.io.volume import Volume
 
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
+# A DICOM slice gap may differ from the series' typical gap by this share (rounding of stored positions);
+# a missing slice doubles it. ITK itself only warns and then reads the series onto a uniform grid.
+SLICE_GAP_TOLERANCE = 0.05
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -61,6 +64,49 @@ def from_sitk(image: sitk.Image, path: str | Path = "<memory>") -> Volume:
     return Volume(array, geometry_from_sitk(image))
 
 
+def _slice_positions(files) -> list[float] | None:
+    """Each slice's position along the slice normal (mm), or None when the headers do not say."""
+    reader = sitk.ImageFileReader()
+    positions, normal = [], None
+    for name in files:
+        reader.SetFileName(str(name))
+        reader.ReadImageInformation()
+        if not reader.HasMetaDataKey("0020|0032") or not reader.HasMetaDataKey("0020|0037"):
+            return None
+        position = np.array([float(v) for v in reader.GetMetaData("0020|0032").split("\\")])
+        if normal is None:
+            cosines = [float(v) for v in reader.GetMetaData("0020|0037").split("\\")]
+            normal = np.cross(cosines[:3], cosines[3:])
+        positions.append(float(position @ normal))
+    return positions
+
+
+def slice_spacing_problem(files) -> str | None:
+    """Why a DICOM series is not one uniform stack (a missing slice, two slices at one place), or None."""
+    if len(files) < 3:
+        return None
+    try:
+        positions = _slice_positions(files)
+    except (RuntimeError, ValueError):
+        return None  # unreadable headers: the series reader reports them
+    if positions is None:
+        return None
+    ordered = np.sort(positions)
+    gaps = np.diff(ordered)
+    typical = float(np.median(gaps))
+    if gaps.min() <= 1e-3 * max(typical, 1.0):
+        k = int(np.argmin(gaps))
+        return f"two slices at the same position ({ordered[k]:.4g} mm): more than one acquisition in the series?"
+    deviation = np.abs(gaps - typical)
+    if deviation.max() > SLICE_GAP_TOLERANCE * typical:
+        k = int(np.argmax(deviation))
+        return (
+            f"non-uniform slice spacing: slices at {ordered[k]:.4g} and {ordered[k + 1]:.4g} mm are "
+            f"{gaps[k]:.3g} mm apart, the others {typical:.3g} mm (a missing slice?)"
+        )
+    return None
+
+
 def _read_sitk(path: Path) -> sitk.Image:
     if path.is_dir():
         series = dicom_series_ids(path)
@@ -68,10 +114,28 @@ def _read_sitk(path: Path) -> sitk.Image:
             raise InputError(path, "folder holds no DICOM series")
         if len(series) > 1:
             raise InputError(path, f"folder holds {len(series)} DICOM series; point to one series folder")
+        files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), series[0])
+        problem = slice_spacing_problem(files)
+        if problem is not None:
+            raise InputError(path, problem)
         reader = sitk.ImageSeriesReader()
-        reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), series[0]))
+        reader.SetFileNames(files)
         return reader.Execute()
     return sitk.ReadImage(str(path))
+
+
+def _reader_problem(message: str, path: Path) -> str:
+    """ITK's reason in a few words: without the path it repeats (which cut long paths off mid-way)."""
+    if "Unable to determine ImageIO reader" in message:
+        return "not an image format SimpleITK reads; use NIfTI, NRRD, MHA/MHD or a DICOM series folder"
+    lines = [line.strip() for line in message.strip().splitlines()]
+    detail = next((line for line in lines if "rror" in line), "")
+    for text in (f'"{path}"', str(path), f'"{path.resolve()}"', str(path.resolve())):
+        detail = detail.replace(text, "the file")
+    detail = detail.split("sitk::ERROR:")[-1].strip()
+    if len(detail) > 160:
+        detail = detail[:160].rsplit(" ", 1)[0] + " …"
+    return detail or "SimpleITK could not read it"
 
 
 def read_volume(path: str | Path, *, check_finite: bool = True) -> Volume:
@@ -92,9 +156,7 @@ def read_volume(path: str | Path, *, check_finite: bool = True) -> Volume:
     except InputError:
         raise
     except RuntimeError as error:
-        first = str(error).strip().splitlines()
-        detail = next((line.strip() for line in first if "ERROR" in line or "rror" in line), "")
-        raise InputError(path, f"unreadable image ({detail[:120] or 'SimpleITK could not read it'})") from None
+        raise InputError(path, f"unreadable image ({_reader_problem(str(error), path)})") from None
     # 4D images with a singleton last axis are common exports; accept them as 3D.
     if image.GetDimension() == 4 and image.GetSize()[3] == 1:
         image = image[:, :, :, 0]
