@@ -109,3 +109,26 @@ def test_dicom_folder_is_one_case_named_after_the_folder(tmp_path):
     assert image.geometry.shape == (12, 16, 5)
     np.testing.assert_allclose(image.geometry.spacing, (0.8, 0.8, 2.5))
     np.testing.assert_array_equal(image.array, np.transpose(volume, (2, 1, 0)))
+
+
+def test_nnunet_channel_suffix_and_hdf5_case_ids():
+    assert case_id_from_path("/d/imagesTs/la_003_0000.nii.gz") == "la_003"
+    assert case_id_from_path("/d/imagesTs/la_003_0001.nii.gz") == "la_003_0001"  # only the first channel
+    assert case_id_from_path("/d/p3/mri_norm2.h5") == "p3"
+    assert case_id_from_path("/d/scan7.h5") == "scan7"
+
+
+def test_flat_folders_hdf5_files_and_an_explicit_layout(tmp_path):
+    image = Volume.from_array(np.zeros((4, 4, 4), np.float32))
+    write_volume(image, tmp_path / "flat" / "b_0000.nii.gz")
+    write_volume(image, tmp_path / "flat" / "a.mha")
+    (tmp_path / "flat" / "notes.txt").write_text("x")
+    (tmp_path / "h5").mkdir()
+    (tmp_path / "h5" / "mri_norm2.h5").write_bytes(b"")
+    cases, errors = collect_inputs([tmp_path / "flat", tmp_path / "h5" / "mri_norm2.h5"], h5_spacing=(1, 2, 3))
+    assert not errors
+    assert [c.case_id for c in cases] == ["a", "b", "h5"]
+    assert cases[2].ref.layout == "lasc2018-h5" and cases[2].ref.spacing == (1.0, 2.0, 3.0)
+    # A named layout is a promise about the folder: a flat folder is then not silently taken as images.
+    cases, errors = collect_inputs([tmp_path / "flat"], layout="lasc2018")
+    assert not cases and len(errors) == 1 and "no case folders of layout lasc2018" in str(errors[0])

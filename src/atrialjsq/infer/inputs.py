@@ -1,5 +1,10 @@
 """What `predict` runs on: image files, DICOM series folders and whole dataset folders, as one list of cases.
 
+A folder is a DICOM series, a dataset of a known layout, or a flat folder of image files (one case per file,
+e.g. nnU-Net's `imagesTs/`). nnU-Net's channel suffix is dropped from case ids (`la_003_0000.nii.gz` →
+`la_003`) so that predictions match the `labelsTr/la_003.nii.gz` names `evaluate` pairs them with. An HDF5
+file of the LASC 2018 release (`mri_norm2.h5`) is read with the layout's `--h5-spacing`.
+
 Under torchrun (WORLD_SIZE > 1) each process takes every WORLD_SIZE-th case starting at its RANK, so the
 processes split the list without talking to each other and every case is predicted exactly once.
 """
@@ -11,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atrialjsq.errors import InputError
-from atrialjsq.io.image_io import IMAGE_SUFFIXES, is_dicom_dir, read_volume
+from atrialjsq.io.image_io import IMAGE_SUFFIXES, is_dicom_dir, is_image_file, read_volume
 from atrialjsq.io.volume import Volume
 
 
@@ -34,7 +39,9 @@ class InputCase:
 
 # Image names that a dataset layout gives every case (LAScarQS `enhanced`, LASC 2018 `lgemri`): the case is
 # then named by its folder, so `predict case01/enhanced.nii.gz` writes `<out>/case01/`.
-GENERIC_IMAGE_STEMS = ("enhanced", "lgemri", "image", "img")
+GENERIC_IMAGE_STEMS = ("enhanced", "lgemri", "image", "img", "mri_norm2")
+NNUNET_CHANNEL = "_0000"  # nnU-Net's suffix of the first (here: only) input channel
+H5_SUFFIX = ".h5"
 
 
 def case_id_from_path(path: str | Path) -> str:
@@ -42,18 +49,57 @@ def case_id_from_path(path: str | Path) -> str:
     generic name (`case01/enhanced.nii.gz` → `case01`), or the folder name for a DICOM series."""
     path = Path(path)
     name = path.name
-    for suffix in IMAGE_SUFFIXES:
+    for suffix in (*IMAGE_SUFFIXES, H5_SUFFIX):
         if name.lower().endswith(suffix):
             stem = name[: -len(suffix)]
             if stem.lower() in GENERIC_IMAGE_STEMS and path.resolve().parent.name:
                 return path.resolve().parent.name
+            if stem.endswith(NNUNET_CHANNEL) and len(stem) > len(NNUNET_CHANNEL):
+                return stem[: -len(NNUNET_CHANNEL)]
             return stem
     return name
 
 
-def collect_inputs(paths: list[str | Path]) -> tuple[list[InputCase], list[InputError]]:
+def _file_case(path: Path, h5_spacing) -> InputCase:
+    """One image file (or LASC 2018 HDF5 file) as a case."""
+    if path.name.lower().endswith(H5_SUFFIX):
+        from atrialjsq.data.layouts import DEFAULT_H5_SPACING, CaseRef
+
+        spacing = tuple(float(s) for s in (h5_spacing or DEFAULT_H5_SPACING))
+        ref = CaseRef(case_id_from_path(path), "lasc2018-h5", path, {}, spacing)
+        return InputCase(ref.case_id, path, ref)
+    return InputCase(case_id_from_path(path), path)
+
+
+def _flat_images(folder: Path) -> list[Path]:
+    """Image files directly in a folder (a flat folder of scans, or nnU-Net's imagesTs/), sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p) and not p.name.startswith("."))
+
+
+def _folder_cases(path: Path, layout: str, h5_spacing) -> list[InputCase]:
+    """The cases of a non-DICOM folder: a known dataset layout first, else its image files."""
+    from atrialjsq.data.layouts import index_dataset
+
+    try:
+        refs = index_dataset(path, layout, h5_spacing)
+    except InputError:
+        images = _flat_images(path) if layout == "auto" else []
+        if not images and (path / "imagesTs").is_dir() and layout == "auto":
+            images = _flat_images(path / "imagesTs")
+        if not images:
+            raise
+        return [_file_case(image, h5_spacing) for image in images]
+    if not refs:
+        raise InputError(path, "folder holds neither a DICOM series nor a known dataset layout")
+    return [InputCase(ref.case_id, Path(ref.image_path), ref) for ref in refs]
+
+
+def collect_inputs(
+    paths: list[str | Path], layout: str = "auto", h5_spacing=None
+) -> tuple[list[InputCase], list[InputError]]:
     """Expand command-line inputs into cases; problems found now (unknown folders, clashing names) become errors.
 
+    `layout` and `h5_spacing` are those of `atrialjsq.data.layouts.index_dataset`, for dataset folders.
     Missing files are kept as cases so that reading them reports the usual `no such file` error in order.
     """
     cases: list[InputCase] = []
@@ -62,14 +108,9 @@ def collect_inputs(paths: list[str | Path]) -> tuple[list[InputCase], list[Input
         path = Path(raw)
         try:
             if path.is_dir() and not is_dicom_dir(path):
-                from atrialjsq.data.layouts import index_dataset
-
-                refs = index_dataset(path)
-                if not refs:
-                    raise InputError(path, "folder holds neither a DICOM series nor a known dataset layout")
-                cases.extend(InputCase(ref.case_id, Path(ref.image_path), ref) for ref in refs)
+                cases.extend(_folder_cases(path, layout, h5_spacing))
             else:
-                cases.append(InputCase(case_id_from_path(path), path))
+                cases.append(_file_case(path, h5_spacing))
         except InputError as error:
             errors.append(error)
     seen: dict[str, Path] = {}
