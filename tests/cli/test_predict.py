@@ -8,6 +8,9 @@ predicted LA is the ROI box, well inside the image.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,10 +114,12 @@ def test_bad_inputs_fail_cleanly_and_good_ones_still_run(tmp_path, capsys, biase
     bad = ["missing.nii.gz", "flat2d.nii.gz", "movie4d.nii.gz", "nan.nrrd", "garbage.nii.gz"]
     before = {p.name: p.read_bytes() for p in inputs.iterdir()}
 
-    code, _, err = run(
+    code, out, err = run(
         capsys, *(inputs / n for n in [*bad, "good.nii.gz"]), "--out", tmp_path / "out", "--model", biased_bundle
     )
     assert code == 1
+    failed = ", ".join(["missing", "flat2d", "movie4d", "nan", "garbage"])
+    assert out.strip().splitlines()[-1] == f"1 of 6 cases written; 5 failed: {failed}"
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == len(bad)
     for name, line in zip(bad, errors, strict=True):
@@ -174,3 +179,174 @@ def test_demo_writes_phantom_input_and_every_output(tmp_path, capsys, biased_bun
     assert read_volume(case_out / "LA_predict.nii.gz").geometry.is_close(image.geometry, tol=1e-5)
     for line in ("LA volume", "scar burden", "Utah", "phantom truth", str(case_out)):
         assert line in out
+
+
+def _user_folder(root):
+    """A case folder the user already has, with a file of their own in it."""
+    folder = root / "patient7"
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("reading of 3 May")
+    return folder
+
+
+def test_existing_case_folder_is_refused_before_any_work(tmp_path, capsys, biased_bundle):
+    write_volume(lge_like(), tmp_path / "patient7.nrrd")
+    folder = _user_folder(tmp_path / "out")
+    # The model does not exist: the folder check comes first, so the error is about the folder.
+    code, _, err = run(capsys, tmp_path / "patient7.nrrd", "--out", tmp_path / "out", "--model", "no-such-model")
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert code == 1 and errors == [
+        f"error: {folder}: output folder exists; pass --overwrite to replace its outputs (other files are kept) "
+        "or --skip-existing to keep finished cases"
+    ]
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["patient7"]
+
+
+def test_overwrite_keeps_foreign_files_and_skip_existing_keeps_finished_cases(tmp_path, capsys, biased_bundle):
+    write_volume(lge_like(), tmp_path / "patient7.nrrd")
+    write_volume(lge_like(1), tmp_path / "patient8.nrrd")
+    folder = _user_folder(tmp_path / "out")
+    inputs = (tmp_path / "patient7.nrrd", tmp_path / "patient8.nrrd")
+    with pytest.warns(RuntimeWarning):
+        code, out, err = run(capsys, *inputs, "--out", tmp_path / "out", "--model", biased_bundle, "--overwrite")
+    assert code == 0, err
+    assert (folder / "notes.txt").read_text() == "reading of 3 May"
+    assert {"LA_predict.nii.gz", "report.json", "report.png"} <= {p.name for p in folder.iterdir()}
+    assert out.strip().splitlines()[-1] == "2 of 2 cases written"
+
+    (tmp_path / "out" / "patient8" / "report.json").unlink()  # as if patient8 had been interrupted
+    stamp = (folder / "report.json").stat().st_mtime_ns
+    code, out, err = run(capsys, *inputs, "--out", tmp_path / "out", "--model", biased_bundle, "--skip-existing")
+    # patient7 is finished and skipped; patient8's folder exists without a report: not finished, so refused.
+    assert code == 1
+    assert f"error: {tmp_path / 'out' / 'patient8'}: exists but holds no finished case" in err
+    assert (folder / "report.json").stat().st_mtime_ns == stamp
+    shutil.rmtree(tmp_path / "out" / "patient8")
+    with pytest.warns(RuntimeWarning):
+        code, out, err = run(capsys, *inputs, "--out", tmp_path / "out", "--model", biased_bundle, "--skip-existing")
+    assert code == 0, err
+    assert (folder / "report.json").stat().st_mtime_ns == stamp  # finished case left alone
+    assert (tmp_path / "out" / "patient8" / "report.json").is_file()
+    assert out.strip().splitlines()[-1] == "1 of 2 cases written, 1 skipped (already finished)"
+
+
+def test_unwritable_output_location_fails_before_any_work(tmp_path, capsys, biased_bundle):
+    write_volume(lge_like(), tmp_path / "a.nii.gz")
+    (tmp_path / "taken").write_text("a file, not a folder")
+    for out, reason in ((tmp_path / "taken", "exists and is a file"), (tmp_path / "taken" / "sub", "is a file")):
+        code, _, err = run(capsys, tmp_path / "a.nii.gz", "--out", out, "--model", "no-such-model")
+        assert code == 1 and err.strip().splitlines() == [f"error: {out}: " + err.split(f"{out}: ", 1)[1].strip()]
+        assert reason in err and "no-such-model" not in err  # refused before the model is even looked up
+    assert (tmp_path / "taken").read_text() == "a file, not a folder"
+    read_only = Path("/sys/atrialjsq-test-output")
+    try:
+        Path(tempfile.mkdtemp(dir="/sys")).rmdir()
+        pytest.skip("/sys is writable here")
+    except OSError:
+        pass
+    code, _, err = run(capsys, tmp_path / "a.nii.gz", "--out", read_only, "--model", "no-such-model")
+    assert code == 1 and err.startswith(f"error: {read_only}: output folder cannot be written")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_flat_and_nnunet_image_folders_are_cases(tmp_path, capsys, biased_bundle):
+    write_volume(lge_like(), tmp_path / "scans" / "anna.nii.gz")
+    write_volume(lge_like(1), tmp_path / "scans" / "bert.nrrd")
+    write_volume(lge_like(2), tmp_path / "task" / "imagesTs" / "la_003_0000.nii.gz")
+    (tmp_path / "scans" / "readme.txt").write_text("not an image")
+    with pytest.warns(RuntimeWarning):
+        code, out, err = run(
+            capsys, tmp_path / "scans", tmp_path / "task", "--out", tmp_path / "out", "--model", biased_bundle,
+            "--no-figure",
+        )  # fmt: skip
+    assert code == 0, err
+    # nnU-Net's channel suffix is dropped, so the id matches labelsTr/la_003.nii.gz in `evaluate`.
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["anna", "bert", "la_003"]
+    assert out.strip().splitlines()[-1] == "3 of 3 cases written"
+
+
+def test_hdf5_file_uses_the_given_spacing(tmp_path, capsys, biased_bundle):
+    import h5py
+
+    (tmp_path / "p3").mkdir()
+    with h5py.File(tmp_path / "p3" / "mri_norm2.h5", "w") as handle:
+        handle["image"] = lge_like().array
+        handle["label"] = np.zeros(GEOMETRY.shape, np.uint8)
+    with pytest.warns(RuntimeWarning):
+        code, _, err = run(
+            capsys, tmp_path / "p3" / "mri_norm2.h5", "--out", tmp_path / "out", "--model", biased_bundle,
+            "--h5-spacing", "2", "2.5", "4", "--no-figure",
+        )  # fmt: skip
+    assert code == 0, err
+    report = json.loads((tmp_path / "out" / "p3" / "report.json").read_text())
+    assert report["geometry"]["spacing_mm"] == [2.0, 2.5, 4.0]
+
+
+@pytest.mark.parametrize(
+    ("geometry", "reason"),
+    [
+        (Geometry((8, 8, 8), (1.0, 1.0, 1.0)), "field of view 8 x 8 x 8 mm cannot hold an LA"),
+        (Geometry((24, 24, 12), (10.0, 10.0, 10.0)), "voxels of 10 x 10 x 10 mm are too coarse"),
+    ],
+)
+def test_an_image_that_cannot_show_an_la_is_refused(tmp_path, capsys, biased_bundle, geometry, reason):
+    rng = np.random.default_rng(0)
+    write_volume(Volume(rng.normal(100, 10, geometry.shape).astype(np.float32), geometry), tmp_path / "noise.nii.gz")
+    before = (tmp_path / "noise.nii.gz").read_bytes()
+    code, out, err = run(capsys, tmp_path / "noise.nii.gz", "--out", tmp_path / "out", "--model", biased_bundle)
+    assert code == 1
+    assert err.strip().splitlines() == [f"error: {tmp_path / 'noise.nii.gz'}: " + err.split(": ", 2)[2].strip()]
+    assert reason in err and "Utah" not in out
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    assert (tmp_path / "noise.nii.gz").read_bytes() == before
+
+
+def test_dicom_series_with_a_missing_slice_is_refused(tmp_path, capsys, biased_bundle):
+    from infer.test_inputs import write_dicom_series
+
+    volume = np.random.default_rng(0).integers(50, 150, size=(20, 48, 48)).astype(np.int16)
+    write_dicom_series(tmp_path / "series", volume, spacing_xy=2.0, slice_mm=4.0)
+    (tmp_path / "series" / "slice7.dcm").unlink()
+    code, _, err = run(capsys, tmp_path / "series", "--out", tmp_path / "out", "--model", biased_bundle)
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: {tmp_path / 'series'}: non-uniform slice spacing")
+    assert "24 and 32 mm are 8 mm apart, the others 4 mm" in err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+@pytest.fixture(scope="module")
+def phantom_trained_bundle(biased_bundle, tmp_path_factory):
+    """The biased bundle, labelled as the shipped phantom model is: trained on phantoms, not for patients."""
+    path = tmp_path_factory.mktemp("model") / "phantom-net.pt"
+    bundle = torch.load(biased_bundle, weights_only=True)
+    bundle["name"] = "phantom-net"
+    bundle["meta"] = {"trained_on": "40 synthetic LGE phantoms", "not_trained_on": "any real patient image"}
+    torch.save(bundle, path)
+    return path
+
+
+def test_phantom_model_on_a_real_scan_warns_and_records_its_domain(tmp_path, capsys, phantom_trained_bundle):
+    write_volume(lge_like(), tmp_path / "scan" / "patient9.nii.gz")
+    write_volume(lge_like(), tmp_path / "phantom_0000" / "enhanced.nii.gz")
+    (tmp_path / "phantom_0000" / "params.json").write_text(json.dumps({"format": "atrialjsq-phantom-v1"}))
+    with pytest.warns(RuntimeWarning):
+        code, _, err = run(
+            capsys, tmp_path / "scan" / "patient9.nii.gz", tmp_path / "phantom_0000" / "enhanced.nii.gz",
+            "--out", tmp_path / "out", "--model", phantom_trained_bundle, "--no-figure",
+        )  # fmt: skip
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if "trained on synthetic phantoms only" in line]
+    assert warnings == [
+        f"warning: {tmp_path / 'out' / 'patient9'}: model phantom-net was trained on synthetic phantoms only and "
+        "this image is not a phantom: its LA, scar burden and stage are not measurements (research use only: not "
+        "a medical device, not for clinical decisions)"
+    ]
+    real = json.loads((tmp_path / "out" / "patient9" / "report.json").read_text())
+    assert real["case_id"] == "patient9" and real["model"]["name"] == "phantom-net"
+    assert real["model"]["domain"] == "phantom" and real["model"]["trained_on"] == "40 synthetic LGE phantoms"
+    assert real["warnings"] == [warnings[0].split(": ", 2)[2]]
+    assert "research use only" in real["notice"]
+    phantom = json.loads((tmp_path / "out" / "phantom_0000" / "report.json").read_text())
+    assert phantom["model"]["domain"] == "phantom" and "warnings" not in phantom

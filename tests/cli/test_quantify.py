@@ -152,3 +152,45 @@ def test_bad_inputs_fail_cleanly(tmp_path, inputs, phantom, capsys, case):
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # no temporary folder left either
     assert {p: p.read_bytes() for p in inputs.iterdir()} == before  # inputs untouched
+
+
+def test_iir_refuses_z_scored_intensities_and_names_the_image(tmp_path, inputs, phantom, capsys):
+    array = phantom.image.array
+    write_volume(phantom.image.like((array - array.mean()) / array.std()), inputs / "zscored.nii.gz")
+    before = {p: p.read_bytes() for p in inputs.iterdir()}
+    out = tmp_path / "out"
+    args = ("--image", inputs / "zscored.nii.gz", "--la", inputs / "la.nrrd", "--out", out, "--no-figure")
+    code, _, err = _run(capsys, *args, "--method", "iir")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    negative = 100 * np.mean(read_volume(inputs / "zscored.nii.gz").array < 0)
+    assert err.startswith(f"error: {inputs / 'zscored.nii.gz'}: {negative:.0f} % of the voxels are negative")
+    assert "use --method otsu, mgmm or msd" in err
+    assert not out.exists() and {p: p.read_bytes() for p in inputs.iterdir()} == before
+    # A method that is shift invariant gives the same burden on z-scored and raw intensities.
+    assert _run(capsys, *args, "--method", "msd")[0] == 0
+    raw = tmp_path / "raw"
+    raw_args = ("--image", inputs / "lge.nii.gz", "--la", inputs / "la.nrrd", "--out", raw, "--no-figure")
+    assert _run(capsys, *raw_args, "--method", "msd")[0] == 0
+    burden = json.loads((out / "report.json").read_text())["scar"]["burden_percent"]
+    assert burden == pytest.approx(json.loads((raw / "report.json").read_text())["scar"]["burden_percent"], abs=0.5)
+
+
+def test_existing_output_folder_needs_overwrite_and_keeps_other_files(tmp_path, inputs, capsys):
+    out = tmp_path / "result"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    args = ("--image", inputs / "lge.nii.gz", "--la", inputs / "la.nrrd", "--method", "otsu", "--out", out)
+    code, _, err = _run(capsys, *args, "--no-figure")
+    assert code == 1 and err.strip() == (
+        f"error: {out}: output folder exists; pass --overwrite to replace its outputs (other files are kept)"
+    )
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    code, stdout, err = _run(capsys, *args, "--no-figure", "--overwrite")
+    assert code == 0, err
+    assert (out / "notes.txt").read_text() == "mine" and (out / "report.json").is_file()
+    # The 5.6 mL test sphere is no adult LA: flagged on the console and in the report, and not staged.
+    assert "Utah/DECAAF not staged: implausible result" in stdout
+    assert f"warning: {out}: implausible result: LA volume" in err
+    (tmp_path / "file").write_text("x")
+    code, _, err = _run(capsys, *args[:-1], tmp_path / "file")
+    assert code == 1 and err.strip() == f"error: {tmp_path / 'file'}: output folder exists and is a file"

@@ -82,3 +82,16 @@ def test_rejects_unknown_method_grid_mismatch_and_nan(phantom):
     broken[0, 0, 0] = np.nan
     with pytest.raises(InputError, match="NaN"):
         scar_from_image(phantom.image.like(broken), phantom.la, "otsu")
+
+
+def test_iir_on_negative_intensities_is_flagged(phantom):
+    from atrialjsq.quantify.baselines import iir_intensity_problem
+
+    assert iir_intensity_problem(phantom.image.array) is None  # magnitudes: a true zero
+    array = phantom.image.array
+    zscored = phantom.image.like((array - array.mean()) / array.std())
+    assert "negative" in iir_intensity_problem(zscored.array)
+    with pytest.warns(RuntimeWarning, match="needs intensities with a true zero"):
+        result = scar_from_image(zscored, phantom.la, "iir")
+    assert "negative" in result.parameters["warning"]
+    assert "warning" not in scar_from_image(phantom.image, phantom.la, "iir").parameters

@@ -32,8 +32,9 @@ FILES = {
 
 @pytest.fixture(scope="module")
 def case():
+    # An 18 mm sphere is a small but physiological LA (24 mL), so the result is staged.
     phantom = cap_phantom(
-        half_angle_deg=60.0, spacing=(0.9, 0.8, 1.5), origin=(-41.5, 17.25, -3.0), direction=DIRECTION
+        radius_mm=18.0, half_angle_deg=60.0, spacing=(0.9, 0.8, 1.5), origin=(-41.5, 17.25, -3.0), direction=DIRECTION
     )
     return phantom, scar_from_probabilities(phantom.la, phantom.p_normal, phantom.p_scar)
 
@@ -42,7 +43,7 @@ def case():
 def written(case, tmp_path_factory):
     phantom, result = case
     out = tmp_path_factory.mktemp("outputs") / "case7"
-    extra = {"model": "toy-net", "model_version": "1.2", "timings": {"predict": 0.5}, "seed": 3}
+    extra = {"model": "toy-net", "model_version": "1.2", "timings": {"predict": 0.51234567}, "seed": 3}
     burden = write_case_outputs(out, phantom.image, result, extra, {"normal": phantom.p_normal, "scar": phantom.p_scar})
     return out, burden
 
@@ -109,7 +110,73 @@ def test_report_json_is_strict_and_complete(case, written):
     )
     assert report["geometry"]["direction"] == list(DIRECTION)
     assert {"predict", "figure", "outputs"} <= set(report["timings_s"])
+    assert report["timings_s"]["predict"] == 0.512  # every timing rounded to the millisecond
+    assert all(round(value, 3) == value for value in report["timings_s"].values())
     assert report["extra"] == {"seed": 3}
+    assert "research use only" in report["notice"]
+    assert "warnings" not in report  # a plausible LA and no caller warning: nothing to say
+
+
+def _empty_entries(value, where=""):
+    if isinstance(value, dict):
+        found = [where] if not value else []
+        return found + [e for k, v in value.items() for e in _empty_entries(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return ([where] if not value else []) + [e for i, v in enumerate(value) for e in _empty_entries(v, where)]
+    return [where] if value is None or value == "" else []
+
+
+def test_report_json_has_no_empty_fields_and_names_both_burdens(written):
+    report = json.loads((written[0] / "report.json").read_text())
+    # No empty entries anywhere, e.g. the network's missing IIR thresholds or a model without a version.
+    assert _empty_entries(report) == []
+    assert "burden_percent_at_thresholds" not in report["scar"]
+    definitions = report["scar"]["definitions"]
+    assert "mesh" in definitions["burden_percent"] and "voxels" in definitions["burden_percent_surface_voxels"]
+    assert "scar_pct_auto" in definitions["burden_percent_surface_voxels"]
+
+
+def test_an_implausible_la_is_flagged_and_not_staged(tmp_path):
+    small = cap_phantom(radius_mm=8.0, half_angle_deg=60.0)  # 2 mL: no adult LA is that small
+    result = scar_from_probabilities(small.la, small.p_normal, small.p_scar)
+    burden = write_case_outputs(tmp_path / "small", small.image, result, {"case_id": "small"}, figure=False)
+    assert not burden.staged and any("LA volume" in flag for flag in burden.implausible)
+    report = json.loads((tmp_path / "small" / "report.json").read_text())
+    assert "utah" not in report["stage"] and "decaaf" not in report["stage"]
+    volume_ml = np.count_nonzero(small.la.array) * small.la.geometry.voxel_volume_mm3 / 1000
+    assert f"LA volume {volume_ml:.1f} mL is outside the physiological range" in report["stage"]["not_staged"]
+    assert any(w.startswith("implausible result: LA volume") for w in report["warnings"])
+    assert report["case_id"] == "small"
+
+
+def test_model_domain_and_case_are_recorded(case, tmp_path):
+    phantom, result = case
+    meta = {"trained_on": "40 synthetic phantoms", "not_trained_on": "real scans"}
+    extra = {"case_id": "p9", "model": "demo-net", "model_meta": meta, "warnings": ["model demo-net is for phantoms"]}
+    write_case_outputs(tmp_path / "p9", phantom.image, result, extra, figure=False)
+    report = json.loads((tmp_path / "p9" / "report.json").read_text())
+    assert report["model"] == {
+        "name": "demo-net",
+        "trained_on": "40 synthetic phantoms",
+        "domain": "phantom",
+        "not_trained_on": "real scans",
+    }
+    assert report["warnings"] == ["model demo-net is for phantoms"] and report["case_id"] == "p9"
+
+
+def test_rewriting_a_case_keeps_foreign_files_and_drops_stale_outputs(case, tmp_path):
+    phantom, result = case
+    out = tmp_path / "case"
+    write_case_outputs(out, phantom.image, result, None, {"scar": phantom.p_scar}, figure=False)
+    (out / "notes.txt").write_text("my notes")
+    (out / "extra_mask.nii.gz").write_bytes(b"user file")
+    write_case_outputs(out, phantom.image, result, {"model": "second"}, figure=False)
+    names = {p.name for p in out.iterdir()}
+    assert {"notes.txt", "extra_mask.nii.gz"} <= names  # the user's files survive
+    assert "prob_scar.nii.gz" not in names  # the earlier run's output that this run did not write is gone
+    assert (out / "notes.txt").read_text() == "my notes"
+    assert json.loads((out / "report.json").read_text())["model"]["name"] == "second"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_report_png_is_an_image(written):

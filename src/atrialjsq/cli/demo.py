@@ -28,13 +28,16 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
     import time
 
     from atrialjsq.infer.inputs import InputCase
     from atrialjsq.infer.pipeline import predict_case
+    from atrialjsq.io.output_check import check_output_folder
     from atrialjsq.phantom.generate import generate_phantom
     from atrialjsq.phantom.writer import IMAGE_FILE, write_case
 
+    check_output_folder(args.out)
     predictor = build_predictor(args)  # first: a missing model fails before minutes of work
     started = time.perf_counter()
     case, params = generate_phantom(args.seed)
@@ -52,9 +55,16 @@ def run(args: argparse.Namespace) -> int:
     truth = params.get("scar", {}).get("burden")
     files = ", ".join(sorted(p.name for p in outcome.out_dir.iterdir()))
     print(f"model {predictor.info.get('name', '?')}: predicted in {outcome.timings['total']:.1f} s")
+    for warning in outcome.warnings:
+        print(f"warning: {outcome.out_dir}: {warning}", file=sys.stderr)
+    stage = f"Utah {burden.utah_stage}" if burden.staged else "Utah not staged: implausible result"
     print(f"LA volume      {burden.la_volume_ml:.1f} mL")
-    print(f"scar burden    {burden.burden_percent:.1f} % of the LA surface (Utah {burden.utah_stage})")
+    print(f"scar burden    {burden.burden_percent:.1f} % of the predicted LA's mesh area ({stage})")
     if truth is not None:
         print(f"phantom truth  {100 * float(truth):.1f} % (the burden the phantom's scar was drawn with)")
+    print(
+        "               (evaluate's scar_pct_auto counts surface voxels of the manual LA instead: "
+        "a different number for the same case, see the README)"
+    )
     print(f"outputs        {outcome.out_dir}/: {files}")
     return 0

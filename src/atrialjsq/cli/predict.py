@@ -1,9 +1,14 @@
 """`atrialjsq predict`: LA and scar for new images with nothing but the image (no ground-truth LA needed).
 
-Inputs are image files (NIfTI, NRRD, MHA/MHD), DICOM series folders or dataset folders (every case found by
-`data.layouts`). Each writes `<out>/<case_id>/` (see `atrialjsq.report.outputs`); the case id is the file name
-without its extension, or the folder name. A bad input prints `error: <path>: <reason>` and leaves no folder;
-the other inputs are still processed and the exit status is 1 at the end.
+Inputs are image files (NIfTI, NRRD, MHA/MHD, LASC 2018 .h5), DICOM series folders, dataset folders (every
+case of a known layout) or flat folders of images such as nnU-Net's imagesTs/. Each case writes
+<out>/<case_id>/ (LA_predict.nii.gz, scar_predict.nii.gz, mesh.vtk/.ply, report.json, report.png); the case
+id is the file name without its extension and without nnU-Net's _0000 suffix, or the folder name.
+
+An existing <out>/<case_id>/ is refused before any work unless --overwrite (its output files are replaced,
+other files kept) or --skip-existing (finished cases are left alone). A bad input prints
+`error: <path>: <reason>` and leaves no folder; the other inputs are still processed, the last line sums the
+batch up and the exit status is 1 when anything failed.
 
 Under torchrun (WORLD_SIZE > 1) process RANK predicts inputs RANK, RANK + WORLD_SIZE, ... on cuda:LOCAL_RANK
 (or the CPU); no process group is needed because the processes share nothing but the output folder.
@@ -13,6 +18,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from atrialjsq.cli.dataset_options import add_dataset_arguments
+from atrialjsq.cli.text import batch_summary, plural
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,8 +58,22 @@ def register(subparsers) -> argparse.ArgumentParser:
         description=(__doc__ or "").split("\n\n", 1)[-1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image file, DICOM or dataset folder")
+    parser.add_argument(
+        "inputs", nargs="+", type=Path, metavar="INPUT", help="image file, DICOM folder, dataset or image folder"
+    )
     parser.add_argument("--out", required=True, type=Path, help="output folder; one sub-folder per case")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="predict into existing case folders (replaces their output files, keeps any other file)",
+    )
+    existing.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave finished cases (a case folder with report.json) alone and predict the others",
+    )
+    add_dataset_arguments(parser)
     add_model_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -86,36 +108,57 @@ def build_predictor(args: argparse.Namespace):
 
 def summary_line(outcome) -> str:
     burden = outcome.burden
+    stage = f"Utah {burden.utah_stage}" if burden.staged else "Utah not staged: implausible result"
     return (
         f"{outcome.out_dir}: LA {burden.la_volume_ml:.1f} mL, scar burden {burden.burden_percent:.1f} % "
-        f"(Utah {burden.utah_stage}), {outcome.timings.get('total', 0.0):.1f} s"
+        f"of the LA mesh area ({stage}), {outcome.timings.get('total', 0.0):.1f} s"
     )
+
+
+def existing_choice(args: argparse.Namespace) -> str:
+    """What to do with existing case folders (see `atrialjsq.infer.pipeline.plan_outputs`)."""
+    return "overwrite" if args.overwrite else ("skip" if args.skip_existing else "refuse")
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
 
     from atrialjsq.infer.inputs import collect_inputs, distributed_rank, shard
-    from atrialjsq.infer.pipeline import predict_cases
+    from atrialjsq.infer.pipeline import plan_outputs, predict_cases
+    from atrialjsq.io.output_check import check_output_folder
 
-    cases, errors = collect_inputs(args.inputs)
+    check_output_folder(args.out)  # a file in the way or a read-only disk fails now, not after the network
+    cases, errors = collect_inputs(args.inputs, args.layout, args.h5_spacing)
     rank, world = distributed_rank()
+    total = len(cases) + len(errors)
     for error in errors if rank == 0 else []:
         print(f"error: {error}", file=sys.stderr)
     cases = shard(cases, rank, world)
-    if not cases:
-        return 1 if errors else 0
-    predictor = build_predictor(args)
-    outcomes = predict_cases(
-        predictor,
-        cases,
-        args.out,
-        probability_maps=args.save_probabilities,
-        figure=not args.no_figure,
-        progress=not args.quiet and rank == 0,  # one bar, not one per torchrun process
-    )
+    plan = plan_outputs(cases, args.out, existing_choice(args))
+    if plan.conflicts:
+        for conflict in plan.conflicts:
+            print(f"error: {conflict}", file=sys.stderr)
+        have = "has an output folder" if len(plan.conflicts) == 1 else "have output folders"
+        print(f"nothing written: {len(plan.conflicts)} of {plural(total, 'case')} {have} already", file=sys.stderr)
+        return 1
+    outcomes = []
+    if plan.todo:
+        predictor = build_predictor(args)
+        outcomes = predict_cases(
+            predictor,
+            plan.todo,
+            args.out,
+            probability_maps=args.save_probabilities,
+            figure=not args.no_figure,
+            progress=not args.quiet and rank == 0,  # one bar, not one per torchrun process
+        )
     for outcome in outcomes:
         if outcome.ok:
             print(summary_line(outcome))
-    failed = len(errors) + sum(not outcome.ok for outcome in outcomes)
+    failed = [str(error.path or error) for error in errors if rank == 0]
+    failed += [outcome.case_id for outcome in outcomes if not outcome.ok]
+    written = sum(outcome.ok for outcome in outcomes)
+    if world > 1:
+        total = len(cases) + len(errors if rank == 0 else [])
+    print(batch_summary(total, written, failed, skipped=len(plan.skipped)))
     return 1 if failed else 0

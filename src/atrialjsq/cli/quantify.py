@@ -2,7 +2,7 @@
 
 The LA mask must be on the image's grid and binary: its values must be {0, 1} or {0, 255} (any numeric type;
 a mask holding only one of those values besides 0 is fine, an empty one is not). Writes the same case folder
-as `atrialjsq predict` (see `atrialjsq.report.outputs`).
+as `atrialjsq predict` (see `atrialjsq.report.outputs`); an existing output folder needs --overwrite.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--la", required=True, type=Path, help="binary LA mask on the image's grid ({0,1} or {0,255})")
     parser.add_argument("--method", required=True, choices=("iir", "otsu", "mgmm", "msd"), help="classic method")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: ./<image name>_<method>)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="write into an existing output folder (other files are kept)"
+    )
     parser.add_argument("--k", type=float, default=3.0, help="msd: scar above blood-pool mean + k·SD (default 3)")
     parser.add_argument(
         "--iir-threshold",
@@ -63,30 +66,54 @@ def check_la_mask(la, image, la_path: Path) -> None:
         raise InputError(la_path, f"LA mask must be binary, {{0, 1}} or {{0, 255}}; found values {shown}")
 
 
+def _named(error, args: argparse.Namespace):
+    """The library names its inputs "<image>" and "<LA mask>"; the user wants the paths they typed."""
+    from atrialjsq.errors import InputError
+
+    paths = {"<image>": args.image, "<LA mask>": args.la}
+    return InputError(paths[error.path], error.reason) if error.path in paths else error
+
+
 def run(args: argparse.Namespace) -> int:
+    import sys
     import time
 
+    from atrialjsq.errors import InputError
     from atrialjsq.io import read_volume
-    from atrialjsq.quantify.baselines import scar_from_image
+    from atrialjsq.io.output_check import check_output_folder
+    from atrialjsq.quantify.baselines import iir_intensity_problem, scar_from_image
     from atrialjsq.report.outputs import write_case_outputs
+    from atrialjsq.report.report_json import report_warnings
 
+    out = args.out if args.out is not None else Path(f"{_image_stem(args.image)}_{args.method}")
+    check_output_folder(out)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise InputError(out, "output folder exists; pass --overwrite to replace its outputs (other files are kept)")
     started = time.perf_counter()
     image = read_volume(args.image)
     la = read_volume(args.la)
     check_la_mask(la, image, args.la)
+    problem = iir_intensity_problem(image.array) if args.method == "iir" else None
+    if problem is not None:
+        raise InputError(args.image, problem)
     loaded = time.perf_counter()
-    result = scar_from_image(image, la, args.method, iir_threshold=args.iir_threshold, k=args.k)
+    try:
+        result = scar_from_image(image, la, args.method, iir_threshold=args.iir_threshold, k=args.k)
+    except InputError as error:
+        raise _named(error, args) from None
     quantified = time.perf_counter()
-    out = args.out if args.out is not None else Path(f"{_image_stem(args.image)}_{args.method}")
     extra = {
+        "case_id": out.name,
         "method": args.method,
         "model": f"classic:{args.method}",
         "inputs": {"image": str(args.image), "la": str(args.la)},
         "timings": {"read": loaded - started, "quantify": quantified - loaded},
     }
     burden = write_case_outputs(out, image, result, extra, figure=not args.no_figure)
+    for warning in report_warnings(burden, extra):
+        print(f"warning: {out}: {warning}", file=sys.stderr)
     print(
-        f"{out}: scar burden {burden.burden_percent:.1f} % of {burden.surface_area_cm2:.1f} cm² "
-        f"(Utah {burden.utah_stage}, DECAAF {burden.decaaf_stage}), LA {burden.la_volume_ml:.1f} mL"
+        f"{out}: scar burden {burden.burden_percent:.1f} % of the LA mesh area {burden.surface_area_cm2:.1f} cm² "
+        f"({burden.stage_text()}), LA {burden.la_volume_ml:.1f} mL"
     )
     return 0

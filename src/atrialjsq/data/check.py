@@ -14,11 +14,11 @@ import numpy as np
 from tqdm import tqdm
 
 from atrialjsq.data.layouts import CaseRef, index_dataset, read_image, read_label_file
+from atrialjsq.data.plausibility import PLAUSIBLE_LA_ML
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry
 
 SPACING_RANGE_MM = (0.1, 10.0)
-PLAUSIBLE_LA_ML = (20.0, 300.0)
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """Files in, case folders out: read → predict → scar on the surface → every output of `report.outputs`.
 
 Each case is written atomically to `<out>/<case_id>/`, so a case that fails (missing file, 2D or 4D image,
-NaN values, no LA found) leaves no folder behind. The other cases are still processed: one bad file in a batch
-of hundreds should not cost the rest. The caller exits 1 at the end when any case failed.
+NaN values, a field of view that cannot hold an LA, no LA found) leaves no folder behind; an existing case
+folder is only written into when the caller allows it (`plan_outputs`), and files a user put there are kept.
+The other cases are still processed: one bad file in a batch of hundreds should not cost the rest. The
+caller exits 1 at the end when any case failed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class CaseOutcome:
     burden: Any = None  # atrialjsq.quantify.burden.Burden
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # what report.json records under "warnings"
 
     @property
     def ok(self) -> bool:
@@ -54,6 +57,55 @@ def resolve_device(requested: str | None = None) -> str:
     return requested
 
 
+EXISTING_CHOICES = ("refuse", "overwrite", "skip")
+
+
+@dataclass
+class OutputPlan:
+    """Which cases to predict, which finished ones to skip, and which would overwrite a folder unasked."""
+
+    todo: list[InputCase] = field(default_factory=list)
+    skipped: list[InputCase] = field(default_factory=list)
+    conflicts: list[InputError] = field(default_factory=list)
+
+
+def plan_outputs(cases: list[InputCase], out_root: str | Path, existing: str = "refuse") -> OutputPlan:
+    """Decide per case what to do with an existing `<out_root>/<case_id>/`, before any work is done.
+
+    "refuse" (the default) makes every existing case folder a conflict; "overwrite" predicts into it (only
+    this package's output files are replaced, other files are kept); "skip" leaves finished cases (those
+    with a report.json) alone, as nnU-Net's predictor does, and still refuses unfinished existing folders.
+    """
+    from atrialjsq.report.outputs import REPORT_JSON
+
+    if existing not in EXISTING_CHOICES:
+        raise ValueError(f"existing must be one of {EXISTING_CHOICES}, got {existing!r}")
+    plan = OutputPlan()
+    for case in cases:
+        folder = Path(out_root) / case.case_id
+        if not folder.exists() and not folder.is_symlink():
+            plan.todo.append(case)
+        elif not folder.is_dir():
+            plan.conflicts.append(InputError(folder, "exists and is not a folder; move it away"))
+        elif existing == "overwrite":
+            plan.todo.append(case)
+        elif existing == "skip" and (folder / REPORT_JSON).is_file():
+            plan.skipped.append(case)
+        elif existing == "skip":
+            plan.conflicts.append(
+                InputError(folder, f"exists but holds no finished case ({REPORT_JSON}); --overwrite predicts into it")
+            )
+        else:
+            plan.conflicts.append(
+                InputError(
+                    folder,
+                    "output folder exists; pass --overwrite to replace its outputs (other files are kept) or "
+                    "--skip-existing to keep finished cases",
+                )
+            )
+    return plan
+
+
 def predict_case(
     predictor: Predictor,
     case: InputCase,
@@ -63,11 +115,14 @@ def predict_case(
     figure: bool = True,
 ) -> CaseOutcome:
     """Predict one input and write `<out_root>/<case_id>/`; InputError for anything wrong with the input."""
+    from atrialjsq.data.plausibility import check_field_of_view
     from atrialjsq.quantify.surface_scar import scar_from_probabilities
     from atrialjsq.report.outputs import write_case_outputs
+    from atrialjsq.report.report_json import report_warnings
 
     started = time.perf_counter()
     image = case.read()
+    check_field_of_view(image.geometry, case.path)
     read_s = time.perf_counter() - started
     prediction = predictor.predict_volume(image, source=str(case.path))
     if not prediction.la.array.any():
@@ -76,16 +131,17 @@ def predict_case(
     result = scar_from_probabilities(prediction.la, prediction.p_normal, prediction.p_scar)
     timings = {"read": read_s, **prediction.timings, "quantify": time.perf_counter() - quantify_started}
     out_dir = Path(out_root) / case.case_id
+    extra = _report_extra(predictor, case, prediction, timings)
     burden = write_case_outputs(
         out_dir,
         image,
         result,
-        _report_extra(predictor, case, prediction, timings),
+        extra,
         _probability_maps(prediction) if probability_maps else None,
         figure=figure,
     )
     timings["total"] = time.perf_counter() - started
-    return CaseOutcome(case.case_id, str(case.path), out_dir, burden, None, timings)
+    return CaseOutcome(case.case_id, str(case.path), out_dir, burden, None, timings, report_warnings(burden, extra))
 
 
 def _probability_maps(prediction: Prediction) -> dict[str, Any]:
@@ -93,13 +149,21 @@ def _probability_maps(prediction: Prediction) -> dict[str, Any]:
 
 
 def _report_extra(predictor: Predictor, case: InputCase, prediction: Prediction, timings: dict) -> dict[str, Any]:
+    from atrialjsq.report.domain import domain_warning
+
     localization = prediction.localization
+    name = predictor.info.get("name", "?")
+    meta = predictor.info.get("meta") or {}
+    warning = domain_warning(meta, name, case.path)
     return {
+        "case_id": case.case_id,
         "method": "ajsqnet",
-        "model": predictor.info.get("name", "?"),
+        "model": name,
         "model_version": predictor.info.get("version", ""),
+        "model_meta": meta,
+        "warnings": [warning] if warning else [],
         "inputs": {"image": str(case.path)},
-        "timings": {key: round(float(value), 4) for key, value in timings.items()},
+        "timings": dict(timings),
         "prediction": {
             "crop": predictor.crop,
             "tta": predictor.tta,
@@ -131,5 +195,7 @@ def predict_cases(
         except InputError as error:
             tqdm.write(f"error: {error}", file=errors_to)
             outcome = CaseOutcome(case.case_id, str(case.path), error=str(error))
+        for warning in outcome.warnings:
+            tqdm.write(f"warning: {outcome.out_dir}: {warning}", file=errors_to)
         outcomes.append(outcome)
     return outcomes

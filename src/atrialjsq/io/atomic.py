@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -39,11 +39,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_output(directory: str | Path) -> Iterator[Path]:
+def atomic_output(directory: str | Path, owned: Callable[[str], bool] | None = None) -> Iterator[Path]:
     """Yield a temporary directory that replaces (or becomes) `directory` only if the block succeeds.
 
     Used for multi-file outputs (one case of predictions, a generated dataset) so that a failure part-way
-    leaves nothing behind.
+    leaves nothing behind. With `owned` (a test on entry names) an existing `directory` is updated instead of
+    replaced, so files a user put there survive: each new entry is renamed onto its old name and old entries
+    that `owned` claims but the block did not write (e.g. probability maps of an earlier run) are removed.
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +53,9 @@ def atomic_output(directory: str | Path) -> Iterator[Path]:
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
     try:
         yield tmp
-        if directory.exists():
+        if directory.exists() and owned is not None:
+            _merge_into(tmp, directory, owned)
+        elif directory.exists():
             backup = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old", dir=directory.parent))
             backup.rmdir()
             os.replace(directory, backup)
@@ -62,3 +66,13 @@ def atomic_output(directory: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _merge_into(tmp: Path, directory: Path, owned: Callable[[str], bool]) -> None:
+    """Move every entry of `tmp` into `directory` (each rename atomic); drop stale owned entries only."""
+    written = {entry.name for entry in tmp.iterdir()}
+    for entry in directory.iterdir():
+        if entry.name not in written and owned(entry.name) and entry.is_file():
+            entry.unlink()
+    for name in sorted(written):
+        os.replace(tmp / name, directory / name)  # fails (keeping both) if a folder of that name is in the way

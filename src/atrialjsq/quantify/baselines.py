@@ -9,7 +9,10 @@ adds on every side). This is the maximum intensity projection of the classificat
 in how voxels are classified:
 
 - ``iir``: image intensity ratio, intensity / blood-pool mean; scar at IIR ≥ 1.32 (dense scar) by default,
-  1.2 (fibrosis) on request (Benito et al., Europace 2017). The burdens at both cut-offs are reported.
+  1.2 (fibrosis) on request (Benito et al., Europace 2017). The burdens at both cut-offs are reported. A ratio
+  needs intensities with a true zero (magnitude images): on an image with negative values (z-scored, or with
+  an offset removed) it is meaningless, so `iir_intensity_problem` says so (the `quantify` command refuses,
+  this function warns and records it); a blood pool whose mean is not positive is refused.
 - ``otsu``: Otsu's criterion on the wall-band intensities. The band mixes three tissue classes (dark healthy
   wall and surroundings, blood pool on the inner side, enhanced scar), so the two-class split would separate
   dark from bright and call the blood scar; the multi-level Otsu (three classes) is used and scar is above
@@ -27,6 +30,7 @@ and the enhanced wall do not raise its mean. When the LA is too thin for that, i
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import edt
@@ -56,6 +60,8 @@ DEFAULT_OTSU_CLASSES = 3
 # The mixture is fitted on at most this many band voxels (drawn with a fixed seed): plenty for 1-D
 # intensities, and it keeps the fit well under a second on a full-size LA.
 _MGMM_MAX_SAMPLES = 20000
+# Magnitude MR images are >= 0; a few negative voxels can come from resampling, a z-scored image has ~half.
+IIR_MAX_NEGATIVE_SHARE = 0.01
 
 
 def blood_pool(la: np.ndarray, spacing, erosion_mm: float = DEFAULT_BLOOD_POOL_MM) -> np.ndarray:
@@ -115,6 +121,17 @@ def _mgmm_classify(values: np.ndarray, n_components: int, seed: int = 0) -> tupl
     return is_scar, details
 
 
+def iir_intensity_problem(intensity: np.ndarray) -> str | None:
+    """Why IIR is meaningless on this image (negative intensities: no true zero to take a ratio to), or None."""
+    negative = float(np.mean(np.asarray(intensity) < 0))
+    if negative <= IIR_MAX_NEGATIVE_SHARE:
+        return None
+    return (
+        f"{100 * negative:.0f} % of the voxels are negative (a z-scored image?): IIR is a ratio to the blood-pool "
+        "mean and needs intensities with a true zero; use --method otsu, mgmm or msd"
+    )
+
+
 def _check_inputs(image: Volume, la: Volume) -> None:
     problem = la.geometry.mismatch(image.geometry)
     if problem is not None:
@@ -163,6 +180,10 @@ def scar_from_image(
         return classified
 
     if method == "iir":
+        problem = iir_intensity_problem(intensity)
+        if problem is not None:
+            warnings.warn(problem, RuntimeWarning, stacklevel=2)
+            parameters["warning"] = problem
         if pool_mean <= 0:
             raise InputError("<image>", f"blood-pool mean intensity is {pool_mean:.3g}; IIR needs positive intensities")
         scale = pool_mean

@@ -10,10 +10,11 @@ to it; a voxel grid over-counts surfaces facing its finest axes (e.g. the z-faci
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from atrialjsq.data.plausibility import implausible_results
 from atrialjsq.io import Volume
 from atrialjsq.quantify.staging import stages
 from atrialjsq.quantify.surface_scar import SurfaceScar
@@ -48,6 +49,18 @@ class Burden:
     utah_stage: str
     decaaf_stage: str
     burden_at_thresholds: dict[str, float]
+    implausible: list[str] = field(default_factory=list)  # results outside the physiological ranges
+
+    @property
+    def staged(self) -> bool:
+        """An implausible LA (wrong segmentation or input) gets no stage: a stage would look like an answer."""
+        return not self.implausible
+
+    def stage_text(self) -> str:
+        """The stages as text ("Utah II, DECAAF II"), or why there is none."""
+        if not self.staged:
+            return "Utah/DECAAF not staged: implausible result"
+        return f"Utah {self.utah_stage}, DECAAF {self.decaaf_stage}"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,8 +77,9 @@ def compute_burden(result: SurfaceScar) -> Burden:
         name: 100.0 * area_fraction(result.mesh, labels) for name, labels in result.alternative_labels.items()
     }
     staged = stages(min(max(burden, 0.0), 100.0))
+    volume_ml = la_volume_ml(result.la)
     return Burden(
-        la_volume_ml=la_volume_ml(result.la),
+        la_volume_ml=volume_ml,
         surface_area_cm2=total_mm2 / MM2_PER_CM2,
         scar_area_cm2=scar_mm2 / MM2_PER_CM2,
         burden_percent=burden,
@@ -75,4 +89,5 @@ def compute_burden(result: SurfaceScar) -> Burden:
         utah_stage=staged["utah"],
         decaaf_stage=staged["decaaf"],
         burden_at_thresholds=at_thresholds,
+        implausible=implausible_results(volume_ml, total_mm2 / MM2_PER_CM2),
     )

@@ -2,7 +2,10 @@
 
 Three panels: an axial and a coronal slice through the LA centre (image, LA contour, scar overlay), and a 3D
 view of the LA mesh coloured by the scar decision. Slices are shown in the array's own axes (x to the right,
-y down for axial; z up for coronal), which is the radiological view for the usual LPS-aligned scans.
+y down for axial; z up for coronal), which is the radiological view for the usual LPS-aligned scans; the
+patient directions at each edge are read from the image's direction cosines (so a flipped or rotated scan
+is labelled as it is) and a scale bar gives millimetres. A footer names the case, the model and what it
+was trained on, and says "research use only"; warnings (model domain, implausible results) are in red.
 The mesh is simplified for display only (vertex clustering) so the figure renders in about a second.
 """
 
@@ -22,6 +25,9 @@ LA_CONTOUR_COLOUR = "#ffd23f"
 # Target number of faces in the 3D panel; matplotlib draws ~10k polygons in well under a second.
 _DISPLAY_FACES = 8000
 _MARGIN_MM = 12.0
+# ITK physical space is LPS: +x points to the patient's left, +y posterior, +z superior.
+_POSITIVE, _NEGATIVE = "LPS", "RAI"
+_SCALE_BARS_MM = (5, 10, 20, 50, 100)
 
 
 def simplify_for_display(
@@ -98,6 +104,46 @@ def draw_scar_surface(
     ax.set_axis_off()
 
 
+def orientation_letter(direction: tuple[float, ...], axis: int, sign: int = 1) -> str:
+    """The patient direction (L/R, P/A, S/I) that index axis `axis` points to (its dominant LPS component)."""
+    column = np.asarray(direction, dtype=np.float64).reshape(3, 3)[:, axis] * sign
+    k = int(np.argmax(np.abs(column)))
+    return _POSITIVE[k] if column[k] > 0 else _NEGATIVE[k]
+
+
+def scale_bar_mm(width_mm: float) -> int:
+    """A round bar length, about a fifth of the panel's width."""
+    return min(_SCALE_BARS_MM, key=lambda length: abs(length - width_mm / 5))
+
+
+def _label_edges(ax, direction, horizontal: int, vertical: int, vertical_up: bool) -> None:
+    """Patient directions at the four edges of a slice panel (array axis `horizontal` runs to the right)."""
+    style = {"color": "white", "fontsize": 9, "fontweight": "bold", "transform": ax.transAxes}
+    up = 1 if vertical_up else -1
+    ax.text(0.98, 0.5, orientation_letter(direction, horizontal, 1), ha="right", va="center", **style)
+    ax.text(0.02, 0.5, orientation_letter(direction, horizontal, -1), ha="left", va="center", **style)
+    ax.text(0.5, 0.98, orientation_letter(direction, vertical, up), ha="center", va="top", **style)
+    ax.text(0.5, 0.02, orientation_letter(direction, vertical, -up), ha="center", va="bottom", **style)
+
+
+def _scale_bar(ax, columns: int, column_mm: float) -> None:
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    length = scale_bar_mm(columns * column_mm)
+    bar = AnchoredSizeBar(
+        ax.transData,
+        length / column_mm,
+        f"{length} mm",
+        "lower right",
+        color="white",
+        frameon=False,
+        size_vertical=0.5,
+        fontproperties={"size": 8},
+        pad=0.3,
+    )
+    ax.add_artist(bar)
+
+
 def _crop(mask2d: np.ndarray, spacing2d: tuple[float, float]) -> tuple[slice, slice]:
     hits = np.argwhere(mask2d)
     if len(hits) == 0:
@@ -108,7 +154,8 @@ def _crop(mask2d: np.ndarray, spacing2d: tuple[float, float]) -> tuple[slice, sl
     return slice(low[0], high[0]), slice(low[1], high[1])
 
 
-def _draw_slice(ax, image2d, la2d, scar2d, spacing2d, title: str, z_up: bool, window) -> None:
+def _draw_slice(ax, image2d, la2d, scar2d, spacing2d, title: str, z_up: bool, window) -> int:
+    """Draw one slice panel; returns the number of columns shown (for the scale bar)."""
     box = _crop(la2d, spacing2d)
     image2d, la2d, scar2d = image2d[box].T, la2d[box].T, scar2d[box].T
     origin = "lower" if z_up else "upper"
@@ -123,32 +170,61 @@ def _draw_slice(ax, image2d, la2d, scar2d, spacing2d, title: str, z_up: bool, wi
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
+    return image2d.shape[1]
 
 
-def render_report_figure(path: str | Path, image: Volume, result: SurfaceScar, burden: Burden) -> Path:
-    """Write report.png (atomically)."""
+def footer_text(annotations: dict | None) -> str:
+    """Case, model and training domain, and the research-use notice, as one line."""
+    import textwrap
+
+    from atrialjsq.report.domain import RESEARCH_USE
+
+    annotations = annotations or {}
+    parts = []
+    if annotations.get("case_id"):
+        parts.append(f"case {annotations['case_id']}")
+    if annotations.get("model"):
+        trained = annotations.get("trained_on")
+        trained = textwrap.shorten(str(trained), 90, placeholder=" …") if trained else None
+        parts.append(f"model {annotations['model']}" + (f" (trained on {trained})" if trained else ""))
+    parts.append(RESEARCH_USE)
+    return "  ·  ".join(parts)
+
+
+def build_report_figure(image: Volume, result: SurfaceScar, burden: Burden, annotations: dict | None = None):
+    """The report figure (a matplotlib Figure, not yet saved). `annotations`: "case_id", "model", "trained_on"
+    and "warnings" (list of sentences), as `report.outputs` passes them."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    path = Path(path)
+    annotations = annotations or {}
     la = result.la.array > 0
     scar = result.scar.array > 0
     array = np.asarray(image.array, dtype=np.float32)
     centre = np.round(np.argwhere(la).mean(axis=0)).astype(int)
     sx, sy, sz = image.geometry.spacing
+    direction = image.geometry.direction
     near_la = array[tuple(slice(max(c - 40, 0), c + 40) for c in centre)]
     window = np.percentile(near_la, [1.0, 99.5]) if near_la.size else (array.min(), array.max())
 
-    figure = plt.figure(figsize=(13.5, 4.8), dpi=100)
+    figure = plt.figure(figsize=(13.5, 5.4), dpi=100)
     axial = figure.add_subplot(1, 3, 1)
     coronal = figure.add_subplot(1, 3, 2)
     view = figure.add_subplot(1, 3, 3, projection="3d")
     k, j = centre[2], centre[1]
-    _draw_slice(axial, array[:, :, k], la[:, :, k], scar[:, :, k], (sx, sy), f"axial, z = {k}", False, window)
-    _draw_slice(coronal, array[:, j, :], la[:, j, :], scar[:, j, :], (sx, sz), f"coronal, y = {j}", True, window)
+    columns = _draw_slice(axial, array[:, :, k], la[:, :, k], scar[:, :, k], (sx, sy), f"axial, z = {k}", False, window)
+    _label_edges(axial, direction, 0, 1, vertical_up=False)
+    _scale_bar(axial, columns, sx)
+    columns = _draw_slice(
+        coronal, array[:, j, :], la[:, j, :], scar[:, j, :], (sx, sz), f"coronal, y = {j}", True, window
+    )
+    _label_edges(coronal, direction, 0, 2, vertical_up=True)
+    _scale_bar(coronal, columns, sx)
     draw_scar_surface(view, result.mesh.vertices_mm, result.mesh.faces, result.vertex_label)
     view.set_title("LA surface: scar in red", fontsize=10)
     figure.legend(
@@ -158,16 +234,36 @@ def render_report_figure(path: str | Path, image: Volume, result: SurfaceScar, b
             Patch(facecolor=WALL_COLOUR, label="normal wall"),
         ],
         loc="lower center",
+        bbox_to_anchor=(0.5, 0.04),
         ncol=3,
         frameon=False,
         fontsize=9,
     )
+    stage = f"Utah {burden.utah_stage}  ·  DECAAF {burden.decaaf_stage}" if burden.staged else "not staged"
     figure.suptitle(
         f"{result.method}: scar burden {burden.burden_percent:.1f} % of {burden.surface_area_cm2:.1f} cm²  ·  "
-        f"Utah {burden.utah_stage}  ·  DECAAF {burden.decaaf_stage}  ·  LA volume {burden.la_volume_ml:.1f} mL",
+        f"{stage}  ·  LA volume {burden.la_volume_ml:.1f} mL",
         fontsize=11,
     )
-    figure.subplots_adjust(left=0.02, right=0.98, top=0.86, bottom=0.08, wspace=0.06)
+    warnings = [*annotations.get("warnings", []), *(f"implausible: {flag}" for flag in burden.implausible)]
+    lines = [line for w in warnings for line in textwrap.wrap(f"WARNING: {w}", 150)][:4]
+    if lines:
+        text = "\n".join(lines)
+        figure.text(0.5, 0.905, text, ha="center", va="top", color="#c00000", fontsize=9, fontweight="bold")
+    figure.text(0.01, 0.012, footer_text(annotations), ha="left", va="bottom", fontsize=8, color="#333333")
+    top = 0.86 - 0.032 * len(lines)
+    figure.subplots_adjust(left=0.02, right=0.98, top=top, bottom=0.13, wspace=0.06)
+    return figure
+
+
+def render_report_figure(
+    path: str | Path, image: Volume, result: SurfaceScar, burden: Burden, annotations: dict | None = None
+) -> Path:
+    """Write report.png (atomically)."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    figure = build_report_figure(image, result, burden, annotations)
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", facecolor="white")
     plt.close(figure)

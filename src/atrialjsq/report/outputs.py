@@ -11,8 +11,9 @@ Files (all volumes on the input image's exact grid: shape, spacing, origin, dire
   ``scar_label`` and ``scar_score`` (ParaView / 3D Slicer);
 - ``report.json`` (see `report_json`) and ``report.png`` (see `figures`).
 
-Everything is written into a temporary sibling folder that replaces `out_dir` only when all files are done,
-so a failure leaves no partial case behind.
+Everything is written into a temporary sibling folder whose files replace those of `out_dir` only when all
+files are done, so a failure leaves no partial case behind. Only these files are replaced (and stale ones of
+them removed, e.g. probability maps of an earlier run): anything else a user put in `out_dir` is kept.
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ REPORT_JSON = "report.json"
 REPORT_PNG = "report.png"
 
 
+def is_case_output(name: str) -> bool:
+    """Whether a file name in a case folder is one this module writes (the only files it may replace)."""
+    if name in (LA_FILE, SCAR_FILE, *MESH_FILES, REPORT_JSON, REPORT_PNG):
+        return True
+    return name.startswith("prob_") and name.endswith(".nii.gz")
+
+
 def _require_same_grid(image: Volume, other: Volume, what: str) -> None:
     problem = image.geometry.mismatch(other.geometry)
     if problem is not None:
@@ -54,8 +62,9 @@ def write_case_outputs(
 ) -> Burden:
     """Write the whole case folder atomically and return the burden figures that went into report.json.
 
-    `extra` carries what the caller knows and this module cannot: "timings" (dict of seconds), "model",
-    "model_version", "method", "inputs" (paths); other keys land under "extra" in report.json.
+    `extra` carries what the caller knows and this module cannot: "timings" (dict of seconds), "case_id",
+    "model", "model_version", "model_meta" (what the model was trained on), "warnings" (sentences for the
+    reader), "method", "inputs" (paths); other keys land under "extra" in report.json.
     """
     started = time.perf_counter()
     _require_same_grid(image, result.la, "the LA mask")
@@ -67,7 +76,7 @@ def write_case_outputs(
     extra = dict(extra or {})
     timings = dict(extra.get("timings", {}))
 
-    with atomic_output(out_dir) as tmp:
+    with atomic_output(out_dir, owned=is_case_output) as tmp:
         # The input's own Geometry object, not the result's (equal within tolerance), so headers match exactly.
         write_volume(Volume(result.la.array > 0, image.geometry), tmp / LA_FILE, label=True)
         write_volume(Volume(result.scar.array > 0, image.geometry), tmp / SCAR_FILE, label=True)
@@ -80,9 +89,20 @@ def write_case_outputs(
             write_mesh(result.mesh, tmp / name, point_data)
         if figure:
             figure_started = time.perf_counter()
-            render_report_figure(tmp / REPORT_PNG, image, result, burden)
+            render_report_figure(tmp / REPORT_PNG, image, result, burden, _annotations(extra))
             timings["figure"] = time.perf_counter() - figure_started
         timings["outputs"] = time.perf_counter() - started
         extra["timings"] = timings
         write_report_json(build_report(image, result, burden, extra), tmp / REPORT_JSON)
     return burden
+
+
+def _annotations(extra: dict[str, Any]) -> dict[str, Any]:
+    """What report.png prints besides the numbers: case, model, its training domain, warnings."""
+    meta = extra.get("model_meta") or {}
+    return {
+        "case_id": extra.get("case_id"),
+        "model": extra.get("model"),
+        "trained_on": meta.get("trained_on"),
+        "warnings": list(extra.get("warnings", [])),
+    }

@@ -1,7 +1,8 @@
 """report.json: one case's LA and scar numbers, how they were obtained, and how long it took.
 
 Plain JSON types only, keys stable across methods, so that `evaluate`, `compare` and spreadsheets can read
-the reports of the network and of the classic baselines alike.
+the reports of the network and of the classic baselines alike. Empty entries (None, "", {}, []) are left out
+and timings are rounded to the millisecond, so the file holds what is known and nothing else.
 """
 
 from __future__ import annotations
@@ -17,14 +18,22 @@ from atrialjsq import __version__
 from atrialjsq.io import Volume, atomic_path
 from atrialjsq.quantify.burden import Burden
 from atrialjsq.quantify.surface_scar import SurfaceScar
+from atrialjsq.report.domain import RESEARCH_USE, model_record
 
 REPORT_FORMAT = "atrialjsq-report-v1"
 STAGE_CONVENTIONS = {
     "utah": "I <= 5 %, II (5, 20] %, III (20, 35] %, IV > 35 % (upper bounds inclusive)",
     "decaaf": "I < 10 %, II [10, 20) %, III [20, 30) %, IV >= 30 % (lower bounds inclusive)",
 }
+# The two burdens a user meets: report.json's headline and evaluate's scar_pct_auto (see the README).
+BURDEN_DEFINITIONS = {
+    "burden_percent": "scar area / LA surface area x 100, on this case's LA mesh (area-weighted; the headline)",
+    "burden_percent_surface_voxels": "scar surface voxels / LA surface voxels x 100, on this case's LA mask; "
+    "evaluate's scar_pct_auto counts the same way but on the manual LA's surface voxels",
+}
+TIMING_DECIMALS = 3
 # Keys of `extra` that have a fixed place in the report; anything else is kept under "extra".
-_KNOWN_EXTRA = ("timings", "model", "model_version", "method", "inputs")
+_KNOWN_EXTRA = ("timings", "model", "model_version", "model_meta", "method", "inputs", "case_id", "warnings")
 
 
 def _plain(value: Any) -> Any:
@@ -44,15 +53,45 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def drop_empty(value: Any) -> Any:
+    """Nested dicts and lists without None, "" and empty containers (0 and False are kept: they are values)."""
+    if isinstance(value, dict):
+        cleaned = {key: drop_empty(item) for key, item in value.items()}
+        return {key: item for key, item in cleaned.items() if not _empty(item)}
+    if isinstance(value, list):
+        return [drop_empty(item) for item in value if not _empty(drop_empty(item))]
+    return value
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, dict, list)) and len(value) == 0)
+
+
+def report_warnings(burden: Burden, extra: dict[str, Any] | None = None) -> list[str]:
+    """Everything a reader must know before trusting the numbers: the caller's warnings (e.g. the model's
+    training domain), then the results outside the physiological ranges."""
+    return [*(extra or {}).get("warnings", []), *(f"implausible result: {flag}" for flag in burden.implausible)]
+
+
+def _stage(burden: Burden) -> dict[str, Any]:
+    if not burden.staged:
+        return {"not_staged": "; ".join(burden.implausible), "conventions": STAGE_CONVENTIONS}
+    return {"utah": burden.utah_stage, "decaaf": burden.decaaf_stage, "conventions": STAGE_CONVENTIONS}
+
+
 def build_report(image: Volume, result: SurfaceScar, burden: Burden, extra: dict[str, Any] | None = None) -> dict:
     """The report as a JSON-ready dict."""
     extra = dict(extra or {})
     geometry = image.geometry
+    timings = {key: round(float(value), TIMING_DECIMALS) for key, value in extra.get("timings", {}).items()}
     report = {
         "format": REPORT_FORMAT,
         "atrialjsq_version": __version__,
+        "case_id": extra.get("case_id"),
+        "notice": RESEARCH_USE,
+        "warnings": report_warnings(burden, extra),
         "method": extra.get("method", result.method),
-        "model": {"name": extra.get("model"), "version": extra.get("model_version")},
+        "model": model_record(extra.get("model_meta"), extra.get("model"), extra.get("model_version")),
         "inputs": extra.get("inputs", {}),
         "geometry": {
             "shape": list(geometry.shape),
@@ -68,15 +107,14 @@ def build_report(image: Volume, result: SurfaceScar, burden: Burden, extra: dict
             "surface_voxels": burden.surface_voxels,
             "scar_surface_voxels": burden.scar_surface_voxels,
             "burden_percent_at_thresholds": burden.burden_at_thresholds,
+            "definitions": BURDEN_DEFINITIONS,
         },
-        "stage": {"utah": burden.utah_stage, "decaaf": burden.decaaf_stage, "conventions": STAGE_CONVENTIONS},
+        "stage": _stage(burden),
         "parameters": result.parameters,
-        "timings_s": extra.get("timings", {}),
+        "timings_s": timings,
+        "extra": {k: v for k, v in extra.items() if k not in _KNOWN_EXTRA},
     }
-    others = {k: v for k, v in extra.items() if k not in _KNOWN_EXTRA}
-    if others:
-        report["extra"] = others
-    return _plain(report)
+    return drop_empty(_plain(report))
 
 
 def write_report_json(report: dict, path: str | Path) -> Path:

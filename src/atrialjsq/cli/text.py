@@ -1,0 +1,21 @@
+"""Wording shared by the commands' console output (not a command itself)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """ "1 case", "2 cases": counts read as sentences, not as "1 case(s)"."""
+    return f"{count} {noun if count == 1 else (plural_form or noun + 's')}"
+
+
+def batch_summary(total: int, done: int, failed: Sequence[str], skipped: int = 0, verb: str = "written") -> str:
+    """The last line of a batch, e.g. "3 of 4 cases written; 1 failed: p07", so a failure in a long log is seen."""
+    line = f"{done} of {plural(total, 'case')} {verb}"
+    if skipped:
+        line += f", {skipped} skipped (already finished)"
+    if failed:
+        shown = ", ".join(failed[:10]) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
+        line += f"; {len(failed)} failed: {shown}"
+    return line

@@ -1,0 +1,55 @@
+"""What an LGE scan of a human left atrium can look like, so garbage in is refused instead of staged.
+
+Inputs: the field of view must be able to hold an LA (the LA body alone is 40-50 mm across) and the voxels
+must be fine enough to see it (3D LGE is acquired at 0.6-2.5 mm, rarely 4 mm slices; 10 mm voxels are a
+2D stack or a mistake). Results: an LA volume or surface area outside the adult range means the
+segmentation (or the input) is wrong, so the result is flagged and not given a Utah or DECAAF stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from atrialjsq.errors import InputError
+from atrialjsq.io.geometry import Geometry
+
+MIN_FIELD_OF_VIEW_MM = 40.0
+MAX_SPACING_MM = 5.0
+# Adult LA blood pool with the vein antra and appendage as segmented in LGE MRI (LASC 2018: about 40-200 mL).
+PLAUSIBLE_LA_ML = (20.0, 300.0)
+# A 20 mL sphere has 36 cm²; any other shape has more. Pulmonary veins and appendage add area, not volume.
+PLAUSIBLE_SURFACE_CM2 = (30.0, 500.0)
+
+
+def field_of_view_problem(geometry: Geometry) -> str | None:
+    """Why this grid cannot show an LA (too small a field of view, too coarse voxels), or None."""
+    extent = [n * s for n, s in zip(geometry.shape, geometry.spacing, strict=True)]
+    coarse = max(geometry.spacing)
+    if coarse > MAX_SPACING_MM:
+        spacing = " x ".join(f"{s:g}" for s in geometry.spacing)
+        return f"voxels of {spacing} mm are too coarse to show the LA wall (at most {MAX_SPACING_MM:g} mm per axis)"
+    if min(extent) < MIN_FIELD_OF_VIEW_MM:
+        shown = " x ".join(f"{e:.0f}" for e in extent)
+        return f"field of view {shown} mm cannot hold an LA (at least {MIN_FIELD_OF_VIEW_MM:g} mm on every axis)"
+    return None
+
+
+def check_field_of_view(geometry: Geometry, path: str | Path | None) -> None:
+    """Raise `InputError` naming the file when the image cannot hold an LA."""
+    problem = field_of_view_problem(geometry)
+    if problem is not None:
+        raise InputError(path, problem)
+
+
+def implausible_results(la_volume_ml: float, surface_area_cm2: float) -> list[str]:
+    """One sentence per result outside the physiological range (empty when all are plausible)."""
+    flags = []
+    low, high = PLAUSIBLE_LA_ML
+    if not low <= la_volume_ml <= high:
+        flags.append(f"LA volume {la_volume_ml:.1f} mL is outside the physiological range {low:g}-{high:g} mL")
+    low, high = PLAUSIBLE_SURFACE_CM2
+    if not low <= surface_area_cm2 <= high:
+        flags.append(
+            f"LA surface area {surface_area_cm2:.1f} cm² is outside the physiological range {low:g}-{high:g} cm²"
+        )
+    return flags

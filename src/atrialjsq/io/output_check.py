@@ -1,0 +1,31 @@
+"""Check where outputs will go before any work, so a bad `--out` fails in a second, not after the network ran."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from atrialjsq.errors import InputError
+
+
+def check_output_folder(path: str | Path) -> Path:
+    """Refuse an output folder that cannot be created or written: a file in the way, no permission, a
+    read-only file system. Creates nothing (the probe is removed again), so a refused run leaves no trace."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(path, "output folder exists and is a file")
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(path, f"output folder cannot be created: {existing} is a file")
+    try:
+        probe = tempfile.mkdtemp(prefix=".atrialjsq-write-test.", dir=existing)
+    except OSError as error:
+        reason = error.strerror or error.__class__.__name__
+        raise InputError(path, f"output folder cannot be written ({reason} in {existing})") from None
+    os.rmdir(probe)
+    return path

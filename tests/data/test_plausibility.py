@@ -1,0 +1,36 @@
+"""What a scan of a human LA can look like: fields of view, voxel sizes, LA volume and surface area."""
+
+import pytest
+
+from atrialjsq.data.plausibility import (
+    MAX_SPACING_MM,
+    MIN_FIELD_OF_VIEW_MM,
+    check_field_of_view,
+    field_of_view_problem,
+    implausible_results,
+)
+from atrialjsq.errors import InputError
+from atrialjsq.io import Geometry
+
+
+def test_clinical_grids_pass_and_the_limits_are_inclusive():
+    assert field_of_view_problem(Geometry((576, 576, 44), (0.625, 0.625, 2.5))) is None
+    assert field_of_view_problem(Geometry((640, 640, 88), (0.625, 0.625, 1.25))) is None
+    edge = MIN_FIELD_OF_VIEW_MM / MAX_SPACING_MM
+    assert field_of_view_problem(Geometry((int(edge),) * 3, (MAX_SPACING_MM,) * 3)) is None
+
+
+def test_small_fields_of_view_and_coarse_voxels_are_refused():
+    assert "cannot hold an LA" in field_of_view_problem(Geometry((8, 8, 8), (1.0, 1.0, 1.0)))
+    assert "cannot hold an LA" in field_of_view_problem(Geometry((576, 576, 10), (0.625, 0.625, 2.5)))  # 25 mm
+    assert "too coarse" in field_of_view_problem(Geometry((40, 40, 40), (1.0, 1.0, 5.5)))
+    with pytest.raises(InputError) as info:
+        check_field_of_view(Geometry((8, 8, 8)), "noise.nii.gz")
+    assert info.value.path == "noise.nii.gz"
+
+
+def test_results_outside_the_physiological_ranges_are_flagged():
+    assert implausible_results(80.0, 110.0) == []
+    flags = implausible_results(0.1, 1.2)
+    assert len(flags) == 2 and "LA volume 0.1 mL" in flags[0] and "surface area 1.2 cm²" in flags[1]
+    assert len(implausible_results(900.0, 120.0)) == 1

@@ -1,0 +1,53 @@
+"""The model-domain decision: a phantom-trained model on an image that is not a phantom must say so."""
+
+import json
+
+import pytest
+
+from atrialjsq.report.domain import domain_warning, is_phantom_image, model_domain, model_record
+
+
+@pytest.mark.parametrize(
+    ("meta", "domain"),
+    [
+        ({"domain": "phantom"}, "phantom"),
+        ({"trained_on": "40 synthetic LGE Phantoms"}, "phantom"),
+        ({"trained_on": "LASC 2018, 80 real LGE MRIs", "domain": "real LGE MRI"}, "real LGE MRI"),
+        ({"trained_on": "nothing (untrained, random weights)"}, None),
+        ({}, None),
+        (None, None),
+    ],
+)
+def test_model_domain_is_read_from_the_meta(meta, domain):
+    assert model_domain(meta) == domain
+
+
+def _case(folder, params):
+    folder.mkdir()
+    (folder / "enhanced.nii.gz").write_bytes(b"")
+    if params is not None:
+        (folder / "params.json").write_text(json.dumps(params) if isinstance(params, dict) else params)
+    return folder / "enhanced.nii.gz"
+
+
+def test_only_images_written_by_the_phantom_command_are_phantoms(tmp_path):
+    phantom = _case(tmp_path / "p", {"format": "atrialjsq-phantom-v1", "seed": 3})
+    injected = _case(tmp_path / "i", {"format": "atrialjsq-injected-scar-v1"})  # real anatomy
+    broken = _case(tmp_path / "b", "{not json")
+    plain = _case(tmp_path / "r", None)
+    assert is_phantom_image(phantom) and is_phantom_image(phantom.parent)
+    assert not any(is_phantom_image(path) for path in (injected, broken, plain, None))
+
+    meta = {"trained_on": "synthetic phantoms", "not_trained_on": "real scans"}
+    assert domain_warning(meta, "m", phantom) is None
+    for path in (injected, plain):
+        warning = domain_warning(meta, "m", path)
+        assert warning.startswith("model m was trained on synthetic phantoms only") and "research use only" in warning
+    assert domain_warning({"trained_on": "LASC 2018", "domain": "real"}, "m", plain) is None
+    assert model_record(meta, "m", "1.0") == {
+        "name": "m",
+        "version": "1.0",
+        "trained_on": "synthetic phantoms",
+        "domain": "phantom",
+        "not_trained_on": "real scans",
+    }

@@ -1,0 +1,68 @@
+"""report.png's reading aids: patient directions from the direction cosines, a scale bar, case and model."""
+
+import matplotlib
+import pytest
+
+from atrialjsq.quantify.burden import compute_burden
+from atrialjsq.quantify.surface_scar import scar_from_probabilities
+from atrialjsq.report.figures import build_report_figure, footer_text, orientation_letter, scale_bar_mm
+from quantify.scar_phantoms import cap_phantom
+
+matplotlib.use("Agg")
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+# Index x runs to physical -y (anterior), index y to +x (left), index z to -z (inferior).
+ROTATED = (0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
+
+
+def test_orientation_letters_follow_the_direction_cosines():
+    assert [orientation_letter(IDENTITY, axis) for axis in range(3)] == ["L", "P", "S"]
+    assert [orientation_letter(IDENTITY, axis, -1) for axis in range(3)] == ["R", "A", "I"]
+    assert [orientation_letter(ROTATED, axis) for axis in range(3)] == ["A", "L", "I"]
+    oblique = (0.9, -0.44, 0.0, 0.44, 0.9, 0.0, 0.0, 0.0, 1.0)  # 26° about z: x still mostly left
+    assert orientation_letter(oblique, 0) == "L" and orientation_letter(oblique, 1) == "P"
+
+
+@pytest.mark.parametrize(("width", "expected"), [(30, 5), (60, 10), (110, 20), (260, 50)])
+def test_scale_bar_is_a_round_fifth_of_the_panel(width, expected):
+    assert scale_bar_mm(width) == expected
+
+
+def _texts(figure):
+    found = [t.get_text() for t in figure.texts]
+    for ax in figure.axes:
+        found += [t.get_text() for t in ax.texts]
+    return found
+
+
+def test_figure_has_directions_scale_bars_and_the_footer():
+    phantom = cap_phantom(radius_mm=18.0, spacing=(1.5, 1.5, 1.5), direction=ROTATED)
+    result = scar_from_probabilities(phantom.la, phantom.p_normal, phantom.p_scar)
+    annotations = {
+        "case_id": "case42",
+        "model": "demo-net",
+        "trained_on": "40 synthetic phantoms",
+        "warnings": ["model demo-net was trained on synthetic phantoms only"],
+    }
+    figure = build_report_figure(phantom.image, result, compute_burden(result), annotations)
+    try:
+        axial, coronal = figure.axes[:2]
+        axial_letters = sorted(t.get_text() for t in axial.texts)
+        coronal_letters = sorted(t.get_text() for t in coronal.texts)
+        # Axial shows index x (A..P here) across and index y (L..R) down; coronal x across, z (I..S) up.
+        assert axial_letters == sorted(["A", "P", "L", "R"])
+        assert coronal_letters == sorted(["A", "P", "I", "S"])
+        for ax in (axial, coronal):
+            bars = [a for a in ax.artists if type(a).__name__ == "AnchoredSizeBar"]
+            assert len(bars) == 1 and bars[0].txt_label.get_text().endswith(" mm")
+        texts = " ".join(_texts(figure))
+        assert "case case42" in texts and "model demo-net (trained on 40 synthetic phantoms)" in texts
+        assert "research use only" in texts
+        warning = next(t for t in figure.texts if t.get_text().startswith("WARNING"))
+        assert "synthetic phantoms only" in warning.get_text() and warning.get_color() == "#c00000"
+    finally:
+        matplotlib.pyplot.close(figure)
+
+
+def test_footer_without_model_still_says_research_use():
+    assert footer_text(None).startswith("research use only")
+    assert footer_text({"case_id": "x"}).startswith("case x")
