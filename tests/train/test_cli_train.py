@@ -99,3 +99,47 @@ def test_raw_phantom_dataset_is_cached_into_the_run_then_reused(tmp_path):
     assert main(["train", "--data", str(raw), "--out", str(run), *ARGS, *grid[:-1], "3", "--resume"]) == 0
     assert (run / "cache" / "dataset.json").stat().st_mtime_ns == stamp  # reused, not rebuilt
     assert load_checkpoint(run / "last.pt")["iteration"] == 3
+
+
+def test_an_existing_run_is_never_restarted_by_accident(cache_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    base = ["train", "--data", str(cache_dir), "--out", str(run), *ARGS]
+    assert main([*base, "--iterations", "2"]) == 0
+    (run / "notes.txt").write_text("kept")
+    before = {name: (run / name).read_bytes() for name in ("last.pt", "log.csv", "config.json")}
+    capsys.readouterr()
+    assert main([*base, "--iterations", "3"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"error: {run}: holds a training run (last.pt, log.csv")
+    assert "pass --resume to continue it or --overwrite to start again from iteration 0" in err[-1]
+    assert {name: (run / name).read_bytes() for name in before} == before  # nothing touched
+
+    assert main([*base, "--iterations", "3", "--overwrite"]) == 0
+    assert "starting again from iteration 0 (removed last.pt" in capsys.readouterr().out
+    # A fresh log, not the old one with a second run appended (the loss plot no longer jumps back to 0).
+    assert [int(r["iteration"]) for r in read_csv(run / "log.csv")] == [0, 1, 2]
+    assert load_checkpoint(run / "last.pt")["iteration"] == 3
+    assert (run / "notes.txt").read_text() == "kept"
+
+
+def test_resume_goes_on_to_the_runs_recorded_target(cache_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    base = ["train", "--data", str(cache_dir), "--out", str(run), *ARGS]
+    assert main([*base, "--iterations", "4", "--stop-after", "2"]) == 0
+    assert load_checkpoint(run / "last.pt")["iteration"] == 2
+    capsys.readouterr()
+    assert main([*base, "--resume"]) == 0  # no --iterations: the run's own 4, not the config default
+    out = capsys.readouterr().out
+    assert f"{run}: resuming at iteration 2, training on to 4 (the run's recorded target)" in out
+    assert load_checkpoint(run / "last.pt")["iteration"] == 4
+    assert main([*base, "--resume", "--iterations", "5"]) == 0
+    assert "training on to 5 (--iterations)" in capsys.readouterr().out
+    assert [int(r["iteration"]) for r in read_csv(run / "log.csv")] == list(range(5))
+
+
+def test_spacing_option_sets_the_model_grid(cache_dir, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["train", "--data", str(cache_dir), "--out", str(out), *ARGS, "--spacing", "2", "2", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "cached at spacing [1.0, 1.0, 1.0]" in err and "wants spacing [2.0, 2.0, 2.0]" in err
+    assert not (out / "last.pt").exists()

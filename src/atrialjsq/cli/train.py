@@ -16,7 +16,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         "other folds of the cache and validates on fold K; --folds all (default) trains on every case, holding "
         "out --val-fraction of them for validation; --folds 0,1,2 trains those folds one after another into "
         "RUN/fold<K>/. Multi-GPU: torchrun --nproc_per_node N --no-python atrialjsq train ... (batch size is "
-        "per process). --resume may change the iteration count and logging intervals, nothing else.",
+        "per process). A folder holding a run needs --resume (continue; to the run's recorded target unless "
+        "--iterations says otherwise) or --overwrite (start again from 0). --resume may change the iteration count "
+        "and logging intervals, nothing else.",
     )
     parser.add_argument("--data", required=True, help="cache folder (with dataset.json) or raw dataset folder")
     parser.add_argument("--config", default="ajsq-sesa", help="named config (default ajsq-sesa)")
@@ -25,8 +27,23 @@ def register(subparsers) -> argparse.ArgumentParser:
     split.add_argument("--fold", type=int, help="train on the other folds, validate on fold K")
     split.add_argument("--folds", default="all", help="'all' (default) or comma-separated folds to train in turn")
     parser.add_argument("--val-fraction", type=float, default=0.0, help="with --folds all: held-out share (0-1)")
-    parser.add_argument("--resume", action="store_true", help="continue RUN/last.pt on the same schedule")
-    parser.add_argument("--iterations", type=int, help="override train.iterations")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue RUN/last.pt on the same schedule, to the run's recorded target unless --iterations is given",
+    )
+    again.add_argument(
+        "--overwrite", action="store_true", help="start a run folder that holds a run again from iteration 0"
+    )
+    parser.add_argument("--iterations", type=int, help="override train.iterations (default: the config's)")
+    parser.add_argument(
+        "--spacing",
+        nargs=3,
+        type=float,
+        metavar=("X", "Y", "Z"),
+        help="model grid spacing in mm (default: the config's, 1 1 1); a cache must have been built at it",
+    )
     parser.add_argument("--batch-size", type=int, help="override train.batch_size (per process)")
     parser.add_argument("--lr", type=float, help="override optim.lr")
     parser.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), help="override optim.name")
@@ -73,6 +90,7 @@ def build_config(args: argparse.Namespace):
         ("lr", "optim.lr"),
         ("optimizer", "optim.name"),
         ("seed", "train.seed"),
+        ("spacing", "data.spacing"),
     ):
         if getattr(args, flag) is not None:
             dotted[key] = getattr(args, flag)
@@ -95,16 +113,38 @@ def _folds(args: argparse.Namespace) -> list[int | None]:
         raise InputError(None, f"--folds {args.folds!r}: 'all' or comma-separated integers") from None
 
 
+def _fold_config(config, args: argparse.Namespace, out: Path, main_process: bool):
+    """The config of one fold's run; a resumed run trains on to its recorded target unless --iterations says."""
+    from dataclasses import replace
+
+    from atrialjsq.train.run import resume_plan
+
+    if not args.resume:
+        return config
+    done, target = resume_plan(out)
+    if args.iterations is not None:
+        goal, why = args.iterations, "--iterations"
+    else:
+        goal, why = target, "the run's recorded target"
+    if main_process:
+        print(f"{out}: resuming at iteration {done}, training on to {goal} ({why})")
+    return replace(config, train=replace(config.train, iterations=goal))
+
+
 def run(args: argparse.Namespace) -> int:
 
     from atrialjsq.train.checkpoint import export_model
     from atrialjsq.train.ddp import context_from_env, shutdown_distributed
-    from atrialjsq.train.run import train_run
+    from atrialjsq.train.run import check_run_folder, clear_run_files, train_run
     from atrialjsq.train.trainer import TrainOptions
 
     config = build_config(args)
     folds = _folds(args)
     main_process = context_from_env().is_main  # under torchrun only rank 0 reports and exports
+    outs = [Path(args.out) if len(folds) == 1 else Path(args.out) / f"fold{fold}" for fold in folds]
+    if main_process:  # other ranks would see the folder rank 0 is already writing to
+        for out in outs:
+            check_run_folder(out, args.resume, args.overwrite)
     options = TrainOptions(
         device=args.device,
         resume=args.resume,
@@ -115,16 +155,20 @@ def run(args: argparse.Namespace) -> int:
         elastic_mm=args.elastic_mm,
         init_from=args.init_from,
     )
-    for fold in folds:
-        out = Path(args.out) if len(folds) == 1 else Path(args.out) / f"fold{fold}"
-        result = train_run(config, args.data, out, fold, args.val_fraction, options, args.layout, args.workers)
+    for fold, out in zip(folds, outs, strict=True):
+        if args.overwrite and main_process:
+            removed = clear_run_files(out)
+            if removed:
+                print(f"{out}: starting again from iteration 0 (removed {', '.join(removed)})")
+        fold_config = _fold_config(config, args, out, main_process)
+        result = train_run(fold_config, args.data, out, fold, args.val_fraction, options, args.layout, args.workers)
         if not main_process:
             continue
         best = f", best validation score {result.best_score:.3f}" if result.best_checkpoint else ""
-        print(f"{out}: {result.iteration}/{config.train.iterations} iterations{best}")
+        print(f"{out}: {result.iteration}/{fold_config.train.iterations} iterations{best}")
         if args.export and result.last_checkpoint:
             target = Path(args.export) if len(folds) == 1 else out / Path(args.export).name
-            export_model(result.last_checkpoint, target, meta={"fold": fold, "config": config.name})
+            export_model(result.last_checkpoint, target, meta={"fold": fold, "config": fold_config.name})
             print(f"exported {target}")
     shutdown_distributed()
     return 0

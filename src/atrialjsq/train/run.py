@@ -8,6 +8,11 @@ Splits (saved to RUN/split.json; a resumed run must use the same one):
   all (default)   train on every case; `val_fraction` > 0 holds out that share of the cases (at least one,
                   chosen by the config's seed) for validation, 0 trains on everything without validation.
 best.pt is chosen on the validation cases: never use it to score those same cases (see trainer docs).
+
+A run folder that already holds a run is never restarted by accident (`check_run_folder`): continuing it
+needs resume (to the run's recorded iteration target unless told otherwise, `resume_plan`), starting it
+again from iteration 0 needs overwrite, which removes the old run's files (a raw dataset's RUN/cache and
+anything else in the folder are kept), so log.csv never mixes two runs.
 """
 
 from __future__ import annotations
@@ -30,6 +35,46 @@ from atrialjsq.train.ddp import context_from_env
 from atrialjsq.train.trainer import TrainOptions, TrainResult, fit
 
 CACHE_WAIT_SECONDS = 6 * 3600  # other ranks wait this long for rank 0 to build the cache
+RUN_FILES = ("last.pt", "best.pt", "log.csv", "val.csv", "loss.png", "config.json", "split.json")
+
+
+def existing_run_files(out: str | Path) -> list[str]:
+    """The files of an earlier run in `out` (empty for a new or empty folder)."""
+    return [name for name in RUN_FILES if (Path(out) / name).exists()]
+
+
+def check_run_folder(out: str | Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to train into a folder holding a run unless told to continue it or to start it again."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "run folder exists and is a file")
+    if resume:
+        if not (out / "last.pt").is_file():
+            raise InputError(out / "last.pt", "nothing to resume (no checkpoint in the run folder)")
+        return
+    found = existing_run_files(out)
+    if found and not overwrite:
+        raise InputError(
+            out,
+            f"holds a training run ({', '.join(found)}); pass --resume to continue it or --overwrite to start "
+            "again from iteration 0 (removes those files)",
+        )
+
+
+def clear_run_files(out: str | Path) -> list[str]:
+    """Remove an earlier run's files (for overwrite); returns their names."""
+    found = existing_run_files(out)
+    for name in found:
+        (Path(out) / name).unlink()
+    return found
+
+
+def resume_plan(out: str | Path) -> tuple[int, int]:
+    """(iterations done, the run's recorded target) from RUN/last.pt."""
+    from atrialjsq.train.checkpoint import load_checkpoint
+
+    state = load_checkpoint(Path(out) / "last.pt")
+    return int(state["iteration"]), int(state["config"]["train"]["iterations"])
 
 
 def make_split(index: CacheIndex, fold: int | None, val_fraction: float, seed: int) -> dict[str, Any]:
