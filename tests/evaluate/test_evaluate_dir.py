@@ -9,7 +9,7 @@ import pytest
 from atrialjsq.cli import main
 from atrialjsq.errors import InputError
 from atrialjsq.evaluate.evaluate_dir import evaluate_dirs, summarize
-from atrialjsq.io import Volume, write_volume
+from atrialjsq.io import Geometry, Volume, write_volume
 
 SHAPE = (64, 32, 32)
 SPACING = (1.0, 1.0, 1.0)
@@ -27,8 +27,9 @@ def _half(x0):
     return mask
 
 
-def _write(path, array, spacing=SPACING):
-    write_volume(Volume.from_array(array, spacing), path, label=True)
+def _write(path, array, spacing=SPACING, origin=(0.0, 0.0, 0.0), direction=None):
+    geometry = Geometry(array.shape, spacing, origin, direction or Geometry(array.shape).direction)
+    write_volume(Volume(array, geometry), path, label=True)
 
 
 @pytest.fixture
@@ -81,7 +82,8 @@ def test_cli_writes_csv_and_json(dataset, tmp_path, capsys):
     assert document["n_cases"] == 2 and document["missing"] == []
     assert document["metrics"]["Dice_LA"]["mean"] == pytest.approx((1 + 0.95) / 2)
     assert document["metrics"]["Dice_LA"]["std"] == pytest.approx(np.std([1, 0.95], ddof=1))
-    assert "Dice_s" in capsys.readouterr().out
+    stdout = capsys.readouterr().out
+    assert "Dice_s" in stdout and stdout.strip().splitlines()[-1] == "2 of 2 cases scored"
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
@@ -100,11 +102,16 @@ def test_missing_prediction_is_an_error_and_writes_nothing(dataset, tmp_path, ca
     assert document["n_cases"] == 1 and document["missing"] == ["shifted"]
 
 
+def _failures(evaluation):
+    return {case_id: error for case_id, error in evaluation.failed}
+
+
 def test_spacing_mismatch_and_override(dataset):
     gt, pred = dataset
     _write(pred / "shifted" / "LA_predict.nii.gz", _box(12, 52), spacing=(2.0, 1.0, 1.0))
-    with pytest.raises(InputError, match="spacing"):
-        evaluate_dirs(pred, gt, progress=False)
+    evaluation = evaluate_dirs(pred, gt, progress=False)
+    assert [row["case"] for row in evaluation.rows] == ["perfect"]  # the good case is still scored
+    assert "spacing" in _failures(evaluation)["shifted"].reason
     rows = {r["case"]: r for r in evaluate_dirs(pred, gt, spacing=(2.0, 1.0, 1.0), progress=False).rows}
     assert rows["shifted"]["HD_mm"] == pytest.approx(4.0)  # 2 voxels along x at 2 mm
     assert rows["shifted"]["HD_vox"] == pytest.approx(2.0)
@@ -113,13 +120,55 @@ def test_spacing_mismatch_and_override(dataset):
 def test_probability_map_prediction_is_rejected(dataset):
     gt, pred = dataset
     write_volume(Volume.from_array(np.full(SHAPE, 0.5, dtype=np.float32)), pred / "perfect" / "LA_predict.nii.gz")
-    with pytest.raises(InputError, match="non-integer"):
-        evaluate_dirs(pred, gt, progress=False)
+    assert "non-integer" in _failures(evaluate_dirs(pred, gt, progress=False))["perfect"].reason
 
 
 def test_shape_mismatch_names_the_prediction(dataset):
     gt, pred = dataset
     _write(pred / "perfect" / "LA_predict.nii.gz", np.zeros((8, 8, 8), dtype=np.uint8))
-    with pytest.raises(InputError) as info:
-        evaluate_dirs(pred, gt, progress=False)
-    assert info.value.path.endswith("LA_predict.nii.gz") and "shape" in info.value.reason
+    error = _failures(evaluate_dirs(pred, gt, progress=False))["perfect"]
+    assert error.path.endswith("LA_predict.nii.gz") and "shape" in error.reason
+
+
+@pytest.mark.parametrize(
+    ("grid", "reason"),
+    [
+        ({"origin": (5.0, 0.0, 0.0)}, "origin"),
+        ({"direction": (-1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)}, "direction"),
+    ],
+)
+def test_a_prediction_off_the_reference_grid_is_not_scored(dataset, grid, reason):
+    gt, pred = dataset
+    # The same voxels, but on a shifted or mirrored grid: scoring them voxel by voxel would be wrong.
+    _write(pred / "perfect" / "LA_predict.nii.gz", _box(10, 50), **grid)
+    evaluation = evaluate_dirs(pred, gt, progress=False)
+    error = _failures(evaluation)["perfect"]
+    assert error.path == str(pred / "perfect" / "LA_predict.nii.gz")
+    assert f"not on the grid of ground truth case perfect: {reason}" in error.reason
+    assert [row["case"] for row in evaluation.rows] == ["shifted"]
+
+
+def test_cli_scores_the_good_cases_and_lists_every_bad_one(dataset, tmp_path, capsys):
+    gt, pred = dataset
+    for case in ("third", "fourth"):
+        _write(gt / case / "atriumSegImgMO.nii.gz", _box(10, 50))
+        _write(gt / case / "scarSegImgM.nii.gz", _half(30))
+        _write(pred / case / "scar_predict.nii.gz", _half(30))
+    _write(pred / "third" / "LA_predict.nii.gz", _box(10, 50), spacing=(1.0, 1.0, 2.0))
+    _write(pred / "fourth" / "LA_predict.nii.gz", _box(10, 50), origin=(0.0, 3.0, 0.0))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*.nii.gz")}
+    out = tmp_path / "out"
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2
+    assert errors[0].startswith(f"error: {pred / 'fourth' / 'LA_predict.nii.gz'}: not on the grid")
+    assert "origin" in errors[0]
+    assert errors[1].startswith(f"error: {pred / 'third' / 'LA_predict.nii.gz'}: spacing")
+    assert captured.out.strip().splitlines()[-1] == "2 of 4 cases scored; 2 failed: fourth, third"
+    with open(out / "per_case.csv") as handle:
+        assert [row["case"] for row in csv.DictReader(handle)] == ["perfect", "shifted"]
+    document = json.loads((out / "summary.json").read_text())
+    assert [entry["case"] for entry in document["failed"]] == ["fourth", "third"]
+    assert "manual LA" in document["definitions"]["scar_pct_auto"]
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*.nii.gz")} == before  # inputs untouched

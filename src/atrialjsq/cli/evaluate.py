@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from atrialjsq.cli.dataset_options import LAYOUT_HELP
+from atrialjsq.cli.text import batch_summary
+
 
 def register(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -14,16 +17,24 @@ def register(subparsers) -> argparse.ArgumentParser:
             "Evaluate <pred>/<case>/LA_predict.nii.gz (and scar_predict.nii.gz) against a ground-truth dataset "
             "folder: Dice, Jaccard, ASD, ASSD, HD, HD95 (mm and voxels) for the LA; scar projected onto the "
             "manual LA surface, then Accuracy, Sensitivity, Specificity, Dice_s, Dice_g and scar %% "
-            "(docs/evaluation.md). Writes per_case.csv, summary.csv and summary.json."
+            "(docs/evaluation.md). Each prediction must lie on its reference's grid (shape, spacing, origin, "
+            "direction); a case that cannot be scored is listed with its reason, the others are still scored, and "
+            "the exit status is then 1. Writes per_case.csv, summary.csv and summary.json."
         ),
     )
     parser.add_argument("--pred", required=True, help="folder with one sub-folder of predictions per case")
     parser.add_argument("--gt", required=True, help="ground-truth dataset folder (e.g. LAScarQS task 1)")
     parser.add_argument("--out", default="evaluation", help="output folder (default: ./evaluation)")
     parser.add_argument(
-        "--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"), help="voxel spacing in mm overriding the files'"
+        "--spacing",
+        type=float,
+        nargs=3,
+        metavar=("X", "Y", "Z"),
+        help="voxel spacing in mm overriding the files' (default: each file's own)",
     )
-    parser.add_argument("--gt-layout", default="auto", help="ground-truth layout (default: detect)")
+    parser.add_argument(
+        "--gt-layout", default="auto", help="ground-truth layout: " + LAYOUT_HELP.replace("(default: auto)", "")
+    )
     parser.add_argument(
         "--exclude-label",
         metavar="FILE",
@@ -49,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
         missing_predictions,
         write_outputs,
     )
+    from atrialjsq.io.output_check import check_output_folder
 
+    check_output_folder(args.out)
     if not args.allow_missing:
         # List every missing case (one line each) before spending time on the others.
         refs = index_dataset(args.gt, layout=args.gt_layout, spacing=args.spacing)
@@ -66,15 +79,25 @@ def run(args: argparse.Namespace) -> int:
         gt_layout=args.gt_layout,
         exclude_name=args.exclude_label,
     )
+    for _, error in evaluation.failed:
+        print(f"error: {error}", file=sys.stderr)
+    total = len(evaluation.rows) + len(evaluation.failed) + len(evaluation.missing)
+    failed = [case_id for case_id, _ in evaluation.failed] + list(evaluation.missing)
     if not evaluation.rows:
         print(f"error: {args.pred}: no case could be evaluated", file=sys.stderr)
+        print(batch_summary(total, 0, failed, verb="scored"))
         return 1
     meta = {"pred": str(Path(args.pred).resolve()), "gt": str(Path(args.gt).resolve()), "spacing": args.spacing}
     summary = write_outputs(evaluation, args.out, meta)
     print(format_summary(summary))
-    print(f"{len(evaluation.rows)} cases; wrote {Path(args.out) / 'per_case.csv'} and summary.csv/.json")
+    print(
+        "scar_pct_* count surface voxels of the manual LA (the paper's protocol); report.json's burden_percent is "
+        "the scar share of the predicted LA's mesh area, a different number (summary.json: definitions)"
+    )
+    print(f"wrote {Path(args.out) / 'per_case.csv'} and summary.csv/.json")
     for case_id in evaluation.unmatched:
         print(f"warning: prediction {case_id} has no ground-truth case (ignored)", file=sys.stderr)
     for case_id in evaluation.missing:
         print(f"error: {args.pred}/{case_id}: missing prediction for ground-truth case {case_id}", file=sys.stderr)
-    return 1 if evaluation.missing else 0
+    print(batch_summary(total, len(evaluation.rows), failed, verb="scored"))
+    return 1 if failed else 0

@@ -4,6 +4,10 @@ Predictions: `<pred>/<case>/LA_predict.nii.gz` and `scar_predict.nii.gz` (the LA
 Ground truth: any layout `atrialjsq.data.layouts` reads (LAScarQS task 1 `<gt>/<case>/atriumSegImgMO.nii.gz`
 and `scarSegImgM.nii.gz`; LASC 2018 and its HDF5 release give LA metrics only). Cases are matched by folder
 name. Every ground-truth case needs a prediction: a missing one is an error unless `allow_missing` is set.
+A prediction must lie on its reference's grid (shape, spacing, origin and direction, as check-data compares
+an image and its labels): metrics are computed voxel by voxel, so a shifted or flipped grid would be scored
+as a bad segmentation. A case that cannot be scored (off-grid, unreadable, a probability map) is listed with
+its reason and the others are still scored.
 """
 
 from __future__ import annotations
@@ -18,17 +22,24 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from atrialjsq.data.layouts import CaseRef, index_dataset, label_values, load_case
+from atrialjsq.data.layouts import GEOMETRY_TOLERANCE, CaseRef, index_dataset, label_values, load_case
 from atrialjsq.errors import InputError
 from atrialjsq.evaluate.la_metrics import la_metrics
 from atrialjsq.evaluate.scar_metrics import SCAR_METRIC_NAMES, scar_metrics
-from atrialjsq.io import atomic_path, read_volume
+from atrialjsq.io import Geometry, atomic_path, read_volume
 
 PRED_LA = "LA_predict.nii.gz"
 PRED_SCAR = "scar_predict.nii.gz"
 # Layouts whose label files can be read on their own (no image needed, any non-zero value is the structure).
 _LABEL_FILE_LAYOUTS = ("lascarqs1", "lascarqs2", "lasc2018")
 SPACING_TOLERANCE = 1e-3
+# What the scar percentages of per_case.csv count (report.json's burden_percent is another definition).
+SCAR_PCT_DEFINITIONS = {
+    "scar_pct_manual": "manual scar surface voxels / surface voxels of the manual LA x 100 (the paper's protocol)",
+    "scar_pct_auto": "predicted scar projected onto the manual LA surface: its surface voxels / surface voxels of "
+    "the manual LA x 100; report.json's burden_percent is the scar area share of the predicted LA's mesh "
+    "instead, so the two differ for the same case",
+}
 
 
 @dataclass
@@ -41,6 +52,7 @@ class GroundTruth:
     spacing: tuple[float, float, float]
     folder: Path
     exclude: np.ndarray | None = None
+    geometry: Geometry | None = None  # the reference grid a prediction must lie on (None: shape/spacing only)
 
 
 @dataclass
@@ -50,47 +62,58 @@ class Evaluation:
     rows: list[dict[str, float | str]]
     missing: list[str] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
+    failed: list[tuple[str, InputError]] = field(default_factory=list)  # (case id, why it was not scored)
 
 
-def _read_binary(path: Path) -> tuple[np.ndarray, tuple[float, float, float]]:
+def _read_binary(path: Path) -> tuple[np.ndarray, Geometry]:
     volume = read_volume(path)
     label_values(volume.array, path)  # rejects NaN, fractions (probability maps) and negative values
-    return volume.array != 0, volume.geometry.spacing
+    return volume.array != 0, volume.geometry
 
 
 def read_ground_truth(ref: CaseRef, spacing: Sequence[float] | None = None, exclude_name: str | None = None):
     """The LA (and scar, when the layout has one) of a reference case as boolean arrays."""
     folder = ref.image_path.parent
     if ref.layout in _LABEL_FILE_LAYOUTS:
-        la, file_spacing = _read_binary(ref.label_paths["la"])
+        la, geometry = _read_binary(ref.label_paths["la"])
         scar = None
         if "scar" in ref.label_paths:
-            scar, _ = _read_binary(ref.label_paths["scar"])
-            if scar.shape != la.shape:
-                raise InputError(ref.label_paths["scar"], f"scar shape {scar.shape} != LA shape {la.shape}")
+            scar, scar_geometry = _read_binary(ref.label_paths["scar"])
+            problem = geometry.mismatch(scar_geometry, GEOMETRY_TOLERANCE)
+            if problem is not None:
+                raise InputError(ref.label_paths["scar"], f"scar grid differs from the LA label's: {problem}")
     else:
         case = load_case(ref)
         la = case.labels["la"].array != 0
         scar = case.labels["scar"].array != 0 if "scar" in case.labels else None
-        file_spacing = case.image.geometry.spacing
+        geometry = case.image.geometry
+    file_spacing = geometry.spacing
     exclude = None
     if exclude_name:
         exclude, _ = _read_binary(folder / exclude_name)
         if exclude.shape != la.shape:
             raise InputError(folder / exclude_name, f"shape {exclude.shape} != LA shape {la.shape}")
     used = tuple(float(s) for s in (spacing or file_spacing))
-    return GroundTruth(ref.case_id, la, scar, used, folder, exclude)
+    return GroundTruth(ref.case_id, la, scar, used, folder, exclude, geometry)
 
 
 def read_prediction(path: Path, truth: GroundTruth, spacing_override: bool) -> np.ndarray:
-    """A binary prediction on the reference grid (same shape; same spacing unless it is overridden)."""
-    mask, file_spacing = _read_binary(path)
+    """A binary prediction on the reference grid: same shape, spacing (unless overridden), origin and direction."""
+    mask, geometry = _read_binary(path)
     if mask.shape != truth.la.shape:
         raise InputError(path, f"shape {mask.shape} != ground truth shape {truth.la.shape} of case {truth.case_id}")
-    if not spacing_override and not np.allclose(file_spacing, truth.spacing, rtol=SPACING_TOLERANCE):
+    if not spacing_override and not np.allclose(geometry.spacing, truth.spacing, rtol=SPACING_TOLERANCE):
         raise InputError(
-            path, f"spacing {file_spacing} != ground truth spacing {truth.spacing}; pass --spacing to override"
+            path, f"spacing {geometry.spacing} != ground truth spacing {truth.spacing}; pass --spacing to override"
         )
+    if truth.geometry is not None:
+        # With --spacing the files' spacing is ignored, so the origin (in mm) is too; the axes must still agree.
+        reference = truth.geometry
+        if spacing_override:
+            reference = Geometry(reference.shape, geometry.spacing, geometry.origin, reference.direction)
+        problem = reference.mismatch(geometry, GEOMETRY_TOLERANCE)
+        if problem is not None:
+            raise InputError(path, f"not on the grid of ground truth case {truth.case_id}: {problem}")
     return mask
 
 
@@ -129,7 +152,10 @@ def evaluate_dirs(
     exclude_name: str | None = None,
     progress: bool = True,
 ) -> Evaluation:
-    """Evaluate every reference case; raises `InputError` for a missing prediction unless `allow_missing`."""
+    """Evaluate every reference case; raises `InputError` for a missing prediction unless `allow_missing`.
+
+    A case whose files are bad is not scored; it is listed in `Evaluation.failed` with the error.
+    """
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
     if not pred_dir.is_dir():
         raise InputError(pred_dir, "prediction folder does not exist")
@@ -144,16 +170,20 @@ def evaluate_dirs(
     skip = {case_id for case_id, _ in missing}
     known = {ref.case_id for ref in refs}
     unmatched = sorted(p.name for p in pred_dir.iterdir() if p.is_dir() and p.name not in known)
-    rows = []
+    rows, failed = [], []
     for ref in tqdm([r for r in refs if r.case_id not in skip], desc="evaluate", unit="case", disable=not progress):
-        truth = read_ground_truth(ref, spacing, exclude_name)
-        case_dir = pred_dir / ref.case_id
-        la_pred = read_prediction(case_dir / PRED_LA, truth, spacing is not None)
-        scar_pred = None
-        if truth.scar is not None:
-            scar_pred = read_prediction(case_dir / PRED_SCAR, truth, spacing is not None)
+        try:
+            truth = read_ground_truth(ref, spacing, exclude_name)
+            case_dir = pred_dir / ref.case_id
+            la_pred = read_prediction(case_dir / PRED_LA, truth, spacing is not None)
+            scar_pred = None
+            if truth.scar is not None:
+                scar_pred = read_prediction(case_dir / PRED_SCAR, truth, spacing is not None)
+        except InputError as error:
+            failed.append((ref.case_id, error))
+            continue
         rows.append(evaluate_case(truth, la_pred, scar_pred))
-    return Evaluation(rows, [case_id for case_id, _ in missing], unmatched)
+    return Evaluation(rows, [case_id for case_id, _ in missing], unmatched, failed)
 
 
 def metric_columns(rows: Sequence[dict]) -> list[str]:
@@ -207,8 +237,10 @@ def write_outputs(evaluation: Evaluation, out_dir: str | Path, meta: dict | None
     document = {
         "n_cases": len(evaluation.rows),
         "missing": evaluation.missing,
+        "failed": [{"case": case_id, "error": str(error)} for case_id, error in evaluation.failed],
         "unmatched_predictions": evaluation.unmatched,
         **(meta or {}),
+        "definitions": SCAR_PCT_DEFINITIONS,
         # JSON has no NaN/inf: they are written as null / "inf" strings.
         "metrics": {name: {k: _json_number(v) for k, v in stats.items()} for name, stats in summary.items()},
     }
