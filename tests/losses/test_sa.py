@@ -71,8 +71,8 @@ def cube_logits(shape, low, high):
 
 @pytest.mark.parametrize(("radius", "expected"), [(1, 6**3 - 2**3), (2, 8**3 - 0)])
 def test_predicted_boundary_mask_is_a_shell_around_the_predicted_surface(radius, expected):
-    # predicted cube 4 voxels wide (indices 4..7): dilated by r minus eroded by r
-    mask = predicted_boundary_mask(cube_logits((12, 12, 12), 4, 8), radius)
+    # predicted cube 4 voxels wide (indices 4..7): dilated by r minus eroded by r (1 mm grid: r mm = r voxels)
+    mask = predicted_boundary_mask(cube_logits((12, 12, 12), 4, 8), float(radius))
     assert mask.sum().item() == expected
     assert mask[0, 0, 6, 6, 6] == (0 if radius == 1 else 1)  # centre kept only once erosion empties the cube
     assert mask[0, 0, 0, 0, 0] == 0
@@ -81,7 +81,7 @@ def test_predicted_boundary_mask_is_a_shell_around_the_predicted_surface(radius,
 def test_predicted_boundary_mask_ignores_the_roi_edge():
     logits = torch.full((1, 1, 8, 8, 8), -10.0)
     logits[:, :, :4] = 10.0  # LA fills x < 4, touching the x = 0 face and the y/z faces
-    mask = predicted_boundary_mask(logits, radius=1)
+    mask = predicted_boundary_mask(logits, radius_mm=1.0)
     assert mask[0, 0].sum(dim=(1, 2)).tolist() == [0, 0, 0, 64, 64, 0, 0, 0]
 
 
@@ -89,3 +89,45 @@ def test_predicted_boundary_mask_is_detached_and_empty_without_prediction():
     logits = torch.full((1, 1, 8, 8, 8), -3.0, requires_grad=True)
     mask = predicted_boundary_mask(logits)
     assert not mask.requires_grad and mask.sum() == 0
+
+
+@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (2.0, 2.0, 2.0), (0.5, 1.0, 2.0)])
+def test_predicted_boundary_mask_is_the_same_band_in_millimetres_on_any_grid(spacing):
+    # A predicted slab x < 20 mm: M2 must be the voxels whose centres lie within 2 mm (± half a voxel of
+    # rounding) of the boundary plane, whatever the grid; 2 voxels would be 8 mm thick on a 2 mm grid.
+    n = [round(40 / s) for s in spacing]
+    x_mm = (torch.arange(n[0]) + 0.5) * spacing[0]
+    logits = torch.where(x_mm < 20, 10.0, -10.0).view(1, 1, -1, 1, 1).expand(1, 1, *n).contiguous()
+    mask = predicted_boundary_mask(logits, radius_mm=2.0, spacing=spacing)
+    profile = mask[0, 0, :, n[1] // 2, n[2] // 2]
+    assert (mask == profile.view(1, 1, -1, 1, 1)).all()  # a plane: the same along y and z
+    inside_band = x_mm[profile > 0]
+    assert inside_band.min() >= 20 - 2 - spacing[0] / 2 and inside_band.max() <= 20 + 2 + spacing[0] / 2
+    thickness_mm = float(profile.sum()) * spacing[0]
+    assert 4.0 - spacing[0] <= thickness_mm <= 4.0 + spacing[0]
+
+
+def test_predicted_boundary_mask_thresholds_at_probability_one_half():
+    # Logits falling linearly through 0 at x = 9.5: σ > 0.5 exactly for x ≤ 9. A threshold at logit 2 (σ = 0.88)
+    # would move the surface by 2 voxels and with it the whole band.
+    x = torch.arange(24, dtype=torch.float32)
+    logits = (9.5 - x).view(1, 1, -1, 1, 1).expand(1, 1, 24, 3, 3).contiguous()
+    profile = predicted_boundary_mask(logits, radius_mm=1.0)[0, 0, :, 1, 1]
+    assert profile.nonzero().flatten().tolist() == [9, 10]
+
+
+def test_predicted_boundary_mask_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="radius_mm"):
+        predicted_boundary_mask(torch.zeros(1, 1, 4, 4, 4), radius_mm=0.0)
+    with pytest.raises(ValueError, match=r"\[B, 1, X, Y, Z\]"):
+        predicted_boundary_mask(torch.zeros(1, 2, 4, 4, 4))
+
+
+def test_shape_attention_loss_refuses_mismatched_shapes():
+    logits, target = torch.zeros(2, 2, 4, 4, 4), torch.zeros(2, 2, 4, 4, 4)
+    with pytest.raises(ValueError, match="mask"):
+        shape_attention_loss(logits, target, torch.ones(1, 1, 4, 4, 4))
+    with pytest.raises(ValueError, match="must match"):
+        shape_attention_loss(logits, target[:, :, :2], torch.ones(2, 1, 4, 4, 4))
+    with pytest.raises(ValueError, match=r"\[B, 2, X, Y, Z\]"):
+        shape_attention_loss(logits[:, :1], target[:, :1], torch.ones(2, 1, 4, 4, 4))

@@ -141,3 +141,18 @@ def test_torch_dpm_matches_numpy_twin(kind, normalized):
     ours = dpm_targets(torch.from_numpy(phi_n)[None, None], torch.from_numpy(phi_s)[None, None], kind, normalized)
     np.testing.assert_allclose(ours[0, 0].numpy(), p_normal, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(ours[0, 1].numpy(), p_scar, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("loss", "logits", "target"),
+    [
+        (lambda x, y: bce_loss(x, y), torch.zeros(2, 2, 4, 4, 4), torch.zeros(2, 1, 4, 4, 4)),
+        (lambda x, y: soft_dice_loss(x, y), torch.zeros(2, 2, 4, 4, 4), torch.zeros(2, 1, 4, 4, 4)),
+        (lambda x, y: se_la_loss(x, y), torch.zeros(2, 1, 4, 4, 4), torch.zeros(1, 1, 4, 4, 4)),
+        (lambda x, y: se_scar_loss(x, y), torch.zeros(2, 2, 4, 4, 4), torch.zeros(2, 2, 4, 4, 1)),
+        (lambda x, y: se_scar_loss(x, y), torch.zeros(2, 1, 4, 4, 4), torch.zeros(2, 1, 4, 4, 4)),
+    ],
+)
+def test_losses_refuse_shapes_that_would_broadcast(loss, logits, target):
+    with pytest.raises(ValueError, match="must"):
+        loss(logits, target)

@@ -177,7 +177,7 @@ def test_sa_m2_trains_the_scar_decoder_only():
     # force a predicted LA so that M2 is not empty
     la_logits = outputs["la"] + 10 * (batch["la"] - 0.5)
     target = dpm_targets(batch["phi_normal"], batch["phi_scar"])
-    mask = predicted_boundary_mask(la_logits, radius=2)
+    mask = predicted_boundary_mask(la_logits, radius_mm=2.0)
     assert mask.sum() > 0
     shape_attention_loss(outputs["scar"], target, mask).backward()
     assert all(p.grad is None for p in model.decoders["la"].parameters())

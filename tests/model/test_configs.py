@@ -130,3 +130,13 @@ def test_parse_overrides_reads_json_values_and_rejects_missing_equals():
     assert config.model.levels == 4 and config.data.roi == (64, 64, 48) and config.optim.name == "adam"
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_overrides(["model.levels"])
+
+
+def test_a_config_saved_with_the_m2_radius_in_voxels_reads_as_the_same_band_in_mm():
+    saved = get_config("ajsq-sesa", data={"spacing": (2.0, 2.0, 2.0)}).to_dict()
+    del saved["loss"]["m2_radius_mm"]
+    saved["loss"]["m2_radius"] = 2  # the old field: 2 voxels of 2 mm
+    config = ExperimentConfig.from_dict(saved)
+    assert config.loss.m2_radius_mm == 4.0
+    with pytest.raises(ValueError, match="m2_radius_mm"):
+        get_config("ajsq-sesa", loss={"m2_radius_mm": -1.0})

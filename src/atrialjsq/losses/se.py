@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from atrialjsq.losses.checks import check_channels, check_same_shape
+
 SE_DISTANCES = ("l2", "hellinger")
 
 
@@ -18,6 +20,7 @@ def se_la_loss(logits: torch.Tensor, phi: torch.Tensor, threshold: float = 0.5) 
     Wrong voxels add a positive penalty proportional to their distance from the true surface; correct ones
     a negative reward, so the loss is bounded below by −0.5·mean|φ| and is not zero at the optimum.
     """
+    check_same_shape("se_la_loss", logits, phi, "phi")
     return ((torch.sigmoid(logits.float()) - threshold) * phi.to(torch.float32)).mean()
 
 
@@ -27,6 +30,8 @@ def se_scar_loss(logits: torch.Tensor, target: torch.Tensor, distance: str = "l2
     `distance="hellinger"` (Table 4) uses the squared Hellinger distance ½·Σ_c (√p̂_c − √p_c)² instead;
     √p̂ is exp(½·log σ(x)), which keeps a finite gradient where σ(x) underflows to 0.
     """
+    check_channels("se_scar_loss", logits, 2)
+    check_same_shape("se_scar_loss", logits, target)
     logits = logits.float()
     target = target.to(torch.float32)
     if distance == "l2":

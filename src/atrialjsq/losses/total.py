@@ -107,7 +107,9 @@ class JointLoss(nn.Module):
                 terms["scar_dice"] = (1.0, soft_dice_loss(logits, band_targets, self.loss.dice_smooth))
         if self.loss.sa:
             m1 = ground_truth_mask(self._get(batch, "band"))
-            m2 = predicted_boundary_mask(self._get(outputs, "la", "outputs"), self.loss.m2_radius)
+            m2 = predicted_boundary_mask(
+                self._get(outputs, "la", "outputs"), self.loss.m2_radius_mm, self.config.data.spacing
+            )
             terms["sa_m1"] = (lambdas["lambda_m1"], shape_attention_loss(logits, target, m1))
             terms["sa_m2"] = (lambdas["lambda_m2"], shape_attention_loss(logits, target, m2))
         return terms

@@ -87,7 +87,7 @@ class LossConfig:
     growth_every: int = 200
     lambda_la_max: float | None = 1.0
     lambda_m2_max: float | None = 0.1
-    m2_radius: int = 2
+    m2_radius_mm: float = 2.0  # M2 = predicted LA boundary ± this, per axis (losses.sa)
     dice_smooth: float = 1.0
 
 
@@ -151,7 +151,7 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
-        config = _from_dict(cls, data, "config")
+        config = _from_dict(cls, _upgrade(data), "config")
         config.validate()
         return config
 
@@ -178,12 +178,27 @@ class ExperimentConfig:
         _check_choice("loss.se_distance", lo.se_distance, SE_DISTANCES)
         if lo.sa and self.task != "joint":
             raise ValueError("loss.sa needs task 'joint': SA(M2) uses the LA decoder's prediction")
-        if lo.growth_every < 1 or lo.m2_radius < 1:
-            raise ValueError("loss.growth_every and loss.m2_radius must be >= 1")
+        if lo.growth_every < 1:
+            raise ValueError("loss.growth_every must be >= 1")
+        if not lo.m2_radius_mm > 0:
+            raise ValueError(f"loss.m2_radius_mm = {lo.m2_radius_mm!r}: must be > 0 (millimetres)")
         _check_choice("optim.name", o.name, OPTIMIZERS)
         _check_choice("train.amp_dtype", t.amp_dtype, AMP_DTYPES)
         if t.iterations < 0 or t.batch_size < 1:
             raise ValueError("train: need iterations >= 0 and batch_size >= 1")
+
+
+def _upgrade(data: Any) -> Any:
+    """Configs saved before the M2 radius was in millimetres (`loss.m2_radius`, voxels) read as the same band:
+    m2_radius_mm = m2_radius × the largest grid spacing."""
+    loss = data.get("loss") if isinstance(data, dict) else None
+    if not isinstance(loss, dict) or "m2_radius" not in loss:
+        return data
+    data = copy.deepcopy(data)
+    voxels = data["loss"].pop("m2_radius")
+    spacing = (data.get("data") or {}).get("spacing") or DataConfig().spacing
+    data["loss"].setdefault("m2_radius_mm", float(voxels) * max(float(s) for s in spacing))
+    return data
 
 
 def _check_choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
