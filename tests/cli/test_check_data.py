@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-from data_fixtures import sphere_case_arrays, truncate, write, write_2d_image, write_lasc2018
+from data_fixtures import sphere_case_arrays, truncate, write, write_2d_image, write_lasc2018, write_lascarqs
 
 from atrialjsq.cli import main
 
@@ -60,3 +60,24 @@ def test_nothing_recognisable_is_one_clear_error(tmp_path: Path, capsys) -> None
     assert main(["check-data", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path}: no known dataset layout found " + err[0].split("found ", 1)[1]]
+
+
+def test_lascarqs_labels_with_unexpected_values_are_warned_about(tmp_path: Path, capsys) -> None:
+    write_lascarqs(tmp_path, "binary")
+    odd = write_lascarqs(tmp_path, "odd") / "atriumSegImgMO.nii.gz"
+    la = sphere_case_arrays()[1].astype(np.uint8)
+    labels = la * 3
+    labels[la.nonzero()[0][:5], la.nonzero()[1][:5], la.nonzero()[2][:5]] = 7
+    write(labels, odd, label=True)
+    before = odd.read_bytes()
+    assert main(["check-data", str(tmp_path)]) == 0  # readable (non-zero is LA), so a warning, not an error
+    out, err = capsys.readouterr()
+    status = {line.split()[0]: line.split()[-1] for line in out.splitlines()[1:3]}
+    assert status["odd"] == "warn"
+    warnings = [line for line in err.splitlines() if "unexpected label values" in line]
+    assert warnings == [
+        f"warning: {odd}: unexpected label values [0, 3, 7] (expected [0, 1] or [0, 255]); all non-zero read as 1"
+    ]
+    assert "error:" not in err and "binary" not in " ".join(warnings)
+    assert "2 cases: 2 valid, 0 with errors" in out
+    assert odd.read_bytes() == before

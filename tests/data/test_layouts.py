@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import h5py
@@ -20,7 +21,7 @@ from data_fixtures import (
     write_lascarqs,
 )
 
-from atrialjsq.data.layouts import DEFAULT_H5_SPACING, index_dataset, load_case
+from atrialjsq.data.layouts import DEFAULT_H5_SPACING, LabelValueWarning, index_dataset, load_case
 from atrialjsq.errors import InputError
 
 
@@ -44,7 +45,13 @@ def test_lascarqs_task1_any_nonzero_value_is_la(tmp_path: Path, la_value: int) -
     refs = index_dataset(tmp_path)
     assert [r.case_id for r in refs] == ["p1", "p2"]
     assert {r.layout for r in refs} == {"lascarqs1"}
-    case = load_case(refs[0])
+    if la_value == 1:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # {0, 1}: nothing to warn about
+            case = load_case(refs[0])
+    else:  # still read as LA, but a value LAScarQS does not use is worth a warning
+        with pytest.warns(LabelValueWarning, match=rf"unexpected label values \[0, {la_value}\]"):
+            case = load_case(refs[0])
     _assert_sphere_case(case, with_scar=True)
     np.testing.assert_allclose(case.image.array, sphere_case_arrays()[0], atol=1e-4)
 

@@ -2,18 +2,20 @@
 
 Errors (the case cannot be used): unreadable or missing file, not 3D, NaN/Inf, implausible spacing, label
 geometry different from its image, unexpected label values, empty LA. Warnings (worth a look, not fatal):
-an LA volume outside a plausible range, an empty scar label.
+an LA volume outside a plausible range, an empty scar label, label values a layout reads but does not use
+(LAScarQS files holding e.g. {0, 3, 7}).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from atrialjsq.data.layouts import CaseRef, index_dataset, read_image, read_label_file
+from atrialjsq.data.layouts import CaseRef, LabelValueWarning, index_dataset, read_image, read_label_file
 from atrialjsq.data.plausibility import PLAUSIBLE_LA_ML
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry
@@ -63,10 +65,17 @@ def check_case(ref: CaseRef) -> CaseReport:
         report.errors.append(error)
     for path in ref.label_files():
         try:
-            labels = read_label_file(ref, path, geometry)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", LabelValueWarning)
+                labels = read_label_file(ref, path, geometry)
         except InputError as error:
             report.errors.append(error)
             continue
+        for warning in caught:
+            if isinstance(warning.message, LabelValueWarning):
+                report.warnings.append(InputError(warning.message.path, warning.message.reason))
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         if "la" in labels:
             la = labels["la"]
             count = int(np.count_nonzero(la.array))

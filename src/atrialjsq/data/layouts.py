@@ -4,7 +4,9 @@ Supported layouts (detected from the files present, or named explicitly):
 
 - ``lascarqs1``   LAScarQS 2022 task 1: ``<case>/enhanced.nii.gz``, ``atriumSegImgMO.nii.gz`` (LA) and
   ``scarSegImgM.nii.gz`` (scar). Each label file holds one structure: any non-zero integer value is
-  foreground (negative or non-integer values are rejected).
+  foreground (negative or non-integer values are rejected); values other than {0, 1} or {0, 255} (e.g.
+  {0, 3, 7}, a multi-label map under a one-structure name) raise a `LabelValueWarning`, which check-data
+  reports.
 - ``lascarqs2``   LAScarQS 2022 task 2: the same without the scar file.
 - ``lasc2018``    LASC 2018: ``<case>/lgemri.nrrd`` and ``laendo.nrrd`` with values {0, 255} (255 = LA) or {0, 1}.
 - ``lasc2018-h5`` the UA-MT HDF5 release: ``[cases/]<case>/mri_norm2.h5`` holding datasets ``image`` (float)
@@ -20,6 +22,7 @@ is an `InputError` naming the label file; within tolerance it takes the image's 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +46,15 @@ _FOLDER_FILES: dict[str, tuple[str, dict[str, str]]] = {
     "lasc2018-h5": ("mri_norm2.h5", {"la": "mri_norm2.h5"}),
 }
 _NNUNET_SUFFIX = "_0000.nii.gz"
+_BINARY_VALUES = [{0, 1}, {0, 255}]
+
+
+class LabelValueWarning(UserWarning):
+    """A label file readable by its layout's rule but holding values the layout does not use."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path, self.reason = str(path), reason
+        super().__init__(f"{path}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -228,6 +240,12 @@ def _decode_labels(ref: CaseRef, names: list[str], array: np.ndarray, path: Path
     """Turn one label file's values into binary uint8 masks, following the layout's documented convention."""
     values = label_values(array, path)
     if ref.layout in ("lascarqs1", "lascarqs2"):
+        found = {int(v) for v in values}
+        if not any(found <= allowed for allowed in _BINARY_VALUES):
+            reason = (
+                f"unexpected label values {sorted(found)[:10]} (expected [0, 1] or [0, 255]); all non-zero read as 1"
+            )
+            warnings.warn(LabelValueWarning(path, reason), stacklevel=2)
         return {name: (array != 0).astype(np.uint8) for name in names}
     if ref.layout == "lasc2018":
         _check_values(values, [{0, 255}, {0, 1}], path)
