@@ -3,6 +3,10 @@
 Each subcommand lives in its own module `atrialjsq.cli.<name>` defining
 `register(subparsers) -> argparse.ArgumentParser` that sets `func=<callable(args) -> int>` as default.
 Heavy imports (torch, skimage) happen inside those functions so `atrialjsq --help` stays fast.
+
+Every option's help shows its default and whether it is required (`HelpFormatter`), and a mistake in a
+subcommand's options (an unknown option, a bad value found after parsing) shows that subcommand's usage,
+not the top-level one.
 """
 
 from __future__ import annotations
@@ -29,11 +33,40 @@ COMMAND_MODULES = (
     "plot_correlations",
     "experiment",
     "bundle",
+    "models",
+    "configs",
 )
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to options whose help does not already say, and "(required)" where it is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.help is argparse.SUPPRESS or not action.option_strings:
+            return text
+        if action.required and "required" not in text:
+            return f"{text} (required)"
+        default = action.default
+        if "default" in text or default in (None, False, argparse.SUPPRESS) or default == []:
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else "%(default)s"
+        return f"{text} (default: {shown})"
+
+
+class RawDescriptionHelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
+    """`HelpFormatter` for commands whose description is laid out by hand."""
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of `atrialjsq` and its subcommands: our help formatter unless a command asks for another."""
+
+    def __init__(self, *args, formatter_class=HelpFormatter, **kwargs) -> None:
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="atrialjsq",
         description="Left atrium segmentation and atrial scar quantification from 3D LGE MRI (AtrialJSQnet).",
     )
@@ -46,19 +79,25 @@ def build_parser() -> argparse.ArgumentParser:
             if error.name == f"atrialjsq.cli.{name}":
                 continue
             raise
-        module.register(subparsers)
+        command = module.register(subparsers)
+        command.set_defaults(command_parser=command)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    command = getattr(args, "command_parser", None) or parser
+    if unknown:
+        command.error(f"unrecognized arguments: {' '.join(unknown)}")  # the subcommand's usage, exit 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
     except InputError as error:
+        if error.path is None:  # a problem with the options, not with a file: show how the command is used
+            command.print_usage(sys.stderr)
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

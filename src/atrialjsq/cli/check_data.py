@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from atrialjsq.cli.dataset_options import add_dataset_arguments
+from atrialjsq.cli.text import plural
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     reports = check_dataset(args.data, args.layout, args.h5_spacing)
     print(format_table(reports))
     failed = [report for report in reports if report.errors]
-    print(f"{len(reports)} cases: {len(reports) - len(failed)} valid, {len(failed)} with errors")
+    print(f"{plural(len(reports), 'case')}: {len(reports) - len(failed)} valid, {len(failed)} with errors")
     sys.stdout.flush()
     for report in reports:
         for warning in report.warnings:

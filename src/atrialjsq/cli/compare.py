@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from atrialjsq.cli.text import plural
+
 
 def register(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(args.b, f"shares no case id with {args.a}")
     only = len(set(table_a) ^ set(table_b))
     names = args.names or [Path(args.a).parent.name or "A", Path(args.b).parent.name or "B"]
-    print(f"{len(cases)} paired cases" + (f" ({only} unpaired left out)" if only else ""))
+    print(f"{plural(len(cases), 'paired case')}" + (f" ({only} unpaired left out)" if only else ""))
     print(format_markdown(results, *names))
     if args.out:
         write_comparison_csv(results, args.out)

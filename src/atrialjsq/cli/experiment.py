@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from atrialjsq.cli.text import plural
+
 EXPERIMENTS = {
     "ablation": "Table 2: U-Net LA/scar (BCE, Dice, SE), AJSQnet (BCE, SE, SESA), manual / U-Net LA + Otsu / MGMM",
     "dpm": "Table 4: AJSQnet-SESA with the DPM (exp, expit, normalised) and SE-scar (L2, Hellinger) variants",
@@ -14,6 +16,8 @@ EXPERIMENTS = {
 def register(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "experiment",
+        usage="%(prog)s {ablation,dpm} --data DATA --out OUT [options]\n"
+        "       %(prog)s {ablation,dpm} --list-rows [--rows ROWS]",
         help="train and evaluate every method of the paper's Table 2 (ablation) or Table 4 (dpm)",
         description=(
             "Cross-validate every row of a table of the paper: train its networks on each fold's training cases, "
@@ -24,8 +28,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     tables = "; ".join(f"{name}: {text}" for name, text in EXPERIMENTS.items())
     parser.add_argument("table", choices=sorted(EXPERIMENTS), help=tables)
-    parser.add_argument("--data", help="dataset folder with LA and scar labels (e.g. LAScarQS task 1); required")
-    parser.add_argument("--out", help="experiment folder (results, models, tables); required")
+    parser.add_argument(
+        "--data",
+        help="dataset folder with LA and scar labels, e.g. LAScarQS task 1 (required, except with --list-rows)",
+    )
+    parser.add_argument("--out", help="experiment folder: results, models, tables (required, except with --list-rows)")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5; at least 2)")
     parser.add_argument("--iterations", type=int, help="training iterations per network (default: the config's)")
     parser.add_argument("--tiny", action="store_true", help="tiny ROI and networks (CI-scale runs on phantoms)")
@@ -98,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
     )
     log = run_experiment(args.table, settings, wanted)
     print(
-        f"{len(log.evaluated)} cell(s) computed, {len(log.skipped)} already done; "
-        f"{len(log.trained)} training run(s), {len(log.predicted)} case prediction(s)"
+        f"{plural(len(log.evaluated), 'cell')} computed, {len(log.skipped)} already done; "
+        f"{plural(len(log.trained), 'training run')}, {plural(len(log.predicted), 'case prediction')}"
     )
     for path in log.tables:
         print(f"wrote {path}")

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from atrialjsq.cli.dataset_options import add_dataset_arguments
-from atrialjsq.cli.phantom import _range
+from atrialjsq.cli.phantom import add_iir_range, check_iir_range
+from atrialjsq.cli.text import plural
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -30,10 +31,17 @@ def register(subparsers) -> argparse.ArgumentParser:
         default="medium",
         help="sets the scar IIR range (default medium)",
     )
-    parser.add_argument("--iir-range", type=_range, default=None, help="override the IIR range, e.g. 1.2,2.5")
-    parser.add_argument("--scar", choices=("post-ablation", "pre-ablation"), default=None, help="scar pattern")
-    parser.add_argument("--burden", type=float, default=None, help="scar fraction of the LA surface, 0.02-0.40")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N cases")
+    add_iir_range(parser, "injected scar's")
+    parser.add_argument(
+        "--scar",
+        choices=("post-ablation", "pre-ablation"),
+        default=None,
+        help="scar pattern (default: random per case)",
+    )
+    parser.add_argument(
+        "--burden", type=float, default=None, help="scar fraction of the LA surface, 0.02-0.40 (default: random)"
+    )
+    parser.add_argument("--limit", type=int, default=None, help="only the first N cases (default: all)")
     parser.set_defaults(func=run)
     return parser
 
@@ -51,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.burden is not None and not 0.02 <= args.burden <= 0.40:
         raise InputError(None, f"--burden must be within 0.02-0.40, got {args.burden}")
+    iir_range = check_iir_range(args.iir_range)
     if args.data.resolve() == args.out.resolve():
         raise InputError(args.out, "output folder must differ from the input data folder")
     refs = index_dataset(args.data, args.layout, args.h5_spacing)
@@ -67,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             args.difficulty,
             scar_kind=args.scar,
             burden=args.burden,
-            iir_range=args.iir_range,
+            iir_range=iir_range,
         )
         # The input's own type is kept (a z-scored float image stays float32).
         write_case(out_case, params, args.out / case.case_id, int16_image=False)
@@ -86,5 +95,5 @@ def run(args: argparse.Namespace) -> int:
                 indent=1,
             )
         )
-    print(f"injected scar into {len(summary)} case(s); wrote {args.out} (layout lascarqs1)")
+    print(f"injected scar into {plural(len(summary), 'case')}; wrote {args.out} (layout lascarqs1)")
     return 0

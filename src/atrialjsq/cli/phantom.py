@@ -5,32 +5,50 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from atrialjsq.cli.text import plural
 
-def _triple(kind):
+
+def positive(kind):
+    """An argparse type: a positive number of `kind`; a comma list (the old "576,576,44") gets a hint."""
+
     def parse(text: str):
-        parts = text.replace("x", ",").split(",")
-        if len(parts) != 3:
-            raise argparse.ArgumentTypeError(f"expected three comma-separated numbers, got {text!r}")
+        if "," in text:
+            spaced = text.replace(",", " ")
+            raise argparse.ArgumentTypeError(f"write the values separated by spaces ({spaced}), not {text!r}")
         try:
-            values = tuple(kind(p) for p in parts)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected three numbers, got {text!r}") from None
-        if any(v <= 0 for v in values):
-            raise argparse.ArgumentTypeError(f"values must be positive, got {text!r}")
-        return values
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+        return value
 
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
 
 
-def _range(text: str) -> tuple[float, float]:
-    parts = text.split(",")
-    try:
-        low, high = (float(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LOW,HIGH, got {text!r}") from None
-    if not 0 < low <= high:
-        raise argparse.ArgumentTypeError(f"expected 0 < LOW <= HIGH, got {text!r}")
-    return low, high
+def add_iir_range(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--iir-range LOW HIGH`, shared with inject-scar."""
+    parser.add_argument(
+        "--iir-range",
+        nargs=2,
+        type=positive(float),
+        metavar=("LOW", "HIGH"),
+        default=None,
+        help=f"override the {what} IIR range, e.g. 1.2 2.5 (default: the difficulty's)",
+    )
+
+
+def check_iir_range(values) -> tuple[float, float] | None:
+    """LOW <= HIGH, as a tuple (or None when not given)."""
+    from atrialjsq.errors import InputError
+
+    if values is None:
+        return None
+    low, high = values
+    if low > high:
+        raise InputError(None, f"--iir-range needs LOW <= HIGH, got {low:g} {high:g}")
+    return float(low), float(high)
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -45,16 +63,28 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--n", type=int, default=1, help="number of cases (default 1)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (cases phantom_0000, ...)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the set; case i uses a sub-seed (default 0)")
-    parser.add_argument("--start", type=int, default=0, help="index of the first case (to extend a set)")
+    parser.add_argument("--start", type=int, default=0, help="index of the first case, to extend a set (default 0)")
     parser.add_argument(
         "--difficulty",
         choices=("easy", "medium", "hard"),
         default="medium",
         help="moves SNR, myocardial nulling, scar IIR, bias field and artefacts together (default medium)",
     )
-    parser.add_argument("--shape", type=_triple(int), default=None, help="stored grid, default 576,576,44")
     parser.add_argument(
-        "--spacing", type=_triple(float), default=None, help="stored spacing mm, default 0.625,0.625,2.5"
+        "--shape",
+        nargs=3,
+        type=positive(int),
+        metavar=("X", "Y", "Z"),
+        default=None,
+        help="stored grid in voxels (default 576 576 44)",
+    )
+    parser.add_argument(
+        "--spacing",
+        nargs=3,
+        type=positive(float),
+        metavar=("X", "Y", "Z"),
+        default=None,
+        help="stored voxel spacing in mm (default 0.625 0.625 2.5)",
     )
     parser.add_argument(
         "--scar",
@@ -62,11 +92,23 @@ def register(subparsers) -> argparse.ArgumentParser:
         default=None,
         help="scar pattern (default: random, 70%% post-ablation)",
     )
-    parser.add_argument("--burden", type=float, default=None, help="scar fraction of the LA surface, 0.02-0.40")
-    parser.add_argument("--snr", type=float, default=None, help="override the difficulty's SNR (blood mean / noise SD)")
-    parser.add_argument("--iir-range", type=_range, default=None, help="override the scar IIR range, e.g. 1.2,2.5")
-    parser.add_argument("--ghost", type=float, default=None, help="N/2 phase-encode ghost amplitude, e.g. 0.05")
-    parser.add_argument("--blur-mm", type=float, default=None, help="respiratory blur along z (Gaussian SD, mm)")
+    parser.add_argument(
+        "--burden", type=float, default=None, help="scar fraction of the LA surface, 0.02-0.40 (default: random)"
+    )
+    parser.add_argument("--snr", type=float, default=None, help="blood mean / noise SD (default: the difficulty's)")
+    add_iir_range(parser, "scar")
+    parser.add_argument(
+        "--ghost",
+        type=float,
+        default=None,
+        help="N/2 phase-encode ghost amplitude, e.g. 0.05 (default: the difficulty's)",
+    )
+    parser.add_argument(
+        "--blur-mm",
+        type=float,
+        default=None,
+        help="respiratory blur along z, Gaussian SD in mm (default: the difficulty's)",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -82,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     for name, value, low in (("--snr", args.snr, 1e-6), ("--ghost", args.ghost, 0.0), ("--blur-mm", args.blur_mm, 0.0)):
         if value is not None and value < low:
             raise InputError(None, f"{name} must be {'positive' if low else 'non-negative'}, got {value}")
+    iir_range = check_iir_range(args.iir_range)
     if args.out.exists() and not args.out.is_dir():
         raise InputError(args.out, "exists and is not a folder")
     try:
@@ -90,17 +133,17 @@ def run(args: argparse.Namespace) -> int:
             args.out,
             seed=args.seed,
             difficulty=args.difficulty,
-            shape=args.shape,
-            spacing=args.spacing,
+            shape=tuple(args.shape) if args.shape else None,
+            spacing=tuple(args.spacing) if args.spacing else None,
             start=args.start,
             scar_kind=args.scar,
             burden=args.burden,
             snr=args.snr,
-            iir_range=args.iir_range,
+            iir_range=iir_range,
             ghost=args.ghost,
             blur_mm=args.blur_mm,
         )
     except ValueError as error:  # e.g. a field of view too small for the anatomy
         raise InputError(args.out, str(error)) from None
-    print(f"wrote {len(folders)} phantom case(s) to {args.out} (layout lascarqs1)")
+    print(f"wrote {plural(len(folders), 'phantom case')} to {args.out} (layout lascarqs1)")
     return 0

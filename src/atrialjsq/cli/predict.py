@@ -52,11 +52,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers) -> argparse.ArgumentParser:
+    from atrialjsq.cli import RawDescriptionHelpFormatter
+
     parser = subparsers.add_parser(
         "predict",
         help="segment the LA and quantify scar on new images (files, DICOM folders or dataset folders)",
         description=(__doc__ or "").split("\n\n", 1)[-1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "inputs", nargs="+", type=Path, metavar="INPUT", help="image file, DICOM folder, dataset or image folder"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from atrialjsq.cli.dataset_options import add_dataset_arguments
+from atrialjsq.cli.text import plural
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -16,9 +17,20 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("data", help="dataset root or a single case folder")
     parser.add_argument("--out", required=True, help="cache folder to create (replaced only if it is a cache)")
-    parser.add_argument("--spacing", nargs=3, type=float, default=[1.0, 1.0, 1.0], metavar=("X", "Y", "Z"))
-    parser.add_argument("--roi", nargs=3, type=int, default=[208, 208, 80], metavar=("X", "Y", "Z"))
-    parser.add_argument("--margin", nargs=3, type=int, default=[16, 16, 8], metavar=("X", "Y", "Z"))
+    parser.add_argument(
+        "--spacing", nargs=3, type=float, default=[1.0, 1.0, 1.0], metavar=("X", "Y", "Z"), help="grid spacing in mm"
+    )
+    parser.add_argument(
+        "--roi", nargs=3, type=int, default=[208, 208, 80], metavar=("X", "Y", "Z"), help="network window in voxels"
+    )
+    parser.add_argument(
+        "--margin",
+        nargs=3,
+        type=int,
+        default=[16, 16, 8],
+        metavar=("X", "Y", "Z"),
+        help="voxels kept around the window on each side, for random shifts in training",
+    )
     parser.add_argument("--center", choices=("la", "image"), default="la", help="window centre (default: LA box)")
     parser.add_argument("--zscore", choices=("volume", "body"), default="volume", help="z-score region")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (1 = no pool)")
@@ -50,5 +62,7 @@ def run(args: argparse.Namespace) -> int:
         center=args.center,
         zscore_region=args.zscore,
     )
-    print(f"cached {len(index.cases)} cases in {index.root} (window {'x'.join(map(str, index.window))} voxels)")
+    print(
+        f"cached {plural(len(index.cases), 'case')} in {index.root} (window {'x'.join(map(str, index.window))} voxels)"
+    )
     return 0
