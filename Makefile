@@ -2,8 +2,14 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-# The CPU build of torch keeps the install small; set TORCH="torch" (or a CUDA wheel) on a GPU machine.
+# Which torch wheel pip picks for TORCH depends on the index it asks. From PyPI (the default, TORCH_INDEX
+# empty) Linux x86_64 gets the CUDA build, several GB with its nvidia-* packages; macOS and Windows get the
+# CPU build. For the small CPU build on Linux use PyTorch's CPU index:
+#     make TORCH_INDEX=https://download.pytorch.org/whl/cpu test
+# (machines whose pip is configured with a local wheel mirror get whatever that mirror holds).
+# Any torch >= 2.2 works: on a GPU machine e.g. make TORCH=torch test.
 TORCH  ?= torch==2.13.0
+TORCH_INDEX ?=
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
@@ -11,7 +17,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q "$(TORCH)" $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)")
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
