@@ -225,3 +225,23 @@ def test_display_simplification_keeps_shape_and_values(case):
         np.cross(*(mesh.vertices_mm[mesh.faces][:, i] - mesh.vertices_mm[mesh.faces][:, 0] for i in (1, 2))), axis=1
     )
     assert area.sum() == pytest.approx(full.sum(), rel=0.08)
+
+
+def test_report_png_gets_the_case_model_domain_and_warnings(case, tmp_path, monkeypatch):
+    phantom, result = case
+    seen = {}
+
+    def capture(path, image, result, burden, annotations=None):
+        seen.update(annotations)
+        path.write_bytes(b"png")
+
+    monkeypatch.setattr(outputs, "render_report_figure", capture)
+    meta = {"trained_on": "40 synthetic phantoms"}
+    extra = {"case_id": "p9", "model": "demo-net", "model_meta": meta, "warnings": ["not a phantom"]}
+    write_case_outputs(tmp_path / "p9", phantom.image, result, extra)
+    assert seen == {
+        "case_id": "p9",
+        "model": "demo-net",
+        "trained_on": "40 synthetic phantoms",
+        "warnings": ["not a phantom"],
+    }
