@@ -21,9 +21,10 @@ def _kdtree_reference(pred, gt, spacing):
     d_gt_pred = cKDTree(pts_pred).query(pts_gt)[0]
     return {
         "ASD": d_pred_gt.mean(),
-        "ASSD": (d_pred_gt.mean() + d_gt_pred.mean()) / 2,
+        "ASSD": np.concatenate([d_pred_gt, d_gt_pred]).mean(),  # medpy 0.5 pools both directions
         "HD": max(d_pred_gt.max(), d_gt_pred.max()),
         "HD95": np.percentile(np.concatenate([d_pred_gt, d_gt_pred]), 95),
+        "HD95max": max(np.percentile(d_pred_gt, 95), np.percentile(d_gt_pred, 95)),
     }
 
 
@@ -41,7 +42,7 @@ def test_concentric_spheres_distance_is_radius_difference(spacing):
     pred = sphere_mask(shape, radius_mm=radius + delta, spacing=spacing).astype(bool)
     row = la_metrics(pred, gt, spacing)
     voxel = max(spacing)
-    for name in ("ASD", "ASSD", "HD", "HD95"):
+    for name in ("ASD", "ASSD", "HD", "HD95", "HD95max"):
         assert abs(row[f"{name}_mm"] - delta) <= voxel, (name, row[f"{name}_mm"])
     # Discrete spheres: the max can only exceed the mean, and all lie within a voxel of ΔR.
     assert row["HD_mm"] >= row["HD95_mm"] >= row["ASD_mm"] - 1e-9
@@ -114,3 +115,22 @@ def test_empty_masks_are_explicit():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shape"):
         la_metrics(np.ones((3, 3, 3)), np.ones((3, 3, 4)), (1, 1, 1))
+
+
+def test_assd_pools_both_directions_and_asd_is_pred_to_gt_only():
+    # gt: a 2-voxel-thick slab x in {10, 11}; pred: x in {10..13}. By hand, on a 1 mm grid with the y, z faces
+    # far away (only the x = const faces matter in the middle): gt's boundary faces x = 10, 11 are 0 and 2 mm
+    # from pred's boundary (x = 10 and 13); pred's x = 10, 13 are 0 and 2 mm from gt's (x = 10, 11). Add a
+    # second, far pred blob so the directions differ in count: its boundary is far from gt, gt never sees it.
+    gt = _cube((40, 40, 40), (10, 2, 2), (2, 36, 36))
+    pred = gt | _cube((40, 40, 40), (10, 2, 2), (4, 36, 36)) | _cube((40, 40, 40), (30, 18, 18), (3, 3, 3))
+    d = surface_distances(pred, gt)
+    row = la_metrics(pred, gt, (1, 1, 1))
+    assert row["ASD_mm"] == pytest.approx(d.pred_to_gt.mean())
+    n1, n2 = len(d.pred_to_gt), len(d.gt_to_pred)
+    pooled = (n1 * d.pred_to_gt.mean() + n2 * d.gt_to_pred.mean()) / (n1 + n2)
+    assert row["ASSD_mm"] == pytest.approx(pooled)
+    mean_of_means = (d.pred_to_gt.mean() + d.gt_to_pred.mean()) / 2
+    assert abs(pooled - mean_of_means) > 0.01  # the two conventions really differ here
+    assert row["HD95max_mm"] >= row["HD95_mm"] - 1e-9
+    assert row["HD_mm"] == pytest.approx(21.0)  # blob voxel x = 32 to gt face x = 11, straight along x

@@ -35,7 +35,7 @@ class Column:
 
 PAPER_COLUMNS = (
     Column("DiceLA", "Dice_LA", "LA"),
-    Column("ASD (mm)", "ASD_mm", "LA"),
+    Column("ASSD (mm)", "ASSD_mm", "LA"),  # the paper's symmetric "ASD"
     Column("HD (mm)", "HD_mm", "LA"),
     Column("Accuracy", "Accuracy", "Scar"),
     Column("Dice_s", "Dice_s", "Scar"),
