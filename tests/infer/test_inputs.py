@@ -8,6 +8,7 @@ import pytest
 from atrialjsq.errors import InputError
 from atrialjsq.infer.inputs import case_id_from_path, collect_inputs, distributed_rank, shard
 from atrialjsq.io import Volume, write_volume
+from locale_guard import keeping_locale
 
 
 def test_case_ids_drop_image_extensions():
@@ -78,6 +79,11 @@ def test_real_dataset_folder_expands_to_its_cases(lasc_dir):
 
 def write_dicom_series(folder, volume_zyx: np.ndarray, spacing_xy=0.8, slice_mm=2.5) -> None:
     """One MR series, a file per slice, sharing its series UID (what GDCM groups a folder by)."""
+    with keeping_locale():  # GDCM's writer sets the process locale to "C"
+        _write_dicom_slices(folder, volume_zyx, spacing_xy, slice_mm)
+
+
+def _write_dicom_slices(folder, volume_zyx: np.ndarray, spacing_xy: float, slice_mm: float) -> None:
     import SimpleITK as sitk
 
     folder.mkdir(parents=True)

@@ -4,6 +4,7 @@ import SimpleITK as sitk
 
 from atrialjsq.errors import InputError
 from atrialjsq.io import Geometry, Volume, read_volume, write_volume
+from locale_guard import keeping_locale
 
 GEOM = Geometry((7, 6, 5), (0.625, 0.7, 1.25), (10.0, -20.0, 3.5), (0, 1, 0, -1, 0, 0, 0, 0, 1))
 
@@ -47,7 +48,8 @@ def test_dicom_series_folder(tmp_path):
         sl.SetMetaData("0020|0013", str(z))
         sl.SetMetaData("0008|0060", "MR")
         writer.SetFileName(str(tmp_path / f"s{z:03d}.dcm"))
-        writer.Execute(sl)
+        with keeping_locale():  # GDCM's writer sets the process locale to "C"
+            writer.Execute(sl)
     back = read_volume(tmp_path)
     np.testing.assert_array_equal(back.array, array)
     np.testing.assert_allclose(back.spacing, (0.8, 0.8, 2.0), atol=1e-4)
@@ -120,7 +122,8 @@ def _dicom_slices(folder, positions_mm):
         }.items():
             sl.SetMetaData(tag, value)
         writer.SetFileName(str(folder / f"s{k:03d}.dcm"))
-        writer.Execute(sl)
+        with keeping_locale():
+            writer.Execute(sl)
 
 
 def test_dicom_series_must_be_one_uniform_stack(tmp_path):
