@@ -13,6 +13,7 @@ from atrialjsq.report.domain import domain_warning, is_phantom_image, model_doma
         ({"domain": "phantom"}, "phantom"),
         ({"trained_on": "40 synthetic LGE Phantoms"}, "phantom"),
         ({"trained_on": "LASC 2018, 80 real LGE MRIs", "domain": "real LGE MRI"}, "real LGE MRI"),
+        ({"trained_on": "80 real LGE MRIs (no phantoms)", "domain": "real LGE MRI"}, "real LGE MRI"),
         ({"trained_on": "nothing (untrained, random weights)"}, None),
         ({}, None),
         (None, None),

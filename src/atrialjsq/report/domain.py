@@ -2,9 +2,10 @@
 
 A model trained only on phantoms gives numbers on a real scan that look like a clinical answer but are not
 one. The decision is generic, read from the bundle's `meta` (no model is named here): a model is
-phantom-trained when meta says `"domain": "phantom"` or its `trained_on` mentions phantoms; an image is a
-phantom when the folder it lies in holds the `params.json` that `atrialjsq phantom` writes. (Scar injected
-into real images by `inject-scar` is real anatomy: its params.json has another format and is not a phantom.)
+phantom-trained when meta says `"domain": "phantom"`, or has no `domain` and its `trained_on` mentions
+phantoms; an image is a phantom when the folder it lies in holds the `params.json` that `atrialjsq phantom`
+writes. (Scar injected into real images by `inject-scar` is real anatomy: its params.json has another format
+and is not a phantom.)
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ def model_domain(meta: Mapping[str, Any] | None) -> str | None:
     """The string "phantom" for a phantom-trained model, else the bundle's own `domain` entry (or None)."""
     meta = meta or {}
     domain = meta.get("domain")
-    if domain == "phantom" or "phantom" in str(meta.get("trained_on", "")).lower():
-        return "phantom"
-    return str(domain) if domain else None
+    if domain:  # an explicit entry wins: "trained on 80 real scans, no phantoms" is not a phantom model
+        return str(domain)
+    return "phantom" if "phantom" in str(meta.get("trained_on", "")).lower() else None
 
 
 def is_phantom_image(image_path: str | Path | None) -> bool:
