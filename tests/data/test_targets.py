@@ -307,3 +307,19 @@ def test_mitral_exclusion_removes_the_band_where_the_la_meets_the_lv():
     valve = np.zeros(shape, bool)
     valve[19, 19, 29] = True
     assert mitral_exclusion(spacing, lv=lv, valve=valve).sum() < exclude.sum()
+
+
+@pytest.mark.parametrize(("gap_mm", "expect_hit"), [(8.0, True), (11.5, False)])
+def test_compute_targets_projects_scar_from_up_to_ten_mm_by_default(gap_mm, expect_hit):
+    # A slab LA (face at x = 29.5) and a thin scar sheet gap_mm beyond the band's outer edge... measured from
+    # the band voxel nearest to it: the band's outermost voxel is x = 31, so a sheet at x = 31 + gap is gap mm
+    # along the normal (+x) from it: within the default ±10 mm reach at 8 mm, beyond it at 11.5 mm.
+    shape = (56, 24, 24)
+    la = np.zeros(shape, dtype=bool)
+    la[:30] = True
+    scar = np.zeros(shape, dtype=bool)
+    scar[int(31 + gap_mm)] = True
+    band = compute_targets(la, scar, (1, 1, 1))["band"]
+    middle = band[:, 8:16, 8:16]
+    assert bool((middle[31] == 2).all()) == expect_hit
+    assert not (middle[:28] == 2).any()

@@ -125,3 +125,17 @@ def test_crop_matches_full_volume_projection():
 def test_shape_mismatch_raises():
     with pytest.raises(ValueError, match="scar_gt"):
         scar_metrics(LA, np.zeros((3, 3, 3)), LA, SPACING)
+
+
+def test_a_predicted_la_that_swallows_the_whole_segment_leaves_the_surface_unlabelled():
+    # The predicted LA fills the volume: every ±10 mm segment lies inside it, so its surface crosses none of
+    # them and no surface voxel gets an automatic label (coverage 0), although the "prediction" is not empty.
+    # Counting "touches the predicted LA" as coverage would label every voxel normal wall instead.
+    la_pred = np.ones(SHAPE, dtype=bool)
+    no_scar = np.zeros(SHAPE, dtype=bool)
+    labels = surface_labels(LA, _half_space(30), no_scar, SPACING, la_pred=la_pred)
+    assert not labels.auto_covered.any()
+    row = scar_metrics(LA, _half_space(30), no_scar, SPACING, la_pred=la_pred)
+    assert row["auto_coverage"] == 0.0 and row["Accuracy"] == 0.0 and row["Dice_g"] == 0.0
+    # And a predicted LA that is the manual one labels everything.
+    assert scar_metrics(LA, _half_space(30), no_scar, SPACING, la_pred=LA)["auto_coverage"] == 1.0

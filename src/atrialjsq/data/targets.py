@@ -20,7 +20,7 @@ from scipy import ndimage
 from scipy.special import expit
 
 from atrialjsq.surface.boundary import boundary_voxels, bounding_box, outward_normals
-from atrialjsq.surface.projection import offsets_mm, sample_at_offsets
+from atrialjsq.surface.projection import PROJECTION_REACH_MM, PROJECTION_STEP_MM, offsets_mm, sample_at_offsets
 
 # edt's multi-threading: the EDTs are the bulk of the target computation.
 _EDT_THREADS = 2
@@ -167,8 +167,8 @@ def project_scar_to_band(
     scar: np.ndarray,
     band: np.ndarray,
     spacing,
-    max_mm: float = 10.0,
-    step_mm: float = 0.5,
+    max_mm: float = PROJECTION_REACH_MM,
+    step_mm: float = PROJECTION_STEP_MM,
     sigma_mm: float = 2.0,
 ) -> np.ndarray:
     """Band voxels whose LA surface normal meets the volumetric scar label within ±max_mm (bool volume).
@@ -284,8 +284,8 @@ def compute_targets(
     inward_mm: float = 2.0,
     outward_mm: float = 1.5,
     exclude: np.ndarray | None = None,
-    max_mm: float = 10.0,
-    step_mm: float = 0.5,
+    max_mm: float = PROJECTION_REACH_MM,
+    step_mm: float = PROJECTION_STEP_MM,
     sigma_mm: float = 2.0,
 ) -> dict[str, np.ndarray]:
     """All cached targets of one case, on the grid of `la`.

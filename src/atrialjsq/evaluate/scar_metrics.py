@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from atrialjsq.surface.boundary import boundary_voxels, bounding_box, outward_normals
-from atrialjsq.surface.projection import sample_along_normals
+from atrialjsq.surface.projection import PROJECTION_REACH_MM, PROJECTION_STEP_MM, sample_along_normals
 
 SCAR_METRIC_NAMES = (
     "Accuracy",
@@ -66,8 +66,8 @@ def surface_labels(
     spacing: Sequence[float],
     la_pred: np.ndarray | None = None,
     exclude: np.ndarray | None = None,
-    max_mm: float = 10.0,
-    step_mm: float = 0.5,
+    max_mm: float = PROJECTION_REACH_MM,
+    step_mm: float = PROJECTION_STEP_MM,
     sigma_mm: float = 2.0,
 ) -> SurfaceLabels:
     """Label every voxel of the manual LA surface with manual and automatic scar (the paper's projection).
@@ -142,8 +142,8 @@ def scar_metrics(
     spacing: Sequence[float],
     la_pred: np.ndarray | None = None,
     exclude: np.ndarray | None = None,
-    max_mm: float = 10.0,
-    step_mm: float = 0.5,
+    max_mm: float = PROJECTION_REACH_MM,
+    step_mm: float = PROJECTION_STEP_MM,
     sigma_mm: float = 2.0,
 ) -> dict[str, float]:
     """The scar metrics of one case (see `surface_labels` and `metrics_from_labels`)."""
