@@ -193,3 +193,55 @@ def test_covered_box_bounds_the_region_footprint():
     box = covered_box(region, target)
     assert box == (slice(18, 41), slice(28, 51), slice(3, 12))  # one voxel of slack each side
     assert covered_box(Geometry((4, 4, 4), (1.0, 1.0, 1.0), (500.0, 0.0, 0.0)), target) is None
+
+
+def test_without_a_localiser_the_whole_volume_is_tiled_and_an_off_centre_la_is_found():
+    # A 28 mm ball near a corner of a 140 mm field of view: a guess at the image centre would miss it entirely.
+    geometry = Geometry((70, 70, 28), (2.0, 2.0, 5.0))
+    centre = geometry.index_to_physical(np.array([14.0, 55.0, 7.0]))
+    image = ball_image(geometry, centre, 14.0)
+    fine = StandInNet((2.0, 2.0, 2.0), (16, 16, 16))
+    predictor = Predictor(fine, None)
+    assert predictor.crop == "whole"
+    prediction = predictor.predict_volume(image)
+    assert dice(prediction.la.array, image.array > 0.5) > 0.9
+    assert len(fine.windows) > 8  # tiled, not one window
+
+
+def _tiny_bundle_without_localiser(tmp_path):
+    from atrialjsq.infer.models import untrained_bundle
+    from atrialjsq.model.configs import get_config
+
+    fine = get_config("ajsq-sesa", tiny=True, data={"spacing": (3.0, 3.0, 3.0), "roi": (32, 32, 16)})
+    return untrained_bundle(None, fine, tmp_path / "tiny.pt", seed=3)
+
+
+def test_adding_a_constant_to_the_intensities_changes_nothing(tmp_path):
+    rng = np.random.default_rng(0)
+    geometry = Geometry((61, 47, 23), (1.3, 1.3, 2.6), (5.0, -7.0, 11.0), ROTATED)
+    array = (ball_image(geometry, geometry.index_to_physical(np.array([30.0, 20, 11])), 15.0).array * 120 + 40)
+    array = array + rng.normal(0, 10, array.shape).astype(np.float32)
+    predictor = Predictor.from_checkpoint(str(_tiny_bundle_without_localiser(tmp_path)), "cpu")
+    base = predictor.predict_volume(Volume(array, geometry))
+    shifted = predictor.predict_volume(Volume(array + 1000.0, geometry))
+    np.testing.assert_allclose(shifted.la_prob.array, base.la_prob.array, atol=2e-4)
+    np.testing.assert_allclose(shifted.p_scar.array, base.p_scar.array, atol=2e-4)
+
+
+def test_the_same_scan_as_nifti_and_as_a_dicom_series_gives_the_same_prediction(tmp_path):
+    from atrialjsq.io import read_volume, write_volume
+    from infer.test_inputs import write_dicom_series
+
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 60, (9, 40, 36)).astype(np.int16)  # (z, y, x) for the DICOM writer
+    codes[2:7, 10:30, 8:28] += 150
+    write_dicom_series(tmp_path / "series", codes, spacing_xy=2.0, slice_mm=4.0)
+    dicom = read_volume(tmp_path / "series")
+    nifti_path = tmp_path / "scan.nii.gz"
+    write_volume(Volume(dicom.array.astype(np.float32), dicom.geometry), nifti_path)
+    nifti = read_volume(nifti_path)
+    np.testing.assert_allclose(nifti.geometry.spacing, dicom.geometry.spacing)
+    predictor = Predictor.from_checkpoint(str(_tiny_bundle_without_localiser(tmp_path)), "cpu")
+    a, b = predictor.predict_volume(dicom), predictor.predict_volume(nifti)
+    np.testing.assert_allclose(a.la_prob.array, b.la_prob.array, atol=2e-4)
+    np.testing.assert_array_equal(a.la.array, b.la.array)

@@ -16,7 +16,12 @@ def register(subparsers) -> argparse.ArgumentParser:
             "network in fp16, loaded with torch.load(weights_only=True); refused above 16 MB."
         ),
     )
-    parser.add_argument("--localizer", type=Path, required=True, help="checkpoint of the coarse LA network")
+    parser.add_argument(
+        "--localizer",
+        type=Path,
+        default=None,
+        help="checkpoint of the coarse LA network (default: none; predict then tiles the whole volume)",
+    )
     parser.add_argument("--fine", type=Path, required=True, help="checkpoint of the fine (joint) network")
     parser.add_argument("--out", type=Path, required=True, help="model file to write (.pt)")
     parser.add_argument("--name", help="model name stored in the file and in every report")

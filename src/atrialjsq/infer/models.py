@@ -7,9 +7,10 @@ it without trusting pickled code):
      "localizer": {"config": dict, "model": fp16 state_dict, "preprocessing": {"spacing", "roi", ...}},
      "fine":      {"config": dict, "model": fp16 state_dict, "preprocessing": {"spacing", "roi", ...}}}
 
-It shares its format tag with the single-network file of `train.checkpoint.export_model`; the "fine" key tells
-them apart. A single network (that file or a training checkpoint) is accepted too: it becomes the fine model
-and the LA is then assumed near the image centre.
+"localizer" may be None: the Predictor then tiles the whole volume with the fine network (the real-data model,
+trained on LA-centred crops, has no localiser). It shares its format tag with the single-network file of
+`train.checkpoint.export_model`; the "fine" key tells them apart. A single network (that file or a training
+checkpoint) is accepted too: it becomes the fine model, without a localiser.
 
 `--model` takes a bundle path or the name of a shipped bundle, `src/atrialjsq/assets/<name>.pt`.
 """
@@ -63,7 +64,7 @@ def _section(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def make_bundle(
-    localizer_ckpt: str | Path,
+    localizer_ckpt: str | Path | None,
     fine_ckpt: str | Path,
     out: str | Path,
     meta: dict[str, Any] | None = None,
@@ -76,16 +77,21 @@ def make_bundle(
     `preprocessing` ({"localizer": {...}, "fine": {...}}) adds what a checkpoint does not record but inference
     must reproduce, e.g. {"zscore_region": "body"} when the cache was built with `--zscore body`.
     """
-    sections = []
+    sections: list[dict[str, Any] | None] = []
     for key, path in (("localizer", localizer_ckpt), ("fine", fine_ckpt)):
+        if path is None:
+            sections.append(None)
+            continue
         state = load_model_file(path)
         state["preprocessing"] = {**state["preprocessing"], **(preprocessing or {}).get(key, {})}
         sections.append(state)
-    return _write_bundle(out, sections[0], sections[1], meta, name, version)
+    fine = sections[1]
+    assert fine is not None
+    return _write_bundle(out, sections[0], fine, meta, name, version)
 
 
 def untrained_bundle(
-    localizer_config: Any,
+    localizer_config: Any | None,
     fine_config: Any,
     out: str | Path,
     meta: dict[str, Any] | None = None,
@@ -96,18 +102,23 @@ def untrained_bundle(
     from atrialjsq.model.unet import build_model
 
     torch.manual_seed(seed)
-    states = []
+    states: list[dict[str, Any] | None] = []
     for config in (localizer_config, fine_config):
+        if config is None:
+            states.append(None)
+            continue
         spacing, roi = list(config.data.spacing), list(config.data.roi)
         model = build_model(config).state_dict()
         states.append({"config": config.to_dict(), "model": model, "preprocessing": {"spacing": spacing, "roi": roi}})
     meta = {"trained_on": "nothing (untrained, random weights)", **(meta or {})}
-    return _write_bundle(out, states[0], states[1], meta, None, __version__)
+    fine = states[1]
+    assert fine is not None
+    return _write_bundle(out, states[0], fine, meta, None, __version__)
 
 
 def _write_bundle(
     out: str | Path,
-    localizer: dict[str, Any],
+    localizer: dict[str, Any] | None,
     fine: dict[str, Any],
     meta: dict[str, Any] | None,
     name: str | None,
@@ -119,7 +130,7 @@ def _write_bundle(
         "name": name or out.name.split(".")[0],
         "version": version,
         "meta": dict(meta or {}),
-        "localizer": _section(localizer),
+        "localizer": _section(localizer) if localizer is not None else None,
         "fine": _section(fine),
     }
     with atomic_path(out) as tmp:

@@ -8,6 +8,9 @@ component of p_LA > 0.5.
 Crop modes: "roi" (default) feeds windows of the training ROI size, as the fine model was trained;
 "tight" feeds the LA box plus a margin only (faster, but instance-norm statistics then come from a smaller
 field of view than in training); "whole" tiles the whole resampled volume (the naive path of the benchmark).
+A model without a localiser (e.g. the real-data bundle, trained on LA-centred crops only) always tiles the
+whole volume: the fine network then finds the LA itself and the largest component keeps it, so nothing
+depends on a guess of where the LA is.
 """
 
 from __future__ import annotations
@@ -156,6 +159,8 @@ class Predictor:
     ) -> None:
         if crop not in CROP_MODES:
             raise ValueError(f"crop mode must be one of {CROP_MODES}, got {crop!r}")
+        if localizer is None:
+            crop = "whole"  # no localiser: never guess the LA position (see the module docstring)
         if "la" not in fine.config.heads or "scar" not in fine.config.heads:
             raise ValueError(f"the fine model needs LA and scar heads (task 'joint'), got task {fine.config.task!r}")
         self.fine, self.localizer = fine, localizer
