@@ -119,7 +119,9 @@ def _classic_scar(case: CompactCase, la, method: str) -> np.ndarray:
 
     if not la.array.any():  # no LA surface: no scar on it
         return np.zeros(la.geometry.shape, dtype=bool)
-    image = Volume(case.image(), case.window_geometry)
+    # The 8-bit codes (0 = the darkest voxel of the scan, as on a magnitude image), not the z-scored decoded
+    # values: IIR is a ratio of intensities and means nothing on values that can be negative.
+    image = Volume(case.codes.astype(np.float32), case.window_geometry)
     if image.geometry != case.native_geometry:
         image = _on_native(case, image.array)
     return scar_from_image(image, la, method).scar.array > 0
