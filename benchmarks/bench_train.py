@@ -2,15 +2,18 @@
 
     python benchmarks/bench_train.py --device cuda                 # 208x208x80, batch 2 (paper size), on a GPU
     python benchmarks/bench_train.py --device cpu                  # 64x64x32 by default on a CPU
+    python benchmarks/bench_train.py --device cpu --size 80 80 64 --base-channels 8 --max-channels 128  # the real
+                                                                   # model's CPU recipe (add --threads 1, --norm)
 
 One line per variant, all with the same network, loss and batch:
   plain      fp32, eager, contiguous tensors, for-loop SGD, PyTorch's default backend settings: the reference;
   bf16_cl    CUDA: bf16 autocast + channels_last_3d + fused SGD + cuDNN autotuning, eager;
   optimised  CUDA: the same + torch.compile (unless --no-compile);
-  channels_last  CPU: channels_last_3d fp32 (measured, not used by the trainer on CPU: slower there so far);
-  trainer    `Trainer.step` with its device's settings (CUDA: bf16 + channels_last_3d + fused SGD + compile;
-             CPU: fp32 contiguous), including the on-device batch assembly and augmentation (random ROI
-             shift, flips, rotation, zoom, intensity) from an in-memory bank.
+  fp32_cl, bf16_contiguous, bf16_cl   CPU: the layout x precision matrix (bf16_cl_compile with --cpu-compile);
+  trainer    `Trainer.step` with its device's default settings (`Trainer.fast_settings`: CUDA bf16 +
+             channels_last_3d + fused SGD + compile; CPU channels_last_3d, plus bf16 where the CPU has native
+             bf16 instructions), including the on-device batch assembly and augmentation (random ROI shift,
+             flips, rotation, zoom, intensity) from an in-memory bank.
 Each figure is the median over --iters timed iterations after --warmup untimed ones; on CUDA the peak GPU
 memory of each variant is printed too.
 """
@@ -136,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-compile", action="store_true", help="CUDA: skip torch.compile in the optimised path")
     parser.add_argument("--threads", type=int, help="CPU: intra-op threads (default: torch's)")
     parser.add_argument("--skip-trainer", action="store_true", help="only the plain and optimised model steps")
+    parser.add_argument("--norm", choices=("instance", "batch", "none"), help="override model.norm")
+    parser.add_argument("--max-channels", type=int, help="override model.max_channels")
+    parser.add_argument("--cpu-compile", action="store_true", help="CPU: also time torch.compile (slow to build)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
 
@@ -149,7 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     size = tuple(args.size or ((208, 208, 80) if cuda else (64, 64, 32)))
     iters = args.iters or (30 if cuda else 3)
     warmup = args.warmup or (10 if cuda else 1)
-    model_overrides = {k: v for k, v in (("levels", args.levels), ("base_channels", args.base_channels)) if v}
+    chosen = (
+        ("levels", args.levels),
+        ("base_channels", args.base_channels),
+        ("max_channels", args.max_channels),
+        ("norm", args.norm),
+    )
+    model_overrides = {k: v for k, v in chosen if v}
     margin = (8, 8, 4)
     config = get_config(
         args.config,
@@ -212,11 +224,17 @@ def main(argv: list[str] | None = None) -> int:
                 model_step(amp=True, channels_last=True, fused=True, compile_model=True),
             )
     else:
-        measure(
-            "channels_last",
-            "channels_last_3d (fp32)",
-            model_step(amp=False, channels_last=True, fused=False, compile_model=False),
-        )
+        # The CPU matrix: memory layout x bf16 autocast (x torch.compile with --cpu-compile), same run.
+        for amp, channels_last in ((False, True), (True, False), (True, True)):
+            name = ("bf16_" if amp else "fp32_") + ("cl" if channels_last else "contiguous")
+            label = ("bf16 autocast" if amp else "fp32") + (" + channels_last_3d" if channels_last else ", contiguous")
+            measure(name, label, model_step(amp=amp, channels_last=channels_last, fused=False, compile_model=False))
+        if args.cpu_compile:
+            measure(
+                "bf16_cl_compile",
+                "bf16 autocast + channels_last_3d + torch.compile",
+                model_step(amp=True, channels_last=True, fused=False, compile_model=True),
+            )
     if not args.skip_trainer:
         with tempfile.TemporaryDirectory() as out:
 
@@ -226,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
                 trainer.model.train()
                 return trainer.step
 
-            what = "bf16 + channels_last_3d + fused SGD" + (" + compile" if compile_model else "") if cuda else "fp32"
+            trainer_fast = Trainer.fast_settings(device)
+            what = " + ".join(name for name, on in zip(("bf16", "channels_last_3d"), trainer_fast, strict=True) if on)
+            what = (what or "fp32") + (" + fused SGD + compile" if compile_model else "")
             measure("trainer", f"trainer step ({what}) + on-device augmentation", trainer_step)
     if args.json:
         payload = {"machine": machine(device), "size": size, "batch": args.batch, "results": results}

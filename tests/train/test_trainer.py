@@ -90,3 +90,30 @@ def test_init_from_loads_weights_with_a_fresh_schedule_and_refuses_another_netwo
             tmp_path / "c",
             TrainOptions(progress=False, init_from=tmp_path / "a" / "last.pt"),
         )
+
+
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_cpu_defaults_follow_the_cpus_bf16_support(tiny_cases, tmp_path, monkeypatch, native_bf16):
+    import atrialjsq.hardware as hardware
+
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: native_bf16)
+    assert Trainer.fast_settings(torch.device("cpu")) == (native_bf16, True)
+    assert Trainer.fast_settings(torch.device("cuda")) == (True, True)
+    trainer = Trainer(tiny_config(iterations=1), tiny_cases[:2], None, tmp_path, TrainOptions(progress=False))
+    assert trainer.channels_last and (trainer.autocast_dtype == torch.bfloat16) == native_bf16
+    options = TrainOptions(progress=False, fast=False)
+    plain = Trainer(tiny_config(iterations=1), tiny_cases[:2], None, tmp_path / "b", options)
+    assert not plain.channels_last and plain.autocast_dtype is None
+
+
+def test_native_bf16_is_read_from_the_cpu_flags(monkeypatch, tmp_path):
+    import atrialjsq.hardware as hardware
+
+    cpuinfo = tmp_path / "cpuinfo"
+    real_path = hardware.Path
+    for flags, expected in (("fpu sse avx512f avx512_bf16", True), ("fpu sse avx2", False)):
+        cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        monkeypatch.setattr(hardware, "Path", lambda _: real_path(cpuinfo))
+        hardware.cpu_has_native_bf16.cache_clear()
+        assert hardware.cpu_has_native_bf16() is expected
+    hardware.cpu_has_native_bf16.cache_clear()

@@ -1,6 +1,6 @@
 """``python -m atrialjsq.realdata COMMAND``: the real-data workflow of docs/real_data.md.
 
-Commands: build, cv, final, score, inject-scar, score-scar.
+Commands: build, cv, final, score, score-model, inject-scar, score-scar.
 
 `cv` and `final` run on the GPU machine, whose image has torch but no SimpleITK; everything they use is
 importable without it (`atrialjsq.io` imports its SimpleITK reader only on first use). `build`, `score`,
@@ -134,6 +134,23 @@ def _run_score_scar(args: argparse.Namespace) -> int:
     return 0 if summary["cases"] else 1
 
 
+def _run_score_model(args: argparse.Namespace) -> int:
+    from atrialjsq.data.splits import load_folds
+    from atrialjsq.realdata.model_scoring import score_model
+
+    case_ids = None
+    if args.folds is not None:
+        folds = load_folds(args.folds)
+        if not 0 <= args.fold < len(folds):
+            raise SystemExit(f"error: {args.folds}: no fold {args.fold} (has {len(folds)})")
+        case_ids = folds[args.fold]["val"]
+    score_model(
+        args.model, args.src, case_ids, args.out, device=args.device, tta=args.tta, progress=not args.quiet
+    )
+    print((args.out / "summary.md").read_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m atrialjsq.realdata", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -164,6 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--no-largest-component", action="store_true")
     score.add_argument("--quiet", action="store_true")
     score.set_defaults(func=_run_score)
+
+    model = commands.add_parser("score-model", help="predict held-out cases with a model file, as `predict` does")
+    model.add_argument("--model", required=True, help="model file or shipped model name")
+    model.add_argument("--src", required=True, type=Path, help="the release folder (cases/<id>/mri_norm2.h5)")
+    model.add_argument("--folds", type=Path, default=None, help="folds.json of the run (default: every case)")
+    model.add_argument("--fold", type=int, default=0, help="score this fold's held-out cases")
+    model.add_argument("--out", required=True, type=Path)
+    model.add_argument("--device", default="cpu")
+    model.add_argument("--tta", action="store_true", help="mirroring TTA over the axes flipped in training")
+    model.add_argument("--quiet", action="store_true")
+    model.set_defaults(func=_run_score_model)
 
     inject = commands.add_parser("inject-scar", help="draw synthetic scar into every compact case")
     inject.add_argument("--compact", required=True, type=Path, help="the LA compact file")

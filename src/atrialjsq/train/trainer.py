@@ -65,7 +65,7 @@ class TrainOptions:
 
     device: str | None = None  # None: this rank's GPU when available, else the CPU
     resume: bool = False
-    fast: bool = True  # bf16 autocast + channels_last_3d on CUDA (config.train.amp/channels_last force them)
+    fast: bool = True  # `Trainer.fast_settings`, chosen by measurement (config.train.amp/channels_last force them)
     compile: bool | None = None  # torch.compile the model; None: on CUDA only (falls back to eager on errors)
     stop_after: int | None = None  # stop cleanly (with a checkpoint) after this many iterations in this call
     progress: bool = True
@@ -166,11 +166,12 @@ class Trainer:
         self.device = pick_device(self.options.device, self.context)
         init_distributed(self.context, self.device)
         cuda = self.device.type == "cuda"
-        use_amp = config.train.amp or (cuda and self.options.fast)
+        fast_amp, fast_channels_last = self.fast_settings(self.device) if self.options.fast else (False, False)
+        use_amp = config.train.amp or fast_amp
         self.autocast_dtype = (
             {"bf16": torch.bfloat16, "fp16": torch.float16}[config.train.amp_dtype] if use_amp else None
         )
-        self.channels_last = config.train.channels_last or (cuda and self.options.fast)
+        self.channels_last = config.train.channels_last or fast_channels_last
         if cuda and self.options.fast:
             torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest 3D convolutions
 
@@ -205,6 +206,18 @@ class Trainer:
             self._init_weights(Path(self.options.init_from))
 
     # ---- state -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def fast_settings(device: torch.device) -> tuple[bool, bool]:
+        """(bf16 autocast, channels_last_3d) chosen by measurement (`benchmarks/bench_train.py`, README): both on
+        CUDA; on a CPU channels_last_3d always (1.4x for fp32 here) and bf16 where the CPU has native bf16."""
+        if device.type == "cuda":
+            return True, True
+        if device.type == "cpu":
+            from atrialjsq.hardware import cpu_has_native_bf16
+
+            return cpu_has_native_bf16(), True
+        return False, False
 
     def state(self) -> dict[str, Any]:
         return {
