@@ -9,6 +9,8 @@ Usage:
     python benchmarks/bench_predict.py                 # CPU, shipped default model
     python benchmarks/bench_predict.py --device cuda   # on a GPU
     python benchmarks/bench_predict.py --model bundle.pt --crops roi,tight
+    python benchmarks/bench_predict.py --lasc-case 0 --precisions fp32,bf16 --channels-last   # a real LASC 2018
+                                                  # case (native grid, ~0.625x0.625x1.25 mm) with the real model
 
 Without a shipped model it builds an untrained bundle of about the paper's size (ajsq-sesa capped at 128
 channels, 208×208×80 at 1 mm)
@@ -72,6 +74,18 @@ def make_input(folder: Path, seed: int) -> tuple[Path, str]:
     return path, kind
 
 
+def lasc_input(folder: Path, index: int) -> tuple[Path, str]:
+    """Case `index` of the LASC 2018 release in ../shared, written as NIfTI at its assumed native spacing."""
+    from atrialjsq.data.layouts import index_dataset, read_image
+
+    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "lasc2018"
+    refs = index_dataset(root, layout="lasc2018-h5")
+    image = read_image(refs[index])
+    path = folder / "bench_case.nii.gz"
+    write_volume(image, path)
+    return path, f"LASC 2018 case {refs[index].case_id} {image.geometry.shape} at {image.geometry.spacing} mm"
+
+
 def stand_in_bundle(path: Path) -> Path:
     """Untrained paper-size networks; LA head biased (localiser: nothing → image centre; fine: all LA)."""
     from atrialjsq.model.configs import get_config
@@ -116,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1: imports, caches)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lasc-case", type=int, default=None, help="time this LASC 2018 case instead of a phantom")
+    parser.add_argument("--precisions", default="auto", help="comma-separated precisions (auto, fp32, bf16)")
+    parser.add_argument("--channels-last", action="store_true", help="also time our path with channels_last_3d")
     parser.add_argument(
         "--paper-size",
         action="store_true",
@@ -130,7 +147,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench_predict_") as tmp:
         tmp = Path(tmp)
-        image_path, kind = make_input(tmp, args.seed)
+        if args.lasc_case is not None:
+            image_path, kind = lasc_input(tmp, args.lasc_case)
+        else:
+            image_path, kind = make_input(tmp, args.seed)
         note = ""
         try:
             if args.paper_size:
@@ -142,16 +162,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# {error}: untrained paper-size stand-in (LA = the whole ROI box)")
             bundle = load_bundle(stand_in_bundle(tmp / "stand-in.pt"))
             note = " [untrained stand-in]"
-        fine = Network(bundle["fine"], args.device)
         localizer = Network(bundle["localizer"], args.device) if bundle["localizer"] else None
+        paths = {}
+        for precision in args.precisions.split(","):
+            for channels_last in (False, True) if args.channels_last else (None,):
+                fine = Network(bundle["fine"], args.device, precision=precision)
+                layout = {None: "", False: ", contiguous", True: ", channels_last"}[channels_last]
+                for crop in args.crops.split(","):
+                    name = f"ours ({crop}, {precision}{layout})"
+                    paths[name] = Predictor(fine, localizer, crop=crop, channels_last=channels_last)
         naive_fine = Network(bundle["fine"], args.device, precision="fp32")
-        paths = {f"ours ({crop})": Predictor(fine, localizer, crop=crop) for crop in args.crops.split(",")}
         paths[f"naive ({args.naive})"] = Predictor(naive_fine, None, crop=args.naive, channels_last=False)
         for predictor in paths.values():
             predictor.info = {"name": bundle["name"]}
 
         print(f"# machine: {machine(args.device)}")
-        print(f"# input: {kind} {SHAPE} at {SPACING} mm; model {bundle['name']}{note}, fine ROI {fine.roi}")
+        shown = kind if args.lasc_case is not None else f"{kind} {SHAPE} at {SPACING} mm"
+        print(f"# input: {shown}; model {bundle['name']}{note}, fine ROI {naive_fine.roi}")
         results = {}
         for name, predictor in paths.items():
             for _ in range(warmup):
@@ -159,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds, stages, la = timed_case(predictor, image_path, tmp / name.replace(" ", "_"))
             results[name] = (seconds, la)
             detail = ", ".join(f"{key} {value:.2f}" for key, value in stages.items() if key != "total")
-            print(f"{name:14s} {seconds:7.2f} s  ({detail})", flush=True)
+            print(f"{name:36s} {seconds:7.2f} s  ({detail})", flush=True)
         naive_name = f"naive ({args.naive})"
         naive_seconds, naive_la = results[naive_name]
         first_name = next(iter(results))

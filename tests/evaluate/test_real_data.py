@@ -296,3 +296,23 @@ def test_scar_table_rows_have_known_answers(scar_compact, tmp_path):
         assert float(b["Accuracy"]) < float(a["Accuracy"]) - 0.3
     table = (out / "scar_table.md").read_text()
     assert "LA_pred+MGMM" not in table and "| swapped |" in table and "against AJSQnet-SESA" in table
+
+
+@pytest.mark.realdata
+def test_score_model_predicts_real_cases_through_the_predictor_on_the_native_grid(lasc_dir, tmp_path):
+    from atrialjsq.data.layouts import index_dataset
+    from atrialjsq.infer.models import untrained_bundle
+    from atrialjsq.realdata.model_scoring import score_model
+
+    fine = get_config("ajsq-sesa", tiny=True, data={"spacing": (4.0, 4.0, 4.0), "roi": (16, 16, 16)})
+    bundle = untrained_bundle(None, fine, tmp_path / "tiny.pt")
+    case_id = index_dataset(lasc_dir, layout="lasc2018-h5")[0].case_id
+    summary = score_model(bundle, lasc_dir, [case_id], tmp_path / "score", progress=False)
+    rows = list(csv.DictReader((tmp_path / "score" / "per_case.csv").open()))
+    assert [row["case"] for row in rows] == [case_id]
+    dice = float(rows[0]["Dice_LA"])
+    assert 0.0 <= dice <= 1.0 and summary["overall"]["Dice_LA"]["n"] == 1
+    assert summary["spacing_mm"] == [0.625, 0.625, 1.25]
+    assert json.loads((tmp_path / "score" / "summary.json").read_text())["cases"] == [case_id]
+    with pytest.raises(InputError, match="NOPE"):
+        score_model(bundle, lasc_dir, ["NOPE"], tmp_path / "other", progress=False)
