@@ -21,7 +21,8 @@ def ellipsoid(shape, spacing, centre_mm, radii_mm):
 def shapes():
     iso, lasc = (1.0, 1.0, 1.0), (0.625, 0.625, 1.25)
     c = (24.0, 24.0, 24.0)
-    yield "spheres R 9 / 12 mm, 1 mm", ellipsoid((48,) * 3, iso, c, (12,) * 3), ellipsoid((48,) * 3, iso, c, (9,) * 3), iso
+    big, small = ellipsoid((48,) * 3, iso, c, (12,) * 3), ellipsoid((48,) * 3, iso, c, (9,) * 3)
+    yield "spheres R 9 / 12 mm, 1 mm", big, small, iso
     shape = (77, 77, 38)
     gt = ellipsoid(shape, lasc, c, (15, 15, 15))
     yield "sphere shifted 2 mm, LASC grid", ellipsoid(shape, lasc, (26.0, 24.0, 24.0), (15,) * 3), gt, lasc

@@ -131,13 +131,13 @@ def test_models_lists_every_shipped_bundle_with_its_training_data(tmp_path, monk
     assert main(["models"]) == 0
     assert "no shipped models installed" in capsys.readouterr().out
     _bundle(tmp_path, "phantom-ajsq-sesa", {"trained_on": "40 phantoms", "not_trained_on": "real scans"})
-    _bundle(tmp_path, "real-ajsq", {"trained_on": "80 LASC 2018 scans", "domain": "real LGE MRI"})
+    _bundle(tmp_path, models.DEFAULT_MODEL, {"trained_on": "80 LASC 2018 scans", "domain": "real LGE MRI"})
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     blocks = out.split("\n  ")
-    assert out.startswith("phantom-ajsq-sesa (default): version")
+    assert out.startswith(f"{models.DEFAULT_MODEL} (default): version")
     assert "trained on: 40 phantoms" in out and "not for:    real scans" in out
-    assert "real-ajsq: version" in out and "trained on: 80 LASC 2018 scans" in out
-    phantom_part, real_part = out.split("real-ajsq:")
+    assert "phantom-ajsq-sesa: version" in out and "trained on: 80 LASC 2018 scans" in out
+    real_part, phantom_part = out.split("phantom-ajsq-sesa:")
     assert "domain:     synthetic phantoms" in phantom_part and "domain" not in real_part
     assert len(blocks) > 4 and out.strip().endswith("research use only, not for clinical decisions")

@@ -200,12 +200,34 @@ def test_without_a_localiser_the_whole_volume_is_tiled_and_an_off_centre_la_is_f
     geometry = Geometry((70, 70, 28), (2.0, 2.0, 5.0))
     centre = geometry.index_to_physical(np.array([14.0, 55.0, 7.0]))
     image = ball_image(geometry, centre, 14.0)
-    fine = StandInNet((2.0, 2.0, 2.0), (16, 16, 16))
-    predictor = Predictor(fine, None)
-    assert predictor.crop == "whole"
-    prediction = predictor.predict_volume(image)
+    for crop in ("whole", "roi"):  # tiled; or self-localised by a whole pass, then ROI windows at the LA
+        fine = StandInNet((2.0, 2.0, 2.0), (16, 16, 16))
+        predictor = Predictor(fine, None, crop=None if crop == "whole" else crop)
+        assert predictor.crop == crop
+        prediction = predictor.predict_volume(image)
+        assert dice(prediction.la.array, image.array > 0.5) > 0.9
+        assert len(fine.windows) > 8  # the whole volume was tiled (in the first pass for "roi")
+        if crop == "roi":
+            assert prediction.localization.found
+
+
+def test_constant_padding_is_never_la():
+    # A network that calls the padding LA (here: a stand-in that calls the padding value -1 LA as well) is
+    # overruled where the image is flat at its minimum; the saturated, flat inside of the ball is kept.
+    class PaddingLover(StandInNet):
+        def probabilities(self, image):
+            out = super().probabilities(image)
+            la = torch.maximum(out["la"], (image <= -1.0).float())
+            return {"la": la, "scar": torch.cat([1 - la, la], dim=1)}
+
+    geometry = Geometry((60, 60, 24), (2.0, 2.0, 5.0))
+    image = ball_image(geometry, geometry.index_to_physical(np.array([24.0, 30.0, 12.0])), 22.0)
+    # (the padding's first column, next to non-padding voxels, is not flat: the stand-in calls that sheet LA, so
+    # the ball is made larger than the sheet for the largest component to be the ball)
+    array = np.where(np.indices(geometry.shape)[0] >= 45, -1.0, image.array).astype(np.float32)
+    prediction = Predictor(PaddingLover((2.0, 2.0, 2.0), (16, 16, 16)), None).predict_volume(Volume(array, geometry))
+    assert not prediction.la.array[46:].any()
     assert dice(prediction.la.array, image.array > 0.5) > 0.9
-    assert len(fine.windows) > 8  # tiled, not one window
 
 
 def _tiny_bundle_without_localiser(tmp_path):

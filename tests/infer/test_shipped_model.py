@@ -1,13 +1,16 @@
-"""The shipped demo model: a weights-only fp16 bundle within the size limit that segments an unseen phantom."""
+"""The shipped models: weights-only fp16 bundles within the size limit; the phantom model segments an unseen phantom,
+the real-data model (the default of `predict`) a real LASC 2018 case, also inside a larger field of view."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
-from atrialjsq.infer.models import ASSETS_DIR, DEFAULT_MODEL, MAX_BUNDLE_BYTES, load_bundle
+from atrialjsq.infer.models import ASSETS_DIR, DEFAULT_MODEL, MAX_BUNDLE_BYTES, PHANTOM_MODEL, load_bundle
 
-SHIPPED = ASSETS_DIR / f"{DEFAULT_MODEL}.pt"
+SHIPPED = ASSETS_DIR / f"{PHANTOM_MODEL}.pt"
+REAL = ASSETS_DIR / f"{DEFAULT_MODEL}.pt"
 
 
 def test_shipped_model_is_a_small_fp16_weights_only_bundle_trained_on_phantoms():
@@ -17,7 +20,7 @@ def test_shipped_model_is_a_small_fp16_weights_only_bundle_trained_on_phantoms()
     for section in ("localizer", "fine"):
         floats = [t for t in raw[section]["model"].values() if t.is_floating_point()]
         assert floats and all(t.dtype == torch.float16 for t in floats)
-    bundle = load_bundle(DEFAULT_MODEL)
+    bundle = load_bundle(PHANTOM_MODEL)
     assert "phantom" in bundle["meta"]["trained_on"] and bundle["fine"]["config"]["task"] == "joint"
 
 
@@ -29,7 +32,7 @@ def test_shipped_model_finds_the_la_and_scar_of_an_unseen_phantom():
 
     torch.set_num_threads(2)
     case, params = generate_phantom(4242)
-    prediction = Predictor.from_checkpoint(None, "cpu").predict_volume(case.image)
+    prediction = Predictor.from_checkpoint(PHANTOM_MODEL, "cpu").predict_volume(case.image)
     truth = case.labels["la"].array > 0
     la = prediction.la.array > 0
     assert 2 * np.count_nonzero(la & truth) / (la.sum() + truth.sum()) > 0.9
@@ -42,3 +45,48 @@ def test_shipped_model_finds_the_la_and_scar_of_an_unseen_phantom():
     distance_mm = distance_transform_edt(case.labels["scar"].array == 0, sampling=case.image.spacing)
     assert np.median(distance_mm[predicted_scar]) < 3.0
     assert params["scar"]["burden"] > 0
+
+
+def test_the_default_model_is_the_real_data_bundle_without_a_localiser():
+    assert REAL.is_file() and REAL.stat().st_size <= MAX_BUNDLE_BYTES
+    raw = torch.load(REAL, weights_only=True)
+    assert raw["localizer"] is None
+    assert all(t.dtype == torch.float16 for t in raw["fine"]["model"].values() if t.is_floating_point())
+    bundle = load_bundle(None)
+    assert bundle["name"] == DEFAULT_MODEL and bundle["meta"]["domain"] == "real LGE MRI"
+    assert "LASC 2018" in bundle["meta"]["trained_on"] and "injected" in bundle["meta"]["trained_on"]
+    assert bundle["fine"]["config"]["task"] == "joint"
+
+
+@pytest.mark.realdata
+def test_the_real_model_segments_a_real_case_and_a_larger_field_of_view_changes_nothing(lasc_dir):
+    """A held-out case of the shipped model's fold 0 (never trained on), as the release gives it and padded into
+    a field of view twice as wide with dark voxels, as a clinical scan around the crop would be."""
+    import json
+
+    from atrialjsq.data.layouts import index_dataset, load_case
+    from atrialjsq.infer.predictor import Predictor
+    from atrialjsq.io import Geometry, Volume
+
+    torch.set_num_threads(2)
+    folds = json.loads((ASSETS_DIR.parents[2] / "docs" / "results" / "lasc2018_fold0" / "folds.json").read_text())
+    held_out = folds["folds"][0]["val"] if "folds" in folds else folds[0]["val"]
+    refs = {ref.case_id: ref for ref in index_dataset(lasc_dir, layout="lasc2018-h5")}
+    case = load_case(refs[held_out[6]])
+    truth = case.labels["la"].array > 0
+    predictor = Predictor.from_checkpoint(None, "cpu")
+    la = predictor.predict_volume(case.image).la.array > 0
+    dice = 2 * np.count_nonzero(la & truth) / (la.sum() + truth.sum())
+    assert dice > 0.88
+    pad = [(s // 2, s // 2) for s in case.image.array.shape[:2]] + [(0, 0)]
+    array = np.pad(case.image.array, pad, constant_values=float(case.image.array.min()))
+    g = case.image.geometry
+    origin = tuple(np.asarray(g.index_to_physical(np.array([-p[0] for p in pad], dtype=float))))
+    big = Volume(array.astype(np.float32), Geometry(array.shape, g.spacing, origin, g.direction))
+    inner = tuple(slice(p[0], p[0] + n) for p, n in zip(pad, la.shape, strict=True))
+    padding = ~np.pad(np.ones(la.shape, bool), pad)
+    for crop, minimum in ((None, 0.75), ("roi", 0.85)):  # whole-volume tiling (default), self-localised ROI
+        la_big = Predictor.from_checkpoint(None, "cpu", crop=crop).predict_volume(big).la.array > 0
+        assert la_big[padding].sum() < 0.01 * la_big.sum()  # (next to) nothing found in the padding
+        inside = la_big[inner]
+        assert 2 * np.count_nonzero(inside & truth) / (inside.sum() + truth.sum()) > minimum

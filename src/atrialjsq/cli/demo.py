@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from atrialjsq.cli.predict import add_model_arguments, build_predictor
+from atrialjsq.infer.models import PHANTOM_MODEL
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -22,7 +23,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder (default: demo_output)")
     parser.add_argument("--seed", type=int, default=0, help="phantom seed (default 0)")
-    add_model_arguments(parser)
+    add_model_arguments(parser, default_model=PHANTOM_MODEL)
     parser.set_defaults(func=run, save_probabilities=True)
     return parser
 

@@ -23,12 +23,15 @@ from atrialjsq.cli.dataset_options import add_dataset_arguments
 from atrialjsq.cli.text import batch_summary, plural
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by `predict` and `demo`."""
+def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | None = None) -> None:
+    """Options shared by `predict` and `demo` (whose default model is the phantom one)."""
+    from atrialjsq.infer.models import DEFAULT_MODEL
+
     parser.add_argument(
         "--model",
-        default=None,
-        help="model bundle file, or the name of a shipped model (default: phantom-ajsq-sesa)",
+        default=default_model,
+        help=f"model bundle file, or the name of a shipped model (`atrialjsq models`; default: "
+        f"{default_model or DEFAULT_MODEL})",
     )
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument(
@@ -39,9 +42,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--crop",
         choices=("roi", "tight", "whole"),
-        default="roi",
-        help="roi: training-size windows around the localised LA (default); tight: the LA box only (faster); "
-        "whole: tile the whole volume",
+        default=None,
+        help="roi: training-size windows around the localised LA; tight: the LA box only (faster); whole: tile "
+        "the whole volume (default: roi with a localiser, whole for a model without one)",
     )
     parser.add_argument(
         "--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto = bf16 on CUDA, fp32 on CPU"

@@ -28,7 +28,9 @@ from atrialjsq.io.atomic import atomic_path
 from atrialjsq.train.checkpoint import MODEL_FORMAT, load_model_file
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
-DEFAULT_MODEL = "phantom-ajsq-sesa"
+# `predict` on a real scan gets the real-data model; `demo` and the tests' phantoms the phantom model.
+DEFAULT_MODEL = "lasc2018-ajsq-sesa"
+PHANTOM_MODEL = "phantom-ajsq-sesa"
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 SECTIONS = ("localizer", "fine")
 
