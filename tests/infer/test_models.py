@@ -88,12 +88,13 @@ def test_single_checkpoint_is_a_fine_model_without_localizer(checkpoints):
 def test_shipped_name_lookup(tmp_path, checkpoints, monkeypatch):
     loc_path, fine_path, _, _ = checkpoints
     monkeypatch.setattr(models, "ASSETS_DIR", tmp_path / "assets")
-    with pytest.raises(InputError, match=r"no shipped model named 'phantom-ajsq-sesa' \(available: none installed\)"):
+    name = models.DEFAULT_MODEL
+    with pytest.raises(InputError, match=rf"no shipped model named '{name}' \(available: none installed\)"):
         resolve_model(None)
-    make_bundle(loc_path, fine_path, tmp_path / "assets" / "phantom-ajsq-sesa.pt")
-    assert resolve_model(None) == tmp_path / "assets" / "phantom-ajsq-sesa.pt"
-    assert models.shipped_models() == ["phantom-ajsq-sesa"]
-    with pytest.raises(InputError, match="available: phantom-ajsq-sesa"):
+    make_bundle(loc_path, fine_path, tmp_path / "assets" / f"{name}.pt")
+    assert resolve_model(None) == tmp_path / "assets" / f"{name}.pt"
+    assert models.shipped_models() == [name]
+    with pytest.raises(InputError, match=f"available: {name}"):
         resolve_model("other-model")
     with pytest.raises(InputError, match="no such model file"):
         resolve_model(tmp_path / "missing.pt")
