@@ -140,3 +140,30 @@ def test_a_config_saved_with_the_m2_radius_in_voxels_reads_as_the_same_band_in_m
     assert config.loss.m2_radius_mm == 4.0
     with pytest.raises(ValueError, match="m2_radius_mm"):
         get_config("ajsq-sesa", loss={"m2_radius_mm": -1.0})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("optim.lr", "fast", "optim.lr = 'fast': expected a number"),
+        ("optim.lr", -1, "optim.lr = -1.0: must be > 0"),
+        ("train.iterations", 1.5, "train.iterations = 1.5: expected an integer"),
+        ("train.flip_axes", [0, 5], "train.flip_axes = [0, 5]: axes must be 0, 1 or 2"),
+        ("loss.growth", -1, "loss.growth = -1.0: must be > 0"),
+        ("model.levels", "4", "model.levels = '4': expected an integer"),
+        ("data.roi", [64, 64], "data.roi = [64, 64]: expected 3 values"),
+        ("train.amp", "yes", "train.amp = 'yes': expected true or false"),
+        ("train.scale_range", [1.1, 0.9], "train.scale_range = [1.1, 0.9]: need 0 < low <= high"),
+    ],
+)
+def test_a_bad_override_names_the_key_the_value_and_what_is_allowed(key, value, message):
+    with pytest.raises(ValueError) as caught:
+        apply_overrides(get_config("ajsq-sesa"), {key: value})
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_integers_are_accepted_for_float_fields_and_stored_as_floats():
+    config = apply_overrides(get_config("ajsq-sesa"), {"optim.lr": 1, "data.spacing": [2, 2, 2]})
+    assert config.optim.lr == 1.0 and isinstance(config.optim.lr, float)
+    assert config.data.spacing == (2.0, 2.0, 2.0) and all(isinstance(v, float) for v in config.data.spacing)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,6 +187,47 @@ class ExperimentConfig:
         _check_choice("train.amp_dtype", t.amp_dtype, AMP_DTYPES)
         if t.iterations < 0 or t.batch_size < 1:
             raise ValueError("train: need iterations >= 0 and batch_size >= 1")
+        _check_ranges(self)
+
+
+def _check_range(key: str, value: float, low: float, high: float = float("inf"), open_low: bool = False) -> None:
+    if not (low < value if open_low else low <= value) or not value <= high:
+        bound = f"> {low:g}" if open_low else f">= {low:g}"
+        allowed = bound if high == float("inf") else f"{bound} and <= {high:g}"
+        raise ValueError(f"{key} = {value!r}: must be {allowed}")
+
+
+def _check_ranges(config: ExperimentConfig) -> None:
+    """Ranges of the numeric fields; one ValueError naming the key, the value and what is allowed."""
+    d, lo, o, t = config.data, config.loss, config.optim, config.train
+    for key, values, low, open_low in (
+        ("data.spacing", d.spacing, 0.0, True),
+        ("data.roi", d.roi, 1, False),
+        ("data.margin", d.margin, 0, False),
+    ):
+        for value in values:
+            _check_range(key, value, low, open_low=open_low)
+    _check_range("optim.lr", o.lr, 0.0, open_low=True)
+    _check_range("optim.momentum", o.momentum, 0.0, 1.0)
+    _check_range("optim.weight_decay", o.weight_decay, 0.0)
+    _check_range("optim.lr_step", o.lr_step, 1)
+    _check_range("optim.lr_gamma", o.lr_gamma, 0.0, 1.0, open_low=True)
+    _check_range("loss.growth", lo.growth, 0.0, open_low=True)
+    _check_range("loss.t_la", lo.t_la, 0.0, 1.0)
+    for key in ("lambda_la", "lambda_scar", "lambda_m1", "lambda_m2"):
+        _check_range(f"loss.{key}", getattr(lo, key), 0.0)
+    for key in ("checkpoint_every", "val_every", "log_every"):
+        _check_range(f"train.{key}", getattr(t, key), 1)
+    bad_axes = [axis for axis in t.flip_axes if axis not in (0, 1, 2)]
+    if bad_axes:
+        raise ValueError(f"train.flip_axes = {list(t.flip_axes)!r}: axes must be 0, 1 or 2 (x, y, z)")
+    _check_range("train.rotate_deg", t.rotate_deg, 0.0, 180.0)
+    for key, (low, high) in (("train.scale_range", t.scale_range), ("train.gamma_range", t.gamma_range)):
+        if not 0 < low <= high:
+            raise ValueError(f"{key} = {[low, high]!r}: need 0 < low <= high")
+    for key in ("intensity_scale", "intensity_shift", "noise_std"):
+        _check_range(f"train.{key}", getattr(t, key), 0.0)
+    _check_range("train.num_workers", t.num_workers, 0)
 
 
 def _upgrade(data: Any) -> Any:
@@ -220,10 +262,44 @@ def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
             value = value if isinstance(value, hint) else _from_dict(hint, value, f"{where}.{key}")
-        elif isinstance(value, list):
-            value = tuple(value)
+        else:
+            name = f"{where}.{key}".removeprefix("config.")
+            value = _coerce(value, hint, name)
         values[key] = value
     return cls(**values)
+
+
+_TYPE_WORDS = {float: "a number", int: "an integer", bool: "true or false", str: "a string"}
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """`value` as the field's declared type (int → float for floats, lists → tuples), or one ValueError naming
+    the key, the value and what the field takes (e.g. `optim.lr = 'fast': expected a number`)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"{key} = {value!r}: expected a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(item, args[0], f"{key}[{i}]") for i, item in enumerate(value))
+        if len(value) != len(args):
+            raise ValueError(f"{key} = {list(value)!r}: expected {len(args)} values")
+        return tuple(_coerce(item, arg, f"{key}[{i}]") for i, (item, arg) in enumerate(zip(value, args, strict=True)))
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{key} = {value!r}: expected a number")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{key} = {value!r}: expected an integer")
+        return value
+    if hint in (bool, str) and not isinstance(value, hint):
+        raise ValueError(f"{key} = {value!r}: expected {_TYPE_WORDS[hint]}")
+    return value
 
 
 def _preset_table() -> dict[str, dict[str, Any]]:
