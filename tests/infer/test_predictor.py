@@ -243,7 +243,8 @@ def test_adding_a_constant_to_the_intensities_changes_nothing(tmp_path):
     geometry = Geometry((61, 47, 23), (1.3, 1.3, 2.6), (5.0, -7.0, 11.0), ROTATED)
     array = (ball_image(geometry, geometry.index_to_physical(np.array([30.0, 20, 11])), 15.0).array * 120 + 40)
     array = array + rng.normal(0, 10, array.shape).astype(np.float32)
-    predictor = Predictor.from_checkpoint(str(_tiny_bundle_without_localiser(tmp_path)), "cpu")
+    # fp32: bf16 would round the float-rounding differences of the two inputs up to ~1e-4
+    predictor = Predictor.from_checkpoint(str(_tiny_bundle_without_localiser(tmp_path)), "cpu", precision="fp32")
     base = predictor.predict_volume(Volume(array, geometry))
     shifted = predictor.predict_volume(Volume(array + 1000.0, geometry))
     np.testing.assert_allclose(shifted.la_prob.array, base.la_prob.array, atol=2e-4)
@@ -263,7 +264,8 @@ def test_the_same_scan_as_nifti_and_as_a_dicom_series_gives_the_same_prediction(
     write_volume(Volume(dicom.array.astype(np.float32), dicom.geometry), nifti_path)
     nifti = read_volume(nifti_path)
     np.testing.assert_allclose(nifti.geometry.spacing, dicom.geometry.spacing)
-    predictor = Predictor.from_checkpoint(str(_tiny_bundle_without_localiser(tmp_path)), "cpu")
+    # fp32: bf16 would round the float-rounding differences of the two inputs up to ~1e-4
+    predictor = Predictor.from_checkpoint(str(_tiny_bundle_without_localiser(tmp_path)), "cpu", precision="fp32")
     a, b = predictor.predict_volume(dicom), predictor.predict_volume(nifti)
     np.testing.assert_allclose(a.la_prob.array, b.la_prob.array, atol=2e-4)
     np.testing.assert_array_equal(a.la.array, b.la.array)

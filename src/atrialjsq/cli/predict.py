@@ -47,7 +47,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | No
         "the whole volume (default: roi with a localiser, whole for a model without one)",
     )
     parser.add_argument(
-        "--precision", choices=("auto", "fp32", "bf16"), default="auto", help="auto = bf16 on CUDA, fp32 on CPU"
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="auto = bf16 on CUDA and on CPUs with native bf16 (AVX-512-BF16/AMX), else fp32",
     )
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--save-probabilities", action="store_true", help="also write prob_{la,normal,scar}.nii.gz")

@@ -81,8 +81,12 @@ class Network:
         self.roi = tuple(int(r) for r in preprocessing.get("roi", self.config.data.roi))
         self.zscore_region = str(preprocessing.get("zscore_region", "volume"))
         self.multiple = int(model.input_multiple)
-        # bf16 autocast on GPUs; fp32 on CPUs unless asked (oneDNN bf16 is only sometimes faster there).
-        use_bf16 = precision == "bf16" or (precision == "auto" and self.device.type == "cuda")
+        # bf16 autocast on GPUs and on CPUs with native bf16 (the real model's network: 0.58 s vs 1.72 s fp32 on
+        # a LASC case, identical LA mask; benchmarks/bench_predict.py); fp32 on other CPUs (emulated bf16 is slow).
+        from atrialjsq.hardware import cpu_has_native_bf16
+
+        native = self.device.type == "cuda" or (self.device.type == "cpu" and cpu_has_native_bf16())
+        use_bf16 = precision == "bf16" or (precision == "auto" and native)
         self.dtype = torch.bfloat16 if use_bf16 else None
 
     def normalise(self, array: np.ndarray) -> np.ndarray:
