@@ -148,3 +148,17 @@ def test_unknown_format_error_does_not_cut_the_path(tmp_path):
     assert info.value.reason == (
         "unreadable image (not an image format SimpleITK reads; use NIfTI, NRRD, MHA/MHD or a DICOM series folder)"
     )
+
+
+def test_write_json_is_atomic_and_strict_on_request(tmp_path):
+    import json
+    import math
+
+    from atrialjsq.io.atomic import write_json
+
+    path = write_json(tmp_path / "a" / "summary.json", {"dice": 0.9, "cases": ["x"]})
+    assert json.loads(path.read_text()) == {"dice": 0.9, "cases": ["x"]} and path.read_text().endswith("\n")
+    with pytest.raises(ValueError):
+        write_json(path, {"dice": math.nan}, strict=True)
+    assert json.loads(path.read_text())["dice"] == 0.9  # the failed write left the old file alone
+    assert sorted(p.name for p in path.parent.iterdir()) == ["summary.json"]  # and no temporary file

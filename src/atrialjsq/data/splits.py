@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from atrialjsq.errors import InputError
-from atrialjsq.io.atomic import atomic_path
+from atrialjsq.io.atomic import write_json
 
 Fold = dict[str, list[str]]
 SPLITS_FORMAT = "atrialjsq-splits-v1"
@@ -39,8 +39,7 @@ def save_folds(folds: list[Fold], path: str | Path, *, k: int | None = None, see
     """Write folds atomically as JSON (with the k and seed that made them, when given)."""
     path = Path(path)
     payload = {"format": SPLITS_FORMAT, "k": k if k is not None else len(folds), "seed": seed, "folds": folds}
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=1) + "\n")
+    write_json(path, payload)
     return path
 
 

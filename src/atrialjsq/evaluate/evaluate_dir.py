@@ -13,7 +13,6 @@ its reason and the others are still scored.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from atrialjsq.errors import InputError
 from atrialjsq.evaluate.la_metrics import la_metrics
 from atrialjsq.evaluate.scar_metrics import SCAR_METRIC_NAMES, scar_metrics
 from atrialjsq.io import Geometry, atomic_path, read_volume
+from atrialjsq.io.atomic import write_json
 
 PRED_LA = "LA_predict.nii.gz"
 PRED_SCAR = "scar_predict.nii.gz"
@@ -244,8 +244,7 @@ def write_outputs(evaluation: Evaluation, out_dir: str | Path, meta: dict | None
         # JSON has no NaN/inf: they are written as null / "inf" strings.
         "metrics": {name: {k: _json_number(v) for k, v in stats.items()} for name, stats in summary.items()},
     }
-    with atomic_path(out_dir / "summary.json") as tmp:
-        tmp.write_text(json.dumps(document, indent=2) + "\n")
+    write_json(out_dir / "summary.json", document, indent=2)
     return summary
 
 

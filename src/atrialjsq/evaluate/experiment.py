@@ -48,7 +48,8 @@ from tqdm import tqdm
 from atrialjsq.data.case import Case
 from atrialjsq.data.layouts import CaseRef
 from atrialjsq.errors import InputError
-from atrialjsq.io import Geometry, Volume, atomic_output, atomic_path, write_volume
+from atrialjsq.io import Geometry, Volume, atomic_output, write_volume
+from atrialjsq.io.atomic import write_json
 
 EXPERIMENT_FORMAT = "atrialjsq-experiment-v1"
 REFERENCE_ROW = "ajsq-sesa"
@@ -253,8 +254,7 @@ def _check_recorded(settings: ExperimentSettings) -> bool:
 
 def _record(settings: ExperimentSettings) -> None:
     document = {"format": EXPERIMENT_FORMAT, "settings": settings.recorded(), "data": str(settings.data)}
-    with atomic_path(settings.out / "experiment.json") as tmp:
-        tmp.write_text(json.dumps(document, indent=1) + "\n")
+    write_json(settings.out / "experiment.json", document)
 
 
 # ---------------------------------------------------------------------------------------------- data

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 
 def _suffixes(path: Path) -> str:
@@ -36,6 +38,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def write_json(path: str | Path, data: Any, *, indent: int = 1, strict: bool = False) -> Path:
+    """Write `data` as JSON (with a final newline) atomically; `strict` refuses NaN/inf (write them as null first)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=indent, allow_nan=not strict) + "\n")
+    return path
 
 
 @contextlib.contextmanager

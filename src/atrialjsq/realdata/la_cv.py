@@ -27,7 +27,7 @@ import numpy as np
 
 from atrialjsq.data.compact import CompactCase, CompactSet, centred_window, load_compact, trainer_arrays
 from atrialjsq.errors import InputError
-from atrialjsq.io.atomic import atomic_path
+from atrialjsq.io.atomic import atomic_path, write_json
 
 PREDICTIONS_FORMAT = "atrialjsq-la-predictions-v1"
 PREDICTIONS_FILE = "predictions.npz"
@@ -277,8 +277,7 @@ def run_fold(compact: CompactSet, folds, number: int, out: Path, settings: CvSet
         "dice_train_grid_mean": round(float(np.mean(list(quick.values()))), 5) if quick else None,
     }
     write_predictions(fold_dir / PREDICTIONS_FILE, maps, {**summary, "compact": str(compact.path)})
-    with atomic_path(fold_dir / "fold.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    write_json(fold_dir / "fold.json", summary)
     return summary
 
 
@@ -324,6 +323,5 @@ def run_final(
         path = export_model(result.checkpoint, export, meta=model_meta)
         summary["export"] = str(path)
         summary["export_bytes"] = path.stat().st_size
-    with atomic_path(out / "final.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    write_json(out / "final.json", summary)
     return summary

@@ -9,7 +9,6 @@ literature on this release reports, and in mm). Outputs: per_case.csv, summary.j
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 from tqdm import tqdm
 
 from atrialjsq.errors import InputError
-from atrialjsq.io.atomic import atomic_path
+from atrialjsq.io.atomic import atomic_path, write_json
 from atrialjsq.realdata.scoring import ALL_METRICS, REPORTED, _stats, _strict, _write_csv
 
 
@@ -64,8 +63,7 @@ def score_model(
         "spacing_mm": list(next(iter(refs.values())).spacing or ()),
         "overall": overall,
     }
-    with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(_strict(summary), indent=1, allow_nan=False) + "\n")
+    write_json(out / "summary.json", _strict(summary), strict=True)
     cells = []
     for name in REPORTED:
         scale = 100 if name.startswith(("Dice", "Jaccard")) else 1

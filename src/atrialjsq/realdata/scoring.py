@@ -11,7 +11,6 @@ summary.json and summary.md.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ from tqdm import tqdm
 
 from atrialjsq.data.compact import CompactCase, load_compact
 from atrialjsq.errors import InputError
-from atrialjsq.io.atomic import atomic_path
+from atrialjsq.io.atomic import atomic_path, write_json
 from atrialjsq.realdata.la_cv import read_predictions
 
 # Columns reported (la_metrics names), in table order.
@@ -166,8 +165,7 @@ def score_predictions(
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(rows, out / "per_case.csv")
     _write_csv(per_fold, out / "per_fold.csv")
-    with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(_strict(summary), indent=1, allow_nan=False) + "\n")
+    write_json(out / "summary.json", _strict(summary), strict=True)
     with atomic_path(out / "summary.md") as tmp:
         tmp.write_text(_markdown(per_fold, overall, notes))
     return summary

@@ -28,7 +28,7 @@ import numpy as np
 
 from atrialjsq.data.cache import CacheIndex, load_cache, load_cached_case
 from atrialjsq.errors import InputError
-from atrialjsq.io.atomic import atomic_path
+from atrialjsq.io.atomic import write_json
 from atrialjsq.model.configs import ExperimentConfig
 from atrialjsq.train.dataset import CACHE_KEYS
 from atrialjsq.train.ddp import context_from_env
@@ -99,11 +99,6 @@ def make_split(index: CacheIndex, fold: int | None, val_fraction: float, seed: i
     return {"fold": None, "train": [i for i in ids if i not in set(val)], "val": val}
 
 
-def _write_json(path: Path, payload: Any) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=1) + "\n")
-
-
 def _raw_to_cache(data: Path, out: Path, config: ExperimentConfig, layout: str, workers: int) -> Path:
     """Build RUN/cache from a raw dataset (rank 0), or wait for it (other ranks)."""
     from atrialjsq.data.cache import build_cache
@@ -167,8 +162,8 @@ def train_run(
         if (saved.get("train"), saved.get("val")) != (split["train"], split["val"]):
             raise InputError(split_file, "the resumed run was trained on another split (check --fold/--val-fraction)")
     if options.context.is_main:
-        _write_json(out / "config.json", config.to_dict())
-        _write_json(split_file, split)
+        write_json(out / "config.json", config.to_dict())
+        write_json(split_file, split)
 
     def arrays(case_id: str) -> dict[str, np.ndarray]:
         loaded = load_cached_case(index, case_id)
