@@ -316,3 +316,13 @@ def test_score_model_predicts_real_cases_through_the_predictor_on_the_native_gri
     assert json.loads((tmp_path / "score" / "summary.json").read_text())["cases"] == [case_id]
     with pytest.raises(InputError, match="NOPE"):
         score_model(bundle, lasc_dir, ["NOPE"], tmp_path / "other", progress=False)
+
+
+def test_cross_validation_mirrors_by_the_predictors_rule():
+    """TTA in the CV mirrors along the axes flipped in training, as `atrialjsq predict` does (not always all 3)."""
+    from atrialjsq.infer.tta import tta_axes
+    from atrialjsq.realdata.la_cv import CvSettings, _tta_axes
+
+    config = get_config("unet-la-se", tiny=True, train={"flip_axes": (0, 2)})
+    assert _tta_axes(CvSettings(config=config, tta=True)) == (0, 2) == tta_axes(config)
+    assert _tta_axes(CvSettings(config=config, tta=False)) == ()

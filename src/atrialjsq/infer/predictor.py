@@ -21,7 +21,6 @@ from __future__ import annotations
 import itertools
 import math
 import time
-import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +39,7 @@ from atrialjsq.data.preprocess import (
 )
 from atrialjsq.infer.localize import Localization, image_centre_mm, largest_component, localization_from_mask
 from atrialjsq.infer.sliding_window import ProbabilityFn, sliding_window_probabilities
-from atrialjsq.infer.tta import with_mirroring
+from atrialjsq.infer.tta import tta_axes, with_mirroring
 from atrialjsq.io.geometry import Geometry
 from atrialjsq.io.volume import Volume
 
@@ -99,17 +98,6 @@ class Network:
         with torch.inference_mode(), autocast:
             logits = self.model(image.to(self.device))
         return {name: torch.sigmoid(value.float()) for name, value in logits.items()}
-
-
-def tta_axes(config: Any) -> tuple[int, ...]:
-    """Mirror only along the axes the model saw mirrored in training; all three (with a warning) if none."""
-    trained = tuple(int(axis) for axis in getattr(getattr(config, "train", None), "flip_axes", ()) or ())
-    if trained:
-        return trained
-    warnings.warn(
-        "the model was trained without flips; mirroring TTA on all three axes may not help", RuntimeWarning, 2
-    )
-    return (0, 1, 2)
 
 
 def round_up(value: float, multiple: int) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -33,3 +35,14 @@ def with_mirroring(predict: ProbabilityFn, axes: Sequence[int] = (0, 1, 2)) -> P
         return {name: total / len(combos) for name, total in totals.items()}
 
     return mirrored
+
+
+def tta_axes(config: Any) -> tuple[int, ...]:
+    """Mirror only along the axes the model saw mirrored in training; all three (with a warning) if none."""
+    trained = tuple(int(axis) for axis in getattr(getattr(config, "train", None), "flip_axes", ()) or ())
+    if trained:
+        return trained
+    warnings.warn(
+        "the model was trained without flips; mirroring TTA on all three axes may not help", RuntimeWarning, 2
+    )
+    return (0, 1, 2)

@@ -96,6 +96,7 @@ def predict_maps(
     channels_last: bool = False,
     tta: bool = False,
     overlap: float = 0.5,
+    tta_axes: tuple[int, ...] = (0, 1, 2),
 ) -> dict[str, np.ndarray]:
     """Probabilities over a whole z-scored window (sliding windows of the training ROI), float32 on the host:
     `la` = σ(LA logits) and, with a scar head, `p_normal` and `p_scar`."""
@@ -116,7 +117,7 @@ def predict_maps(
             logits = model(window)
         return {name: torch.sigmoid(value.float()) for name, value in logits.items()}
 
-    fn = with_mirroring(predict) if tta else predict
+    fn = with_mirroring(predict, tta_axes) if tta else predict
     # A window smaller than the ROI is padded with the image minimum, as training windows and the predictor
     # pad (the sliding window's own zero padding would put mean-grey tissue around the field of view).
     size = tuple(max(int(s), int(r)) for s, r in zip(image.shape, roi, strict=True))
@@ -133,6 +134,15 @@ def predict_maps(
         maps["p_normal"] = outputs["scar"][0, 0][keep].float().cpu().numpy()
         maps["p_scar"] = outputs["scar"][0, 1][keep].float().cpu().numpy()
     return maps
+
+
+def _tta_axes(settings: CvSettings) -> tuple[int, ...]:
+    """The predictor's one rule (`infer.predictor.tta_axes`): mirror along the axes flipped in training."""
+    if not settings.tta:
+        return ()
+    from atrialjsq.infer.tta import tta_axes
+
+    return tta_axes(settings.config)
 
 
 def _kept_region(shape, centre, size) -> tuple[slice, ...]:
@@ -262,6 +272,7 @@ def run_fold(compact: CompactSet, folds, number: int, out: Path, settings: CvSet
             result.channels_last,
             settings.tta,
             settings.overlap,
+            _tta_axes(settings),
         )
         if "la" in maps[case_id]:
             quick[case_id] = round(_dice(maps[case_id]["la"] > 0.5, case.la > 0), 5)
