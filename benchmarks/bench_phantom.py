@@ -4,7 +4,7 @@ Phantom: ours renders the heart on the 1.25 mm acquisition grid with shapes eval
 boxes and reaches the stored 0.625 mm grid by k-space zero-filling; the baseline renders the same phantom
 directly at the stored resolution with every shape evaluated over the whole heart region. Injection: on the
 first real LASC 2018 case when ../shared/data is present, else on a phantom used as a stand-in.
-Targets (issue 3): phantom ≤ 5 s, injection ≤ 3 s per case on the 2-core dev machine.
+Targets: phantom ≤ 5 s, injection ≤ 3 s per case on the 2-core dev machine.
 
     /tmp/v0/bin/python benchmarks/bench_phantom.py [--skip-baseline]
 """

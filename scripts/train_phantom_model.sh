@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild the shipped demo model (src/atrialjsq/assets/phantom-ajsq-sesa.pt) from phantoms, on a CPU, and
 # evaluate it on 10 phantoms it has not seen. These are the exact commands that produced the shipped file;
-# about 40 minutes on a 2-core machine with native bf16 (OMP_NUM_THREADS=1 leaves a core for other work).
+# about 25 minutes on the 2-core development machine with native bf16 once the phantoms and caches exist
+# (measured with OMP_NUM_THREADS=1 while the other core was busy; the default here is 2 threads).
 # Usage: scripts/train_phantom_model.sh [WORK_DIR]   (default runs/; git-ignored)
 set -euo pipefail
 set -f  # no globbing: the --set values below contain [ ]

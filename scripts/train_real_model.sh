@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real-data joint model of issue 12 on the 2-core CPU: AtrialJSQnet (ajsq-sesa, exp DPMs on the eq. 1
+# The shipped real-data joint model (lasc2018-ajsq-sesa), trained on the 2-core CPU: AtrialJSQnet (ajsq-sesa, exp DPMs on the eq. 1
 # targets) on LASC 2018 with synthetic scar injected into the real LA walls, 1.25 mm grid, time-boxed.
 #   scripts/train_real_model.sh SECONDS OUT [FOLD...]   (no fold: train on all 80 cases, `final`)
 # Needs devdata/lasc_125.npz and devdata/lasc_125_scar.npz (see docs/real_data.md); never commit devdata/.

@@ -1,8 +1,8 @@
 """What the machine offers that changes the fastest settings: native bf16 on the CPU.
 
-On a CPU with AVX-512-BF16 or AMX, oneDNN runs bf16 convolutions natively, and bf16 autocast measured 2.5x
-faster for a training step of the real-data network (with channels_last_3d; README, benchmarks) and faster
-for inference; without those instructions bf16 is emulated and slower than fp32, so it is only a default
+On a CPU with AVX-512-BF16 or AMX, oneDNN runs bf16 convolutions natively, and bf16 autocast measured 1.8x
+faster for a training step of the real-data network (1.7x for the trainer's full step; README, benchmarks) and
+2.6x for its inference; without those instructions bf16 is emulated and slower than fp32, so it is only a default
 where the flags are present.
 """
 

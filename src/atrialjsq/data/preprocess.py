@@ -111,10 +111,9 @@ def resample_to_geometry(volume: Volume, target: Geometry, is_label: bool = Fals
 def resample(volume: Volume, spacing=PAPER_SPACING, is_label: bool = False) -> Volume:
     """Resample to a target spacing over the same physical extent (see `resample_to_geometry`).
 
-    The new grid may reach up to half a new voxel beyond the old one; images are filled there with their own
-    minimum, not 0, so the result (and the z-score after it) does not change when a constant is added to the
-    intensities: 0 is mean-grey tissue in a z-scored export but black in 8-bit codes or DICOM values, and a
-    zero fill once moved the localised LA by ~16 mm between the NIfTI and DICOM copies of one scan."""
+    Wherever the new grid samples outside the old one, images are filled with their own minimum, not 0, so
+    the result (and the z-score after it) cannot change when a constant is added to the intensities: 0 is
+    mean-grey tissue in a z-scored export but black in 8-bit codes or DICOM values (tested in infer)."""
     target = resampled_geometry(volume.geometry, spacing)
     if target == volume.geometry:
         array = volume.array.astype(np.uint8 if is_label else np.float32)

@@ -74,22 +74,19 @@ def make_bundle(
     version: str = __version__,
     preprocessing: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
-    """Build a bundle from two trainer checkpoints (or exported model files); atomic, refused above 16 MB.
+    """Build a bundle from trainer checkpoints (or exported model files); atomic, refused above 16 MB.
+    `localizer_ckpt` None: a bundle without a localiser.
 
     `preprocessing` ({"localizer": {...}, "fine": {...}}) adds what a checkpoint does not record but inference
     must reproduce, e.g. {"zscore_region": "body"} when the cache was built with `--zscore body`.
     """
-    sections: list[dict[str, Any] | None] = []
-    for key, path in (("localizer", localizer_ckpt), ("fine", fine_ckpt)):
-        if path is None:
-            sections.append(None)
-            continue
+    def section(key: str, path: str | Path) -> dict[str, Any]:
         state = load_model_file(path)
         state["preprocessing"] = {**state["preprocessing"], **(preprocessing or {}).get(key, {})}
-        sections.append(state)
-    fine = sections[1]
-    assert fine is not None
-    return _write_bundle(out, sections[0], fine, meta, name, version)
+        return state
+
+    localizer = section("localizer", localizer_ckpt) if localizer_ckpt is not None else None
+    return _write_bundle(out, localizer, section("fine", fine_ckpt), meta, name, version)
 
 
 def untrained_bundle(
@@ -104,18 +101,14 @@ def untrained_bundle(
     from atrialjsq.model.unet import build_model
 
     torch.manual_seed(seed)
-    states: list[dict[str, Any] | None] = []
-    for config in (localizer_config, fine_config):
-        if config is None:
-            states.append(None)
-            continue
+    def state(config: Any) -> dict[str, Any]:
         spacing, roi = list(config.data.spacing), list(config.data.roi)
         model = build_model(config).state_dict()
-        states.append({"config": config.to_dict(), "model": model, "preprocessing": {"spacing": spacing, "roi": roi}})
+        return {"config": config.to_dict(), "model": model, "preprocessing": {"spacing": spacing, "roi": roi}}
+
+    localizer = state(localizer_config) if localizer_config is not None else None
     meta = {"trained_on": "nothing (untrained, random weights)", **(meta or {})}
-    fine = states[1]
-    assert fine is not None
-    return _write_bundle(out, states[0], fine, meta, None, __version__)
+    return _write_bundle(out, localizer, state(fine_config), meta, None, __version__)
 
 
 def _write_bundle(

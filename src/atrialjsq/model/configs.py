@@ -179,10 +179,6 @@ class ExperimentConfig:
         _check_choice("loss.se_distance", lo.se_distance, SE_DISTANCES)
         if lo.sa and self.task != "joint":
             raise ValueError("loss.sa needs task 'joint': SA(M2) uses the LA decoder's prediction")
-        if lo.growth_every < 1:
-            raise ValueError("loss.growth_every must be >= 1")
-        if not lo.m2_radius_mm > 0:
-            raise ValueError(f"loss.m2_radius_mm = {lo.m2_radius_mm!r}: must be > 0 (millimetres)")
         _check_choice("optim.name", o.name, OPTIMIZERS)
         _check_choice("train.amp_dtype", t.amp_dtype, AMP_DTYPES)
         if t.iterations < 0 or t.batch_size < 1:
@@ -213,6 +209,8 @@ def _check_ranges(config: ExperimentConfig) -> None:
     _check_range("optim.lr_step", o.lr_step, 1)
     _check_range("optim.lr_gamma", o.lr_gamma, 0.0, 1.0, open_low=True)
     _check_range("loss.growth", lo.growth, 0.0, open_low=True)
+    _check_range("loss.growth_every", lo.growth_every, 1)
+    _check_range("loss.m2_radius_mm", lo.m2_radius_mm, 0.0, open_low=True)
     _check_range("loss.t_la", lo.t_la, 0.0, 1.0)
     for key in ("lambda_la", "lambda_scar", "lambda_m1", "lambda_m2"):
         _check_range(f"loss.{key}", getattr(lo, key), 0.0)

@@ -1,4 +1,4 @@
-"""The real-data (LASC 2018) GPU workflow of issue 7: compact data set, time-boxed cross-validation, scoring.
+"""The real-data (LASC 2018) workflow: compact data set, time-boxed cross-validation, scoring.
 
 Modules: `timebox` (train for a wall-clock budget around the trainer's pieces), `la_cv` (k-fold LA
 cross-validation and the all-cases model, run on the GPU machine), `scoring` (held-out predictions back onto

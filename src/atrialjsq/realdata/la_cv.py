@@ -137,7 +137,7 @@ def predict_maps(
 
 
 def _tta_axes(settings: CvSettings) -> tuple[int, ...]:
-    """The predictor's one rule (`infer.predictor.tta_axes`): mirror along the axes flipped in training."""
+    """The predictor's one rule (`infer.tta.tta_axes`): mirror along the axes flipped in training."""
     if not settings.tta:
         return ()
     from atrialjsq.infer.tta import tta_axes

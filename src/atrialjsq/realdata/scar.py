@@ -1,4 +1,4 @@
-"""Scar on real anatomy (issue 7, item 4): synthetic scar injected into the LASC 2018 atria, then scored.
+"""Scar on real anatomy: synthetic scar injected into the LASC 2018 atria, then scored.
 
 LASC 2018 has LA labels but no scar labels. `inject_compact` draws scar of known extent into the LA wall of
 each compact case (`phantom.inject.inject_scar`, seed = `phantom.writer.case_seed(seed, index)`) on the case's

@@ -1,4 +1,4 @@
-"""Training for a wall-clock budget (issue 7's "time-to-accuracy"), built from the trainer's own pieces.
+"""Training for a wall-clock budget (time-to-accuracy studies), built from the trainer's own pieces.
 
 `train.trainer.Trainer` runs for a number of iterations with a step learning-rate schedule; a fixed budget
 of GPU seconds needs the schedule to follow the clock instead. This loop reuses the Trainer's data bank,
