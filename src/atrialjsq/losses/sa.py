@@ -64,8 +64,7 @@ def predicted_boundary_mask(
 ) -> torch.Tensor:
     """M2: voxels within `radius_mm` (per axis, a box) of the predicted LA boundary {σ > 0.5}, from detached
     logits [B, 1, X, Y, Z]; float 0/1 of the same shape."""
-    if la_logits.ndim != 5 or la_logits.shape[1] != 1:
-        raise ValueError(f"la_logits must be [B, 1, X, Y, Z], got {tuple(la_logits.shape)}")
+    check_channels("predicted_boundary_mask", la_logits, 1, "la_logits")
     radius = m2_radius_voxels(radius_mm, spacing)
     inside = (la_logits.detach() > 0).to(torch.float32)
     size = tuple(2 * r + 1 for r in radius)

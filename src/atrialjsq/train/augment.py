@@ -5,8 +5,9 @@ sampling grid that reads straight from the margin-padded cached arrays, so no pa
 the window border and the crop costs nothing extra. Image and signed distances are sampled linearly, the
 `la` and `band` labels with nearest neighbour. An isotropic zoom by `s` scales every distance d by `s`, so a
 map φ = ±d**β is multiplied by s**β (β of `phi_la` is `AugmentParams.distance_beta`; the wall-band maps have
-β = 1) and then clipped again at ±`distance_clip` (a value at the clip only says "at least this far", and
-stays at the clip). The elastic field bends space slightly, so distances stay approximately (not exactly)
+β = 1) and then clipped again at ±`distance_clip`. A cached value at the clip only says "at least this far":
+zoomed in it is clipped back to the clip, zoomed out (s < 1) it reads s**β·clip, an underestimate. The
+elastic field bends space slightly, so distances stay approximately (not exactly)
 correct under it; it is off by default.
 
 Every random number for one training sample comes from a generator seeded by (run seed, iteration, position
