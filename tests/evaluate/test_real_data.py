@@ -326,3 +326,38 @@ def test_cross_validation_mirrors_by_the_predictors_rule():
     config = get_config("unet-la-se", tiny=True, train={"flip_axes": (0, 2)})
     assert _tta_axes(CvSettings(config=config, tta=True)) == (0, 2) == tta_axes(config)
     assert _tta_axes(CvSettings(config=config, tta=False)) == ()
+
+
+def test_snapshots_are_written_at_each_multiple_of_the_period(compact_1mm, tmp_path):
+    torch.set_num_threads(1)
+    config = get_config("unet-la-se", **TINY)
+    arrays = [trainer_arrays(load_compact(compact_1mm).cases[0], (24, 24, 24), (1.0, 1.0, 1.0))]
+    result = train_for_seconds(
+        config, arrays, tmp_path / "run", 2.6, device="cpu", progress=False, sync_every=1, snapshot_seconds=1.0
+    )
+    snapshots = sorted((tmp_path / "run" / "snapshots").glob("*.pt"))
+    assert [path.name for path in snapshots] == ["t00001.pt", "t00002.pt"]
+    metas = [load_model_file(path)["meta"] for path in snapshots]
+    assert 1.0 <= metas[0]["seconds"] < metas[1]["seconds"] < 2.6
+    assert 0 < metas[0]["iteration"] < metas[1]["iteration"] <= result.iterations
+
+
+def test_original_images_join_training_for_the_la_only(scar_compact, tmp_path):
+    """`--add-originals`: each training case comes twice, injected (scar known) and original (scar unknown),
+    on the same window; a compact holding other cases is refused."""
+    from atrialjsq.realdata.la_cv import CvSettings, training_cases
+
+    originals = scar_compact.parent / "la.npz"
+    config = get_config("ajsq-sesa", **TINY)
+    settings = CvSettings(config=config, originals=originals)
+    compact = load_compact(scar_compact)
+    arrays = training_cases(compact, compact.case_ids, settings)
+    assert len(arrays) == 2 * len(compact.case_ids)
+    assert [float(a["scar_known"]) for a in arrays] == [1.0, 1.0, 0.0, 0.0]
+    for injected, original in zip(arrays[:2], arrays[2:], strict=True):
+        np.testing.assert_array_equal(injected["la"], original["la"])
+        wall = (injected["band"] > 0) & (original["band"] > 0)
+        assert wall.any() and not np.array_equal(injected["image"][wall], original["image"][wall])
+    other = build_compact(_cases(1), tmp_path / "other.npz", z_margin_mm=6.0)
+    with pytest.raises(InputError, match="lacks case"):
+        training_cases(compact, compact.case_ids, CvSettings(config=config, originals=other))

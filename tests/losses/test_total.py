@@ -204,3 +204,38 @@ def test_every_joint_variant_trains_both_heads(name):
     loss.backward()
     for head in ("la", "scar"):
         assert sum(p.grad.abs().sum() for p in model.decoders[head].parameters()) > 0
+
+
+def test_samples_without_known_scar_train_the_la_only():
+    """`scar_known` = 0 drops a sample from every scar term: the scar terms equal those of the known sample
+    alone, the LA terms still average both, and the unknown sample's scar logits get no gradient."""
+    config = get_config("ajsq-sesa")
+    batch = tiny_batch(2)
+    batch["band"][1] = 0  # the second sample's labels say "no scar anywhere": wrong for a real image
+    batch["scar_known"] = torch.tensor([1.0, 0.0])
+    la = torch.tensor([0.3, -0.7]).view(2, 1, 1, 1, 1).expand(2, 1, 2, 2, 2).clone()
+    scar = torch.randn(2, 2, 2, 2, 2, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    loss_fn = JointLoss(config)
+    _, parts = loss_fn({"la": la, "scar": scar}, batch, 0)
+    first = {key: value[:1] for key, value in tiny_batch(2).items()}
+    _, alone = loss_fn({"la": la[:1], "scar": scar[:1]}, first, 0)
+    for name in ("scar_se", "sa_m1", "sa_m2"):
+        assert parts[name].item() == pytest.approx(alone[name].item(), rel=1e-6)
+    _, both = loss_fn({"la": la, "scar": scar}, tiny_batch(2), 0)
+    assert parts["la_bce"].item() == pytest.approx(both["la_bce"].item(), rel=1e-6)  # LA: every sample
+    total, _ = loss_fn({"la": la, "scar": scar}, batch, 0)
+    total.backward()
+    assert scar.grad[1].abs().max().item() == 0.0 and scar.grad[0].abs().max().item() > 0.0
+
+
+def test_a_batch_with_no_known_scar_has_zero_scar_terms_that_still_backpropagate():
+    batch = tiny_batch(2)
+    batch["scar_known"] = torch.zeros(2)
+    scar = torch.zeros(2, 2, 2, 2, 2, requires_grad=True)
+    loss, parts = JointLoss(get_config("ajsq-sesa"))({"la": torch.zeros(2, 1, 2, 2, 2), "scar": scar}, batch, 0)
+    assert parts["scar_se"].item() == parts["sa_m1"].item() == parts["sa_m2"].item() == 0.0
+    assert loss.item() == pytest.approx(math.log(2), rel=1e-6)  # the LA's BCE alone
+    loss.backward()
+    assert scar.grad is not None and scar.grad.abs().max().item() == 0.0
+    with pytest.raises(ValueError, match="scar_known must have shape"):
+        JointLoss(get_config("ajsq-sesa"))(zero_outputs(2), {**tiny_batch(2), "scar_known": torch.zeros(3)}, 0)

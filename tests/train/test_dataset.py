@@ -67,3 +67,21 @@ def test_ranks_split_the_global_batch_and_share_its_seeds():
         assert parts[0].seeds + parts[1].seeds == whole.seeds
     with pytest.raises(ValueError, match="divisible"):
         EpochSampler(n_cases=7, global_batch=3, seed=0, rank=0, world_size=2)
+
+
+def test_per_case_flags_follow_the_batch_plan_and_must_be_given_for_every_case():
+    cases = ramp_cases(4)
+    for index, case in enumerate(cases):
+        case["scar_known"] = np.array(float(index % 2), dtype=np.float32)
+    bank = VolumeBank(cases, roi=(8, 6, 4), margin=None, spacing=(1, 1, 1))
+    params = AugmentParams(flip_axes=(), rotate_deg=0, scale=(1.0, 1.0), intensity_scale=(1, 1), intensity_shift=0,
+                           gamma=(1, 1), noise_std=0)  # fmt: skip
+    sampler = EpochSampler(n_cases=4, global_batch=3, seed=2)
+    for iteration in range(6):
+        plan = sampler.plan(iteration)
+        batch = training_batch(bank, plan, params, torch.device("cpu"))
+        assert batch["scar_known"].tolist() == [float(i % 2) for i in plan.indices]
+        assert [int(batch["image"][k, 0, 0, 0, 0]) // 10000 for k in range(3)] == plan.indices
+    del cases[1]["scar_known"]
+    with pytest.raises(ValueError, match="scar_known.*3 of 4"):
+        VolumeBank(cases, roi=(8, 6, 4), margin=None, spacing=(1, 1, 1))

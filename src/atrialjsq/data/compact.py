@@ -394,7 +394,9 @@ def la_centre(la: np.ndarray) -> np.ndarray:
 def trainer_arrays(case: CompactCase, size: Sequence[int], spacing, joint: bool = False) -> dict[str, np.ndarray]:
     """The trainer's in-memory arrays of one case (`data.cache` names and dtypes), all of shape `size`
     (roi + 2·margin) around the LA centre: `image` (z-scored float32), `la`, `phi_la` and, for `joint`
-    configs, the wall-band targets (scar projected when the case has a scar label)."""
+    configs, the wall-band targets (scar projected when the case has a scar label) and `scar_known` (1 when
+    it has one, else 0: the loss then trains only the LA on this case, since a real image's own scar is
+    unlabelled, not absent)."""
     from atrialjsq.data.targets import compute_targets, signed_distance
 
     centre = la_centre(case.la)
@@ -407,6 +409,7 @@ def trainer_arrays(case: CompactCase, size: Sequence[int], spacing, joint: bool 
         scar = centred_window(case.scar, centre, size) if case.scar is not None else None
         targets = compute_targets(arrays["la"], scar, tuple(spacing))
         arrays.update({key: targets[key] for key in ("phi_la", "band", "phi_normal", "phi_scar")})
+        arrays["scar_known"] = np.array(1.0 if case.scar is not None else 0.0, dtype=np.float32)
     else:
         arrays["phi_la"] = signed_distance(arrays["la"], tuple(spacing)).astype(np.float16)
     return arrays

@@ -7,6 +7,10 @@ Per config: `la_terms` picks BCE and/or Dice (weight 1) plus SE-LA (weight λ_LA
 λ_scar·SE-scar against the DPMs, "bce"/"dice" use the binary band targets (channel 0: `band == 1` normal wall,
 channel 1: `band == 2` scar) with weight 1, since eq. 7's λ_scar balances the SE term only; SA adds both mask
 terms. Single-task configs use only their head's terms. All terms are computed in float32 with autocast off.
+
+A batch may carry `scar_known` (B,): samples with 0 (real images whose scar is not labelled, trained for
+their LA only) are left out of every scar term, which is then the mean over the samples with known scar (zero,
+with a gradient path, when the batch has none). Without it every sample counts.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ class JointLoss(nn.Module):
             if "la" in self.heads:
                 terms.update(self._la_terms(self._get(outputs, "la", "outputs"), batch, lambdas))
             if "scar" in self.heads:
-                terms.update(self._scar_terms(self._get(outputs, "scar", "outputs"), outputs, batch, lambdas))
+                terms.update(self._known_scar_terms(outputs, batch, lambdas))
             total = sum(weight * value for weight, value in terms.values())
         parts = {name: value.detach() for name, (_, value) in terms.items()}
         parts["loss"] = total.detach()
@@ -88,6 +92,31 @@ class JointLoss(nn.Module):
         if "se" in self.loss.la_terms:
             terms["la_se"] = (lambdas["lambda_la"], se_la_loss(logits, self._get(batch, "phi_la"), self.loss.t_la))
         return terms
+
+    def _known_scar_terms(self, outputs: Batch, batch: Batch, lambdas: dict[str, float]) -> Terms:
+        """The scar terms over the samples whose scar is labelled (`scar_known`; all samples without it)."""
+        logits = self._get(outputs, "scar", "outputs")
+        known = batch.get("scar_known")
+        if known is None or bool((known > 0).all()):
+            return self._scar_terms(logits, outputs, batch, lambdas)
+        if known.shape != (logits.shape[0],):
+            raise ValueError(f"scar_known must have shape ({logits.shape[0]},), got {tuple(known.shape)}")
+        index = torch.nonzero(known > 0).flatten()
+        if index.numel() == 0:  # no labelled scar in this batch: zero terms that still reach the scar head
+            zero = logits.sum() * 0.0
+            return {name: (weight, zero) for name, weight in self._scar_term_weights(lambdas).items()}
+        subset = {key: value.index_select(0, index) for key, value in batch.items() if key != "scar_known"}
+        sub_outputs = {key: value.index_select(0, index) for key, value in outputs.items()}
+        return self._scar_terms(sub_outputs["scar"], sub_outputs, subset, lambdas)
+
+    def _scar_term_weights(self, lambdas: dict[str, float]) -> dict[str, float]:
+        """Names and weights of the scar terms `_scar_terms` returns for this config."""
+        names = {"se": ("scar_se", lambdas["lambda_scar"]), "bce": ("scar_bce", 1.0), "dice": ("scar_dice", 1.0)}
+        name, weight = names[self.loss.scar_loss]
+        weights = {name: weight}
+        if self.loss.sa:
+            weights.update({"sa_m1": lambdas["lambda_m1"], "sa_m2": lambdas["lambda_m2"]})
+        return weights
 
     def _scar_terms(self, logits: Tensor, outputs: Batch, batch: Batch, lambdas: dict[str, float]) -> Terms:
         terms = {}

@@ -50,6 +50,8 @@ def _settings(args: argparse.Namespace):
         workers=args.workers,
         progress=not args.quiet,
         max_iterations=args.max_iterations,
+        originals=args.add_originals,
+        snapshot_seconds=args.snapshot_every,
     )
 
 
@@ -71,6 +73,16 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tta", action="store_true", help="flip test-time augmentation (8 flips)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (inside the budget)")
     parser.add_argument("--workers", type=int, default=1, help="processes computing training targets")
+    parser.add_argument(
+        "--add-originals",
+        type=Path,
+        default=None,
+        metavar="COMPACT",
+        help="compact file of the same cases without injected scar: train the LA on those images too",
+    )
+    parser.add_argument(
+        "--snapshot-every", type=float, default=None, metavar="SECONDS", help="write snapshots/t<s>.pt model files"
+    )
     parser.add_argument("--quiet", action="store_true")
 
 

@@ -49,6 +49,10 @@ class CvSettings:
     progress: bool = True
     max_iterations: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # A compact file of the same cases without injected scar: its training cases join the training set for the
+    # LA only (`scar_known` = 0), so the LA head cannot lean on the bright wall that injection draws.
+    originals: Path | None = None
+    snapshot_seconds: float | None = None  # also write slim model files every this many seconds (curves)
 
     @property
     def joint(self) -> bool:
@@ -85,6 +89,20 @@ def prepare_training_arrays(cases: Sequence[CompactCase], settings: CvSettings) 
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=min(settings.workers, len(jobs)), mp_context=context) as pool:
         return list(pool.map(_arrays_job, jobs))
+
+
+def training_cases(compact: CompactSet, case_ids: Sequence[str], settings: CvSettings) -> list[dict[str, np.ndarray]]:
+    """Trainer arrays of `case_ids` from `compact`, plus the same cases' original images from
+    `settings.originals` when given (checked to hold those cases on the same grid)."""
+    arrays = prepare_training_arrays([compact.case(case_id) for case_id in case_ids], settings)
+    if settings.originals is None:
+        return arrays
+    originals = load_compact(settings.originals, ids=list(case_ids))  # refuses a file lacking any of them
+    _check_spacing(originals, settings.config)
+    for case_id in case_ids:
+        if originals.case(case_id).la.shape != compact.case(case_id).la.shape:
+            raise InputError(settings.originals, f"case {case_id}: window differs from {compact.path}")
+    return arrays + prepare_training_arrays([originals.case(case_id) for case_id in case_ids], settings)
 
 
 def predict_maps(
@@ -243,6 +261,7 @@ def _train(settings, arrays, out: Path, meta: dict):
         max_iterations=settings.max_iterations,
         progress=settings.progress,
         meta=meta,
+        snapshot_seconds=settings.snapshot_seconds,
     )
 
 
@@ -253,8 +272,7 @@ def run_fold(compact: CompactSet, folds, number: int, out: Path, settings: CvSet
     held_out = set(fold["val"])
     if held_out & set(fold["train"]):
         raise InputError(out / "folds.json", f"fold {number} trains on held-out cases")
-    train_cases = [compact.case(case_id) for case_id in fold["train"]]
-    arrays = prepare_training_arrays(train_cases, settings)
+    arrays = training_cases(compact, fold["train"], settings)
     fold_dir = out / f"fold{number}"
     meta = {"fold": number, "train_cases": list(fold["train"]), "held_out": list(fold["val"]), **settings.extra}
     result = _train(settings, arrays, fold_dir, meta)
@@ -284,6 +302,8 @@ def run_fold(compact: CompactSet, folds, number: int, out: Path, settings: CvSet
         "compile": settings.compile,
         "device": str(device),
         "train_cases": len(fold["train"]),
+        "train_arrays": len(fold["train"]) * (2 if settings.originals is not None else 1),
+        "originals": None if settings.originals is None else str(settings.originals),
         "dice_train_grid": quick,
         "dice_train_grid_mean": round(float(np.mean(list(quick.values()))), 5) if quick else None,
     }
@@ -324,7 +344,7 @@ def run_final(
     compact = load_compact(compact_path)
     _check_spacing(compact, settings.config)
     out = Path(out)
-    arrays = prepare_training_arrays(compact.cases, settings)
+    arrays = training_cases(compact, compact.case_ids, settings)
     meta = {"train_cases": compact.case_ids, "data": compact.header.get("source"), **settings.extra}
     result = _train(settings, arrays, out, meta)
     summary = {**_config_summary(settings.config, result), "seconds_budget": settings.seconds, "cases": len(arrays)}

@@ -15,6 +15,7 @@ The clock starts at the first step (data upload and model construction are repor
 from __future__ import annotations
 
 import csv
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -82,12 +83,15 @@ def train_for_seconds(
     progress: bool = True,
     meta: dict[str, Any] | None = None,
     checkpoint_seconds: float = 600.0,
+    snapshot_seconds: float | None = None,
 ) -> TimeboxResult:
     """Train `config` on `train_cases` for `seconds` of wall time (or `max_iterations`, whichever ends first)
     and write out/last.pt (the trainer's checkpoint format; `config.train.iterations` = the iterations done)
     and out/log.csv (iteration, seconds, lr, loss). A long run also writes out/last.pt every
-    `checkpoint_seconds`, so a killed run leaves usable weights (not a resumable schedule)."""
-    from atrialjsq.train.checkpoint import save_checkpoint
+    `checkpoint_seconds`, so a killed run leaves usable weights (not a resumable schedule). With
+    `snapshot_seconds`, slim model files out/snapshots/t<seconds>.pt are written at every multiple of it (the
+    points of a time-to-accuracy curve; each is the weights at that time of this one schedule)."""
+    from atrialjsq.train.checkpoint import export_model, save_checkpoint
     from atrialjsq.train.ddp import unwrap
     from atrialjsq.train.trainer import Trainer, TrainOptions
 
@@ -111,6 +115,7 @@ def train_for_seconds(
     start = time.perf_counter()
     elapsed = 0.0
     next_checkpoint = checkpoint_seconds
+    next_snapshot = snapshot_seconds if snapshot_seconds else math.inf
     bar = tqdm(total=round(seconds), desc="train", unit="s", disable=not progress or None)
     while elapsed < seconds and iteration < limit:
         factor = lr_factor(elapsed / seconds, warmup)
@@ -129,6 +134,11 @@ def train_for_seconds(
                 save_checkpoint(out / "last.pt", trainer.state())
                 _write_log(rows, out / "log.csv")
                 next_checkpoint = now + checkpoint_seconds
+            if now >= next_snapshot:
+                trainer.iteration = iteration
+                mark = round(next_snapshot)
+                export_model(trainer.state(), out / "snapshots" / f"t{mark:05d}.pt", {"seconds": round(now, 3)})
+                next_snapshot += float(snapshot_seconds or math.inf)
         elapsed = time.perf_counter() - start
     _synchronize(trainer.device)
     total = time.perf_counter() - start

@@ -22,6 +22,9 @@ from atrialjsq.train.augment import (
 )
 
 CACHE_KEYS = ("image", "la", "phi_la", "band", "phi_normal", "phi_scar")
+# Per-case scalars carried next to the volumes (not resampled): `scar_known` = 0 marks a case whose scar is not
+# labelled (a real image without injected scar), so the loss leaves its scar head alone on that sample.
+FLAG_KEYS = ("scar_known",)
 GPU_FRACTION = 0.5  # use at most this share of the free GPU memory for the data
 
 
@@ -77,6 +80,14 @@ class VolumeBank:
         for key in self.keys:
             stacked = torch.from_numpy(np.stack([np.asarray(case[key]) for case in cases])[:, None])
             self.tensors[key] = stacked.pin_memory() if pin else stacked.to(self.device)
+        self.flags: dict[str, torch.Tensor] = {}
+        for key in FLAG_KEYS:
+            present = [key in case for case in cases]
+            if any(present) and not all(present):
+                raise ValueError(f"{key!r} is given for {sum(present)} of {len(cases)} cases; give it for all or none")
+            if all(present):
+                values = [float(np.asarray(case[key]).reshape(())) for case in cases]
+                self.flags[key] = torch.tensor(values, dtype=torch.float32)
 
     def __len__(self) -> int:
         return next(iter(self.tensors.values())).shape[0]
@@ -147,4 +158,7 @@ def training_batch(
     """Augmented ROI windows (float32 on `device`) for one iteration's plan."""
     transforms: list[SampleTransform] = [draw_transform(seed, params, bank.margin) for seed in plan.seeds]
     full = bank.gather(plan.indices, device)
-    return apply_transforms(full, transforms, params, bank.roi, bank.spacing)
+    batch = apply_transforms(full, transforms, params, bank.roi, bank.spacing)
+    index = torch.as_tensor(list(plan.indices), dtype=torch.long)
+    batch.update({key: flag.index_select(0, index).to(device) for key, flag in bank.flags.items()})
+    return batch
