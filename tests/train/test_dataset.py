@@ -83,5 +83,5 @@ def test_per_case_flags_follow_the_batch_plan_and_must_be_given_for_every_case()
         assert batch["scar_known"].tolist() == [float(i % 2) for i in plan.indices]
         assert [int(batch["image"][k, 0, 0, 0, 0]) // 10000 for k in range(3)] == plan.indices
     del cases[1]["scar_known"]
-    with pytest.raises(ValueError, match="scar_known.*3 of 4"):
+    with pytest.raises(ValueError, match=r"scar_known.*3 of 4"):
         VolumeBank(cases, roi=(8, 6, 4), margin=None, spacing=(1, 1, 1))
