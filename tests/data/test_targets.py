@@ -6,15 +6,10 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from atrialjsq.data.targets import (
-    compute_targets,
-    distance_probability_maps,
-    dpm_torch,
-    project_scar_to_band,
-    signed_distance,
-    wall_band,
-)
+from atrialjsq.data.targets import compute_targets, distance_probability_maps, dpm_torch
+from atrialjsq.surface.band import mitral_exclusion, wall_band
 from atrialjsq.surface.boundary import boundary_voxels
+from atrialjsq.surface.distance import signed_distance
 from shapes import sphere_mask
 
 
@@ -30,116 +25,18 @@ def _polar_angle_deg(shape, center, spacing, axis=(0.0, 0.0, 1.0)):
     return np.degrees(np.arccos(np.clip(vectors @ np.asarray(axis) / length, -1, 1)))
 
 
-@pytest.mark.parametrize(
-    ("spacing", "center_shift", "radius"),
-    [
-        ((1.0, 1.0, 1.0), (0.0, 0.0, 0.0), 12.0),
-        ((1.0, 1.0, 1.0), (0.3, -0.2, 0.45), 11.7),
-        ((0.7, 0.7, 1.5), (0.1, 0.2, 0.3), 12.4),
-    ],
-)
-def test_ball_signed_distance_is_r_minus_R_within_half_a_voxel_diagonal(spacing, center_shift, radius):
-    shape = tuple(round(44 / s) for s in spacing)
-    center = np.array([(n - 1) / 2 for n in shape]) + np.asarray(center_shift)
-    mask = sphere_mask(shape, center=center, radius_mm=radius, spacing=spacing)
-    phi = signed_distance(mask, spacing, clip=50.0)
-    assert phi.dtype == np.float32
-    exact = _radius(shape, center, spacing) - radius
-    assert np.abs(phi - exact).max() <= 0.5 * np.linalg.norm(spacing)
-    # Negative inside, positive outside; with anisotropic spacing the half-voxel shift may put thin-axis
-    # neighbours exactly on the surface (0), never on the wrong side.
-    assert (phi[mask.astype(bool)] <= 0).all() and (phi[~mask.astype(bool)] >= 0).all()
-    if len(set(spacing)) == 1:
-        assert (phi[mask.astype(bool)] < 0).all() and (phi[~mask.astype(bool)] > 0).all()
-
-
-def test_clip_and_beta():
-    shape = (40, 40, 40)
-    mask = sphere_mask(shape, radius_mm=8.0)
-    plain = signed_distance(mask, (1, 1, 1), clip=50.0)
-    clipped = signed_distance(mask, (1, 1, 1), clip=5.0)
-    assert clipped.max() == 5.0
-    np.testing.assert_array_equal(clipped, np.clip(plain, -5.0, 5.0))
-    squared = signed_distance(mask, (1, 1, 1), beta=2.0, clip=50.0)
-    np.testing.assert_allclose(squared, np.clip(np.sign(plain) * plain**2, -50, 50), rtol=1e-5, atol=1e-5)
-    # β < 1: far voxels (d = 60 mm) stay below the clip, d**0.5 ≈ 7.7 mm.
+def test_compute_targets_phi_la_follows_beta_below_one_unclipped():
+    # β < 1: far voxels (d = 60 mm) stay below the clip, d**0.5 ≈ 7.7 mm; φ_LA is signed_distance with that β.
     long = np.zeros((80, 4, 4), dtype=bool)
     long[:5] = True
     root = signed_distance(long, (1, 1, 1), beta=0.5, clip=50.0)
-    assert root[65, 2, 2] == pytest.approx(np.sqrt(65 - 4.5), rel=1e-5)
     targets = compute_targets(long, None, (1, 1, 1), beta=0.5)
     np.testing.assert_allclose(targets["phi_la"], root.astype(np.float16))
-    with pytest.raises(ValueError, match="spacing"):
-        signed_distance(mask, (1.0, 0.0, 1.0))
 
 
-def test_slab_distance_is_exact_and_the_array_edge_counts_as_outside():
-    mask = np.zeros((30, 6, 6), dtype=bool)
-    mask[:10] = True  # LA fills x < 10 and touches the array's x, y and z edges
-    phi = signed_distance(mask, (2.0, 2.0, 2.0))
-    # Along x in the middle of the slab's cross-section the surface lies at x = 9.5 (index), i.e. 19 mm.
-    x = np.arange(10, 30)
-    np.testing.assert_allclose(phi[10:, 3, 3], (x - 9.5) * 2.0)
-    # Inside, the nearest outside is beyond the y/z array edge: voxel (5, 0, 0) is one voxel in, at −1 mm.
-    assert phi[5, 0, 0] == pytest.approx(-1.0)
-
-
-def test_empty_mask_raises_value_error():
-    with pytest.raises(ValueError, match="empty"):
-        signed_distance(np.zeros((5, 5, 5)), (1, 1, 1))
+def test_empty_la_mask_raises_value_error():
     with pytest.raises(ValueError, match="empty"):
         compute_targets(np.zeros((5, 5, 5)), None, (1, 1, 1))
-
-
-def test_wall_band_of_a_ball_spans_inward_plus_outward():
-    shape = (48, 48, 48)
-    center = np.array([23.5, 23.5, 23.5])
-    radius = 14.0
-    la = sphere_mask(shape, center=center, radius_mm=radius)
-    band = wall_band(la, (1, 1, 1), inward_mm=2.0, outward_mm=1.5)
-    r = _radius(shape, center, (1, 1, 1))[band]
-    assert r.min() >= radius - 2.0 - 0.5 and r.max() <= radius + 1.5 + 0.5
-    # Mean thickness = band volume / area of the mid-surface: 3.5 mm within a voxel.
-    mid_area = 4 * np.pi * (radius - 0.25) ** 2
-    assert abs(band.sum() / mid_area - 3.5) <= 1.0
-    # Along the +x ray from the centre the band is 3.5 voxels thick: 3 or 4 voxels.
-    assert band[24:, 23, 23].sum() in (3, 4)
-    excluded = np.zeros(shape, dtype=bool)
-    excluded[:, :, :24] = True
-    cut = wall_band(la, (1, 1, 1), 2.0, 1.5, exclude=excluded)
-    np.testing.assert_array_equal(cut, band & ~excluded)
-
-
-@pytest.mark.parametrize("alpha", [25.0, 50.0])
-def test_scar_cap_projects_within_its_solid_angle(alpha):
-    shape = (48, 48, 48)
-    spacing = (1.0, 1.0, 1.0)
-    center = np.array([23.5, 23.5, 23.5])
-    radius = 13.0
-    la = sphere_mask(shape, center=center, radius_mm=radius)
-    angle = _polar_angle_deg(shape, center, spacing)
-    r = _radius(shape, center, spacing)
-    # Volumetric scar: a wall cap 0..3 mm outside the endocardium within the cone of half-angle alpha.
-    scar = (r > radius) & (r <= radius + 3.0) & (angle <= alpha)
-    band = wall_band(la, spacing)
-    projected = project_scar_to_band(la, scar, band, spacing)
-    assert not (projected & ~band).any()
-    tolerance = 6.0  # about one voxel seen from the centre at 12 mm
-    assert angle[projected].max() <= alpha + tolerance
-    assert projected[band & (angle <= alpha - tolerance)].all()
-    # Coverage as a solid-angle fraction: (1 − cos α) / 2 of the band, within the voxel tolerance.
-    low = (1 - np.cos(np.radians(alpha - tolerance))) / 2
-    high = (1 - np.cos(np.radians(alpha + tolerance))) / 2
-    assert low <= projected.sum() / band.sum() <= high
-
-
-def test_scar_beyond_max_mm_is_not_projected():
-    shape = (48, 48, 48)
-    la = sphere_mask(shape, radius_mm=8.0)
-    r = _radius(shape, [23.5] * 3, (1, 1, 1))
-    far_scar = (r > 21.0) & (r <= 23.0)  # at least 11.5 mm beyond the band's outer edge
-    band = wall_band(la, (1, 1, 1))
-    assert not project_scar_to_band(la, far_scar, band, (1, 1, 1), max_mm=10.0).any()
 
 
 def test_dpms_on_a_slab_wall_follow_eq1_with_zero_on_the_boundary_voxels():
@@ -290,8 +187,6 @@ def test_compute_targets_without_scar_has_an_all_normal_band_and_finite_dpms():
 
 
 def test_mitral_exclusion_removes_the_band_where_the_la_meets_the_lv():
-    from atrialjsq.data.targets import compute_targets, mitral_exclusion
-
     shape, spacing = (40, 40, 56), (1.0, 1.0, 1.0)
     la = sphere_mask(shape, center=(19.5, 19.5, 18), radius_mm=10.0)
     lv = sphere_mask(shape, center=(19.5, 19.5, 40), radius_mm=10.0)  # 2 mm gap below the LA: the mitral opening

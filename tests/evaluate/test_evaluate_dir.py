@@ -8,7 +8,7 @@ import pytest
 
 from atrialjsq.cli import main
 from atrialjsq.errors import InputError
-from atrialjsq.evaluate.evaluate_dir import evaluate_dirs, summarize
+from atrialjsq.evaluate.evaluate_dir import evaluate_dirs, format_summary, summarize
 from atrialjsq.io import Geometry, Volume, write_volume
 
 SHAPE = (64, 32, 32)
@@ -68,6 +68,16 @@ def test_summary_mean_std_n():
     assert summary["d"]["mean"] == 2.0 and summary["d"]["n"] == 1 and np.isnan(summary["d"]["std"])
     with_inf = summarize([{"case": "a", "h": 1.0}, {"case": "b", "h": np.inf}])
     assert np.isinf(with_inf["h"]["mean"]) and with_inf["h"]["n"] == 2
+
+
+def test_format_summary_prints_a_dash_for_an_undefined_std():
+    text = format_summary(summarize([{"case": "a", "m": 1.0, "d": 2.0}, {"case": "b", "m": 3.0}]))
+    # m: 1 and 3 → mean 2, SD √2; d: one case → SD undefined
+    assert [line.split() for line in text.splitlines()[1:]] == [
+        ["m", "2", "±", "1.414", "2"],
+        ["d", "2", "±", "–", "1"],
+    ]
+    assert "nan" not in text
 
 
 def test_cli_writes_csv_and_json(dataset, tmp_path, capsys):

@@ -19,7 +19,6 @@ from atrialjsq.evaluate.experiment import (
     TABLE2_ROWS,
     TABLE4_ROWS,
     ExperimentSettings,
-    predict_cached_case,
     run_experiment,
     select_rows,
 )
@@ -219,38 +218,29 @@ def _write_sphere_set(root: Path, n: int, shape=(40, 40, 40)) -> None:
         write_volume(Volume(scar, geometry), folder / "scarSegImgM.nii.gz", label=True)
 
 
-class _CachedTruth:
-    """Plays a network by returning a case's cached targets, so the way back to the input grid can be checked
-    exactly: on a 1 mm input grid the returned LA must be the manual LA voxel for voxel."""
+def test_held_out_predictions_are_what_atrialjsq_predict_writes(tmp_path: Path):
+    """The runner predicts through the Predictor: its held-out LA and scar masks equal, voxel for voxel, what
+    `atrialjsq predict --model <the fold's last.pt>` writes for the same case (on the case's own grid)."""
+    from atrialjsq.cli import main
+    from atrialjsq.data.splits import load_folds
 
-    def __init__(self, arrays: dict[str, np.ndarray], roi, margin):
-        self.device = torch.device("cpu")
-        self.roi = tuple(roi)
-        box = tuple(slice(m, m + r) for m, r in zip(margin, roi, strict=True))
-        self.la = torch.from_numpy(arrays["la"][box].astype(np.float32))[None, None]
-        band = arrays["band"][box]
-        self.scar = torch.from_numpy(np.stack([band == 1, band == 2]).astype(np.float32))[None]
-
-    def probabilities(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        assert tuple(image.shape[2:]) == self.roi
-        return {"la": self.la, "scar": self.scar}
-
-
-def test_predict_cached_case_returns_to_the_input_grid_exactly(tmp_path: Path):
-    from atrialjsq.data.cache import build_cache, load_cached_case
-    from atrialjsq.data.layouts import index_dataset, load_case
-
-    _write_sphere_set(tmp_path / "data", 1)
-    refs = index_dataset(tmp_path / "data")
-    index = build_cache(refs, tmp_path / "cache", spacing=(1, 1, 1), roi=(32, 32, 32), margin=(4, 4, 4), center="image")
-    fake = _CachedTruth(load_cached_case(index, "case0"), index.roi, index.margin)
-    maps = predict_cached_case(fake, index, "case0")
-    case = load_case(refs[0])
-    assert maps["la"].geometry == case.image.geometry
-    np.testing.assert_array_equal(maps["la"].array, case.la.array)
-    # the scar class of the band lies on the scar side (+x) of the ball only
-    scar_x = np.nonzero(maps["p_scar"].array > 0.5)[0]
-    assert scar_x.size and scar_x.min() > 20
+    torch.set_num_threads(1)
+    data, out = tmp_path / "data", tmp_path / "exp"
+    _write_sphere_set(data, 2)
+    settings = ExperimentSettings(data, out, folds=2, iterations=40, tiny=True, spacing=(2, 2, 2), device="cpu")
+    settings.progress = False
+    run_experiment("ablation", settings, ["ajsq-sesa"])
+    held_out = load_folds(out / "folds.json")[0]["val"][0]
+    runner = out / "ajsq-sesa" / "fold0" / "pred" / held_out
+    args = ["predict", str(data / held_out / "enhanced.nii.gz"), "--out", str(tmp_path / "predict")]
+    args += ["--model", str(out / "models" / "ajsq-sesa" / "fold0" / "last.pt"), "--device", "cpu", "--quiet"]
+    assert main(args) == 0
+    predicted = tmp_path / "predict" / held_out
+    for name in ("LA_predict.nii.gz", "scar_predict.nii.gz"):
+        mine, theirs = read_volume(runner / name), read_volume(predicted / name)
+        assert mine.geometry == theirs.geometry == read_volume(data / held_out / "enhanced.nii.gz").geometry
+        np.testing.assert_array_equal(mine.array, theirs.array)
+    assert read_volume(runner / "LA_predict.nii.gz").array.any()  # a real comparison, not of two empty masks
 
 
 # ---------------------------------------------------------------------------------------------- CI-scale run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -361,3 +362,14 @@ def test_original_images_join_training_for_the_la_only(scar_compact, tmp_path):
     other = build_compact(_cases(1), tmp_path / "other.npz", z_margin_mm=6.0)
     with pytest.raises(InputError, match="lacks case"):
         training_cases(compact, compact.case_ids, CvSettings(config=config, originals=other))
+
+
+def test_the_scoring_tables_print_a_dash_for_the_sd_of_one_case():
+    from atrialjsq.evaluate.statistics import summary_stats
+    from atrialjsq.realdata.scoring import REPORTED, _markdown
+
+    overall = {name: summary_stats([0.9, math.nan]) for name in REPORTED}  # one scored case: SD undefined
+    fold = {"fold": 0, "cases": 1, "iterations": 5, "train_seconds": 1.0, **{name: 0.9 for name in REPORTED}}
+    text = _markdown([fold], overall, [])
+    assert "| all | 1 | | | 90.00 ± – | 90.00 ± – | 0.90 ± – | 0.90 ± – | 0.90 ± – | 0.90 ± – |" in text
+    assert "nan" not in text

@@ -1,4 +1,4 @@
-"""Paired tests on constructed pairs whose p-values are known in closed form."""
+"""Summary statistics by hand, and paired tests on constructed pairs whose p-values are known in closed form."""
 
 import csv
 import math
@@ -8,7 +8,14 @@ import pytest
 
 from atrialjsq.cli import main
 from atrialjsq.errors import InputError
-from atrialjsq.evaluate.statistics import compare_tables, paired_tests, read_metric_csv, significance_stars
+from atrialjsq.evaluate.statistics import (
+    compare_tables,
+    mean_sd_text,
+    paired_tests,
+    read_metric_csv,
+    significance_stars,
+    summary_stats,
+)
 
 
 def _write_csv(path, rows):
@@ -18,6 +25,35 @@ def _write_csv(path, rows):
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def test_summary_stats_of_no_value_is_nan_with_n_zero():
+    for values in ([], [math.nan, math.nan]):
+        stats = summary_stats(values)
+        assert stats["n"] == 0 and all(math.isnan(stats[key]) for key in ("mean", "std", "median"))
+
+
+def test_summary_stats_of_one_value_has_an_undefined_sd():
+    stats = summary_stats([0.8, math.nan])
+    assert (stats["mean"], stats["median"], stats["n"]) == (0.8, 0.8, 1) and math.isnan(stats["std"])
+
+
+def test_summary_stats_of_three_values_drops_the_nan():
+    # 1, 2, 6: mean 3, deviations −2, −1, 3 → sum of squares 14, sample variance 14 / 2 = 7
+    stats = summary_stats([1.0, math.nan, 6.0, 2.0])
+    assert stats == {"mean": 3.0, "std": pytest.approx(math.sqrt(7.0)), "median": 2.0, "n": 3}
+
+
+def test_summary_stats_keeps_an_infinite_value():
+    stats = summary_stats(np.array([1.0, np.inf, 3.0]))
+    assert stats["mean"] == math.inf and math.isnan(stats["std"]) and stats["median"] == 3.0 and stats["n"] == 3
+
+
+def test_mean_sd_text_prints_a_dash_not_nan():
+    assert mean_sd_text(summary_stats([1.0, 2.0, 6.0])) == "3.000 ± 2.646"  # √7 = 2.6458
+    assert mean_sd_text(summary_stats([0.8])) == "0.800 ± –"
+    assert mean_sd_text(summary_stats([])) == "–"
+    assert mean_sd_text(summary_stats([0.25, 0.75]), "{:.1%}".format) == "50.0% ± 35.4%"  # SD = 0.5/√2
 
 
 def test_wilcoxon_exact_p_when_every_difference_has_one_sign():

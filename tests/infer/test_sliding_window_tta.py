@@ -57,6 +57,27 @@ def test_image_smaller_than_window_is_padded_and_cropped_back():
     torch.testing.assert_close(tiled["la"], pointwise_net(image)["la"], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("sw_batch_size", [2, 5, 100])
+def test_batched_windows_blend_exactly_like_one_at_a_time(sw_batch_size):
+    """The conv network makes every window's output depend on its own crop, so a window paired with the wrong
+    region or a batch split the wrong way would show; each call sees at most sw_batch_size windows."""
+    torch.manual_seed(2)
+    image = torch.randn(2, 1, 30, 26, 20)  # two images: windows of both travel in each call
+    sizes = []
+
+    def counting(batch):
+        sizes.append(batch.shape[0])
+        return box_filter_net(batch)
+
+    single = sliding_window_probabilities(image, (12, 12, 10), box_filter_net)
+    batched = sliding_window_probabilities(image, (12, 12, 10), counting, sw_batch_size=sw_batch_size)
+    torch.testing.assert_close(batched["la"], single["la"], rtol=1e-6, atol=1e-7)
+    n_windows = 4 * 4 * 3  # step = half a window: ceil((30 - 12) / 6) + 1 = 4, ceil(14 / 6) + 1 = 4, 10 / 5 + 1 = 3
+    assert sum(sizes) == 2 * n_windows and max(sizes) == 2 * min(sw_batch_size, n_windows)
+    with pytest.raises(ValueError, match="sw_batch_size"):
+        sliding_window_probabilities(image, (12, 12, 10), box_filter_net, sw_batch_size=0)
+
+
 def _unsafe_positions(length: int, window: int, overlap: float) -> np.ndarray:
     """Voxels on a window face that lies inside the volume (where a 3-wide filter sees padding, not image)."""
     unsafe = np.zeros(length, bool)

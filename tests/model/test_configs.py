@@ -110,7 +110,7 @@ def test_overrides_sections_and_dotted_keys():
     ("overrides", "message"),
     [
         ({"loss": {"dpm": "gauss"}}, r"loss.dpm = 'gauss': choose from exp, expit"),
-        ({"loss": {"la_terms": ("se",)}}, "needs 'bce' or 'dice'"),
+        ({"loss": {"la_terms": ()}}, "name at least one LA loss term"),
         ({"model": {"levels": 5}, "data": {"roi": (208, 208, 88)}}, r"divisible by 2\^\(levels-1\) = 16"),
         ({"task": "la", "loss": {"sa": True}}, "needs task 'joint'"),
         ({"model": {"depth": 3}}, "unknown field"),

@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from atrialjsq.phantom import anatomy as anat
 from atrialjsq.phantom.generate import generate_phantom
+from atrialjsq.surface.band import BandParams
 from atrialjsq.surface.projection import project_mask_to_surface
 
 SMALL = {"shape": (112, 112, 44), "spacing": (1.25, 1.25, 2.5)}
@@ -125,7 +126,8 @@ def test_snr_in_blood_pool_matches_request(which, request):
 @pytest.mark.parametrize(("kind", "burden"), [("post-ablation", 0.05), ("post-ablation", 0.35), ("pre-ablation", 0.15)])
 def test_surface_burden_matches_request(kind, burden):
     case, params = generate_phantom(5, scar_kind=kind, burden=burden, **TINY)
-    projection = project_mask_to_surface(case.la.array, case.scar.array, case.image.geometry.spacing, max_mm=4.0)
+    spacing = case.image.geometry.spacing
+    projection = project_mask_to_surface(case.la.array, case.scar.array, spacing, BandParams(reach_mm=4.0))
     assert projection.hit.mean() == pytest.approx(burden, abs=0.02)
     assert params["scar"]["kind"] == kind
 

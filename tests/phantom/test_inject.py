@@ -10,6 +10,7 @@ from atrialjsq.data.case import Case
 from atrialjsq.errors import InputError
 from atrialjsq.io.volume import Volume
 from atrialjsq.phantom.inject import inject_scar
+from atrialjsq.surface.band import BandParams
 from atrialjsq.surface.projection import project_mask_to_surface
 from shapes import sphere_mask
 
@@ -54,7 +55,7 @@ def test_scar_in_wall_band_with_requested_burden_and_iir(standin, kind, burden):
     assert scar.any() and not np.any(la & scar)
     outside = edt.edt((1 - la).astype(np.uint8), anisotropy=SPACING)
     assert outside[scar > 0].max() <= params["wall_mm"] + 1e-6
-    projection = project_mask_to_surface(la, scar, SPACING, max_mm=4.0)
+    projection = project_mask_to_surface(la, scar, SPACING, BandParams(reach_mm=4.0))
     assert projection.hit.mean() == pytest.approx(burden, abs=0.02)
     image = out.image.array
     zero = before.min()
@@ -100,7 +101,7 @@ def test_inject_into_real_lasc_case(lasc_dir, tmp_path):
     case = load_case(ref)
     out, params = inject_scar(case, seed=0, burden=0.25)
     spacing = case.image.geometry.spacing
-    projection = project_mask_to_surface(out.la.array, out.scar.array, spacing, max_mm=4.0)
+    projection = project_mask_to_surface(out.la.array, out.scar.array, spacing, BandParams(reach_mm=4.0))
     assert projection.hit.mean() == pytest.approx(0.25, abs=0.02)
     low, high = params["iir_range"]
     assert low <= params["iir_measured"] <= high

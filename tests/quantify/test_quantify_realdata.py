@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from atrialjsq.data.layouts import index_dataset, load_case
-from atrialjsq.data.targets import signed_distance
 from atrialjsq.io import read_volume
 from atrialjsq.quantify.baselines import scar_from_image
 from atrialjsq.report.outputs import write_case_outputs
+from atrialjsq.surface.distance import signed_distance
 
 
 @pytest.mark.realdata

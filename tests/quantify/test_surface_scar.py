@@ -7,7 +7,7 @@ from scar_phantoms import cap_phantom
 from atrialjsq.errors import InputError
 from atrialjsq.io import Geometry, Volume
 from atrialjsq.quantify.burden import compute_burden
-from atrialjsq.quantify.surface_scar import band_offsets, compare_probabilities, scar_from_probabilities
+from atrialjsq.quantify.surface_scar import DEFAULT_BAND, compare_probabilities, scar_from_probabilities
 
 ROTATED = (0.0, 1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0)
 
@@ -76,8 +76,18 @@ def test_mean_rule_ignores_one_stray_sample():
     assert probability[0] == pytest.approx(0.5 / (0.5 + 3.2))
 
 
-def test_band_offsets_span_inward_to_outward():
-    np.testing.assert_allclose(band_offsets(2.0, 3.0, 0.5), np.arange(-2.0, 3.01, 0.5))
+def test_default_band_reads_from_two_mm_inside_to_three_mm_outside():
+    # The defaults before BandParams: inward 2.0, outward 3.0, step 0.5, normals smoothed by 2 mm.
+    assert (DEFAULT_BAND.inward_mm, DEFAULT_BAND.outward_mm, DEFAULT_BAND.step_mm) == (2.0, 3.0, 0.5)
+    assert DEFAULT_BAND.normal_sigma_mm == 2.0
+    np.testing.assert_allclose(DEFAULT_BAND.offsets(), np.arange(-2.0, 3.01, 0.5))
+    phantom = cap_phantom(half_angle_deg=45.0)
+    parameters = scar_from_probabilities(phantom.la, phantom.p_normal, phantom.p_scar).parameters
+    assert {k: parameters[k] for k in ("inward_mm", "outward_mm", "step_mm")} == {
+        "inward_mm": 2.0,
+        "outward_mm": 3.0,
+        "step_mm": 0.5,
+    }
 
 
 def test_refuses_maps_on_another_grid_and_empty_masks():

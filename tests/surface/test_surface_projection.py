@@ -1,18 +1,33 @@
-"""Sampling and projecting along normals, checked against ramps, slabs and spherical caps."""
+"""Sampling and projecting along normals (onto the surface and onto the wall band), checked against ramps,
+slabs and spherical caps."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from atrialjsq.surface.band import BandParams, wall_band
 from atrialjsq.surface.projection import (
     offsets_mm,
     project_mask_to_surface,
+    project_scar_to_band,
     project_values_to_surface,
     sample_along_normals,
     sample_at_offsets,
 )
 from shapes import sphere_mask
+
+
+def _radius(shape, center, spacing):
+    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    return np.sqrt(sum(((g - c) * s) ** 2 for g, c, s in zip(grids, center, spacing, strict=True)))
+
+
+def _polar_angle_deg(shape, center, spacing, axis=(0.0, 0.0, 1.0)):
+    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    vectors = np.stack([(g - c) * s for g, c, s in zip(grids, center, spacing, strict=True)], axis=-1)
+    length = np.maximum(np.linalg.norm(vectors, axis=-1), 1e-9)
+    return np.degrees(np.arccos(np.clip(vectors @ np.asarray(axis) / length, -1, 1)))
 
 
 def test_offsets_are_symmetric_and_include_zero():
@@ -91,7 +106,7 @@ def test_cap_outside_the_wall_projects_onto_its_solid_angle():
     grid = np.argwhere(np.ones(shape, dtype=bool))
     cone = (_polar_angle(grid, center, spacing) <= 40.0).reshape(shape)
     scar = outer.astype(bool) & ~inner.astype(bool) & cone
-    projection = project_mask_to_surface(la, scar, spacing, max_mm=10.0)
+    projection = project_mask_to_surface(la, scar, spacing, BandParams(reach_mm=10.0))
     angle = _polar_angle(projection.points, center, spacing)
     assert projection.hit[angle <= 34].all()
     assert not projection.hit[angle >= 46].any()
@@ -104,8 +119,8 @@ def test_region_beyond_max_mm_is_not_projected():
     la = sphere_mask(shape, radius_mm=6.0)
     # A shell 17..19.5 mm from the centre: at least 11 mm from every LA boundary voxel (radius <= 6 mm).
     far = sphere_mask(shape, radius_mm=19.5).astype(bool) & ~sphere_mask(shape, radius_mm=17.0).astype(bool)
-    assert not project_mask_to_surface(la, far, (1, 1, 1), max_mm=10.0).hit.any()
-    assert project_mask_to_surface(la, far, (1, 1, 1), max_mm=16.0).hit.all()
+    assert not project_mask_to_surface(la, far, (1, 1, 1), BandParams(reach_mm=10.0)).hit.any()
+    assert project_mask_to_surface(la, far, (1, 1, 1), BandParams(reach_mm=16.0)).hit.all()
 
 
 def test_value_projection_max_and_mean_of_a_radial_ramp():
@@ -114,13 +129,46 @@ def test_value_projection_max_and_mean_of_a_radial_ramp():
     la = sphere_mask(shape, center=center, radius_mm=10.0)
     grid = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
     radius = np.sqrt(sum((g - c) ** 2 for g, c in zip(grid, center, strict=True))).astype(np.float32)
-    result = project_values_to_surface(la, radius, (1, 1, 1), reduce="max", inward_mm=1.0, outward_mm=3.0)
+    band_params = BandParams(inward_mm=1.0, outward_mm=3.0)
+    result = project_values_to_surface(la, radius, (1, 1, 1), reduce="max", band_params=band_params)
     point_radius = np.linalg.norm(result.points - center, axis=1)
     np.testing.assert_allclose(result.values, point_radius + 3.0, atol=0.25)
-    mean = project_values_to_surface(la, radius, (1, 1, 1), reduce="mean", inward_mm=1.0, outward_mm=3.0)
+    mean = project_values_to_surface(la, radius, (1, 1, 1), reduce="mean", band_params=band_params)
     np.testing.assert_allclose(mean.values, point_radius + 1.0, atol=0.25)
     with pytest.raises(ValueError):
         project_values_to_surface(la, radius, (1, 1, 1), reduce="median")
+
+
+@pytest.mark.parametrize("alpha", [25.0, 50.0])
+def test_scar_cap_projects_within_its_solid_angle(alpha):
+    shape = (48, 48, 48)
+    spacing = (1.0, 1.0, 1.0)
+    center = np.array([23.5, 23.5, 23.5])
+    radius = 13.0
+    la = sphere_mask(shape, center=center, radius_mm=radius)
+    angle = _polar_angle_deg(shape, center, spacing)
+    r = _radius(shape, center, spacing)
+    # Volumetric scar: a wall cap 0..3 mm outside the endocardium within the cone of half-angle alpha.
+    scar = (r > radius) & (r <= radius + 3.0) & (angle <= alpha)
+    band = wall_band(la, spacing)
+    projected = project_scar_to_band(la, scar, band, spacing)
+    assert not (projected & ~band).any()
+    tolerance = 6.0  # about one voxel seen from the centre at 12 mm
+    assert angle[projected].max() <= alpha + tolerance
+    assert projected[band & (angle <= alpha - tolerance)].all()
+    # Coverage as a solid-angle fraction: (1 − cos α) / 2 of the band, within the voxel tolerance.
+    low = (1 - np.cos(np.radians(alpha - tolerance))) / 2
+    high = (1 - np.cos(np.radians(alpha + tolerance))) / 2
+    assert low <= projected.sum() / band.sum() <= high
+
+
+def test_scar_beyond_max_mm_is_not_projected():
+    shape = (48, 48, 48)
+    la = sphere_mask(shape, radius_mm=8.0)
+    r = _radius(shape, [23.5] * 3, (1, 1, 1))
+    far_scar = (r > 21.0) & (r <= 23.0)  # at least 11.5 mm beyond the band's outer edge
+    band = wall_band(la, (1, 1, 1))
+    assert not project_scar_to_band(la, far_scar, band, (1, 1, 1), BandParams(reach_mm=10.0)).any()
 
 
 def test_projection_rejects_mismatched_grids():

@@ -95,7 +95,7 @@ def test_zoom_scales_signed_distance_with_the_object():
 
 @pytest.mark.parametrize("zoom", [1.1, 0.9])
 def test_zoom_scales_a_beta_2_distance_map_by_zoom_squared_and_clips_after_scaling(zoom):
-    from atrialjsq.data.targets import signed_distance
+    from atrialjsq.surface.distance import signed_distance
 
     radius, clip = 7.0, 50.0
     x, y, z = physical_grid(FULL, SPACING)

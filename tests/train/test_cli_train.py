@@ -84,6 +84,15 @@ def test_bad_input_prints_one_line_and_fails(cache_dir, tmp_path, capsys):
     assert not (tmp_path / "r" / "last.pt").exists()
 
 
+def test_an_unknown_loss_name_fails_before_any_data_is_read(tmp_path, capsys):
+    missing = tmp_path / "missing"  # a data error would show if the data were read first
+    assert (
+        main(["train", "--data", str(missing), "--out", str(tmp_path / "r"), *ARGS, "--set", "loss.scar_loss=focal"])
+        == 1
+    )
+    assert "config: loss.scar_loss = 'focal': choose from se, bce, dice" in capsys.readouterr().err
+
+
 def test_raw_phantom_dataset_is_cached_into_the_run_then_reused(tmp_path):
     from atrialjsq.phantom.writer import write_phantom_set
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from atrialjsq.cli.dataset_options import add_dataset_arguments
 from atrialjsq.cli.text import batch_summary, plural
+from atrialjsq.errors import InputError
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | None = None) -> None:
@@ -111,7 +112,14 @@ def build_predictor(args: argparse.Namespace):
     device = resolve_device(args.device)
     if device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True  # windows have a fixed size, so tuned kernels are reused
-    return Predictor.from_checkpoint(args.model, device, precision=args.precision, tta=args.tta, crop=args.crop)
+    predictor = Predictor.from_checkpoint(args.model, device, precision=args.precision, tta=args.tta, crop=args.crop)
+    heads = predictor.fine.config.heads
+    if "la" not in heads or "scar" not in heads:
+        path = predictor.info.get("path") or args.model
+        raise InputError(
+            path, f"predict needs a model with LA and scar heads (task 'joint'), this one has {sorted(heads)}"
+        )
+    return predictor
 
 
 def summary_line(outcome) -> str:

@@ -78,6 +78,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def build_config(args: argparse.Namespace):
     from atrialjsq.errors import InputError
+    from atrialjsq.losses.registry import check_loss_names
     from atrialjsq.model.configs import apply_overrides, get_config, parse_overrides
 
     try:
@@ -95,7 +96,9 @@ def build_config(args: argparse.Namespace):
         if getattr(args, flag) is not None:
             dotted[key] = getattr(args, flag)
     try:
-        return apply_overrides(get_config(args.config, tiny=args.tiny), dotted)
+        config = apply_overrides(get_config(args.config, tiny=args.tiny), dotted)
+        check_loss_names(config.loss)  # before any data is read or cached
+        return config
     except ValueError as error:
         raise InputError(None, f"config: {error}") from None
 

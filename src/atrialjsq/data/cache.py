@@ -8,7 +8,6 @@ a failure on any case leaves no cache and an earlier cache at that path untouche
 from __future__ import annotations
 
 import json
-import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,15 +62,6 @@ def _storage_arrays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return stored
 
 
-def _geometry_dict(geometry) -> dict[str, list[float]]:
-    return {
-        "shape": list(geometry.shape),
-        "spacing": list(geometry.spacing),
-        "origin": list(geometry.origin),
-        "direction": list(geometry.direction),
-    }
-
-
 def _process_case(ref: CaseRef, cases_dir: Path, settings: dict[str, Any]) -> dict[str, Any]:
     """Preprocess one case and write its npz; runs in a worker process. Errors come back as plain data because
     `InputError` does not survive pickling with its (path, reason) pair."""
@@ -85,7 +75,7 @@ def _process_case(ref: CaseRef, cases_dir: Path, settings: dict[str, Any]) -> di
             "has_scar": prepared.has_scar,
             "source": str(ref.image_path),
             "layout": ref.layout,
-            "original_geometry": _geometry_dict(prepared.original_geometry),
+            "original_geometry": prepared.original_geometry.to_dict(),
             "crop": prepared.crop.to_dict(),
         }
     except InputError as error:
@@ -217,8 +207,3 @@ def load_cached_case(index: CacheIndex, case_id: str) -> dict[str, np.ndarray]:
     if shapes:
         raise InputError(file, f"arrays {shapes} do not match the cache window {index.window}")
     return arrays
-
-
-def default_workers() -> int:
-    """A conservative default: two workers, or fewer on a one-core machine."""
-    return max(1, min(2, os.cpu_count() or 1))

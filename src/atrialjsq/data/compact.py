@@ -92,19 +92,6 @@ def _unpack(blob: np.ndarray, shape: Sequence[int], bits: bool = False) -> np.nd
     return array.reshape(tuple(int(s) for s in shape)).copy()
 
 
-def _geometry_dict(geometry: Geometry) -> dict[str, list[float]]:
-    return {
-        "shape": list(geometry.shape),
-        "spacing": list(geometry.spacing),
-        "origin": list(geometry.origin),
-        "direction": list(geometry.direction),
-    }
-
-
-def _geometry(data: dict[str, Any]) -> Geometry:
-    return Geometry(**{key: tuple(value) for key, value in data.items()})
-
-
 # ---------------------------------------------------------------------------------------------- one case
 
 
@@ -121,11 +108,11 @@ class CompactCase:
 
     @property
     def window_geometry(self) -> Geometry:
-        return _geometry(self.info["window_geometry"])
+        return Geometry.from_dict(self.info["window_geometry"])
 
     @property
     def native_geometry(self) -> Geometry:
-        return _geometry(self.info["native_geometry"])
+        return Geometry.from_dict(self.info["native_geometry"])
 
     def image(self) -> np.ndarray:
         """The window in image units (float32), as the resampled original image."""
@@ -184,9 +171,9 @@ def compact_entry(
         "levels": int(codes.max()) + 1,
         "mean": float(fine_float.mean()),
         "std": float(fine_float.std()),
-        "native_geometry": _geometry_dict(native),
-        "resampled_geometry": _geometry_dict(target),
-        "window_geometry": _geometry_dict(window),
+        "native_geometry": native.to_dict(),
+        "resampled_geometry": target.to_dict(),
+        "window_geometry": window.to_dict(),
         "crop": crop.to_dict(),
         "has_scar": case.scar is not None,
         "meta": dict(case.meta.get("compact_meta", {})),
@@ -397,7 +384,8 @@ def trainer_arrays(case: CompactCase, size: Sequence[int], spacing, joint: bool 
     configs, the wall-band targets (scar projected when the case has a scar label) and `scar_known` (1 when
     it has one, else 0: the loss then trains only the LA on this case, since a real image's own scar is
     unlabelled, not absent)."""
-    from atrialjsq.data.targets import compute_targets, signed_distance
+    from atrialjsq.data.targets import compute_targets
+    from atrialjsq.surface.distance import signed_distance
 
     centre = la_centre(case.la)
     image = case.normalised()

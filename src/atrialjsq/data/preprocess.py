@@ -294,7 +294,8 @@ def preprocess_case(
     if with_targets:
         if "la" not in arrays:
             raise InputError(case.meta.get("source", case.case_id), "no LA label: cannot compute training targets")
-        from atrialjsq.data.targets import compute_targets, mitral_exclusion
+        from atrialjsq.data.targets import compute_targets
+        from atrialjsq.surface.band import mitral_exclusion
 
         spacing_mm = tuple(image.geometry.spacing)
         exclude = mitral_exclusion(spacing_mm, lv=arrays.get("lv"), valve=arrays.get("valve"))

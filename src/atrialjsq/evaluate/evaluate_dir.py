@@ -25,6 +25,7 @@ from atrialjsq.data.layouts import GEOMETRY_TOLERANCE, CaseRef, index_dataset, l
 from atrialjsq.errors import InputError
 from atrialjsq.evaluate.la_metrics import la_metrics
 from atrialjsq.evaluate.scar_metrics import SCAR_METRIC_NAMES, scar_metrics
+from atrialjsq.evaluate.statistics import NO_VALUE, summary_stats
 from atrialjsq.io import Geometry, atomic_path, read_volume
 from atrialjsq.io.atomic import write_json
 
@@ -195,19 +196,13 @@ def metric_columns(rows: Sequence[dict]) -> list[str]:
 
 
 def summarize(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
-    """Per metric: mean and sample std (ddof=1) over cases where it is defined (NaN skipped), and that n.
-
-    An infinite value (a distance to an empty prediction) is kept: the mean becomes inf and the std NaN, so a
-    failed case shows in the summary instead of vanishing from it.
-    """
+    """Per metric: mean and sample std (ddof=1) over cases where it is defined (NaN skipped), and that n
+    (`statistics.summary_stats`: std NaN for one case; an infinite value is kept, the mean becomes inf and the
+    std NaN, so a failed case shows in the summary instead of vanishing from it)."""
     summary = {}
     for column in metric_columns(rows):
-        values = np.array([float(row.get(column, math.nan)) for row in rows], dtype=np.float64)
-        defined = values[~np.isnan(values)]
-        n = int(defined.size)
-        mean = float(defined.mean()) if n else math.nan
-        std = float(defined.std(ddof=1)) if n > 1 and np.isfinite(defined).all() else math.nan
-        summary[column] = {"mean": mean, "std": std, "n": n}
+        stats = summary_stats(float(row.get(column, math.nan)) for row in rows)
+        summary[column] = {key: stats[key] for key in ("mean", "std", "n")}
     return summary
 
 
@@ -259,9 +254,14 @@ def _json_number(value: float | int):
 
 
 def format_summary(summary: dict[str, dict[str, float]]) -> str:
-    """A plain-text table: metric, mean ± std, n."""
+    """A plain-text table: metric, mean ± std, n ("–" for an undefined mean or std, e.g. the std of one case)."""
     width = max((len(name) for name in summary), default=6)
     lines = [f"{'metric':<{width}}  {'mean ± std':>22}  n"]
     for name, stats in summary.items():
-        lines.append(f"{name:<{width}}  {stats['mean']:>10.4g} ± {stats['std']:<9.4g}  {stats['n']}")
+        mean, std = _g(stats["mean"]), _g(stats["std"])
+        lines.append(f"{name:<{width}}  {mean:>10} ± {std:<9}  {stats['n']}")
     return "\n".join(lines)
+
+
+def _g(value: float) -> str:
+    return NO_VALUE if math.isnan(value) else f"{value:.4g}"

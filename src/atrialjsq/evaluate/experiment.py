@@ -27,9 +27,11 @@ How each row gets its LA and scar (paper §4.1–4.3, Table 2 caption):
 - "AJSQnet-X" and the Table 4 rows: one joint network; its scar is projected onto its own LA.
 Network scar → surface follows `quantify.surface_scar.scar_from_probabilities` (the prediction pipeline's rule).
 
-Test-time cropping: the networks see the cached window of each held-out case. The cache is built with the ROI
-centred on the image (`center="image"`, paper §4.1), so no ground truth is used to place it; `center="la"`
-(the ground-truth LA centre) is available for data whose LA is far from the image centre, and is recorded.
+Test time: each held-out case goes through `infer.predictor.Predictor` exactly as `atrialjsq predict --model
+models/<config>/fold<k>/last.pt` runs it (the whole image tiled, since a lone network has no localiser; the
+probabilities resampled back onto the case's grid; largest LA component), so a table reports what a user gets.
+The paper cropped an ROI at the image centre instead; the cache's ROI (`center="image"`, paper §4.1, or
+`center="la"`, recorded) now only places the training windows.
 Models are scored with last.pt: the paper had no validation set and picked the converged model, and best.pt
 would be selected on held-out cases.
 """
@@ -48,7 +50,7 @@ from tqdm import tqdm
 from atrialjsq.data.case import Case
 from atrialjsq.data.layouts import CaseRef
 from atrialjsq.errors import InputError
-from atrialjsq.io import Geometry, Volume, atomic_output, write_volume
+from atrialjsq.io import Volume, atomic_output, write_volume
 from atrialjsq.io.atomic import write_json
 
 EXPERIMENT_FORMAT = "atrialjsq-experiment-v1"
@@ -354,13 +356,13 @@ class FoldRunner:
             fit(config, train_cases, None, out, options, meta=meta)
             self.log.trained.append(f"{name}/fold{self.number}")
 
-    def network(self, name: str):
-        from atrialjsq.infer.predictor import Network
-        from atrialjsq.train.checkpoint import load_model_file
+    def predictor(self, name: str):
+        """The trained network as `atrialjsq predict --model <its last.pt>` runs it (same defaults)."""
+        from atrialjsq.infer.predictor import Predictor
 
         if name not in self._networks:
-            section = load_model_file(self.model_dir(name) / "last.pt")
-            self._networks[name] = Network(section, self.settings.device or "cpu")
+            checkpoint = str(self.model_dir(name) / "last.pt")
+            self._networks[name] = Predictor.from_checkpoint(checkpoint, self.settings.device or "cpu")
         return self._networks[name]
 
     # ---- prediction
@@ -373,10 +375,12 @@ class FoldRunner:
         return self._case
 
     def network_outputs(self, name: str, case_id: str) -> dict[str, Volume]:
-        """The network's maps for the current case on its original grid: `la` (largest component of p > 0.5)
-        and, with a scar head, `p_normal` and `p_scar`."""
+        """The network's maps for the current case on its original grid, from the Predictor on the case's image
+        (what a user gets): `la` (largest component of p > 0.5) and, with a scar head, `p_normal` and `p_scar`."""
         if self._last_maps is None or self._last_maps[0] != name:
-            maps = predict_cached_case(self.network(name), self.index, case_id)
+            prediction = self.predictor(name).predict_volume(self.case(case_id).image, str(case_id))
+            candidates = {"la": prediction.la, "p_normal": prediction.p_normal, "p_scar": prediction.p_scar}
+            maps = {key: value for key, value in candidates.items() if value is not None}
             self._last_maps = (name, maps)
             if "la" in maps:
                 self._la_masks[name] = maps["la"]
@@ -458,50 +462,6 @@ class FoldRunner:
 
 def cell_dir(out: Path, row: Row, fold: int) -> Path:
     return Path(out) / row.key / f"fold{fold}"
-
-
-def _original_grid(entry: dict[str, Any], spacing) -> tuple[Geometry, Geometry]:
-    """(original image grid, geometry of the cached window) of a cache entry."""
-    from atrialjsq.data.preprocess import CropInfo, resampled_geometry
-
-    original = Geometry(**{key: tuple(value) for key, value in entry["original_geometry"].items()})
-    resampled = resampled_geometry(original, spacing)
-    crop = CropInfo.from_dict(entry["crop"])
-    if crop.source_shape != resampled.shape:
-        raise InputError(entry.get("source"), "cache crop does not match the resampled grid; rebuild the cache")
-    return original, crop.window_geometry(resampled)
-
-
-def predict_cached_case(network, index, case_id: str) -> dict[str, Volume]:
-    """Run `network` on the ROI at the centre of a case's cached window (the paper's test-time input: the
-    margin around it only serves training shifts) and bring the probabilities back onto the case's original
-    grid (0 outside the ROI); the LA mask is the largest component of p_LA > 0.5."""
-    import torch
-
-    from atrialjsq.data.cache import load_cached_case
-    from atrialjsq.data.preprocess import to_original_grid
-    from atrialjsq.infer.localize import largest_component
-    from atrialjsq.infer.sliding_window import sliding_window_probabilities
-
-    arrays = load_cached_case(index, case_id)
-    original, window = _original_grid(index.entry(case_id), index.spacing)
-    roi = tuple(slice(m, m + r) for m, r in zip(index.margin, index.roi, strict=True))
-    image = torch.from_numpy(np.ascontiguousarray(arrays["image"][roi], dtype=np.float32))[None, None]
-    outputs = sliding_window_probabilities(image.to(network.device), network.roi, network.probabilities)
-
-    def back(probability: torch.Tensor) -> Volume:
-        array = np.zeros(window.shape, dtype=np.float32)
-        array[roi] = probability.float().cpu().numpy()
-        mapped = to_original_grid(Volume(array, window), original)
-        return Volume(np.asarray(mapped.array, dtype=np.float32), original)
-
-    maps: dict[str, Volume] = {}
-    if "la" in outputs:
-        maps["la"] = Volume(largest_component(back(outputs["la"][0, 0]).array > 0.5).astype(np.uint8), original)
-    if "scar" in outputs:
-        maps["p_normal"] = back(outputs["scar"][0, 0])
-        maps["p_scar"] = back(outputs["scar"][0, 1])
-    return maps
 
 
 # ---------------------------------------------------------------------------------------------- tables

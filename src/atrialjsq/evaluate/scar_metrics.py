@@ -2,8 +2,9 @@
 
 The surface S is the set of boundary voxels of the ground-truth LA; each gets an outward normal from the
 smoothed ground-truth label, and a label per rater: "scar" when that rater's scar mask lies along the normal
-within ±max_mm (sampled every step_mm), otherwise "normal wall". When the predicted LA is given, an automatic
-"normal wall" also needs the predicted LA surface to cross the same ±max_mm segment; otherwise the voxel is
+within ±reach_mm (sampled every step_mm; `atrialjsq.surface.band.BandParams`, by default the ±10 mm in 0.5 mm
+steps that the targets use), otherwise "normal wall". When the predicted LA is given, an automatic
+"normal wall" also needs the predicted LA surface to cross the same ±reach_mm segment; otherwise the voxel is
 left unlabelled by the automatic method (its LA missed that part of the atrium), which is what makes the
 generalized Dice (eq. 9) differ from Accuracy. The projection is `atrialjsq.surface.projection`, the same
 code prediction uses. Conventions and the differences from the reference tool: docs/evaluation.md.
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from atrialjsq.surface.band import DEFAULT_BAND, BandParams
 from atrialjsq.surface.boundary import boundary_voxels, bounding_box, outward_normals
-from atrialjsq.surface.projection import PROJECTION_REACH_MM, PROJECTION_STEP_MM, sample_along_normals
+from atrialjsq.surface.projection import sample_along_normals
 
 SCAR_METRIC_NAMES = (
     "Accuracy",
@@ -38,7 +40,7 @@ class SurfaceLabels:
     """Per voxel of the manual LA surface S: manual scar, automatic scar, and automatic coverage.
 
     `auto_covered` is False where the automatic method gives the voxel no label at all (no predicted LA surface
-    within ±max_mm along the normal); automatic scar always counts as a label.
+    within ±reach_mm along the normal); automatic scar always counts as a label.
     """
 
     points: np.ndarray  # (N, 3) voxel indices (x, y, z) on the full grid
@@ -66,14 +68,13 @@ def surface_labels(
     spacing: Sequence[float],
     la_pred: np.ndarray | None = None,
     exclude: np.ndarray | None = None,
-    max_mm: float = PROJECTION_REACH_MM,
-    step_mm: float = PROJECTION_STEP_MM,
-    sigma_mm: float = 2.0,
+    band_params: BandParams = DEFAULT_BAND,
 ) -> SurfaceLabels:
     """Label every voxel of the manual LA surface with manual and automatic scar (the paper's projection).
 
     `exclude` (e.g. a mitral-valve or LV label) removes surface voxels inside it or 6-adjacent to it.
-    Work happens on the bounding box of the manual LA grown by max_mm (+1 voxel): every sample along a normal
+    `band_params` gives the reach, the sampling step and the normals' smoothing (the band's width plays no part).
+    Work happens on the bounding box of the manual LA grown by reach_mm (+1 voxel): every sample along a normal
     lies inside it, so the crop changes no result, only the time.
     """
     la_gt, scar_gt, scar_pred = _as_bool(la_gt), _as_bool(scar_gt), _as_bool(scar_pred)
@@ -82,7 +83,7 @@ def surface_labels(
         if mask is not None and mask.shape != la_gt.shape:
             raise ValueError(f"{name} shape {mask.shape} != LA shape {la_gt.shape}")
     empty = np.zeros(0, dtype=bool)
-    pad = np.ceil(max_mm / np.asarray(spacing, dtype=float)).astype(int) + 1
+    pad = np.ceil(band_params.reach_mm / np.asarray(spacing, dtype=float)).astype(int) + 1
     box = bounding_box(la_gt, pad=tuple(int(p) for p in pad))
     if box is None:
         return SurfaceLabels(np.zeros((0, 3), dtype=np.intp), empty, empty, empty)
@@ -92,10 +93,11 @@ def surface_labels(
         near_excluded = ndimage.binary_dilation(exclude[box], ndimage.generate_binary_structure(3, 1))
         surface &= ~near_excluded
     points = np.argwhere(surface)
-    normals = outward_normals(la, spacing, points, sigma_mm=sigma_mm)
+    normals = outward_normals(la, spacing, points, sigma_mm=band_params.normal_sigma_mm)
+    reach_mm, step_mm = band_params.reach_mm, band_params.step_mm
 
     def along(mask: np.ndarray) -> np.ndarray:
-        return sample_along_normals(mask[box], points, normals, spacing, max_mm=max_mm, step_mm=step_mm, order=0)
+        return sample_along_normals(mask[box], points, normals, spacing, max_mm=reach_mm, step_mm=step_mm, order=0)
 
     manual = along(scar_gt).any(axis=1)
     auto = along(scar_pred).any(axis=1)
@@ -142,10 +144,8 @@ def scar_metrics(
     spacing: Sequence[float],
     la_pred: np.ndarray | None = None,
     exclude: np.ndarray | None = None,
-    max_mm: float = PROJECTION_REACH_MM,
-    step_mm: float = PROJECTION_STEP_MM,
-    sigma_mm: float = 2.0,
+    band_params: BandParams = DEFAULT_BAND,
 ) -> dict[str, float]:
     """The scar metrics of one case (see `surface_labels` and `metrics_from_labels`)."""
-    labels = surface_labels(la_gt, scar_gt, scar_pred, spacing, la_pred, exclude, max_mm, step_mm, sigma_mm)
+    labels = surface_labels(la_gt, scar_gt, scar_pred, spacing, la_pred, exclude, band_params)
     return metrics_from_labels(labels)

@@ -1,4 +1,8 @@
-"""Paired comparison of two methods' per-case metrics: Wilcoxon signed-rank and paired t-test, per metric.
+"""Summary statistics of per-case metrics, and paired comparison of two methods: Wilcoxon signed-rank and paired
+t-test, per metric.
+
+`summary_stats` is the one mean/SD/median/n summary of the package (evaluation summaries, the paper tables, the
+real-data scoring); `mean_sd_text` prints it as "mean ± SD" with "–" for an undefined value, never "nan".
 
 The paper marks significant differences with asterisks (Table 4 caption: * p < 0.01, ** p < 0.001). Cases are
 paired by id (inner join); for each metric, cases where either value is NaN or infinite are left out, and the
@@ -10,7 +14,7 @@ from __future__ import annotations
 import csv
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,6 +26,38 @@ from atrialjsq.io import atomic_path
 
 # Columns that describe the case rather than a method's quality (comparing them tests nothing).
 NOT_COMPARED = frozenset({"n_surface"})
+
+
+# What a table prints for a value that is not defined (no case, or the SD of a single case).
+NO_VALUE = "–"
+
+
+def summary_stats(values: Iterable[float]) -> dict[str, float]:
+    """{"mean", "std", "median", "n"} of `values` with NaN left out; `std` is the sample SD (ddof = 1).
+
+    n counts the values that are not NaN. With n = 0 mean, std and median are NaN. With n = 1 the std is NaN,
+    not 0: the sample SD of one value is undefined (n − 1 = 0 degrees of freedom), and 0 would claim a spread
+    had been measured. An infinite value (a distance to an empty prediction) is kept: the mean becomes ±inf
+    and the std NaN, so a failed case shows in the summary instead of vanishing from it.
+    """
+    array = np.asarray([float(value) for value in values], dtype=np.float64)
+    array = array[~np.isnan(array)]
+    n = int(array.size)
+    if n == 0:
+        return {"mean": math.nan, "std": math.nan, "median": math.nan, "n": 0}
+    with np.errstate(invalid="ignore"):  # +inf and -inf together: NaN mean
+        mean = float(array.mean())
+    std = float(array.std(ddof=1)) if n > 1 and np.isfinite(array).all() else math.nan
+    return {"mean": mean, "std": std, "median": float(np.median(array)), "n": n}
+
+
+def mean_sd_text(stats: Mapping[str, float], number: Callable[[float], str] = "{:.3f}".format) -> str:
+    """A `summary_stats` result as "mean ± SD", each through `number`: "–" when there is no mean (n = 0),
+    "mean ± –" when the SD is undefined (one value, or an infinite one)."""
+    mean, std = float(stats["mean"]), float(stats["std"])
+    if math.isnan(mean):
+        return NO_VALUE
+    return f"{number(mean)} ± {NO_VALUE if math.isnan(std) else number(std)}"
 
 
 @dataclass(frozen=True)
@@ -102,8 +138,7 @@ def compare_tables(
         b = np.array([table_b[c].get(metric, math.nan) for c in cases], dtype=np.float64)
         keep = np.isfinite(a) & np.isfinite(b)
         a, b = a[keep], b[keep]
-        mean_a = float(a.mean()) if a.size else math.nan
-        mean_b = float(b.mean()) if b.size else math.nan
+        mean_a, mean_b = summary_stats(a)["mean"], summary_stats(b)["mean"]
         results.append(MetricComparison(metric, int(a.size), mean_a, mean_b, *paired_tests(a, b)))
     return results, cases
 

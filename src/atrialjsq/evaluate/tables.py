@@ -1,10 +1,10 @@
 """The paper's result tables (Tables 2 and 4) from per-case CSVs: mean ± std per method and metric, with the
 paper's significance marks against a reference method (* p < 0.01, ** p < 0.001, two-sided, paired by case).
 
-Means and standard deviations follow `evaluate_dir.summarize` (NaN left out, an infinite distance kept so a
-failed case shows as "inf" instead of vanishing); p-values come from `evaluate.statistics` (the `compare`
-command's paired tests). Rows without their own LA segmentation (scar from a given LA) show "N/A" in the LA
-columns, as in the paper.
+Means and standard deviations follow `evaluate_dir.summarize` (`statistics.summary_stats`: NaN left out, an
+infinite distance kept so a failed case shows as "inf" instead of vanishing; the SD of one case is undefined and
+the cell shows the mean alone); p-values come from `evaluate.statistics` (the `compare` command's paired tests).
+Rows without their own LA segmentation (scar from a given LA) show "N/A" in the LA columns, as in the paper.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from atrialjsq.evaluate.evaluate_dir import summarize
-from atrialjsq.evaluate.statistics import compare_tables, significance_stars
+from atrialjsq.evaluate.statistics import NO_VALUE, compare_tables, significance_stars
 from atrialjsq.io import atomic_path
 
 TESTS = ("wilcoxon", "ttest")
 NOT_AVAILABLE = "N/A"
-NO_DATA = "–"
+NO_DATA = NO_VALUE  # "–"
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class ResultTable:
 
 def _number(value: float, decimals: int) -> str:
     if math.isnan(value):
-        return "nan"
+        return NO_DATA
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return f"{value:.{decimals}f}"

@@ -52,11 +52,16 @@ def sliding_window_probabilities(
     predict: ProbabilityFn,
     overlap: float = 0.5,
     sigma_scale: float = 0.125,
+    sw_batch_size: int = 1,
 ) -> dict[str, torch.Tensor]:
     """Blend `predict` over windows of size `window` tiling `image` [B, 1, X, Y, Z]; returns full-size outputs.
 
-    An image smaller than the window along an axis is zero-padded (zero = the z-scored mean) and cropped back.
+    `sw_batch_size` windows go through `predict` in one call (as MONAI's sliding_window_inference), which
+    keeps a GPU busy; the blend is the same for any batch size. An image smaller than the window along an axis
+    is zero-padded (zero = the z-scored mean) and cropped back.
     """
+    if sw_batch_size < 1:
+        raise ValueError(f"sw_batch_size must be at least 1, got {sw_batch_size}")
     if image.ndim != 5:
         raise ValueError(f"expected an image batch [B, C, X, Y, Z], got shape {tuple(image.shape)}")
     window = tuple(int(w) for w in window)
@@ -74,15 +79,22 @@ def sliding_window_probabilities(
     starts = [window_starts(p, w, overlap) for p, w in zip(padded_shape, window, strict=True)]
     sums: dict[str, torch.Tensor] = {}
     weight_sum = torch.zeros(padded_shape, device=image.device, dtype=torch.float32)
-    for sx, sy, sz in itertools.product(*starts):
-        region = (slice(sx, sx + window[0]), slice(sy, sy + window[1]), slice(sz, sz + window[2]))
-        outputs = predict(image[(..., *region)])
+    regions = [
+        (slice(sx, sx + window[0]), slice(sy, sy + window[1]), slice(sz, sz + window[2]))
+        for sx, sy, sz in itertools.product(*starts)
+    ]
+    batch = image.shape[0]
+    for first in range(0, len(regions), sw_batch_size):
+        chunk = regions[first : first + sw_batch_size]
+        outputs = predict(torch.cat([image[(..., *region)] for region in chunk]))
         for name, probabilities in outputs.items():
             if name not in sums:
                 sums[name] = torch.zeros(
-                    (*probabilities.shape[:2], *padded_shape), device=image.device, dtype=torch.float32
+                    (batch, probabilities.shape[1], *padded_shape), device=image.device, dtype=torch.float32
                 )
-            sums[name][(..., *region)] += probabilities.float() * weight
+            for k, region in enumerate(chunk):
+                sums[name][(..., *region)] += probabilities[k * batch : (k + 1) * batch].float() * weight
+    for region in regions:
         weight_sum[region] += weight
 
     keep = tuple(slice(o, o + s) for o, s in zip(offsets, shape, strict=True))

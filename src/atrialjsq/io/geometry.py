@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,3 +65,17 @@ class Geometry:
 
     def with_shape(self, shape: tuple[int, int, int]) -> Geometry:
         return Geometry(shape, self.spacing, self.origin, self.direction)
+
+    def to_dict(self) -> dict[str, list[int] | list[float]]:
+        """{"shape", "spacing", "origin", "direction"} as plain lists (JSON-safe; `from_dict` reverses it)."""
+        return {
+            "shape": list(self.shape),
+            "spacing": list(self.spacing),
+            "origin": list(self.origin),
+            "direction": list(self.direction),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Sequence[float]]) -> Geometry:
+        """The geometry written by `to_dict` (lists or tuples; a missing origin/direction takes the default)."""
+        return cls(**{key: tuple(value) for key, value in data.items()})

@@ -7,6 +7,7 @@ Per config: `la_terms` picks BCE and/or Dice (weight 1) plus SE-LA (weight λ_LA
 λ_scar·SE-scar against the DPMs, "bce"/"dice" use the binary band targets (channel 0: `band == 1` normal wall,
 channel 1: `band == 2` scar) with weight 1, since eq. 7's λ_scar balances the SE term only; SA adds both mask
 terms. Single-task configs use only their head's terms. All terms are computed in float32 with autocast off.
+The terms and their config names are in `losses.registry` (validated when the loss is built).
 
 A batch may carry `scar_known` (B,): samples with 0 (real images whose scar is not labelled, trained for
 their LA only) are left out of every scar term, which is then the mean over the samples with known scar (zero,
@@ -20,14 +21,9 @@ import math
 import torch
 from torch import nn
 
-from atrialjsq.losses.bce import bce_loss
-from atrialjsq.losses.dice import soft_dice_loss
-from atrialjsq.losses.dpm import dpm_targets
-from atrialjsq.losses.sa import ground_truth_mask, predicted_boundary_mask, shape_attention_loss
-from atrialjsq.losses.se import se_la_loss, se_scar_loss
+from atrialjsq.losses.registry import Term, TermInputs, batch_keys, check_loss_names, head_terms, require
 from atrialjsq.model.configs import ExperimentConfig, LossConfig
 
-Tensor = torch.Tensor
 Batch = dict[str, torch.Tensor]
 Terms = dict[str, tuple[float, torch.Tensor]]  # name -> (weight, unweighted value)
 
@@ -57,9 +53,16 @@ class JointLoss(nn.Module):
 
     def __init__(self, config: ExperimentConfig) -> None:
         super().__init__()
+        check_loss_names(config.loss)
         self.config = config
         self.loss = config.loss
         self.heads = tuple(config.heads)
+        self.terms = head_terms(config)
+
+    @property
+    def batch_keys(self) -> tuple[str, ...]:
+        """The batch keys this loss reads (besides the optional `scar_known`)."""
+        return batch_keys(self.config)
 
     def lambdas_at(self, iteration: int) -> dict[str, float]:
         return lambdas_at(self.loss, iteration)
@@ -71,9 +74,9 @@ class JointLoss(nn.Module):
         lambdas = self.lambdas_at(iteration)
         terms: Terms = {}
         with torch.autocast(device_type=device.type, enabled=False):
-            if "la" in self.heads:
-                terms.update(self._la_terms(self._get(outputs, "la", "outputs"), batch, lambdas))
-            if "scar" in self.heads:
+            if "la" in self.terms:
+                terms.update(self._terms(self.terms["la"], "la", outputs, batch, lambdas))
+            if "scar" in self.terms:
                 terms.update(self._known_scar_terms(outputs, batch, lambdas))
             total = sum(weight * value for weight, value in terms.values())
         parts = {name: value.detach() for name, (_, value) in terms.items()}
@@ -82,23 +85,19 @@ class JointLoss(nn.Module):
             parts[name] = torch.tensor(lambdas[name], device=device)
         return total, parts
 
-    def _la_terms(self, logits: Tensor, batch: Batch, lambdas: dict[str, float]) -> Terms:
-        la = self._get(batch, "la")
-        terms = {}
-        if "bce" in self.loss.la_terms:
-            terms["la_bce"] = (1.0, bce_loss(logits, la))
-        if "dice" in self.loss.la_terms:
-            terms["la_dice"] = (1.0, soft_dice_loss(logits, la, self.loss.dice_smooth))
-        if "se" in self.loss.la_terms:
-            terms["la_se"] = (lambdas["lambda_la"], se_la_loss(logits, self._get(batch, "phi_la"), self.loss.t_la))
-        return terms
+    def _terms(
+        self, terms: tuple[Term, ...], head: str, outputs: Batch, batch: Batch, lambdas: dict[str, float]
+    ) -> Terms:
+        inputs = TermInputs(self._get(outputs, head, "outputs"), outputs, batch, self.config)
+        return {term.part: (term.weight(lambdas), term.value(inputs)) for term in terms}
 
     def _known_scar_terms(self, outputs: Batch, batch: Batch, lambdas: dict[str, float]) -> Terms:
         """The scar terms over the samples whose scar is labelled (`scar_known`; all samples without it)."""
         logits = self._get(outputs, "scar", "outputs")
+        terms = self.terms["scar"]
         known = batch.get("scar_known")
         if known is None or bool((known > 0).all()):
-            return self._scar_terms(logits, outputs, batch, lambdas)
+            return self._terms(terms, "scar", outputs, batch, lambdas)
         if known.shape != (logits.shape[0],):
             raise ValueError(f"scar_known must have shape ({logits.shape[0]},), got {tuple(known.shape)}")
         index = torch.nonzero(known > 0).flatten()
@@ -107,43 +106,11 @@ class JointLoss(nn.Module):
             return {name: (weight, zero) for name, weight in self._scar_term_weights(lambdas).items()}
         subset = {key: value.index_select(0, index) for key, value in batch.items() if key != "scar_known"}
         sub_outputs = {key: value.index_select(0, index) for key, value in outputs.items()}
-        return self._scar_terms(sub_outputs["scar"], sub_outputs, subset, lambdas)
+        return self._terms(terms, "scar", sub_outputs, subset, lambdas)
 
     def _scar_term_weights(self, lambdas: dict[str, float]) -> dict[str, float]:
-        """Names and weights of the scar terms `_scar_terms` returns for this config."""
-        names = {"se": ("scar_se", lambdas["lambda_scar"]), "bce": ("scar_bce", 1.0), "dice": ("scar_dice", 1.0)}
-        name, weight = names[self.loss.scar_loss]
-        weights = {name: weight}
-        if self.loss.sa:
-            weights.update({"sa_m1": lambdas["lambda_m1"], "sa_m2": lambdas["lambda_m2"]})
-        return weights
-
-    def _scar_terms(self, logits: Tensor, outputs: Batch, batch: Batch, lambdas: dict[str, float]) -> Terms:
-        terms = {}
-        target = None
-        if self.loss.scar_loss == "se" or self.loss.sa:
-            target = dpm_targets(
-                self._get(batch, "phi_normal"), self._get(batch, "phi_scar"), self.loss.dpm, self.loss.dpm_normalized
-            )
-        if self.loss.scar_loss == "se":
-            terms["scar_se"] = (lambdas["lambda_scar"], se_scar_loss(logits, target, self.loss.se_distance))
-        else:
-            band = self._get(batch, "band")
-            band_targets = torch.cat([band == 1, band == 2], dim=1).to(torch.float32)
-            if self.loss.scar_loss == "bce":
-                terms["scar_bce"] = (1.0, bce_loss(logits, band_targets))
-            else:
-                terms["scar_dice"] = (1.0, soft_dice_loss(logits, band_targets, self.loss.dice_smooth))
-        if self.loss.sa:
-            m1 = ground_truth_mask(self._get(batch, "band"))
-            m2 = predicted_boundary_mask(
-                self._get(outputs, "la", "outputs"), self.loss.m2_radius_mm, self.config.data.spacing
-            )
-            terms["sa_m1"] = (lambdas["lambda_m1"], shape_attention_loss(logits, target, m1))
-            terms["sa_m2"] = (lambdas["lambda_m2"], shape_attention_loss(logits, target, m2))
-        return terms
+        """Names and weights of the scar terms this config sums (from the registry)."""
+        return {term.part: term.weight(lambdas) for term in self.terms["scar"]}
 
     def _get(self, mapping: dict[str, torch.Tensor], key: str, what: str = "batch") -> torch.Tensor:
-        if key not in mapping:
-            raise KeyError(f"{what} has no {key!r}, needed by config {self.config.name!r} (has {sorted(mapping)})")
-        return mapping[key]
+        return require(mapping, key, self.config, what)

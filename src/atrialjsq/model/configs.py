@@ -28,9 +28,11 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-TASKS = ("joint", "la", "scar")
-LA_TERMS = ("bce", "dice", "se")
-SCAR_LOSSES = ("bce", "dice", "se")
+# Decoder name → output channels: LA probability (1), normal-wall and scar probabilities (2); `model.unet`
+# builds one decoder per head of the task.
+HEAD_CHANNELS = {"la": 1, "scar": 2}
+TASK_HEADS = {"joint": ("la", "scar"), "la": ("la",), "scar": ("scar",)}
+TASKS = tuple(TASK_HEADS)
 DPM_KINDS = ("exp", "expit")
 SE_DISTANCES = ("l2", "hellinger")
 NORMS = ("instance", "batch", "none")
@@ -144,8 +146,8 @@ class ExperimentConfig:
 
     @property
     def heads(self) -> dict[str, int]:
-        """Decoder name → output channels: LA probability (1) and/or normal-wall and scar probabilities (2)."""
-        return {"joint": {"la": 1, "scar": 2}, "la": {"la": 1}, "scar": {"scar": 2}}[self.task]
+        """Decoder name → output channels (`HEAD_CHANNELS`) of the task's heads (`TASK_HEADS`)."""
+        return {head: HEAD_CHANNELS[head] for head in TASK_HEADS[self.task]}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -170,11 +172,10 @@ class ExperimentConfig:
         multiple = 2 ** (m.levels - 1)
         if any(int(r) % multiple for r in d.roi):
             raise ValueError(f"data.roi {tuple(d.roi)} must be divisible by 2^(levels-1) = {multiple} on every axis")
-        if not lo.la_terms or any(term not in LA_TERMS for term in lo.la_terms):
-            raise ValueError(f"loss.la_terms {lo.la_terms!r}: choose from {LA_TERMS}")
-        if "se" in lo.la_terms and "bce" not in lo.la_terms and "dice" not in lo.la_terms:
-            raise ValueError("loss.la_terms: 'se' is a regulariser (eq. 2) and needs 'bce' or 'dice' with it")
-        _check_choice("loss.scar_loss", lo.scar_loss, SCAR_LOSSES)
+        # The names in loss.la_terms and loss.scar_loss are the losses' registry keys, checked by
+        # `losses.registry.check_loss_names` when a JointLoss is built (this module does not import the losses).
+        if not lo.la_terms:
+            raise ValueError("loss.la_terms = []: name at least one LA loss term")
         _check_choice("loss.dpm", lo.dpm, DPM_KINDS)
         _check_choice("loss.se_distance", lo.se_distance, SE_DISTANCES)
         if lo.sa and self.task != "joint":

@@ -84,7 +84,8 @@ class AtrialJSQNet(nn.Module):
 
 
 def build_model(config: ExperimentConfig) -> AtrialJSQNet:
-    """The network for `config.task`: heads {"la": 1, "scar": 2} (joint), {"la": 1} or {"scar": 2}."""
+    """The network for `config.task`: one decoder per head of `config.heads` (`configs.TASK_HEADS`), with
+    `configs.HEAD_CHANNELS` output channels: {"la": 1, "scar": 2} (joint), {"la": 1} or {"scar": 2}."""
     return AtrialJSQNet(config.model, config.heads)
 
 

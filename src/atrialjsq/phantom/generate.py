@@ -101,10 +101,6 @@ def _normalise_distance(f: np.ndarray, spacing) -> np.ndarray:
     return out
 
 
-def _boundary(mask: np.ndarray) -> np.ndarray:
-    return mask & ~ndimage.binary_erosion(mask)
-
-
 def _composite(layers: list[tuple[np.ndarray, object]], track: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Painter's compositing of (alpha, value) layers, later on top. Returns the premultiplied image, the
     total coverage and the coefficient of the layer whose value is the string `track` (left out of the image,

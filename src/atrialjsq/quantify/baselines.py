@@ -39,16 +39,14 @@ import numpy as np
 from atrialjsq.errors import InputError
 from atrialjsq.io import Volume
 from atrialjsq.quantify.surface_scar import (
-    DEFAULT_INWARD_MM,
-    DEFAULT_NORMAL_SIGMA_MM,
-    DEFAULT_OUTWARD_MM,
-    DEFAULT_STEP_MM,
+    DEFAULT_BAND,
     Profiles,
     SurfaceScar,
     binary_la,
     build_surface_scar,
     surface_sampler,
 )
+from atrialjsq.surface.band import BandParams
 
 METHODS = ("iir", "otsu", "mgmm", "msd")
 IIR_THRESHOLDS = {"fibrosis": 1.2, "dense_scar": 1.32}
@@ -150,10 +148,7 @@ def scar_from_image(
     otsu_classes: int = DEFAULT_OTSU_CLASSES,
     mgmm_components: int = DEFAULT_MGMM_COMPONENTS,
     blood_pool_mm: float = DEFAULT_BLOOD_POOL_MM,
-    inward_mm: float = DEFAULT_INWARD_MM,
-    outward_mm: float = DEFAULT_OUTWARD_MM,
-    step_mm: float = DEFAULT_STEP_MM,
-    normal_sigma_mm: float = DEFAULT_NORMAL_SIGMA_MM,
+    band_params: BandParams = DEFAULT_BAND,
 ) -> SurfaceScar:
     """Scar on the surface of `la` by a classic method (`iir`, `otsu`, `mgmm` or `msd`) on the LGE `image`."""
     if method not in METHODS:
@@ -162,7 +157,7 @@ def scar_from_image(
     la = binary_la(la)
     spacing = la.geometry.spacing
     intensity = np.asarray(image.array, dtype=np.float32)
-    sampler = surface_sampler(la, inward_mm, outward_mm, step_mm, normal_sigma_mm)
+    sampler = surface_sampler(la, band_params)
     band = sampler.band
     band_values = intensity[band].astype(np.float64)
     pool_mean, pool_sd = blood_pool_stats(intensity, la.array, spacing, blood_pool_mm)

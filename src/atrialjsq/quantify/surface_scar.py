@@ -6,10 +6,11 @@ The LA surface is the boundary of the LA mask, in two forms that are decided the
 - a marching-cubes mesh (`atrialjsq.surface.mesh`), which gives areas in mm² and the 3D map users open.
 
 Every surface element (voxel or mesh vertex) reads the maps along its outward normal over the wall band,
-from `inward_mm` inside the LA to `outward_mm` outside (default −2..+3 mm: the endocardium of a predicted LA
-may be off by a voxel or two, and the LA wall is 1–3 mm thick). The samples of that profile are reduced to
-one decision per element by a rule that each method supplies (see `scar_from_probabilities` here and
-`atrialjsq.quantify.baselines` for the classic ones).
+from `inward_mm` inside the LA to `outward_mm` outside (`DEFAULT_BAND`, −2..+3 mm: the endocardium of a
+predicted LA may be off by a voxel or two, and the LA wall is 1–3 mm thick). The band, the normals and the
+sampling along them come from `atrialjsq.surface` (`BandParams`, `wall_band`, `sample_at_offsets`). The
+samples of that profile are reduced to one decision per element by a rule that each method supplies (see
+`scar_from_probabilities` here and `atrialjsq.quantify.baselines` for the classic ones).
 
 The volumetric scar label written as `scar_predict.nii.gz` is defined as the wall-band voxels whose nearest
 LA surface voxel is scar: the surface decision painted back into the wall, so that a volumetric evaluation
@@ -25,17 +26,17 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from atrialjsq.data.targets import wall_band
 from atrialjsq.errors import InputError
 from atrialjsq.io import Volume
+from atrialjsq.surface.band import BandParams, wall_band
 from atrialjsq.surface.boundary import bounding_box, outward_normals
 from atrialjsq.surface.mesh import Mesh, extract_mesh
 from atrialjsq.surface.projection import sample_at_offsets, surface_points_and_normals
 
-DEFAULT_INWARD_MM = 2.0
-DEFAULT_OUTWARD_MM = 3.0
-DEFAULT_STEP_MM = 0.5
-DEFAULT_NORMAL_SIGMA_MM = 2.0
+# The band quantification reads along the normals: the training band (2 mm in, 0.5 mm steps, normals from the
+# mask smoothed by 2 mm) widened to 3 mm outwards, since a predicted LA's endocardium may be off by a voxel or
+# two and the wall is 1–3 mm thick. The reach plays no part here.
+DEFAULT_BAND = BandParams(inward_mm=2.0, outward_mm=3.0)
 # The mesh is the 0.5 level of the mask smoothed by this Gaussian: marching cubes on the binary mask itself
 # follows the voxel staircase and overstates the area by ~10 % (more on anisotropic grids, and unevenly with
 # the surface's orientation, which would bias area-weighted burdens); 1 mm brings a sphere's area within ~1 %.
@@ -99,9 +100,7 @@ class SurfaceSampler:
     vertex_normals: np.ndarray
     band: np.ndarray
     offsets_mm: np.ndarray
-    inward_mm: float
-    outward_mm: float
-    step_mm: float
+    band_params: BandParams
 
     def profiles(self, values: np.ndarray, order: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """`values` sampled along the normals over the band: (N_points, S) and (N_vertices, S)."""
@@ -121,24 +120,15 @@ def binary_la(la: Volume, path: str | None = None) -> Volume:
     return la.like(mask.astype(np.uint8))
 
 
-def band_offsets(inward_mm: float, outward_mm: float, step_mm: float) -> np.ndarray:
-    """Offsets (mm) from −inward_mm to +outward_mm, always including 0 (the surface itself)."""
-    if step_mm <= 0 or inward_mm < 0 or outward_mm < 0:
-        raise ValueError("need step_mm > 0 and non-negative inward_mm / outward_mm")
-    return np.arange(-round(inward_mm / step_mm), round(outward_mm / step_mm) + 1, dtype=np.float64) * step_mm
-
-
 def surface_sampler(
     la: Volume,
-    inward_mm: float = DEFAULT_INWARD_MM,
-    outward_mm: float = DEFAULT_OUTWARD_MM,
-    step_mm: float = DEFAULT_STEP_MM,
-    normal_sigma_mm: float = DEFAULT_NORMAL_SIGMA_MM,
+    band_params: BandParams = DEFAULT_BAND,
     mesh_sigma_mm: float = DEFAULT_MESH_SIGMA_MM,
 ) -> SurfaceSampler:
     """Surface voxels, the mesh of the same mask and their normals, for one LA mask."""
     la = binary_la(la)
     geometry = la.geometry
+    normal_sigma_mm = band_params.normal_sigma_mm
     points, normals = surface_points_and_normals(la.array, geometry.spacing, sigma_mm=normal_sigma_mm)
     mesh = extract_mesh(la.array, geometry, level=0.5, smooth_sigma_mm=mesh_sigma_mm)
     vertex_points = mesh.vertices_index
@@ -150,11 +140,9 @@ def surface_sampler(
         mesh=mesh,
         vertex_points=vertex_points,
         vertex_normals=vertex_normals,
-        band=np.asarray(wall_band(la.array, geometry.spacing, inward_mm=inward_mm, outward_mm=outward_mm)) > 0,
-        offsets_mm=band_offsets(inward_mm, outward_mm, step_mm),
-        inward_mm=float(inward_mm),
-        outward_mm=float(outward_mm),
-        step_mm=float(step_mm),
+        band=np.asarray(wall_band(la.array, geometry.spacing, band_params)) > 0,
+        offsets_mm=band_params.offsets(),
+        band_params=band_params,
     )
 
 
@@ -216,9 +204,9 @@ def build_surface_scar(
         scar=sampler.la.like(scar),
         method=method,
         parameters={
-            "inward_mm": sampler.inward_mm,
-            "outward_mm": sampler.outward_mm,
-            "step_mm": sampler.step_mm,
+            "inward_mm": float(sampler.band_params.inward_mm),
+            "outward_mm": float(sampler.band_params.outward_mm),
+            "step_mm": float(sampler.band_params.step_mm),
             **(parameters or {}),
         },
         alternative_labels=alternative_labels,
@@ -254,16 +242,13 @@ def scar_from_probabilities(
     la: Volume,
     p_normal: Volume,
     p_scar: Volume,
-    inward_mm: float = DEFAULT_INWARD_MM,
-    outward_mm: float = DEFAULT_OUTWARD_MM,
-    step_mm: float = DEFAULT_STEP_MM,
-    normal_sigma_mm: float = DEFAULT_NORMAL_SIGMA_MM,
+    band_params: BandParams = DEFAULT_BAND,
     method: str = "ajsqnet",
 ) -> SurfaceScar:
     """Scar on the surface of `la` from the network's normal-wall and scar probability maps (same grid)."""
     _check_same_grid(la, p_normal, "p_normal")
     _check_same_grid(la, p_scar, "p_scar")
-    sampler = surface_sampler(la, inward_mm, outward_mm, step_mm, normal_sigma_mm)
+    sampler = surface_sampler(la, band_params)
     volumes = {
         "p_normal": np.asarray(p_normal.array, dtype=np.float32),
         "p_scar": np.asarray(p_scar.array, dtype=np.float32),

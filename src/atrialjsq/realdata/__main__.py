@@ -18,6 +18,7 @@ from typing import Any
 
 def build_config(args: argparse.Namespace):
     """The preset named by --config with --tiny, --roi/--margin/--spacing/--batch-size and --set overrides."""
+    from atrialjsq.losses.registry import check_loss_names
     from atrialjsq.model.configs import apply_overrides, get_config, parse_overrides
 
     config = get_config(args.config, tiny=args.tiny)
@@ -31,7 +32,9 @@ def build_config(args: argparse.Namespace):
     dotted["data.spacing"] = list(args.spacing)
     try:
         dotted.update(parse_overrides(args.set or []))
-        return apply_overrides(config, dotted)
+        config = apply_overrides(config, dotted)
+        check_loss_names(config.loss)  # before any data is read
+        return config
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from atrialjsq.errors import InputError
+from atrialjsq.evaluate.statistics import mean_sd_text, summary_stats
 from atrialjsq.io.atomic import atomic_path, write_json
-from atrialjsq.realdata.scoring import ALL_METRICS, REPORTED, _stats, _strict, _write_csv
+from atrialjsq.realdata.scoring import ALL_METRICS, REPORTED, _strict, _write_csv, table_number
 
 
 def score_model(
@@ -54,7 +56,7 @@ def score_model(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(rows, out / "per_case.csv")
-    overall = {name: _stats([row[name] for row in rows]) for name in (*ALL_METRICS, "seconds")}
+    overall = {name: summary_stats([row[name] for row in rows]) for name in (*ALL_METRICS, "seconds")}
     summary = {
         "model": predictor.info.get("name"),
         "model_path": predictor.info.get("path"),
@@ -64,10 +66,7 @@ def score_model(
         "overall": overall,
     }
     write_json(out / "summary.json", _strict(summary), strict=True)
-    cells = []
-    for name in REPORTED:
-        scale = 100 if name.startswith(("Dice", "Jaccard")) else 1
-        cells.append(f"{scale * overall[name]['mean']:.2f} ± {scale * overall[name]['std']:.2f}")
+    cells = [mean_sd_text(overall[name], partial(table_number, name)) for name in REPORTED]
     table = "| cases | " + " | ".join(REPORTED) + " |\n|" + " ---: |" * (1 + len(REPORTED)) + "\n"
     table += f"| {len(rows)} | " + " | ".join(cells) + " |\n"
     with atomic_path(out / "summary.md") as tmp:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from tqdm import tqdm
 
 from atrialjsq.data.compact import CompactCase, load_compact
 from atrialjsq.errors import InputError
+from atrialjsq.evaluate.statistics import NO_VALUE, mean_sd_text, summary_stats
 from atrialjsq.io.atomic import atomic_path, write_json
 from atrialjsq.realdata.la_cv import read_predictions
 
@@ -51,16 +53,12 @@ def score_case(case: CompactCase, probability: np.ndarray, largest_component: bo
     return la_metrics(mask, case.la_native > 0, case.native_geometry.spacing)
 
 
-def _stats(values: Sequence[float]) -> dict[str, float]:
-    array = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
-    if array.size == 0:
-        return {"mean": math.nan, "std": math.nan, "median": math.nan, "n": 0}
-    return {
-        "mean": float(array.mean()),
-        "std": float(array.std(ddof=1)) if array.size > 1 else 0.0,
-        "median": float(np.median(array)),
-        "n": int(array.size),
-    }
+def table_number(name: str, value: float) -> str:
+    """A metric as the summary tables print it: Dice and Jaccard in percent, others as they are, two decimals;
+    "–" for an undefined value (NaN: no case, an SD of one case)."""
+    if math.isnan(value):
+        return NO_VALUE
+    return f"{100 * value:.2f}" if name.startswith(("Dice", "Jaccard")) else f"{value:.2f}"
 
 
 def _strict(value: Any) -> Any:
@@ -87,15 +85,10 @@ def _markdown(per_fold: Sequence[dict[str, Any]], overall: dict[str, dict[str, f
     header = "| fold | cases | iterations | train s | " + " | ".join(REPORTED) + " |"
     lines = [header, "|" + " --- |" * (4 + len(REPORTED))]
 
-    def cell(name: str, value: float) -> str:
-        return f"{100 * value:.2f}" if name.startswith(("Dice", "Jaccard")) else f"{value:.2f}"
-
     for row in per_fold:
-        values = " | ".join(cell(name, row[name]) for name in REPORTED)
+        values = " | ".join(table_number(name, row[name]) for name in REPORTED)
         lines.append(f"| {row['fold']} | {row['cases']} | {row['iterations']} | {row['train_seconds']} | {values} |")
-    values = " | ".join(
-        f"{cell(name, overall[name]['mean'])} ± {cell(name, overall[name]['std'])}" for name in REPORTED
-    )
+    values = " | ".join(mean_sd_text(overall[name], partial(table_number, name)) for name in REPORTED)
     lines.append(f"| all | {overall['Dice_LA']['n']} | | | {values} |")
     return "\n".join(lines + [""] + [f"- {note}" for note in notes]) + "\n"
 
@@ -130,7 +123,7 @@ def score_predictions(
             metrics = score_case(compact.case(case_id), probabilities[case_id], largest_component)
             fold_rows.append({"fold": header.get("fold"), "case": case_id, **{m: metrics[m] for m in ALL_METRICS}})
         rows.extend(fold_rows)
-        means = {name: _stats([row[name] for row in fold_rows])["mean"] for name in ALL_METRICS}
+        means = {name: summary_stats([row[name] for row in fold_rows])["mean"] for name in ALL_METRICS}
         per_fold.append(
             {
                 "fold": header.get("fold"),
@@ -144,7 +137,7 @@ def score_predictions(
         )
     per_fold.sort(key=lambda row: (row["fold"] is None, row["fold"]))
     rows.sort(key=lambda row: (row["fold"] is None, row["fold"], row["case"]))
-    overall = {name: _stats([row[name] for row in rows]) for name in ALL_METRICS}
+    overall = {name: summary_stats([row[name] for row in rows]) for name in ALL_METRICS}
     spacing = list(compact.cases[0].native_geometry.spacing)
     notes = [
         f"{len(rows)} held-out cases; no checkpoint was chosen on held-out labels (weights at each fold's deadline).",

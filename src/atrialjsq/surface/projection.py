@@ -3,17 +3,20 @@
 Scar is quantified on the LA surface, not in the wall: a surface voxel counts as scar when scar lies along
 its normal, which removes the wall-thickness dependence. Targets, prediction and evaluation all use this.
 
-API (arrays indexed (x, y, z), distances in mm, normals as from `outward_normals`):
+API (arrays indexed (x, y, z), distances in mm, normals as from `outward_normals`; the band and sampling
+parameters travel as one `atrialjsq.surface.band.BandParams`):
 
 - `sample_along_normals(values, points, normals, spacing, max_mm=10, step_mm=0.5, order=0) -> (N, S)`:
   S = 2*max_mm/step_mm + 1 samples at offsets -max_mm..+max_mm (negative = inside the LA).
 - `sample_at_offsets(values, points, normals, spacing, offsets_mm, order=0) -> (N, len(offsets_mm))`:
-  the same for any offsets, e.g. an asymmetric band.
-- `project_mask_to_surface(la_mask, region_mask, spacing, ...) -> SurfaceProjection` whose `values` is a bool
-  per LA boundary voxel: the region lies along the normal within ±max_mm (scar on the surface).
-- `project_values_to_surface(la_mask, values, spacing, reduce="max", inward_mm, outward_mm, ...)
-  -> SurfaceProjection` whose `values` is the maximum (or mean) of e.g. intensity or probability along the
-  normal from -inward_mm to +outward_mm.
+  the same for any offsets, e.g. an asymmetric band (`band_offsets`).
+- `project_mask_to_surface(la_mask, region_mask, spacing, band_params) -> SurfaceProjection` whose `values`
+  is a bool per LA boundary voxel: the region lies along the normal within ±reach_mm (scar on the surface).
+- `project_values_to_surface(la_mask, values, spacing, reduce="max", band_params) -> SurfaceProjection` whose
+  `values` is the maximum (or mean) of e.g. intensity or probability along the normal from -inward_mm to
+  +outward_mm.
+- `project_scar_to_band(la, scar, band, spacing, band_params) -> bool volume`: the band voxels whose LA
+  normal meets the volumetric scar within ±reach_mm (the training targets' implicit surface projection).
 - `SurfaceProjection.to_volume(shape)` paints the per-point values back onto a grid (0 off the surface).
 """
 
@@ -24,28 +27,25 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from atrialjsq.surface.boundary import boundary_voxels, outward_normals
+from atrialjsq.surface.band import (
+    DEFAULT_BAND,
+    PROJECTION_REACH_MM,
+    PROJECTION_STEP_MM,
+    BandParams,
+    band_offsets,
+)
+from atrialjsq.surface.boundary import boundary_voxels, bounding_box, outward_normals
 
 # Samples per map_coordinates call: bounds the memory of the (3, chunk) coordinate array.
 _CHUNK_SAMPLES = 1 << 21
 
-# The paper's projection along the LA normals (§3.2 targets, §4.1 evaluation): ±10 mm, sampled every 0.5 mm.
-PROJECTION_REACH_MM = 10.0
-PROJECTION_STEP_MM = 0.5
+# `project_values_to_surface`'s default band: 1 mm into the LA, 3 mm out over the wall.
+VALUE_PROJECTION_BAND = BandParams(inward_mm=1.0, outward_mm=3.0)
 
 
 def offsets_mm(max_mm: float = PROJECTION_REACH_MM, step_mm: float = PROJECTION_STEP_MM) -> np.ndarray:
     """Symmetric offsets -max_mm..+max_mm in steps of step_mm (always including 0)."""
-    if step_mm <= 0 or max_mm < 0:
-        raise ValueError(f"need step_mm > 0 and max_mm >= 0, got step_mm={step_mm}, max_mm={max_mm}")
-    half = round(max_mm / step_mm)
-    return np.arange(-half, half + 1, dtype=np.float64) * step_mm
-
-
-def _band_offsets(inward_mm: float, outward_mm: float, step_mm: float) -> np.ndarray:
-    if step_mm <= 0 or inward_mm < 0 or outward_mm < 0:
-        raise ValueError("need step_mm > 0 and non-negative inward_mm / outward_mm")
-    return np.arange(-round(inward_mm / step_mm), round(outward_mm / step_mm) + 1, dtype=np.float64) * step_mm
+    return band_offsets(max_mm, max_mm, step_mm)
 
 
 def sample_at_offsets(
@@ -156,17 +156,18 @@ def project_mask_to_surface(
     la_mask: np.ndarray,
     region_mask: np.ndarray,
     spacing,
-    max_mm: float = PROJECTION_REACH_MM,
-    step_mm: float = PROJECTION_STEP_MM,
-    sigma_mm: float = 2.0,
+    band_params: BandParams = DEFAULT_BAND,
 ) -> SurfaceProjection:
-    """Which LA surface voxels have `region_mask` (e.g. scar) along their normal within ±max_mm."""
+    """Which LA surface voxels have `region_mask` (e.g. scar) along their normal within ±reach_mm.
+
+    Uses `band_params.reach_mm`, `step_mm` and `normal_sigma_mm` (the band's width plays no part).
+    """
     _check_same_shape(la_mask, region_mask)
-    points, normals = surface_points_and_normals(la_mask, spacing, sigma_mm)
+    points, normals = surface_points_and_normals(la_mask, spacing, band_params.normal_sigma_mm)
     region = np.asarray(region_mask).astype(bool, copy=False)
     hit = np.zeros(len(points), dtype=bool)
     if region.any() and len(points):
-        samples = sample_along_normals(region, points, normals, spacing, max_mm, step_mm, order=0)
+        samples = sample_along_normals(region, points, normals, spacing, band_params.reach_mm, band_params.step_mm)
         hit = samples.any(axis=1)
     return SurfaceProjection(points, normals, hit)
 
@@ -176,22 +177,20 @@ def project_values_to_surface(
     values: np.ndarray,
     spacing,
     reduce: str = "max",
-    inward_mm: float = 1.0,
-    outward_mm: float = 3.0,
-    step_mm: float = PROJECTION_STEP_MM,
+    band_params: BandParams = VALUE_PROJECTION_BAND,
     order: int = 1,
-    sigma_mm: float = 2.0,
 ) -> SurfaceProjection:
     """Per LA surface voxel, the max (or mean) of `values` along the normal from -inward_mm to +outward_mm.
 
     Typical use: maximum intensity projection of the LGE image over the wall (classic scar methods), or the
-    maximum scar probability over the band the network predicts on.
+    maximum scar probability over the band the network predicts on. Uses `band_params.inward_mm`,
+    `outward_mm`, `step_mm` and `normal_sigma_mm`.
     """
     if reduce not in ("max", "mean"):
         raise ValueError(f"reduce must be 'max' or 'mean', got {reduce!r}")
     _check_same_shape(la_mask, values)
-    points, normals = surface_points_and_normals(la_mask, spacing, sigma_mm)
-    offsets = _band_offsets(inward_mm, outward_mm, step_mm)
+    points, normals = surface_points_and_normals(la_mask, spacing, band_params.normal_sigma_mm)
+    offsets = band_params.offsets()
     samples = sample_at_offsets(values, points, normals, spacing, offsets, order=order)
     if len(points) == 0:
         reduced = np.zeros(0, dtype=samples.dtype)
@@ -200,6 +199,58 @@ def project_values_to_surface(
     else:
         reduced = samples.mean(axis=1, dtype=np.float64).astype(np.result_type(samples.dtype, np.float32))
     return SurfaceProjection(points, normals, reduced)
+
+
+def project_scar_to_band(
+    la: np.ndarray,
+    scar: np.ndarray,
+    band: np.ndarray,
+    spacing,
+    band_params: BandParams = DEFAULT_BAND,
+) -> np.ndarray:
+    """Band voxels whose LA surface normal meets the volumetric scar label within ±reach_mm (bool volume).
+
+    The implicit surface projection of the training targets (§3.2): a band voxel is scar when the manual scar
+    lies along the LA normal through it, so the target ignores the wall thickness. Normals at the band voxels
+    come from the LA smoothed by `normal_sigma_mm` (as `outward_normals`); the line is sampled every
+    step_mm with nearest-voxel lookup. Only band voxels that can reach scar (near it on a coarse 4-voxel grid)
+    are sampled, which skips most of the wall when the scar is patchy.
+    """
+    scar = np.asarray(scar).astype(bool, copy=False)
+    band = np.asarray(band).astype(bool, copy=False)
+    result = np.zeros(band.shape, dtype=bool)
+    spacing = np.asarray(spacing, dtype=float)
+    # Per-axis reach in voxels, +1 for the rounding of nearest-voxel sampling.
+    reach = np.ceil(band_params.reach_mm / spacing).astype(int) + 1
+    scar_box = bounding_box(scar, pad=reach)
+    if scar_box is None or not band.any():
+        return result
+    local = np.argwhere(band[scar_box])
+    if len(local) == 0:
+        return result
+    scar_local = scar[scar_box]
+    local = local[_near_region(scar_local, local, reach)]
+    points = local + np.array([s.start for s in scar_box])
+    normals = outward_normals(la, spacing, points, sigma_mm=band_params.normal_sigma_mm)
+    # Sample a copy of the scar box padded by the reach: every sample lands on it (no bounds checks), and
+    # beyond the box there is no scar anyway.
+    padded = np.pad(scar_local, [(int(r), int(r)) for r in reach])
+    samples = sample_at_offsets(padded, local + reach, normals, spacing, band_params.reach_offsets(), order=0)
+    hit = samples.any(axis=1)
+    result[tuple(points[hit].T)] = True
+    return result
+
+
+def _near_region(region: np.ndarray, points: np.ndarray, reach: np.ndarray, block: int = 4) -> np.ndarray:
+    """Which points may lie within `reach` voxels (per axis) of `region`: a cheap superset on a coarse grid."""
+    blocks = -(-np.asarray(region.shape) // block)
+    padded = np.zeros(tuple(blocks * block), dtype=bool)
+    padded[tuple(slice(0, n) for n in region.shape)] = region
+    coarse = padded.reshape(blocks[0], block, blocks[1], block, blocks[2], block).any(axis=(1, 3, 5))
+    # A point within r voxels of a region voxel is within r // block + 1 blocks of the region's block.
+    size = tuple(2 * (np.asarray(reach) // block + 1) + 1)
+    near = ndimage.maximum_filter(coarse, size=size, mode="constant", cval=False)
+    return near[tuple((points // block).T)]
 
 
 def _check_same_shape(a: np.ndarray, b: np.ndarray) -> None:
