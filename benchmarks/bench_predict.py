@@ -35,9 +35,9 @@ import torch
 from atrialjsq.errors import InputError
 from atrialjsq.infer.inputs import InputCase
 from atrialjsq.infer.models import load_bundle, untrained_bundle
-from atrialjsq.infer.pipeline import predict_case
 from atrialjsq.infer.predictor import Network, Predictor
 from atrialjsq.io import Geometry, Volume, write_volume
+from atrialjsq.workflows.predict import predict_case
 
 SHAPE = (576, 576, 44)
 SPACING = (0.625, 0.625, 2.5)

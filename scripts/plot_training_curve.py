@@ -1,4 +1,4 @@
-"""Plot a time-boxed training log (log.csv: iteration, seconds, lr, loss) against CPU minutes; numbers only."""
+"""Plot a time-boxed training log (log.csv: iteration, elapsed seconds, lr, loss) against CPU minutes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 
 def main(log: str, out: str, title: str) -> None:
     rows = list(csv.DictReader(Path(log).open()))
-    minutes = [float(r["seconds"]) / 60 for r in rows]
+    minutes = [float(r.get("elapsed") or r["seconds"]) / 60 for r in rows]  # trainer logs: elapsed
     loss = [float(r["loss"]) for r in rows]
     lr = [float(r["lr"]) for r in rows]
     fig, ax = plt.subplots(figsize=(7, 3.6))

@@ -10,9 +10,9 @@ F="$RUN/fold$FOLD"
 RESULTS=docs/results/lasc2018_fold$FOLD
 "$BIN/atrialjsq" bundle --fine "$F/last.pt" --out "$RUN/lasc2018-ajsq-sesa.pt" --name lasc2018-ajsq-sesa \
     --meta scripts/real_model_meta.json
-"$BIN/python" -m atrialjsq.realdata score-model --model "$RUN/lasc2018-ajsq-sesa.pt" --src ../shared/data/lasc2018 \
+"$BIN/python" -m atrialjsq.cli.lasc2018 score-model --model "$RUN/lasc2018-ajsq-sesa.pt" --src ../shared/data/lasc2018 \
     --folds "$RUN/folds.json" --fold "$FOLD" --out "$RUN/score_native_fold$FOLD" --quiet
-"$BIN/python" -m atrialjsq.realdata score-scar --compact devdata/lasc_125_scar.npz --out "$RUN/scar_fold$FOLD" \
+"$BIN/python" -m atrialjsq.cli.lasc2018 score-scar --compact devdata/lasc_125_scar.npz --out "$RUN/scar_fold$FOLD" \
     --network "AJSQnet-SESA=$F/predictions.npz" --la-predictions "$F/predictions.npz" --quiet
 mkdir -p "$RESULTS"
 cp "$RUN/score_native_fold$FOLD/per_case.csv" "$RESULTS/la_native_per_case.csv"

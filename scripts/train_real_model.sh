@@ -12,7 +12,7 @@ ARGS=(--compact devdata/lasc_125_scar.npz --out "$OUT" --config ajsq-sesa --seco
   --set optim.name=adamw --set optim.lr=0.002 --set train.amp=true --set train.channels_last=true
   --set 'loss.la_terms=["bce","dice","se"]' ${EXTRA:-})
 if [ "$#" -gt 0 ]; then
-  exec "$PY" -m atrialjsq.realdata cv "${ARGS[@]}" --folds "$@"
+  exec "$PY" -m atrialjsq.cli.lasc2018 cv "${ARGS[@]}" --folds "$@"
 else
-  exec "$PY" -m atrialjsq.realdata final "${ARGS[@]}" --export "$OUT/model.pt"
+  exec "$PY" -m atrialjsq.cli.lasc2018 final "${ARGS[@]}" --export "$OUT/model.pt"
 fi

@@ -1,4 +1,4 @@
-"""What the machine offers that changes the fastest settings: native bf16 on the CPU.
+"""What the machine offers: the torch device to use, and native bf16 on the CPU (which changes the fastest settings).
 
 On a CPU with AVX-512-BF16 or AMX, oneDNN runs bf16 convolutions natively, and bf16 autocast measured 1.8x
 faster for a training step of the real-data network (1.7x for the trainer's full step; README, benchmarks) and
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+
+from atrialjsq.errors import InputError
 
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -26,3 +28,21 @@ def cpu_has_native_bf16() -> bool:
             flags = set(line.split(":", 1)[1].split())
             return any(flag in flags for flag in NATIVE_BF16_FLAGS)
     return False
+
+
+def resolve_device(requested: str | None = None) -> str:
+    """The torch device to use: cpu, or cuda[:LOCAL_RANK] (one GPU per torchrun process); None = CUDA if present."""
+    import os
+
+    import torch
+
+    if requested is None:
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InputError(None, "--device cuda was requested but no CUDA device is available")
+        if requested == "cuda" and "LOCAL_RANK" in os.environ:
+            return f"cuda:{int(os.environ['LOCAL_RANK'])}"
+    elif requested != "cpu":
+        raise InputError(None, f"unknown device {requested!r} (use cpu or cuda)")
+    return requested

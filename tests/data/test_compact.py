@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -138,6 +140,35 @@ def test_bad_files_and_cases_raise_input_errors(tmp_path):
     assert not (tmp_path / "x.npz").exists()
     with pytest.raises(InputError, match=r"\.npz"):
         build_compact([synthetic_case("a")], tmp_path / "x.tar")
+
+
+def test_compact_files_written_before_the_packed_table_still_load(tmp_path):
+    # atrialjsq-compact-v1 files from before `io.packed` have the same members but no "arrays" table in the
+    # index: strip it from a fresh file and the loader must rebuild it from the case entries.
+    scarred = synthetic_case("s1", centre=(20, 18, 12), seed=2)
+    scarred.labels["scar"] = scarred.la.like(sphere_mask(scarred.la.array.shape, (24, 18, 12), 3.0, NATIVE))
+    path = build_compact([synthetic_case("c1", centre=(20, 18, 12)), scarred], tmp_path / "new.npz")
+    with np.load(path, allow_pickle=False) as data:
+        members = {name: data[name] for name in data.files}
+    index = json.loads(members["index"].tobytes().decode())
+    del index["arrays"]
+    members["index"] = np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "old.npz", **members)
+    new, old = load_compact(path), load_compact(tmp_path / "old.npz")
+    assert old.header == new.header and "arrays" not in new.header
+    assert old.case_ids == new.case_ids == ["c1", "s1"]
+    for a, b in zip(old.cases, new.cases, strict=True):
+        assert a.info == b.info
+        for name in ("codes", "la", "la_native", "scar"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert (x is None) == (y is None) and (name != "scar" or (x is None) == (a.case_id == "c1"))
+            if x is not None:
+                assert x.dtype == y.dtype == np.uint8 and x.shape == y.shape
+                np.testing.assert_array_equal(x, y)
+    assert new.case("s1").scar.any()
+    assert load_compact(tmp_path / "old.npz", ["s1"]).case_ids == ["s1"]
+    with pytest.raises(InputError, match="lacks case"):
+        load_compact(path, ["nope"])
 
 
 @pytest.mark.realdata

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.special import expit
+import torch
 
-from atrialjsq.data.targets import compute_targets, distance_probability_maps, dpm_torch
+from atrialjsq.data.targets import compute_targets
+from atrialjsq.losses.dpm import dpm_targets
 from atrialjsq.surface.band import mitral_exclusion, wall_band
 from atrialjsq.surface.boundary import boundary_voxels
 from atrialjsq.surface.distance import signed_distance
@@ -23,6 +24,13 @@ def _polar_angle_deg(shape, center, spacing, axis=(0.0, 0.0, 1.0)):
     vectors = np.stack([(g - c) * s for g, c, s in zip(grids, center, spacing, strict=True)], axis=-1)
     length = np.maximum(np.linalg.norm(vectors, axis=-1), 1e-9)
     return np.degrees(np.arccos(np.clip(vectors @ np.asarray(axis) / length, -1, 1)))
+
+
+def _dpms(phi_normal, phi_scar, kind="exp", normalized=False):
+    """(p_normal, p_scar) as float32 arrays: `dpm_targets` of the cached φ maps, as the trainer computes them."""
+    as_batch = lambda phi: torch.from_numpy(np.ascontiguousarray(phi))[None, None]  # noqa: E731
+    maps = dpm_targets(as_batch(phi_normal), as_batch(phi_scar), kind, normalized)[0].numpy()
+    return maps[0], maps[1]
 
 
 def test_compute_targets_phi_la_follows_beta_below_one_unclipped():
@@ -51,7 +59,7 @@ def test_dpms_on_a_slab_wall_follow_eq1_with_zero_on_the_boundary_voxels():
     # from S), and the distance to the nearest wall voxel outside. x = 0, 1 are wall too (the array edge closes
     # the LA), so compare from x = 18 on, and only in the y, z middle.
     by_hand = {**{x: 28 - x for x in range(18, 28)}, 28: 0, 29: 1, 30: 1, 31: 0, **{x: x - 31 for x in range(32, 40)}}
-    p_normal, p_scar = distance_probability_maps(targets["phi_normal"], targets["phi_scar"], kind="exp")
+    p_normal, p_scar = _dpms(targets["phi_normal"], targets["phi_scar"], kind="exp")
     for x_index, distance in by_hand.items():
         np.testing.assert_allclose(p_normal[interior][x_index], np.exp(-distance), rtol=2e-3)
     assert (p_normal[interior][[28, 31]] == 1.0).all()
@@ -89,7 +97,7 @@ def test_sphere_with_a_scar_cap_has_dpms_that_peak_on_their_region_and_never_tie
     targets = _sphere_with_scar_cap(spacing)
     scar, normal = targets["band"] == 2, targets["band"] == 1
     assert scar.sum() > 50 and normal.sum() > 50
-    p_normal, p_scar = distance_probability_maps(targets["phi_normal"], targets["phi_scar"], kind="exp")
+    p_normal, p_scar = _dpms(targets["phi_normal"], targets["phi_scar"], kind="exp")
     # p = 1 on each region's boundary layer (eq. 1: φ = 0 on S), which is most of a 2-voxel-thick band.
     assert (p_scar[boundary_voxels(scar).astype(bool)] == 1.0).all()
     assert (p_normal[boundary_voxels(normal).astype(bool)] == 1.0).all()
@@ -111,42 +119,9 @@ def test_sphere_with_a_scar_cap_dpm_contrast_grows_with_the_grid_step():
     for step in (1.0, 2.0):
         targets = _sphere_with_scar_cap((step,) * 3)
         scar = targets["band"] == 2
-        p_normal, p_scar = distance_probability_maps(targets["phi_normal"], targets["phi_scar"], kind="exp")
+        p_normal, p_scar = _dpms(targets["phi_normal"], targets["phi_scar"], kind="exp")
         contrast[step] = float((p_scar[scar] - p_normal[scar]).mean())
     assert 0.55 < contrast[1.0] < contrast[2.0] < 1.0
-
-
-def test_dpm_kinds_and_normalisation():
-    phi_normal = np.array([-1.0, 0.5, 3.0, 50.0, 50.0], dtype=np.float16)
-    phi_scar = np.array([50.0, 50.0, -0.5, 50.0, 2.0], dtype=np.float16)
-    p_normal, p_scar = distance_probability_maps(phi_normal, phi_scar, kind="exp")
-    np.testing.assert_allclose(p_normal, np.exp(-np.abs(phi_normal.astype(float))), rtol=1e-6)
-    np.testing.assert_allclose(p_scar, np.exp(-np.abs(phi_scar.astype(float))), rtol=1e-6)
-    e_normal, e_scar = distance_probability_maps(phi_normal, phi_scar, kind="expit")
-    np.testing.assert_allclose(e_normal, expit(-phi_normal.astype(float)), rtol=1e-6, atol=1e-30)
-    np.testing.assert_allclose(e_scar, expit(-phi_scar.astype(float)), rtol=1e-6, atol=1e-30)
-    for kind in ("exp", "expit"):
-        n, s = distance_probability_maps(phi_normal, phi_scar, kind=kind, normalize=True)
-        assert np.isfinite(n).all() and np.isfinite(s).all()
-        assert ((n + s) < 1).all() and (n >= 0).all() and (s >= 0).all()
-    n, s = distance_probability_maps(phi_normal, phi_scar, kind="exp", normalize=True)
-    # In the normal wall at depth 1 mm: background |φ_bg| = 1 (its signed distance is −min(φ_n, φ_s) = 1).
-    total = np.exp(-1.0) + np.exp(-1.0) + np.exp(-50.0)
-    assert n[0] == pytest.approx(np.exp(-1.0) / total, rel=1e-5)
-    # Far from the wall (both φ = 50 mm) the background takes everything.
-    assert n[3] < 1e-20 and s[3] < 1e-20
-    with pytest.raises(ValueError):
-        distance_probability_maps(phi_normal, phi_scar, kind="gauss")
-
-
-def test_dpm_torch_matches_numpy():
-    torch = pytest.importorskip("torch")
-    phi = np.linspace(-60, 60, 241).astype(np.float32)
-    for kind in ("exp", "expit"):
-        expected, _ = distance_probability_maps(phi, phi, kind=kind)
-        np.testing.assert_allclose(dpm_torch(torch.from_numpy(phi), kind).numpy(), expected, rtol=1e-5, atol=1e-30)
-    with pytest.raises(ValueError):
-        dpm_torch(torch.zeros(2), "gauss")
 
 
 def test_compute_targets_arrays_and_labels():
@@ -179,7 +154,7 @@ def test_compute_targets_without_scar_has_an_all_normal_band_and_finite_dpms():
         targets = compute_targets(la, scar, (1, 1, 1))
         assert set(np.unique(targets["band"])) == {0, 1}
         assert np.all(targets["phi_scar"] == np.float16(50.0))
-        p_normal, p_scar = distance_probability_maps(targets["phi_normal"], targets["phi_scar"], normalize=True)
+        p_normal, p_scar = _dpms(targets["phi_normal"], targets["phi_scar"], normalized=True)
         assert np.isfinite(p_normal).all() and np.isfinite(p_scar).all()
         assert p_scar.max() < 1e-20
     with pytest.raises(ValueError):

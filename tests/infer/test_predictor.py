@@ -269,3 +269,46 @@ def test_the_same_scan_as_nifti_and_as_a_dicom_series_gives_the_same_prediction(
     a, b = predictor.predict_volume(dicom), predictor.predict_volume(nifti)
     np.testing.assert_allclose(a.la_prob.array, b.la_prob.array, atol=2e-4)
     np.testing.assert_array_equal(a.la.array, b.la.array)
+
+
+class ImageAsLogits(StandInNet):
+    """A stand-in whose LA logits are its input and whose heads can be chosen: each probability shows exactly
+    which input voxel it came from."""
+
+    def __init__(self, spacing, roi, heads=("la", "scar")):
+        super().__init__(spacing, roi)
+        self.config = SimpleNamespace(heads={h: {"la": 1, "scar": 2}[h] for h in heads}, task="-".join(heads))
+        self.config.train = SimpleNamespace(flip_axes=(0, 1, 2))
+
+    def probabilities(self, image):
+        self.windows.append(tuple(image.shape[2:]))
+        out = {"la": torch.sigmoid(image), "scar": torch.cat([torch.sigmoid(-image), torch.sigmoid(2 * image)], 1)}
+        return {name: out[name] for name in self.config.heads}
+
+
+@pytest.mark.parametrize("shape", [(20, 18, 17), (40, 9, 33)])
+def test_predict_grid_keeps_every_voxel_in_place_when_padding_tiling_and_mirroring(shape):
+    """A pre-normalised array on the network's grid (a cross-validation window): tiled, padded to the size
+    multiple and mirrored, each output voxel is still the function of its own input voxel."""
+    grid = Geometry(shape, (1.25, 1.25, 1.25), (3.0, -7.0, 11.0))
+    image = np.random.default_rng(1).normal(size=shape).astype(np.float32)
+    maps = Predictor(ImageAsLogits(grid.spacing, (16, 16, 16)), None, tta=True).predict_grid(image, grid)
+    assert sorted(maps) == ["la", "normal", "scar"]
+    np.testing.assert_allclose(maps["la"], 1 / (1 + np.exp(-image)), atol=1e-5)
+    np.testing.assert_allclose(maps["scar"], 1 / (1 + np.exp(-2 * image)), atol=1e-5)
+    with pytest.raises(ValueError, match="spacing"):
+        Predictor(ImageAsLogits((2.0, 2.0, 2.0), (16, 16, 16)), None).predict_grid(image, grid)
+
+
+def test_single_head_networks_predict_their_own_maps_only():
+    geometry = Geometry((30, 30, 20), (2.0, 2.0, 2.0))
+    ball = ball_image(geometry, geometry.index_to_physical(np.array([15.0, 15.0, 10.0])), 12.0).array
+    noise = np.random.default_rng(0).uniform(0.0, 0.01, geometry.shape)  # no flat padding-like background
+    image = Volume((ball + noise).astype(np.float32), geometry)
+    la_only = Predictor(ImageAsLogits((2.0, 2.0, 2.0), (16, 16, 16), heads=("la",)), None).predict_volume(image)
+    assert la_only.la is not None and la_only.p_scar is None and la_only.p_normal is None and not la_only.joint
+    scar_only = Predictor(ImageAsLogits((2.0, 2.0, 2.0), (16, 16, 16), heads=("scar",)), None).predict_volume(image)
+    assert scar_only.la is None and scar_only.la_prob is None
+    np.testing.assert_allclose(scar_only.p_scar.array, 1 / (1 + np.exp(-2 * image.array)), atol=1e-4)
+    with pytest.raises(ValueError, match="needs an LA to localise"):
+        Predictor(ImageAsLogits((2.0, 2.0, 2.0), (16, 16, 16), heads=("scar",)), None, crop="roi")

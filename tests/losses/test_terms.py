@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy.special import expit
 
 from atrialjsq.losses.bce import bce_loss
 from atrialjsq.losses.dice import soft_dice_loss
@@ -129,18 +130,35 @@ def test_dpm_targets_shape_and_unnormalized_channels():
     torch.testing.assert_close(targets[:, 1], torch.exp(-phi_s.abs())[:, 0])
 
 
-@pytest.mark.parametrize("kind", ["exp", "expit"])
-@pytest.mark.parametrize("normalized", [False, True])
-def test_torch_dpm_matches_numpy_twin(kind, normalized):
-    targets_module = pytest.importorskip("atrialjsq.data.targets")
-    rng = np.random.default_rng(0)
-    phi_n = rng.uniform(-5, 50, size=(6, 5, 4)).astype(np.float32)
-    phi_s = rng.uniform(-5, 50, size=(6, 5, 4)).astype(np.float32)
-    phi_s[0] = 50.0  # an empty part is +clip everywhere
-    p_normal, p_scar = targets_module.distance_probability_maps(phi_n, phi_s, kind=kind, normalize=normalized)
-    ours = dpm_targets(torch.from_numpy(phi_n)[None, None], torch.from_numpy(phi_s)[None, None], kind, normalized)
-    np.testing.assert_allclose(ours[0, 0].numpy(), p_normal, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(ours[0, 1].numpy(), p_scar, rtol=1e-5, atol=1e-7)
+def test_dpm_kinds_and_normalisation():
+    # float16 φ as the cache stores it, [B, 1, n]; dpm_targets gives [B, 2, n] = (p_normal, p_scar).
+    phi_normal = np.array([-1.0, 0.5, 3.0, 50.0, 50.0], dtype=np.float16)
+    phi_scar = np.array([50.0, 50.0, -0.5, 50.0, 2.0], dtype=np.float16)
+    phi_n, phi_s = torch.from_numpy(phi_normal)[None, None], torch.from_numpy(phi_scar)[None, None]
+
+    def maps(kind, normalized=False):
+        out = dpm_targets(phi_n, phi_s, kind, normalized)
+        assert out.shape == (1, 2, 5) and out.dtype == torch.float32
+        return out[0, 0].numpy(), out[0, 1].numpy()
+
+    p_normal, p_scar = maps("exp")
+    np.testing.assert_allclose(p_normal, np.exp(-np.abs(phi_normal.astype(float))), rtol=1e-6)
+    np.testing.assert_allclose(p_scar, np.exp(-np.abs(phi_scar.astype(float))), rtol=1e-6)
+    e_normal, e_scar = maps("expit")
+    np.testing.assert_allclose(e_normal, expit(-phi_normal.astype(float)), rtol=1e-6, atol=1e-30)
+    np.testing.assert_allclose(e_scar, expit(-phi_scar.astype(float)), rtol=1e-6, atol=1e-30)
+    for kind in ("exp", "expit"):
+        n, s = maps(kind, normalized=True)
+        assert np.isfinite(n).all() and np.isfinite(s).all()
+        assert ((n + s) < 1).all() and (n >= 0).all() and (s >= 0).all()
+    n, s = maps("exp", normalized=True)
+    # In the normal wall at depth 1 mm: background |φ_bg| = 1 (its signed distance is −min(φ_n, φ_s) = 1).
+    total = np.exp(-1.0) + np.exp(-1.0) + np.exp(-50.0)
+    assert n[0] == pytest.approx(np.exp(-1.0) / total, rel=1e-5)
+    # Far from the wall (both φ = 50 mm) the background takes everything.
+    assert n[3] < 1e-20 and s[3] < 1e-20
+    with pytest.raises(ValueError, match="gauss"):
+        dpm_targets(phi_n, phi_s, "gauss")
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from atrialjsq.errors import InputError
 from atrialjsq.model.configs import get_config
 from atrialjsq.train.checkpoint import load_checkpoint
 from atrialjsq.train.logging import column, read_csv
-from atrialjsq.train.trainer import Trainer, TrainOptions, fit
+from atrialjsq.train.trainer import Callback, Trainer, TrainOptions, fit
 
 ITERATIONS = 60
 
@@ -60,7 +60,7 @@ def test_sixty_iterations_lower_the_loss_and_write_every_output(reference_run):
     state = load_checkpoint(out / "last.pt")
     assert state["iteration"] == ITERATIONS
     assert state["preprocessing"]["roi"] == [16, 16, 16]
-    assert state["scheduler"]["last_epoch"] == ITERATIONS
+    assert state["scheduler"]["schedule"] == "step" and state["scheduler"]["elapsed_seconds"] > 0
 
 
 def test_stop_kill_and_resume_reproduce_the_uninterrupted_run(reference_run, phantom_cases, tmp_path):
@@ -73,12 +73,13 @@ def test_stop_kill_and_resume_reproduce_the_uninterrupted_run(reference_run, pha
     fit(config, train, val, tmp_path, TrainOptions(progress=False, stop_after=20))
     assert load_checkpoint(tmp_path / "last.pt")["iteration"] == 20
 
-    def crash(iteration, _parts):
-        if iteration == 34:
-            raise Killed
+    class Crash(Callback):
+        def on_step_end(self, trainer, iteration, parts):
+            if iteration == 34:
+                raise Killed
 
     with pytest.raises(Killed):
-        fit(config, train, val, tmp_path, TrainOptions(progress=False, resume=True, callback=crash))
+        fit(config, train, val, tmp_path, TrainOptions(progress=False, resume=True, callbacks=[Crash()]))
     assert load_checkpoint(tmp_path / "last.pt")["iteration"] == 30
     fit(config, train, val, tmp_path, TrainOptions(progress=False, resume=True))
 

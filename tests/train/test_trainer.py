@@ -117,3 +117,89 @@ def test_native_bf16_is_read_from_the_cpu_flags(monkeypatch, tmp_path):
         hardware.cpu_has_native_bf16.cache_clear()
         assert hardware.cpu_has_native_bf16() is expected
     hardware.cpu_has_native_bf16.cache_clear()
+
+
+class FakeClock:
+    """A training clock that advances exactly `tick` seconds per reading (the loop reads it once per step)."""
+
+    def __init__(self, start: float = 0.0, tick: float = 1.0):
+        self.now, self.tick = start - tick, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
+def clock_config(seconds: float, **train):
+    small = {"levels": 2, "base_channels": 2, "max_channels": 2}
+    settings = {"iterations": 1000, "seconds": seconds, "checkpoint_every": 1000, "log_every": 1, **train}
+    return get_config(
+        "ajsq-sesa",
+        tiny=True,
+        model=small,
+        data={"roi": (16, 16, 16), "margin": (4, 4, 4)},
+        optim={"schedule": "poly_clock", "warmup": 0.25, "poly_power": 1.0, "lr": 1e-2},
+        train=settings,
+    )
+
+
+def test_warmup_poly_by_hand():
+    from atrialjsq.train.schedule import warmup_poly
+
+    assert warmup_poly(0.0, 0.05) == pytest.approx(0.01)
+    assert warmup_poly(0.025, 0.05) == pytest.approx(0.01 + 0.99 * 0.5)
+    assert warmup_poly(0.05, 0.05) == pytest.approx(1.0)
+    assert warmup_poly(0.525, 0.05) == pytest.approx(0.5**0.9)
+    assert warmup_poly(1.0, 0.05) == 0.0 and warmup_poly(2.0, 0.05) == 0.0
+    assert warmup_poly(0.5, 0.0, 1.0) == pytest.approx(0.5)
+
+
+def test_a_clock_budget_stops_the_run_and_the_lr_follows_the_clock(tiny_cases, tmp_path):
+    """One tick per step: a 4-second budget is 4 steps; the lr before step i (i seconds in) is
+    1e-2 × warm-up/poly(i / 4) with warm-up 0.25 and power 1: 1e-4, 1e-2, 2/3·1e-2, 1/3·1e-2."""
+    torch.set_num_threads(1)
+    result = fit(clock_config(4.0), tiny_cases[:1], None, tmp_path, TrainOptions(progress=False, clock=FakeClock()))
+    assert result.iteration == 4 and result.seconds == 4.0
+    rows = read_csv(tmp_path / "log.csv")
+    assert column(rows, "lr") == pytest.approx([1e-4, 1e-2, 2e-2 / 3, 1e-2 / 3])
+    assert column(rows, "elapsed") == [1.0, 2.0, 3.0, 4.0]
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert state["iteration"] == 4 and state["scheduler"]["elapsed_seconds"] == 4.0
+
+
+def test_a_clock_run_resumes_exactly_like_an_uninterrupted_one(tiny_cases, tmp_path):
+    torch.set_num_threads(1)
+    config = clock_config(6.0)
+    whole = fit(config, tiny_cases[:2], None, tmp_path / "whole", TrainOptions(progress=False, clock=FakeClock()))
+    part = tmp_path / "part"
+    fit(config, tiny_cases[:2], None, part, TrainOptions(progress=False, clock=FakeClock(), stop_after=2))
+    # a resumed process has its own clock, which reads something else entirely: only elapsed time counts
+    resumed = fit(config, tiny_cases[:2], None, part, TrainOptions(progress=False, clock=FakeClock(500.0), resume=True))
+    assert resumed.iteration == whole.iteration == 6 and resumed.seconds == 6.0
+    a = torch.load(whole.last_checkpoint, weights_only=True)["model"]
+    b = torch.load(resumed.last_checkpoint, weights_only=True)["model"]
+    for name, tensor in a.items():
+        torch.testing.assert_close(b[name], tensor, rtol=0, atol=0)
+    assert column(read_csv(part / "log.csv"), "lr") == column(read_csv(tmp_path / "whole" / "log.csv"), "lr")
+
+
+def test_snapshots_follow_the_training_clock(tiny_cases, tmp_path):
+    from atrialjsq.train.checkpoint import load_model_file
+    from atrialjsq.train.trainer import SnapshotCallback
+
+    torch.set_num_threads(1)
+    options = TrainOptions(
+        progress=False, clock=FakeClock(tick=0.75), callbacks=[SnapshotCallback(tmp_path / "s", 2.0)]
+    )
+    fit(clock_config(5.0), tiny_cases[:1], None, tmp_path, options)  # steps end at 0.75, 1.5, ..., 5.25 s
+    snapshots = sorted((tmp_path / "s").glob("*.pt"))
+    assert [p.name for p in snapshots] == ["t00002.pt", "t00004.pt"]
+    metas = [load_model_file(p)["meta"] for p in snapshots]
+    assert [m["seconds"] for m in metas] == [2.25, 4.5] and [m["iteration"] for m in metas] == [3, 6]
+
+
+def test_a_clock_schedule_needs_a_budget():
+    with pytest.raises(ValueError, match=r"set train\.seconds"):
+        get_config("ajsq-sesa", optim={"schedule": "poly_clock"})
+    with pytest.raises(ValueError, match=r"optim\.schedule = 'cosine'"):
+        get_config("ajsq-sesa", optim={"schedule": "cosine"})

@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "compare",
     "plot_correlations",
     "experiment",
+    "lasc2018",
     "bundle",
     "models",
     "configs",

@@ -33,10 +33,10 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from atrialjsq.infer.inputs import InputCase
-    from atrialjsq.infer.pipeline import predict_case
     from atrialjsq.io.output_check import check_output_folder
     from atrialjsq.phantom.generate import generate_phantom
     from atrialjsq.phantom.writer import IMAGE_FILE, write_case
+    from atrialjsq.workflows.predict import predict_case
 
     check_output_folder(args.out)
     predictor = build_predictor(args)  # first: a missing model fails before minutes of work

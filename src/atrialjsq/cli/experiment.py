@@ -71,7 +71,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from atrialjsq.errors import InputError
-    from atrialjsq.evaluate.experiment import ExperimentSettings, run_experiment, select_rows
+    from atrialjsq.experiments.paper_tables import ExperimentSettings, run_experiment, select_rows
 
     wanted = args.rows.split(",") if args.rows else None
     if args.list_rows:

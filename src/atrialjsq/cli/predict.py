@@ -103,7 +103,7 @@ def build_predictor(args: argparse.Namespace):
     """The Predictor the options describe (device chosen per torchrun process)."""
     import torch
 
-    from atrialjsq.infer.pipeline import resolve_device
+    from atrialjsq.hardware import resolve_device
     from atrialjsq.infer.predictor import Predictor
 
     one_line_warnings()
@@ -132,7 +132,7 @@ def summary_line(outcome) -> str:
 
 
 def existing_choice(args: argparse.Namespace) -> str:
-    """What to do with existing case folders (see `atrialjsq.infer.pipeline.plan_outputs`)."""
+    """What to do with existing case folders (see `atrialjsq.workflows.predict.plan_outputs`)."""
     return "overwrite" if args.overwrite else ("skip" if args.skip_existing else "refuse")
 
 
@@ -140,8 +140,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from atrialjsq.infer.inputs import collect_inputs, distributed_rank, shard
-    from atrialjsq.infer.pipeline import plan_outputs, predict_cases
     from atrialjsq.io.output_check import check_output_folder
+    from atrialjsq.workflows.predict import plan_outputs, predict_cases
 
     check_output_folder(args.out)  # a file in the way or a read-only disk fails now, not after the network
     cases, errors = collect_inputs(args.inputs, args.layout, args.h5_spacing)

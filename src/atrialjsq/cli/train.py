@@ -60,7 +60,14 @@ def register(subparsers) -> argparse.ArgumentParser:
         default=None,
         help="torch.compile the model (default: on with CUDA, off on CPU)",
     )
-    parser.add_argument("--elastic-mm", type=float, default=0.0, help="elastic deformation strength (mm, 0 = off)")
+    parser.add_argument("--elastic-mm", type=float, default=None, help="elastic deformation strength (mm, 0 = off)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="wall-clock budget of the training loop: stop at it or at --iterations, whichever comes first "
+        "(with --set 'optim.schedule=\"poly_clock\"' the learning rate decays over the budget)",
+    )
     parser.add_argument("--stop-after", type=int, help="stop cleanly after N iterations in this call")
     parser.add_argument(
         "--init-from",
@@ -92,6 +99,8 @@ def build_config(args: argparse.Namespace):
         ("optimizer", "optim.name"),
         ("seed", "train.seed"),
         ("spacing", "data.spacing"),
+        ("elastic_mm", "train.elastic_mm"),
+        ("seconds", "train.seconds"),
     ):
         if getattr(args, flag) is not None:
             dotted[key] = getattr(args, flag)
@@ -155,7 +164,6 @@ def run(args: argparse.Namespace) -> int:
         compile=args.compile,
         stop_after=args.stop_after,
         progress=not args.quiet,
-        elastic_mm=args.elastic_mm,
         init_from=args.init_from,
     )
     for fold, out in zip(folds, outs, strict=True):

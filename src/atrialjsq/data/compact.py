@@ -12,8 +12,10 @@ data's README). Each case is stored as
 
 each array lzma-compressed, together with the geometry of both grids and the window, `offset`/`step` (image
 units per code) and the mean/std of the whole resampled image (what `infer.predictor` z-scores with, so a
-network trained on this file sees the inputs it will see at prediction time). The file is an uncompressed
-``.npz`` of uint8 byte arrays plus a JSON index (`allow_pickle=False` loads it).
+network trained on this file sees the inputs it will see at prediction time). The file is a packed file
+(`atrialjsq.io.packed`: an uncompressed ``.npz`` of lzma byte arrays plus a JSON index, `allow_pickle=False`
+loads it) with the arrays ``<case id>/<name>``. Files written before the index listed its arrays' dtypes and
+shapes still load: `_legacy_table` rebuilds that table from the case entries (same format string).
 
 Decoding needs only NumPy (no SimpleITK): `load_compact` runs on a bare GPU image, building needs the full
 package. The z crop uses the label's extent (documented in docs/real_data.md); scoring always uses the whole
@@ -22,8 +24,6 @@ native volume.
 
 from __future__ import annotations
 
-import json
-import lzma
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry
+from atrialjsq.io.packed import PackedArray, array_spec, pack_array, read_packed, write_packed
 
 COMPACT_FORMAT = "atrialjsq-compact-v1"
 DEFAULT_SPACING = (1.0, 1.0, 1.0)
@@ -78,18 +79,10 @@ def decode_uint8(codes: np.ndarray, offset: float, step: float) -> np.ndarray:
     return (offset + step * np.asarray(codes, dtype=np.float64)).astype(np.float32)
 
 
-def _pack(array: np.ndarray, bits: bool = False) -> np.ndarray:
-    raw = np.packbits(np.asarray(array, dtype=bool)) if bits else np.ascontiguousarray(array, dtype=np.uint8)
-    return np.frombuffer(lzma.compress(raw.tobytes(), preset=LZMA_PRESET), dtype=np.uint8)
-
-
-def _unpack(blob: np.ndarray, shape: Sequence[int], bits: bool = False) -> np.ndarray:
-    raw = np.frombuffer(lzma.decompress(blob.tobytes()), dtype=np.uint8)
-    count = int(np.prod(shape))
-    array = np.unpackbits(raw, count=count) if bits else raw
-    if array.size != count:
-        raise ValueError(f"stored array has {array.size} values, expected {count}")
-    return array.reshape(tuple(int(s) for s in shape)).copy()
+def _pack(array: np.ndarray, bits: bool = False) -> PackedArray:
+    """One compact array: uint8 codes, or (`bits`) a mask stored as bit-packed 0/1 uint8 (non-zero is 1)."""
+    array = np.asarray(array, dtype=bool) if bits else np.asarray(array)
+    return pack_array(array.astype(np.uint8), bits=bits, preset=LZMA_PRESET)
 
 
 # ---------------------------------------------------------------------------------------------- one case
@@ -136,7 +129,7 @@ def requantize_uint8(image: np.ndarray) -> tuple[np.ndarray, float, float]:
 def compact_entry(
     case, spacing=DEFAULT_SPACING, z_margin_mm: float = DEFAULT_Z_MARGIN_MM, lossy: bool = False
 ) -> tuple[dict, dict]:
-    """(index entry, {name: compressed blob}) of one `Case`; raises InputError naming the case's source.
+    """(index entry, {name: compressed array}) of one `Case`; raises InputError naming the case's source.
 
     An image that is not 8-bit is an error unless `lossy`, which requantises it (`requantize_uint8`)."""
     from atrialjsq.data.preprocess import CropInfo, resample, resample_to_geometry, resampled_geometry
@@ -203,21 +196,27 @@ def _entry_from_ref(ref, spacing, z_margin_mm) -> tuple[dict, dict] | tuple[str,
 
 
 def _write(entries: list[tuple[dict, dict]], out: Path, header: dict[str, Any]) -> Path:
-    from atrialjsq.io.atomic import atomic_path
-
     entries = sorted(entries, key=lambda item: item[0]["id"])
     ids = [entry["id"] for entry, _ in entries]
     if len(set(ids)) != len(ids):
         raise InputError(out, "case ids are not unique")
     index = {"format": COMPACT_FORMAT, **header, "cases": [entry for entry, _ in entries]}
-    arrays = {"index": np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)}
-    for entry, blobs in entries:
-        arrays.update({f"{entry['id']}/{name}": blob for name, blob in blobs.items()})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-    return out
+    arrays = {f"{entry['id']}/{name}": blob for entry, blobs in entries for name, blob in blobs.items()}
+    return write_packed(out, arrays, index)
+
+
+def _legacy_table(header: dict[str, Any], members: frozenset[str]) -> dict[str, dict[str, Any]]:
+    """The array table of a compact file written before packed files listed their arrays: every array is uint8
+    on the window grid (`la_native` on the native grid), the masks bit-packed; `scar` only where stored."""
+    table = {}
+    for entry in header["cases"]:
+        key, window, native = entry["id"], entry["window_geometry"]["shape"], entry["native_geometry"]["shape"]
+        table[f"{key}/image"] = array_spec(np.uint8, window)
+        table[f"{key}/la"] = array_spec(np.uint8, window, bits=True)
+        table[f"{key}/la_native"] = array_spec(np.uint8, native, bits=True)
+        if f"{key}/scar" in members:
+            table[f"{key}/scar"] = array_spec(np.uint8, window, bits=True)
+    return table
 
 
 def _checked_out(out: str | Path) -> Path:
@@ -318,40 +317,34 @@ def load_compact(path: str | Path, ids: Sequence[str] | None = None) -> CompactS
     """Decode a compact file (all cases, or those in `ids`); raises InputError naming it when malformed."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "no such compact file; build it with `python -m atrialjsq.realdata build`")
+        raise InputError(path, "no such compact file; build it with `python -m atrialjsq.cli.lasc2018 build`")
+    wanted = set(ids) if ids is not None else None
+    selected = None if wanted is None else (lambda name: name.rpartition("/")[0] in wanted)
+    index, arrays = read_packed(path, selected, expect_format=COMPACT_FORMAT, what="compact file", legacy=_legacy_table)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            index = json.loads(data["index"].tobytes().decode())
-            if not isinstance(index, dict) or index.get("format") != COMPACT_FORMAT:
-                raise InputError(path, f"not a compact file (format is not {COMPACT_FORMAT})")
-            wanted = set(ids) if ids is not None else None
-            cases = []
-            for entry in index["cases"]:
-                if wanted is not None and entry["id"] not in wanted:
-                    continue
-                window = entry["window_geometry"]["shape"]
-                native = entry["native_geometry"]["shape"]
-                key = entry["id"]
-                scar_key = f"{key}/scar"
-                cases.append(
-                    CompactCase(
-                        key,
-                        _unpack(data[f"{key}/image"], window),
-                        _unpack(data[f"{key}/la"], window, bits=True),
-                        _unpack(data[f"{key}/la_native"], native, bits=True),
-                        entry,
-                        _unpack(data[scar_key], window, bits=True) if scar_key in data.files else None,
-                    )
+        cases = []
+        for entry in index["cases"]:
+            key = entry["id"]
+            if wanted is not None and key not in wanted:
+                continue
+            cases.append(
+                CompactCase(
+                    key,
+                    arrays[f"{key}/image"],
+                    arrays[f"{key}/la"],
+                    arrays[f"{key}/la_native"],
+                    entry,
+                    arrays.get(f"{key}/scar"),
                 )
-    except InputError:
-        raise
-    except (OSError, ValueError, KeyError, EOFError, lzma.LZMAError, json.JSONDecodeError) as error:
+            )
+        spacing = tuple(float(s) for s in index["spacing"])
+    except (KeyError, TypeError, ValueError) as error:
         raise InputError(path, f"unreadable compact file ({type(error).__name__}: {error})") from None
     if wanted is not None and len(cases) != len(wanted):
         missing = sorted(wanted - {case.case_id for case in cases})
         raise InputError(path, f"lacks case(s) {', '.join(missing[:5])}")
     header = {key: value for key, value in index.items() if key != "cases"}
-    return CompactSet(path, tuple(float(s) for s in index["spacing"]), header, cases)
+    return CompactSet(path, spacing, header, cases)
 
 
 # ---------------------------------------------------------------------------------------------- trainer form

@@ -13,16 +13,17 @@ an Otsu threshold, which ignores the air around the patient.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import SimpleITK as sitk
 
 from atrialjsq.data.case import Case
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry
-from atrialjsq.io.image_io import from_sitk, to_sitk
 from atrialjsq.io.volume import Volume
+
+if TYPE_CHECKING:
+    import SimpleITK as sitk
 
 PAPER_SPACING = (1.0, 1.0, 1.0)
 PAPER_ROI = (208, 208, 80)
@@ -65,6 +66,8 @@ def signed_distance_mm(mask: np.ndarray, spacing) -> np.ndarray:
 
 
 def _sitk_resample(image: sitk.Image, target: Geometry, default: float) -> sitk.Image:
+    import SimpleITK as sitk  # here, not at import: the cross-validation's GPU image has no SimpleITK
+
     resampler = sitk.ResampleImageFilter()
     resampler.SetSize([int(s) for s in target.shape])
     resampler.SetOutputSpacing(target.spacing)
@@ -99,6 +102,8 @@ def _mask_distance_near_mask(volume: Volume, pad: int = 3) -> Volume:
 def resample_to_geometry(volume: Volume, target: Geometry, is_label: bool = False, fill: float = 0.0) -> Volume:
     """Resample onto an arbitrary grid: linear for images (float32), signed-distance based for binary masks
     (uint8 {0, 1}). Points of `target` outside the input get `fill` (images) or background (masks)."""
+    from atrialjsq.io.image_io import from_sitk, to_sitk
+
     if is_label:
         far = 1e6
         resampled = from_sitk(_sitk_resample(to_sitk(_mask_distance_near_mask(volume)), target, far))

@@ -6,79 +6,20 @@
   `atrialjsq.surface.band.wall_band` (−inward_mm ≤ φ_LA ≤ outward_mm) and
   `atrialjsq.surface.projection.project_scar_to_band` (a band voxel is scar when the manual scar label lies
   along the LA surface normal through it, within ±reach_mm), with the training band `BandParams()`.
-- `distance_probability_maps`: the DPMs p = exp(−|φ|) of the normal-wall and scar parts of the band (eq. 5),
-  or the Table 4 variants expit(−φ) and the normalised (†) maps. `dpm_torch` is the same formula in torch.
+- The DPMs of eq. 5 (p = exp(−|φ|) of the normal-wall and scar parts of the band, the Table 4 variants
+  expit(−φ) and the normalised (†) maps) are not cached: `atrialjsq.losses.dpm.dpm_targets` computes them from
+  `phi_normal` and `phi_scar` on the training device.
 - `compute_targets`: every array the preprocessing cache stores for one case.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
 from atrialjsq.surface.band import DEFAULT_BAND, BandParams, wall_band
 from atrialjsq.surface.boundary import boundary_voxels
 from atrialjsq.surface.distance import signed_distance
 from atrialjsq.surface.projection import project_scar_to_band
-
-_KINDS = ("exp", "expit")
-
-
-def _dpm(phi: np.ndarray, kind: str) -> np.ndarray:
-    phi = np.asarray(phi, dtype=np.float32)
-    if kind == "exp":
-        return np.exp(-np.abs(phi))
-    if kind == "expit":
-        return expit(-phi)
-    raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
-
-
-def _background_term(phi_normal: np.ndarray, phi_scar: np.ndarray, kind: str) -> np.ndarray:
-    # Background = neither normal wall nor scar: its signed distance is −φ of the band (union: min of the two).
-    phi_background = -np.minimum(np.asarray(phi_normal, np.float32), np.asarray(phi_scar, np.float32))
-    if kind == "exp":
-        # exp(−|φ_bg|) inside the band, 1 in the background (see distance_probability_maps).
-        return np.exp(-np.maximum(phi_background, 0.0))
-    return _dpm(phi_background, kind)
-
-
-def distance_probability_maps(
-    phi_normal: np.ndarray,
-    phi_scar: np.ndarray,
-    kind: str = "exp",
-    normalize: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """DPMs (p_normal, p_scar) from the signed distances of the normal-wall and scar parts of the band.
-
-    kind="exp": p = exp(−|φ|) (the paper's choice, eq. 5); kind="expit": p = expit(−φ) = 1 / (1 + e^φ)
-    (Table 4). normalize=True gives the † maps: p_k / (p_bg + p_normal + p_scar), i.e. softmax(−|φ|) over
-    {background, normal, scar} for "exp". The background's φ_bg = −min(φ_normal, φ_scar) (outside the band is
-    background). Its term is exp(−max(φ_bg, 0)) for "exp": identical to exp(−|φ_bg|) inside the band, but 1
-    (not ~0) deep in the background, so that far from the wall the normalised maps go to 0 rather than to an
-    arbitrary split between normal and scar. For "expit" it is expit(−φ_bg). float32, never NaN.
-    """
-    p_normal, p_scar = _dpm(phi_normal, kind), _dpm(phi_scar, kind)
-    if normalize:
-        total = _background_term(phi_normal, phi_scar, kind) + p_normal + p_scar
-        p_normal, p_scar = p_normal / total, p_scar / total
-    return p_normal, p_scar
-
-
-def dpm_torch(phi, kind: str = "exp"):
-    """The unnormalised DPM of one torch tensor φ, same formula as `distance_probability_maps`.
-
-    exp: exp(−|φ|); expit: sigmoid(−φ). For the † maps combine with `distance_probability_maps`'s background
-    term: bg = exp(−clamp(−min(φ_normal, φ_scar), min=0)) (exp) or sigmoid(min(φ_normal, φ_scar)) (expit),
-    then p_k / (bg + p_normal + p_scar).
-    """
-    import torch
-
-    phi = phi.float()
-    if kind == "exp":
-        return torch.exp(-phi.abs())
-    if kind == "expit":
-        return torch.sigmoid(-phi)
-    raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
 
 
 def compute_targets(

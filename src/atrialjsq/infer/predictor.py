@@ -285,7 +285,10 @@ class Predictor:
         if not np.allclose(grid.spacing, self.fine.spacing):
             raise ValueError(f"grid spacing {grid.spacing} is not the network's {self.fine.spacing}")
         maps, region = self._fine_pass(np.asarray(normalised, dtype=np.float32), grid, None, np.zeros(3), "whole")
-        return {name: to_input_grid(value, region, grid) for name, value in maps.items()}
+        # The tiled region is the grid padded by whole voxels: cut the grid back out (no interpolation needed).
+        start = np.rint(region.physical_to_index(np.asarray(grid.origin, dtype=np.float64))).astype(int)
+        box = tuple(slice(int(a), int(a) + n) for a, n in zip(start, grid.shape, strict=True))
+        return {name: np.ascontiguousarray(value[box].float().cpu().numpy()) for name, value in maps.items()}
 
     def _fine_pass(
         self, normalised: np.ndarray, grid: Geometry, box, centre_index: np.ndarray, crop: str

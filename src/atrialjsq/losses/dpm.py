@@ -6,7 +6,7 @@ background is the complement of the band, so its signed distance is φ_bg = −m
 a union; exact outside the band, a lower bound inside it near the normal/scar interface). Its term is
 expit(−φ_bg) for expit, and exp(−max(φ_bg, 0)) for exp: equal to the paper's softmax(−|φ|) inside the band, but 1
 rather than ~0 deep in the background, so the normalised maps go to 0 far from the wall instead of to 1/3 each.
-This is the same definition as the numpy twin `atrialjsq.data.targets.distance_probability_maps` (tested).
+This is the one implementation of the DPMs; `atrialjsq.data.targets.compute_targets` caches only the φ maps.
 """
 
 from __future__ import annotations

@@ -38,6 +38,9 @@ SE_DISTANCES = ("l2", "hellinger")
 NORMS = ("instance", "batch", "none")
 DOWNSAMPLES = ("maxpool", "conv")
 OPTIMIZERS = ("sgd", "adam", "adamw")
+# Learning-rate schedules (`train.schedule`): the paper's step decay, polynomial decay over the iterations, and
+# polynomial decay over a wall-clock budget (`train.seconds`), so a time-boxed run ends at a low rate.
+LR_SCHEDULES = ("step", "poly", "poly_clock")
 AMP_DTYPES = ("bf16", "fp16")
 DEFAULT_CONFIG = "ajsq-sesa"
 
@@ -104,13 +107,17 @@ class OptimConfig:
     weight_decay: float = 1e-4
     lr_step: int = 4000
     lr_gamma: float = 0.1
+    schedule: str = "step"
+    warmup: float = 0.0  # linear warm-up over this fraction of the run (iterations, or the clock for poly_clock)
+    poly_power: float = 0.9
 
 
 @dataclass
 class TrainConfig:
     """Training loop settings; augmentation magnitudes are applied by the trainer (0 disables one)."""
 
-    iterations: int = 12000
+    iterations: int = 12000  # with `seconds`: the most iterations the budget may run
+    seconds: float | None = None  # wall-clock budget of the training loop; the run stops at whichever comes first
     batch_size: int = 2
     checkpoint_every: int = 1000
     val_every: int = 500
@@ -129,6 +136,7 @@ class TrainConfig:
     intensity_shift: float = 0.1
     gamma_range: tuple[float, float] = (1.0, 1.0)
     noise_std: float = 0.0
+    elastic_mm: float = 0.0
 
 
 @dataclass
@@ -181,6 +189,9 @@ class ExperimentConfig:
         if lo.sa and self.task != "joint":
             raise ValueError("loss.sa needs task 'joint': SA(M2) uses the LA decoder's prediction")
         _check_choice("optim.name", o.name, OPTIMIZERS)
+        _check_choice("optim.schedule", o.schedule, LR_SCHEDULES)
+        if o.schedule == "poly_clock" and t.seconds is None:
+            raise ValueError("optim.schedule = 'poly_clock' follows the clock: set train.seconds (the budget)")
         _check_choice("train.amp_dtype", t.amp_dtype, AMP_DTYPES)
         if t.iterations < 0 or t.batch_size < 1:
             raise ValueError("train: need iterations >= 0 and batch_size >= 1")
@@ -209,6 +220,11 @@ def _check_ranges(config: ExperimentConfig) -> None:
     _check_range("optim.weight_decay", o.weight_decay, 0.0)
     _check_range("optim.lr_step", o.lr_step, 1)
     _check_range("optim.lr_gamma", o.lr_gamma, 0.0, 1.0, open_low=True)
+    _check_range("optim.warmup", o.warmup, 0.0, 0.99)
+    _check_range("optim.poly_power", o.poly_power, 0.0, open_low=True)
+    if t.seconds is not None:
+        _check_range("train.seconds", t.seconds, 0.0, open_low=True)
+    _check_range("train.elastic_mm", t.elastic_mm, 0.0)
     _check_range("loss.growth", lo.growth, 0.0, open_low=True)
     _check_range("loss.growth_every", lo.growth_every, 1)
     _check_range("loss.m2_radius_mm", lo.m2_radius_mm, 0.0, open_low=True)

@@ -275,9 +275,7 @@ def apply_transforms(
 ) -> dict[str, torch.Tensor]:
     """Training windows (float32, (B, 1, *roi)) from margin-padded arrays and per-sample transforms."""
     if params.spatial:
-        out = spatial_resample(
-            full, transforms, roi, spacing, beta=params.distance_beta, clip=params.distance_clip
-        )
+        out = spatial_resample(full, transforms, roi, spacing, beta=params.distance_beta, clip=params.distance_clip)
     else:
         out = shift_and_flip(full, transforms, roi)
     if params.enabled and "image" in out:

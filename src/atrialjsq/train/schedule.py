@@ -1,18 +1,22 @@
-"""Optimizer and learning-rate schedule (paper §4.1); the λ schedule lives with the loss (`losses.total`).
+"""Optimizer and learning-rate schedules (paper §4.1); the λ schedule lives with the loss (`losses.total`).
 
-Paper default: SGD (momentum 0.9, weight decay 1e-4), lr 1e-3 divided by 10 every 4000 iterations. The
-schedule is stepped once per iteration, so a resumed run restores it from the checkpoint and continues on the
-same curve.
+Paper default: SGD (momentum 0.9, weight decay 1e-4), lr 1e-3 divided by 10 every 4000 iterations
+(`optim.schedule = "step"`). A schedule is an object whose `factor(iteration, elapsed_seconds)` multiplies the
+base learning rate: a pure function of where the run is, so a resumed run (which restores the iteration and
+the elapsed training time) continues on the same curve. `poly` decays over the iterations, `poly_clock` over
+a wall-clock budget (`train.seconds`), so a time-boxed run ends at a low rate whatever its speed.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
-from atrialjsq.model.configs import OptimConfig
+from atrialjsq.model.configs import ExperimentConfig, OptimConfig
 
 
 def _supports_fused(optimizer_class: type, params: list[torch.nn.Parameter]) -> bool:
@@ -38,6 +42,56 @@ def make_optimizer(
     return optimizer_class(params, **kwargs)
 
 
-def make_lr_scheduler(optimizer: torch.optim.Optimizer, optim: OptimConfig) -> torch.optim.lr_scheduler.StepLR:
-    """lr × gamma every `lr_step` iterations (stepped once per iteration, not per epoch)."""
-    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=optim.lr_step, gamma=optim.lr_gamma)
+class LrSchedule(Protocol):
+    """Multiplier of the base learning rate at 0-based `iteration`, `elapsed` training seconds into the run."""
+
+    def factor(self, iteration: int, elapsed: float) -> float: ...
+
+
+@dataclass(frozen=True)
+class StepSchedule:
+    """lr × gamma^(iteration // step): the paper's decay (÷10 every 4000 iterations)."""
+
+    step: int
+    gamma: float
+
+    def factor(self, iteration: int, elapsed: float) -> float:
+        return float(self.gamma ** (max(int(iteration), 0) // self.step))
+
+
+def warmup_poly(fraction: float, warmup: float = 0.0, power: float = 0.9) -> float:
+    """Multiplier at `fraction` ∈ [0, 1] of a run: linear warm-up over the first `warmup` (from 1 % of the peak),
+    then (1 − progress)^power, reaching 0 at the end."""
+    fraction = min(max(float(fraction), 0.0), 1.0)
+    if warmup > 0 and fraction < warmup:
+        return 0.01 + 0.99 * fraction / warmup
+    progress = (fraction - warmup) / (1.0 - warmup)
+    return float((1.0 - progress) ** power)
+
+
+@dataclass(frozen=True)
+class PolySchedule:
+    """Polynomial decay with warm-up over `total` iterations, or over `total` seconds when `by_clock`."""
+
+    total: float
+    power: float = 0.9
+    warmup: float = 0.0
+    by_clock: bool = False
+
+    def factor(self, iteration: int, elapsed: float) -> float:
+        done = elapsed if self.by_clock else float(iteration)
+        return warmup_poly(done / self.total if self.total > 0 else 1.0, self.warmup, self.power)
+
+
+def make_lr_schedule(config: ExperimentConfig) -> LrSchedule:
+    """The schedule `config.optim.schedule` names (`poly_clock` runs over `config.train.seconds`)."""
+    optim, train = config.optim, config.train
+    if optim.schedule == "step":
+        return StepSchedule(optim.lr_step, optim.lr_gamma)
+    if optim.schedule == "poly":
+        return PolySchedule(float(train.iterations), optim.poly_power, optim.warmup)
+    if optim.schedule == "poly_clock":
+        if train.seconds is None:
+            raise ValueError("optim.schedule = 'poly_clock' needs train.seconds")
+        return PolySchedule(float(train.seconds), optim.poly_power, optim.warmup, by_clock=True)
+    raise ValueError(f"optim.schedule = {optim.schedule!r}: unknown")

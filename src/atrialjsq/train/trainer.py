@@ -10,8 +10,15 @@
   val.csv   iteration, la_dice, scar_dice, score,
   loss.png  the curves.
 `resume=True` continues from out/last.pt on the same schedule: the batches, augmentations and λs are pure
-functions of (seed, iteration), and the checkpoint restores model, optimizer, lr schedule and RNG states, so
-the resumed trajectory equals the uninterrupted one (bit for bit on CPU).
+functions of (seed, iteration), and the checkpoint restores model, optimizer, RNG states, the iteration and
+the elapsed training time, so the resumed trajectory equals the uninterrupted one (bit for bit on CPU).
+
+Extension points, in the spirit of nnU-Net's trainer hooks: the stop condition (`train.iterations`, and a
+wall-clock budget `train.seconds`: the run stops at whichever comes first), the learning-rate schedule object
+(`train.schedule.make_lr_schedule`: step as the paper, poly by iteration, poly by clock, with warm-up) and
+`Callback`s called after every step and at the end (e.g. `SnapshotCallback` for time-to-accuracy curves). The
+clock counts the whole loop from the first step (checkpointing and validation included: what a user waits
+for); building the data bank and the model before it is reported apart as `setup_seconds`.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from atrialjsq.model.unet import build_model
 from atrialjsq.train.augment import AugmentParams
 from atrialjsq.train.checkpoint import (
     capture_rng_state,
+    export_model,
     load_checkpoint,
     load_model_file,
     restore_rng_state,
@@ -53,10 +61,42 @@ from atrialjsq.train.ddp import (
     wrap_model,
 )
 from atrialjsq.train.logging import CsvLog, plot_curves
-from atrialjsq.train.schedule import make_lr_scheduler, make_optimizer
+from atrialjsq.train.schedule import make_lr_schedule, make_optimizer
 from atrialjsq.train.validation import validate
 
-Callback = Callable[[int, dict[str, float]], None]
+
+class Callback:
+    """Hooks of the training loop; subclass and override what you need. `wants_losses` makes the loop move the
+    loss parts to the host after every step (one sync per step), so `parts` is this step's; otherwise `parts`
+    holds the last logged values."""
+
+    wants_losses = False
+
+    def on_step_end(self, trainer: Trainer, iteration: int, parts: dict[str, float]) -> None:
+        """After step `iteration` (0-based); `trainer.iteration` is then iteration + 1. May raise to stop."""
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        """After the last step, once last.pt is written."""
+
+
+class SnapshotCallback(Callback):
+    """Slim model files `folder/t<seconds>.pt` each time the training clock passes a multiple of `every`
+    seconds: the points of a time-to-accuracy curve (weights at that time of this one schedule)."""
+
+    def __init__(self, folder: str | Path, every: float) -> None:
+        if every <= 0:
+            raise ValueError(f"snapshot period must be positive, got {every}")
+        self.folder, self.every = Path(folder), float(every)
+        self.next: float | None = None
+
+    def on_step_end(self, trainer: Trainer, iteration: int, parts: dict[str, float]) -> None:
+        if self.next is None:  # first step of this call (also after a resume): the next multiple ahead
+            self.next = (math.floor(trainer.elapsed / self.every) + 1) * self.every
+        if trainer.elapsed >= self.next and trainer.context.is_main:
+            mark = round(self.next)
+            export_model(trainer.state(), self.folder / f"t{mark:05d}.pt", {"seconds": round(trainer.elapsed, 3)})
+        while trainer.elapsed >= self.next:
+            self.next += self.every
 
 
 @dataclass
@@ -69,10 +109,10 @@ class TrainOptions:
     compile: bool | None = None  # torch.compile the model; None: on CUDA only (falls back to eager on errors)
     stop_after: int | None = None  # stop cleanly (with a checkpoint) after this many iterations in this call
     progress: bool = True
-    elastic_mm: float = 0.0  # elastic deformation strength (the config has no field for it yet)
     context: DistContext = field(default_factory=DistContext)
-    callback: Callback | None = None  # called after every iteration with (iteration, loss parts); may raise
+    callbacks: Sequence[Callback] = ()
     init_from: Path | None = None  # start from these network weights (fine-tuning); fresh optimizer and schedule
+    clock: Callable[[], float] = time.perf_counter  # the training clock (tests drive it by hand)
 
 
 @dataclass
@@ -82,9 +122,11 @@ class TrainResult:
     best_checkpoint: Path | None
     best_score: float
     final_losses: dict[str, float]
+    seconds: float = 0.0  # the training clock at the end (all calls of a resumed run together)
+    setup_seconds: float = 0.0  # this call's data bank, model and optimizer construction
 
 
-def augment_params(config: ExperimentConfig, elastic_mm: float = 0.0) -> AugmentParams:
+def augment_params(config: ExperimentConfig) -> AugmentParams:
     """The trainer's augmentation from the config's `train` section."""
     t = config.train
     return AugmentParams(
@@ -97,7 +139,7 @@ def augment_params(config: ExperimentConfig, elastic_mm: float = 0.0) -> Augment
         intensity_shift=t.intensity_shift,
         gamma=tuple(t.gamma_range),
         noise_std=t.noise_std,
-        elastic_mm=getattr(t, "elastic_mm", elastic_mm) or elastic_mm,
+        elastic_mm=t.elastic_mm,
     )
 
 
@@ -119,7 +161,8 @@ def preprocessing_of(config: ExperimentConfig, margin: Sequence[int] | None = No
     return {"spacing": list(config.data.spacing), "roi": list(config.data.roi), "margin": list(margin)}
 
 
-# Settings that change when and how long we train, not the trajectory: a resumed run may change them.
+# Settings that change when and how long we train, not the trajectory: a resumed run may change them (the
+# budget `train.seconds` only while the schedule does not follow the clock; see `_trajectory_differences`).
 RESUMABLE_CHANGES = ("train.iterations", "train.checkpoint_every", "train.val_every", "train.log_every")
 
 
@@ -137,11 +180,8 @@ def _trajectory_differences(saved: ExperimentConfig, current: ExperimentConfig) 
     """Config keys that differ between a checkpoint and the resumed run, other than RESUMABLE_CHANGES."""
     old, new = _flatten(saved.to_dict()), _flatten(current.to_dict())
     keys = sorted(set(old) | set(new))
-    return [
-        f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
-        for k in keys
-        if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES
-    ]
+    resumable = RESUMABLE_CHANGES + (() if current.optim.schedule == "poly_clock" else ("train.seconds",))
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k) and k not in resumable]
 
 
 class Trainer:
@@ -157,6 +197,7 @@ class Trainer:
         meta: dict[str, Any] | None = None,
         preprocessing: dict[str, Any] | None = None,
     ) -> None:
+        setup_start = time.perf_counter()
         self.config = config
         self.extra_preprocessing = dict(preprocessing or {})
         self.options = options or TrainOptions()
@@ -181,7 +222,7 @@ class Trainer:
         # The margin is the cache's (arrays are roi + 2·margin): a wider cached margin only allows larger shifts.
         self.train_bank = VolumeBank(train_cases, data.roi, None, data.spacing, data_device)
         self.val_bank = VolumeBank(val_cases, data.roi, None, data.spacing, data_device) if val_cases else None
-        self.augment = augment_params(config, self.options.elastic_mm)
+        self.augment = augment_params(config)
         world = self.context.world_size
         self.sampler = EpochSampler(
             len(self.train_bank), config.train.batch_size * world, config.train.seed, self.context.rank, world
@@ -195,8 +236,10 @@ class Trainer:
         self.forward = _compiled(self.model) if use_compile else self.model
         self.loss_fn = JointLoss(config)
         self.optimizer = make_optimizer(config.optim, model.parameters(), fused=cuda)
-        self.scheduler = make_lr_scheduler(self.optimizer, config.optim)
+        self.lr_schedule = make_lr_schedule(config)
+        self.base_lrs = [float(group["lr"]) for group in self.optimizer.param_groups]
         self.iteration = 0
+        self.elapsed = 0.0  # training-clock seconds so far (restored on resume)
         self.best_score = -math.inf
         self.log = CsvLog(self.out / "log.csv")
         self.val_log = CsvLog(self.out / "val.csv")
@@ -204,6 +247,7 @@ class Trainer:
             self._resume()
         elif self.options.init_from is not None:
             self._init_weights(Path(self.options.init_from))
+        self.setup_seconds = time.perf_counter() - setup_start
 
     # ---- state -----------------------------------------------------------------------------------------
 
@@ -224,7 +268,8 @@ class Trainer:
             "config": self.config.to_dict(),
             "model": unwrap(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
+            # The schedule is a pure function of (iteration, elapsed): its state is where the run is.
+            "scheduler": {"schedule": self.config.optim.schedule, "elapsed_seconds": self.elapsed},
             "iteration": self.iteration,
             "rng": capture_rng_state(),
             "preprocessing": {**preprocessing_of(self.config, self.train_bank.margin), **self.extra_preprocessing},
@@ -243,7 +288,8 @@ class Trainer:
             raise InputError(path, f"checkpoint was trained with other settings ({', '.join(differences[:4])})")
         unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        # (checkpoints written before the schedule objects hold a StepLR state: no clock, elapsed 0)
+        self.elapsed = float((state.get("scheduler") or {}).get("elapsed_seconds", 0.0))
         saved_augment = state.get("augment")
         if saved_augment is not None and AugmentParams.from_mapping(saved_augment) != self.augment:
             raise InputError(path, f"checkpoint was trained with other augmentation ({saved_augment})")
@@ -289,6 +335,16 @@ class Trainer:
         self.optimizer.step()
         return parts
 
+    def _set_lr(self, iteration: int) -> float:
+        factor = self.lr_schedule.factor(iteration, self.elapsed)
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
+            group["lr"] = base * factor
+        return self.base_lrs[0] * factor
+
+    def out_of_time(self) -> bool:
+        budget = self.config.train.seconds
+        return budget is not None and self.elapsed >= budget
+
     def run(self) -> TrainResult:
         train_cfg = self.config.train
         total = train_cfg.iterations
@@ -296,50 +352,61 @@ class Trainer:
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
         stop_at = total if self.options.stop_after is None else min(total, self.iteration + self.options.stop_after)
+        callbacks = list(self.options.callbacks)
+        wants_losses = any(callback.wants_losses for callback in callbacks)
         pending: list[dict[str, Any]] = []
         last_parts: dict[str, float] = {}
         self.model.train()
-        bar = tqdm(
-            total=total, initial=self.iteration, desc="train", unit="it", disable=not (main and self.options.progress)
-        )
+        budget = train_cfg.seconds
+        show = main and self.options.progress
+        if budget is None:
+            bar = tqdm(total=total, initial=self.iteration, desc="train", unit="it", disable=not show)
+        else:
+            bar = tqdm(total=round(budget), initial=round(self.elapsed), desc="train", unit="s", disable=not show)
+        clock = self.options.clock
+        start = clock() - self.elapsed
         window_start = time.perf_counter()
         window_iterations = 0
-        while self.iteration < stop_at:
+        while self.iteration < stop_at and not self.out_of_time():
             it = self.iteration
-            lr = self.optimizer.param_groups[0]["lr"]
+            lr = self._set_lr(it)
             parts = self.step(it)
-            self.scheduler.step()
             self.iteration = it + 1
+            self.elapsed = clock() - start
             window_iterations += 1
             lambdas = {_lambda_name(k): v for k, v in self.loss_fn.lambdas_at(it).items()}
-            pending.append({"iteration": it, "lr": lr, **lambdas, "parts": parts})
+            pending.append({"iteration": it, "lr": lr, **lambdas, "elapsed": round(self.elapsed, 3), "parts": parts})
             done = self.iteration
-            checkpoint_now = done % train_cfg.checkpoint_every == 0 or done == stop_at
+            stopping = done == stop_at or self.out_of_time()
+            checkpoint_now = done % train_cfg.checkpoint_every == 0 or stopping
             validate_now = self.val_bank is not None and (done % train_cfg.val_every == 0 or done == total)
-            callback_now = self.options.callback is not None
-            if done % train_cfg.log_every == 0 or checkpoint_now or validate_now or callback_now:
+            if done % train_cfg.log_every == 0 or checkpoint_now or validate_now or wants_losses:
                 seconds = (time.perf_counter() - window_start) / max(window_iterations, 1)
                 last_parts = self._flush(pending, seconds)
                 pending, window_start, window_iterations = [], time.perf_counter(), 0
-                bar.set_postfix(loss=f"{last_parts.get('loss', math.nan):.4g}")
-            bar.update(1)
+                bar.set_postfix(loss=f"{last_parts.get('loss', math.nan):.4g}", it=done)
+            bar.update(1 if budget is None else max(round(min(self.elapsed, budget)) - bar.n, 0))
             if validate_now and main:
                 self._validate()
             if checkpoint_now and main:
                 self._save("last.pt")
-                if done == stop_at or done % (10 * train_cfg.checkpoint_every) == 0:
+                if stopping or done % (10 * train_cfg.checkpoint_every) == 0:
                     plot_curves(self.log.path, self.val_log.path, self.out / "loss.png")
             if checkpoint_now:
                 barrier(self.context)
-            if callback_now:
-                self.options.callback(it, last_parts)
+            for callback in callbacks:
+                callback.on_step_end(self, it, last_parts)
         bar.close()
+        for callback in callbacks:
+            callback.on_train_end(self)
         return TrainResult(
             self.iteration,
             self.out / "last.pt" if (self.out / "last.pt").is_file() else None,
             self.out / "best.pt" if (self.out / "best.pt").is_file() else None,
             self.best_score,
             last_parts,
+            self.elapsed,
+            self.setup_seconds,
         )
 
     def _flush(self, pending: list[dict[str, Any]], seconds: float) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""``python -m atrialjsq.realdata COMMAND``: the real-data workflow of docs/real_data.md.
+"""``atrialjsq lasc2018 COMMAND`` (or ``python -m atrialjsq.cli.lasc2018 COMMAND``): the LASC 2018 studies of
+docs/real_data.md (`atrialjsq.experiments.lasc2018`).
 
 Commands: build, cv, final, score, score-model, inject-scar, score-scar.
 
@@ -14,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+DESCRIPTION = "LASC 2018 real-data studies (docs/real_data.md): compact data, time-boxed cross-validation, scoring."
 
 
 def build_config(args: argparse.Namespace):
@@ -40,7 +43,7 @@ def build_config(args: argparse.Namespace):
 
 
 def _settings(args: argparse.Namespace):
-    from atrialjsq.realdata.la_cv import CvSettings
+    from atrialjsq.experiments.lasc2018.cross_validation import CvSettings
 
     return CvSettings(
         config=build_config(args),
@@ -100,14 +103,14 @@ def _run_build(args: argparse.Namespace) -> int:
 
 
 def _run_cv(args: argparse.Namespace) -> int:
-    from atrialjsq.realdata.la_cv import run_cv
+    from atrialjsq.experiments.lasc2018.cross_validation import run_cv
 
     run_cv(args.compact, args.out, args.folds, _settings(args))
     return 0
 
 
 def _run_final(args: argparse.Namespace) -> int:
-    from atrialjsq.realdata.la_cv import run_final
+    from atrialjsq.experiments.lasc2018.cross_validation import run_final
 
     summary = run_final(args.compact, args.out, _settings(args), args.export)
     print(json.dumps(summary, indent=1))
@@ -115,7 +118,7 @@ def _run_final(args: argparse.Namespace) -> int:
 
 
 def _run_score(args: argparse.Namespace) -> int:
-    from atrialjsq.realdata.scoring import score_predictions
+    from atrialjsq.experiments.lasc2018.scoring import score_predictions
 
     files: list[Path] = []
     for path in args.predictions:
@@ -126,7 +129,7 @@ def _run_score(args: argparse.Namespace) -> int:
 
 
 def _run_inject_scar(args: argparse.Namespace) -> int:
-    from atrialjsq.realdata.scar import inject_compact
+    from atrialjsq.experiments.lasc2018.scar import inject_compact
 
     path = inject_compact(args.compact, args.out, args.seed, args.difficulty, args.limit)
     print(f"{path}: {path.stat().st_size / 2**20:.2f} MiB")
@@ -134,7 +137,7 @@ def _run_inject_scar(args: argparse.Namespace) -> int:
 
 
 def _run_score_scar(args: argparse.Namespace) -> int:
-    from atrialjsq.realdata.scar import score_scar_study
+    from atrialjsq.experiments.lasc2018.scar import score_scar_study
 
     networks: dict[str, list[Path]] = {}
     for item in args.network or []:
@@ -151,7 +154,7 @@ def _run_score_scar(args: argparse.Namespace) -> int:
 
 def _run_score_model(args: argparse.Namespace) -> int:
     from atrialjsq.data.splits import load_folds
-    from atrialjsq.realdata.model_scoring import score_model
+    from atrialjsq.experiments.lasc2018.model_scoring import score_model
 
     case_ids = None
     if args.folds is not None:
@@ -167,8 +170,23 @@ def _run_score_model(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m atrialjsq.realdata", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="python -m atrialjsq.cli.lasc2018", description=DESCRIPTION)
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """`atrialjsq lasc2018 ...`: the same commands under the main command line."""
+    parser = subparsers.add_parser(
+        "lasc2018",
+        help="LASC 2018 real-data studies: compact data, time-boxed cross-validation, scoring, injected scar",
+        description=DESCRIPTION,
+    )
+    add_commands(parser.add_subparsers(dest="lasc2018_command", required=True, metavar="COMMAND"))
+    return parser
+
+
+def add_commands(commands) -> None:
 
     build = commands.add_parser("build", help="pack the LASC 2018 HDF5 release into one compact .npz")
     build.add_argument("--src", type=Path, required=True, help="the release folder (cases/<id>/mri_norm2.h5)")
@@ -226,7 +244,6 @@ def build_parser() -> argparse.ArgumentParser:
     score_scar.add_argument("--baselines", nargs="*", default=["iir", "otsu", "mgmm"])
     score_scar.add_argument("--quiet", action="store_true")
     score_scar.set_defaults(func=_run_score_scar)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ without an LA head, e.g. unet-scar). Metrics are the evaluation stage's (`evalua
 Dice_LA, Accuracy, Dice_s, Dice_g, scar % of the surface) plus the absolute scar-percentage error, tabulated
 with `evaluate.tables` (mean ± SD, paired test against the reference row).
 
-These are the building blocks of `evaluate.experiment` (which needs dataset folders and SimpleITK on the
+These are the building blocks of `experiments.paper_tables` (which needs dataset folders and SimpleITK on the
 training machine); this path keeps the GPU side free of SimpleITK, like the LA study.
 """
 
@@ -84,13 +84,11 @@ def inject_compact(
 
 
 def _on_native(case: CompactCase, probability: np.ndarray):
-    from atrialjsq.data.preprocess import to_original_grid
+    from atrialjsq.infer.predictor import to_input_grid
     from atrialjsq.io.volume import Volume
 
-    mapped = to_original_grid(
-        Volume(np.asarray(probability, dtype=np.float32), case.window_geometry), case.native_geometry
-    )
-    return Volume(np.asarray(mapped.array, dtype=np.float32), case.native_geometry)
+    mapped = to_input_grid(np.asarray(probability, dtype=np.float32), case.window_geometry, case.native_geometry)
+    return Volume(mapped, case.native_geometry)
 
 
 def _truth(case: CompactCase):
@@ -137,15 +135,15 @@ def _network_scar(case: CompactCase, la, maps: Mapping[str, np.ndarray]) -> np.n
 
 
 def _predicted_la(case: CompactCase, probability: np.ndarray):
+    from atrialjsq.experiments.lasc2018.scoring import native_mask
     from atrialjsq.io.volume import Volume
-    from atrialjsq.realdata.scoring import native_mask
 
     return Volume(native_mask(case, probability).astype(np.uint8), case.native_geometry)
 
 
 def _load_runs(files: Sequence[str | Path]) -> dict[str, dict[str, np.ndarray]]:
     """{case id: maps} over a run's predictions files (one per fold); a case predicted twice is refused."""
-    from atrialjsq.realdata.la_cv import read_predictions
+    from atrialjsq.experiments.lasc2018.cross_validation import read_predictions
 
     merged: dict[str, dict[str, np.ndarray]] = {}
     for path in files:

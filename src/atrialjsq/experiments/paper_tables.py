@@ -514,7 +514,7 @@ def write_tables(table: str, out: str | Path, folds: int, test: str = "wilcoxon"
 def run_experiment(table: str, settings: ExperimentSettings, rows: Sequence[str] | None = None) -> RunLog:
     """Run (or resume) every selected row × fold of `table` ("ablation" or "dpm"), then write its table."""
     from atrialjsq.data.layouts import index_dataset
-    from atrialjsq.infer.pipeline import resolve_device
+    from atrialjsq.hardware import resolve_device
 
     selected = select_rows(table, rows)
     settings.device = resolve_device(settings.device)

@@ -1,7 +1,7 @@
 """docs/phantom.png: what a phantom looks like — raw axial slice, axial and sagittal slices with the LA and scar
 contours, and the scar on the 3D LA surface.
 
-Run `python -m atrialjsq.phantom.figure --seed 0 --out docs/phantom.png` (phantoms only: figures of real
+Run `python -m atrialjsq.report.phantom_figure --seed 0 --out docs/phantom.png` (phantoms only: figures of real
 patient images stay out of the repository).
 """
 

@@ -39,24 +39,6 @@ class CaseOutcome:
         return self.error is None
 
 
-def resolve_device(requested: str | None = None) -> str:
-    """The torch device to use: cpu, or cuda[:LOCAL_RANK] (one GPU per torchrun process); None = CUDA if present."""
-    import os
-
-    import torch
-
-    if requested is None:
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise InputError(None, "--device cuda was requested but no CUDA device is available")
-        if requested == "cuda" and "LOCAL_RANK" in os.environ:
-            return f"cuda:{int(os.environ['LOCAL_RANK'])}"
-    elif requested != "cpu":
-        raise InputError(None, f"unknown device {requested!r} (use cpu or cuda)")
-    return requested
-
-
 EXISTING_CHOICES = ("refuse", "overwrite", "skip")
 
 

@@ -1,7 +1,7 @@
 """Score held-out LA predictions on the native grid: Dice, Jaccard, HD95 and ASD in voxels and in mm.
 
 Each probability map (on its case's compact window, training spacing) is resampled linearly onto the native
-grid (`data.preprocess.to_original_grid`, 0 outside the window), thresholded at 0.5 and, unless disabled,
+grid (`infer.predictor.to_input_grid`, 0 outside the window), thresholded at 0.5 and, unless disabled,
 reduced to its largest 26-connected component (`infer.localize.largest_component`), then compared with the
 native label by `evaluate.la_metrics.la_metrics` (medpy definitions; voxel distances use unit spacing, mm
 distances the native spacing, 0.625×0.625×1.25 mm for LASC 2018). Outputs: per_case.csv, per_fold.csv,
@@ -23,8 +23,8 @@ from tqdm import tqdm
 from atrialjsq.data.compact import CompactCase, load_compact
 from atrialjsq.errors import InputError
 from atrialjsq.evaluate.statistics import NO_VALUE, mean_sd_text, summary_stats
+from atrialjsq.experiments.lasc2018.cross_validation import read_predictions
 from atrialjsq.io.atomic import atomic_path, write_json
-from atrialjsq.realdata.la_cv import read_predictions
 
 # Columns reported (la_metrics names), in table order.
 REPORTED = ("Dice_LA", "Jaccard_LA", "HD95_vox", "ASD_vox", "HD95_mm", "ASD_mm")
@@ -32,16 +32,15 @@ ALL_METRICS = (*REPORTED, "ASSD_vox", "HD_vox", "ASSD_mm", "HD_mm")
 
 
 def native_mask(case: CompactCase, probability: np.ndarray, largest_component: bool = True) -> np.ndarray:
-    """The predicted LA on the case's native grid (bool)."""
-    from atrialjsq.data.preprocess import to_original_grid
+    """The predicted LA on the case's native grid (bool), brought back as the Predictor brings its maps back
+    (`infer.predictor.to_input_grid`, linear) and post-processed as it is (largest component of p > 0.5)."""
     from atrialjsq.infer.localize import largest_component as keep_largest
-    from atrialjsq.io.volume import Volume
+    from atrialjsq.infer.predictor import to_input_grid
 
     window = case.window_geometry
     if tuple(probability.shape) != window.shape:
         raise ValueError(f"prediction for {case.case_id} has shape {probability.shape}, window {window.shape}")
-    mapped = to_original_grid(Volume(np.asarray(probability, dtype=np.float32), window), case.native_geometry)
-    mask = np.asarray(mapped.array) > 0.5
+    mask = to_input_grid(np.asarray(probability, dtype=np.float32), window, case.native_geometry) > 0.5
     return keep_largest(mask) if largest_component else mask
 
 

@@ -1,12 +1,13 @@
 """k-fold cross-validation of the LA network on a compact data set, and the model trained on every case.
 
 Runs on the GPU machine with only torch, NumPy, SciPy and edt (no SimpleITK): for each requested fold it
-trains for a wall-clock budget on the other folds' cases (`timebox`), predicts every held-out case over its
-whole compact window (sliding window at the training ROI, optional flip TTA) and stores every head's
-probabilities (LA; normal wall and scar for joint and scar configs; uint8, p·255) in
-``<out>/fold<k>/predictions.npz``. Scoring on the native grid happens in `scoring`, which
-may run on another machine. Folds depend only on the case ids, k and the seed (`data.splits`), and are saved
-to ``<out>/folds.json``; a run with other folds in the same folder is refused.
+trains for a wall-clock budget on the other folds' cases (the trainer with a clock stop), predicts every
+held-out case over its whole compact window through `infer.predictor.Predictor` (built from the fold's
+checkpoint as `predict` builds it: same tiling, TTA rule, precision and padding handling) and stores every
+head's probabilities (LA; normal wall and scar for joint and scar configs; uint8, p·255) in
+``<out>/fold<k>/predictions.npz``. Scoring on the native grid happens in `scoring`, which may run on another
+machine. Folds depend only on the case ids, k and the seed (`data.splits`), and are saved to
+``<out>/folds.json``; a run with other folds in the same folder is refused.
 
 No checkpoint is chosen on held-out labels: each fold is scored with the weights at its deadline. A quick
 Dice on the training grid (`dice_train_grid`, threshold 0.5, no post-processing) is logged as a sanity check.
@@ -14,8 +15,6 @@ Dice on the training grid (`dice_train_grid`, threshold 0.5, no post-processing)
 
 from __future__ import annotations
 
-import json
-import lzma
 import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -25,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from atrialjsq.data.compact import CompactCase, CompactSet, centred_window, load_compact, trainer_arrays
+from atrialjsq.data.compact import CompactCase, CompactSet, load_compact, trainer_arrays
 from atrialjsq.errors import InputError
-from atrialjsq.io.atomic import atomic_path, write_json
+from atrialjsq.io.atomic import write_json
+from atrialjsq.io.packed import array_spec, read_packed, write_packed
 
 PREDICTIONS_FORMAT = "atrialjsq-la-predictions-v1"
 PREDICTIONS_FILE = "predictions.npz"
@@ -45,7 +45,6 @@ class CvSettings:
     tta: bool = False
     compile: bool = False
     workers: int = 1
-    overlap: float = 0.5
     progress: bool = True
     max_iterations: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -105,68 +104,19 @@ def training_cases(compact: CompactSet, case_ids: Sequence[str], settings: CvSet
     return arrays + prepare_training_arrays([originals.case(case_id) for case_id in case_ids], settings)
 
 
-def predict_maps(
-    model,
-    image: np.ndarray,
-    roi,
-    device,
-    autocast_dtype=None,
-    channels_last: bool = False,
-    tta: bool = False,
-    overlap: float = 0.5,
-    tta_axes: tuple[int, ...] = (0, 1, 2),
-) -> dict[str, np.ndarray]:
-    """Probabilities over a whole z-scored window (sliding windows of the training ROI), float32 on the host:
-    `la` = σ(LA logits) and, with a scar head, `p_normal` and `p_scar`."""
-    import contextlib
+def predict_case(predictor, case: CompactCase) -> dict[str, np.ndarray]:
+    """Probabilities over a held-out case's whole compact window through the Predictor (`predict_grid`: the
+    window is already on the network's grid and z-scored with its whole scan's statistics, as in training):
+    `la` and, with a scar head, `p_normal` and `p_scar`."""
+    maps = predictor.predict_grid(case.normalised(), case.window_geometry)
+    names = {"la": "la", "normal": "p_normal", "scar": "p_scar"}
+    return {names[name]: value for name, value in maps.items()}
 
+
+def _cuda_available() -> bool:
     import torch
 
-    from atrialjsq.infer.sliding_window import sliding_window_probabilities
-    from atrialjsq.infer.tta import with_mirroring
-
-    device = torch.device(device)
-
-    def predict(window: torch.Tensor) -> dict[str, torch.Tensor]:
-        if channels_last:
-            window = window.contiguous(memory_format=torch.channels_last_3d)
-        autocast = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
-        with torch.inference_mode(), autocast:
-            logits = model(window)
-        return {name: torch.sigmoid(value.float()) for name, value in logits.items()}
-
-    fn = with_mirroring(predict, tta_axes) if tta else predict
-    # A window smaller than the ROI is padded with the image minimum, as training windows and the predictor
-    # pad (the sliding window's own zero padding would put mean-grey tissue around the field of view).
-    size = tuple(max(int(s), int(r)) for s, r in zip(image.shape, roi, strict=True))
-    centre = (np.asarray(image.shape, dtype=np.float64) - 1) / 2
-    padded = centred_window(np.asarray(image, dtype=np.float32), centre, size, fill=float(np.min(image)))
-    keep = _kept_region(image.shape, centre, size)
-    tensor = torch.from_numpy(np.ascontiguousarray(padded))[None, None].to(device)
-    with torch.inference_mode():
-        outputs = sliding_window_probabilities(tensor, tuple(roi), fn, overlap=overlap)
-    maps = {}
-    if "la" in outputs:
-        maps["la"] = outputs["la"][0, 0][keep].float().cpu().numpy()
-    if "scar" in outputs:
-        maps["p_normal"] = outputs["scar"][0, 0][keep].float().cpu().numpy()
-        maps["p_scar"] = outputs["scar"][0, 1][keep].float().cpu().numpy()
-    return maps
-
-
-def _tta_axes(settings: CvSettings) -> tuple[int, ...]:
-    """The predictor's one rule (`infer.tta.tta_axes`): mirror along the axes flipped in training."""
-    if not settings.tta:
-        return ()
-    from atrialjsq.infer.tta import tta_axes
-
-    return tta_axes(settings.config)
-
-
-def _kept_region(shape, centre, size) -> tuple[slice, ...]:
-    """Where an array of `shape` sits inside `centred_window(array, centre, size)`."""
-    starts = [int(np.floor(c + 0.5)) - int(n) // 2 for c, n in zip(centre, size, strict=True)]
-    return tuple(slice(-start, -start + int(length)) for start, length in zip(starts, shape, strict=True))
+    return torch.cuda.is_available()
 
 
 def _dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -178,44 +128,39 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def write_predictions(path: Path, maps: dict[str, dict[str, np.ndarray]], header: dict[str, Any]) -> Path:
-    """Store probability maps {case id: {map name: array}} (quantised to uint8 = round(p·255), lzma) with a
-    JSON header, atomically. Map names: `la`, `p_normal`, `p_scar`."""
+    """Store probability maps {case id: {map name: array}} (quantised to uint8 = round(p·255)) with a JSON
+    header as a packed file (`atrialjsq.io.packed`), atomically. Map names: `la`, `p_normal`, `p_scar`."""
     arrays: dict[str, np.ndarray] = {}
     shapes, names = {}, {}
     for case_id, case_maps in maps.items():
         for name, probability in case_maps.items():
             codes = np.clip(np.rint(np.asarray(probability) * 255.0), 0, 255).astype(np.uint8)
-            arrays[f"{case_id}/{name}"] = np.frombuffer(lzma.compress(codes.tobytes(), preset=6), dtype=np.uint8)
+            arrays[f"{case_id}/{name}"] = codes
             shapes[case_id] = list(codes.shape)
         names[case_id] = sorted(case_maps)
-    index = {"format": PREDICTIONS_FORMAT, **header, "shapes": shapes, "maps": names}
-    arrays["index"] = np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-    return path
+    # "shapes" and "maps" stay in the header: the reader walks them, and readers from before io.packed need them.
+    return write_packed(path, arrays, {"format": PREDICTIONS_FORMAT, **header, "shapes": shapes, "maps": names})
+
+
+def _legacy_table(header: dict[str, Any], members: frozenset[str]) -> dict[str, dict[str, Any]]:
+    """The array table of a predictions file written before packed files listed their arrays (all uint8)."""
+    return {
+        f"{case_id}/{name}": array_spec(np.uint8, shape)
+        for case_id, shape in header["shapes"].items()
+        for name in header["maps"][case_id]
+    }
 
 
 def read_predictions(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, np.ndarray]]]:
     """(header, {case id: {map name: probability float32}}) of a predictions file."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such predictions file")
+    header, arrays = read_packed(path, expect_format=PREDICTIONS_FORMAT, what="predictions file", legacy=_legacy_table)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            header = json.loads(data["index"].tobytes().decode())
-            if header.get("format") != PREDICTIONS_FORMAT:
-                raise InputError(path, f"not a predictions file (format is not {PREDICTIONS_FORMAT})")
-            maps: dict[str, dict[str, np.ndarray]] = {}
-            for case_id, shape in header["shapes"].items():
-                maps[case_id] = {}
-                for name in header["maps"][case_id]:
-                    codes = np.frombuffer(lzma.decompress(data[f"{case_id}/{name}"].tobytes()), dtype=np.uint8)
-                    maps[case_id][name] = codes.reshape(shape).astype(np.float32) / 255.0
-    except InputError:
-        raise
-    except (OSError, ValueError, KeyError, lzma.LZMAError, json.JSONDecodeError) as error:
+        maps = {
+            case_id: {name: arrays[f"{case_id}/{name}"].astype(np.float32) / 255.0 for name in header["maps"][case_id]}
+            for case_id in header["shapes"]
+        }
+    except (KeyError, TypeError) as error:
         raise InputError(path, f"unreadable predictions file ({type(error).__name__}: {error})") from None
     return header, maps
 
@@ -237,31 +182,46 @@ def ensure_folds(out: Path, case_ids: Sequence[str], k: int, seed: int) -> list[
     return folds
 
 
+MAX_ITERATIONS = 10_000_000  # the iteration cap of a time-boxed run without --max-iterations
+
+
+def timeboxed_config(settings: CvSettings):
+    """The run's config as the trainer gets it: a wall-clock stop at `settings.seconds` and the learning rate
+    decaying over that budget (linear warm-up over its first 5 %, then poly 0.9 to zero at the deadline), so
+    every budget ends at a converged, low-rate point whatever the machine's speed."""
+    from dataclasses import replace
+
+    config = settings.config
+    cap = settings.max_iterations if settings.max_iterations is not None else MAX_ITERATIONS
+    optim = replace(config.optim, schedule="poly_clock", warmup=0.05, poly_power=0.9)
+    train = replace(config.train, seconds=float(settings.seconds), iterations=int(cap))
+    return replace(config, optim=optim, train=train)
+
+
 def _config_summary(config, result) -> dict[str, Any]:
     return {
         "config": config.name,
-        "iterations": result.iterations,
+        "iterations": result.iteration,
         "train_seconds": round(result.seconds, 3),
         "setup_seconds": round(result.setup_seconds, 3),
-        "seconds_per_iteration": round(result.seconds / max(result.iterations, 1), 5),
+        "seconds_per_iteration": round(result.seconds / max(result.iteration, 1), 5),
     }
 
 
-def _train(settings, arrays, out: Path, meta: dict):
-    """One time-boxed training run with the settings' budget, device and limits."""
-    from atrialjsq.realdata.timebox import train_for_seconds  # imports torch: only where training happens
+def _train(settings: CvSettings, arrays, out: Path, meta: dict):
+    """One time-boxed training run: the trainer with a clock stop (`timeboxed_config`); snapshots on request."""
+    from atrialjsq.train.trainer import (  # imports torch: only where training happens
+        SnapshotCallback,
+        TrainOptions,
+        fit,
+    )
 
-    return train_for_seconds(
-        settings.config,
-        arrays,
-        out,
-        settings.seconds,
-        device=settings.device,
-        compile=settings.compile,
-        max_iterations=settings.max_iterations,
-        progress=settings.progress,
-        meta=meta,
-        snapshot_seconds=settings.snapshot_seconds,
+    callbacks = [SnapshotCallback(out / "snapshots", settings.snapshot_seconds)] if settings.snapshot_seconds else []
+    options = TrainOptions(
+        device=settings.device, compile=settings.compile, progress=settings.progress, callbacks=callbacks
+    )
+    return fit(
+        timeboxed_config(settings), arrays, None, out, options, meta={**meta, "seconds_budget": settings.seconds}
     )
 
 
@@ -277,21 +237,14 @@ def run_fold(compact: CompactSet, folds, number: int, out: Path, settings: CvSet
     meta = {"fold": number, "train_cases": list(fold["train"]), "held_out": list(fold["val"]), **settings.extra}
     result = _train(settings, arrays, fold_dir, meta)
     del arrays
-    device = next(result.model.parameters()).device
+    from atrialjsq.infer.predictor import Predictor  # imports torch: only where networks run
+
+    device = settings.device or ("cuda" if _cuda_available() else "cpu")
+    predictor = Predictor.from_checkpoint(str(result.last_checkpoint), device, tta=settings.tta)
     maps, quick = {}, {}
     for case_id in fold["val"]:
         case = compact.case(case_id)
-        maps[case_id] = predict_maps(
-            result.model,
-            case.normalised(),
-            settings.config.data.roi,
-            device,
-            result.autocast_dtype,
-            result.channels_last,
-            settings.tta,
-            settings.overlap,
-            _tta_axes(settings),
-        )
+        maps[case_id] = predict_case(predictor, case)
         if "la" in maps[case_id]:
             quick[case_id] = round(_dice(maps[case_id]["la"] > 0.5, case.la > 0), 5)
     summary = {
@@ -351,7 +304,7 @@ def run_final(
     if export is not None:
         trained_on = f"{len(arrays)} LASC 2018 cases ({compact.header.get('layout', 'compact')})"
         model_meta = {"trained_on": trained_on, **summary}
-        path = export_model(result.checkpoint, export, meta=model_meta)
+        path = export_model(result.last_checkpoint, export, meta=model_meta)
         summary["export"] = str(path)
         summary["export_bytes"] = path.stat().st_size
     write_json(out / "final.json", summary)

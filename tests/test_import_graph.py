@@ -1,0 +1,74 @@
+"""The stage packages import one way only (docs/ARCHITECTURE.md): every `atrialjsq.X` import in a module of
+package P, at module level or inside a function, names a package at or below P in `LAYERS`."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "atrialjsq"
+
+# Bottom to top. Packages on one line may not import each other.
+LAYERS: list[tuple[str, ...]] = [
+    ("errors", "__init__"),
+    ("hardware",),
+    ("io",),
+    ("surface",),
+    ("data",),
+    ("phantom",),
+    ("model",),
+    ("losses",),
+    ("train",),
+    ("infer",),
+    ("quantify",),
+    ("report",),
+    ("evaluate",),
+    ("workflows", "experiments"),
+    ("cli", "__main__"),
+]
+RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
+
+
+def package_of(path: Path) -> str:
+    relative = path.relative_to(SRC)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def imported_packages(path: Path) -> set[str]:
+    """Top-level atrialjsq packages named by the module's imports (relative imports stay in their package)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            parts = node.module.split(".")
+            if parts[0] == "atrialjsq":
+                if len(parts) > 1:
+                    names.add(parts[1])
+                else:  # `from atrialjsq import x`: x is a package or a name of atrialjsq/__init__
+                    names.update(alias.name if alias.name in RANK else "__init__" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "atrialjsq" and len(parts) > 1:
+                    names.add(parts[1])
+    return names
+
+
+MODULES = sorted(SRC.rglob("*.py"))
+
+
+def test_every_package_has_a_layer():
+    packages = {package_of(path) for path in MODULES}
+    assert packages - set(RANK) == set(), "add new packages to LAYERS (and to docs/ARCHITECTURE.md)"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_imports_point_down(path: Path):
+    own = package_of(path)
+    upward = sorted(
+        name
+        for name in imported_packages(path) - {own}
+        if name in RANK and RANK[name] >= RANK[own]
+    )
+    assert not upward, f"{path.relative_to(SRC)} ({own}) imports {upward}, at or above its layer"
