@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from atrialjsq.data.splits import load_folds, make_folds, save_folds
+from atrialjsq.data.splits import ensure_folds, load_folds, make_folds, save_folds
 from atrialjsq.errors import InputError
 
 IDS = [f"case{n:02d}" for n in range(23)]
@@ -50,3 +50,20 @@ def test_json_round_trip_and_errors(tmp_path: Path) -> None:
     (tmp_path / "overlap.json").write_text(json.dumps([{"train": ["a", "b"], "val": ["b"]}]))
     with pytest.raises(InputError, match="both train and val"):
         load_folds(tmp_path / "overlap.json")
+
+
+def test_ensure_folds_saves_then_reuses_a_split_and_refuses_one_that_does_not_fit(tmp_path):
+    ids = [f"c{i}" for i in range(6)]
+    path = tmp_path / "folds.json"
+    folds = ensure_folds(path, ids, 3, 0)
+    assert folds == make_folds(ids, 3, 0) and path.is_file()
+    assert ensure_folds(path, reversed(ids), 3, seed=7) == folds  # a saved split wins over the seed
+    custom = [{"train": ids[2:], "val": ids[:2]}, {"train": ids[:2] + ids[4:], "val": ids[2:4]},
+              {"train": ids[:4], "val": ids[4:]}]  # fmt: skip
+    save_folds(custom, path)
+    assert ensure_folds(path, ids, 3, 0) == custom  # a custom split over the same cases is used as it is
+    with pytest.raises(InputError, match=r"holds other folds \(3 folds over 6 held-out ids; this run has k=2"):
+        ensure_folds(path, ids, 2, 0)
+    with pytest.raises(InputError, match="over 7 cases"):
+        ensure_folds(path, [*ids, "c6"], 3, 0)
+

@@ -16,7 +16,7 @@ import torch
 from atrialjsq.cli.lasc2018 import main
 from atrialjsq.data.compact import build_compact, load_compact, trainer_arrays
 from atrialjsq.errors import InputError
-from atrialjsq.experiments.lasc2018.cross_validation import ensure_folds, read_predictions, write_predictions
+from atrialjsq.experiments.lasc2018.cross_validation import read_predictions, write_predictions
 from atrialjsq.experiments.lasc2018.scoring import score_case, score_predictions
 from atrialjsq.model.configs import get_config
 from atrialjsq.train.checkpoint import load_checkpoint, load_model_file
@@ -83,15 +83,6 @@ def test_scoring_on_the_native_grid_has_known_answers(compact_native):
     assert score_case(case, blob, largest_component=False)["Dice_LA"] < 1.0
     with pytest.raises(ValueError, match="shape"):
         score_case(case, truth[:-1])
-
-
-def test_folds_are_saved_and_a_different_split_is_refused(tmp_path):
-    ids = [f"c{i}" for i in range(6)]
-    folds = ensure_folds(tmp_path, ids, 3, 0)
-    assert sorted(i for fold in folds for i in fold["val"]) == ids
-    assert ensure_folds(tmp_path, ids, 3, 0) == folds
-    with pytest.raises(InputError, match="other folds"):
-        ensure_folds(tmp_path, ids, 2, 0)
 
 
 # Runs `python -m atrialjsq.cli.lasc2018` as on the GPU image, where SimpleITK and meshio are not installed.

@@ -63,7 +63,8 @@ class CommandParser(argparse.ArgumentParser):
     """The parser of `atrialjsq` and its subcommands: our help formatter unless a command asks for another."""
 
     def __init__(self, *args, formatter_class=HelpFormatter, **kwargs) -> None:
-        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+        kwargs["formatter_class"] = formatter_class
+        super().__init__(*args, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         probability_maps=args.save_probabilities,
         figure=not args.no_figure,
     )
+    if outcome.out_dir is None:  # predict_case raises rather than return an outcome without its folder
+        raise RuntimeError(f"{case.case_id}: the prediction has no output folder")
     burden = outcome.burden
     truth = params.get("scar", {}).get("burden")
     files = ", ".join(sorted(p.name for p in outcome.out_dir.iterdir()))

@@ -21,6 +21,7 @@ from atrialjsq.data.preprocess import DEFAULT_MARGIN, PAPER_ROI, PAPER_SPACING, 
 from atrialjsq.data.splits import make_folds, validate_folds
 from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import atomic_output
+from atrialjsq.io.geometry import triple
 
 CACHE_FORMAT = "atrialjsq-cache-v1"
 # Storage types: the image keeps float32 precision, labels are uint8, distance maps float16 (mm, clipped).
@@ -45,7 +46,7 @@ class CacheIndex:
 
     @property
     def window(self) -> tuple[int, int, int]:
-        return tuple(r + 2 * m for r, m in zip(self.roi, self.margin, strict=True))
+        return triple(r + 2 * m for r, m in zip(self.roi, self.margin, strict=True))
 
     def entry(self, case_id: str) -> dict[str, Any]:
         for entry in self.cases:
@@ -68,7 +69,8 @@ def _process_case(ref: CaseRef, cases_dir: Path, settings: dict[str, Any]) -> di
     try:
         prepared = preprocess_case(load_case(ref), **settings)
         file = f"cases/{ref.case_id}.npz"
-        np.savez_compressed(cases_dir / f"{ref.case_id}.npz", **_storage_arrays(prepared.arrays))
+        # mypy checks the ** arrays against allow_pickle: bool too (no array is named so).
+        np.savez_compressed(cases_dir / f"{ref.case_id}.npz", **_storage_arrays(prepared.arrays))  # type: ignore[arg-type]
         return {
             "id": ref.case_id,
             "file": file,
@@ -182,9 +184,9 @@ def load_cache(path: str | Path) -> CacheIndex:
         folds = payload.get("folds") or []
         return CacheIndex(
             root=root,
-            spacing=tuple(float(s) for s in payload["spacing"]),
-            roi=tuple(int(r) for r in payload["roi"]),
-            margin=tuple(int(m) for m in payload["margin"]),
+            spacing=triple(float(s) for s in payload["spacing"]),
+            roi=triple(int(r) for r in payload["roi"]),
+            margin=triple(int(m) for m in payload["margin"]),
             cases=list(payload["cases"]),
             folds=validate_folds(folds, index_file) if folds else [],
         )

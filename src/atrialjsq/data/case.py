@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from atrialjsq.errors import InputError
 from atrialjsq.io.volume import Volume
 
 LABEL_NAMES = ("la", "scar", "lv", "valve")
@@ -26,3 +27,10 @@ class Case:
     @property
     def scar(self) -> Volume | None:
         return self.labels.get("scar")
+
+    def label(self, name: str) -> Volume:
+        """The label `name`, or an InputError naming the case when it has none."""
+        volume = self.labels.get(name)
+        if volume is None:
+            raise InputError(self.meta.get("source", self.case_id), f"case has no {name!r} label")
+        return volume

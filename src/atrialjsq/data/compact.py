@@ -34,7 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from atrialjsq.errors import InputError
-from atrialjsq.io.geometry import Geometry
+from atrialjsq.io.geometry import Geometry, triple
 from atrialjsq.io.packed import PackedArray, array_spec, pack_array, read_packed, write_packed
 
 COMPACT_FORMAT = "atrialjsq-compact-v1"
@@ -182,7 +182,7 @@ def compact_entry(
     return entry, blobs
 
 
-def _entry_from_ref(ref, spacing, z_margin_mm) -> tuple[dict, dict] | tuple[str, str]:
+def _entry_from_ref(ref, spacing, z_margin_mm) -> tuple[dict, dict] | tuple[str | None, str]:
     """Worker: load and compact one case; an InputError comes back as (path, reason) (it does not pickle)."""
     from atrialjsq.data.layouts import load_case
 
@@ -260,7 +260,7 @@ def build_compact_lasc(
     `native_spacing` defaults to the layout's (0.625, 0.625, 1.25) mm. The first bad case stops the build
     with its InputError and nothing is written.
     """
-    from atrialjsq.data.layouts import index_dataset
+    from atrialjsq.data.layouts import DEFAULT_H5_SPACING, index_dataset
 
     out = _checked_out(out)
     refs = index_dataset(src, layout="lasc2018-h5", spacing=native_spacing)
@@ -282,7 +282,7 @@ def build_compact_lasc(
         "z_margin_mm": float(z_margin_mm),
         "source": str(Path(src)),
         "layout": "lasc2018-h5",
-        "native_spacing": list(refs[0].spacing) if refs else None,
+        "native_spacing": list(refs[0].spacing or DEFAULT_H5_SPACING) if refs else None,
     }
     return _write(entries, out, header)
 
@@ -337,7 +337,7 @@ def load_compact(path: str | Path, ids: Sequence[str] | None = None) -> CompactS
                     arrays.get(f"{key}/scar"),
                 )
             )
-        spacing = tuple(float(s) for s in index["spacing"])
+        spacing = triple(float(s) for s in index["spacing"])
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(path, f"unreadable compact file ({type(error).__name__}: {error})") from None
     if wanted is not None and len(cases) != len(wanted):
@@ -350,7 +350,9 @@ def load_compact(path: str | Path, ids: Sequence[str] | None = None) -> CompactS
 # ---------------------------------------------------------------------------------------------- trainer form
 
 
-def centred_window(array: np.ndarray, centre: Sequence[float], size: Sequence[int], fill: float = 0) -> np.ndarray:
+def centred_window(
+    array: np.ndarray, centre: Sequence[float] | np.ndarray, size: Sequence[int], fill: float = 0
+) -> np.ndarray:
     """The `size` window of `array` centred at continuous index `centre`, padded with `fill` beyond the array
     (the same placement as `data.preprocess.crop_window`: start = round(centre) − size // 2)."""
     out = np.full(tuple(int(s) for s in size), fill, dtype=array.dtype)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -146,8 +147,8 @@ def index_dataset(root: str | Path, layout: str = "auto", spacing=None) -> list[
 
     own = folder_layout(root)
     folders = [root] if own is not None else _case_folders(root)
-    detected = {folder: folder_layout(folder) for folder in folders}
-    detected = {folder: found for folder, found in detected.items() if found is not None}
+    per_folder = {folder: folder_layout(folder) for folder in folders}
+    detected = {folder: found for folder, found in per_folder.items() if found is not None}
 
     if layout == "auto":
         families = sorted({_family(found) for found in detected.values()})
@@ -292,7 +293,7 @@ def load_case(ref: CaseRef) -> Case:
     labels: dict[str, Volume] = {}
     for path in ref.label_files():
         labels.update(read_label_file(ref, path, image.geometry))
-    meta = {"layout": ref.layout, "source": str(ref.image_path)}
+    meta: dict[str, Any] = {"layout": ref.layout, "source": str(ref.image_path)}
     if ref.layout == "lasc2018-h5":
         meta["spacing_assumed"] = list(image.geometry.spacing)
     return Case(ref.case_id, image, labels, meta)

@@ -19,7 +19,7 @@ import numpy as np
 
 from atrialjsq.data.case import Case
 from atrialjsq.errors import InputError
-from atrialjsq.io.geometry import Geometry
+from atrialjsq.io.geometry import Geometry, triple
 from atrialjsq.io.volume import Volume
 
 if TYPE_CHECKING:
@@ -175,7 +175,8 @@ class CropInfo:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CropInfo:
-        return cls(*(tuple(int(v) for v in data[key]) for key in ("source_shape", "start", "roi")))
+        source_shape, start, roi = (triple(int(v) for v in data[key]) for key in ("source_shape", "start", "roi"))
+        return cls(source_shape, start, roi)
 
     def window_geometry(self, source: Geometry) -> Geometry:
         """The geometry of the window when the source array lives on `source`."""
@@ -189,7 +190,7 @@ def crop_window(shape, center_idx, roi) -> CropInfo:
     if len(roi) != 3 or min(roi) < 1:
         raise ValueError(f"roi must be three positive sizes, got {roi}")
     start = tuple(int(np.floor(c + 0.5)) - r // 2 for c, r in zip(center_idx, roi, strict=True))
-    return CropInfo(tuple(int(s) for s in shape), start, roi)
+    return CropInfo(triple(int(s) for s in shape), triple(start), triple(roi))
 
 
 def apply_crop(array: np.ndarray, info: CropInfo, fill: float = 0) -> np.ndarray:

@@ -66,3 +66,26 @@ def load_folds(path: str | Path) -> list[Fold]:
         raise InputError(path, f"not valid JSON ({error})") from None
     folds = payload.get("folds") if isinstance(payload, dict) else payload
     return validate_folds(folds, path)
+
+
+def ensure_folds(path: str | Path, case_ids: Iterable[str], k: int, seed: int = 0) -> list[Fold]:
+    """The folds saved at `path`, or `make_folds(case_ids, k, seed)` saved there first.
+
+    A saved split is used as it is, so every run in a folder (and every later session) scores the same
+    held-out cases; it may be a custom one (as nnU-Net's splits file), but it must have `k` folds whose
+    held-out parts cover `case_ids` exactly once each; otherwise it is refused, naming the file.
+    """
+    path = Path(path)
+    ids = sorted(str(case_id) for case_id in case_ids)
+    if not path.is_file():
+        folds = make_folds(ids, k=k, seed=seed)
+        save_folds(folds, path, k=k, seed=seed)
+        return folds
+    folds = load_folds(path)
+    held_out = sorted(case_id for fold in folds for case_id in fold["val"])
+    if len(folds) != k or held_out != ids:
+        found = f"{len(folds)} folds over {len(held_out)} held-out ids"
+        raise InputError(
+            path, f"holds other folds ({found}; this run has k={k} over {len(ids)} cases); use a new --out"
+        )
+    return folds

@@ -28,6 +28,7 @@ from atrialjsq.evaluate.scar_metrics import SCAR_METRIC_NAMES, scar_metrics
 from atrialjsq.evaluate.statistics import NO_VALUE, summary_stats
 from atrialjsq.io import Geometry, atomic_path, read_volume
 from atrialjsq.io.atomic import write_json
+from atrialjsq.io.geometry import triple
 
 PRED_LA = "LA_predict.nii.gz"
 PRED_SCAR = "scar_predict.nii.gz"
@@ -94,7 +95,7 @@ def read_ground_truth(ref: CaseRef, spacing: Sequence[float] | None = None, excl
         exclude, _ = _read_binary(folder / exclude_name)
         if exclude.shape != la.shape:
             raise InputError(folder / exclude_name, f"shape {exclude.shape} != LA shape {la.shape}")
-    used = tuple(float(s) for s in (spacing or file_spacing))
+    used = triple(float(s) for s in (spacing or file_spacing))
     return GroundTruth(ref.case_id, la, scar, used, folder, exclude, geometry)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 from scipy import ndimage
@@ -57,6 +58,14 @@ def _ratio(numerator: int, denominator: int) -> float:
     return numerator / denominator if denominator else float("nan")
 
 
+@overload
+def _as_bool(mask: np.ndarray) -> np.ndarray: ...
+
+
+@overload
+def _as_bool(mask: np.ndarray | None) -> np.ndarray | None: ...
+
+
 def _as_bool(mask: np.ndarray | None) -> np.ndarray | None:
     return None if mask is None else np.asarray(mask).astype(bool, copy=False)
 
@@ -84,7 +93,7 @@ def surface_labels(
             raise ValueError(f"{name} shape {mask.shape} != LA shape {la_gt.shape}")
     empty = np.zeros(0, dtype=bool)
     pad = np.ceil(band_params.reach_mm / np.asarray(spacing, dtype=float)).astype(int) + 1
-    box = bounding_box(la_gt, pad=tuple(int(p) for p in pad))
+    box = bounding_box(la_gt, pad=(int(pad[0]), int(pad[1]), int(pad[2])))
     if box is None:
         return SurfaceLabels(np.zeros((0, 3), dtype=np.intp), empty, empty, empty)
     la = la_gt[box]
@@ -99,14 +108,14 @@ def surface_labels(
     def along(mask: np.ndarray) -> np.ndarray:
         return sample_along_normals(mask[box], points, normals, spacing, max_mm=reach_mm, step_mm=step_mm, order=0)
 
-    manual = along(scar_gt).any(axis=1)
-    auto = along(scar_pred).any(axis=1)
+    manual = np.any(along(scar_gt), axis=1)
+    auto = np.any(along(scar_pred), axis=1)
     if la_pred is None:
         covered = np.ones(len(points), dtype=bool)
     else:
         inside = along(la_pred)
         # The predicted LA surface crosses the segment iff the segment holds both inside and outside samples.
-        covered = inside.any(axis=1) & ~inside.all(axis=1)
+        covered = np.any(inside, axis=1) & ~np.all(inside, axis=1)
     offset = np.array([s.start for s in box], dtype=np.intp)
     return SurfaceLabels(points + offset, manual, auto, covered | auto)
 

@@ -98,9 +98,11 @@ def read_metric_csv(path: str | Path) -> dict[str, dict[str, float]]:
 
 
 def _number(text: str | None) -> float:
+    if text is None:  # a short row: csv.DictReader fills its missing cells with None
+        return math.nan
     try:
         return float(text)
-    except (TypeError, ValueError):
+    except ValueError:
         return math.nan
 
 
@@ -119,8 +121,8 @@ def paired_tests(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def compare_tables(
-    table_a: dict[str, dict[str, float]],
-    table_b: dict[str, dict[str, float]],
+    table_a: Mapping[str, Mapping[str, float]],
+    table_b: Mapping[str, Mapping[str, float]],
     metrics: Sequence[str] | None = None,
 ) -> tuple[list[MetricComparison], list[str]]:
     """Per metric shared by both tables (or the given ones): means and paired p-values over common cases.

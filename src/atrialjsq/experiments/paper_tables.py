@@ -49,9 +49,11 @@ from tqdm import tqdm
 
 from atrialjsq.data.case import Case
 from atrialjsq.data.layouts import CaseRef
+from atrialjsq.data.splits import ensure_folds
 from atrialjsq.errors import InputError
 from atrialjsq.io import Volume, atomic_output, write_volume
 from atrialjsq.io.atomic import write_json
+from atrialjsq.io.geometry import triple
 
 EXPERIMENT_FORMAT = "atrialjsq-experiment-v1"
 REFERENCE_ROW = "ajsq-sesa"
@@ -184,7 +186,7 @@ class ExperimentSettings:
         if self.spacing is not None:
             if len(self.spacing) != 3 or min(self.spacing) <= 0:
                 raise InputError(None, f"--spacing needs three positive values, got {list(self.spacing)}")
-            self.spacing = tuple(float(s) for s in self.spacing)
+            self.spacing = triple(float(s) for s in self.spacing)
         if self.center not in CENTERS:
             raise InputError(None, f"--center must be one of {', '.join(CENTERS)}, got {self.center!r}")
         if self.test not in ("wilcoxon", "ttest"):
@@ -293,21 +295,6 @@ def _ensure_cache(settings: ExperimentSettings, refs: list[CaseRef]):
     if missing:
         raise InputError(root, f"cache lacks case(s) {', '.join(missing[:5])} of {settings.data}; rebuild it")
     return index
-
-
-def _ensure_folds(settings: ExperimentSettings, case_ids: list[str]) -> list[dict[str, list[str]]]:
-    from atrialjsq.data.splits import load_folds, make_folds, save_folds
-
-    path = settings.out / "folds.json"
-    if path.is_file():
-        folds = load_folds(path)
-        used = sorted(i for fold in folds for i in fold["val"])
-        if len(folds) != settings.folds or used != sorted(case_ids):
-            raise InputError(path, "folds do not match this dataset and --folds; use a new --out")
-        return folds
-    folds = make_folds(case_ids, k=settings.folds, seed=settings.seed)
-    save_folds(folds, path, k=settings.folds, seed=settings.seed)
-    return folds
 
 
 # ---------------------------------------------------------------------------------------------- one fold
@@ -475,7 +462,7 @@ def _merge_folds(out: Path, row: Row, k: int) -> Path | None:
     parts = [cell_dir(out, row, fold) / "per_case.csv" for fold in range(k)]
     if not all(part.is_file() for part in parts):
         return None
-    rows = []
+    rows: list[dict[str, Any]] = []
     for part in parts:
         rows.extend({"case": case, **values} for case, values in read_metric_csv(part).items())
     target = out / row.key / "per_case.csv"
@@ -526,7 +513,7 @@ def run_experiment(table: str, settings: ExperimentSettings, rows: Sequence[str]
         raise InputError(settings.data, f"{len(refs)} cases cannot make {settings.folds} folds; lower --folds")
     first_run = _check_recorded(settings)
     index = _ensure_cache(settings, list(refs.values()))
-    folds = _ensure_folds(settings, sorted(refs))
+    folds = ensure_folds(settings.out / "folds.json", sorted(refs), settings.folds, settings.seed)
     if first_run:  # recorded once the data proved usable, so a failed start does not pin the options
         _record(settings)
     log = RunLog()

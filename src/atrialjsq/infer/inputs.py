@@ -14,10 +14,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from atrialjsq.errors import InputError
+from atrialjsq.io.geometry import triple
 from atrialjsq.io.image_io import IMAGE_SUFFIXES, is_dicom_dir, is_image_file, read_volume
 from atrialjsq.io.volume import Volume
+
+if TYPE_CHECKING:  # layouts is imported where a dataset folder is read, not when this module loads
+    from atrialjsq.data.layouts import CaseRef
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class InputCase:
 
     case_id: str
     path: Path
-    ref: object | None = None  # atrialjsq.data.layouts.CaseRef for cases found in a dataset folder
+    ref: CaseRef | None = None  # for cases found in a dataset folder
 
     def read(self) -> Volume:
         """The image as a Volume; InputError (naming the file) when it is missing, not 3D, or not finite."""
@@ -65,7 +70,7 @@ def _file_case(path: Path, h5_spacing) -> InputCase:
     if path.name.lower().endswith(H5_SUFFIX):
         from atrialjsq.data.layouts import DEFAULT_H5_SPACING, CaseRef
 
-        spacing = tuple(float(s) for s in (h5_spacing or DEFAULT_H5_SPACING))
+        spacing = triple(float(s) for s in (h5_spacing or DEFAULT_H5_SPACING))
         ref = CaseRef(case_id_from_path(path), "lasc2018-h5", path, {}, spacing)
         return InputCase(ref.case_id, path, ref)
     return InputCase(case_id_from_path(path), path)

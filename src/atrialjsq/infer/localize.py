@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from atrialjsq.io.geometry import Geometry
+from atrialjsq.io.geometry import Geometry, triple
 
 
 def largest_component(mask: np.ndarray) -> np.ndarray:
@@ -57,7 +57,7 @@ class Localization:
 def image_centre_mm(geometry: Geometry) -> tuple[float, float, float]:
     """Physical position of the centre of the grid (half-way between its first and last voxel centres)."""
     centre = geometry.index_to_physical((np.asarray(geometry.shape, dtype=np.float64) - 1) / 2)
-    return tuple(float(c) for c in centre)
+    return triple(float(c) for c in centre)
 
 
 # An adult LA holds 50-200 mL; a smaller "largest component" is noise, not a missed-by-a-bit LA.
@@ -85,4 +85,4 @@ def localization_from_mask(
     corners = np.array(list(itertools.product(*zip(low, high, strict=True))))
     corners_mm = grid.index_to_physical(corners)
     centre = grid.index_to_physical((low + high) / 2)
-    return Localization(tuple(float(c) for c in centre), corners_mm, True)
+    return Localization(triple(float(c) for c in centre), corners_mm, True)

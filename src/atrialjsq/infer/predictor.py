@@ -40,7 +40,7 @@ from atrialjsq.data.preprocess import (
 from atrialjsq.infer.localize import Localization, image_centre_mm, largest_component, localization_from_mask
 from atrialjsq.infer.sliding_window import ProbabilityFn, sliding_window_probabilities
 from atrialjsq.infer.tta import tta_axes, with_mirroring
-from atrialjsq.io.geometry import Geometry
+from atrialjsq.io.geometry import Geometry, triple
 from atrialjsq.io.volume import Volume
 
 CROP_MODES = ("roi", "tight", "whole")
@@ -81,7 +81,7 @@ class Network:
         model.load_state_dict(
             {key: value.float() if value.is_floating_point() else value for key, value in section["model"].items()}
         )
-        self.model = model.eval().to(self.device)
+        self.model: torch.nn.Module = model.eval().to(self.device)
         preprocessing = section.get("preprocessing", {})
         self.spacing = tuple(float(s) for s in preprocessing.get("spacing", self.config.data.spacing))
         self.roi = tuple(int(r) for r in preprocessing.get("roi", self.config.data.roi))
@@ -94,6 +94,18 @@ class Network:
         native = self.device.type == "cuda" or (self.device.type == "cpu" and cpu_has_native_bf16())
         use_bf16 = precision == "bf16" or (precision == "auto" and native)
         self.dtype = torch.bfloat16 if use_bf16 else None
+
+    @classmethod
+    def live(cls, model: torch.nn.Module, config: Any, dtype: torch.dtype | None = None) -> Network:
+        """A network being trained, as the Predictor sees it (no copy: validation during training)."""
+        network = cls.__new__(cls)
+        network.model, network.config, network.dtype = model, config, dtype
+        network.device = next(model.parameters()).device
+        network.spacing = tuple(float(s) for s in config.data.spacing)
+        network.roi = tuple(int(r) for r in config.data.roi)
+        network.zscore_region = "volume"
+        network.multiple = int(getattr(model, "input_multiple", 2 ** (config.model.levels - 1)))
+        return network
 
     def normalise(self, array: np.ndarray) -> np.ndarray:
         """The training z-score (same function and region as `data.preprocess`)."""
@@ -128,9 +140,9 @@ def plan_crop(
     """
     if mode not in CROP_MODES:
         raise ValueError(f"crop mode must be one of {CROP_MODES}, got {mode!r}")
-    roi = tuple(int(r) for r in roi)
+    roi = triple(int(r) for r in roi)
     if mode == "whole":
-        region = tuple(round_up(s, multiple) for s in shape)
+        region = triple(round_up(s, multiple) for s in shape)
         centre = (np.asarray(shape, dtype=np.float64) - 1) / 2
     elif box is None:
         region, centre = roi, np.asarray(centre_index, dtype=np.float64)
@@ -139,8 +151,8 @@ def plan_crop(
         extent = np.asarray(high) - np.asarray(low) + 2 * np.asarray(margin_voxels)
         centre = (np.asarray(low) + np.asarray(high)) / 2
         minimum = roi if mode == "roi" else (multiple,) * 3
-        region = tuple(max(m, round_up(e, multiple)) for m, e in zip(minimum, extent, strict=True))
-    window = tuple(min(r, g) for r, g in zip(roi, region, strict=True))
+        region = triple(max(m, round_up(e, multiple)) for m, e in zip(minimum, extent, strict=True))
+    window = triple(min(r, g) for r, g in zip(roi, region, strict=True))
     return crop_window(shape, centre, region), window
 
 
@@ -177,7 +189,8 @@ class Predictor:
         if channels_last is None:
             channels_last = fine.device.type == "cuda"
         if channels_last:
-            fine.model.to(memory_format=torch.channels_last_3d)
+            # torch's stubs of Module.to leave out memory_format, which it accepts (documented).
+            fine.model.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
         self.channels_last = channels_last
 
     @classmethod
@@ -213,8 +226,8 @@ class Predictor:
         coarse = resample(image, net.spacing)
         normalised = net.normalise(coarse.array)
         shape = coarse.geometry.shape
-        region = tuple(max(r, round_up(s, net.multiple)) for r, s in zip(net.roi, shape, strict=True))
-        info = crop_window(shape, (np.asarray(shape) - 1) / 2, region)
+        size = tuple(max(r, round_up(s, net.multiple)) for r, s in zip(net.roi, shape, strict=True))
+        info = crop_window(shape, (np.asarray(shape) - 1) / 2, size)
         window = apply_crop(normalised, info, fill=float(normalised.min()))
         probability = net.probabilities(torch.from_numpy(window)[None, None])["la"][0, 0].cpu().numpy()
         inside_image = np.zeros(window.shape, dtype=bool)
@@ -296,7 +309,7 @@ class Predictor:
         """The fine network over the planned region of its grid: {la, normal, scar} maps and their geometry."""
         net = self.fine
         margin_voxels = np.full(3, self.margin_mm) / np.asarray(net.spacing)
-        info, window = plan_crop(grid.shape, net.roi, net.multiple, box, centre_index, margin_voxels, crop)
+        info, window = plan_crop(grid.shape, triple(net.roi), net.multiple, box, centre_index, margin_voxels, crop)
         patch = torch.from_numpy(apply_crop(normalised, info, fill=float(normalised.min())))[None, None]
         outputs = sliding_window_probabilities(
             patch.to(net.device), window, self._window_fn(), overlap=self.overlap, sw_batch_size=self.sw_batch_size
@@ -357,4 +370,4 @@ def covered_box(region: Geometry, target: Geometry) -> tuple[slice, slice, slice
     high = np.minimum(np.ceil(indices.max(axis=0)).astype(int) + 2, np.asarray(target.shape))
     if np.any(high <= low):
         return None
-    return tuple(slice(int(lo), int(hi)) for lo, hi in zip(low, high, strict=True))
+    return triple(slice(int(lo), int(hi)) for lo, hi in zip(low, high, strict=True))

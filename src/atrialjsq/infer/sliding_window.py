@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from atrialjsq.io.geometry import triple
+
 # A network step: image batch [B, 1, X, Y, Z] -> {head name: probabilities [B, C, X, Y, Z]}.
 ProbabilityFn = Callable[[torch.Tensor], dict[str, torch.Tensor]]
 
@@ -97,5 +99,5 @@ def sliding_window_probabilities(
     for region in regions:
         weight_sum[region] += weight
 
-    keep = tuple(slice(o, o + s) for o, s in zip(offsets, shape, strict=True))
+    keep = triple(slice(o, o + s) for o, s in zip(offsets, shape, strict=True))
     return {name: (total / weight_sum)[(..., *keep)] for name, total in sums.items()}

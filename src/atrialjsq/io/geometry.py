@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
+
+_T = TypeVar("_T")
+
+
+def triple(values: Iterable[_T]) -> tuple[_T, _T, _T]:
+    """The items of `values` (a shape, spacing or point of a 3D grid) as a 3-tuple; ValueError unless three."""
+    x, y, z = values
+    return x, y, z
 
 
 def _identity() -> tuple[float, ...]:
@@ -78,4 +87,6 @@ class Geometry:
     @classmethod
     def from_dict(cls, data: Mapping[str, Sequence[float]]) -> Geometry:
         """The geometry written by `to_dict` (lists or tuples; a missing origin/direction takes the default)."""
-        return cls(**{key: tuple(value) for key, value in data.items()})
+        # Any: the values are checked and converted by __post_init__, unknown keys are a TypeError of cls().
+        kwargs: dict[str, Any] = {key: tuple(value) for key, value in data.items()}
+        return cls(**kwargs)

@@ -107,7 +107,8 @@ def write_packed(
     index = json.dumps({**header, TABLE_KEY: table}).encode()
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez(handle, **{INDEX_KEY: np.frombuffer(index, dtype=np.uint8)}, **members)
+            # mypy checks the ** arrays against savez's allow_pickle: bool too (a name no array here has).
+            np.savez(handle, **{INDEX_KEY: np.frombuffer(index, dtype=np.uint8)}, **members)  # type: ignore[arg-type]
     return path
 
 

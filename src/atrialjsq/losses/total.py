@@ -79,6 +79,8 @@ class JointLoss(nn.Module):
             if "scar" in self.terms:
                 terms.update(self._known_scar_terms(outputs, batch, lambdas))
             total = sum(weight * value for weight, value in terms.values())
+        if not isinstance(total, torch.Tensor):  # sum() of no terms is the int 0
+            raise ValueError(f"the loss has no terms for the heads {self.config.heads}")
         parts = {name: value.detach() for name, (_, value) in terms.items()}
         parts["loss"] = total.detach()
         for name in ("lambda_la", "lambda_m2"):

@@ -275,7 +275,7 @@ def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
     values = {}
     for key, value in data.items():
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             value = value if isinstance(value, hint) else _from_dict(hint, value, f"{where}.{key}")
         else:
             name = f"{where}.{key}".removeprefix("config.")
@@ -420,7 +420,10 @@ def apply_overrides(config: ExperimentConfig, dotted: dict[str, Any]) -> Experim
 
 
 def _plain(overrides: dict[str, Any]) -> dict[str, Any]:
-    return {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in overrides.items()}
+    return {
+        k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v
+        for k, v in overrides.items()
+    }
 
 
 def _merge(base: dict[str, Any], changes: dict[str, Any]) -> None:

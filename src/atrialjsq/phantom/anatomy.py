@@ -25,6 +25,7 @@ from atrialjsq.phantom.fields import (
     half_space,
     random_waves,
     rotation_matrix,
+    select,
     smooth_min,
     unit,
     wave_field,
@@ -209,9 +210,10 @@ def warp(params: dict, p: Coords) -> Coords:
     """Reference coordinates q = p + D(p): shapes are defined on q, so the rendered heart is smoothly deformed."""
     w = params["warp"]
     coarse, fine = np.float32(w["amplitude_mm"]), np.float32(w["fine_amplitude_mm"])
-    return tuple(
+    x, y, z = (
         p[i] + coarse * wave_field(p, w["waves"][i]) + fine * wave_field(p, w["fine_waves"][i]) for i in range(3)
     )
+    return x, y, z
 
 
 def warp_reach_mm(params: dict) -> float:
@@ -282,7 +284,7 @@ def neighbour_shapes(params: dict, s: BoxedSampler) -> dict[str, np.ndarray]:
     lv_box = s.box(np.asarray(lv["centre"]) - outer_radii.max() - 15, np.asarray(lv["centre"]) + outer_radii.max() + 15)
     lv_blood = np.full(s.shape, FAR_MM, dtype=np.float32)
     if lv_box is not None:
-        q = tuple(c[lv_box] for c in s.q)
+        q = select(s.q, lv_box)
         base_cut = half_space(q, lv["base"], -np.asarray(lv["axis"]))
         lv_blood[lv_box] = np.maximum(ellipsoid(q, lv["centre"], lv["radii"], lv_rot), base_cut)
         lv_outer[lv_box] = np.maximum(lv_outer[lv_box], base_cut - 4.0)
@@ -319,7 +321,7 @@ def fat_shape(params: dict, s: BoxedSampler, envelope: np.ndarray) -> np.ndarray
     plus pads in the atrioventricular groove and around the aortic root (where fat hugs the LA wall)."""
     fat = params["fat"]
     near = envelope < MAX_FAT_MM + 1.0
-    q = tuple(c[near] for c in s.q)
+    q = select(s.q, near)
     thickness = np.float32(fat["base_mm"]) + np.float32(fat["amplitude_mm"]) * np.maximum(
         wave_field(q, fat["waves"]), 0
     )

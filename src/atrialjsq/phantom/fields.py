@@ -13,6 +13,11 @@ import numpy as np
 Coords = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
+def select(p: Coords, index) -> Coords:
+    """The points `index` picks (a box of slices, a mask) out of each of the three coordinate arrays."""
+    return p[0][index], p[1][index], p[2][index]
+
+
 def rotation_matrix(axis_angles_deg) -> np.ndarray:
     """Rotation about x, then y, then z by the given angles (degrees)."""
     ax, ay, az = np.deg2rad(np.asarray(axis_angles_deg, dtype=np.float64))
@@ -59,6 +64,8 @@ def polyline_tube(p: Coords, points, radii) -> np.ndarray:
     for i in range(len(points) - 1):
         segment = tube(p, points[i], points[i + 1], radii[i], radii[i + 1])
         result = segment if result is None else np.minimum(result, segment)
+    if result is None:
+        raise ValueError(f"polyline_tube needs at least two points, got {len(points)}")
     return result
 
 
@@ -100,6 +107,8 @@ def wave_field(p: Coords, waves: dict) -> np.ndarray:
     for kk, ph in zip(k, phase, strict=True):
         term = np.cos(kk[0] * p[0] + kk[1] * p[1] + kk[2] * p[2] + ph)
         total = term if total is None else total + term
+    if total is None:
+        raise ValueError("wave_field needs at least one wave")
     return total * np.float32(np.sqrt(2.0 / len(k)))
 
 
@@ -128,13 +137,13 @@ class BoxedSampler:
             if stop <= start:
                 return None
             slices.append(slice(start, stop))
-        return tuple(slices)
+        return slices[0], slices[1], slices[2]
 
     def eval(self, shape_fn, lo, hi) -> np.ndarray:
         out = np.full(self.shape, FAR_MM, dtype=np.float32)
         box = self.box(lo, hi)
         if box is not None:
-            out[box] = shape_fn(tuple(c[box] for c in self.q))
+            out[box] = shape_fn(select(self.q, box))
         return out
 
     def tube(self, points, radii, pad_mm: float = 15.0) -> np.ndarray:
@@ -149,7 +158,7 @@ class BoxedSampler:
             box = self.box(lo, hi)
             if box is None:
                 continue
-            segment = tube(tuple(c[box] for c in self.q), points[i], points[i + 1], radii[i], radii[i + 1])
+            segment = tube(select(self.q, box), points[i], points[i + 1], radii[i], radii[i + 1])
             np.minimum(out[box], segment, out=out[box])
         return out
 

@@ -21,7 +21,7 @@ from atrialjsq.io.volume import Volume
 from atrialjsq.phantom import anatomy as anat
 from atrialjsq.phantom import appearance as app
 from atrialjsq.phantom import scar as scar_mod
-from atrialjsq.phantom.fields import BoxedSampler, soft_fraction, wave_field
+from atrialjsq.phantom.fields import BoxedSampler, select, soft_fraction, wave_field
 from atrialjsq.phantom.torso import render_torso, sample_torso
 
 FORMAT = "atrialjsq-phantom-v1"
@@ -69,12 +69,12 @@ def _make_grids(shape, spacing, acquisition_spacing, fov_centre) -> _Grids:
     storage = Geometry(shape, spacing, origin)
     axes = tuple(o + np.arange(m) * a for o, m, a in zip(origin, acq_shape, acq_spacing, strict=True))
     (x0, y0), (x1, y1) = HEART_BOX
-    roi = tuple(
+    x_roi, y_roi = (
         slice(int(np.searchsorted(axis, lo)), int(np.searchsorted(axis, hi, side="right")))
         for axis, lo, hi in ((axes[0], x0, x1), (axes[1], y0, y1))
     )
     z_factor = max(1, round(acq_spacing[2] / max(min(acq_spacing[:2]), ACQUISITION_SPACING[0])))
-    return _Grids(storage, acq_shape, acq_spacing, axes, roi, z_factor)
+    return _Grids(storage, acq_shape, acq_spacing, axes, (x_roi, y_roi), z_factor)
 
 
 def _check_grid(shape, spacing) -> None:
@@ -101,7 +101,7 @@ def _normalise_distance(f: np.ndarray, spacing) -> np.ndarray:
     return out
 
 
-def _composite(layers: list[tuple[np.ndarray, object]], track: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _composite(layers: list[tuple[np.ndarray, float | str]], track: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Painter's compositing of (alpha, value) layers, later on top. Returns the premultiplied image, the
     total coverage and the coefficient of the layer whose value is the string `track` (left out of the image,
     so its intensity can be solved for afterwards: the image is linear in it)."""
@@ -141,7 +141,7 @@ def _storage_box(grids: _Grids, render_axes, render_box) -> tuple[slice, slice, 
         start = int(np.searchsorted(coords, axis[part.start]))
         stop = int(np.searchsorted(coords, axis[part.stop - 1], side="right"))
         box.append(slice(start, stop))
-    return tuple(box)
+    return box[0], box[1], box[2]
 
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:
@@ -190,9 +190,9 @@ def generate_phantom(
     raxes = grids.render_axes
     rspacing = grids.render_spacing
     h = float(min(rspacing))
-    p = np.meshgrid(*[a.astype(np.float32) for a in raxes], indexing="ij")
-    q = anat.warp(anatomy, tuple(p))
-    del p
+    px, py, pz = np.meshgrid(*[a.astype(np.float32) for a in raxes], indexing="ij")
+    q = anat.warp(anatomy, (px, py, pz))
+    del px, py, pz
     sampler = BoxedSampler(q, raxes, margin_mm=1e6 if naive else anat.warp_reach_mm(anatomy))
 
     # --- shapes
@@ -202,7 +202,7 @@ def generate_phantom(
     nb = anat.neighbour_shapes(anatomy, sampler)
     near_la = la_full < 6.0
     thickness = np.full(la_full.shape, 2.5, dtype=np.float32)
-    thickness[near_la] = anat.wall_thickness(anatomy, tuple(c[near_la] for c in q))
+    thickness[near_la] = anat.wall_thickness(anatomy, select(q, near_la))
     la_outer = la_full - thickness
     envelope = np.minimum.reduce(
         [la_outer, nb["lv_outer"], nb["rv_outer"], nb["ra_outer"], nb["aorta_outer"], nb["pa_outer"], nb["esophagus"]]
@@ -212,7 +212,7 @@ def generate_phantom(
     # --- scar: score the wall shell; the labels and the burden threshold are set on the stored grid
     shell = (la_label > -2.0) & (la_label - thickness < 2.0)
     score = np.full(la_full.shape, -1.0, dtype=np.float32)
-    score[shell] = scar_mod.scar_score(scar, tuple(c[shell] for c in q))
+    score[shell] = scar_mod.scar_score(scar, select(q, shell))
     excluded = (la_parts["laa"] < la_label + 1.0) | (nb["mitral"] < 3.0) | (la_full <= 0)
     score[excluded] = -1.0
 

@@ -132,7 +132,9 @@ def inject_scar(
 
     la_full = case.la.array.astype(bool)
     margin = np.ceil((MARGIN_MM) / spacing).astype(int)
-    box = bounding_box(la_full, tuple(int(m) for m in margin))
+    box = bounding_box(la_full, (int(margin[0]), int(margin[1]), int(margin[2])))
+    if box is None:  # not reached: the LA label was checked non-empty above
+        raise InputError(case.meta.get("source", case.case_id), "case has an empty LA label")
     la = la_full[box]
     image_crop = np.asarray(case.image.array[box], dtype=np.float32)
 

@@ -148,9 +148,10 @@ def _line_score(u: np.ndarray, line: dict) -> np.ndarray:
 def scar_score(params: dict, q: Coords) -> np.ndarray:
     """Score (flattened like q) of each point in reference coordinates: lesions in (1, 2], fibrosis in (0, 1)."""
     u = _directions(q)
-    fibrosis = wave_field(tuple(u[:, i] for i in range(3)), params["fibrosis_waves"])
+    fibrosis = wave_field((u[:, 0], u[:, 1], u[:, 2]), params["fibrosis_waves"])
     if params["kind"] == "pre-ablation":
-        flat_q = tuple(np.asarray(c, dtype=np.float32).ravel() for c in q)
+        x, y, z = (np.asarray(c, dtype=np.float32).ravel() for c in q)
+        flat_q = (x, y, z)
         fibrosis = 0.75 * fibrosis + 0.45 * wave_field(flat_q, params["patchiness_waves"]) + 0.8 * u[:, 1]
     score = 0.5 + 0.5 * np.tanh(0.6 * fibrosis)
     lesions = np.zeros(len(u), dtype=np.float32)

@@ -53,7 +53,7 @@ def domain_warning(meta: Mapping[str, Any] | None, model_name: str, image_path: 
     )
 
 
-def model_record(meta: Mapping[str, Any] | None, name: str, version: str | None = None) -> dict[str, Any]:
+def model_record(meta: Mapping[str, Any] | None, name: str | None, version: str | None = None) -> dict[str, Any]:
     """The model's entry in report.json: name, version, what it was trained on and its domain."""
     meta = meta or {}
     record = {"name": name, "version": version, "trained_on": meta.get("trained_on"), "domain": model_domain(meta)}

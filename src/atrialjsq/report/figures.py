@@ -230,8 +230,8 @@ def build_report_figure(image: Volume, result: SurfaceScar, burden: Burden, anno
     figure.legend(
         handles=[
             Patch(facecolor="none", edgecolor=LA_CONTOUR_COLOUR, label="LA"),
-            Patch(facecolor=SCAR_COLOUR, label="scar"),
-            Patch(facecolor=WALL_COLOUR, label="normal wall"),
+            Patch(facecolor=tuple(SCAR_COLOUR), label="scar"),  # an RGB tuple: matplotlib's ColorType
+            Patch(facecolor=tuple(WALL_COLOUR), label="normal wall"),
         ],
         loc="lower center",
         bbox_to_anchor=(0.5, 0.04),

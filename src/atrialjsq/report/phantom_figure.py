@@ -57,8 +57,8 @@ def _surface_panel(ax, case: Case) -> None:
     from atrialjsq.surface.mesh import extract_mesh
 
     spacing = case.image.geometry.spacing
-    mesh = extract_mesh(case.la, level=0.5, smooth_sigma_mm=1.0)
-    to_scar = edt.edt((1 - case.scar.array).astype(np.uint8), anisotropy=spacing)
+    mesh = extract_mesh(case.label("la"), level=0.5, smooth_sigma_mm=1.0)
+    to_scar = edt.edt((1 - case.label("scar").array).astype(np.uint8), anisotropy=spacing)
     near = ndimage.map_coordinates(to_scar, mesh.vertices_index.T, order=1, mode="nearest") <= 3.0
     # Seen from behind (posterior, +y in LPS) and a little above: the view of the PV antra and posterior wall.
     draw_scar_surface(
@@ -74,7 +74,7 @@ def make_phantom_figure(case: Case, params: dict, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    image, la, scar = case.image.array, case.la.array, case.scar.array
+    image, la, scar = case.image.array, case.label("la").array, case.label("scar").array
     spacing = case.image.geometry.spacing
     low, high = _window(image, la)
     scaled = np.clip((image - low) / (high - low), 0, 1)

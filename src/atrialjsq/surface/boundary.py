@@ -36,7 +36,7 @@ def bounding_box(mask: np.ndarray, pad: int | tuple[int, int, int] = 0) -> tuple
         start = max(int(hits[0]) - int(pads[axis]), 0)
         stop = min(int(hits[-1]) + 1 + int(pads[axis]), mask.shape[axis])
         slices.append(slice(start, stop))
-    return tuple(slices)
+    return slices[0], slices[1], slices[2]
 
 
 def boundary_voxels(mask: np.ndarray) -> np.ndarray:

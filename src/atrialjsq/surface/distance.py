@@ -33,7 +33,7 @@ def _distance_to_zeros(foreground: np.ndarray, spacing) -> np.ndarray:
     )
 
 
-def _unclipped_reach(clip: float, beta: float) -> float:
+def _unclipped_reach(clip: float | None, beta: float) -> float:
     """The distance d beyond which d**beta exceeds the clip: no need to compute distances farther than that."""
     return math.inf if clip is None or math.isinf(clip) else float(clip) ** (1.0 / beta)
 

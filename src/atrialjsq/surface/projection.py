@@ -168,7 +168,7 @@ def project_mask_to_surface(
     hit = np.zeros(len(points), dtype=bool)
     if region.any() and len(points):
         samples = sample_along_normals(region, points, normals, spacing, band_params.reach_mm, band_params.step_mm)
-        hit = samples.any(axis=1)
+        hit = np.any(samples, axis=1)
     return SurfaceProjection(points, normals, hit)
 
 

@@ -20,10 +20,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from atrialjsq.io.geometry import triple
 
 LINEAR_KEYS = ("image", "phi_la", "phi_normal", "phi_scar")
 DISTANCE_KEYS = ("phi_la", "phi_normal", "phi_scar")
@@ -57,7 +60,7 @@ class AugmentParams:
         if not isinstance(values, Mapping):
             values = vars(values)
         known = {f.name for f in fields(cls)}
-        kwargs = {}
+        kwargs: dict[str, Any] = {}  # config values of the known fields, as given
         for key, value in values.items():
             if key in known:
                 kwargs[key] = tuple(value) if isinstance(value, list) else value
@@ -109,15 +112,15 @@ def _uniform(generator: torch.Generator, low: float, high: float) -> float:
 def draw_transform(seed: int, params: AugmentParams, margin: tuple[int, int, int]) -> SampleTransform:
     """Draw one sample's transform on the CPU (a handful of numbers; the heavy work happens on the device)."""
     gen = torch.Generator().manual_seed(seed)
-    shift = tuple(
+    shift = triple(
         int(torch.randint(-m, m + 1, (), generator=gen)) if (params.enabled and params.random_shift and m > 0) else 0
         for m in margin
     )
     if not params.enabled:
         return SampleTransform(shift, (False, False, False), (0.0, 0.0, 0.0), 1.0, 1.0, 0.0, 1.0, 0.0, seed, None)
-    flips = tuple(bool(axis in params.flip_axes and torch.rand((), generator=gen) < 0.5) for axis in range(3))
+    flips = triple(bool(axis in params.flip_axes and torch.rand((), generator=gen) < 0.5) for axis in range(3))
     limit = math.radians(params.rotate_deg)
-    angles = tuple(_uniform(gen, -limit, limit) for _ in range(3))
+    angles = triple(_uniform(gen, -limit, limit) for _ in range(3))
     zoom = _uniform(gen, *params.scale)
     i_scale = _uniform(gen, *params.intensity_scale)
     i_shift = _uniform(gen, -params.intensity_shift, params.intensity_shift)
@@ -127,7 +130,7 @@ def draw_transform(seed: int, params: AugmentParams, margin: tuple[int, int, int
     if params.elastic_mm > 0:
         g = params.elastic_grid
         elastic = torch.randn((3, g, g, g), generator=gen) * params.elastic_mm
-    return SampleTransform(shift, flips, angles, zoom, i_scale, i_shift, gamma, noise, seed, elastic)  # type: ignore[arg-type]
+    return SampleTransform(shift, flips, angles, zoom, i_scale, i_shift, gamma, noise, seed, elastic)
 
 
 def rotation_matrix(angles: tuple[float, float, float]) -> torch.Tensor:
@@ -172,7 +175,10 @@ def _elastic_offsets(
     device: torch.device,
 ) -> torch.Tensor:
     """Smooth displacement (B, X, Y, Z, 3) in normalised input coordinates, in affine_grid's axis order."""
-    coarse = to_device(torch.stack([t.elastic for t in transforms]), device)  # (B, 3, g, g, g), mm along x, y, z
+    elastic = [t.elastic for t in transforms if t.elastic is not None]
+    if len(elastic) != len(transforms):
+        raise ValueError("elastic offsets need an elastic field in every transform of the batch")
+    coarse = to_device(torch.stack(elastic), device)  # (B, 3, g, g, g), mm along x, y, z
     dense = F.interpolate(coarse, size=roi, mode="trilinear", align_corners=True)
     half_extent = to_device(torch.tensor([n * s / 2 for n, s in zip(full_shape, spacing, strict=True)]), device)
     dense = dense / half_extent.view(1, 3, 1, 1, 1)
@@ -200,7 +206,7 @@ def spatial_resample(
     `beta` is the exponent of `phi_la` (the other distance maps have β = 1), `clip` the clip of every map."""
     reference = next(iter(full.values()))
     device, batch_size = reference.device, reference.shape[0]
-    full_shape = tuple(reference.shape[2:])
+    full_shape = triple(reference.shape[2:])
     theta = to_device(torch.stack([sampling_theta(t, full_shape, roi, spacing) for t in transforms]), device)
     grid = F.affine_grid(theta, [batch_size, 1, *roi], align_corners=False)
     if any(t.elastic is not None for t in transforms):

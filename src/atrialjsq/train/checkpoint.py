@@ -94,7 +94,9 @@ def load_model_file(path: str | Path) -> dict[str, Any]:
 
 def capture_rng_state() -> dict[str, Any]:
     """Torch (CPU and CUDA), NumPy and Python RNG states, as tensors and lists only."""
-    np_state = np.random.get_state()  # noqa: NPY002 - the global legacy RNG is what user code seeds
+    np_state = np.random.get_state(legacy=True)  # noqa: NPY002 - the global legacy RNG is what user code seeds
+    if isinstance(np_state, dict):  # only when the global RNG was given a bit generator other than MT19937
+        raise RuntimeError("cannot capture the NumPy RNG state: the global RNG is not MT19937")
     py_version, py_internal, py_gauss = random.getstate()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),

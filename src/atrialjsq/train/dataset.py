@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from atrialjsq.io.geometry import triple
 from atrialjsq.train.augment import (
     AugmentParams,
     SampleTransform,
@@ -58,7 +59,7 @@ class VolumeBank:
     ) -> None:
         if not cases:
             raise ValueError("VolumeBank needs at least one case")
-        self.roi = tuple(int(r) for r in roi)
+        self.roi = triple(int(r) for r in roi)
         if margin is None:  # take it from the arrays: a cache may keep a wider margin than the config asks
             extra = [int(n) - r for n, r in zip(next(iter(cases[0].values())).shape, self.roi, strict=True)]
             if any(e < 0 or e % 2 for e in extra):
@@ -66,9 +67,9 @@ class VolumeBank:
                     f"cached arrays {next(iter(cases[0].values())).shape} are not roi {self.roi} + 2*margin"
                 )
             margin = [e // 2 for e in extra]
-        self.margin = tuple(int(m) for m in margin)
-        self.spacing = tuple(float(s) for s in spacing)
-        self.full_shape = tuple(r + 2 * m for r, m in zip(self.roi, self.margin, strict=True))
+        self.margin = triple(int(m) for m in margin)
+        self.spacing = triple(float(s) for s in spacing)
+        self.full_shape = triple(r + 2 * m for r, m in zip(self.roi, self.margin, strict=True))
         self.keys = tuple(k for k in keys if k in cases[0])
         for index, case in enumerate(cases):
             for key in self.keys:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.distributed as dist
@@ -75,7 +76,8 @@ def unwrap(model: nn.Module) -> nn.Module:
         if isinstance(model, nn.parallel.DistributedDataParallel):
             model = model.module
         elif hasattr(model, "_orig_mod"):
-            model = model._orig_mod
+            # torch.compile's OptimizedModule: _orig_mod is the module it compiled (mypy reads Tensor | Module).
+            model = cast(nn.Module, model._orig_mod)
         else:
             return model
 

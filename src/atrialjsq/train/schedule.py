@@ -19,7 +19,7 @@ import torch
 from atrialjsq.model.configs import ExperimentConfig, OptimConfig
 
 
-def _supports_fused(optimizer_class: type, params: list[torch.nn.Parameter]) -> bool:
+def _supports_fused(optimizer_class: type[torch.optim.Optimizer], params: list[torch.nn.Parameter]) -> bool:
     return (
         bool(params)
         and all(p.is_cuda for p in params)

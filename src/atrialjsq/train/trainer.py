@@ -134,10 +134,10 @@ def augment_params(config: ExperimentConfig) -> AugmentParams:
         random_shift=t.random_shift,
         flip_axes=tuple(t.flip_axes),
         rotate_deg=t.rotate_deg,
-        scale=tuple(t.scale_range),
+        scale=(t.scale_range[0], t.scale_range[1]),
         intensity_scale=(1.0 - t.intensity_scale, 1.0 + t.intensity_scale),
         intensity_shift=t.intensity_shift,
-        gamma=tuple(t.gamma_range),
+        gamma=(t.gamma_range[0], t.gamma_range[1]),
         noise_std=t.noise_std,
         elastic_mm=t.elastic_mm,
     )
@@ -230,7 +230,8 @@ class Trainer:
 
         model = build_model(config).to(self.device)
         if self.channels_last:
-            model = model.to(memory_format=torch.channels_last_3d)
+            # torch's stubs of Module.to leave out memory_format, which it accepts (documented).
+            model = model.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
         self.model = wrap_model(model, self.context, self.device)
         use_compile = self.options.compile if self.options.compile is not None else cuda
         self.forward = _compiled(self.model) if use_compile else self.model
@@ -433,6 +434,8 @@ class Trainer:
         return {k: v for k, v in rows[-1].items() if isinstance(v, float)}
 
     def _validate(self) -> dict[str, float]:
+        if self.val_bank is None:
+            raise RuntimeError("validation needs validation cases (the run has none)")
         scores = validate(unwrap(self.model), self.val_bank, self.device, self.autocast_dtype, self.channels_last)
         self.val_log.append([{"iteration": self.iteration, **scores}])
         if not math.isnan(scores["score"]) and scores["score"] > self.best_score:

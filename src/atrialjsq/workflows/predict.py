@@ -107,6 +107,8 @@ def predict_case(
     check_field_of_view(image.geometry, case.path)
     read_s = time.perf_counter() - started
     prediction = predictor.predict_volume(image, source=str(case.path))
+    if prediction.la is None or prediction.p_normal is None or prediction.p_scar is None:
+        raise ValueError("predict_case needs a model with LA and scar heads (task 'joint')")
     if not prediction.la.array.any():
         raise InputError(case.path, "no LA found: no voxel has an LA probability above 0.5")
     quantify_started = time.perf_counter()

@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 
 from atrialjsq.data.compact import CompactCase, CompactSet, load_compact, trainer_arrays
+from atrialjsq.data.splits import ensure_folds
 from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import write_json
+from atrialjsq.io.geometry import triple
 from atrialjsq.io.packed import array_spec, read_packed, write_packed
 
 PREDICTIONS_FORMAT = "atrialjsq-la-predictions-v1"
@@ -60,7 +62,7 @@ class CvSettings:
     @property
     def window(self) -> tuple[int, int, int]:
         data = self.config.data
-        return tuple(int(r) + 2 * int(m) for r, m in zip(data.roi, data.margin, strict=True))
+        return triple(int(r) + 2 * int(m) for r, m in zip(data.roi, data.margin, strict=True))
 
 
 def _check_spacing(compact: CompactSet, config) -> None:
@@ -168,20 +170,6 @@ def read_predictions(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[s
 # ---------------------------------------------------------------------------------------------- folds
 
 
-def ensure_folds(out: Path, case_ids: Sequence[str], k: int, seed: int) -> list[dict[str, list[str]]]:
-    """The k folds of `case_ids`, saved to out/folds.json (a different saved split is refused)."""
-    from atrialjsq.data.splits import load_folds, make_folds, save_folds
-
-    folds = make_folds(case_ids, k=k, seed=seed)
-    path = out / "folds.json"
-    if path.is_file():
-        if load_folds(path) != folds:
-            raise InputError(path, "holds other folds (other cases, k or seed); use a new --out")
-        return folds
-    save_folds(folds, path, k=k, seed=seed)
-    return folds
-
-
 MAX_ITERATIONS = 10_000_000  # the iteration cap of a time-boxed run without --max-iterations
 
 
@@ -271,7 +259,7 @@ def run_cv(compact_path: str | Path, out: str | Path, folds: Sequence[int] | Non
     _check_spacing(compact, settings.config)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    split = ensure_folds(out, compact.case_ids, settings.k, settings.seed)
+    split = ensure_folds(out / "folds.json", compact.case_ids, settings.k, settings.seed)
     numbers = list(range(settings.k)) if folds is None else list(folds)
     bad = [n for n in numbers if not 0 <= n < settings.k]
     if bad:

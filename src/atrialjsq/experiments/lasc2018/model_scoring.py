@@ -51,6 +51,8 @@ def score_model(
         start = time.perf_counter()
         prediction = predictor.predict_volume(case.image, case_id)
         seconds = time.perf_counter() - start
+        if prediction.la is None:
+            raise InputError(model, "scoring the LA needs a model with an LA head")
         metrics = la_metrics(prediction.la.array > 0, case.labels["la"].array > 0, case.image.geometry.spacing)
         rows.append({"case": case_id, **{name: metrics[name] for name in ALL_METRICS}, "seconds": round(seconds, 3)})
     out = Path(out)

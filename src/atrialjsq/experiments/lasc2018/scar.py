@@ -26,7 +26,7 @@ import csv
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from tqdm import tqdm
@@ -107,8 +107,9 @@ def _row(case: CompactCase, la, scar_mask: np.ndarray) -> dict[str, float]:
 
     row = evaluate_case(_truth(case), la.array > 0, scar_mask)
     row.pop("case")
-    row["scar_pct_error"] = abs(float(row["scar_pct_auto"]) - float(row["scar_pct_manual"]))
-    return row
+    metrics = cast(dict[str, float], row)  # every entry but the case id (popped) is a metric, a float
+    metrics["scar_pct_error"] = abs(float(metrics["scar_pct_auto"]) - float(metrics["scar_pct_manual"]))
+    return metrics
 
 
 def _classic_scar(case: CompactCase, la, method: str) -> np.ndarray:
