@@ -11,3 +11,17 @@ def sphere_mask(shape=(48, 48, 40), center=None, radius_mm=12.0, spacing=(1.0, 1
     grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
     r2 = sum(((g - c) * s) ** 2 for g, c, s in zip(grids, center, spacing, strict=True))
     return (r2 <= radius_mm**2).astype(np.uint8)
+
+
+def radius_mm(shape, center, spacing) -> np.ndarray:
+    """Distance in mm of every voxel centre from `center` (index units)."""
+    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    return np.sqrt(sum(((g - c) * s) ** 2 for g, c, s in zip(grids, center, spacing, strict=True)))
+
+
+def polar_angle_deg(shape, center, spacing, axis=(0.0, 0.0, 1.0)) -> np.ndarray:
+    """Angle in degrees between each voxel's offset from `center` (in mm) and `axis`."""
+    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    vectors = np.stack([(g - c) * s for g, c, s in zip(grids, center, spacing, strict=True)], axis=-1)
+    length = np.maximum(np.linalg.norm(vectors, axis=-1), 1e-9)
+    return np.degrees(np.arccos(np.clip(vectors @ np.asarray(axis) / length, -1, 1)))

@@ -11,19 +11,7 @@ from atrialjsq.losses.dpm import dpm_targets
 from atrialjsq.surface.band import mitral_exclusion, wall_band
 from atrialjsq.surface.boundary import boundary_voxels
 from atrialjsq.surface.distance import signed_distance
-from shapes import sphere_mask
-
-
-def _radius(shape, center, spacing):
-    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
-    return np.sqrt(sum(((g - c) * s) ** 2 for g, c, s in zip(grids, center, spacing, strict=True)))
-
-
-def _polar_angle_deg(shape, center, spacing, axis=(0.0, 0.0, 1.0)):
-    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
-    vectors = np.stack([(g - c) * s for g, c, s in zip(grids, center, spacing, strict=True)], axis=-1)
-    length = np.maximum(np.linalg.norm(vectors, axis=-1), 1e-9)
-    return np.degrees(np.arccos(np.clip(vectors @ np.asarray(axis) / length, -1, 1)))
+from shapes import polar_angle_deg, radius_mm, sphere_mask
 
 
 def _dpms(phi_normal, phi_scar, kind="exp", normalized=False):
@@ -71,8 +59,8 @@ def _sphere_with_scar_cap(spacing, shape_mm=48.0, radius=13.0, alpha=50.0):
     shape = tuple(round(shape_mm / s) for s in spacing)
     center = (np.asarray(shape) - 1) / 2
     la = sphere_mask(shape, center=center, radius_mm=radius, spacing=spacing)
-    r = _radius(shape, center, spacing)
-    scar = (r > radius) & (r <= radius + 3.0) & (_polar_angle_deg(shape, center, spacing) <= alpha)
+    r = radius_mm(shape, center, spacing)
+    scar = (r > radius) & (r <= radius + 3.0) & (polar_angle_deg(shape, center, spacing) <= alpha)
     return compute_targets(la, scar, spacing)
 
 
@@ -129,8 +117,8 @@ def test_compute_targets_arrays_and_labels():
     spacing = (1.0, 1.0, 1.0)
     center = np.array([23.5, 23.5, 23.5])
     la = sphere_mask(shape, center=center, radius_mm=13.0)
-    r = _radius(shape, center, spacing)
-    scar = (r > 13.0) & (r <= 16.0) & (_polar_angle_deg(shape, center, spacing) <= 40.0)
+    r = radius_mm(shape, center, spacing)
+    scar = (r > 13.0) & (r <= 16.0) & (polar_angle_deg(shape, center, spacing) <= 40.0)
     targets = compute_targets(la, scar.astype(np.uint8), spacing)
     assert set(targets) == {"phi_la", "band", "phi_normal", "phi_scar", "surface"}
     assert targets["phi_la"].dtype == np.float16 and targets["phi_normal"].dtype == np.float16

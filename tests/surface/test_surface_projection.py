@@ -15,19 +15,7 @@ from atrialjsq.surface.projection import (
     sample_along_normals,
     sample_at_offsets,
 )
-from shapes import sphere_mask
-
-
-def _radius(shape, center, spacing):
-    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
-    return np.sqrt(sum(((g - c) * s) ** 2 for g, c, s in zip(grids, center, spacing, strict=True)))
-
-
-def _polar_angle_deg(shape, center, spacing, axis=(0.0, 0.0, 1.0)):
-    grids = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
-    vectors = np.stack([(g - c) * s for g, c, s in zip(grids, center, spacing, strict=True)], axis=-1)
-    length = np.maximum(np.linalg.norm(vectors, axis=-1), 1e-9)
-    return np.degrees(np.arccos(np.clip(vectors @ np.asarray(axis) / length, -1, 1)))
+from shapes import polar_angle_deg, radius_mm, sphere_mask
 
 
 def test_offsets_are_symmetric_and_include_zero():
@@ -146,8 +134,8 @@ def test_scar_cap_projects_within_its_solid_angle(alpha):
     center = np.array([23.5, 23.5, 23.5])
     radius = 13.0
     la = sphere_mask(shape, center=center, radius_mm=radius)
-    angle = _polar_angle_deg(shape, center, spacing)
-    r = _radius(shape, center, spacing)
+    angle = polar_angle_deg(shape, center, spacing)
+    r = radius_mm(shape, center, spacing)
     # Volumetric scar: a wall cap 0..3 mm outside the endocardium within the cone of half-angle alpha.
     scar = (r > radius) & (r <= radius + 3.0) & (angle <= alpha)
     band = wall_band(la, spacing)
@@ -165,7 +153,7 @@ def test_scar_cap_projects_within_its_solid_angle(alpha):
 def test_scar_beyond_max_mm_is_not_projected():
     shape = (48, 48, 48)
     la = sphere_mask(shape, radius_mm=8.0)
-    r = _radius(shape, [23.5] * 3, (1, 1, 1))
+    r = radius_mm(shape, [23.5] * 3, (1, 1, 1))
     far_scar = (r > 21.0) & (r <= 23.0)  # at least 11.5 mm beyond the band's outer edge
     band = wall_band(la, (1, 1, 1))
     assert not project_scar_to_band(la, far_scar, band, (1, 1, 1), BandParams(reach_mm=10.0)).any()
