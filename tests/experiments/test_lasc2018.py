@@ -245,13 +245,13 @@ def test_score_model_predicts_real_cases_through_the_predictor_on_the_native_gri
 def test_original_images_join_training_for_the_la_only(scar_compact, tmp_path):
     """`--add-originals`: each training case comes twice, injected (scar known) and original (scar unknown),
     on the same window; a compact holding other cases is refused."""
-    from atrialjsq.experiments.lasc2018.cross_validation import CvSettings, training_cases
+    from atrialjsq.experiments.lasc2018.cross_validation import CvSettings, load_originals, training_cases
 
     originals = scar_compact.parent / "la.npz"
     config = get_config("ajsq-sesa", **TINY)
     settings = CvSettings(config=config, originals=originals)
     compact = load_compact(scar_compact)
-    arrays = training_cases(compact, compact.case_ids, settings)
+    arrays = training_cases(compact, compact.case_ids, settings, load_originals(compact, settings))
     assert len(arrays) == 2 * len(compact.case_ids)
     assert [float(a["scar_known"]) for a in arrays] == [1.0, 1.0, 0.0, 0.0]
     for injected, original in zip(arrays[:2], arrays[2:], strict=True):
@@ -260,7 +260,7 @@ def test_original_images_join_training_for_the_la_only(scar_compact, tmp_path):
         assert wall.any() and not np.array_equal(injected["image"][wall], original["image"][wall])
     other = build_compact(_cases(1), tmp_path / "other.npz", z_margin_mm=6.0)
     with pytest.raises(InputError, match="lacks case"):
-        training_cases(compact, compact.case_ids, CvSettings(config=config, originals=other))
+        load_originals(compact, CvSettings(config=config, originals=other))
 
 
 def test_the_scoring_tables_print_a_dash_for_the_sd_of_one_case():

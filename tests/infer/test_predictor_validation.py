@@ -5,26 +5,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from atrialjsq.infer.localize import largest_component
 from atrialjsq.infer.predictor import Predictor
-from atrialjsq.infer.validation import PredictorValidation, ValidationCase, la_dice
+from atrialjsq.infer.validation import PredictorValidation, ValidationCase
 from atrialjsq.io.geometry import Geometry
 from atrialjsq.model.configs import get_config
 from atrialjsq.train.logging import read_csv
 from atrialjsq.train.trainer import TrainOptions, fit
+from atrialjsq.train.validation import dice
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
 from train_fixtures import sphere_case
-
-
-def test_la_dice_by_hand():
-    a = np.zeros((4, 4, 4), bool)
-    b = np.zeros((4, 4, 4), bool)
-    a[:2], b[1:3] = True, True  # 32 voxels each, 16 shared
-    assert la_dice(a, b) == 0.5 and np.isnan(la_dice(a & False, b & False))
 
 
 def test_predictor_validation_runs_on_schedule_and_equals_the_saved_models_prediction(tmp_path):
@@ -48,4 +41,4 @@ def test_predictor_validation_runs_on_schedule_and_equals_the_saved_models_predi
     # the last row is what the saved model gives through Predictor.from_checkpoint (as `predict` loads it)
     predictor = Predictor.from_checkpoint(str(tmp_path / "last.pt"), "cpu")  # bf16 exactly where training used it
     mask = largest_component(predictor.predict_grid(case.normalised, grid)["la"] > 0.5)
-    assert float(rows[-1]["la_dice"]) == la_dice(mask, case.la > 0)
+    assert float(rows[-1]["la_dice"]) == dice(mask, case.la > 0)

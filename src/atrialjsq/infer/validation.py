@@ -22,6 +22,7 @@ from atrialjsq.io.geometry import Geometry
 from atrialjsq.train.ddp import unwrap
 from atrialjsq.train.logging import CsvLog
 from atrialjsq.train.trainer import Callback, Trainer
+from atrialjsq.train.validation import dice
 
 
 @dataclass
@@ -32,11 +33,6 @@ class ValidationCase:
     normalised: np.ndarray
     la: np.ndarray
     grid: Geometry
-
-
-def la_dice(prediction: np.ndarray, truth: np.ndarray) -> float:
-    total = int(prediction.sum()) + int(truth.sum())
-    return float("nan") if total == 0 else 2.0 * int(np.count_nonzero(prediction & truth)) / total
 
 
 class PredictorValidation(Callback):
@@ -60,7 +56,7 @@ class PredictorValidation(Callback):
             for case in self.cases:
                 maps = predictor.predict_grid(case.normalised, case.grid)
                 mask = largest_component(maps["la"] > 0.5)
-                dices.append(la_dice(mask, case.la > 0))
+                dices.append(dice(mask, case.la > 0))
         model.train(was_training)
         row = {
             "iteration": trainer.iteration,

@@ -98,11 +98,14 @@ class JointLoss(nn.Module):
         logits = self._get(outputs, "scar", "outputs")
         terms = self.terms["scar"]
         known = batch.get("scar_known")
-        if known is None or bool((known > 0).all()):
+        if known is None:
             return self._terms(terms, "scar", outputs, batch, lambdas)
         if known.shape != (logits.shape[0],):
             raise ValueError(f"scar_known must have shape ({logits.shape[0]},), got {tuple(known.shape)}")
-        index = torch.nonzero(known > 0).flatten()
+        known = known.cpu()  # the trainer keeps it on the host (no GPU sync); a device tensor is copied once
+        if bool((known > 0).all()):
+            return self._terms(terms, "scar", outputs, batch, lambdas)
+        index = torch.nonzero(known > 0).flatten().to(logits.device)
         if index.numel() == 0:  # no labelled scar in this batch: zero terms that still reach the scar head
             zero = logits.sum() * 0.0
             return {name: (weight, zero) for name, weight in self._scar_term_weights(lambdas).items()}

@@ -160,6 +160,7 @@ def training_batch(
     transforms: list[SampleTransform] = [draw_transform(seed, params, bank.margin) for seed in plan.seeds]
     full = bank.gather(plan.indices, device)
     batch = apply_transforms(full, transforms, params, bank.roi, bank.spacing)
+    # Flags stay on the host: the loss branches on them, which would otherwise wait for the GPU every step.
     index = torch.as_tensor(list(plan.indices), dtype=torch.long)
-    batch.update({key: flag.index_select(0, index).to(device) for key, flag in bank.flags.items()})
+    batch.update({key: flag.index_select(0, index) for key, flag in bank.flags.items()})
     return batch

@@ -11,14 +11,15 @@ from __future__ import annotations
 import contextlib
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
 from atrialjsq.train.dataset import VolumeBank
 
 
-def dice(prediction: torch.Tensor, truth: torch.Tensor) -> float:
-    """2|A∩B| / (|A|+|B|) for boolean tensors; NaN when both are empty."""
+def dice(prediction: torch.Tensor | np.ndarray, truth: torch.Tensor | np.ndarray) -> float:
+    """2|A∩B| / (|A|+|B|) for boolean tensors or arrays; NaN when both are empty."""
     total = int(prediction.sum()) + int(truth.sum())
     return math.nan if total == 0 else 2.0 * int((prediction & truth).sum()) / total
 

@@ -92,17 +92,27 @@ def prepare_training_arrays(cases: Sequence[CompactCase], settings: CvSettings) 
         return list(pool.map(_arrays_job, jobs))
 
 
-def training_cases(compact: CompactSet, case_ids: Sequence[str], settings: CvSettings) -> list[dict[str, np.ndarray]]:
-    """Trainer arrays of `case_ids` from `compact`, plus the same cases' original images from
-    `settings.originals` when given (checked to hold those cases on the same grid)."""
-    arrays = prepare_training_arrays([compact.case(case_id) for case_id in case_ids], settings)
+def load_originals(compact: CompactSet, settings: CvSettings) -> CompactSet | None:
+    """`settings.originals` (the same cases without injected scar), loaded once and checked before any output
+    is written: every case of `compact`, on the same grid and the same windows; None when not asked for."""
     if settings.originals is None:
-        return arrays
-    originals = load_compact(settings.originals, ids=list(case_ids))  # refuses a file lacking any of them
+        return None
+    originals = load_compact(settings.originals, ids=compact.case_ids)  # refuses a file lacking any of them
     _check_spacing(originals, settings.config)
-    for case_id in case_ids:
-        if originals.case(case_id).la.shape != compact.case(case_id).la.shape:
-            raise InputError(settings.originals, f"case {case_id}: window differs from {compact.path}")
+    for case in compact.cases:
+        if originals.case(case.case_id).la.shape != case.la.shape:
+            raise InputError(settings.originals, f"case {case.case_id}: window differs from {compact.path}")
+    return originals
+
+
+def training_cases(
+    compact: CompactSet, case_ids: Sequence[str], settings: CvSettings, originals: CompactSet | None = None
+) -> list[dict[str, np.ndarray]]:
+    """Trainer arrays of `case_ids` from `compact`, plus the same cases' original images from `originals`
+    (`load_originals`) when given."""
+    arrays = prepare_training_arrays([compact.case(case_id) for case_id in case_ids], settings)
+    if originals is None:
+        return arrays
     return arrays + prepare_training_arrays([originals.case(case_id) for case_id in case_ids], settings)
 
 
@@ -113,17 +123,6 @@ def predict_case(predictor, case: CompactCase) -> dict[str, np.ndarray]:
     maps = predictor.predict_grid(case.normalised(), case.window_geometry)
     names = {"la": "la", "normal": "p_normal", "scar": "p_scar"}
     return {names[name]: value for name, value in maps.items()}
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = int(a.sum()) + int(b.sum())
-    return float("nan") if total == 0 else 2.0 * int(np.count_nonzero(a & b)) / total
 
 
 # ---------------------------------------------------------------------------------------------- predictions file
@@ -213,28 +212,32 @@ def _train(settings: CvSettings, arrays, out: Path, meta: dict):
     )
 
 
-def run_fold(compact: CompactSet, folds, number: int, out: Path, settings: CvSettings) -> dict[str, Any]:
+def run_fold(
+    compact: CompactSet, folds, number: int, out: Path, settings: CvSettings, originals: CompactSet | None = None
+) -> dict[str, Any]:
     """Train on fold `number`'s training cases, predict its held-out cases, write fold<k>/predictions.npz."""
 
     fold = folds[number]
     held_out = set(fold["val"])
     if held_out & set(fold["train"]):
         raise InputError(out / "folds.json", f"fold {number} trains on held-out cases")
-    arrays = training_cases(compact, fold["train"], settings)
+    arrays = training_cases(compact, fold["train"], settings, originals)
     fold_dir = out / f"fold{number}"
     meta = {"fold": number, "train_cases": list(fold["train"]), "held_out": list(fold["val"]), **settings.extra}
     result = _train(settings, arrays, fold_dir, meta)
     del arrays
+    from atrialjsq.hardware import resolve_device
     from atrialjsq.infer.predictor import Predictor  # imports torch: only where networks run
+    from atrialjsq.train.validation import dice
 
-    device = settings.device or ("cuda" if _cuda_available() else "cpu")
+    device = resolve_device(settings.device)
     predictor = Predictor.from_checkpoint(str(result.last_checkpoint), device, tta=settings.tta)
     maps, quick = {}, {}
     for case_id in fold["val"]:
         case = compact.case(case_id)
         maps[case_id] = predict_case(predictor, case)
         if "la" in maps[case_id]:
-            quick[case_id] = round(_dice(maps[case_id]["la"] > 0.5, case.la > 0), 5)
+            quick[case_id] = round(dice(maps[case_id]["la"] > 0.5, case.la > 0), 5)
     summary = {
         "fold": number,
         **_config_summary(settings.config, result),
@@ -257,6 +260,7 @@ def run_cv(compact_path: str | Path, out: str | Path, folds: Sequence[int] | Non
     """Run the requested folds (all k when None) into `out`; returns each fold's summary."""
     compact = load_compact(compact_path)
     _check_spacing(compact, settings.config)
+    originals = load_originals(compact, settings)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     split = ensure_folds(out / "folds.json", compact.case_ids, settings.k, settings.seed)
@@ -266,7 +270,7 @@ def run_cv(compact_path: str | Path, out: str | Path, folds: Sequence[int] | Non
         raise InputError(None, f"fold(s) {bad} out of range 0..{settings.k - 1}")
     summaries = []
     for number in numbers:
-        summary = run_fold(compact, split, number, out, settings)
+        summary = run_fold(compact, split, number, out, settings, originals)
         print(
             f"fold {number}: {summary['iterations']} iterations in {summary['train_seconds']:.1f} s, "
             f"LA Dice on the training grid {summary['dice_train_grid_mean']}",
@@ -285,12 +289,19 @@ def run_final(
     compact = load_compact(compact_path)
     _check_spacing(compact, settings.config)
     out = Path(out)
-    arrays = training_cases(compact, compact.case_ids, settings)
+    arrays = training_cases(compact, compact.case_ids, settings, load_originals(compact, settings))
     meta = {"train_cases": compact.case_ids, "data": compact.header.get("source"), **settings.extra}
     result = _train(settings, arrays, out, meta)
-    summary = {**_config_summary(settings.config, result), "seconds_budget": settings.seconds, "cases": len(arrays)}
+    cases = len(compact.case_ids)  # with originals each case gives two training arrays
+    summary = {
+        **_config_summary(settings.config, result),
+        "seconds_budget": settings.seconds,
+        "cases": cases,
+        "train_arrays": len(arrays),
+    }
     if export is not None:
-        trained_on = f"{len(arrays)} LASC 2018 cases ({compact.header.get('layout', 'compact')})"
+        twice = " (each with injected scar and as acquired)" if settings.originals is not None else ""
+        trained_on = f"{cases} LASC 2018 cases{twice} ({compact.header.get('layout', 'compact')})"
         model_meta = {"trained_on": trained_on, **summary}
         path = export_model(result.last_checkpoint, export, meta=model_meta)
         summary["export"] = str(path)
