@@ -151,6 +151,19 @@ def test_spacing_mismatch_is_refused(compact_1mm, tmp_path):
     assert code == 1
 
 
+def test_bad_training_options_fail_before_any_output(compact_1mm, tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["cv", "--compact", str(compact_1mm), "--out", str(out), "--quiet"]
+    assert main([*common, "--add-originals", str(tmp_path / "missing.npz")]) == 1
+    assert "missing.npz: no such compact file" in capsys.readouterr().err
+    assert not out.exists()  # not even folds.json
+    for flag in ("--seconds", "--snapshot-every"):
+        with pytest.raises(SystemExit) as stop:
+            main([*common, flag, "-5"])
+        assert stop.value.code == 2 and "must be positive" in capsys.readouterr().err
+    assert not out.exists()
+
+
 # ---------------------------------------------------------------------------------------------- scar study
 
 

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from atrialjsq.cli.text import positive
+
 DESCRIPTION = "LASC 2018 real-data studies (docs/real_data.md): compact data, time-boxed cross-validation, scoring."
 
 
@@ -66,7 +68,7 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="run folder")
     parser.add_argument("--config", default="unet-la-se", help="preset name (default unet-la-se)")
     parser.add_argument("--tiny", action="store_true", help="the preset's tiny CPU size (tests)")
-    parser.add_argument("--seconds", type=float, default=60.0, help="training wall-clock budget per model")
+    parser.add_argument("--seconds", type=positive(float), default=60.0, help="training wall-clock budget per model")
     parser.add_argument("--max-iterations", type=int, default=None, help="stop earlier after this many steps")
     parser.add_argument("--roi", type=int, nargs=3, default=None, metavar=("X", "Y", "Z"))
     parser.add_argument("--margin", type=int, nargs=3, default=None, metavar=("X", "Y", "Z"))
@@ -87,7 +89,11 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
         help="compact file of the same cases without injected scar: train the LA on those images too",
     )
     parser.add_argument(
-        "--snapshot-every", type=float, default=None, metavar="SECONDS", help="write snapshots/t<s>.pt model files"
+        "--snapshot-every",
+        type=positive(float),
+        default=None,
+        metavar="SECONDS",
+        help="write snapshots/t<s>.pt model files",
     )
     parser.add_argument("--quiet", action="store_true")
 
@@ -162,9 +168,7 @@ def _run_score_model(args: argparse.Namespace) -> int:
         if not 0 <= args.fold < len(folds):
             raise SystemExit(f"error: {args.folds}: no fold {args.fold} (has {len(folds)})")
         case_ids = folds[args.fold]["val"]
-    score_model(
-        args.model, args.src, case_ids, args.out, device=args.device, tta=args.tta, progress=not args.quiet
-    )
+    score_model(args.model, args.src, case_ids, args.out, device=args.device, tta=args.tta, progress=not args.quiet)
     print((args.out / "summary.md").read_text())
     return 0
 

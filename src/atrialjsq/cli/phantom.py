@@ -5,26 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from atrialjsq.cli.text import plural
-
-
-def positive(kind):
-    """An argparse type: a positive number of `kind`; a comma list (the old "576,576,44") gets a hint."""
-
-    def parse(text: str):
-        if "," in text:
-            spaced = text.replace(",", " ")
-            raise argparse.ArgumentTypeError(f"write the values separated by spaces ({spaced}), not {text!r}")
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names the type in its messages
-    return parse
+from atrialjsq.cli.text import plural, positive
 
 
 def add_iir_range(parser: argparse.ArgumentParser, what: str) -> None:

@@ -1,7 +1,8 @@
-"""Wording shared by the commands' console output (not a command itself)."""
+"""Wording shared by the commands' console output, and the argument types they share (not a command itself)."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
 
@@ -19,3 +20,22 @@ def batch_summary(total: int, done: int, failed: Sequence[str], skipped: int = 0
         shown = ", ".join(failed[:10]) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
         line += f"; {len(failed)} failed: {shown}"
     return line
+
+
+def positive(kind):
+    """An argparse type: a positive number of `kind`; a comma list (the old "576,576,44") gets a hint."""
+
+    def parse(text: str):
+        if "," in text:
+            spaced = text.replace(",", " ")
+            raise argparse.ArgumentTypeError(f"write the values separated by spaces ({spaced}), not {text!r}")
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
