@@ -1,12 +1,26 @@
-"""Shared fixtures: analytic shapes built in code, and the path to the real data when it is present."""
+"""Shared fixtures: analytic shapes built in code, and the path to the real data when it is present.
+
+Under pytest-xdist (`make test` runs two workers on a 2-core machine) each worker keeps to one thread, torch's
+and OpenMP's (subprocesses included): two workers with two threads each would oversubscribe the cores, which
+slows the tiny-volume convolutions of the tests several times over."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lasc2018"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def pytest_configure(config) -> None:
+    if WORKER:
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
 
 
 @pytest.fixture

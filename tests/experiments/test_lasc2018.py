@@ -285,3 +285,49 @@ def test_the_scoring_tables_print_a_dash_for_the_sd_of_one_case():
     text = _markdown([fold], overall, [])
     assert "| all | 1 | | | 90.00 ± – | 90.00 ± – | 0.90 ± – | 0.90 ± – | 0.90 ± – | 0.90 ± – |" in text
     assert "nan" not in text
+
+
+# ---------------------------------------------------------------------------------------------- pooling
+
+
+def _write_fold(folder, la_dice: dict[str, float], scar_dice: dict[str, dict[str, float]]) -> None:
+    """A fold's results folder as scripts/real_model_results.sh leaves it (only the columns pooling reads)."""
+    folder.mkdir(parents=True)
+    lines = ["case,Dice_LA,Jaccard_LA,HD95_vox,ASD_vox,HD95_mm,ASD_mm"]
+    lines += [f"{case},{dice},{dice / (2 - dice)},2,1,1.5,0.75" for case, dice in la_dice.items()]
+    (folder / "la_native_per_case.csv").write_text("\n".join(lines) + "\n")
+    (folder / "scar_table.csv").write_text("Method,DiceLA,Dice_s\nLA_M+IIR,N/A,0.5 ± 0.1\nAJSQnet-SESA,0.9,0.6\n")
+    for label, values in scar_dice.items():
+        rows = ["case,Dice_LA,Accuracy,Dice_s,Dice_g,scar_pct_error"]
+        rows += [f"{case},0.9,0.8,{value},0.8,{10 * value}" for case, value in values.items()]
+        (folder / f"{label.replace('+', '_')}_per_case.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_folds_scored_apart_pool_into_one_table(tmp_path):
+    from atrialjsq.experiments.lasc2018.pooling import pool_folds
+
+    a, b = tmp_path / "fold0", tmp_path / "fold1"
+    iir, net = "LA_M+IIR", "AJSQnet-SESA"
+    _write_fold(a, {"c1": 0.90, "c2": 0.80}, {iir: {"c1": 0.4, "c2": 0.5}, net: {"c1": 0.6, "c2": 0.7}})
+    _write_fold(b, {"c3": 0.70, "c4": 0.60}, {iir: {"c3": 0.6, "c4": 0.3}, net: {"c3": 0.8, "c4": 0.5}})
+    result = pool_folds([a, b], tmp_path / "pooled")
+    assert result["cases"] == 4 and result["rows"] == ["LA_M+IIR", "AJSQnet-SESA"]
+    dice = result["la"]["Dice_LA"]
+    assert dice["mean"] == pytest.approx(0.75) and dice["std"] == pytest.approx(np.std([0.9, 0.8, 0.7, 0.6], ddof=1))
+    summary = (tmp_path / "pooled" / "la_summary.md").read_text()
+    assert "| 4 | 75.0 ± 12.9 %" in summary
+    table = (tmp_path / "pooled" / "scar_table.md").read_text()
+    # Dice_s over the four cases: IIR (0.4, 0.5, 0.6, 0.3) → 0.450 ± 0.129; the network (0.6 .. 0.5) → 0.650 ± 0.129
+    assert "| LA_M+IIR | N/A |" in table and "0.450 ± 0.129" in table and "0.650 ± 0.129" in table
+    pooled = list(csv.DictReader((tmp_path / "pooled" / "AJSQnet-SESA_per_case.csv").open()))
+    assert [row["case"] for row in pooled] == ["c1", "c2", "c3", "c4"]
+
+    with pytest.raises(InputError, match="c1 are in another fold's table too"):
+        pool_folds([a, a], tmp_path / "twice")
+    c = tmp_path / "fold2"
+    _write_fold(c, {"c5": 0.5}, {"LA_M+IIR": {"c5": 0.4}, "AJSQnet-SESA": {"c5": 0.6}})
+    (c / "scar_table.csv").write_text("Method,DiceLA\nAJSQnet-SESA,0.9\n")
+    with pytest.raises(InputError, match="has other rows than"):
+        pool_folds([a, c], tmp_path / "rows")
+    assert main(["pool", "--results", str(a), str(tmp_path / "none"), "--out", str(tmp_path / "x")]) == 1
+    assert not (tmp_path / "x").exists() and not (tmp_path / "rows").exists()

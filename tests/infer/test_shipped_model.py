@@ -3,6 +3,8 @@ the real-data model (the default of `predict`) a real LASC 2018 case, also insid
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from atrialjsq.infer.models import ASSETS_DIR, DEFAULT_MODEL, MAX_BUNDLE_BYTES, 
 
 SHIPPED = ASSETS_DIR / f"{PHANTOM_MODEL}.pt"
 REAL = ASSETS_DIR / f"{DEFAULT_MODEL}.pt"
+THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2  # one per worker under xdist (tests/conftest.py)
 
 
 def test_shipped_model_is_a_small_fp16_weights_only_bundle_trained_on_phantoms():
@@ -30,7 +33,7 @@ def test_shipped_model_finds_the_la_and_scar_of_an_unseen_phantom():
     from atrialjsq.phantom.generate import generate_phantom
     from atrialjsq.quantify.surface_scar import scar_from_probabilities
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     case, params = generate_phantom(4242)
     prediction = Predictor.from_checkpoint(PHANTOM_MODEL, "cpu").predict_volume(case.image)
     truth = case.labels["la"].array > 0
@@ -68,7 +71,7 @@ def test_the_real_model_segments_a_real_case_and_a_larger_field_of_view_changes_
     from atrialjsq.infer.predictor import Predictor
     from atrialjsq.io import Geometry, Volume
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     folds = json.loads((ASSETS_DIR.parents[2] / "docs" / "results" / "lasc2018_fold0" / "folds.json").read_text())
     held_out = folds["folds"][0]["val"] if "folds" in folds else folds[0]["val"]
     refs = {ref.case_id: ref for ref in index_dataset(lasc_dir, layout="lasc2018-h5")}

@@ -10,9 +10,13 @@ import torch
 
 from atrialjsq.cli import main
 from atrialjsq.data.cache import CACHE_FORMAT
+from atrialjsq.infer.localize import largest_component
+from atrialjsq.infer.predictor import Predictor
+from atrialjsq.io.geometry import Geometry
 from atrialjsq.model.configs import ExperimentConfig
 from atrialjsq.train.checkpoint import MODEL_FORMAT, load_checkpoint
 from atrialjsq.train.logging import read_csv
+from atrialjsq.train.validation import dice
 
 ARGS = ["--config", "ajsq-sesa", "--tiny", "--set", "data.roi=[16,16,16]", "--set", "data.margin=[4,4,4]", "--quiet"]
 
@@ -48,7 +52,17 @@ def test_train_a_fold_then_resume_longer_and_export(cache_dir, tmp_path):
     config = ExperimentConfig.from_dict(json.loads((run / "config.json").read_text()))
     assert config.data.roi == (16, 16, 16) and config.train.iterations == 4
     assert load_checkpoint(run / "last.pt")["iteration"] == 4
-    assert len(read_csv(run / "val.csv")) == 1
+    validation = read_csv(run / "val.csv")
+    assert [int(row["iteration"]) for row in validation] == [4]
+    # validated through the Predictor (the default): the mean LA Dice `predict`'s path gives on the held-out
+    # cases' whole cached windows, from the saved model
+    predictor = Predictor.from_checkpoint(str(run / "last.pt"), "cpu")
+    dices = []
+    for case_id in ("case2", "case3"):
+        arrays = np.load(cache_dir / "cases" / f"{case_id}.npz")
+        maps = predictor.predict_grid(arrays["image"], Geometry(arrays["image"].shape, (1.0, 1.0, 1.0)))
+        dices.append(dice(largest_component(maps["la"] > 0.5), arrays["la"] > 0))
+    assert float(validation[0]["la_dice"]) == pytest.approx(np.nanmean(dices), abs=1e-12)
 
     model = tmp_path / "model.pt"
     assert main([*base, "--iterations", "6", "--set", "train.val_every=4", "--resume", "--export", str(model)]) == 0
@@ -67,6 +81,26 @@ def test_all_cases_with_a_validation_share(cache_dir, tmp_path):
     split = json.loads((run / "split.json").read_text())
     assert split["fold"] is None and len(split["val"]) == 1 and len(split["train"]) == 3
     assert not set(split["val"]) & set(split["train"])
+
+
+def test_the_window_monitor_validates_on_request(cache_dir, tmp_path):
+    from atrialjsq.model.unet import build_model
+    from atrialjsq.train.dataset import VolumeBank
+    from atrialjsq.train.validation import validate
+
+    run = tmp_path / "window"
+    base = ["train", "--data", str(cache_dir), "--out", str(run), "--fold", "0", "--iterations", "2", *ARGS]
+    assert main([*base, "--validation", "window", "--no-fast"]) == 0
+    row = read_csv(run / "val.csv")[-1]
+    state = load_checkpoint(run / "last.pt")
+    config = ExperimentConfig.from_dict(state["config"])
+    model = build_model(config)
+    model.load_state_dict(state["model"])
+    val = [dict(np.load(cache_dir / "cases" / f"{case_id}.npz")) for case_id in ("case0", "case1")]
+    bank = VolumeBank(val, config.data.roi, None, config.data.spacing, torch.device("cpu"))
+    expected = validate(model, bank, torch.device("cpu"))
+    assert float(row["la_dice"]) == pytest.approx(expected["la_dice"], nan_ok=True)
+    assert float(row["score"]) == pytest.approx(expected["score"], nan_ok=True)
 
 
 def test_bad_input_prints_one_line_and_fails(cache_dir, tmp_path, capsys):

@@ -1,7 +1,7 @@
 """``atrialjsq lasc2018 COMMAND`` (or ``python -m atrialjsq.cli.lasc2018 COMMAND``): the LASC 2018 studies of
 docs/real_data.md (`atrialjsq.experiments.lasc2018`).
 
-Commands: build, cv, final, score, score-model, inject-scar, score-scar.
+Commands: build, cv, final, score, score-model, inject-scar, score-scar, pool.
 
 `cv` and `final` run on the GPU machine, whose image has torch but no SimpleITK; everything they use is
 importable without it (`atrialjsq.io` imports its SimpleITK reader only on first use). `build`, `score`,
@@ -173,6 +173,15 @@ def _run_score_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_pool(args: argparse.Namespace) -> int:
+    from atrialjsq.experiments.lasc2018.pooling import pool_folds
+
+    pool_folds(args.results, args.out)
+    print((args.out / "la_summary.md").read_text())
+    print((args.out / "scar_table.md").read_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m atrialjsq.cli.lasc2018", description=DESCRIPTION)
     add_commands(parser.add_subparsers(dest="command", required=True))
@@ -248,6 +257,18 @@ def add_commands(commands) -> None:
     score_scar.add_argument("--baselines", nargs="*", default=["iir", "otsu", "mgmm"])
     score_scar.add_argument("--quiet", action="store_true")
     score_scar.set_defaults(func=_run_score_scar)
+
+    pool = commands.add_parser("pool", help="one cross-validation table from folds scored one at a time")
+    pool.add_argument(
+        "--results",
+        required=True,
+        type=Path,
+        nargs="+",
+        help="each fold's results folder (la_native_per_case.csv, "
+        "scar_table.csv and the scar rows' per-case tables, as scripts/real_model_results.sh writes them)",
+    )
+    pool.add_argument("--out", required=True, type=Path, help="folder for the pooled tables")
+    pool.set_defaults(func=_run_pool)
 
 
 def main(argv: list[str] | None = None) -> int:

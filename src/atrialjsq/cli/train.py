@@ -12,7 +12,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="train a network (AtrialJSQnet by default) from a cache or a raw dataset",
         description="Train a named config on a preprocessing cache (or a raw dataset, cached into RUN/cache first). "
         "Writes RUN/config.json, split.json, last.pt (every checkpoint_every iterations), best.pt (by validation "
-        "Dice; never score the validation cases with it), log.csv, val.csv and loss.png. --fold K trains on the "
+        "Dice, through the Predictor as `predict` runs it unless --validation window; never score the validation "
+        "cases with it), log.csv, val.csv and loss.png. --fold K trains on the "
         "other folds of the cache and validates on fold K; --folds all (default) trains on every case, holding "
         "out --val-fraction of them for validation; --folds 0,1,2 trains those folds one after another into "
         "RUN/fold<K>/. Multi-GPU: torchrun --nproc_per_node N --no-python atrialjsq train ... (batch size is "
@@ -78,6 +79,14 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--layout", default="auto", help="raw dataset layout (see `atrialjsq preprocess`)")
     parser.add_argument("--workers", type=int, default=2, help="processes for building a cache")
     parser.add_argument("--export", metavar="MODEL_PT", help="also write a slim fp16 model file from last.pt")
+    parser.add_argument(
+        "--validation",
+        choices=("predictor", "window"),
+        default="predictor",
+        help="how validation cases are scored every train.val_every iterations: 'predictor' (default) runs the "
+        "network as `atrialjsq predict` does, over each case's whole cached window (tiling, TTA rule, largest "
+        "component); 'window' is the quicker centred-ROI monitor",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
     return parser
@@ -143,6 +152,18 @@ def _fold_config(config, args: argparse.Namespace, out: Path, main_process: bool
     return replace(config, train=replace(config.train, iterations=goal))
 
 
+def _predictor_validator(config):
+    """Builds `infer.validation.PredictorValidation` from the run's validation cases."""
+
+    def build(cases):
+        from atrialjsq.infer.validation import PredictorValidation, ValidationCase
+
+        spacing = config.data.spacing
+        return PredictorValidation([ValidationCase.from_arrays(case_id, arrays, spacing) for case_id, arrays in cases])
+
+    return build
+
+
 def run(args: argparse.Namespace) -> int:
 
     from atrialjsq.train.checkpoint import export_model
@@ -172,7 +193,10 @@ def run(args: argparse.Namespace) -> int:
             if removed:
                 print(f"{out}: starting again from iteration 0 (removed {', '.join(removed)})")
         fold_config = _fold_config(config, args, out, main_process)
-        result = train_run(fold_config, args.data, out, fold, args.val_fraction, options, args.layout, args.workers)
+        validator = _predictor_validator(fold_config) if args.validation == "predictor" else None
+        result = train_run(
+            fold_config, args.data, out, fold, args.val_fraction, options, args.layout, args.workers, validator
+        )
         if not main_process:
             continue
         best = f", best validation score {result.best_score:.3f}" if result.best_checkpoint else ""

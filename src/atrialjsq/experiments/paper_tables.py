@@ -49,8 +49,8 @@ from tqdm import tqdm
 
 from atrialjsq.data.case import Case
 from atrialjsq.data.layouts import CaseRef
-from atrialjsq.data.splits import ensure_folds
 from atrialjsq.errors import InputError
+from atrialjsq.experiments.kfold import CrossValidation, FoldSplit
 from atrialjsq.io import Volume, atomic_output, write_volume
 from atrialjsq.io.atomic import write_json
 from atrialjsq.io.geometry import triple
@@ -308,9 +308,17 @@ class FoldRunner:
     current case, which several rows share, and the probability maps of the last network run.
     """
 
-    def __init__(self, settings: ExperimentSettings, index, refs: dict[str, CaseRef], number: int, fold, log: RunLog):
+    def __init__(
+        self,
+        settings: ExperimentSettings,
+        index,
+        refs: dict[str, CaseRef],
+        cv: CrossValidation,
+        fold: FoldSplit,
+        log: RunLog,
+    ):
         self.settings, self.index, self.refs, self.log = settings, index, refs, log
-        self.number, self.fold = number, fold
+        self.cv, self.fold, self.number = cv, fold, fold.number
         self._networks: dict[str, Any] = {}
         self._case: Case | None = None
         self._la_masks: dict[str, Volume] = {}  # network → LA mask of the current case
@@ -318,38 +326,27 @@ class FoldRunner:
 
     # ---- training
 
-    def model_dir(self, name: str) -> Path:
-        return self.settings.out / "models" / name / f"fold{self.number}"
-
     def ensure_trained(self, names: Sequence[str]) -> None:
-        """Train each network on this fold's training cases unless a finished last.pt is there; a partial one is
-        resumed. The training arrays are loaded only when something needs training."""
+        """Train each network on this fold's training cases (`kfold`: a finished run is kept, a partial one
+        resumed). The training arrays are loaded once, and only when something needs training."""
         from atrialjsq.data.cache import load_cached_case
-        from atrialjsq.train.checkpoint import load_checkpoint
-        from atrialjsq.train.trainer import TrainOptions, fit
 
-        train_cases = None
+        loaded: list = []
+
+        def train_cases() -> list:
+            if not loaded:
+                loaded.extend(load_cached_case(self.index, case_id) for case_id in self.fold.train)
+            return loaded
+
         for name in names:
-            config = self.settings.config(name)
-            out = self.model_dir(name)
-            last = out / "last.pt"
-            resume = last.is_file()
-            if resume and int(load_checkpoint(last)["iteration"]) >= config.train.iterations:
-                continue
-            if train_cases is None:
-                train_cases = [load_cached_case(self.index, case_id) for case_id in self.fold["train"]]
-            meta = {"experiment_fold": self.number, "train_cases": list(self.fold["train"])}
-            options = TrainOptions(device=self.settings.device, resume=resume, progress=self.settings.progress)
-            fit(config, train_cases, None, out, options, meta=meta)
-            self.log.trained.append(f"{name}/fold{self.number}")
+            result = self.cv.train(self.fold, self.settings.config(name), train_cases, name=name)
+            if result.trained:
+                self.log.trained.append(f"{name}/fold{self.number}")
 
     def predictor(self, name: str):
         """The trained network as `atrialjsq predict --model <its last.pt>` runs it (same defaults)."""
-        from atrialjsq.infer.predictor import Predictor
-
         if name not in self._networks:
-            checkpoint = str(self.model_dir(name) / "last.pt")
-            self._networks[name] = Predictor.from_checkpoint(checkpoint, self.settings.device or "cpu")
+            self._networks[name] = self.cv.predictor(self.fold, name)
         return self._networks[name]
 
     # ---- prediction
@@ -415,7 +412,7 @@ class FoldRunner:
         from atrialjsq.evaluate.evaluate_dir import evaluate_case, read_ground_truth, read_prediction
 
         rows = []
-        for case_id in self.fold["val"]:
+        for case_id in self.fold.val:
             truth = read_ground_truth(self.refs[case_id])
             folder = cell / "pred" / case_id
             la_pred = read_prediction(folder / PRED_LA, truth, False)
@@ -438,7 +435,7 @@ class FoldRunner:
         if not pending:
             return
         self.ensure_trained(list(dict.fromkeys(name for row in pending for name in row.networks)))
-        bar = tqdm(self.fold["val"], desc=f"predict fold{self.number}", unit="case", disable=not self.settings.progress)
+        bar = tqdm(self.fold.val, desc=f"predict fold{self.number}", unit="case", disable=not self.settings.progress)
         for case_id in bar:
             self.predict_case(pending, case_id)
         for row in tqdm(pending, desc=f"evaluate fold{self.number}", unit="row", disable=not self.settings.progress):
@@ -513,11 +510,19 @@ def run_experiment(table: str, settings: ExperimentSettings, rows: Sequence[str]
         raise InputError(settings.data, f"{len(refs)} cases cannot make {settings.folds} folds; lower --folds")
     first_run = _check_recorded(settings)
     index = _ensure_cache(settings, list(refs.values()))
-    folds = ensure_folds(settings.out / "folds.json", sorted(refs), settings.folds, settings.seed)
+    cv = CrossValidation(
+        settings.out,
+        refs,
+        settings.folds,
+        settings.seed,
+        models=settings.out / "models",
+        device=settings.device,
+        progress=settings.progress,
+    )
     if first_run:  # recorded once the data proved usable, so a failed start does not pin the options
         _record(settings)
     log = RunLog()
-    for number, fold in enumerate(folds):
-        FoldRunner(settings, index, refs, number, fold, log).run(selected)
+    for fold in cv.select():
+        FoldRunner(settings, index, refs, cv, fold, log).run(selected)
     log.tables = write_tables(table, settings.out, settings.folds, settings.test)
     return log

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ from atrialjsq.io.atomic import write_json
 from atrialjsq.model.configs import ExperimentConfig
 from atrialjsq.train.dataset import CACHE_KEYS
 from atrialjsq.train.ddp import context_from_env
-from atrialjsq.train.trainer import TrainOptions, TrainResult, fit
+from atrialjsq.train.trainer import Trainer, TrainOptions, TrainResult, fit
+
+Validator = Callable[[Trainer], dict[str, float]]
 
 CACHE_WAIT_SECONDS = 6 * 3600  # other ranks wait this long for rank 0 to build the cache
 RUN_FILES = ("last.pt", "best.pt", "log.csv", "val.csv", "loss.png", "config.json", "split.json")
@@ -145,8 +148,11 @@ def train_run(
     options: TrainOptions | None = None,
     layout: str = "auto",
     workers: int = 2,
+    make_validator: Callable[[Sequence[tuple[str, dict[str, np.ndarray]]]], Validator] | None = None,
 ) -> TrainResult:
-    """Train `config` on `data` into `out` (see the module docstring for the split)."""
+    """Train `config` on `data` into `out` (see the module docstring for the split). `make_validator` builds
+    the validation from the validation cases ((case id, arrays) pairs), replacing the trainer's window monitor
+    (`atrialjsq train` passes the Predictor's, `infer.validation`)."""
     out = Path(out)
     options = options or TrainOptions()
     if options.context == TrainOptions().context:
@@ -170,7 +176,10 @@ def train_run(
         return {key: loaded[key] for key in CACHE_KEYS if key in loaded}
 
     train_cases = [arrays(i) for i in split["train"]]
-    val_cases = [arrays(i) for i in split["val"]] or None
+    val_cases: list[dict[str, np.ndarray]] | None = [arrays(i) for i in split["val"]] or None
+    if make_validator is not None and val_cases:
+        options = replace(options, validator=make_validator(list(zip(split["val"], val_cases, strict=True))))
+        val_cases = None  # the validator scores them; no window bank
     meta = {"data": str(Path(data).resolve()), "fold": split["fold"], "train_cases": split["train"]}
     meta["val_cases"] = split["val"]
     meta["host_pid"] = os.getpid() if options.context.is_main else None

@@ -113,6 +113,10 @@ class TrainOptions:
     callbacks: Sequence[Callback] = ()
     init_from: Path | None = None  # start from these network weights (fine-tuning); fresh optimizer and schedule
     clock: Callable[[], float] = time.perf_counter  # the training clock (tests drive it by hand)
+    # Scores the live network every train.val_every iterations instead of the window monitor
+    # (`train.validation.validate` on the validation cases): {"score", ...} into val.csv, best.pt by "score".
+    # `infer.validation.PredictorValidation` scores through the Predictor (what `atrialjsq train` uses).
+    validator: Callable[[Trainer], dict[str, float]] | None = None
 
 
 @dataclass
@@ -124,6 +128,7 @@ class TrainResult:
     final_losses: dict[str, float]
     seconds: float = 0.0  # the training clock at the end (all calls of a resumed run together)
     setup_seconds: float = 0.0  # this call's data bank, model and optimizer construction
+    trained: bool = True  # False when a finished run was found and returned as it was (experiments.kfold)
 
 
 def augment_params(config: ExperimentConfig) -> AugmentParams:
@@ -182,6 +187,12 @@ def _trajectory_differences(saved: ExperimentConfig, current: ExperimentConfig) 
     keys = sorted(set(old) | set(new))
     resumable = RESUMABLE_CHANGES + (() if current.optim.schedule == "poly_clock" else ("train.seconds",))
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k) and k not in resumable]
+
+
+def checkpoint_differences(state: Mapping[str, Any], config: ExperimentConfig) -> list[str]:
+    """What the run that wrote checkpoint `state` was trained with and `config` changes (beyond
+    RESUMABLE_CHANGES): resuming it, or reusing it as `config`'s result, would mix two runs."""
+    return _trajectory_differences(ExperimentConfig.from_dict(state["config"]), config)
 
 
 class Trainer:
@@ -283,8 +294,7 @@ class Trainer:
     def _resume(self) -> None:
         path = self.out / "last.pt"
         state = load_checkpoint(path)
-        saved = ExperimentConfig.from_dict(state["config"])
-        differences = _trajectory_differences(saved, self.config)
+        differences = checkpoint_differences(state, self.config)
         if differences:
             raise InputError(path, f"checkpoint was trained with other settings ({', '.join(differences[:4])})")
         unwrap(self.model).load_state_dict(state["model"])
@@ -380,7 +390,7 @@ class Trainer:
             done = self.iteration
             stopping = done == stop_at or self.out_of_time()
             checkpoint_now = done % train_cfg.checkpoint_every == 0 or stopping
-            validate_now = self.val_bank is not None and (done % train_cfg.val_every == 0 or done == total)
+            validate_now = self.validates and (done % train_cfg.val_every == 0 or done == total)
             if done % train_cfg.log_every == 0 or checkpoint_now or validate_now or wants_losses:
                 seconds = (time.perf_counter() - window_start) / max(window_iterations, 1)
                 last_parts = self._flush(pending, seconds)
@@ -433,10 +443,17 @@ class Trainer:
             )
         return {k: v for k, v in rows[-1].items() if isinstance(v, float)}
 
+    @property
+    def validates(self) -> bool:
+        return self.options.validator is not None or self.val_bank is not None
+
     def _validate(self) -> dict[str, float]:
-        if self.val_bank is None:
-            raise RuntimeError("validation needs validation cases (the run has none)")
-        scores = validate(unwrap(self.model), self.val_bank, self.device, self.autocast_dtype, self.channels_last)
+        if self.options.validator is not None:
+            scores = self.options.validator(self)
+        elif self.val_bank is not None:
+            scores = validate(unwrap(self.model), self.val_bank, self.device, self.autocast_dtype, self.channels_last)
+        else:
+            raise RuntimeError("validation needs validation cases or a validator (the run has neither)")
         self.val_log.append([{"iteration": self.iteration, **scores}])
         if not math.isnan(scores["score"]) and scores["score"] > self.best_score:
             self.best_score = scores["score"]

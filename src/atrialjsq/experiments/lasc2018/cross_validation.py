@@ -1,13 +1,14 @@
-"""k-fold cross-validation of the LA network on a compact data set, and the model trained on every case.
+"""k-fold cross-validation of the LA (or joint) network on a compact data set, and the model trained on every case.
 
-Runs on the GPU machine with only torch, NumPy, SciPy and edt (no SimpleITK): for each requested fold it
-trains for a wall-clock budget on the other folds' cases (the trainer with a clock stop), predicts every
-held-out case over its whole compact window through `infer.predictor.Predictor` (built from the fold's
-checkpoint as `predict` builds it: same tiling, TTA rule, precision and padding handling) and stores every
-head's probabilities (LA; normal wall and scar for joint and scar configs; uint8, p·255) in
-``<out>/fold<k>/predictions.npz``. Scoring on the native grid happens in `scoring`, which may run on another
-machine. Folds depend only on the case ids, k and the seed (`data.splits`), and are saved to
-``<out>/folds.json``; a run with other folds in the same folder is refused.
+Runs on a machine with only torch, NumPy, SciPy and edt (no SimpleITK). The fold loop is `experiments.kfold`'s:
+folds saved once in ``<out>/folds.json`` (a run with other folds in the same folder is refused), each
+requested fold trained for a wall-clock budget on the other folds' cases (the trainer with a clock stop; an
+interrupted fold resumes where it stopped, a finished one is kept), its held-out cases predicted over their
+whole compact window through `infer.predictor.Predictor` built from the fold's last.pt as `predict` builds
+it (same tiling, TTA rule, precision and padding handling). Every head's probabilities (LA; normal wall and
+scar for joint and scar configs; uint8, p·255) go to ``<out>/fold<k>/predictions.npz``, then
+``fold<k>/fold.json``, whose presence marks the fold done. Scoring on the native grid happens in `scoring`,
+which may run on another machine.
 
 No checkpoint is chosen on held-out labels: each fold is scored with the weights at its deadline. A quick
 Dice on the training grid (`dice_train_grid`, threshold 0.5, no post-processing) is logged as a sanity check.
@@ -15,6 +16,7 @@ Dice on the training grid (`dice_train_grid`, threshold 0.5, no post-processing)
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -25,14 +27,15 @@ from typing import Any
 import numpy as np
 
 from atrialjsq.data.compact import CompactCase, CompactSet, load_compact, trainer_arrays
-from atrialjsq.data.splits import ensure_folds
 from atrialjsq.errors import InputError
+from atrialjsq.experiments.kfold import CrossValidation, FoldSplit
 from atrialjsq.io.atomic import write_json
 from atrialjsq.io.geometry import triple
 from atrialjsq.io.packed import array_spec, read_packed, write_packed
 
 PREDICTIONS_FORMAT = "atrialjsq-la-predictions-v1"
 PREDICTIONS_FILE = "predictions.npz"
+FOLD_FILE = "fold.json"
 
 
 @dataclass
@@ -195,87 +198,77 @@ def _config_summary(config, result) -> dict[str, Any]:
     }
 
 
-def _train(settings: CvSettings, arrays, out: Path, meta: dict):
-    """One time-boxed training run: the trainer with a clock stop (`timeboxed_config`); snapshots on request."""
-    from atrialjsq.train.trainer import (  # imports torch: only where training happens
-        SnapshotCallback,
-        TrainOptions,
-        fit,
-    )
+def _callbacks(settings: CvSettings, out: Path) -> list:
+    if not settings.snapshot_seconds:
+        return []
+    from atrialjsq.train.trainer import SnapshotCallback  # imports torch: only where training happens
 
-    callbacks = [SnapshotCallback(out / "snapshots", settings.snapshot_seconds)] if settings.snapshot_seconds else []
-    options = TrainOptions(
-        device=settings.device, compile=settings.compile, progress=settings.progress, callbacks=callbacks
-    )
-    return fit(
-        timeboxed_config(settings), arrays, None, out, options, meta={**meta, "seconds_budget": settings.seconds}
-    )
+    return [SnapshotCallback(out / "snapshots", settings.snapshot_seconds)]
 
 
 def run_fold(
-    compact: CompactSet, folds, number: int, out: Path, settings: CvSettings, originals: CompactSet | None = None
+    cv: CrossValidation, compact: CompactSet, fold: FoldSplit, settings: CvSettings, originals: CompactSet | None = None
 ) -> dict[str, Any]:
-    """Train on fold `number`'s training cases, predict its held-out cases, write fold<k>/predictions.npz."""
-
-    fold = folds[number]
-    held_out = set(fold["val"])
-    if held_out & set(fold["train"]):
-        raise InputError(out / "folds.json", f"fold {number} trains on held-out cases")
-    arrays = training_cases(compact, fold["train"], settings, originals)
-    fold_dir = out / f"fold{number}"
-    meta = {"fold": number, "train_cases": list(fold["train"]), "held_out": list(fold["val"]), **settings.extra}
-    result = _train(settings, arrays, fold_dir, meta)
-    del arrays
-    from atrialjsq.hardware import resolve_device
-    from atrialjsq.infer.predictor import Predictor  # imports torch: only where networks run
+    """Train on the fold's training cases (`kfold`: a finished run is kept, an interrupted one resumed),
+    predict its held-out cases, write fold<k>/predictions.npz and fold<k>/fold.json."""
     from atrialjsq.train.validation import dice
 
-    device = resolve_device(settings.device)
-    predictor = Predictor.from_checkpoint(str(result.last_checkpoint), device, tta=settings.tta)
+    fold_dir = cv.run_dir(fold)
+    result = cv.train(
+        fold,
+        timeboxed_config(settings),
+        lambda: training_cases(compact, fold.train, settings, originals),
+        meta={**settings.extra, "seconds_budget": settings.seconds},
+        callbacks=_callbacks(settings, fold_dir),
+        compile=settings.compile,
+    )
+    predictor = cv.predictor(fold, tta=settings.tta)
     maps, quick = {}, {}
-    for case_id in fold["val"]:
+    for case_id in fold.val:
         case = compact.case(case_id)
         maps[case_id] = predict_case(predictor, case)
         if "la" in maps[case_id]:
             quick[case_id] = round(dice(maps[case_id]["la"] > 0.5, case.la > 0), 5)
     summary = {
-        "fold": number,
+        "fold": fold.number,
         **_config_summary(settings.config, result),
         "seconds_budget": settings.seconds,
         "tta": settings.tta,
         "compile": settings.compile,
-        "device": str(device),
-        "train_cases": len(fold["train"]),
-        "train_arrays": len(fold["train"]) * (2 if settings.originals is not None else 1),
+        "device": str(predictor.fine.device),
+        "train_cases": len(fold.train),
+        "train_arrays": len(fold.train) * (2 if settings.originals is not None else 1),
         "originals": None if settings.originals is None else str(settings.originals),
         "dice_train_grid": quick,
         "dice_train_grid_mean": round(float(np.mean(list(quick.values()))), 5) if quick else None,
     }
     write_predictions(fold_dir / PREDICTIONS_FILE, maps, {**summary, "compact": str(compact.path)})
-    write_json(fold_dir / "fold.json", summary)
+    write_json(fold_dir / FOLD_FILE, summary)  # written last: its presence marks the fold done
     return summary
 
 
 def run_cv(compact_path: str | Path, out: str | Path, folds: Sequence[int] | None, settings: CvSettings) -> list[dict]:
-    """Run the requested folds (all k when None) into `out`; returns each fold's summary."""
+    """Run the requested folds (all k when None) into `out`; returns each fold's summary. A fold whose
+    fold.json is there is done and skipped (its summary read back); an interrupted one resumes."""
     compact = load_compact(compact_path)
     _check_spacing(compact, settings.config)
     originals = load_originals(compact, settings)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    split = ensure_folds(out / "folds.json", compact.case_ids, settings.k, settings.seed)
-    numbers = list(range(settings.k)) if folds is None else list(folds)
-    bad = [n for n in numbers if not 0 <= n < settings.k]
-    if bad:
-        raise InputError(None, f"fold(s) {bad} out of range 0..{settings.k - 1}")
+    cv = CrossValidation(
+        out, compact.case_ids, settings.k, settings.seed, device=settings.device, progress=settings.progress
+    )
     summaries = []
-    for number in numbers:
-        summary = run_fold(compact, split, number, out, settings, originals)
-        print(
-            f"fold {number}: {summary['iterations']} iterations in {summary['train_seconds']:.1f} s, "
-            f"LA Dice on the training grid {summary['dice_train_grid_mean']}",
-            flush=True,
-        )
+    for fold in cv.select(folds):
+        done = cv.run_dir(fold) / FOLD_FILE
+        if done.is_file():
+            summary = json.loads(done.read_text())
+            print(f"fold {fold.number}: done ({done}), skipped", flush=True)
+        else:
+            summary = run_fold(cv, compact, fold, settings, originals)
+            print(
+                f"fold {fold.number}: {summary['iterations']} iterations in {summary['train_seconds']:.1f} s, "
+                f"LA Dice on the training grid {summary['dice_train_grid_mean']}",
+                flush=True,
+            )
         summaries.append(summary)
     return summaries
 
@@ -291,7 +284,17 @@ def run_final(
     out = Path(out)
     arrays = training_cases(compact, compact.case_ids, settings, load_originals(compact, settings))
     meta = {"train_cases": compact.case_ids, "data": compact.header.get("source"), **settings.extra}
-    result = _train(settings, arrays, out, meta)
+    from atrialjsq.train.trainer import TrainOptions, fit  # imports torch: only where training happens
+
+    options = TrainOptions(
+        device=settings.device,
+        compile=settings.compile,
+        progress=settings.progress,
+        callbacks=_callbacks(settings, out),
+    )
+    result = fit(
+        timeboxed_config(settings), arrays, None, out, options, meta={**meta, "seconds_budget": settings.seconds}
+    )
     cases = len(compact.case_ids)  # with originals each case gives two training arrays
     summary = {
         **_config_summary(settings.config, result),

@@ -33,10 +33,18 @@ from tqdm import tqdm
 
 from atrialjsq.data.compact import CompactCase, build_compact, load_compact
 from atrialjsq.errors import InputError
+from atrialjsq.evaluate.tables import Column
 
 CLASSIC = ("iir", "otsu", "mgmm")
 CLASSIC_LABELS = {"iir": "IIR", "otsu": "Otsu", "mgmm": "MGMM"}
 REFERENCE_LABEL = "AJSQnet-SESA"
+SCAR_COLUMNS = (
+    Column("DiceLA", "Dice_LA", "LA"),
+    Column("Accuracy", "Accuracy", "Scar"),
+    Column("Dice_s", "Dice_s", "Scar"),
+    Column("Dice_g", "Dice_g", "Scar"),
+    Column("Scar % error", "scar_pct_error", "Scar"),
+)
 
 
 def inject_compact(
@@ -156,7 +164,7 @@ def _load_runs(files: Sequence[str | Path]) -> dict[str, dict[str, np.ndarray]]:
     return merged
 
 
-def _write_per_case(per_case: Mapping[str, Mapping[str, float]], path: Path) -> None:
+def write_per_case(per_case: Mapping[str, Mapping[str, float]], path: Path) -> None:
     from atrialjsq.io.atomic import atomic_path
 
     names = list(next(iter(per_case.values())))
@@ -181,7 +189,7 @@ def score_scar_study(
     `scar_table.md/.csv/_stats.csv` and `<row>_per_case.csv` into `out`. `networks` maps a row label to its
     run's predictions files; `la_predictions` are the LA run used for "LA_pred+…" rows and for networks
     without an LA head."""
-    from atrialjsq.evaluate.tables import Column, MethodResults, build_table, write_table
+    from atrialjsq.evaluate.tables import MethodResults, build_table, write_table
 
     unknown = sorted(set(baselines) - set(CLASSIC))
     if unknown:
@@ -226,20 +234,13 @@ def score_scar_study(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for label, per_case in rows.items():
-        _write_per_case(per_case, out / f"{_slug(label)}_per_case.csv")
-    columns = (
-        Column("DiceLA", "Dice_LA", "LA"),
-        Column("Accuracy", "Accuracy", "Scar"),
-        Column("Dice_s", "Dice_s", "Scar"),
-        Column("Dice_g", "Dice_g", "Scar"),
-        Column("Scar % error", "scar_pct_error", "Scar"),
-    )
+        write_per_case(per_case, out / per_case_file(label))
     methods = [MethodResults(label, per_case, reports_la[label]) for label, per_case in rows.items()]
     table = build_table(
         "Scar on real anatomy (LASC 2018 with injected scar), held-out cases",
         methods,
         reference if reference in rows else None,
-        columns=columns,
+        columns=SCAR_COLUMNS,
     )
     table.notes.append(f"{len(scored)} cases; scar injected with {compact.header.get('difficulty')} difficulty.")
     paths = write_table(table, out / "scar_table")
@@ -252,5 +253,7 @@ def _truth_la(case: CompactCase):
     return Volume((case.la_native > 0).astype(np.uint8), case.native_geometry)
 
 
-def _slug(label: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in label)
+def per_case_file(label: str) -> str:
+    """The file name of a row's per-case table (the label with file-name-safe characters)."""
+    slug = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in label)
+    return f"{slug}_per_case.csv"
