@@ -57,7 +57,8 @@ def test_head_terms_follow_the_config():
     # the order is the registry's, not the config's
     config = get_config("unet-la-se", loss={"la_terms": ("se", "dice", "bce")})
     assert [t.part for t in head_terms(config)["la"]] == ["la_bce", "la_dice", "la_se"]
-    assert set(LA_TERMS) == set(SCAR_TERMS) == {"bce", "dice", "se"}
+    assert set(SCAR_TERMS) == {"bce", "dice", "se"}
+    assert set(LA_TERMS) == {"bce", "dice", "se", "dtm_mse", "dtm_l1", "sdm_xue"}  # + Table 5's DTM terms
 
 
 def test_batch_keys_by_config():
@@ -74,6 +75,8 @@ def test_declared_batch_keys_are_exactly_the_keys_read(name):
     config = get_config(name)
     loss_fn = JointLoss(config)
     outputs = {head: zero_outputs()[head] for head in config.heads}
+    if config.model.la_head != "plain":  # a Table 5 head also predicts the distance map
+        outputs["dtm"] = torch.zeros(1, 1, 2, 2, 2)
     batch = {key: tiny_batch()[key] for key in loss_fn.batch_keys}
     loss, _ = loss_fn(outputs, batch, 0)
     assert torch.isfinite(loss)

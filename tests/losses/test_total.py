@@ -21,7 +21,7 @@ def test_lambda_schedule_values():
     loss = get_config("ajsq-sesa").loss
     for iteration in (0, 199):
         assert lambdas_at(loss, iteration) == pytest.approx(
-            {"lambda_la": 0.01, "lambda_scar": 10.0, "lambda_m1": 0.01, "lambda_m2": 0.001}
+            {"lambda_la": 0.01, "lambda_scar": 10.0, "lambda_m1": 0.01, "lambda_dtm": 1.0, "lambda_m2": 0.001}
         )
     at200 = lambdas_at(loss, 200)
     assert (at200["lambda_la"], at200["lambda_m2"]) == pytest.approx((0.011, 0.0011))
@@ -36,7 +36,7 @@ def test_lambda_schedule_cap():
     assert lambdas_at(loss, 9800)["lambda_la"] == 1.0  # 0.01·1.1^49 = 1.067 -> capped
     assert lambdas_at(loss, 9800)["lambda_m2"] == 0.1
     assert lambdas_at(loss, 10**9) == pytest.approx(
-        {"lambda_la": 1.0, "lambda_scar": 10.0, "lambda_m1": 0.01, "lambda_m2": 0.1}
+        {"lambda_la": 1.0, "lambda_scar": 10.0, "lambda_m1": 0.01, "lambda_dtm": 1.0, "lambda_m2": 0.1}
     )
     uncapped = get_config("ajsq-sesa", loss={"lambda_la_max": None}).loss
     assert lambdas_at(uncapped, 9800)["lambda_la"] == pytest.approx(0.01 * 1.1**49)

@@ -28,6 +28,9 @@ EXPECTED = {
     "ajsq-sesa-hellinger",
     "ajsq-sesa-norm",
     "ajsq-sesa-expit-norm",
+    "unet-la-dangi",
+    "unet-la-audebert",
+    "unet-la-xue",
 }
 
 

@@ -38,7 +38,7 @@ def build_config(args: argparse.Namespace):
     try:
         dotted.update(parse_overrides(args.set or []))
         config = apply_overrides(config, dotted)
-        check_loss_names(config.loss)  # before any data is read
+        check_loss_names(config.loss, config.model.la_head)  # before any data is read
         return config
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None

@@ -115,7 +115,7 @@ def build_config(args: argparse.Namespace):
             dotted[key] = getattr(args, flag)
     try:
         config = apply_overrides(get_config(args.config, tiny=args.tiny), dotted)
-        check_loss_names(config.loss)  # before any data is read or cached
+        check_loss_names(config.loss, config.model.la_head)  # before any data is read or cached
         return config
     except ValueError as error:
         raise InputError(None, f"config: {error}") from None

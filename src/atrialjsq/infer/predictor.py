@@ -66,6 +66,9 @@ class Prediction:
         return self.la is not None and self.p_scar is not None
 
 
+PROBABILITY_HEADS = ("la", "scar")
+
+
 class Network:
     """One network of a bundle on a device, with the preprocessing it was trained with."""
 
@@ -112,11 +115,12 @@ class Network:
         return zscore(array, body_mask(array) if self.zscore_region == "body" else None)
 
     def probabilities(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Sigmoid of every head's logits for an image batch [B, 1, X, Y, Z] (float32 out)."""
+        """Sigmoid of every head's logits for an image batch [B, 1, X, Y, Z] (float32 out): `la` and `scar`, not
+        the distance map a Table 5 LA head also predicts (`model.dtm_heads`; its LA logits already use it)."""
         autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype is not None else nullcontext()
         with torch.inference_mode(), autocast:
             logits = self.model(image.to(self.device))
-        return {name: torch.sigmoid(value.float()) for name, value in logits.items()}
+        return {name: torch.sigmoid(value.float()) for name, value in logits.items() if name in PROBABILITY_HEADS}
 
 
 def round_up(value: float, multiple: int) -> int:

@@ -26,6 +26,7 @@ import torch
 from atrialjsq.losses.bce import bce_loss
 from atrialjsq.losses.dice import soft_dice_loss
 from atrialjsq.losses.dpm import dpm_targets
+from atrialjsq.losses.dtm import dtm_l1_loss, dtm_mse_loss, sdm_xue_loss
 from atrialjsq.losses.sa import ground_truth_mask, predicted_boundary_mask, shape_attention_loss
 from atrialjsq.losses.se import se_la_loss, se_scar_loss
 from atrialjsq.model.configs import ExperimentConfig, LossConfig
@@ -79,6 +80,7 @@ class Term:
     value: Callable[[TermInputs], Tensor]
     keys: tuple[str, ...]
     regulariser: bool = False  # LA only: needs a segmentation term with it (SE-LA, eq. 2)
+    needs_dtm: bool = False  # reads the `dtm` output of a Table 5 LA head (model.la_head != "plain")
 
     def weight(self, lambdas: Lambdas) -> float:
         return 1.0 if self.weight_name is None else lambdas[self.weight_name]
@@ -97,6 +99,18 @@ def la_dice(x: TermInputs) -> Tensor:
 
 def la_se(x: TermInputs) -> Tensor:
     return se_la_loss(x.logits, x.get("phi_la"), x.loss.t_la)
+
+
+def la_dtm_mse(x: TermInputs) -> Tensor:
+    return dtm_mse_loss(x.output("dtm"), x.get("phi_la"))
+
+
+def la_dtm_l1(x: TermInputs) -> Tensor:
+    return dtm_l1_loss(x.output("dtm"), x.get("phi_la"))
+
+
+def la_sdm_xue(x: TermInputs) -> Tensor:
+    return sdm_xue_loss(x.output("dtm"), x.get("phi_la"))
 
 
 def band_targets(x: TermInputs) -> Tensor:
@@ -131,6 +145,10 @@ LA_TERMS: dict[str, Term] = {
     "bce": Term("la_bce", None, la_bce, ("la",)),
     "dice": Term("la_dice", None, la_dice, ("la",)),
     "se": Term("la_se", "lambda_la", la_se, ("phi_la",), regulariser=True),
+    # Table 5's shape constraints on the LA head's predicted distance map (`losses.dtm`)
+    "dtm_mse": Term("la_dtm_mse", "lambda_dtm", la_dtm_mse, ("phi_la",), regulariser=True, needs_dtm=True),
+    "dtm_l1": Term("la_dtm_l1", "lambda_dtm", la_dtm_l1, ("phi_la",), regulariser=True, needs_dtm=True),
+    "sdm_xue": Term("la_sdm_xue", "lambda_dtm", la_sdm_xue, ("phi_la",), regulariser=True, needs_dtm=True),
 }
 
 # eq. 7: λ_scar balances the SE term only; BCE and Dice on the band targets have weight 1
@@ -147,9 +165,9 @@ SA_TERMS: tuple[Term, ...] = (
 )
 
 
-def check_loss_names(loss: LossConfig) -> None:
-    """Raise one ValueError naming the key, the value and the allowed names for an unknown term, or for
-    LA terms that are all regularisers."""
+def check_loss_names(loss: LossConfig, la_head: str = "plain") -> None:
+    """Raise one ValueError naming the key, the value and the allowed names for an unknown term, for LA terms
+    that are all regularisers, or for a DTM term without a DTM head (`la_head`, the config's model.la_head)."""
     unknown = [name for name in loss.la_terms if name not in LA_TERMS]
     if not loss.la_terms or unknown:
         raise ValueError(f"loss.la_terms = {list(loss.la_terms)!r}: choose one or more of {', '.join(LA_TERMS)}")
@@ -160,6 +178,12 @@ def check_loss_names(loss: LossConfig) -> None:
         raise ValueError(
             f"loss.la_terms = {list(loss.la_terms)!r}: {loss.la_terms[0]!r} is a regulariser (eq. 2) "
             f"and needs {needs} with it"
+        )
+    dtm_terms = [name for name in loss.la_terms if LA_TERMS[name].needs_dtm]
+    if dtm_terms and la_head == "plain":
+        raise ValueError(
+            f"loss.la_terms = {list(loss.la_terms)!r}: {dtm_terms[0]!r} regresses the LA head's distance map; "
+            "set model.la_head to dangi, audebert or xue"
         )
 
 

@@ -39,6 +39,7 @@ def lambdas_at(loss: LossConfig, iteration: int) -> dict[str, float]:
         "lambda_la": _grown(loss.lambda_la, log_factor, loss.lambda_la_max),
         "lambda_scar": loss.lambda_scar,
         "lambda_m1": loss.lambda_m1,
+        "lambda_dtm": loss.lambda_dtm,
         "lambda_m2": _grown(loss.lambda_m2, log_factor, loss.lambda_m2_max),
     }
 
@@ -53,7 +54,7 @@ class JointLoss(nn.Module):
 
     def __init__(self, config: ExperimentConfig) -> None:
         super().__init__()
-        check_loss_names(config.loss)
+        check_loss_names(config.loss, config.model.la_head)
         self.config = config
         self.loss = config.loss
         self.heads = tuple(config.heads)

@@ -36,6 +36,7 @@ TASKS = tuple(TASK_HEADS)
 DPM_KINDS = ("exp", "expit")
 SE_DISTANCES = ("l2", "hellinger")
 NORMS = ("instance", "batch", "none")
+LA_HEADS = ("plain", "dangi", "audebert", "xue")
 DOWNSAMPLES = ("maxpool", "conv")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 # Learning-rate schedules (`train.schedule`): the paper's step decay, polynomial decay over the iterations, and
@@ -56,6 +57,10 @@ class ModelConfig:
     downsample: str = "maxpool"
     in_channels: int = 1
     negative_slope: float = 0.01
+    # How the LA decoder ends (`model.dtm_heads`): "plain" (1 logit channel, the paper's) or one of the
+    # distance-map (DTM) shape constraints of the paper's Table 5: "dangi", "audebert", "xue".
+    la_head: str = "plain"
+    heaviside_k: float = 1500.0  # Xue et al.'s approximated Heaviside: p = sigmoid(−k·SDM)
 
 
 @dataclass
@@ -95,6 +100,7 @@ class LossConfig:
     lambda_m2_max: float | None = 0.1
     m2_radius_mm: float = 2.0  # M2 = predicted LA boundary ± this, per axis (losses.sa)
     dice_smooth: float = 1.0
+    lambda_dtm: float = 1.0  # weight of the DTM regression terms of the Table 5 heads (dtm_mse, dtm_l1, sdm_xue)
 
 
 @dataclass
@@ -172,6 +178,9 @@ class ExperimentConfig:
         m, d, lo, o, t = self.model, self.data, self.loss, self.optim, self.train
         _check_choice("model.norm", m.norm, NORMS)
         _check_choice("model.downsample", m.downsample, DOWNSAMPLES)
+        _check_choice("model.la_head", m.la_head, LA_HEADS)
+        if m.la_head != "plain" and "la" not in TASK_HEADS[self.task]:
+            raise ValueError(f"model.la_head = {m.la_head!r} needs an LA decoder (task 'la' or 'joint')")
         if m.levels < 1 or m.base_channels < 1 or m.max_channels < m.base_channels or m.in_channels < 1:
             raise ValueError("model: need levels >= 1, in_channels >= 1 and 1 <= base_channels <= max_channels")
         for key in ("spacing", "roi", "margin"):
@@ -225,6 +234,8 @@ def _check_ranges(config: ExperimentConfig) -> None:
     if t.seconds is not None:
         _check_range("train.seconds", t.seconds, 0.0, open_low=True)
     _check_range("train.elastic_mm", t.elastic_mm, 0.0)
+    _check_range("model.heaviside_k", config.model.heaviside_k, 0.0, open_low=True)
+    _check_range("loss.lambda_dtm", lo.lambda_dtm, 0.0)
     _check_range("loss.growth", lo.growth, 0.0, open_low=True)
     _check_range("loss.growth_every", lo.growth_every, 1)
     _check_range("loss.m2_radius_mm", lo.m2_radius_mm, 0.0, open_low=True)
@@ -325,6 +336,24 @@ def _preset_table() -> dict[str, dict[str, Any]]:
         "unet-la-bce": {**la_only, "description": "U-Net LA only, BCE", "loss": {"sa": False, "la_terms": ("bce",)}},
         "unet-la-dice": {**la_only, "description": "U-Net LA only, Dice", "loss": {"sa": False, "la_terms": ("dice",)}},
         "unet-la-se": {**la_only, "description": "U-Net LA only, BCE + λ_LA·SE-LA (eq. 2)"},
+        "unet-la-dangi": {
+            **la_only,
+            "description": "U-Net LA + DTM regression head (Dangi et al. 2019; Table 5)",
+            "model": {"la_head": "dangi"},
+            "loss": {"sa": False, "la_terms": ("bce", "dtm_mse")},
+        },
+        "unet-la-audebert": {
+            **la_only,
+            "description": "U-Net LA from its predicted DTM fused with the last features (Audebert 2019; Table 5)",
+            "model": {"la_head": "audebert"},
+            "loss": {"sa": False, "la_terms": ("bce", "dtm_l1")},
+        },
+        "unet-la-xue": {
+            **la_only,
+            "description": "U-Net LA as a smooth Heaviside of the predicted SDM (Xue et al. 2020; Table 5)",
+            "model": {"la_head": "xue"},
+            "loss": {"sa": False, "la_terms": ("dice", "sdm_xue")},
+        },
         "unet-scar-bce": {
             **scar_only,
             "description": "U-Net scar only, BCE on the band targets",

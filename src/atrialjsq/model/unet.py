@@ -1,4 +1,6 @@
 """AtrialJSQnet (paper Fig. 2): one shared 3D U-Net encoder and one decoder per task, each with all the skips.
+The LA decoder may end in a Table 5 distance-map head (`model.la_head`, `dtm_heads`), which adds a `dtm`
+output next to the LA logits.
 
 `task="joint"` gives the LA decoder (1 channel) and the scar decoder (2 channels: normal wall, scar); the
 single-task baselines (U-Net_LA, U-Net_scar) are the same network with one decoder, so every ablation
@@ -16,6 +18,7 @@ from torch import nn
 
 from atrialjsq.model.blocks import ConvBlock, Down, Up
 from atrialjsq.model.configs import ExperimentConfig, ModelConfig
+from atrialjsq.model.dtm_heads import dtm_head
 
 
 def level_channels(model: ModelConfig) -> list[int]:
@@ -26,15 +29,17 @@ def level_channels(model: ModelConfig) -> list[int]:
 class Decoder(nn.Module):
     """Upsampling path from the bottleneck to full resolution, consuming every encoder skip, then a 1³ head."""
 
-    def __init__(self, channels: list[int], out_channels: int, model: ModelConfig) -> None:
+    def __init__(
+        self, channels: list[int], out_channels: int, model: ModelConfig, head: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.ups = nn.ModuleList(
             Up(channels[i + 1], channels[i], model.norm, model.negative_slope)
             for i in reversed(range(len(channels) - 1))
         )
-        self.head = nn.Conv3d(channels[0], out_channels, kernel_size=1)
+        self.head = head if head is not None else nn.Conv3d(channels[0], out_channels, kernel_size=1)
 
-    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor | dict[str, torch.Tensor]:
         x = features[-1]
         for up, skip in zip(self.ups, reversed(features[:-1]), strict=True):
             x = up(x, skip)
@@ -54,7 +59,16 @@ class AtrialJSQNet(nn.Module):
             Down(channels[i], channels[i + 1], model.norm, model.negative_slope, model.downsample)
             for i in range(model.levels - 1)
         )
-        self.decoders = nn.ModuleDict({name: Decoder(channels, out, model) for name, out in heads.items()})
+        self.decoders = nn.ModuleDict(
+            {name: Decoder(channels, out, model, self._head(name, channels[0], model)) for name, out in heads.items()}
+        )
+
+    @staticmethod
+    def _head(name: str, channels: int, model: ModelConfig) -> nn.Module | None:
+        """A Table 5 DTM head for the LA decoder when `model.la_head` asks for one (`dtm_heads`)."""
+        if name != "la" or model.la_head == "plain":
+            return None
+        return dtm_head(model.la_head, channels, model.heaviside_k)
 
     @property
     def input_multiple(self) -> int:
@@ -70,7 +84,14 @@ class AtrialJSQNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         features = self.encode(x)
-        return {name: decoder(features) for name, decoder in self.decoders.items()}
+        outputs: dict[str, torch.Tensor] = {}
+        for name, decoder in self.decoders.items():
+            out = decoder(features)
+            if isinstance(out, dict):  # a DTM head: the LA logits and the predicted distance map
+                outputs.update(out)
+            else:
+                outputs[name] = out
+        return outputs
 
     def check_input(self, x: torch.Tensor) -> None:
         if x.ndim != 5:
