@@ -159,6 +159,29 @@ def test_held_out_predictions_are_what_atrialjsq_predict_writes(tmp_path: Path):
     assert read_volume(runner / "LA_predict.nii.gz").array.any()  # a real comparison, not of two empty masks
 
 
+def test_table5_rows_are_la_only_and_need_no_scar_labels(tmp_path: Path):
+    """Table 5 on balls without scar labels: LA-only rows (no scar file written or scored), the three DTM
+    columns, marks against U-Net_LA-SE; a Table 2 row on the same data is refused for the missing scar."""
+    torch.set_num_threads(1)
+    data, out = tmp_path / "data", tmp_path / "exp"
+    _write_sphere_set(data, 2)
+    for case in data.iterdir():
+        (case / "scarSegImgM.nii.gz").unlink()
+    settings = ExperimentSettings(data, out, folds=2, iterations=20, tiny=True, spacing=(2, 2, 2), device="cpu")
+    settings.progress = False
+    log = run_experiment("dtm", settings, ["unet-la-se", "unet-la-xue"])
+    assert sorted(log.trained) == ["unet-la-se/fold0", "unet-la-se/fold1", "unet-la-xue/fold0", "unet-la-xue/fold1"]
+    for row in ("unet-la-se", "unet-la-xue"):
+        for prediction in (out / row).glob("fold*/pred/*"):
+            assert sorted(p.name for p in prediction.iterdir()) == ["LA_predict.nii.gz"]
+    table = (out / "table5.md").read_text()
+    assert "| Method | DiceLA (LA) | ASSD (mm) (LA) | HD (mm) (LA) |" in table
+    assert "Accuracy" not in table and "| Xue et al. |" in table and "| U-Net_LA-SE |" in table
+    assert "against U-Net_LA-SE" in table
+    with pytest.raises(InputError, match="have no scar label"):
+        run_experiment("ablation", ExperimentSettings(data, tmp_path / "t2", folds=2, tiny=True), ["unet-bce"])
+
+
 # ---------------------------------------------------------------------------------------------- CI-scale run
 
 

@@ -1,4 +1,4 @@
-"""`atrialjsq experiment ablation|dpm --data DIR --out DIR`: rebuild the paper's Table 2 or Table 4."""
+"""`atrialjsq experiment ablation|dpm|dtm --data DIR --out DIR`: rebuild the paper's Table 2, 4 or 5."""
 
 from __future__ import annotations
 
@@ -10,20 +10,21 @@ from atrialjsq.cli.text import plural
 EXPERIMENTS = {
     "ablation": "Table 2: U-Net LA/scar (BCE, Dice, SE), AJSQnet (BCE, SE, SESA), manual / U-Net LA + Otsu / MGMM",
     "dpm": "Table 4: AJSQnet-SESA with the DPM (exp, expit, normalised) and SE-scar (L2, Hellinger) variants",
+    "dtm": "Table 5: U-Net LA (BCE, SE) against the distance-map shape constraints of Dangi, Audebert and Xue",
 }
 
 
 def register(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "experiment",
-        usage="%(prog)s {ablation,dpm} --data DATA --out OUT [options]\n"
-        "       %(prog)s {ablation,dpm} --list-rows [--rows ROWS]",
-        help="train and evaluate every method of the paper's Table 2 (ablation) or Table 4 (dpm)",
+        usage="%(prog)s {ablation,dpm,dtm} --data DATA --out OUT [options]\n"
+        "       %(prog)s {ablation,dpm,dtm} --list-rows [--rows ROWS]",
+        help="train and evaluate every method of the paper's Table 2 (ablation), Table 4 (dpm) or Table 5 (dtm)",
         description=(
             "Cross-validate every row of a table of the paper: train its networks on each fold's training cases, "
-            "predict and evaluate the held-out cases, and write <out>/table2.md|csv (table4 for dpm) with "
-            "mean ± std and marks against AJSQnet-SESA (* p < 0.01, ** p < 0.001). Rerunning with the same "
-            "--out skips finished cells and resumes interrupted training."
+            "predict and evaluate the held-out cases, and write <out>/table2.md|csv (table4 for dpm, table5 for dtm) "
+            "with mean ± std and marks against AJSQnet-SESA (U-Net_LA-SE for dtm; * p < 0.01, ** p < 0.001). "
+            "Rerunning with the same --out skips finished cells and resumes interrupted training."
         ),
     )
     tables = "; ".join(f"{name}: {text}" for name, text in EXPERIMENTS.items())

@@ -1,4 +1,4 @@
-"""The experiment runner behind `atrialjsq experiment ablation|dpm`: the paper's Table 2 and Table 4, rebuilt.
+"""The experiment runner behind `atrialjsq experiment ablation|dpm|dtm`: the paper's Tables 2, 4 and 5, rebuilt.
 
 For every row (method) and cross-validation fold it trains the row's networks on the fold's training cases,
 predicts the held-out cases, evaluates them against the ground truth by the paper's protocol, and finally
@@ -25,6 +25,8 @@ How each row gets its LA and scar (paper §4.1–4.3, Table 2 caption):
   BCE row that is U-Net_LA-BCE, the LA the paper's LA_U-Net rows use; the paper does not state which LA the
   Dice and SE rows project onto, and the row's own LA keeps each row one self-contained pipeline).
 - "AJSQnet-X" and the Table 4 rows: one joint network; its scar is projected onto its own LA.
+- Table 5 rows: one LA network each (U-Net_LA-BCE/-SE and the three distance-map heads of `model.dtm_heads`),
+  LA only (no scar predicted or scored), marks against U-Net_LA-SE.
 Network scar → surface follows `quantify.surface_scar.scar_from_probabilities` (the prediction pipeline's rule).
 
 Test time: each held-out case goes through `infer.predictor.Predictor` exactly as `atrialjsq predict --model
@@ -50,6 +52,7 @@ from tqdm import tqdm
 from atrialjsq.data.case import Case
 from atrialjsq.data.layouts import CaseRef
 from atrialjsq.errors import InputError
+from atrialjsq.evaluate.tables import PAPER_COLUMNS, Column
 from atrialjsq.experiments.kfold import CrossValidation, FoldSplit
 from atrialjsq.io import Volume, atomic_output, write_volume
 from atrialjsq.io.atomic import write_json
@@ -59,6 +62,7 @@ EXPERIMENT_FORMAT = "atrialjsq-experiment-v1"
 REFERENCE_ROW = "ajsq-sesa"
 CLASSIC_METHODS = ("otsu", "mgmm")
 MANUAL = "manual"
+NO_SCAR = "none"  # an LA-only row (Table 5): no scar is predicted or scored
 CENTERS = ("image", "la")
 PRED_LA = "LA_predict.nii.gz"
 PRED_SCAR = "scar_predict.nii.gz"
@@ -79,7 +83,7 @@ class Row:
     @property
     def networks(self) -> list[str]:
         """Configs to train for this row, LA network first."""
-        names = [name for name in (self.la, self.scar) if name != MANUAL and name not in CLASSIC_METHODS]
+        names = [name for name in (self.la, self.scar) if name not in (MANUAL, NO_SCAR, *CLASSIC_METHODS)]
         return list(dict.fromkeys(names))
 
 
@@ -117,12 +121,26 @@ TABLE4_ROWS = (
 )
 
 
+# Table 5 (LA segmentation with distance-map shape constraints): the same U-Net_LA backbone and budget, LA only;
+# marks against U-Net_LA-SE, the paper's proposal in that table.
+TABLE5_REFERENCE = "unet-la-se"
+TABLE5_ROWS = (
+    Row("unet-la-bce", "U-Net_LA-BCE", "unet-la-bce", NO_SCAR),
+    Row(TABLE5_REFERENCE, "U-Net_LA-SE", "unet-la-se", NO_SCAR),
+    Row("unet-la-dangi", "Dangi et al.", "unet-la-dangi", NO_SCAR),
+    Row("unet-la-audebert", "Audebert et al.", "unet-la-audebert", NO_SCAR),
+    Row("unet-la-xue", "Xue et al.", "unet-la-xue", NO_SCAR),
+)
+
+
 @dataclass(frozen=True)
 class TableSpec:
     file_stem: str
     title: str
     rows: tuple[Row, ...]
     definition_headers: tuple[str, ...] = ()
+    reference: str = REFERENCE_ROW
+    columns: tuple[Column, ...] = PAPER_COLUMNS
 
 
 TABLES = {
@@ -134,6 +152,13 @@ TABLES = {
         "Table 4: AJSQnet-SESA with different DPM and SE-scar definitions († = normalised with the background)",
         TABLE4_ROWS,
         ("DPM", "L_SE^scar"),
+    ),
+    "dtm": TableSpec(
+        "table5",
+        "Table 5: LA segmentation without and with distance-map (DTM) shape constraints",
+        TABLE5_ROWS,
+        reference=TABLE5_REFERENCE,
+        columns=PAPER_COLUMNS[:3],
     ),
 }
 
@@ -396,13 +421,15 @@ class FoldRunner:
         self._la_masks, self._last_maps = {}, None
         for row in rows:
             folder = cell_dir(self.settings.out, row, self.number) / "pred" / case_id
-            if (folder / PRED_LA).is_file() and (folder / PRED_SCAR).is_file():
+            wanted = (PRED_LA,) if row.scar == NO_SCAR else (PRED_LA, PRED_SCAR)
+            if all((folder / name).is_file() for name in wanted):
                 continue
             la = self.la_for(row, case_id)
-            scar = self.scar_for(row, case_id, la)
+            scar = None if row.scar == NO_SCAR else self.scar_for(row, case_id, la)
             with atomic_output(folder) as tmp:
                 write_volume(la, tmp / PRED_LA, label=True)
-                write_volume(scar, tmp / PRED_SCAR, label=True)
+                if scar is not None:
+                    write_volume(scar, tmp / PRED_SCAR, label=True)
             self.log.predicted.append(f"{row.key}/fold{self.number}/{case_id}")
         self._la_masks, self._last_maps, self._case = {}, None, None
 
@@ -416,7 +443,8 @@ class FoldRunner:
             truth = read_ground_truth(self.refs[case_id])
             folder = cell / "pred" / case_id
             la_pred = read_prediction(folder / PRED_LA, truth, False)
-            scar_pred = read_prediction(folder / PRED_SCAR, truth, False) if truth.scar is not None else None
+            has_scar = truth.scar is not None and (folder / PRED_SCAR).is_file()
+            scar_pred = read_prediction(folder / PRED_SCAR, truth, False) if has_scar else None
             rows.append(evaluate_case(truth, la_pred, scar_pred))
         return rows
 
@@ -482,9 +510,11 @@ def write_tables(table: str, out: str | Path, folds: int, test: str = "wilcoxon"
             pending.append(row.label)
             continue
         methods.append(MethodResults(row.label, read_metric_csv(merged), row.reports_la, row.definition))
-        if row.key == REFERENCE_ROW:
+        if row.key == spec.reference:
             reference = row.label
-    result = build_table(spec.title, methods, reference, test, definition_headers=spec.definition_headers)
+    result = build_table(
+        spec.title, methods, reference, test, columns=spec.columns, definition_headers=spec.definition_headers
+    )
     n_cases = max((len(method.per_case) for method in methods), default=0)
     result.notes.append(f"{folds}-fold cross-validation; {n_cases} held-out cases per method.")
     if pending:
@@ -496,7 +526,7 @@ def write_tables(table: str, out: str | Path, folds: int, test: str = "wilcoxon"
 
 
 def run_experiment(table: str, settings: ExperimentSettings, rows: Sequence[str] | None = None) -> RunLog:
-    """Run (or resume) every selected row × fold of `table` ("ablation" or "dpm"), then write its table."""
+    """Run (or resume) every selected row × fold of `table` ("ablation", "dpm" or "dtm"), then write its table."""
     from atrialjsq.data.layouts import index_dataset
     from atrialjsq.hardware import resolve_device
 
@@ -504,7 +534,7 @@ def run_experiment(table: str, settings: ExperimentSettings, rows: Sequence[str]
     settings.device = resolve_device(settings.device)
     refs = {ref.case_id: ref for ref in index_dataset(settings.data)}
     no_scar = sorted(case_id for case_id, ref in refs.items() if "scar" not in ref.label_paths)
-    if no_scar:
+    if no_scar and any(row.scar != NO_SCAR for row in selected):
         raise InputError(settings.data, f"case(s) {', '.join(no_scar[:5])} have no scar label; the tables need one")
     if settings.folds > len(refs):
         raise InputError(settings.data, f"{len(refs)} cases cannot make {settings.folds} folds; lower --folds")
