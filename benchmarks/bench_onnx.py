@@ -52,9 +52,12 @@ def export_onnx(network: Network, window: tuple[int, int, int], path: Path) -> l
             return tuple(outputs[name] for name in names)
 
     example = torch.zeros((1, 1, *window))
-    torch.onnx.export(
-        Heads(network.model).eval(), (example,), str(path), input_names=["image"], output_names=names, dynamo=False
-    )
+    try:  # the TorchScript exporter (fixed shapes suffice), else the dynamo one (needs onnxscript)
+        torch.onnx.export(
+            Heads(network.model).eval(), (example,), str(path), input_names=["image"], output_names=names, dynamo=False
+        )
+    except Exception:
+        torch.onnx.export(Heads(network.model).eval(), (example,), str(path), input_names=["image"], output_names=names)
     return names
 
 
