@@ -322,7 +322,7 @@ def test_folds_scored_apart_pool_into_one_table(tmp_path):
     pooled = list(csv.DictReader((tmp_path / "pooled" / "AJSQnet-SESA_per_case.csv").open()))
     assert [row["case"] for row in pooled] == ["c1", "c2", "c3", "c4"]
 
-    with pytest.raises(InputError, match="c1 are in another fold's table too"):
+    with pytest.raises(InputError, match=r"case\(s\) c1, c2 are in another fold's table too"):
         pool_folds([a, a], tmp_path / "twice")
     c = tmp_path / "fold2"
     _write_fold(c, {"c5": 0.5}, {"LA_M+IIR": {"c5": 0.4}, "AJSQnet-SESA": {"c5": 0.6}})

@@ -20,7 +20,7 @@ import torch
 
 from atrialjsq.infer.localize import largest_component
 from atrialjsq.infer.predictor import Network, Predictor
-from atrialjsq.io.geometry import Geometry
+from atrialjsq.io.geometry import Geometry, triple
 from atrialjsq.train.ddp import unwrap
 from atrialjsq.train.trainer import Trainer
 from atrialjsq.train.validation import dice
@@ -42,7 +42,7 @@ class ValidationCase:
         """From a cached case's trainer arrays ("image", "la", optional "band")."""
         image = np.asarray(arrays["image"], dtype=np.float32)
         band = arrays.get("band")
-        grid = Geometry(image.shape, tuple(float(s) for s in spacing))
+        grid = Geometry(triple(image.shape), triple(float(s) for s in spacing))
         return cls(case_id, image, np.asarray(arrays["la"]), grid, None if band is None else np.asarray(band))
 
 

@@ -303,6 +303,8 @@ def run_final(
         "train_arrays": len(arrays),
     }
     if export is not None:
+        if result.last_checkpoint is None:  # a zero-iteration run writes none
+            raise InputError(out, "training wrote no checkpoint to export")
         twice = " (each with injected scar and as acquired)" if settings.originals is not None else ""
         trained_on = f"{cases} LASC 2018 cases{twice} ({compact.header.get('layout', 'compact')})"
         model_meta = {"trained_on": trained_on, **summary}

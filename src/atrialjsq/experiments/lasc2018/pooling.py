@@ -49,10 +49,10 @@ def _scar_rows(folder: Path) -> list[tuple[str, bool]]:
     return [(row["Method"], row.get("DiceLA") != NOT_AVAILABLE) for row in rows]
 
 
-def pool_folds(folders: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
+def pool_folds(fold_folders: Sequence[str | Path], out: str | Path) -> dict[str, Any]:
     """Pool the fold results in `folders` into `out`: la_per_case.csv, la_summary.json/.md and
     scar_table.md/.csv/_stats.csv with each row's pooled per-case table."""
-    folders = [Path(folder) for folder in folders]
+    folders = [Path(folder) for folder in fold_folders]
     if len(folders) < 2:
         raise InputError(None, "pooling needs the results of at least two folds")
     for folder in folders:
