@@ -235,6 +235,27 @@ def test_scar_table_rows_have_known_answers(scar_compact, tmp_path):
     assert "LA_pred+MGMM" not in table and "| swapped |" in table and "against AJSQnet-SESA" in table
 
 
+def test_learngc_rows_use_a_classifier_from_the_other_fold(scar_compact, tmp_path):
+    from atrialjsq.experiments.lasc2018.scar import score_scar_study
+
+    compact = load_compact(scar_compact)
+    ids = compact.case_ids
+    folds = [{"train": [ids[1]], "val": [ids[0]]}, {"train": [ids[0]], "val": [ids[1]]}]
+    la_only = {case.case_id: {"la": _surface_maps(case)["la"]} for case in compact.cases}
+    la_file = write_predictions(tmp_path / "la.npz", la_only, {"fold": 0})
+    out = tmp_path / "table"
+    score_scar_study(scar_compact, out, None, [la_file], ("otsu",), progress=False, learngc_folds=folds)
+    manual = list(csv.DictReader((out / "LA_M_LearnGC_per_case.csv").open()))
+    predicted = list(csv.DictReader((out / "LA_pred_LearnGC_per_case.csv").open()))
+    assert len(manual) == 2
+    for a, b in zip(manual, predicted, strict=True):  # the predicted LA is the manual one here
+        assert a["Accuracy"] == b["Accuracy"] and float(a["Accuracy"]) > 0.7
+    assert "| LA_M+LearnGC | N/A |" in (out / "scar_table.md").read_text()
+    twice = [{"train": [ids[1]], "val": [ids[0]]}, {"train": [ids[1]], "val": [ids[0]]}]
+    with pytest.raises(InputError, match="held out by two folds"):
+        score_scar_study(scar_compact, tmp_path / "t2", None, None, ("otsu",), progress=False, learngc_folds=twice)
+
+
 @pytest.mark.realdata
 def test_score_model_predicts_real_cases_through_the_predictor_on_the_native_grid(lasc_dir, tmp_path):
     from atrialjsq.data.layouts import index_dataset

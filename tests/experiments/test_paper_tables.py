@@ -65,6 +65,7 @@ def test_rows_and_shared_networks():
     assert [row.label for row in TABLE2_ROWS] == [
         "LA_M+Otsu",
         "LA_M+MGMM",
+        "LA_M+LearnGC",
         "LA_U-Net+Otsu",
         "LA_U-Net+MGMM",
         "U-Net_LA/scar-BCE",
@@ -157,6 +158,22 @@ def test_held_out_predictions_are_what_atrialjsq_predict_writes(tmp_path: Path):
         assert mine.geometry == theirs.geometry == read_volume(data / held_out / "enhanced.nii.gz").geometry
         np.testing.assert_array_equal(mine.array, theirs.array)
     assert read_volume(runner / "LA_predict.nii.gz").array.any()  # a real comparison, not of two empty masks
+
+
+def test_the_learngc_row_trains_its_classifier_per_fold_and_reruns_nothing(tmp_path: Path):
+    data, out = tmp_path / "data", tmp_path / "exp"
+    _write_sphere_set(data, 4)
+    settings = dict(data=data, out=out, folds=2, tiny=True, spacing=(2, 2, 2), device="cpu", progress=False)
+    log = run_experiment("ablation", ExperimentSettings(**settings), ["lam-learngc", "lam-otsu"])
+    assert sorted(log.trained) == ["learngc/fold0", "learngc/fold1"]
+    for fold in (0, 1):
+        assert (out / "models" / "learngc" / f"fold{fold}" / "learngc.json").is_file()
+    table = (out / "table2.md").read_text()
+    assert "| LA_M+LearnGC | N/A | N/A | N/A |" in table
+    rows = list(csv.DictReader((out / "lam-learngc" / "per_case.csv").open()))
+    assert len(rows) == 4 and all(0.0 <= float(row["Dice_s"]) <= 1.0 for row in rows)
+    again = run_experiment("ablation", ExperimentSettings(**settings), ["lam-learngc"])
+    assert again.trained == [] and again.evaluated == []
 
 
 def test_table5_rows_are_la_only_and_need_no_scar_labels(tmp_path: Path):

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "demo",
     "predict",
     "quantify",
+    "learngc_train",
     "check_data",
     "preprocess",
     "phantom",

@@ -151,8 +151,19 @@ def _run_score_scar(args: argparse.Namespace) -> int:
         if not sep or not files:
             raise SystemExit(f"error: --network expects LABEL=FILE[,FILE...], got {item!r}")
         networks[label] = [Path(f) for f in files.split(",")]
+    learngc_folds = None
+    if args.learngc_folds is not None:
+        from atrialjsq.data.splits import load_folds
+
+        learngc_folds = load_folds(args.learngc_folds)
     summary = score_scar_study(
-        args.compact, args.out, networks, args.la_predictions, args.baselines, progress=not args.quiet
+        args.compact,
+        args.out,
+        networks,
+        args.la_predictions,
+        args.baselines,
+        progress=not args.quiet,
+        learngc_folds=learngc_folds,
     )
     print((args.out / "scar_table.md").read_text())
     return 0 if summary["cases"] else 1
@@ -255,6 +266,12 @@ def add_commands(commands) -> None:
     )
     score_scar.add_argument("--la-predictions", type=Path, nargs="*", default=None, help="an LA run's predictions")
     score_scar.add_argument("--baselines", nargs="*", default=["iir", "otsu", "mgmm"])
+    score_scar.add_argument(
+        "--learngc-folds",
+        type=Path,
+        default=None,
+        help="add LearnGC rows: its classifier trained per fold of this folds.json on the training cases",
+    )
     score_scar.add_argument("--quiet", action="store_true")
     score_scar.set_defaults(func=_run_score_scar)
 

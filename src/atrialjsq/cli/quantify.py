@@ -24,7 +24,15 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("--image", required=True, type=Path, help="LGE MRI (NIfTI, NRRD, MHA or DICOM folder)")
     parser.add_argument("--la", required=True, type=Path, help="binary LA mask on the image's grid ({0,1} or {0,255})")
-    parser.add_argument("--method", required=True, choices=("iir", "otsu", "mgmm", "msd"), help="classic method")
+    parser.add_argument(
+        "--method",
+        required=True,
+        choices=("iir", "otsu", "mgmm", "msd", "learngc"),
+        help="classic method, or learngc (a learned surface classifier + graph cut; needs --classifier)",
+    )
+    parser.add_argument(
+        "--classifier", type=Path, default=None, help="learngc: classifier file from `atrialjsq learngc-train`"
+    )
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: ./<image name>_<method>)")
     parser.add_argument(
         "--overwrite", action="store_true", help="write into an existing output folder (other files are kept)"
@@ -85,6 +93,13 @@ def run(args: argparse.Namespace) -> int:
     from atrialjsq.report.outputs import write_case_outputs
     from atrialjsq.report.report_json import report_warnings
 
+    classifier = None
+    if args.method == "learngc":
+        from atrialjsq.quantify.learngc import LearnGCClassifier
+
+        if args.classifier is None:
+            raise InputError(None, "--method learngc needs --classifier (train one with `atrialjsq learngc-train`)")
+        classifier = LearnGCClassifier.load(args.classifier)
     out = args.out if args.out is not None else Path(f"{_image_stem(args.image)}_{args.method}")
     check_output_folder(out)
     if out.exists() and any(out.iterdir()) and not args.overwrite:
@@ -98,14 +113,19 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(args.image, problem)
     loaded = time.perf_counter()
     try:
-        result = scar_from_image(image, la, args.method, iir_threshold=args.iir_threshold, k=args.k)
+        if classifier is not None:
+            from atrialjsq.quantify.learngc import scar_by_learngc
+
+            result = scar_by_learngc(image, la, classifier)
+        else:
+            result = scar_from_image(image, la, args.method, iir_threshold=args.iir_threshold, k=args.k)
     except InputError as error:
         raise _named(error, args) from None
     quantified = time.perf_counter()
     extra = {
         "case_id": out.name,
         "method": args.method,
-        "model": f"classic:{args.method}",
+        "model": f"learngc:{args.classifier}" if classifier is not None else f"classic:{args.method}",
         "inputs": {"image": str(args.image), "la": str(args.la)},
         "timings": {"read": loaded - started, "quantify": quantified - loaded},
     }

@@ -19,6 +19,8 @@ its last checkpoint (the trainer's resume reproduces the uninterrupted run). A n
 
 How each row gets its LA and scar (paper §4.1–4.3, Table 2 caption):
 - "LA_M+…": the manual LA, scar by Otsu / MGMM on the image (`quantify.baselines`); LA columns are N/A.
+- "LA_M+LearnGC": the manual LA, scar by LearnGC (`quantify.learngc`), its classifier trained on the fold's
+  training cases (models/learngc/fold<k>/learngc.json).
 - "LA_U-Net+…": the LA of U-Net_LA-BCE, scar by Otsu / MGMM on that LA; LA columns N/A (paper layout).
 - "U-Net_LA/scar-X": two separate U-Nets trained with loss X; the scar network's normal-wall and scar
   probabilities are projected onto the surface of the LA predicted by the LA network of the same row (for the
@@ -61,6 +63,7 @@ from atrialjsq.io.geometry import triple
 EXPERIMENT_FORMAT = "atrialjsq-experiment-v1"
 REFERENCE_ROW = "ajsq-sesa"
 CLASSIC_METHODS = ("otsu", "mgmm")
+LEARNGC = "learngc"  # LearnGC (`quantify.learngc`): its classifier is trained per fold on the manual labels
 MANUAL = "manual"
 NO_SCAR = "none"  # an LA-only row (Table 5): no scar is predicted or scored
 CENTERS = ("image", "la")
@@ -83,13 +86,14 @@ class Row:
     @property
     def networks(self) -> list[str]:
         """Configs to train for this row, LA network first."""
-        names = [name for name in (self.la, self.scar) if name not in (MANUAL, NO_SCAR, *CLASSIC_METHODS)]
+        names = [name for name in (self.la, self.scar) if name not in (MANUAL, NO_SCAR, LEARNGC, *CLASSIC_METHODS)]
         return list(dict.fromkeys(names))
 
 
 TABLE2_ROWS = (
     Row("lam-otsu", "LA_M+Otsu", MANUAL, "otsu", reports_la=False),
     Row("lam-mgmm", "LA_M+MGMM", MANUAL, "mgmm", reports_la=False),
+    Row("lam-learngc", "LA_M+LearnGC", MANUAL, LEARNGC, reports_la=False),
     Row("launet-otsu", "LA_U-Net+Otsu", "unet-la-bce", "otsu", reports_la=False),
     Row("launet-mgmm", "LA_U-Net+MGMM", "unet-la-bce", "mgmm", reports_la=False),
     Row("unet-bce", "U-Net_LA/scar-BCE", "unet-la-bce", "unet-scar-bce"),
@@ -368,6 +372,21 @@ class FoldRunner:
             if result.trained:
                 self.log.trained.append(f"{name}/fold{self.number}")
 
+    def learngc(self):
+        """LearnGC's classifier for this fold: trained on the fold's training cases (image, manual LA and scar)
+        once, then read from models/learngc/fold<k>/learngc.json."""
+        from atrialjsq.data.layouts import load_case
+        from atrialjsq.quantify.learngc import LearnGCClassifier, train_learngc
+
+        path = self.cv.run_dir(self.fold, LEARNGC) / "learngc.json"
+        if LEARNGC not in self._networks:
+            if not path.is_file():
+                cases = [load_case(self.refs[case_id]) for case_id in self.fold.train]
+                train_learngc([(c.image, c.labels["la"], c.labels["scar"]) for c in cases]).save(path)
+                self.log.trained.append(f"{LEARNGC}/fold{self.number}")
+            self._networks[LEARNGC] = LearnGCClassifier.load(path)
+        return self._networks[LEARNGC]
+
     def predictor(self, name: str):
         """The trained network as `atrialjsq predict --model <its last.pt>` runs it (same defaults)."""
         if name not in self._networks:
@@ -413,6 +432,10 @@ class FoldRunner:
             return la.like(np.zeros(la.geometry.shape, dtype=np.uint8))
         if row.scar in CLASSIC_METHODS:
             return scar_from_image(self.case(case_id).image, la, row.scar).scar
+        if row.scar == LEARNGC:
+            from atrialjsq.quantify.learngc import scar_by_learngc
+
+            return scar_by_learngc(self.case(case_id).image, la, self.learngc()).scar
         maps = self.network_outputs(row.scar, case_id)
         return scar_from_probabilities(la, maps["p_normal"], maps["p_scar"]).scar
 

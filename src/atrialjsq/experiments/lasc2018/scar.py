@@ -121,17 +121,52 @@ def _row(case: CompactCase, la, scar_mask: np.ndarray) -> dict[str, float]:
 
 
 def _classic_scar(case: CompactCase, la, method: str) -> np.ndarray:
-    from atrialjsq.io.volume import Volume
     from atrialjsq.quantify.baselines import scar_from_image
 
     if not la.array.any():  # no LA surface: no scar on it
         return np.zeros(la.geometry.shape, dtype=bool)
     # The 8-bit codes (0 = the darkest voxel of the scan, as on a magnitude image), not the z-scored decoded
     # values: IIR is a ratio of intensities and means nothing on values that can be negative.
+    return scar_from_image(_native_image(case), la, method).scar.array > 0
+
+
+def _native_image(case: CompactCase):
+    """The 8-bit codes (0 = the darkest voxel of the scan) on the native grid, where the scar truth lives."""
+    from atrialjsq.io.volume import Volume
+
     image = Volume(case.codes.astype(np.float32), case.window_geometry)
-    if image.geometry != case.native_geometry:
-        image = _on_native(case, image.array)
-    return scar_from_image(image, la, method).scar.array > 0
+    return image if image.geometry == case.native_geometry else _on_native(case, image.array)
+
+
+def learngc_by_fold(compact, folds: Sequence[Mapping[str, Sequence[str]]], progress: bool = True) -> dict[str, Any]:
+    """{held-out case id: LearnGC classifier trained on its fold's training cases} (manual LA and injected scar
+    on the native grid; `quantify.learngc`), so no case is scored by a classifier that saw it."""
+    from atrialjsq.quantify.learngc import train_learngc
+
+    classifiers: dict[str, Any] = {}
+    for number, fold in enumerate(tqdm(folds, desc="train LearnGC", unit="fold", disable=not progress or None)):
+        cases = [compact.case(case_id) for case_id in fold["train"]]
+        classifier = train_learngc([(_native_image(c), _truth_la(c), _scar_volume(c)) for c in cases])
+        for case_id in fold["val"]:
+            if case_id in classifiers:
+                raise InputError(None, f"case {case_id} is held out by two folds (fold {number} and another)")
+            classifiers[case_id] = classifier
+    return classifiers
+
+
+def _scar_volume(case: CompactCase):
+    from atrialjsq.io.volume import Volume
+
+    truth = _truth(case)
+    return Volume(truth.scar.astype(np.uint8), case.native_geometry)
+
+
+def _learngc_scar(case: CompactCase, la, classifier) -> np.ndarray:
+    from atrialjsq.quantify.learngc import scar_by_learngc
+
+    if not la.array.any():
+        return np.zeros(la.geometry.shape, dtype=bool)
+    return scar_by_learngc(_native_image(case), la, classifier).scar.array > 0
 
 
 def _network_scar(case: CompactCase, la, maps: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -184,11 +219,12 @@ def score_scar_study(
     baselines: Sequence[str] = CLASSIC,
     reference: str = REFERENCE_LABEL,
     progress: bool = True,
+    learngc_folds: Sequence[Mapping[str, Sequence[str]]] | None = None,
 ) -> dict[str, Any]:
     """Score every row on the cases the networks held out (all cases when no network is given) and write
     `scar_table.md/.csv/_stats.csv` and `<row>_per_case.csv` into `out`. `networks` maps a row label to its
     run's predictions files; `la_predictions` are the LA run used for "LA_pred+…" rows and for networks
-    without an LA head."""
+    without an LA head; `learngc_folds` (the runs' folds) adds LearnGC rows, its classifier trained per fold."""
     from atrialjsq.evaluate.tables import MethodResults, build_table, write_table
 
     unknown = sorted(set(baselines) - set(CLASSIC))
@@ -204,6 +240,9 @@ def score_scar_study(
     if la_run is not None and not set(scored) <= set(la_run):
         raise InputError(None, "the LA predictions do not cover every scored case")
 
+    learngc = learngc_by_fold(compact, learngc_folds, progress) if learngc_folds else None
+    if learngc is not None and not set(scored) <= set(learngc):
+        raise InputError(None, "the LearnGC folds do not hold out every scored case")
     rows: dict[str, dict[str, dict[str, float]]] = {}
     reports_la: dict[str, bool] = {}
     for case_id in tqdm(scored, desc="score scar", unit="case", disable=not progress or None):
@@ -218,6 +257,14 @@ def score_scar_study(
                 label = f"LA_pred+{CLASSIC_LABELS[method]}"
                 rows.setdefault(label, {})[case_id] = _row(case, predicted, _classic_scar(case, predicted, method))
                 reports_la[label] = True
+        if learngc is not None:
+            scar = _learngc_scar(case, manual, learngc[case_id])
+            rows.setdefault("LA_M+LearnGC", {})[case_id] = _row(case, manual, scar)
+            reports_la["LA_M+LearnGC"] = False
+            if predicted is not None:
+                scar = _learngc_scar(case, predicted, learngc[case_id])
+                rows.setdefault("LA_pred+LearnGC", {})[case_id] = _row(case, predicted, scar)
+                reports_la["LA_pred+LearnGC"] = True
         for label, run in runs.items():
             maps = run[case_id]
             if "p_scar" not in maps:
