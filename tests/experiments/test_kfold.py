@@ -71,9 +71,10 @@ def test_a_finished_run_is_kept_and_an_interrupted_one_resumes_exactly(tmp_path,
     kept = whole.train(fold, config(4), loader(arrays_by_id, fold, calls))
     assert not kept.trained and kept.iteration == 4 and calls == []  # nothing rebuilt, nothing trained
 
-    # "interrupted" at 2 of 4 iterations (a run of 2, then the same run asked for 4): it resumes from 2
+    # interrupted after 2 of 4 iterations, then called again: it resumes from 2
     part = CrossValidation(tmp_path / "part", IDS, k=2, progress=False)
-    part.train(fold, config(2), loader(arrays_by_id, fold))
+    stopped = part.train(fold, config(4), loader(arrays_by_id, fold), stop_after=2)
+    assert stopped.iteration == 2
     resumed = part.train(fold, config(4), loader(arrays_by_id, fold))
     assert resumed.trained and resumed.iteration == 4
     a = load_checkpoint(whole.run_dir(fold) / "last.pt")["model"]
@@ -93,6 +94,10 @@ def test_a_run_made_otherwise_is_refused_and_left_alone(tmp_path, arrays_by_id):
     before = last.read_bytes()
     with pytest.raises(InputError, match=r"last.pt: was trained with other settings \(optim.lr"):
         cv.train(fold, config(2, lr=5e-3), loader(arrays_by_id, fold), name="net")
+    with pytest.raises(InputError, match=r"other settings \(the training budget"):
+        cv.train(fold, config(3), loader(arrays_by_id, fold), name="net")  # a longer run is not this one
+    with pytest.raises(InputError, match="was made from other data or options"):
+        cv.train(fold, config(2), loader(arrays_by_id, fold), name="net", identity={"compact": "other.npz"})
     other = cv.folds[0]
     (tmp_path / "net" / "fold0").mkdir(parents=True)
     (tmp_path / "net" / "fold0" / "last.pt").write_bytes(before)  # fold 1's run put where fold 0's belongs

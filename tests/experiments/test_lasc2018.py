@@ -146,6 +146,21 @@ def test_cross_validation_pipeline_end_to_end(compact_1mm, tmp_path):
         score_predictions(compact_1mm, [run / "fold0" / "predictions.npz"] * 2, tmp_path / "dup", progress=False)
 
 
+def test_a_finished_fold_made_otherwise_is_refused(compact_1mm, tmp_path):
+    from atrialjsq.experiments.lasc2018.cross_validation import CvSettings, _check_done_fold, run_identity
+
+    compact = load_compact(compact_1mm)
+    settings = CvSettings(config=get_config("unet-la-se"), seconds=60.0)
+    done = tmp_path / "fold.json"
+    summary = {"config": "unet-la-se", "seconds_budget": 60.0, "tta": False, "originals": None}
+    _check_done_fold(done, {**summary, "identity": run_identity(compact, settings)}, compact, settings)  # same
+    with pytest.raises(InputError, match=r"fold.json: this fold was made otherwise \(seconds_budget: 30.0 -> 60.0"):
+        _check_done_fold(done, {**summary, "seconds_budget": 30.0}, compact, settings)
+    other = {**run_identity(compact, settings), "compact": "elsewhere.npz"}
+    with pytest.raises(InputError, match="the data files or options"):
+        _check_done_fold(done, {**summary, "identity": other}, compact, settings)
+
+
 def test_spacing_mismatch_is_refused(compact_1mm, tmp_path):
     code = main(["cv", "--compact", str(compact_1mm), "--out", str(tmp_path), "--spacing", "2", "2", "2", "--quiet"])
     assert code == 1
@@ -251,6 +266,11 @@ def test_learngc_rows_use_a_classifier_from_the_other_fold(scar_compact, tmp_pat
     for a, b in zip(manual, predicted, strict=True):  # the predicted LA is the manual one here
         assert a["Accuracy"] == b["Accuracy"] and float(a["Accuracy"]) > 0.7
     assert "| LA_M+LearnGC | N/A |" in (out / "scar_table.md").read_text()
+    from atrialjsq.experiments.lasc2018.scar import learngc_by_fold
+
+    classifiers = learngc_by_fold(compact, folds, progress=False)
+    assert classifiers[ids[0]].cases == [ids[1]] and classifiers[ids[1]].cases == [ids[0]]  # never its own case
+    assert list(learngc_by_fold(compact, folds, scored=[ids[1]], progress=False)) == [ids[1]]  # one fold trained
     twice = [{"train": [ids[1]], "val": [ids[0]]}, {"train": [ids[1]], "val": [ids[0]]}]
     with pytest.raises(InputError, match="held out by two folds"):
         score_scar_study(scar_compact, tmp_path / "t2", None, None, ("otsu",), progress=False, learngc_folds=twice)

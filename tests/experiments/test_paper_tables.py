@@ -274,6 +274,7 @@ def test_ci_run_on_phantoms_then_rerun_recomputes_nothing(tmp_path: Path):
         None,
         scratch,
         TrainOptions("cpu", stop_after=1, progress=False),
+        meta={"train_cases": list(train_ids), "identity": {}},  # what the fold loop records
     )
     os.replace(scratch / "last.pt", model_dir / "last.pt")
     (out / "unet-bce" / "fold0" / "per_case.csv").unlink()

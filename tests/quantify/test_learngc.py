@@ -126,6 +126,10 @@ def test_bad_classifier_files_and_training_sets_are_refused(tmp_path):
     (tmp_path / "other.json").write_text('{"format": "something-else"}')
     with pytest.raises(InputError, match="not a LearnGC classifier"):
         LearnGCClassifier.load(tmp_path / "other.json")
+    good = train_learngc([ball_case(2)])
+    good.coef = good.coef[:-1]  # one weight short
+    with pytest.raises(InputError, match="inconsistent LearnGC classifier"):
+        LearnGCClassifier.load(good.save(tmp_path / "short.json"))
     image, la, scar = ball_case(2)
     with pytest.raises(ValueError, match="both scar and normal wall"):
         train_learngc([(image, la, scar.like(np.zeros(scar.geometry.shape, np.uint8)))])
@@ -145,13 +149,15 @@ def test_train_then_quantify_from_the_command_line(tmp_path, capsys):
         write_volume(scar, data / f"case{seed}" / "scarSegImgM.nii.gz", label=True)
     classifier = tmp_path / "learngc.json"
     assert main(["learngc-train", "--data", str(data), "--out", str(classifier)]) == 0
-    assert LearnGCClassifier.load(classifier).trained_on == 3
+    assert LearnGCClassifier.load(classifier).cases == ["case2", "case3", "case5"]
     image, la, scar = ball_case(7)
     write_volume(image, tmp_path / "new.nii.gz")
     write_volume(la, tmp_path / "new_la.nii.gz", label=True)
     base = ["quantify", "--image", str(tmp_path / "new.nii.gz"), "--la", str(tmp_path / "new_la.nii.gz")]
     assert main([*base, "--method", "learngc", "--out", str(tmp_path / "none")]) == 1
     assert "--method learngc needs --classifier" in capsys.readouterr().err and not (tmp_path / "none").exists()
+    assert main([*base, "--method", "otsu", "--classifier", str(classifier), "--out", str(tmp_path / "none")]) == 1
+    assert "--classifier goes with --method learngc" in capsys.readouterr().err
     out = tmp_path / "q"
     assert main([*base, "--method", "learngc", "--classifier", str(classifier), "--out", str(out), "--no-figure"]) == 0
     report = json.loads((out / "report.json").read_text())

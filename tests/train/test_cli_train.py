@@ -65,7 +65,10 @@ def test_train_a_fold_then_resume_longer_and_export(cache_dir, tmp_path):
     assert float(validation[0]["la_dice"]) == pytest.approx(np.nanmean(dices), abs=1e-12)
 
     model = tmp_path / "model.pt"
-    assert main([*base, "--iterations", "6", "--set", "train.val_every=4", "--resume", "--export", str(model)]) == 0
+    again = [*base, "--iterations", "6", "--set", "train.val_every=4", "--resume"]
+    assert main([*again, "--validation", "window"]) == 1  # best.pt would compare two kinds of score
+    assert load_checkpoint(run / "last.pt")["iteration"] == 4
+    assert main([*again, "--export", str(model)]) == 0
     state = load_checkpoint(run / "last.pt")
     assert state["iteration"] == 6 and state["meta"]["train_cases"] == ["case0", "case1"]
     assert state["preprocessing"] == {"spacing": [1.0] * 3, "roi": [16] * 3, "margin": [4] * 3, "zscore_region": "body"}

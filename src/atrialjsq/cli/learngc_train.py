@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         case = load_case(ref)
         cases.append((case.image, case.labels["la"], case.labels["scar"]))
     try:
-        classifier = train_learngc(cases, smoothness=args.smoothness)
+        classifier = train_learngc(cases, case_ids=[ref.case_id for ref in refs], smoothness=args.smoothness)
     except ValueError as error:
         raise InputError(args.data, str(error)) from None
     path = classifier.save(args.out)

@@ -100,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         if args.classifier is None:
             raise InputError(None, "--method learngc needs --classifier (train one with `atrialjsq learngc-train`)")
         classifier = LearnGCClassifier.load(args.classifier)
+    elif args.classifier is not None:
+        raise InputError(None, f"--classifier goes with --method learngc, not {args.method}")
     out = args.out if args.out is not None else Path(f"{_image_stem(args.image)}_{args.method}")
     check_output_folder(out)
     if out.exists() and any(out.iterdir()) and not args.overwrite:

@@ -2,8 +2,10 @@
 
 What every study shares lives here, once: the folds (saved in the run folder the first time, then reused as
 they are, `data.splits.ensure_folds`), one training run per network and fold that is skipped when it is
-finished and resumed when it was interrupted (the trainer's resume reproduces the uninterrupted run, for an
-iteration budget and for a wall-clock budget alike), and the held-out cases predicted through
+finished, resumed when it was interrupted (for an iteration budget the resumed run equals the uninterrupted
+one bit for bit; under a wall-clock budget it continues the clock and its schedule, though the steps that fit
+in the remaining time depend on the machine) and refused when it was made otherwise, and the held-out cases
+predicted through
 `infer.predictor.Predictor` built from that run's last.pt, exactly as ``atrialjsq predict --model <last.pt>``
 builds it. A study adds only what is its own: which arrays train, how a held-out case is predicted and
 stored, and how its predictions are scored and tabulated.
@@ -13,6 +15,7 @@ No fold's model is chosen on its held-out labels: each fold is predicted with it
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,13 +39,14 @@ class FoldSplit:
     val: tuple[str, ...]
 
 
-def _finished(state: Mapping[str, Any], config) -> bool:
-    """Whether a checkpoint has reached its config's stop: the iteration cap or the wall-clock budget."""
-    if int(state["iteration"]) >= int(config.train.iterations):
-        return True
-    budget = config.train.seconds
-    elapsed = float((state.get("scheduler") or {}).get("elapsed_seconds", 0.0))
-    return budget is not None and elapsed >= float(budget)
+def _budget(train: Mapping[str, Any]) -> tuple[int, float | None]:
+    seconds = train.get("seconds")
+    return int(train["iterations"]), None if seconds is None else float(seconds)
+
+
+def _json_like(value: Any) -> Any:
+    """`value` as it reads back from a checkpoint's meta (tuples become lists, keys strings)."""
+    return json.loads(json.dumps(value, default=str))
 
 
 class CrossValidation:
@@ -91,12 +95,6 @@ class CrossValidation:
         base = self.models / name if name else self.models
         return base / f"fold{fold.number}"
 
-    def finished(self, fold: FoldSplit, config, name: str | None = None) -> bool:
-        from atrialjsq.train.checkpoint import load_checkpoint
-
-        last = self.run_dir(fold, name) / LAST
-        return last.is_file() and _finished(load_checkpoint(last), config)
-
     def train(
         self,
         fold: FoldSplit,
@@ -105,36 +103,55 @@ class CrossValidation:
         *,
         name: str | None = None,
         meta: Mapping[str, Any] | None = None,
+        identity: Mapping[str, Any] | None = None,
         callbacks: Sequence[Any] = (),
         compile: bool | None = None,
+        stop_after: int | None = None,
     ):
         """Train the fold's network unless its run is finished; resume an interrupted one. `arrays` is called
-        only when training happens (building them is the slow part of a skipped fold). Returns the
-        `TrainResult` (for a finished run, read back from its last checkpoint; `trained` False)."""
+        only when training happens (building them is the slow part of a skipped fold). `identity` is what else
+        makes two runs the same one besides the config and the cases (data files, options); it is stored in
+        the checkpoint and a run with another identity, config, budget or training cases is refused, never
+        reused. Returns the `TrainResult` (for a finished run, read back from its last checkpoint; `trained`
+        False). `stop_after` stops this call after that many iterations (an interruption, for tests)."""
         from atrialjsq.train.checkpoint import load_checkpoint
-        from atrialjsq.train.trainer import TrainOptions, TrainResult, checkpoint_differences, fit
+        from atrialjsq.train.trainer import TrainOptions, TrainResult, checkpoint_differences, fit, run_complete
 
         out = self.run_dir(fold, name)
         last = out / LAST
+        identity = _json_like(dict(identity or {}))
         if last.is_file():
             state = load_checkpoint(last)
+            saved = state.get("meta") or {}
             differences = checkpoint_differences(state, config)
+            if _budget(state["config"]["train"]) != _budget(config.to_dict()["train"]):
+                differences.insert(0, "the training budget (train.iterations / train.seconds)")
             if differences:
                 raise InputError(
                     last, f"was trained with other settings ({', '.join(differences[:4])}); use a new --out"
                 )
-            trained_on = (state.get("meta") or {}).get("train_cases")
-            if trained_on is not None and sorted(trained_on) != sorted(fold.train):
+            if sorted(saved.get("train_cases", ())) != sorted(fold.train):
                 raise InputError(last, f"was trained on other cases than fold {fold.number}'s; use a new --out")
-            if _finished(state, config):
+            if saved.get("identity", {}) != identity:
+                found = saved.get("identity")
+                raise InputError(last, f"was made from other data or options ({found}); use a new --out")
+            if run_complete(state, config):
                 elapsed = float((state.get("scheduler") or {}).get("elapsed_seconds", 0.0))
                 best = out / "best.pt"
                 best_path = best if best.is_file() else None
-                return TrainResult(int(state["iteration"]), last, best_path, math.nan, {}, elapsed, trained=False)
+                best_score = float(state.get("best_score", math.nan))
+                return TrainResult(int(state["iteration"]), last, best_path, best_score, {}, elapsed, trained=False)
         options = TrainOptions(
-            device=self.device, resume=last.is_file(), progress=self.progress, callbacks=callbacks, compile=compile
+            device=self.device,
+            resume=last.is_file(),
+            progress=self.progress,
+            callbacks=callbacks,
+            compile=compile,
+            stop_after=stop_after,
         )
-        info = {"fold": fold.number, "train_cases": list(fold.train), "held_out": list(fold.val), **(meta or {})}
+        # the engine's keys last: a study's meta cannot mislabel the fold
+        info = {**(meta or {}), "fold": fold.number, "train_cases": list(fold.train), "held_out": list(fold.val)}
+        info["identity"] = identity
         return fit(config, arrays(), None, out, options, meta=info)
 
     def predictor(self, fold: FoldSplit, name: str | None = None, **options: Any):

@@ -382,9 +382,16 @@ class FoldRunner:
         if LEARNGC not in self._networks:
             if not path.is_file():
                 cases = [load_case(self.refs[case_id]) for case_id in self.fold.train]
-                train_learngc([(c.image, c.labels["la"], c.labels["scar"]) for c in cases]).save(path)
+                triples = [(c.image, c.labels["la"], c.labels["scar"]) for c in cases]
+                try:
+                    train_learngc(triples, case_ids=self.fold.train).save(path)
+                except ValueError as error:
+                    raise InputError(path, f"LearnGC for fold {self.number}: {error}") from None
                 self.log.trained.append(f"{LEARNGC}/fold{self.number}")
-            self._networks[LEARNGC] = LearnGCClassifier.load(path)
+            classifier = LearnGCClassifier.load(path)
+            if sorted(classifier.cases) != sorted(self.fold.train):
+                raise InputError(path, f"was trained on other cases than fold {self.number}'s; use a new --out")
+            self._networks[LEARNGC] = classifier
         return self._networks[LEARNGC]
 
     def predictor(self, name: str):
@@ -458,7 +465,7 @@ class FoldRunner:
 
     # ---- evaluation
 
-    def evaluate_cell(self, cell: Path) -> list[dict]:
+    def evaluate_cell(self, cell: Path, row: Row) -> list[dict]:
         from atrialjsq.evaluate.evaluate_dir import evaluate_case, read_ground_truth, read_prediction
 
         rows = []
@@ -466,7 +473,7 @@ class FoldRunner:
             truth = read_ground_truth(self.refs[case_id])
             folder = cell / "pred" / case_id
             la_pred = read_prediction(folder / PRED_LA, truth, False)
-            has_scar = truth.scar is not None and (folder / PRED_SCAR).is_file()
+            has_scar = truth.scar is not None and row.scar != NO_SCAR
             scar_pred = read_prediction(folder / PRED_SCAR, truth, False) if has_scar else None
             rows.append(evaluate_case(truth, la_pred, scar_pred))
         return rows
@@ -491,7 +498,7 @@ class FoldRunner:
             self.predict_case(pending, case_id)
         for row in tqdm(pending, desc=f"evaluate fold{self.number}", unit="row", disable=not self.settings.progress):
             cell = cell_dir(self.settings.out, row, self.number)
-            write_per_case_csv(self.evaluate_cell(cell), cell / "per_case.csv")
+            write_per_case_csv(self.evaluate_cell(cell, row), cell / "per_case.csv")
             self.log.evaluated.append(f"{row.key}/fold{self.number}")
 
 

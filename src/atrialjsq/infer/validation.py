@@ -11,7 +11,6 @@ the monitor's definition; `score` is their mean. The trainer writes them to val.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ from atrialjsq.infer.predictor import Network, Predictor
 from atrialjsq.io.geometry import Geometry, triple
 from atrialjsq.train.ddp import unwrap
 from atrialjsq.train.trainer import Trainer
-from atrialjsq.train.validation import dice
+from atrialjsq.train.validation import dice, nanmean
 
 
 @dataclass
@@ -44,11 +43,6 @@ class ValidationCase:
         band = arrays.get("band")
         grid = Geometry(triple(image.shape), triple(float(s) for s in spacing))
         return cls(case_id, image, np.asarray(arrays["la"]), grid, None if band is None else np.asarray(band))
-
-
-def _nanmean(values: Sequence[float]) -> float:
-    finite = [v for v in values if not math.isnan(v)]
-    return float(np.mean(finite)) if finite else math.nan
 
 
 class PredictorValidation:
@@ -74,5 +68,5 @@ class PredictorValidation:
                     in_band = case.band > 0
                     scar_scores.append(dice((maps["scar"] > maps["normal"]) & in_band, case.band == 2))
         model.train(was_training)
-        la, scar = _nanmean(la_scores), _nanmean(scar_scores)
-        return {"la_dice": la, "scar_dice": scar, "score": _nanmean([la, scar])}
+        la, scar = nanmean(la_scores), nanmean(scar_scores)
+        return {"la_dice": la, "scar_dice": scar, "score": nanmean([la, scar])}

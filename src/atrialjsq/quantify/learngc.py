@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,7 @@ class LearnGCClassifier:
     blood_pool_mm: float = DEFAULT_BLOOD_POOL_MM
     smoothness: float = DEFAULT_SMOOTHNESS
     trained_on: int = 0  # cases
+    cases: list[str] = field(default_factory=list)  # their ids, when given (so a reused file can be checked)
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         """P(scar) per row of `features`."""
@@ -136,27 +137,38 @@ class LearnGCClassifier:
         if not isinstance(payload, dict) or payload.pop("format", None) != CLASSIFIER_FORMAT:
             raise InputError(path, f"not a LearnGC classifier ({CLASSIFIER_FORMAT})")
         try:
-            return cls(**payload)
+            classifier = cls(**payload)
         except TypeError as error:
             raise InputError(path, f"unreadable LearnGC classifier ({error})") from None
+        columns = len(classifier.offsets_mm) * len(classifier.sigmas_mm)
+        if not len(classifier.coef) == len(classifier.mean) == len(classifier.scale) == columns:
+            weights = len(classifier.coef)
+            raise InputError(path, f"inconsistent LearnGC classifier ({weights} weights for {columns} features)")
+        return classifier
 
 
 def train_learngc(
     cases: Sequence[tuple[Volume, Volume, Volume]],
     *,
+    case_ids: Sequence[str] | None = None,
     smoothness: float = DEFAULT_SMOOTHNESS,
     band_params: BandParams = DEFAULT_BAND,
     seed: int = 0,
 ) -> LearnGCClassifier:
-    """Learn the node classifier from (image, manual LA, manual scar) cases, on their surface voxels."""
+    """Learn the node classifier from (image, manual LA, manual scar) cases, on their surface voxels; a case's
+    problem (empty LA, non-positive intensities) is an InputError naming its id from `case_ids`."""
     from sklearn.linear_model import LogisticRegression
 
     if not cases:
         raise ValueError("LearnGC needs at least one training case")
+    names = list(case_ids) if case_ids is not None else [f"training case {i}" for i in range(len(cases))]
     features, labels = [], []
-    for image, la, scar in cases:
-        sampler = surface_sampler(binary_la(la), band_params)
-        features.append(profile_features(image, sampler.la, sampler.points, sampler.normals))
+    for name, (image, la, scar) in zip(names, cases, strict=True):
+        try:
+            sampler = surface_sampler(binary_la(la), band_params)
+            features.append(profile_features(image, sampler.la, sampler.points, sampler.normals))
+        except InputError as error:
+            raise InputError(name, error.reason) from None
         labels.append(surface_truth(sampler, np.asarray(scar.array))[0])
     x, y = np.concatenate(features).astype(np.float64), np.concatenate(labels)
     if y.all() or not y.any():
@@ -174,6 +186,7 @@ def train_learngc(
         sigmas_mm=list(SIGMAS_MM),
         smoothness=float(smoothness),
         trained_on=len(cases),
+        cases=[str(name) for name in case_ids] if case_ids is not None else [],
     )
 
 

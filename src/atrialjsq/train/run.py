@@ -177,11 +177,19 @@ def train_run(
 
     train_cases = [arrays(i) for i in split["train"]]
     val_cases: list[dict[str, np.ndarray]] | None = [arrays(i) for i in split["val"]] or None
+    validation = "predictor" if make_validator is not None else "window"
+    if options.resume:  # best.pt compares scores of one kind only
+        from atrialjsq.train.checkpoint import load_checkpoint
+
+        saved = (load_checkpoint(out / "last.pt").get("meta") or {}).get("validation")
+        if saved is not None and saved != validation:
+            raise InputError(out / "last.pt", f"was validated with --validation {saved}; resume with the same")
     if make_validator is not None and val_cases:
         options = replace(options, validator=make_validator(list(zip(split["val"], val_cases, strict=True))))
         val_cases = None  # the validator scores them; no window bank
     meta = {"data": str(Path(data).resolve()), "fold": split["fold"], "train_cases": split["train"]}
     meta["val_cases"] = split["val"]
+    meta["validation"] = validation
     meta["host_pid"] = os.getpid() if options.context.is_main else None
     return fit(config, train_cases, val_cases, out, options, meta=meta, preprocessing=cache_preprocessing(index))
 

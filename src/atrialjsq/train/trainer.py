@@ -99,6 +99,10 @@ class SnapshotCallback(Callback):
             self.next += self.every
 
 
+# What scores the live network during training (`TrainOptions.validator`): {"score", ...} per call.
+Validator = Callable[["Trainer"], dict[str, float]]
+
+
 @dataclass
 class TrainOptions:
     """How to run (not what to train: that is the config)."""
@@ -116,7 +120,7 @@ class TrainOptions:
     # Scores the live network every train.val_every iterations instead of the window monitor
     # (`train.validation.validate` on the validation cases): {"score", ...} into val.csv, best.pt by "score".
     # `infer.validation.PredictorValidation` scores through the Predictor (what `atrialjsq train` uses).
-    validator: Callable[[Trainer], dict[str, float]] | None = None
+    validator: Validator | None = None
 
 
 @dataclass
@@ -187,6 +191,16 @@ def _trajectory_differences(saved: ExperimentConfig, current: ExperimentConfig) 
     keys = sorted(set(old) | set(new))
     resumable = RESUMABLE_CHANGES + (() if current.optim.schedule == "poly_clock" else ("train.seconds",))
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k) and k not in resumable]
+
+
+def run_complete(state: Mapping[str, Any], config: ExperimentConfig) -> bool:
+    """Whether checkpoint `state` is at `config`'s stop: the iteration cap or the wall-clock budget (the
+    rule of `Trainer.run`'s loop)."""
+    if int(state["iteration"]) >= int(config.train.iterations):
+        return True
+    budget = config.train.seconds
+    elapsed = float((state.get("scheduler") or {}).get("elapsed_seconds", 0.0))
+    return budget is not None and elapsed >= float(budget)
 
 
 def checkpoint_differences(state: Mapping[str, Any], config: ExperimentConfig) -> list[str]:

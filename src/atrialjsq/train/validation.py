@@ -24,7 +24,8 @@ def dice(prediction: torch.Tensor | np.ndarray, truth: torch.Tensor | np.ndarray
     return math.nan if total == 0 else 2.0 * int((prediction & truth).sum()) / total
 
 
-def _nanmean(values: list[float]) -> float:
+def nanmean(values: list[float]) -> float:
+    """Mean of the values that are not NaN; NaN when there are none."""
     finite = [v for v in values if not math.isnan(v)]
     return sum(finite) / len(finite) if finite else math.nan
 
@@ -57,6 +58,6 @@ def validate(
             predicted = (logits[:, 1] > logits[:, 0]) & in_band  # σ is monotonic: compare logits
             scar_scores.append(dice(predicted, (window["band"][:, 0] == 2) & in_band))
     model.train(was_training)
-    la, scar = _nanmean(la_scores), _nanmean(scar_scores)
-    score = _nanmean([la, scar])
+    la, scar = nanmean(la_scores), nanmean(scar_scores)
+    score = nanmean([la, scar])
     return {"la_dice": la, "scar_dice": scar, "score": score}

@@ -206,6 +206,31 @@ def _callbacks(settings: CvSettings, out: Path) -> list:
     return [SnapshotCallback(out / "snapshots", settings.snapshot_seconds)]
 
 
+def run_identity(compact: CompactSet, settings: CvSettings) -> dict[str, Any]:
+    """What makes a fold's run this one besides its config and cases: the data files and the options."""
+    header = {key: compact.header.get(key) for key in ("source", "scar", "seed", "difficulty")}
+    originals = None if settings.originals is None else str(settings.originals)
+    return {"compact": str(compact.path), "compact_header": header, "originals": originals, "tta": settings.tta}
+
+
+def _check_done_fold(done: Path, summary: dict[str, Any], compact: CompactSet, settings: CvSettings) -> None:
+    """A finished fold is reused only if it was made the same way (fold.json of any version)."""
+    expected = {
+        "config": settings.config.name,
+        "seconds_budget": settings.seconds,
+        "tta": settings.tta,
+        "originals": None if settings.originals is None else str(settings.originals),
+    }
+    changed = [
+        f"{key}: {summary.get(key)!r} -> {value!r}" for key, value in expected.items() if summary.get(key) != value
+    ]
+    identity = summary.get("identity")
+    if identity is not None and identity != json.loads(json.dumps(run_identity(compact, settings))):
+        changed.append("the data files or options")
+    if changed:
+        raise InputError(done, f"this fold was made otherwise ({'; '.join(changed[:3])}); use a new --out")
+
+
 def run_fold(
     cv: CrossValidation, compact: CompactSet, fold: FoldSplit, settings: CvSettings, originals: CompactSet | None = None
 ) -> dict[str, Any]:
@@ -219,6 +244,7 @@ def run_fold(
         timeboxed_config(settings),
         lambda: training_cases(compact, fold.train, settings, originals),
         meta={**settings.extra, "seconds_budget": settings.seconds},
+        identity=run_identity(compact, settings),
         callbacks=_callbacks(settings, fold_dir),
         compile=settings.compile,
     )
@@ -241,6 +267,7 @@ def run_fold(
         "originals": None if settings.originals is None else str(settings.originals),
         "dice_train_grid": quick,
         "dice_train_grid_mean": round(float(np.mean(list(quick.values()))), 5) if quick else None,
+        "identity": run_identity(compact, settings),
     }
     write_predictions(fold_dir / PREDICTIONS_FILE, maps, {**summary, "compact": str(compact.path)})
     write_json(fold_dir / FOLD_FILE, summary)  # written last: its presence marks the fold done
@@ -261,6 +288,7 @@ def run_cv(compact_path: str | Path, out: str | Path, folds: Sequence[int] | Non
         done = cv.run_dir(fold) / FOLD_FILE
         if done.is_file():
             summary = json.loads(done.read_text())
+            _check_done_fold(done, summary, compact, settings)
             print(f"fold {fold.number}: done ({done}), skipped", flush=True)
         else:
             summary = run_fold(cv, compact, fold, settings, originals)

@@ -58,7 +58,12 @@ def pool_folds(fold_folders: Sequence[str | Path], out: str | Path) -> dict[str,
     for folder in folders:
         if not (folder / LA_FILE).is_file():
             raise InputError(folder / LA_FILE, "no such file (score the fold with scripts/real_model_results.sh)")
-    la = _merge([(folder / LA_FILE, read_metric_csv(folder / LA_FILE)) for folder in folders])
+    la_tables = [(folder / LA_FILE, read_metric_csv(folder / LA_FILE)) for folder in folders]
+    for path, per_case in la_tables:
+        missing = [metric for metric in LA_METRICS if metric not in next(iter(per_case.values()))]
+        if missing:
+            raise InputError(path, f"lacks the column(s) {', '.join(missing)}")
+    la = _merge(la_tables)
     rows = _scar_rows(folders[0])
     for folder in folders[1:]:
         if sorted(_scar_rows(folder)) != sorted(rows):

@@ -138,19 +138,31 @@ def _native_image(case: CompactCase):
     return image if image.geometry == case.native_geometry else _on_native(case, image.array)
 
 
-def learngc_by_fold(compact, folds: Sequence[Mapping[str, Sequence[str]]], progress: bool = True) -> dict[str, Any]:
+def learngc_by_fold(
+    compact, folds: Sequence[Mapping[str, Sequence[str]]], scored: Sequence[str] | None = None, progress: bool = True
+) -> dict[str, Any]:
     """{held-out case id: LearnGC classifier trained on its fold's training cases} (manual LA and injected scar
-    on the native grid; `quantify.learngc`), so no case is scored by a classifier that saw it."""
+    on the native grid; `quantify.learngc`), so no case is scored by a classifier that saw it. Only folds
+    holding out a case of `scored` (all when None) are trained."""
     from atrialjsq.quantify.learngc import train_learngc
 
-    classifiers: dict[str, Any] = {}
-    for number, fold in enumerate(tqdm(folds, desc="train LearnGC", unit="fold", disable=not progress or None)):
-        cases = [compact.case(case_id) for case_id in fold["train"]]
-        classifier = train_learngc([(_native_image(c), _truth_la(c), _scar_volume(c)) for c in cases])
+    held: dict[str, int] = {}
+    for number, fold in enumerate(folds):
         for case_id in fold["val"]:
-            if case_id in classifiers:
-                raise InputError(None, f"case {case_id} is held out by two folds (fold {number} and another)")
-            classifiers[case_id] = classifier
+            if case_id in held:
+                raise InputError(None, f"case {case_id} is held out by two folds ({held[case_id]} and {number})")
+            held[case_id] = number
+    wanted = set(held) if scored is None else set(scored)
+    classifiers: dict[str, Any] = {}
+    needed = [(n, f) for n, f in enumerate(folds) if wanted & set(f["val"])]
+    for number, fold in tqdm(needed, desc="train LearnGC", unit="fold", disable=not progress or None):
+        cases = [compact.case(case_id) for case_id in fold["train"]]
+        triples = [(_native_image(c), _truth_la(c), _scar_volume(c)) for c in cases]
+        try:
+            classifier = train_learngc(triples, case_ids=list(fold["train"]))
+        except ValueError as error:
+            raise InputError(None, f"LearnGC for fold {number}: {error}") from None
+        classifiers.update({case_id: classifier for case_id in fold["val"]})
     return classifiers
 
 
@@ -240,7 +252,7 @@ def score_scar_study(
     if la_run is not None and not set(scored) <= set(la_run):
         raise InputError(None, "the LA predictions do not cover every scored case")
 
-    learngc = learngc_by_fold(compact, learngc_folds, progress) if learngc_folds else None
+    learngc = learngc_by_fold(compact, learngc_folds, scored, progress) if learngc_folds else None
     if learngc is not None and not set(scored) <= set(learngc):
         raise InputError(None, "the LearnGC folds do not hold out every scored case")
     rows: dict[str, dict[str, dict[str, float]]] = {}
