@@ -1,0 +1,122 @@
+"""Pulmonary-vein ostia and the left atrial appendage found on an LA segmentation, with a confidence each.
+
+The LA body is what a ball of radius `body_radius_mm` (larger than any vein or appendage, smaller than the
+body) can sweep inside the mask: the morphological opening, computed with two distance transforms. What the
+ball cannot reach are the tubular protrusions — the veins with their antra and the appendage. Each protrusion
+(26-connected, at least `min_volume_ml`) gets an ostium, the centre of its interface with the body, and a
+direction, from the body's centroid to that ostium in patient coordinates (LPS: +x left, +y posterior, +z
+superior, as the image geometry gives them). Protrusions are named by matching their directions to the
+typical ones of the anatomy (`TEMPLATES`: veins posterior, left veins to the left, superior veins up; the
+appendage anterior and to the left) with one-to-one assignment (`scipy.optimize.linear_sum_assignment`);
+the confidence of a name is the cosine between the protrusion's direction and its template's (1 = exactly the
+typical direction). A single left protrusion where two are expected is reported as a common left trunk
+("LCPV"). The mitral ring is not detected here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+from scipy.optimize import linear_sum_assignment
+
+from atrialjsq.io import Volume
+from atrialjsq.surface.distance import _distance_to_zeros
+
+# Typical directions from the LA centre in LPS (left, posterior, superior), normalised below.
+TEMPLATES = {
+    "LSPV": (1.0, 0.8, 0.8),
+    "LIPV": (1.0, 0.9, -0.5),
+    "RSPV": (-1.0, 0.7, 0.8),
+    "RIPV": (-1.0, 0.8, -0.5),
+    "LAA": (0.7, -1.0, 0.5),
+}
+DEFAULT_BODY_RADIUS_MM = 9.0
+DEFAULT_MIN_VOLUME_ML = 0.3
+
+
+@dataclass
+class Landmark:
+    name: str
+    ostium_mm: np.ndarray  # physical (LPS) coordinates of the ostium centre
+    direction: np.ndarray  # unit vector from the body centroid to the ostium
+    volume_ml: float
+    confidence: float  # cosine to the template direction of `name`
+
+
+@dataclass
+class Landmarks:
+    found: dict[str, Landmark]
+    body_centroid_mm: np.ndarray
+    unassigned: list[Landmark] = field(default_factory=list)  # protrusions no template matched
+
+
+def _unit(vector) -> np.ndarray:
+    vector = np.asarray(vector, dtype=np.float64)
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+
+def la_body(mask: np.ndarray, spacing, radius_mm: float) -> np.ndarray:
+    """The opening of `mask` by a ball of `radius_mm` (what the ball can sweep inside it)."""
+    depth = _distance_to_zeros(mask, spacing)  # distance to the outside, inside the mask
+    core = depth >= radius_mm
+    if not core.any():
+        return np.zeros_like(mask, dtype=bool)
+    reach = _distance_to_zeros(~core, spacing)  # distance to the core
+    return (reach <= radius_mm) & mask
+
+
+def detect_landmarks(
+    la: Volume, body_radius_mm: float = DEFAULT_BODY_RADIUS_MM, min_volume_ml: float = DEFAULT_MIN_VOLUME_ML
+) -> Landmarks:
+    """PV ostia and the appendage of the LA mask `la` (see the module docstring)."""
+    geometry = la.geometry
+    spacing = np.asarray(geometry.spacing, dtype=np.float64)
+    mask = np.asarray(la.array) > 0
+    body = la_body(mask, spacing, body_radius_mm)
+    labels, count = ndimage.label(body, structure=np.ones((3, 3, 3)))
+    if count > 1:  # the largest component is the body
+        sizes = ndimage.sum(body, labels, index=range(1, count + 1))
+        body = labels == 1 + int(np.argmax(sizes))
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    centroid = np.asarray(geometry.index_to_physical(np.argwhere(body).mean(axis=0)), dtype=np.float64)
+    rest = mask & ~body
+    parts, n_parts = ndimage.label(rest, structure=np.ones((3, 3, 3)))
+    near_body = _distance_to_zeros(~body, spacing) <= 1.5 * float(spacing.max())
+    candidates: list[Landmark] = []
+    for index in range(1, n_parts + 1):
+        part = parts == index
+        volume = float(part.sum()) * voxel_ml
+        interface = part & near_body
+        if volume < min_volume_ml or not interface.any():
+            continue
+        ostium = np.asarray(geometry.index_to_physical(np.argwhere(interface).mean(axis=0)), dtype=np.float64)
+        candidates.append(Landmark("", ostium, _unit(ostium - centroid), volume, 0.0))
+    found, unassigned = _assign(candidates)
+    return Landmarks(found, centroid, unassigned)
+
+
+def _assign(candidates: list[Landmark]) -> tuple[dict[str, Landmark], list[Landmark]]:
+    if not candidates:
+        return {}, []
+    names = list(TEMPLATES)
+    templates = np.stack([_unit(TEMPLATES[name]) for name in names])
+    cosines = np.stack([c.direction for c in candidates]) @ templates.T  # (candidates, templates)
+    rows, cols = linear_sum_assignment(-cosines)
+    found: dict[str, Landmark] = {}
+    taken = set()
+    for row, col in zip(rows, cols, strict=True):
+        if cosines[row, col] <= 0:  # pointing away from every free template: not a named structure
+            continue
+        candidate = candidates[row]
+        candidate.name, candidate.confidence = names[col], float(cosines[row, col])
+        found[names[col]] = candidate
+        taken.add(row)
+    left = [name for name in ("LSPV", "LIPV") if name in found]
+    if len(left) == 1:  # one left vein where two are expected: a common left trunk
+        trunk = found.pop(left[0])
+        trunk.name = "LCPV"
+        trunk.confidence = float(trunk.direction @ _unit(np.add(TEMPLATES["LSPV"], TEMPLATES["LIPV"])))
+        found["LCPV"] = trunk
+    return found, [c for i, c in enumerate(candidates) if i not in taken]
