@@ -1,7 +1,10 @@
 """Pulmonary-vein ostia and the left atrial appendage found on an LA segmentation, with a confidence each.
 
-The LA body is what a ball of radius `body_radius_mm` (larger than any vein or appendage, smaller than the
-body) can sweep inside the mask: the morphological opening, computed with two distance transforms. What the
+The LA body is what a ball of radius r (larger than a vein or the appendage, smaller than the body) can sweep
+inside the mask: the morphological opening, computed with two distance transforms. No one r fits every
+atrium (a small ball lets a wide antrum into the body, a large one merges neighbouring veins into one
+protrusion), so each of `BODY_RADII_MM` is tried and the best-explained result kept: the largest sum of the
+named structures' confidences, a common left trunk counting for its two veins. What the
 ball cannot reach are the tubular protrusions — the veins with their antra and the appendage. Each protrusion
 (26-connected, at least `min_volume_ml`) gets an ostium, the centre of its interface with the body, and a
 direction, from the body's centroid to that ostium in patient coordinates (LPS: +x left, +y posterior, +z
@@ -32,7 +35,7 @@ TEMPLATES = {
     "RIPV": (-1.0, 0.8, -0.5),
     "LAA": (0.7, -1.0, 0.5),
 }
-DEFAULT_BODY_RADIUS_MM = 9.0
+BODY_RADII_MM = (7.0, 8.0, 9.0, 10.0)
 DEFAULT_MIN_VOLUME_ML = 0.3
 
 
@@ -50,6 +53,12 @@ class Landmarks:
     found: dict[str, Landmark]
     body_centroid_mm: np.ndarray
     unassigned: list[Landmark] = field(default_factory=list)  # protrusions no template matched
+    body_radius_mm: float = 0.0  # the opening radius that explained the anatomy best
+
+    @property
+    def score(self) -> float:
+        """Σ confidence of the named structures; a common left trunk counts for its two veins."""
+        return sum(mark.confidence for mark in self.found.values()) + (1.0 if "LCPV" in self.found else 0.0)
 
 
 def _unit(vector) -> np.ndarray:
@@ -68,9 +77,15 @@ def la_body(mask: np.ndarray, spacing, radius_mm: float) -> np.ndarray:
 
 
 def detect_landmarks(
-    la: Volume, body_radius_mm: float = DEFAULT_BODY_RADIUS_MM, min_volume_ml: float = DEFAULT_MIN_VOLUME_ML
+    la: Volume, body_radii_mm=BODY_RADII_MM, min_volume_ml: float = DEFAULT_MIN_VOLUME_ML
 ) -> Landmarks:
-    """PV ostia and the appendage of the LA mask `la` (see the module docstring)."""
+    """PV ostia and the appendage of the LA mask `la` (see the module docstring): the best of the radii."""
+    results = [landmarks_at_radius(la, float(radius), min_volume_ml) for radius in body_radii_mm]
+    return max(results, key=lambda result: result.score)
+
+
+def landmarks_at_radius(la: Volume, body_radius_mm: float, min_volume_ml: float = DEFAULT_MIN_VOLUME_ML) -> Landmarks:
+    """PV ostia and the appendage with the body opened by one ball radius."""
     geometry = la.geometry
     spacing = np.asarray(geometry.spacing, dtype=np.float64)
     mask = np.asarray(la.array) > 0
@@ -94,7 +109,7 @@ def detect_landmarks(
         ostium = np.asarray(geometry.index_to_physical(np.argwhere(interface).mean(axis=0)), dtype=np.float64)
         candidates.append(Landmark("", ostium, _unit(ostium - centroid), volume, 0.0))
     found, unassigned = _assign(candidates)
-    return Landmarks(found, centroid, unassigned)
+    return Landmarks(found, centroid, unassigned, body_radius_mm)
 
 
 def _assign(candidates: list[Landmark]) -> tuple[dict[str, Landmark], list[Landmark]]:
