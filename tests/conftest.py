@@ -24,6 +24,18 @@ def pytest_configure(config) -> None:
 
 
 @pytest.fixture
+def one_thread():
+    """One torch thread for the test (several OpenMP threads on a loaded 2-core machine are 10-50x slower
+    for tiny volumes); the previous count is restored after it."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
 def lasc_dir() -> Path:
     if not (SHARED_DATA / "cases").is_dir():
         pytest.skip("real LASC 2018 data not present (../shared/data/lasc2018)")

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from train_fixtures import phantom_case, sphere_case
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Several OpenMP threads on a loaded 2-core machine are 10-50x slower than one for these tiny volumes."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _every_trainer_test_on_one_thread(one_thread):
+    """Every trainer test runs on one torch thread (tests/conftest.py `one_thread`)."""
     yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

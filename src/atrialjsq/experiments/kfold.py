@@ -44,7 +44,7 @@ def _budget(train: Mapping[str, Any]) -> tuple[int, float | None]:
     return int(train["iterations"]), None if seconds is None else float(seconds)
 
 
-def _json_like(value: Any) -> Any:
+def json_like(value: Any) -> Any:
     """`value` as it reads back from a checkpoint's meta (tuples become lists, keys strings)."""
     return json.loads(json.dumps(value, default=str))
 
@@ -119,7 +119,7 @@ class CrossValidation:
 
         out = self.run_dir(fold, name)
         last = out / LAST
-        identity = _json_like(dict(identity or {}))
+        identity = json_like(dict(identity or {}))
         if last.is_file():
             state = load_checkpoint(last)
             saved = state.get("meta") or {}

@@ -25,7 +25,7 @@ from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 
 from atrialjsq.io import Volume
-from atrialjsq.surface.distance import _distance_to_zeros
+from atrialjsq.surface.distance import distance_to_outside
 
 # Typical directions from the LA centre in LPS (left, posterior, superior), normalised below.
 TEMPLATES = {
@@ -66,13 +66,14 @@ def _unit(vector) -> np.ndarray:
     return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
-def la_body(mask: np.ndarray, spacing, radius_mm: float) -> np.ndarray:
-    """The opening of `mask` by a ball of `radius_mm` (what the ball can sweep inside it)."""
-    depth = _distance_to_zeros(mask, spacing)  # distance to the outside, inside the mask
+def la_body(mask: np.ndarray, spacing, radius_mm: float, depth: np.ndarray | None = None) -> np.ndarray:
+    """The opening of `mask` by a ball of `radius_mm` (what the ball can sweep inside it); `depth` is
+    `distance_to_outside(mask)` when the caller has it already."""
+    depth = distance_to_outside(mask, spacing) if depth is None else depth
     core = depth >= radius_mm
     if not core.any():
         return np.zeros_like(mask, dtype=bool)
-    reach = _distance_to_zeros(~core, spacing)  # distance to the core
+    reach = distance_to_outside(~core, spacing)  # distance to the core
     return (reach <= radius_mm) & mask
 
 
@@ -80,16 +81,19 @@ def detect_landmarks(
     la: Volume, body_radii_mm=BODY_RADII_MM, min_volume_ml: float = DEFAULT_MIN_VOLUME_ML
 ) -> Landmarks:
     """PV ostia and the appendage of the LA mask `la` (see the module docstring): the best of the radii."""
-    results = [landmarks_at_radius(la, float(radius), min_volume_ml) for radius in body_radii_mm]
+    depth = distance_to_outside(np.asarray(la.array) > 0, la.geometry.spacing)  # shared by every radius
+    results = [landmarks_at_radius(la, float(radius), min_volume_ml, depth) for radius in body_radii_mm]
     return max(results, key=lambda result: result.score)
 
 
-def landmarks_at_radius(la: Volume, body_radius_mm: float, min_volume_ml: float = DEFAULT_MIN_VOLUME_ML) -> Landmarks:
+def landmarks_at_radius(
+    la: Volume, body_radius_mm: float, min_volume_ml: float = DEFAULT_MIN_VOLUME_ML, depth: np.ndarray | None = None
+) -> Landmarks:
     """PV ostia and the appendage with the body opened by one ball radius."""
     geometry = la.geometry
     spacing = np.asarray(geometry.spacing, dtype=np.float64)
     mask = np.asarray(la.array) > 0
-    body = la_body(mask, spacing, body_radius_mm)
+    body = la_body(mask, spacing, body_radius_mm, depth)
     labels, count = ndimage.label(body, structure=np.ones((3, 3, 3)))
     if count > 1:  # the largest component is the body
         sizes = ndimage.sum(body, labels, index=range(1, count + 1))
@@ -98,7 +102,7 @@ def landmarks_at_radius(la: Volume, body_radius_mm: float, min_volume_ml: float 
     centroid = np.asarray(geometry.index_to_physical(np.argwhere(body).mean(axis=0)), dtype=np.float64)
     rest = mask & ~body
     parts, n_parts = ndimage.label(rest, structure=np.ones((3, 3, 3)))
-    near_body = _distance_to_zeros(~body, spacing) <= 1.5 * float(spacing.max())
+    near_body = distance_to_outside(~body, spacing) <= 1.5 * float(spacing.max())
     candidates: list[Landmark] = []
     for index in range(1, n_parts + 1):
         part = parts == index

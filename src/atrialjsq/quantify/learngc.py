@@ -41,8 +41,8 @@ from atrialjsq.quantify.surface_scar import (
     DEFAULT_BAND,
     SurfaceSampler,
     SurfaceScar,
+    assemble_surface_scar,
     binary_la,
-    scar_in_band,
     surface_sampler,
 )
 from atrialjsq.surface.band import BandParams
@@ -263,18 +263,7 @@ def scar_by_learngc(
     )
     point_label = graph_cut(point_p, voxel_edges(sampler.points), classifier.smoothness)
     vertex_label = graph_cut(vertex_p, mesh_edges(sampler.mesh.faces), classifier.smoothness)
-    return SurfaceScar(
-        la=sampler.la,
-        points=sampler.points,
-        normals=sampler.normals,
-        point_probability=point_p,
-        point_score=point_p,
-        point_label=point_label,
-        mesh=sampler.mesh,
-        vertex_probability=vertex_p,
-        vertex_score=vertex_p,
-        vertex_label=vertex_label,
-        scar=sampler.la.like(scar_in_band(sampler, point_label)),
-        method="learngc",
-        parameters={"smoothness": classifier.smoothness, "trained_on": classifier.trained_on},
+    parameters = {"smoothness": classifier.smoothness, "trained_on": classifier.trained_on}
+    return assemble_surface_scar(
+        sampler, (point_p, point_p, point_label), (vertex_p, vertex_p, vertex_label), "learngc", parameters
     )

@@ -187,9 +187,26 @@ def build_surface_scar(
     for name, classified in (alternatives or {}).items():
         on_vertices = sampler.profiles(np.asarray(classified, dtype=np.float32), order=1)[1]
         alternative_labels[name] = on_vertices.max(axis=1) >= 0.5  # offsets always include 0
-    point_probability, point_score, point_label = reduce(point_profiles)
-    vertex_probability, vertex_score, vertex_label = reduce(vertex_profiles)
-    scar = scar_in_band(sampler, point_label)
+    return assemble_surface_scar(
+        sampler, reduce(point_profiles), reduce(vertex_profiles), method, parameters, alternative_labels
+    )
+
+
+Decision = tuple[np.ndarray, np.ndarray, np.ndarray]  # (probability, score, label) per surface element
+
+
+def assemble_surface_scar(
+    sampler: SurfaceSampler,
+    on_points: Decision,
+    on_vertices: Decision,
+    method: str,
+    parameters: dict[str, Any] | None = None,
+    alternative_labels: dict[str, np.ndarray] | None = None,
+) -> SurfaceScar:
+    """The `SurfaceScar` of a method's decisions on the sampler's voxels and vertices, with the volumetric
+    label painted from the voxel decisions (`scar_in_band`) and the band in the parameters."""
+    point_probability, point_score, point_label = on_points
+    vertex_probability, vertex_score, vertex_label = on_vertices
     return SurfaceScar(
         la=sampler.la,
         points=sampler.points,
@@ -201,7 +218,7 @@ def build_surface_scar(
         vertex_probability=vertex_probability,
         vertex_score=vertex_score,
         vertex_label=vertex_label,
-        scar=sampler.la.like(scar),
+        scar=sampler.la.like(scar_in_band(sampler, point_label)),
         method=method,
         parameters={
             "inward_mm": float(sampler.band_params.inward_mm),
@@ -209,7 +226,7 @@ def build_surface_scar(
             "step_mm": float(sampler.band_params.step_mm),
             **(parameters or {}),
         },
-        alternative_labels=alternative_labels,
+        alternative_labels=dict(alternative_labels or {}),
     )
 
 

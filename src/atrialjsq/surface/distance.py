@@ -33,6 +33,11 @@ def _distance_to_zeros(foreground: np.ndarray, spacing) -> np.ndarray:
     )
 
 
+def distance_to_outside(mask: np.ndarray, spacing) -> np.ndarray:
+    """Physical distance (mm) from every voxel of `mask` to the nearest voxel outside it (0 outside), float32."""
+    return _distance_to_zeros(np.asarray(mask, dtype=bool), spacing)
+
+
 def _unclipped_reach(clip: float | None, beta: float) -> float:
     """The distance d beyond which d**beta exceeds the clip: no need to compute distances farther than that."""
     return math.inf if clip is None or math.isinf(clip) else float(clip) ** (1.0 / beta)

@@ -28,7 +28,7 @@ import numpy as np
 
 from atrialjsq.data.compact import CompactCase, CompactSet, load_compact, trainer_arrays
 from atrialjsq.errors import InputError
-from atrialjsq.experiments.kfold import CrossValidation, FoldSplit
+from atrialjsq.experiments.kfold import CrossValidation, FoldSplit, json_like
 from atrialjsq.io.atomic import write_json
 from atrialjsq.io.geometry import triple
 from atrialjsq.io.packed import array_spec, read_packed, write_packed
@@ -225,7 +225,7 @@ def _check_done_fold(done: Path, summary: dict[str, Any], compact: CompactSet, s
         f"{key}: {summary.get(key)!r} -> {value!r}" for key, value in expected.items() if summary.get(key) != value
     ]
     identity = summary.get("identity")
-    if identity is not None and identity != json.loads(json.dumps(run_identity(compact, settings))):
+    if identity is not None and identity != json_like(run_identity(compact, settings)):
         changed.append("the data files or options")
     if changed:
         raise InputError(done, f"this fold was made otherwise ({'; '.join(changed[:3])}); use a new --out")
