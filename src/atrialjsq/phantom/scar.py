@@ -130,6 +130,34 @@ def _ring_score(u: np.ndarray, ring: dict) -> np.ndarray:
     return score
 
 
+def ring_label(params: dict, q: Coords) -> np.ndarray:
+    """(N,) whether each reference-frame point lies on one of the pattern's ablation rings (gaps left open):
+    the rings alone, without lines, patches or fibrosis, as ground truth for ring-closure checks."""
+    u = _directions(q)
+    label = np.zeros(len(u), dtype=bool)
+    for ring in params["rings"]:
+        label |= _ring_score(u, ring) > 1.0
+    return label
+
+
+def ring_gap_centres(ring: dict, q: Coords, points_mm: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
+    """Where each gap of `ring` lies: the weighted mean of `points_mm` (rendered positions of the reference
+    points `q`) that fall in the ring's zone within the gap's angular extent; gaps no point falls in are
+    left out."""
+    u = _directions(q)
+    zone = _ring_score(u, dict(ring, gaps=[])) > 1.0
+    w, e1, e2 = (np.asarray(ring[k], dtype=np.float32) for k in ("centre", "e1", "e2"))
+    a, b = ring["half_axes"]
+    cw = u @ w
+    psi = np.arctan2(np.arctan2(u @ e2, cw) / b, np.arctan2(u @ e1, cw) / a)  # as in _ring_score
+    centres = []
+    for centre, width in ring["gaps"]:
+        inside = zone & (np.abs(np.angle(np.exp(1j * (psi - centre)))) < width / 2)
+        if inside.any():
+            centres.append((weights[inside] @ points_mm[inside]) / weights[inside].sum())
+    return centres
+
+
 def _line_score(u: np.ndarray, line: dict) -> np.ndarray:
     a, b = (np.asarray(e, dtype=np.float64) for e in line["ends"])
     normal = unit(np.cross(a, b)).astype(np.float32)

@@ -13,7 +13,9 @@ typical ones of the anatomy (`TEMPLATES`: veins posterior, left veins to the lef
 appendage anterior and to the left) with one-to-one assignment (`scipy.optimize.linear_sum_assignment`);
 the confidence of a name is the cosine between the protrusion's direction and its template's (1 = exactly the
 typical direction). A single left protrusion where two are expected is reported as a common left trunk
-("LCPV"). The mitral ring is not detected here.
+("LCPV"). `Landmarks.structures` keeps the partition of the mask (body, each protrusion), from which the
+surface is clipped at the ostia (`atrialjsq.quantify.regions`). The mitral ring is found from the image, in
+`atrialjsq.quantify.mitral`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ TEMPLATES = {
 }
 BODY_RADII_MM = (7.0, 8.0, 9.0, 10.0)
 DEFAULT_MIN_VOLUME_ML = 0.3
+BODY_LABEL = 1
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Landmark:
     direction: np.ndarray  # unit vector from the body centroid to the ostium
     volume_ml: float
     confidence: float  # cosine to the template direction of `name`
+    label: int = 0  # this protrusion's value in `Landmarks.structures`
 
 
 @dataclass
@@ -54,6 +58,8 @@ class Landmarks:
     body_centroid_mm: np.ndarray
     unassigned: list[Landmark] = field(default_factory=list)  # protrusions no template matched
     body_radius_mm: float = 0.0  # the opening radius that explained the anatomy best
+    # The mask's partition on its grid: 0 outside, BODY_LABEL for the body, `Landmark.label` for a protrusion.
+    structures: np.ndarray | None = None
 
     @property
     def score(self) -> float:
@@ -94,6 +100,9 @@ def landmarks_at_radius(
     spacing = np.asarray(geometry.spacing, dtype=np.float64)
     mask = np.asarray(la.array) > 0
     body = la_body(mask, spacing, body_radius_mm, depth)
+    if not body.any():  # the ball does not fit: too small an LA to tell veins from body, all of it is body
+        centroid = np.asarray(geometry.index_to_physical(np.argwhere(mask).mean(axis=0)), dtype=np.float64)
+        return Landmarks({}, centroid, [], body_radius_mm, np.where(mask, BODY_LABEL, 0).astype(np.int16))
     labels, count = ndimage.label(body, structure=np.ones((3, 3, 3)))
     if count > 1:  # the largest component is the body
         sizes = ndimage.sum(body, labels, index=range(1, count + 1))
@@ -103,17 +112,21 @@ def landmarks_at_radius(
     rest = mask & ~body
     parts, n_parts = ndimage.label(rest, structure=np.ones((3, 3, 3)))
     near_body = distance_to_outside(~body, spacing) <= 1.5 * float(spacing.max())
+    structures = np.where(body, BODY_LABEL, 0).astype(np.int16)
     candidates: list[Landmark] = []
     for index in range(1, n_parts + 1):
         part = parts == index
         volume = float(part.sum()) * voxel_ml
         interface = part & near_body
         if volume < min_volume_ml or not interface.any():
+            structures[part] = BODY_LABEL  # a bump too small to be a vein: wall of the body
             continue
         ostium = np.asarray(geometry.index_to_physical(np.argwhere(interface).mean(axis=0)), dtype=np.float64)
-        candidates.append(Landmark("", ostium, _unit(ostium - centroid), volume, 0.0))
+        label = BODY_LABEL + 1 + len(candidates)
+        structures[part] = label
+        candidates.append(Landmark("", ostium, _unit(ostium - centroid), volume, 0.0, label))
     found, unassigned = _assign(candidates)
-    return Landmarks(found, centroid, unassigned, body_radius_mm)
+    return Landmarks(found, centroid, unassigned, body_radius_mm, structures)
 
 
 def _assign(candidates: list[Landmark]) -> tuple[dict[str, Landmark], list[Landmark]]:

@@ -8,8 +8,11 @@ Files (all volumes on the input image's exact grid: shape, spacing, origin, dire
   nonzero scar voxel onto the LA surface itself, so 0/1 labels are what it reads;
 - ``prob_<name>.nii.gz`` (on request): float32 probability maps, e.g. prob_la, prob_normal, prob_scar;
 - ``mesh.vtk`` and ``mesh.ply``: the LA surface in physical mm with per-vertex ``scar_probability``,
-  ``scar_label`` and ``scar_score`` (ParaView / 3D Slicer);
-- ``report.json`` (see `report_json`) and ``report.png`` (see `figures`).
+  ``scar_label``, ``scar_score`` and ``region`` (the index into report.json's ``regional.region_codes``)
+  (ParaView / 3D Slicer);
+- ``report.json`` (see `report_json`; its ``regional`` section from `atrialjsq.quantify.regional`),
+  ``report.png`` (see `figures`) and ``scar_map.png``, the flattened LA (see `scar_map`; not written when no
+  mitral ring was found, and report.json says why).
 
 Everything is written into a temporary sibling folder whose files replace those of `out_dir` only when all
 files are done, so a failure leaves no partial case behind. Only these files are replaced (and stale ones of
@@ -26,9 +29,12 @@ import numpy as np
 
 from atrialjsq.io import Volume, atomic_output, write_volume
 from atrialjsq.quantify.burden import Burden, compute_burden
+from atrialjsq.quantify.regional import RegionalScar, analyse_regions
+from atrialjsq.quantify.regions import REGIONS
 from atrialjsq.quantify.surface_scar import SurfaceScar
 from atrialjsq.report.figures import render_report_figure
-from atrialjsq.report.report_json import build_report, write_report_json
+from atrialjsq.report.report_json import build_report, drop_empty, write_report_json
+from atrialjsq.report.scar_map import render_scar_map
 from atrialjsq.surface.mesh import write_mesh
 
 LA_FILE = "LA_predict.nii.gz"
@@ -36,11 +42,12 @@ SCAR_FILE = "scar_predict.nii.gz"
 MESH_FILES = ("mesh.vtk", "mesh.ply")
 REPORT_JSON = "report.json"
 REPORT_PNG = "report.png"
+SCAR_MAP_PNG = "scar_map.png"
 
 
 def is_case_output(name: str) -> bool:
     """Whether a file name in a case folder is one this module writes (the only files it may replace)."""
-    if name in (LA_FILE, SCAR_FILE, *MESH_FILES, REPORT_JSON, REPORT_PNG):
+    if name in (LA_FILE, SCAR_FILE, *MESH_FILES, REPORT_JSON, REPORT_PNG, SCAR_MAP_PNG):
         return True
     return name.startswith("prob_") and name.endswith(".nii.gz")
 
@@ -75,6 +82,9 @@ def write_case_outputs(
     burden = compute_burden(result)
     extra = dict(extra or {})
     timings = dict(extra.get("timings", {}))
+    regional_started = time.perf_counter()
+    regional, regional_json = _regional(image, result)
+    timings["regional"] = time.perf_counter() - regional_started
 
     with atomic_output(out_dir, owned=is_case_output) as tmp:
         # The input's own Geometry object, not the result's (equal within tolerance), so headers match exactly.
@@ -85,16 +95,33 @@ def write_case_outputs(
                 Volume(np.asarray(volume.array, dtype=np.float32), image.geometry), tmp / f"prob_{name}.nii.gz"
             )
         point_data = result.vertex_point_data()
+        if regional is not None:
+            codes = {name: code for code, name in enumerate(REGIONS)}
+            point_data["region"] = np.array([codes[name] for name in regional.regions], dtype=np.int32)
         for name in MESH_FILES:
             write_mesh(result.mesh, tmp / name, point_data)
         if figure:
             figure_started = time.perf_counter()
             render_report_figure(tmp / REPORT_PNG, image, result, burden, _annotations(extra))
+            if regional is not None and regional.flat_uv is not None:
+                title = f"{extra.get('case_id') or 'LA'}: scar map (posterior view: patient left on the left)"
+                render_scar_map(tmp / SCAR_MAP_PNG, result.mesh, regional, result.vertex_label, title)
             timings["figure"] = time.perf_counter() - figure_started
         timings["outputs"] = time.perf_counter() - started
         extra["timings"] = timings
-        write_report_json(build_report(image, result, burden, extra), tmp / REPORT_JSON)
+        report = build_report(image, result, burden, extra)
+        report["regional"] = drop_empty(regional_json)
+        write_report_json(report, tmp / REPORT_JSON)
     return burden
+
+
+def _regional(image: Volume, result: SurfaceScar) -> tuple[RegionalScar | None, dict[str, Any]]:
+    """The regional breakdown and its report.json section; an LA it cannot be read on gives the reason."""
+    try:
+        regional = analyse_regions(image, result.la, result.mesh, result.vertex_label)
+    except ValueError as error:
+        return None, {"unavailable": str(error)}
+    return regional, {**regional.to_json(), "region_codes": list(REGIONS)}
 
 
 def _annotations(extra: dict[str, Any]) -> dict[str, Any]:

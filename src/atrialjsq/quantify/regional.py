@@ -1,0 +1,168 @@
+"""Where the scar is: landmarks, regions with their burden, the PV antrum rings and the flat map of one case.
+
+One call (`analyse_regions`) from the LA surface scar and the image: PV ostia and the appendage
+(`landmarks`), the mitral opening (`mitral`), the partition with the veins clipped (`regions`), each side's
+ring (`ring_gaps`) and the harmonic disk map with the mitral ring as its rim (`atrialjsq.surface.flatten`),
+radially equalised in area and oriented as a posterior view: patient left on the page's left, superior up.
+The landmarks run on the LA mask cropped to its bounding box (the same result, in a fraction of the time on a
+full MRI grid).
+
+Anything that cannot be found is said in `problems` rather than raised: the burden of the case stands without
+its regional breakdown, and report.json says why the breakdown is missing or partial.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from atrialjsq.io import Volume
+from atrialjsq.io.geometry import Geometry, triple
+from atrialjsq.quantify.landmarks import BODY_LABEL, Landmarks, detect_landmarks
+from atrialjsq.quantify.mitral import MitralOpening, blood_deviation, detect_mitral
+from atrialjsq.quantify.regions import (
+    LEFT_VEINS,
+    RIGHT_VEINS,
+    LAFrame,
+    RegionBurden,
+    assign_regions,
+    clipped_burden,
+    la_frame,
+    region_burdens,
+    vertex_structures,
+)
+from atrialjsq.quantify.ring_gaps import AntrumRing, ring_analysis
+from atrialjsq.surface.boundary import bounding_box
+from atrialjsq.surface.flatten import equalise_radius, harmonic_disk, orient_map
+from atrialjsq.surface.mesh import Mesh
+from atrialjsq.surface.mesh_graph import boundary_loops, faces_within, patches, vertex_areas
+
+CROP_MARGIN_VOX = 4
+
+
+@dataclass
+class RegionalScar:
+    landmarks: Landmarks  # structures on the LA's bounding box (`CROP_MARGIN_VOX` around the mask)
+    frame: LAFrame
+    mitral: MitralOpening | None
+    regions: np.ndarray  # (V,) region name per mesh vertex
+    burdens: list[RegionBurden]
+    clipped: RegionBurden
+    rings: list[AntrumRing]
+    flat_uv: np.ndarray | None  # (V, 2) disk positions, NaN off the map; None without a mitral ring
+    problems: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report.json section: landmarks, burden per region, rings with their gaps."""
+        return {
+            "landmarks": {
+                name: {"ostium_mm": np.round(mark.ostium_mm, 1).tolist(), "confidence": round(mark.confidence, 3)}
+                for name, mark in sorted(self.landmarks.found.items())
+            },
+            "mitral_ring": None if self.mitral is None else {
+                "centre_mm": np.round(self.mitral.centre_mm, 1).tolist(),
+                "radius_mm": round(self.mitral.radius_mm, 1),
+                "confidence": round(self.mitral.confidence, 3),
+            },
+            "la_frame_from_landmarks": self.frame.from_landmarks,
+            "burden_percent_clipped": round(self.clipped.burden_percent, 2),
+            "clipped_area_cm2": round(self.clipped.area_cm2, 2),
+            "regions": {
+                b.region: {
+                    "area_cm2": round(b.area_cm2, 2),
+                    "scar_area_cm2": round(b.scar_area_cm2, 2),
+                    "burden_percent": round(b.burden_percent, 2),
+                }
+                for b in self.burdens
+            },
+            "antrum_rings": {
+                ring.side: {
+                    "closed": ring.closed,
+                    "largest_gap_mm": round(ring.largest_gap_mm, 1),
+                    "all_gaps_listed": ring.gaps_complete,
+                    "gaps": [
+                        {
+                            "centre_deg": round(gap.centre_deg, 1),
+                            "size_mm": round(gap.size_mm, 1),
+                            "centre_mm": np.round(gap.centre_mm, 1).tolist(),
+                        }
+                        for gap in ring.gaps
+                    ],
+                }
+                for ring in self.rings
+            },
+            "problems": self.problems,
+            "conventions": {
+                "regions": "atrialjsq.quantify.regions: veins clipped at their ostia (sleeves and the mitral opening "
+                "left out of burden_percent_clipped), antra = body wall within 10 mm of a side's vein sleeves, the "
+                "rest by direction in the LA frame",
+                "ring_angles": "around the side's axis: 0 superior, 90 posterior, 180 inferior, 270 anterior",
+            },
+        }
+
+
+def _cropped(volume: Volume, box) -> Volume:
+    start = np.array([s.start for s in box], dtype=np.float64)
+    geometry = volume.geometry
+    origin = triple(float(v) for v in geometry.index_to_physical(start))
+    sub = Geometry(np.asarray(volume.array)[box].shape, geometry.spacing, origin, geometry.direction)
+    return Volume(np.asarray(volume.array)[box], sub)
+
+
+def analyse_regions(image: Volume, la: Volume, mesh: Mesh, scar: np.ndarray) -> RegionalScar:
+    """The regional breakdown of one case (see the module docstring); `scar` is the per-vertex label."""
+    mask = np.asarray(la.array) > 0
+    box = bounding_box(mask, pad=CROP_MARGIN_VOX)
+    if box is None:
+        raise ValueError("the LA mask is empty: no regional analysis")
+    start = np.array([s.start for s in box])
+    la_crop, image_crop = _cropped(la, box), _cropped(image, box)
+    landmarks = detect_landmarks(la_crop)  # its `structures` are on the cropped grid
+    assert landmarks.structures is not None  # detect_landmarks always sets them
+    problems = []
+    missing = [name for name in ("RSPV", "RIPV", "LAA") if name not in landmarks.found]
+    if "LCPV" not in landmarks.found:
+        missing += [name for name in ("LSPV", "LIPV") if name not in landmarks.found]
+    if missing:
+        problems.append(f"not found: {', '.join(sorted(missing))}")
+    frame = la_frame(landmarks)
+    if not frame.from_landmarks:
+        problems.append("LA frame from the patient axes (veins missing): region borders are approximate")
+
+    crop_mesh = Mesh(mesh.vertices_mm, mesh.faces, mesh.normals, mesh.vertices_index - start)
+    body = vertex_structures(crop_mesh, landmarks.structures) == BODY_LABEL
+    deviation = blood_deviation(crop_mesh, image_crop, np.asarray(la_crop.array) > 0)
+    mitral = detect_mitral(mesh, deviation, body, landmarks.body_centroid_mm)
+    if mitral is None:
+        problems.append("mitral ring not found: no flat map, the valve area counts as wall")
+    regions = assign_regions(crop_mesh, landmarks, frame, None if mitral is None else mitral.vertices)
+    burdens = region_burdens(mesh, regions, scar)
+    rings = []
+    for side, veins in (("left_antrum", LEFT_VEINS), ("right_antrum", RIGHT_VEINS)):
+        ostia = [landmarks.found[name].ostium_mm for name in veins if name in landmarks.found]
+        ring = ring_analysis(mesh, regions, scar, frame, side, ostia)
+        if ring is not None:
+            rings.append(ring)
+    flat = None if mitral is None else flat_map(mesh, mitral.vertices, frame, problems)
+    return RegionalScar(landmarks, frame, mitral, regions, burdens, clipped_burden(burdens), rings, flat, problems)
+
+
+def flat_map(mesh: Mesh, cut: np.ndarray, frame: LAFrame, problems: list[str]) -> np.ndarray | None:
+    """Disk positions of the surface with `cut` (the mitral opening) removed, as a posterior view."""
+    keep = ~np.asarray(cut, dtype=bool)
+    parts = patches(mesh, keep)
+    if parts.max() < 0:
+        return None
+    largest = np.argmax(np.bincount(parts[parts >= 0]))
+    faces = faces_within(mesh, parts == largest)
+    loops = boundary_loops(faces)
+    if not loops:
+        problems.append("the surface without the mitral opening has no rim: no flat map")
+        return None
+    if len(loops) > 1:
+        problems.append(f"the surface has {len(loops) - 1} hole(s) besides the mitral ring: flat map approximate")
+    uv = equalise_radius(harmonic_disk(mesh.vertices_mm, faces, loops[0]), vertex_areas(mesh))
+    left, _, superior = frame.axes
+    return orient_map(uv, mesh.vertices_mm, right=-left, up=superior)

@@ -1,0 +1,163 @@
+"""Is each side's PV antrum encircled by scar, and where are the gaps? (the question after PV isolation)
+
+Wide-area circumferential ablation draws one ring around each ipsilateral vein pair, on the antrum or the
+proximal sleeves. The ring of a side is closed when no path of scar-free wall leads from the side's distal vein
+sleeves (beyond `RING_REACH_MM` of the ostium rim, where sleeve meets body) to the wall beyond `RING_REACH_MM`
+of the sleeves: the surface analogue of electrical isolation, exact for any ring shape.
+
+An open ring's gaps are found as bottlenecks. Let d be each vertex's distance to the nearest scar. Adding the
+scar-free vertices in decreasing d and joining them to their added neighbours (union–find), the moment some
+distal-sleeve vertex and some far-wall vertex first fall into one patch, the vertex just added is the
+bottleneck of the widest scar-free path: the middle of the widest gap, with d = half the gap (the two lesion
+ends face each other at 2d). That gap is then plugged (scar within d + `PLUG_MARGIN_MM` of its middle) and
+the search repeated (a bottleneck next to an earlier gap widens that gap's plug instead) until the ring
+closes, the next gap is narrower than `MIN_GAP_MM` (below the mesh's resolution), or `MAX_GAPS` were found.
+A ring that was never there shows as one gap of (nearly) the whole band's width.
+
+Each gap also gets an angle round the side's axis (body centroid → mean of the side's ostia), from the side's
+superior direction (0°) through posterior (90°), inferior (180°) and anterior (270°), for both sides. A lesion
+set that encloses both sides at once (a box) is not a closed ring of either side here: the wall beyond one
+side's reach lies inside the box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from atrialjsq.quantify.regions import EXCLUDED, LEFT_VEINS, RIGHT_VEINS, LAFrame
+from atrialjsq.surface.mesh import Mesh
+from atrialjsq.surface.mesh_graph import adjacency
+
+RING_REACH_MM = 20.0
+PLUG_MARGIN_MM = 1.5
+MIN_GAP_MM = 1.0
+MAX_GAPS = 8
+
+
+@dataclass
+class RingGap:
+    centre_deg: float  # round the side's axis (see the module docstring)
+    size_mm: float  # between the lesion ends across the gap
+    centre_mm: np.ndarray  # the middle of the gap, on the surface
+
+
+@dataclass
+class AntrumRing:
+    side: str  # "left_antrum" or "right_antrum"
+    closed: bool
+    gaps: list[RingGap] = field(default_factory=list)  # largest first
+    gaps_complete: bool = True  # False: stopped at MAX_GAPS with the ring still open
+
+    @property
+    def largest_gap_mm(self) -> float:
+        return self.gaps[0].size_mm if self.gaps else 0.0
+
+
+def antrum_axes(frame: LAFrame, ostia_mm: list[np.ndarray]) -> np.ndarray:
+    """(3, 3) rows: the side's axis w, its superior e1 and posterior e2 directions perpendicular to w."""
+    w = np.mean(ostia_mm, axis=0) - frame.origin
+    w /= max(float(np.linalg.norm(w)), 1e-9)
+    _, posterior, superior = frame.axes
+    e1 = superior - (superior @ w) * w
+    e1 /= max(float(np.linalg.norm(e1)), 1e-9)
+    e2 = posterior - (posterior @ w) * w - (posterior @ e1) * e1
+    if np.linalg.norm(e2) < 1e-6:
+        e2 = np.cross(w, e1)
+    e2 /= max(float(np.linalg.norm(e2)), 1e-9)
+    return np.stack([w, e1, e2])
+
+
+def ring_analysis(
+    mesh: Mesh,
+    regions: np.ndarray,
+    scar: np.ndarray,
+    frame: LAFrame,
+    side: str,
+    ostia_mm: list[np.ndarray],
+) -> AntrumRing | None:
+    """The ring of one side (see the module docstring), or None when that side has no sleeve or ostium."""
+    sleeve = np.isin(regions, LEFT_VEINS if side == "left_antrum" else RIGHT_VEINS)
+    graph = adjacency(mesh)
+    rim = sleeve & (graph @ (~sleeve).astype(np.float64) > 0)
+    if not rim.any() or not ostia_mm:
+        return None
+    from_rim, _ = cKDTree(mesh.vertices_mm[rim]).query(mesh.vertices_mm)
+    wall = ~np.isin(regions, EXCLUDED) | sleeve
+    band = wall & (from_rim <= RING_REACH_MM)
+    source = sleeve & ~band
+    if not source.any():  # a short sleeve: its distal fifth
+        source = sleeve & (from_rim >= np.quantile(from_rim[sleeve], 0.8))
+    sink = wall & ~sleeve & ~band
+    scar = np.asarray(scar, dtype=bool) & wall
+    _, e1, e2 = antrum_axes(frame, ostia_mm)
+    gaps: list[RingGap] = []
+    plugs: dict[int, float] = {}  # plug radius less the margin, by gap
+    rounds = 0
+    while len(gaps) < MAX_GAPS:
+        found = widest_gap(mesh, graph, wall, scar, source, sink)
+        if found is None:
+            break
+        vertex, half = found
+        if 2.0 * half < MIN_GAP_MM:
+            break
+        centre = mesh.vertices_mm[vertex]
+        earlier = [g for g in gaps if np.linalg.norm(g.centre_mm - centre) <= g.size_mm / 2 + 2 * PLUG_MARGIN_MM]
+        if earlier:  # what the last plug left of an earlier gap: plug it wider, not a gap of its own
+            plugs[id(earlier[0])] += PLUG_MARGIN_MM
+            centre, half = earlier[0].centre_mm, plugs[id(earlier[0])]
+        else:
+            offset = centre - frame.origin
+            angle = float(np.degrees(np.arctan2(offset @ e2, offset @ e1)) % 360.0)
+            gaps.append(RingGap(angle, 2.0 * half, centre.copy()))
+            plugs[id(gaps[-1])] = half
+        plug = np.linalg.norm(mesh.vertices_mm - centre, axis=1) <= half + PLUG_MARGIN_MM
+        scar = scar | (plug & wall)
+        rounds += 1
+        if rounds > 4 * MAX_GAPS:
+            break
+    complete = len(gaps) < MAX_GAPS or widest_gap(mesh, graph, wall, scar, source, sink) is None
+    return AntrumRing(side, closed=not gaps, gaps=sorted(gaps, key=lambda g: g.size_mm, reverse=True),
+                      gaps_complete=complete)
+
+
+def widest_gap(
+    mesh: Mesh, graph, wall: np.ndarray, scar: np.ndarray, source: np.ndarray, sink: np.ndarray
+) -> tuple[int, float] | None:
+    """The bottleneck vertex of the widest scar-free wall path from `source` to `sink` and its distance to
+    the scar, or None when no such path exists (union–find over vertices in decreasing distance)."""
+    free = wall & ~scar
+    if not (free & source).any() or not (free & sink).any():
+        return None
+    if scar.any():
+        distance, _ = cKDTree(mesh.vertices_mm[scar]).query(mesh.vertices_mm)
+    else:
+        distance = np.full(mesh.n_vertices, np.inf)
+    parent = np.arange(mesh.n_vertices)
+    has_source = source.copy()
+    has_sink = sink.copy()
+    active = np.zeros(mesh.n_vertices, dtype=bool)
+
+    def root(v: int) -> int:
+        while parent[v] != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    indptr, indices = graph.indptr, graph.indices
+    for v in np.flatnonzero(free)[np.argsort(-distance[free], kind="stable")].tolist():
+        active[v] = True
+        rv = root(v)
+        for u in indices[indptr[v] : indptr[v + 1]].tolist():
+            if not active[u]:
+                continue
+            ru = root(u)
+            if ru != rv:
+                parent[ru] = rv
+                has_source[rv] |= has_source[ru]
+                has_sink[rv] |= has_sink[ru]
+        if has_source[rv] and has_sink[rv]:
+            return v, float(distance[v]) if np.isfinite(distance[v]) else RING_REACH_MM
+    return None

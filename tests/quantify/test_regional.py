@@ -1,0 +1,167 @@
+"""Regions, PV-antrum ring gaps and the mitral ring: an analytic ball with one vein, and phantoms with the
+generator's own truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from atrialjsq.io import Volume
+from atrialjsq.quantify.landmarks import detect_landmarks
+from atrialjsq.quantify.regions import (
+    assign_regions,
+    clipped_burden,
+    la_frame,
+    region_burdens,
+)
+from atrialjsq.quantify.ring_gaps import ring_analysis
+from atrialjsq.surface.mesh import extract_mesh, mesh_area_mm2
+
+CENTRE = np.array([30.0, 32.0, 32.0])  # index = mm (1 mm grid, identity direction, origin 0)
+BALL_MM, VEIN_MM, VEIN_END_MM = 18.0, 5.0, 32.0
+RING_MM = (8.0, 12.0)  # the ring's distance from the vein's axis
+
+
+@pytest.fixture(scope="module")
+def ball_with_vein():
+    """A ball with one vein along +x (patient left): a single left vein, i.e. a common left trunk."""
+    grid = np.stack(np.meshgrid(*[np.arange(n, dtype=float) for n in (72, 64, 64)], indexing="ij"), axis=-1)
+    offset = grid - CENTRE
+    ball = np.linalg.norm(offset, axis=-1) <= BALL_MM
+    radial = np.linalg.norm(offset[..., 1:], axis=-1)
+    vein = (radial <= VEIN_MM) & (offset[..., 0] >= 0) & (offset[..., 0] <= VEIN_END_MM)
+    la = Volume.from_array((ball | vein).astype(np.uint8))
+    mesh = extract_mesh(la, smooth_sigma_mm=1.0)
+    landmarks = detect_landmarks(la)
+    frame = la_frame(landmarks)
+    regions = assign_regions(mesh, landmarks, frame)
+    return la, mesh, landmarks, frame, regions
+
+
+def _ring(mesh, gap_deg: float | None, gap_centre_deg: float = 90.0) -> np.ndarray:
+    """Scar on the ball at RING_MM from the vein's axis, on the vein's side, with one gap (angle 0 = +z
+    superior, 90 = +y posterior) of `gap_deg` degrees."""
+    offset = mesh.vertices_mm - CENTRE
+    radial = np.linalg.norm(offset[:, 1:], axis=1)
+    ring = (radial >= RING_MM[0]) & (radial <= RING_MM[1]) & (offset[:, 0] > 0)
+    if gap_deg is not None:
+        angle = np.degrees(np.arctan2(offset[:, 1], offset[:, 2])) % 360.0
+        ring &= np.abs((angle - gap_centre_deg + 180.0) % 360.0 - 180.0) > gap_deg / 2
+    return ring
+
+
+def test_the_vein_is_a_clipped_sleeve_and_the_rest_is_wall(ball_with_vein):
+    _, mesh, landmarks, frame, regions = ball_with_vein
+    assert set(landmarks.found) == {"LCPV"}
+    assert not frame.from_landmarks  # one side only: the patient axes stand in
+    offset = mesh.vertices_mm - CENTRE
+    tip = offset[:, 0] > BALL_MM + 4  # well along the vein
+    assert (regions[tip] == "LCPV").all()
+    # By hand: on the ball, |x| > sqrt(y² + z²) ≥ max(|y|, |z|) wherever x < −18·cos 45° = −12.7 mm.
+    assert (regions[offset[:, 0] < -13.5] == "septum").all()
+    assert (regions[offset[:, 2] > 13.5] == "roof").all() and (regions[offset[:, 1] < -13.5] == "anterior_wall").all()
+    near_vein = (np.abs(np.linalg.norm(offset, axis=1) - BALL_MM) < 1.5) & (np.linalg.norm(offset[:, 1:], axis=1)
+                                                                          < 9) & (offset[:, 0] > 0)
+    assert (regions[near_vein & (regions != "LCPV")] == "left_antrum").all()
+    # Scar on the sleeve alone: a burden of the sleeve, none of the clipped LA wall.
+    scar = regions == "LCPV"
+    burdens = {b.region: b for b in region_burdens(mesh, regions, scar)}
+    assert burdens["LCPV"].burden_percent == pytest.approx(100.0)
+    assert clipped_burden(list(burdens.values())).scar_area_cm2 == 0.0
+    total = sum(b.area_cm2 for b in burdens.values())
+    assert total == pytest.approx(mesh_area_mm2(mesh) / 100.0, rel=1e-9)
+
+
+def test_a_closed_ring_is_closed(ball_with_vein):
+    _, mesh, landmarks, frame, regions = ball_with_vein
+    ring = ring_analysis(mesh, regions, _ring(mesh, None), frame, "left_antrum", [landmarks.found["LCPV"].ostium_mm])
+    assert ring is not None and ring.closed and ring.gaps == []
+
+
+def test_a_gap_is_found_at_its_place_with_its_size(ball_with_vein):
+    _, mesh, landmarks, frame, regions = ball_with_vein
+    ring = ring_analysis(
+        mesh, regions, _ring(mesh, 60.0), frame, "left_antrum", [landmarks.found["LCPV"].ostium_mm]
+    )
+    assert ring is not None and not ring.closed
+    assert len(ring.gaps) == 1
+    gap = ring.gaps[0]
+    # By hand: the lesion ends are rays at 60° and 120° round the vein from 8 mm out; the widest path passes
+    # 8·cos 30° = 6.9 mm from the axis, 8·sin 30° = 4 mm from either end, so the gap is 8 mm wide there.
+    assert gap.size_mm == pytest.approx(8.0, abs=1.5)
+    radial = 8.0 * np.cos(np.radians(30.0))
+    expected = CENTRE + np.array([np.sqrt(BALL_MM**2 - radial**2), radial, 0.0])
+    assert np.linalg.norm(gap.centre_mm - expected) < 3.0
+    assert gap.centre_deg == pytest.approx(90.0, abs=12.0)
+
+
+def test_two_gaps_are_both_found_largest_first(ball_with_vein):
+    _, mesh, landmarks, frame, regions = ball_with_vein
+    scar = _ring(mesh, 60.0, 90.0) & _ring(mesh, 30.0, 270.0)
+    ring = ring_analysis(mesh, regions, scar, frame, "left_antrum", [landmarks.found["LCPV"].ostium_mm])
+    assert ring is not None and len(ring.gaps) == 2
+    assert ring.gaps[0].size_mm > ring.gaps[1].size_mm
+    assert ring.gaps[0].centre_deg == pytest.approx(90.0, abs=12.0)
+    assert ring.gaps[1].centre_deg == pytest.approx(270.0, abs=12.0)
+    assert ring.gaps[1].size_mm == pytest.approx(2 * 8.0 * np.sin(np.radians(15.0)), abs=1.5)
+
+
+def test_no_ring_is_one_wide_gap(ball_with_vein):
+    _, mesh, landmarks, frame, regions = ball_with_vein
+    ring = ring_analysis(mesh, regions, np.zeros(mesh.n_vertices, dtype=bool), frame, "left_antrum",
+                         [landmarks.found["LCPV"].ostium_mm])
+    assert ring is not None and not ring.closed and len(ring.gaps) == 1
+    assert ring.largest_gap_mm >= 20.0
+
+
+@pytest.fixture(scope="module")
+def phantom_rings():
+    from atrialjsq.phantom import anatomy as anat
+    from atrialjsq.phantom.generate import generate_phantom
+    from atrialjsq.phantom.scar import ring_label
+    from atrialjsq.quantify.regional import analyse_regions
+
+    case, params = generate_phantom(101, scar_kind="post-ablation", shape=(288, 288, 44), spacing=(1.25, 1.25, 2.5))
+    la = case.labels["la"]
+    mesh = extract_mesh(la, smooth_sigma_mm=1.0)
+    q = anat.warp(params["anatomy"], tuple(mesh.vertices_mm[:, i].astype(np.float32) for i in range(3)))
+    scar = ring_label(params["scar"], q)
+    return case, params, mesh, q, analyse_regions(case.image, la, mesh, scar)
+
+
+def test_the_mitral_ring_of_a_phantom_is_where_the_generator_put_it(phantom_rings):
+    from atrialjsq.phantom import anatomy as anat
+
+    _, params, _, _, result = phantom_rings
+    truth = anat.to_physical(params["anatomy"], params["anatomy"]["mitral"]["point"])
+    assert result.mitral is not None
+    assert np.linalg.norm(result.mitral.centre_mm - truth) < 6.0
+    assert result.mitral.radius_mm == pytest.approx(params["anatomy"]["mitral"]["radius"], rel=0.35)
+    assert (result.regions[result.mitral.vertices] == "mitral").all()
+
+
+def test_phantom_ring_gaps_are_found_where_the_generator_left_them(phantom_rings):
+    from atrialjsq.phantom.scar import ring_gap_centres
+    from atrialjsq.surface.mesh_graph import vertex_areas
+
+    _, params, mesh, q, result = phantom_rings
+    found = {ring.side: ring for ring in result.rings}
+    for ring, side in zip(params["scar"]["rings"], ("left_antrum", "right_antrum"), strict=True):
+        truth = ring_gap_centres(ring, q, mesh.vertices_mm, vertex_areas(mesh))
+        assert found[side].closed == (not truth)
+        for centre in truth:
+            assert min(np.linalg.norm(gap.centre_mm - centre) for gap in found[side].gaps) < 10.0
+
+
+def test_the_flat_map_puts_left_veins_left_and_superior_veins_up(phantom_rings):
+    _, _, _, _, result = phantom_rings
+    uv = result.flat_uv
+    assert uv is not None
+    valid = np.isfinite(uv).all(axis=1)
+    assert valid.mean() > 0.9 and np.nanmax(np.linalg.norm(uv, axis=1)) <= 1.0 + 1e-9
+    where = {name: np.nanmean(uv[result.regions == name], axis=0) for name in ("LCPV", "RSPV", "RIPV")}
+    assert where["LCPV"][0] < 0 < where["RSPV"][0]  # posterior view: patient left on the page's left
+    assert where["RSPV"][1] > where["RIPV"][1]  # superior up
+    json = result.to_json()
+    assert set(json["antrum_rings"]) == {"left_antrum", "right_antrum"}
+    assert json["burden_percent_clipped"] == pytest.approx(result.clipped.burden_percent, abs=0.01)

@@ -1,0 +1,63 @@
+"""The regional outputs of a case folder on a phantom: report.json's regional section, the mesh's region
+labels and scar_map.png; and a sphere (no veins, no valve) says why it has no map instead of failing."""
+
+from __future__ import annotations
+
+import json
+
+import meshio
+import numpy as np
+import pytest
+from matplotlib.image import imread
+
+from atrialjsq.quantify.baselines import scar_from_image
+from atrialjsq.quantify.regions import REGIONS
+from atrialjsq.report.outputs import write_case_outputs
+
+
+@pytest.fixture(scope="module")
+def phantom_folder(tmp_path_factory):
+    from atrialjsq.phantom.generate import generate_phantom
+
+    case, _ = generate_phantom(101, scar_kind="post-ablation", shape=(288, 288, 44), spacing=(1.25, 1.25, 2.5))
+    result = scar_from_image(case.image, case.labels["la"], "iir")
+    out = tmp_path_factory.mktemp("regional") / case.case_id
+    write_case_outputs(out, case.image, result, {"case_id": case.case_id})
+    return out, result
+
+
+def test_the_case_folder_has_a_scar_map_and_regional_figures(phantom_folder):
+    out, _ = phantom_folder
+    image = imread(out / "scar_map.png")
+    assert image.ndim == 3 and image.shape[0] > 400 and image.shape[1] > 800
+    regional = json.loads((out / "report.json").read_text())["regional"]
+    assert {"LAA", "RSPV", "RIPV"} <= set(regional["landmarks"])
+    assert "mitral_ring" in regional and set(regional["antrum_rings"]) == {"left_antrum", "right_antrum"}
+    wall = [name for name in regional["regions"] if name not in ("mitral", "LSPV", "LIPV", "LCPV", "RSPV", "RIPV")]
+    area = sum(regional["regions"][name]["area_cm2"] for name in wall)
+    scar = sum(regional["regions"][name]["scar_area_cm2"] for name in wall)
+    assert regional["clipped_area_cm2"] == pytest.approx(area, abs=0.05)
+    assert regional["burden_percent_clipped"] == pytest.approx(100 * scar / area, abs=0.1)
+    assert regional["region_codes"] == list(REGIONS)
+
+
+def test_the_mesh_carries_each_vertex_region(phantom_folder):
+    out, result = phantom_folder
+    mesh = meshio.read(out / "mesh.vtk")
+    codes = np.asarray(mesh.point_data["region"]).astype(int)
+    assert len(codes) == result.mesh.n_vertices
+    names = np.asarray(REGIONS)[codes]
+    assert {"left_antrum", "right_antrum", "roof", "mitral"} <= set(names.tolist())
+
+
+def test_a_sphere_gets_no_map_and_says_why(tmp_path):
+    from atrialjsq.quantify.surface_scar import scar_from_probabilities
+    from quantify.scar_phantoms import cap_phantom
+
+    phantom = cap_phantom(radius_mm=18.0, half_angle_deg=60.0)
+    result = scar_from_probabilities(phantom.la, phantom.p_normal, phantom.p_scar)
+    write_case_outputs(tmp_path / "ball", phantom.image, result, figure=True)
+    assert not (tmp_path / "ball" / "scar_map.png").exists()
+    regional = json.loads((tmp_path / "ball" / "report.json").read_text())["regional"]
+    assert any("not found" in problem for problem in regional["problems"])
+    assert "mitral ring not found" in " ".join(regional["problems"])
