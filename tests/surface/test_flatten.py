@@ -75,3 +75,20 @@ def test_equalise_radius_makes_the_area_inside_r_the_share_r_squared():
         assert areas[radius <= r].sum() / areas.sum() == pytest.approx(r**2, abs=0.04)
     angle_in = np.arctan2(squeezed[1:, 1], squeezed[1:, 0])
     assert np.allclose(np.arctan2(out[1:, 1], out[1:, 0]), angle_in)
+
+
+def test_recentre_moves_the_point_to_the_middle_and_keeps_the_rim_on_the_circle():
+    from atrialjsq.surface.flatten import recentre
+
+    angle = np.linspace(0, 2 * np.pi, 50, endpoint=False)
+    rim = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    points = np.vstack([[0.4, -0.3], rim, [0.0, 0.0]])
+    moved = recentre(points, np.array([0.4, -0.3]))
+    assert np.allclose(moved[0], 0.0)
+    assert np.allclose(np.linalg.norm(moved[1:-1], axis=1), 1.0)
+    # By hand: 0 ↦ −a, and the rim keeps its order round the circle.
+    assert np.allclose(moved[-1], [-0.4, 0.3])
+    turns = np.diff(np.unwrap(np.arctan2(moved[1:-1, 1], moved[1:-1, 0])))
+    assert (turns > 0).all()
+    with pytest.raises(ValueError, match="inside the unit disk"):
+        recentre(points, np.array([1.0, 0.0]))

@@ -2,7 +2,7 @@
 
 Inputs are image files (NIfTI, NRRD, MHA/MHD, LASC 2018 .h5), DICOM series folders, dataset folders (every
 case of a known layout) or flat folders of images such as nnU-Net's imagesTs/. Each case writes
-<out>/<case_id>/ (LA_predict.nii.gz, scar_predict.nii.gz, mesh.vtk/.ply, report.json, report.png); the case
+<out>/<case_id>/ (LA_predict.nii.gz, scar_predict.nii.gz, mesh.vtk/.ply, report.json, report.png, scar_map.png); the case
 id is the file name without its extension and without nnU-Net's _0000 suffix, or the folder name.
 
 An existing <out>/<case_id>/ is refused before any work unless --overwrite (its output files are replaced,
@@ -55,7 +55,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | No
     )
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--save-probabilities", action="store_true", help="also write prob_{la,normal,scar}.nii.gz")
-    parser.add_argument("--no-figure", action="store_true", help="skip report.png")
+    parser.add_argument("--no-figure", action="store_true", help="skip report.png and scar_map.png")
 
 
 def register(subparsers) -> argparse.ArgumentParser:

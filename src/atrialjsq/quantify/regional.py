@@ -35,7 +35,7 @@ from atrialjsq.quantify.regions import (
 )
 from atrialjsq.quantify.ring_gaps import AntrumRing, ring_analysis
 from atrialjsq.surface.boundary import bounding_box
-from atrialjsq.surface.flatten import equalise_radius, harmonic_disk, orient_map
+from atrialjsq.surface.flatten import equalise_radius, harmonic_disk, orient_map, recentre
 from atrialjsq.surface.mesh import Mesh
 from atrialjsq.surface.mesh_graph import boundary_loops, faces_within, patches, vertex_areas
 
@@ -145,12 +145,17 @@ def analyse_regions(image: Volume, la: Volume, mesh: Mesh, scar: np.ndarray) -> 
         ring = ring_analysis(mesh, regions, scar, frame, side, ostia)
         if ring is not None:
             rings.append(ring)
-    flat = None if mitral is None else flat_map(mesh, mitral.vertices, frame, problems)
+    centre = np.isin(regions, ("posterior_wall", "left_antrum", "right_antrum"))
+    flat = None if mitral is None else flat_map(mesh, mitral.vertices, frame, problems, centre)
     return RegionalScar(landmarks, frame, mitral, regions, burdens, clipped_burden(burdens), rings, flat, problems)
 
 
-def flat_map(mesh: Mesh, cut: np.ndarray, frame: LAFrame, problems: list[str]) -> np.ndarray | None:
-    """Disk positions of the surface with `cut` (the mitral opening) removed, as a posterior view."""
+def flat_map(
+    mesh: Mesh, cut: np.ndarray, frame: LAFrame, problems: list[str], centre: np.ndarray | None = None
+) -> np.ndarray | None:
+    """Disk positions of the surface with `cut` (the mitral opening) removed, as a posterior view, with the
+    mean position of the `centre` vertices (the posterior wall and the antra: the veins then sit round the
+    middle of the map, as in standard LA maps) moved to the disk's centre."""
     keep = ~np.asarray(cut, dtype=bool)
     parts = patches(mesh, keep)
     if parts.max() < 0:
@@ -163,6 +168,10 @@ def flat_map(mesh: Mesh, cut: np.ndarray, frame: LAFrame, problems: list[str]) -
         return None
     if len(loops) > 1:
         problems.append(f"the surface has {len(loops) - 1} hole(s) besides the mitral ring: flat map approximate")
-    uv = equalise_radius(harmonic_disk(mesh.vertices_mm, faces, loops[0]), vertex_areas(mesh))
+    uv = harmonic_disk(mesh.vertices_mm, faces, loops[0])
+    inside = np.isfinite(uv).all(axis=1)
+    if centre is not None and (centre & inside).any():
+        uv[inside] = recentre(uv[inside], uv[centre & inside].mean(axis=0))
+    uv = equalise_radius(uv, vertex_areas(mesh))
     left, _, superior = frame.axes
     return orient_map(uv, mesh.vertices_mm, right=-left, up=superior)

@@ -6,7 +6,8 @@ triangles) with the rim's vertices fixed on the unit circle by arc length give e
 disk (Tutte's embedding with cotangent weights, as in standardised unfold maps of the LA). The rim's
 starting point and the map's orientation are free; `orient_map` turns and, where needed, mirrors the disk so
 that two given 3D directions point right and up on the page. A harmonic map crowds the far side of the
-surface into the disk's centre; `equalise_radius` moves each vertex along its ray so that the share of the
+surface into the disk's centre, wherever the harmonic map puts it; `recentre` moves a chosen point to the
+centre by a Möbius map of the disk onto itself (conformal, the rim stays on the circle), and `equalise_radius` moves each vertex along its ray so that the share of the
 surface inside radius r is r² (the share of the disk), keeping every angle and the order along every ray.
 """
 
@@ -87,3 +88,13 @@ def equalise_radius(uv: np.ndarray, vertex_area: np.ndarray) -> np.ndarray:
     rim = radius >= 1.0 - 1e-9  # the pinned rim stays on the circle
     out[np.flatnonzero(valid)[rim]] = uv[valid][rim]
     return out
+
+
+def recentre(uv: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Map the disk onto itself so that the point `centre` (|centre| < 1) lands at 0: z → (z − a)/(1 − ā z)."""
+    a = complex(float(centre[0]), float(centre[1]))
+    if abs(a) >= 1.0:
+        raise ValueError("the new centre must lie inside the unit disk")
+    z = uv[:, 0] + 1j * uv[:, 1]
+    moved = (z - a) / (1.0 - np.conj(a) * z)
+    return np.stack([moved.real, moved.imag], axis=1)
