@@ -1,7 +1,7 @@
 """``atrialjsq lasc2018 COMMAND`` (or ``python -m atrialjsq.cli.lasc2018 COMMAND``): the LASC 2018 studies of
 docs/real_data.md (`atrialjsq.experiments.lasc2018`).
 
-Commands: build, cv, final, score, score-model, inject-scar, score-scar, pool.
+Commands: build, cv, final, score, score-model, inject-scar, score-scar, pool, table5.
 
 `cv` and `final` run on the GPU machine, whose image has torch but no SimpleITK; everything they use is
 importable without it (`atrialjsq.io` imports its SimpleITK reader only on first use). `build`, `score`,
@@ -193,6 +193,14 @@ def _run_pool(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_table5(args: argparse.Namespace) -> int:
+    from atrialjsq.experiments.lasc2018.table5 import real_table5
+
+    written = real_table5(args.results, args.out)
+    print(next(path for path in written if path.suffix == ".md").read_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m atrialjsq.cli.lasc2018", description=DESCRIPTION)
     add_commands(parser.add_subparsers(dest="command", required=True))
@@ -286,6 +294,16 @@ def add_commands(commands) -> None:
     )
     pool.add_argument("--out", required=True, type=Path, help="folder for the pooled tables")
     pool.set_defaults(func=_run_pool)
+
+    table5 = commands.add_parser("table5", help="Table 5 (DTM shape constraints) from the folds scored so far")
+    table5.add_argument(
+        "--results",
+        required=True,
+        type=Path,
+        help="folder with <config>/fold<k>_la_native_per_case.csv, as scripts/table5_real.sh writes them",
+    )
+    table5.add_argument("--out", type=Path, help="folder for table5_real.md/.csv (default: --results)")
+    table5.set_defaults(func=_run_table5)
 
 
 def main(argv: list[str] | None = None) -> int:

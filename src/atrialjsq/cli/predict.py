@@ -2,8 +2,9 @@
 
 Inputs are image files (NIfTI, NRRD, MHA/MHD, LASC 2018 .h5), DICOM series folders, dataset folders (every
 case of a known layout) or flat folders of images such as nnU-Net's imagesTs/. Each case writes
-<out>/<case_id>/ (LA_predict.nii.gz, scar_predict.nii.gz, mesh.vtk/.ply, report.json, report.png, scar_map.png); the case
-id is the file name without its extension and without nnU-Net's _0000 suffix, or the folder name.
+<out>/<case_id>/ (LA_predict.nii.gz, scar_predict.nii.gz, mesh.vtk/.ply, report.json, report.png,
+scar_map.png); the case id is the file name without its extension and without nnU-Net's _0000 suffix, or
+the folder name.
 
 An existing <out>/<case_id>/ is refused before any work unless --overwrite (its output files are replaced,
 other files kept) or --skip-existing (finished cases are left alone). A bad input prints

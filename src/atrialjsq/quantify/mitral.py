@@ -52,7 +52,8 @@ def blood_deviation(mesh: Mesh, image: Volume, la_mask: np.ndarray) -> np.ndarra
     core = depth >= BLOOD_DEPTH_MM
     blood = float(np.median(np.asarray(image.array)[core if core.any() else la_mask]))
     normals_index = mesh.normals @ geometry.direction_matrix
-    smooth = ndimage.gaussian_filter(np.asarray(image.array, dtype=np.float32), SMOOTH_MM / np.asarray(geometry.spacing))
+    sigma = SMOOTH_MM / np.asarray(geometry.spacing)
+    smooth = ndimage.gaussian_filter(np.asarray(image.array, dtype=np.float32), sigma)
     outside = sample_at_offsets(
         smooth, mesh.vertices_index, normals_index, geometry.spacing,
         np.asarray(OUTSIDE_MM), order=1,

@@ -6,9 +6,10 @@ triangles) with the rim's vertices fixed on the unit circle by arc length give e
 disk (Tutte's embedding with cotangent weights, as in standardised unfold maps of the LA). The rim's
 starting point and the map's orientation are free; `orient_map` turns and, where needed, mirrors the disk so
 that two given 3D directions point right and up on the page. A harmonic map crowds the far side of the
-surface into the disk's centre, wherever the harmonic map puts it; `recentre` moves a chosen point to the
-centre by a Möbius map of the disk onto itself (conformal, the rim stays on the circle), and `equalise_radius` moves each vertex along its ray so that the share of the
-surface inside radius r is r² (the share of the disk), keeping every angle and the order along every ray.
+surface into the disk's centre, wherever the harmonic map puts it: `recentre` moves a chosen point to the
+centre by a Möbius map of the disk onto itself (conformal; the rim stays on the circle), and
+`equalise_radius` moves each vertex along its ray so that the share of the surface inside radius r is r²
+(the share of the disk), keeping every angle and the order along every ray.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ LA_METRICS = ("Dice_LA", "Jaccard_LA", "HD95_vox", "ASD_vox", "HD95_mm", "ASD_mm
 LA_PERCENT = ("Dice_LA", "Jaccard_LA")
 
 
-def _merge(tables: Sequence[tuple[Path, dict[str, dict[str, float]]]]) -> dict[str, dict[str, float]]:
+def merge_fold_tables(tables: Sequence[tuple[Path, dict[str, dict[str, float]]]]) -> dict[str, dict[str, float]]:
+    """Per-case tables of disjoint folds as one; a case in two of them is refused (naming the file)."""
     merged: dict[str, dict[str, float]] = {}
     for path, table in tables:
         twice = sorted(set(table) & set(merged))
@@ -63,14 +64,16 @@ def pool_folds(fold_folders: Sequence[str | Path], out: str | Path) -> dict[str,
         missing = [metric for metric in LA_METRICS if metric not in next(iter(per_case.values()))]
         if missing:
             raise InputError(path, f"lacks the column(s) {', '.join(missing)}")
-    la = _merge(la_tables)
+    la = merge_fold_tables(la_tables)
     rows = _scar_rows(folders[0])
     for folder in folders[1:]:
         if sorted(_scar_rows(folder)) != sorted(rows):
             raise InputError(folder / "scar_table.csv", f"has other rows than {folders[0] / 'scar_table.csv'}")
     labels = [label for label, _ in rows]
     scar = {
-        label: _merge([(f / per_case_file(label), read_metric_csv(f / per_case_file(label))) for f in folders])
+        label: merge_fold_tables(
+            [(f / per_case_file(label), read_metric_csv(f / per_case_file(label))) for f in folders]
+        )
         for label in labels
     }
     for label, per_case in scar.items():
