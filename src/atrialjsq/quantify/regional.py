@@ -170,8 +170,13 @@ def flat_map(
         problems.append(f"the surface has {len(loops) - 1} hole(s) besides the mitral ring: flat map approximate")
     uv = harmonic_disk(mesh.vertices_mm, faces, loops[0])
     inside = np.isfinite(uv).all(axis=1)
+    if not inside[np.unique(faces)].all():
+        problems.append("the Laplace solve of the flat map failed (a degenerate surface): no flat map")
+        return None
     if centre is not None and (centre & inside).any():
-        uv[inside] = recentre(uv[inside], uv[centre & inside].mean(axis=0))
+        middle = uv[centre & inside].mean(axis=0)
+        if np.linalg.norm(middle) < 0.95:
+            uv[inside] = recentre(uv[inside], middle)
     uv = equalise_radius(uv, vertex_areas(mesh))
     left, _, superior = frame.axes
     return orient_map(uv, mesh.vertices_mm, right=-left, up=superior)

@@ -116,11 +116,12 @@ def write_case_outputs(
 
 
 def _regional(image: Volume, result: SurfaceScar) -> tuple[RegionalScar | None, dict[str, Any]]:
-    """The regional breakdown and its report.json section; an LA it cannot be read on gives the reason."""
+    """The regional breakdown and its report.json section. An LA it cannot be read on (empty, or a surface the
+    Laplace solve cannot handle) gives the reason instead: the case's other outputs stand without it."""
     try:
         regional = analyse_regions(image, result.la, result.mesh, result.vertex_label)
-    except ValueError as error:
-        return None, {"unavailable": str(error)}
+    except (ValueError, RuntimeError, np.linalg.LinAlgError) as error:
+        return None, {"unavailable": f"regional analysis failed: {error}"}
     return regional, {**regional.to_json(), "region_codes": list(REGIONS)}
 
 
