@@ -37,7 +37,7 @@ def test_rows_pool_their_folds_and_are_marked_against_se(tmp_path):
     assert "0.910 ± 0.010" in rows["U-Net_LA-SE"]  # (6·0.90 + 6·0.92) / 12, sample SD 0.01045
     dangi_mean = (sum(0.80 - 0.01 * i for i in range(6)) + sum(0.70 - 0.01 * i for i in range(6))) / 12
     assert f"{dangi_mean:.3f}" in rows["Dangi et al."] and "**" in rows["Dangi et al."].split("|")[2]
-    assert "fold(s) 0, 1, 12 held-out cases" in text
+    assert "fold(s) 0, 1 (12 held-out cases)" in text
     assert "not run yet: U-Net_LA-BCE, Audebert et al., Xue et al." in text
 
 

@@ -151,10 +151,13 @@ def test_phantom_ring_gaps_are_found_where_the_generator_left_them(phantom_rings
         assert found[side].closed == (not truth)
         for centre in truth:
             assert min(np.linalg.norm(gap.centre_mm - centre) for gap in found[side].gaps) < 10.0
+        assert len(found[side].gaps) <= len(truth) + 1  # at most one spurious gap per ring
 
 
 def test_the_flat_map_puts_left_veins_left_and_superior_veins_up(phantom_rings):
-    _, _, _, _, result = phantom_rings
+    from atrialjsq.phantom.scar import ring_label
+
+    _, params, mesh, q, result = phantom_rings
     uv = result.flat_uv
     assert uv is not None
     valid = np.isfinite(uv).all(axis=1)
@@ -162,6 +165,62 @@ def test_the_flat_map_puts_left_veins_left_and_superior_veins_up(phantom_rings):
     where = {name: np.nanmean(uv[result.regions == name], axis=0) for name in ("LCPV", "RSPV", "RIPV")}
     assert where["LCPV"][0] < 0 < where["RSPV"][0]  # posterior view: patient left on the page's left
     assert where["RSPV"][1] > where["RIPV"][1]  # superior up
+    from atrialjsq.quantify.regions import WALL_REGIONS
+    from atrialjsq.surface.mesh_graph import vertex_areas
+
     json = result.to_json()
     assert set(json["antrum_rings"]) == {"left_antrum", "right_antrum"}
-    assert json["burden_percent_clipped"] == pytest.approx(result.clipped.burden_percent, abs=0.01)
+    # The clipped burden by hand: scar area over area of the wall regions, from the vertex areas directly.
+    areas, wall = vertex_areas(mesh), np.isin(result.regions, WALL_REGIONS)
+    scar = areas[wall & ring_label(params["scar"], q)].sum()
+    assert json["clipped_area_cm2"] == pytest.approx(areas[wall].sum() / 100.0, abs=0.01)
+    assert json["burden_percent_clipped"] == pytest.approx(100.0 * scar / areas[wall].sum(), abs=0.01)
+
+
+def test_the_widest_gap_of_a_wall_with_one_opening_is_its_middle():
+    """A flat 20 × 10 mm sheet (1 mm grid) with a scar line at x = 10 except at y = 4, 5, 6: the widest
+    scar-free path from x = 0 to x = 19 passes (10, 5), 2 mm from the lesion ends at y = 3 and y = 7."""
+    from atrialjsq.quantify.ring_gaps import widest_gap
+    from atrialjsq.surface.mesh import Mesh
+    from atrialjsq.surface.mesh_graph import adjacency
+
+    xs, ys = np.meshgrid(np.arange(20.0), np.arange(11.0), indexing="ij")
+    vertices = np.column_stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)])
+    index = np.arange(xs.size).reshape(xs.shape)
+    quads = [(index[i, j], index[i + 1, j], index[i + 1, j + 1], index[i, j + 1]) for i in range(19) for j in range(10)]
+    faces = np.array([f for a, b, c, d in quads for f in ((a, b, c), (a, c, d))], dtype=np.int64)
+    mesh = Mesh(vertices, faces, np.tile([0.0, 0.0, 1.0], (len(vertices), 1)), vertices.copy())
+    x, y = vertices[:, 0], vertices[:, 1]
+    scar = (x == 10) & ((y <= 3) | (y >= 7))
+    wall = np.ones(len(vertices), dtype=bool)
+    found = widest_gap(mesh, adjacency(mesh), wall, scar, x == 0, x == 19)
+    assert found is not None
+    vertex, half = found
+    assert tuple(vertices[vertex, :2]) == (10.0, 5.0) and half == pytest.approx(2.0)
+    closed = scar | ((x == 10) & (y > 3) & (y < 7))
+    assert widest_gap(mesh, adjacency(mesh), wall, closed, x == 0, x == 19) is None
+
+
+def test_a_ring_with_no_wall_beyond_its_reach_is_undetermined(ball_with_vein, monkeypatch):
+    from atrialjsq.quantify import ring_gaps
+
+    _, mesh, landmarks, frame, regions = ball_with_vein
+    monkeypatch.setattr(ring_gaps, "RING_REACH_MM", 100.0)  # the whole ball lies within reach of the sleeve
+    ring = ring_gaps.ring_analysis(mesh, regions, _ring(mesh, None), frame, "left_antrum",
+                                   [landmarks.found["LCPV"].ostium_mm])
+    assert ring is not None and ring.closed is None and "undetermined" in ring.note
+
+
+def test_the_mitral_profiles_read_the_same_on_the_crop_as_on_the_whole_grid(phantom_rings):
+    from atrialjsq.quantify.mitral import blood_deviation
+    from atrialjsq.quantify.regional import cropped, la_box
+    from atrialjsq.surface.mesh import Mesh
+
+    case, _, mesh, _, _ = phantom_rings
+    la = case.labels["la"]
+    box = la_box(la)
+    start = np.array([s.start for s in box])
+    crop_mesh = Mesh(mesh.vertices_mm, mesh.faces, mesh.normals, mesh.vertices_index - start)
+    whole = blood_deviation(mesh, case.image, np.asarray(la.array) > 0)
+    crop = blood_deviation(crop_mesh, cropped(case.image, box), np.asarray(cropped(la, box).array) > 0)
+    assert np.abs(whole - crop).max() < 1e-3

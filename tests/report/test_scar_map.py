@@ -11,7 +11,7 @@ import pytest
 from matplotlib.image import imread
 
 from atrialjsq.quantify.baselines import scar_from_image
-from atrialjsq.quantify.regions import REGIONS
+from atrialjsq.quantify.regions import REGIONS, WALL_REGIONS
 from atrialjsq.report.outputs import write_case_outputs
 
 
@@ -33,7 +33,7 @@ def test_the_case_folder_has_a_scar_map_and_regional_figures(phantom_folder):
     regional = json.loads((out / "report.json").read_text())["regional"]
     assert {"LAA", "RSPV", "RIPV"} <= set(regional["landmarks"])
     assert "mitral_ring" in regional and set(regional["antrum_rings"]) == {"left_antrum", "right_antrum"}
-    wall = [name for name in regional["regions"] if name not in ("mitral", "LSPV", "LIPV", "LCPV", "RSPV", "RIPV")]
+    wall = [name for name in regional["regions"] if name in WALL_REGIONS]
     area = sum(regional["regions"][name]["area_cm2"] for name in wall)
     scar = sum(regional["regions"][name]["scar_area_cm2"] for name in wall)
     assert regional["clipped_area_cm2"] == pytest.approx(area, abs=0.05)

@@ -21,7 +21,7 @@ import numpy as np
 from atrialjsq.io import Volume
 from atrialjsq.io.geometry import Geometry, triple
 from atrialjsq.quantify.landmarks import BODY_LABEL, Landmarks, detect_landmarks
-from atrialjsq.quantify.mitral import MitralOpening, blood_deviation, detect_mitral
+from atrialjsq.quantify.mitral import OUTSIDE_MM, SMOOTH_MM, MitralOpening, blood_deviation, detect_mitral
 from atrialjsq.quantify.regions import (
     LEFT_VEINS,
     RIGHT_VEINS,
@@ -39,12 +39,13 @@ from atrialjsq.surface.flatten import equalise_radius, harmonic_disk, orient_map
 from atrialjsq.surface.mesh import Mesh
 from atrialjsq.surface.mesh_graph import boundary_loops, faces_within, patches, vertex_areas
 
-CROP_MARGIN_VOX = 4
+# The crop keeps what the mitral profiles read: 6 mm outside the surface, blurred by 1 mm (3 sigma), + 1 voxel.
+CROP_MARGIN_MM = max(OUTSIDE_MM) + 3.0 * SMOOTH_MM
 
 
 @dataclass
 class RegionalScar:
-    landmarks: Landmarks  # structures on the LA's bounding box (`CROP_MARGIN_VOX` around the mask)
+    landmarks: Landmarks  # structures on the LA's bounding box (`CROP_MARGIN_MM` around the mask)
     frame: LAFrame
     mitral: MitralOpening | None
     regions: np.ndarray  # (V,) region name per mesh vertex
@@ -80,6 +81,7 @@ class RegionalScar:
             "antrum_rings": {
                 ring.side: {
                     "closed": ring.closed,
+                    "note": ring.note,
                     "largest_gap_mm": round(ring.largest_gap_mm, 1),
                     "all_gaps_listed": ring.gaps_complete,
                     "gaps": [
@@ -103,7 +105,18 @@ class RegionalScar:
         }
 
 
-def _cropped(volume: Volume, box) -> Volume:
+def la_box(la: Volume) -> tuple[slice, slice, slice]:
+    """The LA mask's bounding box with `CROP_MARGIN_MM` around it (every voxel the analysis reads)."""
+    spacing = np.asarray(la.geometry.spacing, dtype=np.float64)
+    pad = triple(int(p) for p in np.ceil(CROP_MARGIN_MM / spacing).astype(int) + 1)
+    box = bounding_box(np.asarray(la.array) > 0, pad=pad)
+    if box is None:
+        raise ValueError("the LA mask is empty: no regional analysis")
+    return box
+
+
+def cropped(volume: Volume, box) -> Volume:
+    """`volume` restricted to `box`, with the geometry that keeps every voxel's physical position."""
     start = np.array([s.start for s in box], dtype=np.float64)
     geometry = volume.geometry
     origin = triple(float(v) for v in geometry.index_to_physical(start))
@@ -113,12 +126,10 @@ def _cropped(volume: Volume, box) -> Volume:
 
 def analyse_regions(image: Volume, la: Volume, mesh: Mesh, scar: np.ndarray) -> RegionalScar:
     """The regional breakdown of one case (see the module docstring); `scar` is the per-vertex label."""
-    mask = np.asarray(la.array) > 0
-    box = bounding_box(mask, pad=CROP_MARGIN_VOX)
-    if box is None:
-        raise ValueError("the LA mask is empty: no regional analysis")
+    spacing = np.asarray(la.geometry.spacing, dtype=np.float64)
+    box = la_box(la)
     start = np.array([s.start for s in box])
-    la_crop, image_crop = _cropped(la, box), _cropped(image, box)
+    la_crop, image_crop = cropped(la, box), cropped(image, box)
     landmarks = detect_landmarks(la_crop)  # its `structures` are on the cropped grid
     assert landmarks.structures is not None  # detect_landmarks always sets them
     problems = []
@@ -132,12 +143,12 @@ def analyse_regions(image: Volume, la: Volume, mesh: Mesh, scar: np.ndarray) -> 
         problems.append("LA frame from the patient axes (veins missing): region borders are approximate")
 
     crop_mesh = Mesh(mesh.vertices_mm, mesh.faces, mesh.normals, mesh.vertices_index - start)
-    body = vertex_structures(crop_mesh, landmarks.structures) == BODY_LABEL
+    body = vertex_structures(crop_mesh, landmarks.structures, spacing) == BODY_LABEL
     deviation = blood_deviation(crop_mesh, image_crop, np.asarray(la_crop.array) > 0)
     mitral = detect_mitral(mesh, deviation, body, landmarks.body_centroid_mm)
     if mitral is None:
         problems.append("mitral ring not found: no flat map, the valve area counts as wall")
-    regions = assign_regions(crop_mesh, landmarks, frame, None if mitral is None else mitral.vertices)
+    regions = assign_regions(crop_mesh, landmarks, frame, None if mitral is None else mitral.vertices, spacing)
     burdens = region_burdens(mesh, regions, scar)
     rings = []
     for side, veins in (("left_antrum", LEFT_VEINS), ("right_antrum", RIGHT_VEINS)):
@@ -177,6 +188,7 @@ def flat_map(
         middle = uv[centre & inside].mean(axis=0)
         if np.linalg.norm(middle) < 0.95:
             uv[inside] = recentre(uv[inside], middle)
-    uv = equalise_radius(uv, vertex_areas(mesh))
+    patch = Mesh(mesh.vertices_mm, faces, mesh.normals, mesh.vertices_index)
+    uv = equalise_radius(uv, vertex_areas(patch))  # the map's own triangles: none cut by the mitral opening
     left, _, superior = frame.axes
     return orient_map(uv, mesh.vertices_mm, right=-left, up=superior)

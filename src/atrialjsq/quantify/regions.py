@@ -84,15 +84,17 @@ def la_frame(landmarks: Landmarks) -> LAFrame:
                    from_landmarks and bool(pairs))
 
 
-def vertex_structures(mesh: Mesh, structures: np.ndarray) -> np.ndarray:
-    """(V,) the `Landmarks.structures` label of the mask voxel nearest each vertex (vertices sit on the
-    boundary, often just outside the mask)."""
+def vertex_structures(mesh: Mesh, structures: np.ndarray, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """(V,) the `Landmarks.structures` label of the mask voxel nearest each vertex in mm (vertices sit on the
+    boundary, often just outside the mask); `spacing` is the grid's."""
     box = tuple(
         slice(max(int(np.floor(lo)) - 2, 0), min(int(np.ceil(hi)) + 3, size))
         for lo, hi, size in zip(mesh.vertices_index.min(0), mesh.vertices_index.max(0), structures.shape, strict=True)
     )
     crop = structures[box]
-    nearest = ndimage.distance_transform_edt(crop == 0, return_distances=False, return_indices=True)
+    nearest = ndimage.distance_transform_edt(
+        crop == 0, sampling=tuple(float(s) for s in spacing), return_distances=False, return_indices=True
+    )
     index = np.rint(mesh.vertices_index).astype(np.int64) - np.array([s.start for s in box])
     index = np.clip(index, 0, np.array(crop.shape) - 1)
     near = nearest[:, index[:, 0], index[:, 1], index[:, 2]]
@@ -100,23 +102,28 @@ def vertex_structures(mesh: Mesh, structures: np.ndarray) -> np.ndarray:
 
 
 def assign_regions(
-    mesh: Mesh, landmarks: Landmarks, frame: LAFrame, mitral: np.ndarray | None = None
+    mesh: Mesh, landmarks: Landmarks, frame: LAFrame, mitral: np.ndarray | None = None, spacing=(1.0, 1.0, 1.0)
 ) -> np.ndarray:
-    """(V,) region name of every vertex (see the module docstring)."""
+    """(V,) region name of every vertex (see the module docstring); `spacing` is that of the structures' grid.
+    Body wall within `ANTRUM_MM` of both sides' sleeves joins the nearer side's antrum."""
     if landmarks.structures is None:
         raise ValueError("the landmarks carry no structure labels")
-    labels = vertex_structures(mesh, landmarks.structures)
+    labels = vertex_structures(mesh, landmarks.structures, spacing)
     names = {mark.label: mark.name for mark in landmarks.found.values()}
     regions = np.full(mesh.n_vertices, "", dtype=object)
     body = labels == BODY_LABEL
     for label in np.unique(labels[~body]):
         regions[labels == label] = names.get(int(label), "other_protrusion")
     regions[body] = _wall_face(frame.coordinates(mesh.vertices_mm[body]))
+    body_index = np.flatnonzero(body)
+    nearest_side = np.full(len(body_index), np.inf)
     for side, veins in (("left_antrum", LEFT_VEINS), ("right_antrum", RIGHT_VEINS)):
         sleeve = np.isin(regions, veins)
-        if sleeve.any():
-            distance, _ = cKDTree(mesh.vertices_mm[sleeve]).query(mesh.vertices_mm[body])
-            regions[np.flatnonzero(body)[distance <= ANTRUM_MM]] = side
+        if sleeve.any() and len(body_index):
+            distance, _ = cKDTree(mesh.vertices_mm[sleeve]).query(mesh.vertices_mm[body_index])
+            closer = (distance <= ANTRUM_MM) & (distance < nearest_side)
+            regions[body_index[closer]] = side
+            nearest_side = np.minimum(nearest_side, distance)
     if mitral is not None:
         regions[np.asarray(mitral, dtype=bool)] = "mitral"
     return regions.astype(str)

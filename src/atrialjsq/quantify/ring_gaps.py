@@ -5,7 +5,9 @@ proximal sleeves. The ring of a side is closed when no path of scar-free wall le
 sleeves (beyond `RING_REACH_MM` of the ostium rim, where sleeve meets body) to the wall beyond `RING_REACH_MM`
 of the sleeves: the surface analogue of electrical isolation, exact for any ring shape.
 
-An open ring's gaps are found as bottlenecks. Let d be each vertex's distance to the nearest scar. Adding the
+An open ring's gaps are found as bottlenecks. Let d be each vertex's straight (not geodesic) distance to the
+nearest scar; the mitral opening and other sleeves do not bound a gap, so a gap that runs into them reads
+wider than it is. Adding the
 scar-free vertices in decreasing d and joining them to their added neighbours (union–find), the moment some
 distal-sleeve vertex and some far-wall vertex first fall into one patch, the vertex just added is the
 bottleneck of the widest scar-free path: the middle of the widest gap, with d = half the gap (the two lesion
@@ -47,9 +49,10 @@ class RingGap:
 @dataclass
 class AntrumRing:
     side: str  # "left_antrum" or "right_antrum"
-    closed: bool
+    closed: bool | None  # None: cannot be told (no wall beyond the ring's reach to be isolated from)
     gaps: list[RingGap] = field(default_factory=list)  # largest first
-    gaps_complete: bool = True  # False: stopped at MAX_GAPS with the ring still open
+    gaps_complete: bool = True  # False: the search stopped with the ring still open
+    note: str = ""
 
     @property
     def largest_gap_mm(self) -> float:
@@ -91,36 +94,39 @@ def ring_analysis(
     if not source.any():  # a short sleeve: its distal fifth
         source = sleeve & (from_rim >= np.quantile(from_rim[sleeve], 0.8))
     sink = wall & ~sleeve & ~band
+    if not sink.any():
+        return AntrumRing(side, None, note=f"undetermined: no wall beyond {RING_REACH_MM:.0f} mm of the sleeves")
     scar = np.asarray(scar, dtype=bool) & wall
     _, e1, e2 = antrum_axes(frame, ostia_mm)
     gaps: list[RingGap] = []
-    plugs: dict[int, float] = {}  # plug radius less the margin, by gap
-    rounds = 0
-    while len(gaps) < MAX_GAPS:
+    plugs: list[float] = []  # each gap's plug radius, less the margin
+    for _ in range(4 * MAX_GAPS):
         found = widest_gap(mesh, graph, wall, scar, source, sink)
-        if found is None:
+        if found is None or 2.0 * found[1] < MIN_GAP_MM or len(gaps) == MAX_GAPS:
             break
         vertex, half = found
-        if 2.0 * half < MIN_GAP_MM:
-            break
         centre = mesh.vertices_mm[vertex]
-        earlier = [g for g in gaps if np.linalg.norm(g.centre_mm - centre) <= g.size_mm / 2 + 2 * PLUG_MARGIN_MM]
+        reach = np.array(plugs) + 2 * PLUG_MARGIN_MM
+        earlier = [k for k, g in enumerate(gaps) if np.linalg.norm(g.centre_mm - centre) <= reach[k]]
         if earlier:  # what the last plug left of an earlier gap: plug it wider, not a gap of its own
-            plugs[id(earlier[0])] += PLUG_MARGIN_MM
-            centre, half = earlier[0].centre_mm, plugs[id(earlier[0])]
+            plugs[earlier[0]] += PLUG_MARGIN_MM
+            centre, half = gaps[earlier[0]].centre_mm, plugs[earlier[0]]
         else:
             offset = centre - frame.origin
             angle = float(np.degrees(np.arctan2(offset @ e2, offset @ e1)) % 360.0)
             gaps.append(RingGap(angle, 2.0 * half, centre.copy()))
-            plugs[id(gaps[-1])] = half
+            plugs.append(half)
         plug = np.linalg.norm(mesh.vertices_mm - centre, axis=1) <= half + PLUG_MARGIN_MM
         scar = scar | (plug & wall)
-        rounds += 1
-        if rounds > 4 * MAX_GAPS:
-            break
-    complete = len(gaps) < MAX_GAPS or widest_gap(mesh, graph, wall, scar, source, sink) is None
-    return AntrumRing(side, closed=not gaps, gaps=sorted(gaps, key=lambda g: g.size_mm, reverse=True),
-                      gaps_complete=complete)
+    left = widest_gap(mesh, graph, wall, scar, source, sink)
+    complete = left is None or 2.0 * left[1] < MIN_GAP_MM
+    return AntrumRing(
+        side,
+        closed=not gaps,
+        gaps=sorted(gaps, key=lambda g: g.size_mm, reverse=True),
+        gaps_complete=complete,
+        note="" if complete else f"more gaps than the {len(gaps)} listed",
+    )
 
 
 def widest_gap(

@@ -116,12 +116,12 @@ def write_case_outputs(
 
 
 def _regional(image: Volume, result: SurfaceScar) -> tuple[RegionalScar | None, dict[str, Any]]:
-    """The regional breakdown and its report.json section. An LA it cannot be read on (empty, or a surface the
-    Laplace solve cannot handle) gives the reason instead: the case's other outputs stand without it."""
+    """The regional breakdown and its report.json section. An LA it cannot be read on (empty, a surface the
+    Laplace solve cannot handle, anything unforeseen) gives the reason instead of failing the case."""
     try:
         regional = analyse_regions(image, result.la, result.mesh, result.vertex_label)
-    except (ValueError, RuntimeError, np.linalg.LinAlgError) as error:
-        return None, {"unavailable": f"regional analysis failed: {error}"}
+    except Exception as error:  # an auxiliary breakdown: the case's LA, scar and burden stand without it
+        return None, {"unavailable": f"regional analysis failed ({type(error).__name__}: {error})"}
     return regional, {**regional.to_json(), "region_codes": list(REGIONS)}
 
 

@@ -45,10 +45,14 @@ def render_scar_map(
         np.where(np.isin(regions, EXCLUDED)[faces].sum(axis=1) >= 2, 1.0, 0.0),
     )
     figure, (ax, side) = plt.subplots(1, 2, figsize=(11, 6.6), gridspec_kw={"width_ratios": [3, 1.25]})
-    triangulation = Triangulation(uv[:, 0], uv[:, 1], faces)
+    used = np.unique(faces)  # the triangulation gets only the mapped vertices, re-indexed
+    local = np.full(len(uv), -1, dtype=np.int64)
+    local[used] = np.arange(len(used))
+    triangulation = Triangulation(uv[used, 0], uv[used, 1], local[faces])
     cmap = matplotlib.colors.ListedColormap(["#e8d9c5", "#9a9a9a", "#d7301f"])
     ax.tripcolor(triangulation, facecolors=face_colour, cmap=cmap, vmin=0, vmax=2, edgecolors="none")
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    edges = np.unique(np.sort(edges, axis=1), axis=0)
     border = edges[regions[edges[:, 0]] != regions[edges[:, 1]]]
     ax.add_collection(LineCollection(uv[border], colors="k", linewidths=0.6))
     ax.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="k", linewidth=1.5))
@@ -90,7 +94,12 @@ def render_scar_map(
         lines.append(f"{label}{suffix}: {burden.burden_percent:.0f} %  ({burden.area_cm2:.1f} cm²)")
     lines.append("")
     for ring in regional.rings:
-        state = "closed" if ring.closed else f"open, {len(ring.gaps)} gap(s), largest {ring.largest_gap_mm:.0f} mm"
+        if ring.closed is None:
+            state = ring.note
+        elif ring.closed:
+            state = "closed"
+        else:
+            state = f"open, {len(ring.gaps)} gap(s), largest {ring.largest_gap_mm:.0f} mm"
         lines.append(f"{_LABELS[ring.side]} ring: {state}")
     for problem in regional.problems:
         lines.append(f"! {problem}")

@@ -3,7 +3,8 @@
 With the mitral opening cut out, the LA surface is a disk: its rim is the mitral ring. Two Laplace solves on
 the surface (the cotangent Laplacian of `robust_laplacian`, which stays well behaved on marching-cubes
 triangles) with the rim's vertices fixed on the unit circle by arc length give each vertex a position in the
-disk (Tutte's embedding with cotangent weights, as in standardised unfold maps of the LA). The rim's
+disk (a harmonic map, as in standardised unfold maps of the LA; cotangent weights can be negative on
+obtuse triangles, so unlike Tutte's uniform-weight embedding a fold-free map is likely, not guaranteed). The rim's
 starting point and the map's orientation are free; `orient_map` turns and, where needed, mirrors the disk so
 that two given 3D directions point right and up on the page. A harmonic map crowds the far side of the
 surface into the disk's centre, wherever the harmonic map puts it: `recentre` moves a chosen point to the

@@ -44,7 +44,7 @@ def real_table5(results: str | Path, out: str | Path | None = None, test: str = 
             continue
         per_case = merge_fold_tables([(path, read_metric_csv(path)) for path in folds.values()])
         methods.append(MethodResults(row.label, per_case))
-        notes.append(f"{row.label}: fold(s) {', '.join(map(str, folds))}, {len(per_case)} held-out cases")
+        notes.append(f"{row.label}: fold(s) {', '.join(map(str, folds))} ({len(per_case)} held-out cases)")
         if row.key == TABLE5_REFERENCE:
             reference_label = row.label
     if not methods:
