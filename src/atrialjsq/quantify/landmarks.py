@@ -112,19 +112,21 @@ def landmarks_at_radius(
     rest = mask & ~body
     parts, n_parts = ndimage.label(rest, structure=np.ones((3, 3, 3)))
     near_body = distance_to_outside(~body, spacing) <= 1.5 * float(spacing.max())
-    structures = np.where(body, BODY_LABEL, 0).astype(np.int16)
+    # Every part's size and interface centroid at once (a scan per part costs seconds with many small bumps).
+    sizes = np.bincount(parts.ravel(), minlength=n_parts + 1)
+    interface_labels = np.where(near_body, parts, 0)
+    interface_sizes = np.bincount(interface_labels.ravel(), minlength=n_parts + 1)
+    kept = [i for i in range(1, n_parts + 1) if sizes[i] * voxel_ml >= min_volume_ml and interface_sizes[i] > 0]
+    centres = ndimage.center_of_mass(near_body, interface_labels, kept) if kept else []
+    lookup = np.full(n_parts + 1, BODY_LABEL, dtype=np.int16)  # a bump too small to be a vein: body wall
+    lookup[0] = 0
     candidates: list[Landmark] = []
-    for index in range(1, n_parts + 1):
-        part = parts == index
-        volume = float(part.sum()) * voxel_ml
-        interface = part & near_body
-        if volume < min_volume_ml or not interface.any():
-            structures[part] = BODY_LABEL  # a bump too small to be a vein: wall of the body
-            continue
-        ostium = np.asarray(geometry.index_to_physical(np.argwhere(interface).mean(axis=0)), dtype=np.float64)
+    for index, centre in zip(kept, centres, strict=True):
+        ostium = np.asarray(geometry.index_to_physical(np.asarray(centre)), dtype=np.float64)
         label = BODY_LABEL + 1 + len(candidates)
-        structures[part] = label
-        candidates.append(Landmark("", ostium, _unit(ostium - centroid), volume, 0.0, label))
+        lookup[index] = label
+        candidates.append(Landmark("", ostium, _unit(ostium - centroid), float(sizes[index]) * voxel_ml, 0.0, label))
+    structures = np.where(body, np.int16(BODY_LABEL), lookup[parts]).astype(np.int16)
     found, unassigned = _assign(candidates)
     return Landmarks(found, centroid, unassigned, body_radius_mm, structures)
 

@@ -41,11 +41,8 @@ WALL_REGIONS = (
 )
 EXCLUDED = ("mitral", *SLEEVES)  # not LA wall for the burden
 REGIONS = (*WALL_REGIONS, *EXCLUDED)
-_FACES = {  # (frame axis, sign) → region
-    (0, 1): "lateral_wall", (0, -1): "septum",
-    (1, 1): "posterior_wall", (1, -1): "anterior_wall",
-    (2, 1): "roof", (2, -1): "floor",
-}
+# The wall face of each frame axis (left, posterior, superior) on its positive and its negative side.
+_FACES = np.array([["lateral_wall", "septum"], ["posterior_wall", "anterior_wall"], ["roof", "floor"]], dtype=object)
 
 
 def _unit(vector) -> np.ndarray:
@@ -134,8 +131,8 @@ def _wall_face(coordinates: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=object)
     scaled = coordinates / np.maximum(coordinates.std(axis=0), 1e-6)
     axis = np.argmax(np.abs(scaled), axis=1)
-    sign = np.where(scaled[np.arange(len(scaled)), axis] >= 0, 1, -1)
-    return np.array([_FACES[(int(a), int(s))] for a, s in zip(axis, sign, strict=True)], dtype=object)
+    negative = scaled[np.arange(len(scaled)), axis] < 0
+    return _FACES[axis, negative.astype(np.int64)]
 
 
 @dataclass

@@ -7,14 +7,14 @@ of the sleeves: the surface analogue of electrical isolation, exact for any ring
 
 An open ring's gaps are found as bottlenecks. Let d be each vertex's straight (not geodesic) distance to the
 nearest scar; the mitral opening and other sleeves do not bound a gap, so a gap that runs into them reads
-wider than it is. Adding the
-scar-free vertices in decreasing d and joining them to their added neighbours (union–find), the moment some
-distal-sleeve vertex and some far-wall vertex first fall into one patch, the vertex just added is the
-bottleneck of the widest scar-free path: the middle of the widest gap, with d = half the gap (the two lesion
-ends face each other at 2d). That gap is then plugged (scar within d + `PLUG_MARGIN_MM` of its middle) and
-the search repeated (a bottleneck next to an earlier gap widens that gap's plug instead) until the ring
-closes, the next gap is narrower than `MIN_GAP_MM` (below the mesh's resolution), or `MAX_GAPS` were found.
-A ring that was never there shows as one gap of (nearly) the whole band's width.
+wider than it is. Of all scar-free paths from the distal sleeves to the far wall, the widest (the one whose
+vertex nearest to the scar is farthest from it) has its bottleneck there: the middle of the widest gap, with d
+= half the gap (the two lesion ends face each other at 2d). That gap is then plugged (scar within d +
+`PLUG_MARGIN_MM` of its middle) and the search repeated (a bottleneck next to an earlier gap widens that gap's
+plug instead) until the ring closes, the next gap is narrower than `MIN_GAP_MM` (below the mesh's resolution),
+or `MAX_GAPS` were found.
+A side without any scar within `RING_REACH_MM` of its ostium rim has no ring at all: open, no gaps listed,
+and a note saying so.
 
 Each gap also gets an angle round the side's axis (body centroid → mean of the side's ostia), from the side's
 superior direction (0°) through posterior (90°), inferior (180°) and anterior (270°), for both sides. A lesion
@@ -97,6 +97,8 @@ def ring_analysis(
     if not sink.any():
         return AntrumRing(side, None, note=f"undetermined: no wall beyond {RING_REACH_MM:.0f} mm of the sleeves")
     scar = np.asarray(scar, dtype=bool) & wall
+    if not (scar & band).any():
+        return AntrumRing(side, False, note=f"no ring: no scar within {RING_REACH_MM:.0f} mm of the ostia")
     _, e1, e2 = antrum_axes(frame, ostia_mm)
     gaps: list[RingGap] = []
     plugs: list[float] = []  # each gap's plug radius, less the margin
@@ -133,37 +135,44 @@ def widest_gap(
     mesh: Mesh, graph, wall: np.ndarray, scar: np.ndarray, source: np.ndarray, sink: np.ndarray
 ) -> tuple[int, float] | None:
     """The bottleneck vertex of the widest scar-free wall path from `source` to `sink` and its distance to
-    the scar, or None when no such path exists (union–find over vertices in decreasing distance)."""
-    free = wall & ~scar
+    the scar, or None when no such path exists.
+
+    The widest (max–min) path between two vertices runs along the maximum spanning tree of the graph whose
+    edges weigh the smaller distance of their two ends (with a super-source and a super-sink tied to the
+    `source` and `sink` vertices), so one spanning tree and one tree walk find it (scipy.sparse.csgraph);
+    its bottleneck is the path's vertex nearest to the scar.
+    """
+    from scipy import sparse
+    from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
+
+    free = wall & ~np.asarray(scar, dtype=bool)
     if not (free & source).any() or not (free & sink).any():
         return None
     if scar.any():
         distance, _ = cKDTree(mesh.vertices_mm[scar]).query(mesh.vertices_mm)
     else:
-        distance = np.full(mesh.n_vertices, np.inf)
-    parent = np.arange(mesh.n_vertices)
-    has_source = source.copy()
-    has_sink = sink.copy()
-    active = np.zeros(mesh.n_vertices, dtype=bool)
-
-    def root(v: int) -> int:
-        while parent[v] != v:
-            parent[v] = parent[parent[v]]
-            v = parent[v]
-        return v
-
-    indptr, indices = graph.indptr, graph.indices
-    for v in np.flatnonzero(free)[np.argsort(-distance[free], kind="stable")].tolist():
-        active[v] = True
-        rv = root(v)
-        for u in indices[indptr[v] : indptr[v + 1]].tolist():
-            if not active[u]:
-                continue
-            ru = root(u)
-            if ru != rv:
-                parent[ru] = rv
-                has_source[rv] |= has_source[ru]
-                has_sink[rv] |= has_sink[ru]
-        if has_source[rv] and has_sink[rv]:
-            return v, float(distance[v]) if np.isfinite(distance[v]) else RING_REACH_MM
-    return None
+        distance = np.full(mesh.n_vertices, RING_REACH_MM)
+    index = np.flatnonzero(free)
+    d = distance[index]
+    sub = sparse.triu(graph[index][:, index], k=1).tocoo()
+    n = len(index)
+    top = float(d.max()) + 1.0
+    ends_source = np.flatnonzero(source[index])
+    ends_sink = np.flatnonzero(sink[index])
+    rows = np.concatenate([sub.row, np.full(len(ends_source), n), np.full(len(ends_sink), n + 1)])
+    cols = np.concatenate([sub.col, ends_source, ends_sink])
+    weight = np.concatenate([np.minimum(d[sub.row], d[sub.col]), np.full(len(ends_source) + len(ends_sink), top)])
+    # A minimum spanning tree of (2·top − weight) > 0 is a maximum spanning tree of `weight`.
+    flipped = sparse.coo_matrix((2.0 * top - weight, (rows, cols)), shape=(n + 2, n + 2)).tocsr()
+    tree = minimum_spanning_tree(flipped)
+    _, predecessor = breadth_first_order(tree + tree.T, n, directed=False, return_predecessors=True)
+    if predecessor[n + 1] < 0:
+        return None
+    path = []
+    node = int(predecessor[n + 1])
+    while node != n:
+        path.append(node)
+        node = int(predecessor[node])
+    path_nodes = np.asarray(path)
+    bottleneck = int(path_nodes[np.argmin(d[path_nodes])])
+    return int(index[bottleneck]), float(d[bottleneck])

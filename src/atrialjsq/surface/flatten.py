@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.linalg import spsolve
+from scipy.sparse.linalg import splu
 
 
 def harmonic_disk(vertices: np.ndarray, faces: np.ndarray, rim: np.ndarray) -> np.ndarray:
@@ -46,10 +46,9 @@ def harmonic_disk(vertices: np.ndarray, faces: np.ndarray, rim: np.ndarray) -> n
     positions[fixed] = np.stack([np.cos(angle), np.sin(angle)], axis=1)
     free = np.setdiff1d(np.arange(len(used)), fixed)
     if len(free):
-        inner = laplacian[free][:, free].tocsc()
+        inner = splu(laplacian[free][:, free].tocsc())  # one factorisation for both coordinates
         coupling = laplacian[free][:, fixed]
-        for axis in range(2):
-            positions[free, axis] = spsolve(inner, -coupling @ positions[fixed, axis])
+        positions[free] = inner.solve(np.asarray(-(coupling @ positions[fixed])))
     out = np.full((len(vertices), 2), np.nan)
     out[used] = positions
     return out
