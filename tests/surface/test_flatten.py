@@ -92,3 +92,12 @@ def test_recentre_moves_the_point_to_the_middle_and_keeps_the_rim_on_the_circle(
     assert (turns > 0).all()
     with pytest.raises(ValueError, match="inside the unit disk"):
         recentre(points, np.array([1.0, 0.0]))
+
+
+def test_the_largest_piece_of_faces_is_kept():
+    from atrialjsq.surface.mesh_graph import largest_face_component
+
+    # Two triangles sharing the edge 1–2 form one piece, a lone triangle another; vertex 7 is in no face (a
+    # vertex an edge-connected patch kept whose triangles were cut away: no equation would tie it to the rim).
+    faces = np.array([[4, 5, 6], [0, 1, 2], [1, 3, 2]], dtype=np.int64)
+    assert largest_face_component(faces, 8).tolist() == [[0, 1, 2], [1, 3, 2]]

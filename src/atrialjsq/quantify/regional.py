@@ -37,7 +37,13 @@ from atrialjsq.quantify.ring_gaps import AntrumRing, ring_analysis
 from atrialjsq.surface.boundary import bounding_box
 from atrialjsq.surface.flatten import equalise_radius, harmonic_disk, orient_map, recentre
 from atrialjsq.surface.mesh import Mesh
-from atrialjsq.surface.mesh_graph import boundary_loops, faces_within, patches, vertex_areas
+from atrialjsq.surface.mesh_graph import (
+    boundary_loops,
+    faces_within,
+    largest_face_component,
+    patches,
+    vertex_areas,
+)
 
 # The crop keeps what the mitral profiles read: 6 mm outside the surface, blurred by 1 mm (3 sigma), + 1 voxel.
 CROP_MARGIN_MM = max(OUTSIDE_MM) + 3.0 * SMOOTH_MM
@@ -172,14 +178,18 @@ def flat_map(
     if parts.max() < 0:
         return None
     largest = np.argmax(np.bincount(parts[parts >= 0]))
-    faces = faces_within(mesh, parts == largest)
+    faces = largest_face_component(faces_within(mesh, parts == largest), mesh.n_vertices)
     loops = boundary_loops(faces)
     if not loops:
         problems.append("the surface without the mitral opening has no rim: no flat map")
         return None
     if len(loops) > 1:
         problems.append(f"the surface has {len(loops) - 1} hole(s) besides the mitral ring: flat map approximate")
-    uv = harmonic_disk(mesh.vertices_mm, faces, loops[0])
+    try:
+        uv = harmonic_disk(mesh.vertices_mm, faces, loops[0])
+    except RuntimeError as error:  # SuperLU: a singular system (a piece of surface the rim does not reach)
+        problems.append(f"the Laplace solve of the flat map failed ({error}): no flat map")
+        return None
     inside = np.isfinite(uv).all(axis=1)
     if not inside[np.unique(faces)].all():
         problems.append("the Laplace solve of the flat map failed (a degenerate surface): no flat map")

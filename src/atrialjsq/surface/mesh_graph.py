@@ -47,6 +47,20 @@ def faces_within(mesh: Mesh, keep: np.ndarray) -> np.ndarray:
     return mesh.faces[keep[mesh.faces].all(axis=1)]
 
 
+def largest_face_component(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    """The faces of the largest piece connected through faces (vertices kept on their own, or pieces that
+    touch only along an edge whose triangles were cut away, are separate pieces)."""
+    if len(faces) == 0:
+        return faces
+    rows = np.concatenate([faces[:, 0], faces[:, 1], faces[:, 2]])
+    cols = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0]])
+    graph = sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_vertices, n_vertices))
+    _, labels = connected_components(graph, directed=False)
+    used = np.unique(faces)
+    largest = np.bincount(labels[used]).argmax()
+    return faces[labels[faces[:, 0]] == largest]
+
+
 def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
     """The closed rims of a triangle patch, each an ordered array of vertex indices, longest first.
 
