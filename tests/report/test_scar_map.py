@@ -23,11 +23,11 @@ def phantom_folder(tmp_path_factory):
     result = scar_from_image(case.image, case.labels["la"], "iir")
     out = tmp_path_factory.mktemp("regional") / case.case_id
     write_case_outputs(out, case.image, result, {"case_id": case.case_id})
-    return out, result
+    return out, result, case
 
 
 def test_the_case_folder_has_a_scar_map_and_regional_figures(phantom_folder):
-    out, _ = phantom_folder
+    out, _, _ = phantom_folder
     image = imread(out / "scar_map.png")
     assert image.ndim == 3 and image.shape[0] > 400 and image.shape[1] > 800
     regional = json.loads((out / "report.json").read_text())["regional"]
@@ -42,7 +42,7 @@ def test_the_case_folder_has_a_scar_map_and_regional_figures(phantom_folder):
 
 
 def test_the_mesh_carries_each_vertex_region(phantom_folder):
-    out, result = phantom_folder
+    out, result, _ = phantom_folder
     mesh = meshio.read(out / "mesh.vtk")
     codes = np.asarray(mesh.point_data["region"]).astype(int)
     assert len(codes) == result.mesh.n_vertices
@@ -61,3 +61,12 @@ def test_a_sphere_gets_no_map_and_says_why(tmp_path):
     regional = json.loads((tmp_path / "ball" / "report.json").read_text())["regional"]
     assert any("not found" in problem for problem in regional["problems"])
     assert "mitral ring not found" in " ".join(regional["problems"])
+
+
+def test_no_regional_skips_the_breakdown_and_says_so(phantom_folder, tmp_path):
+    _, result, case = phantom_folder
+    write_case_outputs(tmp_path / "quick", case.image, result, regional=False)
+    assert not (tmp_path / "quick" / "scar_map.png").exists()
+    report = json.loads((tmp_path / "quick" / "report.json").read_text())
+    assert "not computed" in report["regional"]["unavailable"] and "regional" not in report["timings_s"]
+    assert "region" not in meshio.read(tmp_path / "quick" / "mesh.vtk").point_data

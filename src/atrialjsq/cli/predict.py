@@ -57,6 +57,11 @@ def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | No
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--save-probabilities", action="store_true", help="also write prob_{la,normal,scar}.nii.gz")
     parser.add_argument("--no-figure", action="store_true", help="skip report.png and scar_map.png")
+    parser.add_argument(
+        "--no-regional",
+        action="store_true",
+        help="skip the regional breakdown (landmarks, regions, PV antrum rings, scar_map.png): 1.5-4 s less per case",
+    )
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -167,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
             args.out,
             probability_maps=args.save_probabilities,
             figure=not args.no_figure,
+            regional=not args.no_regional,
             progress=not args.quiet and rank == 0,  # one bar, not one per torchrun process
         )
     for outcome in outcomes:

@@ -45,6 +45,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="iir: scar at IIR ≥ this (1.32 dense scar, default; 1.2 fibrosis); both burdens are reported",
     )
     parser.add_argument("--no-figure", action="store_true", help="skip report.png and scar_map.png")
+    parser.add_argument(
+        "--no-regional", action="store_true", help="skip the regional breakdown (landmarks, regions, rings, map)"
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -131,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         "inputs": {"image": str(args.image), "la": str(args.la)},
         "timings": {"read": loaded - started, "quantify": quantified - loaded},
     }
-    burden = write_case_outputs(out, image, result, extra, figure=not args.no_figure)
+    burden = write_case_outputs(out, image, result, extra, figure=not args.no_figure, regional=not args.no_regional)
     for warning in report_warnings(burden, extra):
         print(f"warning: {out}: {warning}", file=sys.stderr)
     print(

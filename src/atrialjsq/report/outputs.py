@@ -66,12 +66,14 @@ def write_case_outputs(
     probability_maps: dict[str, Volume] | None = None,
     *,
     figure: bool = True,
+    regional: bool = True,
 ) -> Burden:
     """Write the whole case folder atomically and return the burden figures that went into report.json.
 
     `extra` carries what the caller knows and this module cannot: "timings" (dict of seconds), "case_id",
     "model", "model_version", "model_meta" (what the model was trained on), "warnings" (sentences for the
-    reader), "method", "inputs" (paths); other keys land under "extra" in report.json.
+    reader), "method", "inputs" (paths); other keys land under "extra" in report.json. `regional=False`
+    skips the regional breakdown and scar_map.png (report.json says so).
     """
     started = time.perf_counter()
     _require_same_grid(image, result.la, "the LA mask")
@@ -82,9 +84,12 @@ def write_case_outputs(
     burden = compute_burden(result)
     extra = dict(extra or {})
     timings = dict(extra.get("timings", {}))
-    regional_started = time.perf_counter()
-    regional, regional_json = _regional(image, result)
-    timings["regional"] = time.perf_counter() - regional_started
+    breakdown: RegionalScar | None = None
+    regional_json: dict[str, Any] = {"unavailable": "not computed (--no-regional)"}
+    if regional:
+        regional_started = time.perf_counter()
+        breakdown, regional_json = _regional(image, result)
+        timings["regional"] = time.perf_counter() - regional_started
 
     with atomic_output(out_dir, owned=is_case_output) as tmp:
         # The input's own Geometry object, not the result's (equal within tolerance), so headers match exactly.
@@ -95,17 +100,17 @@ def write_case_outputs(
                 Volume(np.asarray(volume.array, dtype=np.float32), image.geometry), tmp / f"prob_{name}.nii.gz"
             )
         point_data = result.vertex_point_data()
-        if regional is not None:
+        if breakdown is not None:
             codes = {name: code for code, name in enumerate(REGIONS)}
-            point_data["region"] = np.array([codes[name] for name in regional.regions], dtype=np.int32)
+            point_data["region"] = np.array([codes[name] for name in breakdown.regions], dtype=np.int32)
         for name in MESH_FILES:
             write_mesh(result.mesh, tmp / name, point_data)
         if figure:
             figure_started = time.perf_counter()
             render_report_figure(tmp / REPORT_PNG, image, result, burden, _annotations(extra))
-            if regional is not None and regional.flat_uv is not None:
+            if breakdown is not None and breakdown.flat_uv is not None:
                 title = f"{extra.get('case_id') or 'LA'}: scar map (posterior view: patient left on the left)"
-                render_scar_map(tmp / SCAR_MAP_PNG, result.mesh, regional, result.vertex_label, title)
+                render_scar_map(tmp / SCAR_MAP_PNG, result.mesh, breakdown, result.vertex_label, title)
             timings["figure"] = time.perf_counter() - figure_started
         timings["outputs"] = time.perf_counter() - started
         extra["timings"] = timings

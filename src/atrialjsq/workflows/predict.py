@@ -95,6 +95,7 @@ def predict_case(
     *,
     probability_maps: bool = False,
     figure: bool = True,
+    regional: bool = True,
 ) -> CaseOutcome:
     """Predict one input and write `<out_root>/<case_id>/`; InputError for anything wrong with the input."""
     from atrialjsq.data.plausibility import check_field_of_view
@@ -123,6 +124,7 @@ def predict_case(
         extra,
         _probability_maps(prediction) if probability_maps else None,
         figure=figure,
+        regional=regional,
     )
     timings["total"] = time.perf_counter() - started
     return CaseOutcome(case.case_id, str(case.path), out_dir, burden, None, timings, report_warnings(burden, extra))
@@ -165,6 +167,7 @@ def predict_cases(
     *,
     probability_maps: bool = False,
     figure: bool = True,
+    regional: bool = True,
     progress: bool = True,
     errors_to: TextIO | None = None,
 ) -> list[CaseOutcome]:
@@ -175,7 +178,9 @@ def predict_cases(
     for case in bar:
         bar.set_postfix_str(case.case_id)
         try:
-            outcome = predict_case(predictor, case, out_root, probability_maps=probability_maps, figure=figure)
+            outcome = predict_case(
+                predictor, case, out_root, probability_maps=probability_maps, figure=figure, regional=regional
+            )
         except InputError as error:
             tqdm.write(f"error: {error}", file=errors_to)
             outcome = CaseOutcome(case.case_id, str(case.path), error=str(error))
