@@ -60,7 +60,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | No
     parser.add_argument(
         "--no-regional",
         action="store_true",
-        help="skip the regional breakdown (landmarks, regions, PV antrum rings, scar_map.png): 1.5-4 s less per case",
+        help="skip the regional breakdown (landmarks, regions, PV antrum rings, scar_map.png): 2-5 s less per case",
     )
 
 

@@ -12,7 +12,8 @@ Files (all volumes on the input image's exact grid: shape, spacing, origin, dire
   (ParaView / 3D Slicer);
 - ``report.json`` (see `report_json`; its ``regional`` section from `atrialjsq.quantify.regional`),
   ``report.png`` (see `figures`) and ``scar_map.png``, the flattened LA (see `scar_map`; not written when no
-  mitral ring was found, and report.json says why).
+  mitral ring was found or the map could not be drawn, and report.json says why; nor with figure=False or
+  regional=False).
 
 Everything is written into a temporary sibling folder whose files replace those of `out_dir` only when all
 files are done, so a failure leaves no partial case behind. Only these files are replaced (and stale ones of
