@@ -3,9 +3,10 @@
 `scripts/table5_real.sh` trains every Table 5 row (`experiments.paper_tables.TABLE5_ROWS`) on a fold's
 training cases and scores the fold's held-out cases through `predict`'s path on the native grid, one
 ``<results>/<config>/fold<k>_la_native_per_case.csv`` per row and fold (folds often finish in different
-sessions). `real_table5` merges each row's folds case by case and writes Table 5 (Dice, ASSD and HD in mm,
-paired Wilcoxon marks against U-Net_LA-SE over the cases both rows have) with the folds each row covers
-in the notes. Rows without any fold yet are left out and named in the notes.
+sessions). `real_table5` keeps the folds every row present has scored (so that each row's mean is over the
+same cases), merges them case by case and writes Table 5 (Dice, ASSD and HD in mm, paired Wilcoxon marks
+against U-Net_LA-SE), with the folds used and those scored but left out (a row ahead of the others) in the
+notes. Rows without any fold yet are left out and named in the notes.
 """
 
 from __future__ import annotations
@@ -35,20 +36,31 @@ def row_folds(results: Path, config: str) -> dict[int, Path]:
 def real_table5(results: str | Path, out: str | Path | None = None, test: str = "wilcoxon") -> list[Path]:
     """Write table5_real.md/.csv/_stats.csv into `out` (default `results`); returns the files written."""
     results = Path(results)
-    methods, notes, missing = [], [], []
+    scored = {row.key: row_folds(results, row.key) for row in TABLE5_ROWS}
+    present = [folds for folds in scored.values() if folds]
+    if not present:
+        raise InputError(results, "no scored fold of any Table 5 row (run scripts/table5_real.sh first)")
+    common = sorted(set.intersection(*(set(folds) for folds in present)))
+    if not common:
+        raise InputError(results, "the rows share no scored fold: their means would be over different cases")
+    methods, notes, missing, ahead = [], [], [], []
     reference_label = None
     for row in TABLE5_ROWS:
-        folds = row_folds(results, row.key)
+        folds = scored[row.key]
         if not folds:
             missing.append(row.label)
             continue
-        per_case = merge_fold_tables([(path, read_metric_csv(path)) for path in folds.values()])
+        per_case = merge_fold_tables([(folds[k], read_metric_csv(folds[k])) for k in common])
         methods.append(MethodResults(row.label, per_case))
-        notes.append(f"{row.label}: fold(s) {', '.join(map(str, folds))} ({len(per_case)} held-out cases)")
+        extra = sorted(set(folds) - set(common))
+        if extra:
+            ahead.append(f"{row.label} fold(s) {', '.join(map(str, extra))}")
         if row.key == TABLE5_REFERENCE:
             reference_label = row.label
-    if not methods:
-        raise InputError(results, "no scored fold of any Table 5 row (run scripts/table5_real.sh first)")
+    cases = len(methods[0].per_case)
+    notes.append(f"fold(s) {', '.join(map(str, common))} of every row ({cases} held-out cases)")
+    if ahead:
+        notes.append(f"scored, left out until every row has them: {'; '.join(ahead)}")
     table = build_table(TITLE, methods, reference=reference_label, test=test, columns=PAPER_COLUMNS[:3])
     table.notes.extend(notes)
     if missing:
