@@ -7,24 +7,16 @@ summary (found, correctly named, distance median / 90th percentile / max).
 
 from __future__ import annotations
 
-import argparse
-import csv
-from pathlib import Path
-
 import numpy as np
+from phantom_study import GRID, study_arguments, write_rows
 from tqdm import tqdm
 
 from atrialjsq.phantom.generate import generate_phantom
 from atrialjsq.quantify.landmarks import detect_landmarks
 
-GRID = {"shape": (288, 288, 44), "spacing": (1.25, 1.25, 2.5)}
-
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--seeds", type=int, nargs=2, default=(100, 120), help="first and one-past-last seed")
-    args = parser.parse_args()
+    args = study_arguments(__doc__)
     rows = []
     for seed in tqdm(range(*args.seeds), desc="phantoms", unit="case"):
         case, params = generate_phantom(seed, **GRID)
@@ -45,11 +37,7 @@ def main() -> int:
                     "laa_found": "LAA" in result.found,
                 }
             )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(rows, args.out)
     distances = np.array([r["distance_mm"] for r in rows if r["found"]])
     cases = len({r["seed"] for r in rows})
     laa = sum(r["laa_found"] for r in rows if r["vein"] == "LSPV")

@@ -12,11 +12,8 @@ summary (ring closed/open agreement, gaps found, centre distance, false gaps, mi
 
 from __future__ import annotations
 
-import argparse
-import csv
-from pathlib import Path
-
 import numpy as np
+from phantom_study import GRID, study_arguments, write_rows
 from tqdm import tqdm
 
 from atrialjsq.phantom import anatomy as anat
@@ -26,15 +23,11 @@ from atrialjsq.quantify.regional import analyse_regions
 from atrialjsq.surface.mesh import extract_mesh
 from atrialjsq.surface.mesh_graph import vertex_areas
 
-GRID = {"shape": (288, 288, 44), "spacing": (1.25, 1.25, 2.5)}
 MATCH_MM = 10.0
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--seeds", type=int, nargs=2, default=(100, 120), help="first and one-past-last seed")
-    args = parser.parse_args()
+    args = study_arguments(__doc__)
     rows = []
     for seed in tqdm(range(*args.seeds), desc="phantoms", unit="case"):
         case, params = generate_phantom(seed, scar_kind="post-ablation", **GRID)
@@ -62,11 +55,7 @@ def main() -> int:
                 "gap_distances_mm": ";".join(f"{d:.1f}" for d in distances),
                 "mitral_error_mm": round(float(mitral_error), 2),
             })
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(rows, args.out)
     agree = sum(r["true_closed"] == r["reported_closed"] for r in rows)
     closed = [r for r in rows if r["true_closed"]]
     n_true = sum(r["true_gaps"] for r in rows)
