@@ -38,7 +38,7 @@ def test_rows_pool_their_folds_and_are_marked_against_se(tmp_path):
     dangi_mean = (sum(0.80 - 0.01 * i for i in range(6)) + sum(0.70 - 0.01 * i for i in range(6))) / 12
     assert f"{dangi_mean:.3f}" in rows["Dangi et al."] and "**" in rows["Dangi et al."].split("|")[2]
     assert "fold(s) 0, 1 of every row (12 held-out cases)" in text
-    assert "not run yet: U-Net_LA-BCE, Audebert et al., Xue et al." in text
+    assert "Not run yet: U-Net_LA-BCE, Audebert et al., Xue et al." in text
 
 
 def test_a_row_ahead_of_the_others_is_compared_on_the_shared_folds_only(tmp_path):
@@ -50,7 +50,7 @@ def test_a_row_ahead_of_the_others_is_compared_on_the_shared_folds_only(tmp_path
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
     assert "0.800 ± 0.000" in rows["U-Net_LA-BCE"]
     assert "fold(s) 0 of every row (6 held-out cases)" in text
-    assert "left out until every row has them: U-Net_LA-BCE fold(s) 1" in text
+    assert "Scored, left out until every row has them: U-Net_LA-BCE fold(s) 1" in text
 
 
 def test_a_case_in_two_folds_and_an_empty_folder_are_refused(tmp_path):

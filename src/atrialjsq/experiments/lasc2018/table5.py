@@ -58,11 +58,11 @@ def real_table5(results: str | Path, out: str | Path | None = None, test: str = 
         if row.key == TABLE5_REFERENCE:
             reference_label = row.label
     cases = len(methods[0].per_case)
-    notes.append(f"fold(s) {', '.join(map(str, common))} of every row ({cases} held-out cases)")
+    notes.append(f"Pooled: fold(s) {', '.join(map(str, common))} of every row ({cases} held-out cases).")
     if ahead:
-        notes.append(f"scored, left out until every row has them: {'; '.join(ahead)}")
+        notes.append(f"Scored, left out until every row has them: {'; '.join(ahead)}.")
     table = build_table(TITLE, methods, reference=reference_label, test=test, columns=PAPER_COLUMNS[:3])
     table.notes.extend(notes)
     if missing:
-        table.notes.append(f"not run yet: {', '.join(missing)}")
+        table.notes.append(f"Not run yet: {', '.join(missing)}.")
     return write_table(table, Path(out or results) / "table5_real")
