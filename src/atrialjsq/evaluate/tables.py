@@ -217,8 +217,11 @@ def stats_rows(table: ResultTable) -> list[dict[str, object]]:
     return records
 
 
-def write_table(table: ResultTable, stem: str | Path, decimals: int = 3) -> list[Path]:
-    """`<stem>.md`, `<stem>.csv` (paper layout) and `<stem>_stats.csv` (numbers), each written atomically."""
+def write_table(
+    table: ResultTable, stem: str | Path, decimals: int = 3, methods: Sequence[MethodResults] | None = None
+) -> list[Path]:
+    """`<stem>.md`, `<stem>.csv` (paper layout) and `<stem>_stats.csv` (numbers), each written atomically;
+    with the rows' per-case values (`methods`) also `<stem>.png`, their boxes (`table_figure`)."""
     stem = Path(stem)
     markdown, layout, numbers = (stem.with_name(stem.name + suffix) for suffix in (".md", ".csv", "_stats.csv"))
     with atomic_path(markdown) as tmp:
@@ -230,4 +233,10 @@ def write_table(table: ResultTable, stem: str | Path, decimals: int = 3) -> list
         writer = csv.DictWriter(handle, fieldnames=list(records[0]) if records else ["method"])
         writer.writeheader()
         writer.writerows(records)
-    return [markdown, layout, numbers]
+    paths = [markdown, layout, numbers]
+    if methods is not None:
+        from atrialjsq.evaluate.table_figure import plot_table
+
+        figure = plot_table(table, methods, stem.with_name(stem.name + ".png"))
+        paths += [figure] if figure is not None else []
+    return paths

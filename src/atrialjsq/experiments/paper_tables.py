@@ -549,7 +549,7 @@ def write_tables(table: str, out: str | Path, folds: int, test: str = "wilcoxon"
     result.notes.append(f"{folds}-fold cross-validation; {n_cases} held-out cases per method.")
     if pending:
         result.notes.append(f"Not run yet: {', '.join(pending)}.")
-    return write_table(result, out / spec.file_stem)
+    return write_table(result, out / spec.file_stem, methods=methods)
 
 
 # ---------------------------------------------------------------------------------------------- entry point

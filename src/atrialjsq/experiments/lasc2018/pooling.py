@@ -109,5 +109,5 @@ def pool_folds(fold_folders: Sequence[str | Path], out: str | Path) -> dict[str,
     reference = REFERENCE_LABEL if REFERENCE_LABEL in scar else None
     title = f"Scar on real anatomy (LASC 2018 with injected scar), {len(la)} held-out cases of {len(folders)} folds"
     table = build_table(title, methods, reference, columns=SCAR_COLUMNS)
-    paths = write_table(table, out / "scar_table")
+    paths = write_table(table, out / "scar_table", methods=methods)
     return {"cases": len(la), "rows": labels, "la": overall, "tables": [str(p) for p in paths]}

@@ -302,7 +302,7 @@ def score_scar_study(
         columns=SCAR_COLUMNS,
     )
     table.notes.append(f"{len(scored)} cases; scar injected with {compact.header.get('difficulty')} difficulty.")
-    paths = write_table(table, out / "scar_table")
+    paths = write_table(table, out / "scar_table", methods=methods)
     return {"cases": len(scored), "rows": list(rows), "tables": [str(p) for p in paths]}
 
 

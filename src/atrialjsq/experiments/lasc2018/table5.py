@@ -65,4 +65,4 @@ def real_table5(results: str | Path, out: str | Path | None = None, test: str = 
     table.notes.extend(notes)
     if missing:
         table.notes.append(f"Not run yet: {', '.join(missing)}.")
-    return write_table(table, Path(out or results) / "table5_real")
+    return write_table(table, Path(out or results) / "table5_real", methods=methods)
