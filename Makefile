@@ -25,7 +25,8 @@ demo: $(STAMP)
 	$(BIN)/atrialjsq demo --out demo_output
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -m "not slow" -n auto --maxprocesses 4 tests
 
@@ -33,7 +34,8 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 
 clean:

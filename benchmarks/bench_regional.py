@@ -95,8 +95,10 @@ def main() -> int:
             return 1
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; {mesh.n_vertices} vertices")
     print(f"analyse_regions (whole breakdown): {whole:.2f} s")
-    print(f"widest gap, both sides: spanning tree {ours * 1000:.0f} ms, union-find {baseline * 1000:.0f} ms, "
-          f"ratio {baseline / max(ours, 1e-9):.1f}x")
+    print(
+        f"widest gap, both sides: spanning tree {ours * 1000:.0f} ms, union-find {baseline * 1000:.0f} ms, "
+        f"ratio {baseline / max(ours, 1e-9):.1f}x"
+    )
     return 0
 
 

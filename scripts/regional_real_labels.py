@@ -38,26 +38,30 @@ def main() -> int:
         geometry = Geometry(data["image"].shape, DEFAULT_H5_SPACING)
         la = Volume((data["label"] > 0).astype(np.uint8), geometry)
         mesh = extract_mesh(la, smooth_sigma_mm=1.0)
-        result = analyse_regions(Volume(data["image"].astype(np.float32), geometry), la, mesh,
-                                 np.zeros(mesh.n_vertices, dtype=bool))
+        result = analyse_regions(
+            Volume(data["image"].astype(np.float32), geometry), la, mesh, np.zeros(mesh.n_vertices, dtype=bool)
+        )
         mitral = result.mitral
         rms = np.nan
         if mitral is not None:
             points = mesh.vertices_mm[mitral.vertices]
             rms = float(np.linalg.svd(points - points.mean(0), full_matrices=False)[1][-1] / np.sqrt(len(points)))
         found = result.landmarks.found
-        rows.append({
-            "case": folder.name,
-            "mitral_found": mitral is not None,
-            "mitral_radius_mm": round(mitral.radius_mm, 1) if mitral else "",
-            "mitral_plane_rms_mm": round(rms, 2) if mitral else "",
-            "mitral_confidence": round(mitral.confidence, 3) if mitral else "",
-            "veins": " ".join(name for name in (*VEINS, "LCPV") if name in found),
-            "four_veins": all(v in found for v in VEINS) or ("LCPV" in found and "RSPV" in found and "RIPV" in found),
-            "laa_found": "LAA" in found,
-            "flat_map": result.flat_uv is not None,
-            "problems": "; ".join(result.problems),
-        })
+        rows.append(
+            {
+                "case": folder.name,
+                "mitral_found": mitral is not None,
+                "mitral_radius_mm": round(mitral.radius_mm, 1) if mitral else "",
+                "mitral_plane_rms_mm": round(rms, 2) if mitral else "",
+                "mitral_confidence": round(mitral.confidence, 3) if mitral else "",
+                "veins": " ".join(name for name in (*VEINS, "LCPV") if name in found),
+                "four_veins": all(v in found for v in VEINS)
+                or ("LCPV" in found and "RSPV" in found and "RIPV" in found),
+                "laa_found": "LAA" in found,
+                "flat_map": result.flat_uv is not None,
+                "problems": "; ".join(result.problems),
+            }
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

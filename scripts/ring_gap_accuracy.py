@@ -48,13 +48,20 @@ def main() -> int:
             distances = [min((np.linalg.norm(t - r) for r in reported), default=np.inf) for t in truth]
             matched = sum(d <= MATCH_MM for d in distances)
             false = sum(min((np.linalg.norm(r - t) for t in truth), default=np.inf) > MATCH_MM for r in reported)
-            rows.append({
-                "seed": seed, "side": side, "true_gaps": len(truth), "reported_gaps": len(reported),
-                "true_closed": not truth, "reported_closed": bool(found and found.closed),
-                "gaps_found": matched, "false_gaps": false,
-                "gap_distances_mm": ";".join(f"{d:.1f}" for d in distances),
-                "mitral_error_mm": round(float(mitral_error), 2),
-            })
+            rows.append(
+                {
+                    "seed": seed,
+                    "side": side,
+                    "true_gaps": len(truth),
+                    "reported_gaps": len(reported),
+                    "true_closed": not truth,
+                    "reported_closed": bool(found and found.closed),
+                    "gaps_found": matched,
+                    "false_gaps": false,
+                    "gap_distances_mm": ";".join(f"{d:.1f}" for d in distances),
+                    "mitral_error_mm": round(float(mitral_error), 2),
+                }
+            )
     write_rows(rows, args.out)
     agree = sum(r["true_closed"] == r["reported_closed"] for r in rows)
     closed = [r for r in rows if r["true_closed"]]

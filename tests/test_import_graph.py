@@ -66,9 +66,5 @@ def test_every_package_has_a_layer():
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
 def test_imports_point_down(path: Path):
     own = package_of(path)
-    upward = sorted(
-        name
-        for name in imported_packages(path) - {own}
-        if name in RANK and RANK[name] >= RANK[own]
-    )
+    upward = sorted(name for name in imported_packages(path) - {own} if name in RANK and RANK[name] >= RANK[own])
     assert not upward, f"{path.relative_to(SRC)} ({own}) imports {upward}, at or above its layer"

@@ -66,4 +66,3 @@ def test_ensure_folds_saves_then_reuses_a_split_and_refuses_one_that_does_not_fi
         ensure_folds(path, ids, 2, 0)
     with pytest.raises(InputError, match="over 7 cases"):
         ensure_folds(path, [*ids, "c6"], 3, 0)
-

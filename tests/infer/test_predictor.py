@@ -241,7 +241,7 @@ def _tiny_bundle_without_localiser(tmp_path):
 def test_adding_a_constant_to_the_intensities_changes_nothing(tmp_path):
     rng = np.random.default_rng(0)
     geometry = Geometry((61, 47, 23), (1.3, 1.3, 2.6), (5.0, -7.0, 11.0), ROTATED)
-    array = (ball_image(geometry, geometry.index_to_physical(np.array([30.0, 20, 11])), 15.0).array * 120 + 40)
+    array = ball_image(geometry, geometry.index_to_physical(np.array([30.0, 20, 11])), 15.0).array * 120 + 40
     array = array + rng.normal(0, 10, array.shape).astype(np.float32)
     # fp32: bf16 would round the float-rounding differences of the two inputs up to ~1e-4
     predictor = Predictor.from_checkpoint(str(_tiny_bundle_without_localiser(tmp_path)), "cpu", precision="fp32")

@@ -60,8 +60,11 @@ def test_the_vein_is_a_clipped_sleeve_and_the_rest_is_wall(ball_with_vein):
     # By hand: on the ball, |x| > sqrt(y² + z²) ≥ max(|y|, |z|) wherever x < −18·cos 45° = −12.7 mm.
     assert (regions[offset[:, 0] < -13.5] == "septum").all()
     assert (regions[offset[:, 2] > 13.5] == "roof").all() and (regions[offset[:, 1] < -13.5] == "anterior_wall").all()
-    near_vein = (np.abs(np.linalg.norm(offset, axis=1) - BALL_MM) < 1.5) & (np.linalg.norm(offset[:, 1:], axis=1)
-                                                                          < 9) & (offset[:, 0] > 0)
+    near_vein = (
+        (np.abs(np.linalg.norm(offset, axis=1) - BALL_MM) < 1.5)
+        & (np.linalg.norm(offset[:, 1:], axis=1) < 9)
+        & (offset[:, 0] > 0)
+    )
     assert (regions[near_vein & (regions != "LCPV")] == "left_antrum").all()
     # Scar on the sleeve alone: a burden of the sleeve, none of the clipped LA wall.
     scar = regions == "LCPV"
@@ -80,9 +83,7 @@ def test_a_closed_ring_is_closed(ball_with_vein):
 
 def test_a_gap_is_found_at_its_place_with_its_size(ball_with_vein):
     _, mesh, landmarks, frame, regions = ball_with_vein
-    ring = ring_analysis(
-        mesh, regions, _ring(mesh, 60.0), frame, "left_antrum", [landmarks.found["LCPV"].ostium_mm]
-    )
+    ring = ring_analysis(mesh, regions, _ring(mesh, 60.0), frame, "left_antrum", [landmarks.found["LCPV"].ostium_mm])
     assert ring is not None and not ring.closed
     assert len(ring.gaps) == 1
     gap = ring.gaps[0]
@@ -108,8 +109,9 @@ def test_two_gaps_are_both_found_largest_first(ball_with_vein):
 
 def test_no_scar_round_the_antrum_is_no_ring(ball_with_vein):
     _, mesh, landmarks, frame, regions = ball_with_vein
-    ring = ring_analysis(mesh, regions, np.zeros(mesh.n_vertices, dtype=bool), frame, "left_antrum",
-                         [landmarks.found["LCPV"].ostium_mm])
+    ring = ring_analysis(
+        mesh, regions, np.zeros(mesh.n_vertices, dtype=bool), frame, "left_antrum", [landmarks.found["LCPV"].ostium_mm]
+    )
     assert ring is not None and ring.closed is False and ring.gaps == [] and ring.note.startswith("no ring")
 
 
@@ -205,8 +207,9 @@ def test_a_ring_with_no_wall_beyond_its_reach_is_undetermined(ball_with_vein, mo
 
     _, mesh, landmarks, frame, regions = ball_with_vein
     monkeypatch.setattr(ring_gaps, "RING_REACH_MM", 100.0)  # the whole ball lies within reach of the sleeve
-    ring = ring_gaps.ring_analysis(mesh, regions, _ring(mesh, None), frame, "left_antrum",
-                                   [landmarks.found["LCPV"].ostium_mm])
+    ring = ring_gaps.ring_analysis(
+        mesh, regions, _ring(mesh, None), frame, "left_antrum", [landmarks.found["LCPV"].ostium_mm]
+    )
     assert ring is not None and ring.closed is None and "undetermined" in ring.note
 
 

@@ -80,6 +80,7 @@ def make_bundle(
     `preprocessing` ({"localizer": {...}, "fine": {...}}) adds what a checkpoint does not record but inference
     must reproduce, e.g. {"zscore_region": "body"} when the cache was built with `--zscore body`.
     """
+
     def section(key: str, path: str | Path) -> dict[str, Any]:
         state = load_model_file(path)
         state["preprocessing"] = {**state["preprocessing"], **(preprocessing or {}).get(key, {})}
@@ -101,6 +102,7 @@ def untrained_bundle(
     from atrialjsq.model.unet import build_model
 
     torch.manual_seed(seed)
+
     def state(config: Any) -> dict[str, Any]:
         spacing, roi = list(config.data.spacing), list(config.data.roi)
         model = build_model(config).state_dict()

@@ -59,9 +59,7 @@ def m2_radius_voxels(radius_mm: float, spacing) -> tuple[int, int, int]:
     return tuple(max(1, round(float(radius_mm) / float(s))) for s in spacing)  # type: ignore[return-value]
 
 
-def predicted_boundary_mask(
-    la_logits: torch.Tensor, radius_mm: float = 2.0, spacing=(1.0, 1.0, 1.0)
-) -> torch.Tensor:
+def predicted_boundary_mask(la_logits: torch.Tensor, radius_mm: float = 2.0, spacing=(1.0, 1.0, 1.0)) -> torch.Tensor:
     """M2: voxels within `radius_mm` (per axis, a box) of the predicted LA boundary {σ > 0.5}, from detached
     logits [B, 1, X, Y, Z]; float 0/1 of the same shape."""
     check_channels("predicted_boundary_mask", la_logits, 1, "la_logits")

@@ -55,8 +55,12 @@ def blood_deviation(mesh: Mesh, image: Volume, la_mask: np.ndarray) -> np.ndarra
     sigma = SMOOTH_MM / np.asarray(geometry.spacing)
     smooth = ndimage.gaussian_filter(np.asarray(image.array, dtype=np.float32), sigma)
     outside = sample_at_offsets(
-        smooth, mesh.vertices_index, normals_index, geometry.spacing,
-        np.asarray(OUTSIDE_MM), order=1,
+        smooth,
+        mesh.vertices_index,
+        normals_index,
+        geometry.spacing,
+        np.asarray(OUTSIDE_MM),
+        order=1,
     )
     return np.abs(outside / max(blood, 1e-6) - 1.0).max(axis=1)
 

@@ -68,7 +68,9 @@ class RegionalScar:
                 name: {"ostium_mm": np.round(mark.ostium_mm, 1).tolist(), "confidence": round(mark.confidence, 3)}
                 for name, mark in sorted(self.landmarks.found.items())
             },
-            "mitral_ring": None if self.mitral is None else {
+            "mitral_ring": None
+            if self.mitral is None
+            else {
                 "centre_mm": np.round(self.mitral.centre_mm, 1).tolist(),
                 "radius_mm": round(self.mitral.radius_mm, 1),
                 "confidence": round(self.mitral.confidence, 3),

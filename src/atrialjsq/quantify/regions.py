@@ -36,8 +36,15 @@ LEFT_VEINS = ("LSPV", "LIPV", "LCPV")
 RIGHT_VEINS = ("RSPV", "RIPV")
 SLEEVES = ("LSPV", "LIPV", "LCPV", "RSPV", "RIPV", "other_protrusion")
 WALL_REGIONS = (
-    "left_antrum", "right_antrum", "posterior_wall", "roof", "floor", "anterior_wall", "septum",
-    "lateral_wall", "LAA",
+    "left_antrum",
+    "right_antrum",
+    "posterior_wall",
+    "roof",
+    "floor",
+    "anterior_wall",
+    "septum",
+    "lateral_wall",
+    "LAA",
 )
 EXCLUDED = ("mitral", *SLEEVES)  # not LA wall for the burden
 REGIONS = (*WALL_REGIONS, *EXCLUDED)
@@ -69,16 +76,22 @@ def la_frame(landmarks: Landmarks) -> LAFrame:
     right_side = [found[name].ostium_mm for name in RIGHT_VEINS if name in found]
     from_landmarks = bool(left_side and right_side)
     left = _unit(np.mean(left_side, axis=0) - np.mean(right_side, axis=0)) if from_landmarks else np.eye(3)[0]
-    pairs = [(found[a].ostium_mm, found[b].ostium_mm) for a, b in (("LSPV", "LIPV"), ("RSPV", "RIPV"))
-             if a in found and b in found]
+    pairs = [
+        (found[a].ostium_mm, found[b].ostium_mm)
+        for a, b in (("LSPV", "LIPV"), ("RSPV", "RIPV"))
+        if a in found and b in found
+    ]
     superior = np.mean([s - i for s, i in pairs], axis=0) if pairs else np.eye(3)[2]
     superior = superior - (superior @ left) * left
     if np.linalg.norm(superior) < 1e-6:
         superior, from_landmarks = np.eye(3)[2] - left[2] * left, False
     superior = _unit(superior)
     posterior = np.cross(superior, left)
-    return LAFrame(np.asarray(landmarks.body_centroid_mm, dtype=np.float64), np.stack([left, posterior, superior]),
-                   from_landmarks and bool(pairs))
+    return LAFrame(
+        np.asarray(landmarks.body_centroid_mm, dtype=np.float64),
+        np.stack([left, posterior, superior]),
+        from_landmarks and bool(pairs),
+    )
 
 
 def vertex_structures(mesh: Mesh, structures: np.ndarray, spacing=(1.0, 1.0, 1.0)) -> np.ndarray:

@@ -18,14 +18,16 @@ from atrialjsq.quantify.regions import EXCLUDED
 from atrialjsq.surface.mesh import Mesh
 
 _LABELS = {
-    "left_antrum": "left PV antrum", "right_antrum": "right PV antrum", "posterior_wall": "posterior wall",
-    "anterior_wall": "anterior wall", "lateral_wall": "lateral wall", "LAA": "appendage",
+    "left_antrum": "left PV antrum",
+    "right_antrum": "right PV antrum",
+    "posterior_wall": "posterior wall",
+    "anterior_wall": "anterior wall",
+    "lateral_wall": "lateral wall",
+    "LAA": "appendage",
 }
 
 
-def render_scar_map(
-    path: str | Path, mesh: Mesh, regional: RegionalScar, scar: np.ndarray, title: str = ""
-) -> Path:
+def render_scar_map(path: str | Path, mesh: Mesh, regional: RegionalScar, scar: np.ndarray, title: str = "") -> Path:
     """Write the flat scar map (see the module docstring) atomically; needs `regional.flat_uv`."""
     import matplotlib
 
@@ -41,7 +43,8 @@ def render_scar_map(
     regions = regional.regions
     # A face takes the class most of its vertices have: scar first, then clipped sleeve, else wall.
     face_colour = np.where(
-        np.asarray(scar, dtype=bool)[faces].sum(axis=1) >= 2, 2.0,
+        np.asarray(scar, dtype=bool)[faces].sum(axis=1) >= 2,
+        2.0,
         np.where(np.isin(regions, EXCLUDED)[faces].sum(axis=1) >= 2, 1.0, 0.0),
     )
     figure, (ax, side) = plt.subplots(1, 2, figsize=(11, 6.6), gridspec_kw={"width_ratios": [3, 1.25]})
@@ -63,20 +66,29 @@ def render_scar_map(
         if name in EXCLUDED:
             continue
         where = np.median(uv[valid & (regions == name)], axis=0)
-        ax.text(*where, _LABELS.get(name, name), fontsize=7.5, color="#555555", ha="center", va="center",
-                style="italic")
+        ax.text(
+            *where, _LABELS.get(name, name), fontsize=7.5, color="#555555", ha="center", va="center", style="italic"
+        )
     for name, mark in regional.landmarks.found.items():
         nearest = np.flatnonzero(valid)[np.argmin(np.linalg.norm(vertices[valid] - mark.ostium_mm, axis=1))]
         ax.plot(*uv[nearest], "o", color="#08519c", markersize=6)
-        ax.annotate(name, uv[nearest], textcoords="offset points", xytext=(5, 5), fontsize=9, color="#08519c",
-                    weight="bold")
+        ax.annotate(
+            name, uv[nearest], textcoords="offset points", xytext=(5, 5), fontsize=9, color="#08519c", weight="bold"
+        )
     for ring in regional.rings:
         for gap in ring.gaps:
             nearest = np.flatnonzero(valid)[np.argmin(np.linalg.norm(vertices[valid] - gap.centre_mm, axis=1))]
-            ax.plot(*uv[nearest], "o", markersize=14, markerfacecolor="none", markeredgecolor="#ffbf00",
-                    markeredgewidth=2)
-            ax.annotate(f"gap {gap.size_mm:.0f} mm", uv[nearest], textcoords="offset points", xytext=(8, -12),
-                        fontsize=8, color="#8c6d00")
+            ax.plot(
+                *uv[nearest], "o", markersize=14, markerfacecolor="none", markeredgecolor="#ffbf00", markeredgewidth=2
+            )
+            ax.annotate(
+                f"gap {gap.size_mm:.0f} mm",
+                uv[nearest],
+                textcoords="offset points",
+                xytext=(8, -12),
+                fontsize=8,
+                color="#8c6d00",
+            )
     ax.set_xlim(-1.2, 1.2)
     ax.set_ylim(-1.2, 1.2)
     ax.set_aspect("equal")
@@ -104,8 +116,13 @@ def render_scar_map(
     for problem in regional.problems:
         lines.append(f"! {problem}")
     side.text(0, 1, "\n".join(lines), va="top", fontsize=8.5, family="monospace", wrap=True)
-    side.text(0, 0.02, "red: scar   beige: wall   grey: vein sleeves (clipped)\nlines: region borders",
-              fontsize=8, va="bottom")
+    side.text(
+        0,
+        0.02,
+        "red: scar   beige: wall   grey: vein sleeves (clipped)\nlines: region borders",
+        fontsize=8,
+        va="bottom",
+    )
     figure.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
