@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,6 +173,9 @@ def test_bad_training_options_fail_before_any_output(compact_1mm, tmp_path, caps
     assert main([*common, "--add-originals", str(tmp_path / "missing.npz")]) == 1
     assert "missing.npz: no such compact file" in capsys.readouterr().err
     assert not out.exists()  # not even folds.json
+    assert main([*common, "--add-draw", str(compact_1mm)]) == 1  # a compact without injected scar
+    assert "not an injected compact file" in capsys.readouterr().err
+    assert not out.exists()
     for flag in ("--seconds", "--snapshot-every"):
         with pytest.raises(SystemExit) as stop:
             main([*common, flag, "-5"])
@@ -315,6 +319,51 @@ def test_original_images_join_training_for_the_la_only(scar_compact, tmp_path):
     other = build_compact(_cases(1), tmp_path / "other.npz", z_margin_mm=6.0)
     with pytest.raises(InputError, match="lacks case"):
         load_originals(compact, CvSettings(config=config, originals=other))
+
+
+def test_further_draws_of_injected_scar_join_training_with_every_term(scar_compact, tmp_path):
+    """`--add-draw`: another injection seed adds one array per case with the scar known, on the same LA and
+    window but another scar; a draw with a seed already used, or a compact without injected scar, is refused."""
+    from atrialjsq.experiments.lasc2018.cross_validation import (
+        CvSettings,
+        load_draws,
+        load_originals,
+        run_identity,
+        training_cases,
+    )
+    from atrialjsq.experiments.lasc2018.scar import inject_compact
+
+    la_file = scar_compact.parent / "la.npz"
+    draw = inject_compact(la_file, tmp_path / "draw2.npz", seed=2)
+    config = get_config("ajsq-sesa", **TINY)
+    settings = CvSettings(config=config, originals=la_file, draws=(draw,))
+    compact = load_compact(scar_compact)
+    draws = load_draws(compact, settings)
+    arrays = training_cases(compact, compact.case_ids, settings, load_originals(compact, settings), draws)
+    n = len(compact.case_ids)
+    assert len(arrays) == 3 * n  # first draw, second draw, as acquired
+    assert [float(a["scar_known"]) for a in arrays] == [1.0] * (2 * n) + [0.0] * n
+    for first, second in zip(arrays[:n], arrays[n : 2 * n], strict=True):
+        np.testing.assert_array_equal(first["la"], second["la"])
+        assert not np.array_equal(first["phi_scar"], second["phi_scar"])  # another scar on the same wall
+    assert run_identity(compact, settings)["draws"] == [str(draw)]
+    assert "draws" not in run_identity(compact, CvSettings(config=config))  # older runs keep their identity
+    same_seed = inject_compact(la_file, tmp_path / "again.npz", seed=1)
+    with pytest.raises(InputError, match="seed 1"):
+        load_draws(compact, CvSettings(config=config, draws=(same_seed,)))
+    with pytest.raises(InputError, match="not an injected compact"):
+        load_draws(compact, CvSettings(config=config, draws=(la_file,)))
+
+
+def test_the_model_file_says_how_each_case_was_seen():
+    from atrialjsq.experiments.lasc2018.cross_validation import CvSettings, _how_seen
+
+    config = get_config("ajsq-sesa", **TINY)
+    assert _how_seen(CvSettings(config=config)) == ""
+    both = CvSettings(config=config, originals=Path("la.npz"))
+    assert _how_seen(both) == " (each with injected scar and as acquired)"  # the shipped model's wording
+    three = CvSettings(config=config, originals=Path("la.npz"), draws=(Path("s1.npz"), Path("s2.npz")))
+    assert _how_seen(three) == " (each with 3 draws of injected scar and as acquired)"
 
 
 def test_the_scoring_tables_print_a_dash_for_the_sd_of_one_case():

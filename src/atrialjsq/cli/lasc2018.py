@@ -59,6 +59,7 @@ def _settings(args: argparse.Namespace):
         progress=not args.quiet,
         max_iterations=args.max_iterations,
         originals=args.add_originals,
+        draws=tuple(args.add_draw or ()),
         snapshot_seconds=args.snapshot_every,
     )
 
@@ -87,6 +88,13 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="COMPACT",
         help="compact file of the same cases without injected scar: train the LA on those images too",
+    )
+    parser.add_argument(
+        "--add-draw",
+        type=Path,
+        action="append",
+        metavar="COMPACT",
+        help="another injected compact file of the same cases (inject-scar with another --seed); repeatable",
     )
     parser.add_argument(
         "--snapshot-every",

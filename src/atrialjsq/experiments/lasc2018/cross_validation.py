@@ -56,6 +56,10 @@ class CvSettings:
     # A compact file of the same cases without injected scar: its training cases join the training set for the
     # LA only (`scar_known` = 0), so the LA head cannot lean on the bright wall that injection draws.
     originals: Path | None = None
+    # Further injected compact files of the same cases (other seeds: other scar shapes, burdens and contrasts):
+    # each adds one more training array per case with every loss term, so the scar head sees more than one
+    # draw of each atrium.
+    draws: tuple[Path, ...] = ()
     snapshot_seconds: float | None = None  # also write slim model files every this many seconds (curves)
 
     @property
@@ -95,28 +99,59 @@ def prepare_training_arrays(cases: Sequence[CompactCase], settings: CvSettings) 
         return list(pool.map(_arrays_job, jobs))
 
 
+def _load_companion(compact: CompactSet, path: Path, settings: CvSettings) -> CompactSet:
+    """A compact file of the same cases as `compact`, on the same grid and windows (checked before any output)."""
+    companion = load_compact(path, ids=compact.case_ids)  # refuses a file lacking any of them
+    _check_spacing(companion, settings.config)
+    for case in compact.cases:
+        if companion.case(case.case_id).la.shape != case.la.shape:
+            raise InputError(path, f"case {case.case_id}: window differs from {compact.path}")
+    return companion
+
+
 def load_originals(compact: CompactSet, settings: CvSettings) -> CompactSet | None:
     """`settings.originals` (the same cases without injected scar), loaded once and checked before any output
     is written: every case of `compact`, on the same grid and the same windows; None when not asked for."""
     if settings.originals is None:
         return None
-    originals = load_compact(settings.originals, ids=compact.case_ids)  # refuses a file lacking any of them
-    _check_spacing(originals, settings.config)
-    for case in compact.cases:
-        if originals.case(case.case_id).la.shape != case.la.shape:
-            raise InputError(settings.originals, f"case {case.case_id}: window differs from {compact.path}")
-    return originals
+    return _load_companion(compact, settings.originals, settings)
+
+
+def load_draws(compact: CompactSet, settings: CvSettings) -> list[CompactSet]:
+    """`settings.draws`, checked like the originals and also injected with a seed of their own (a draw with
+    the seed of another would repeat its scar, not add one)."""
+    draws, seeds = [], {compact.header.get("seed"): compact.path}
+    for path in settings.draws:
+        draw = _load_companion(compact, Path(path), settings)
+        if draw.header.get("scar") != "injected":
+            raise InputError(path, "not an injected compact file (make one with `atrialjsq lasc2018 inject-scar`)")
+        seed = draw.header.get("seed")
+        if seed in seeds:
+            raise InputError(path, f"injected with seed {seed}, as {seeds[seed]}: the same scar drawn twice")
+        seeds[seed] = draw.path
+        draws.append(draw)
+    return draws
 
 
 def training_cases(
-    compact: CompactSet, case_ids: Sequence[str], settings: CvSettings, originals: CompactSet | None = None
+    compact: CompactSet,
+    case_ids: Sequence[str],
+    settings: CvSettings,
+    originals: CompactSet | None = None,
+    draws: Sequence[CompactSet] = (),
 ) -> list[dict[str, np.ndarray]]:
-    """Trainer arrays of `case_ids` from `compact`, plus the same cases' original images from `originals`
-    (`load_originals`) when given."""
-    arrays = prepare_training_arrays([compact.case(case_id) for case_id in case_ids], settings)
-    if originals is None:
-        return arrays
-    return arrays + prepare_training_arrays([originals.case(case_id) for case_id in case_ids], settings)
+    """Trainer arrays of `case_ids` from `compact`, then from each further draw (`load_draws`), then the same
+    cases' original images from `originals` (`load_originals`) when given."""
+    sets = [compact, *draws] + ([originals] if originals is not None else [])
+    return [array for each in sets for array in prepare_training_arrays([each.case(i) for i in case_ids], settings)]
+
+
+def _draw_paths(settings: CvSettings) -> list[str]:
+    return [str(path) for path in settings.draws]
+
+
+def _arrays_per_case(settings: CvSettings) -> int:
+    return 1 + len(settings.draws) + (settings.originals is not None)
 
 
 def predict_case(predictor, case: CompactCase) -> dict[str, np.ndarray]:
@@ -210,7 +245,15 @@ def run_identity(compact: CompactSet, settings: CvSettings) -> dict[str, Any]:
     """What makes a fold's run this one besides its config and cases: the data files and the options."""
     header = {key: compact.header.get(key) for key in ("source", "scar", "seed", "difficulty")}
     originals = None if settings.originals is None else str(settings.originals)
-    return {"compact": str(compact.path), "compact_header": header, "originals": originals, "tta": settings.tta}
+    identity: dict[str, Any] = {
+        "compact": str(compact.path),
+        "compact_header": header,
+        "originals": originals,
+        "tta": settings.tta,
+    }
+    if settings.draws:  # only when used, so that runs made before draws existed keep their identity
+        identity["draws"] = _draw_paths(settings)
+    return identity
 
 
 def _check_done_fold(done: Path, summary: dict[str, Any], compact: CompactSet, settings: CvSettings) -> None:
@@ -221,6 +264,8 @@ def _check_done_fold(done: Path, summary: dict[str, Any], compact: CompactSet, s
         "tta": settings.tta,
         "originals": None if settings.originals is None else str(settings.originals),
     }
+    if settings.draws:
+        expected["draws"] = _draw_paths(settings)
     changed = [
         f"{key}: {summary.get(key)!r} -> {value!r}" for key, value in expected.items() if summary.get(key) != value
     ]
@@ -232,7 +277,12 @@ def _check_done_fold(done: Path, summary: dict[str, Any], compact: CompactSet, s
 
 
 def run_fold(
-    cv: CrossValidation, compact: CompactSet, fold: FoldSplit, settings: CvSettings, originals: CompactSet | None = None
+    cv: CrossValidation,
+    compact: CompactSet,
+    fold: FoldSplit,
+    settings: CvSettings,
+    originals: CompactSet | None = None,
+    draws: Sequence[CompactSet] = (),
 ) -> dict[str, Any]:
     """Train on the fold's training cases (`kfold`: a finished run is kept, an interrupted one resumed),
     predict its held-out cases, write fold<k>/predictions.npz and fold<k>/fold.json."""
@@ -242,7 +292,7 @@ def run_fold(
     result = cv.train(
         fold,
         timeboxed_config(settings),
-        lambda: training_cases(compact, fold.train, settings, originals),
+        lambda: training_cases(compact, fold.train, settings, originals, draws),
         meta={**settings.extra, "seconds_budget": settings.seconds},
         identity=run_identity(compact, settings),
         callbacks=_callbacks(settings, fold_dir),
@@ -263,8 +313,9 @@ def run_fold(
         "compile": settings.compile,
         "device": str(predictor.fine.device),
         "train_cases": len(fold.train),
-        "train_arrays": len(fold.train) * (2 if settings.originals is not None else 1),
+        "train_arrays": len(fold.train) * _arrays_per_case(settings),
         "originals": None if settings.originals is None else str(settings.originals),
+        **({"draws": _draw_paths(settings)} if settings.draws else {}),
         "dice_train_grid": quick,
         "dice_train_grid_mean": round(float(np.mean(list(quick.values()))), 5) if quick else None,
         "identity": run_identity(compact, settings),
@@ -280,6 +331,7 @@ def run_cv(compact_path: str | Path, out: str | Path, folds: Sequence[int] | Non
     compact = load_compact(compact_path)
     _check_spacing(compact, settings.config)
     originals = load_originals(compact, settings)
+    draws = load_draws(compact, settings)
     cv = CrossValidation(
         out, compact.case_ids, settings.k, settings.seed, device=settings.device, progress=settings.progress
     )
@@ -291,7 +343,7 @@ def run_cv(compact_path: str | Path, out: str | Path, folds: Sequence[int] | Non
             _check_done_fold(done, summary, compact, settings)
             print(f"fold {fold.number}: done ({done}), skipped", flush=True)
         else:
-            summary = run_fold(cv, compact, fold, settings, originals)
+            summary = run_fold(cv, compact, fold, settings, originals, draws)
             print(
                 f"fold {fold.number}: {summary['iterations']} iterations in {summary['train_seconds']:.1f} s, "
                 f"LA Dice on the training grid {summary['dice_train_grid_mean']}",
@@ -310,7 +362,8 @@ def run_final(
     compact = load_compact(compact_path)
     _check_spacing(compact, settings.config)
     out = Path(out)
-    arrays = training_cases(compact, compact.case_ids, settings, load_originals(compact, settings))
+    originals, draws = load_originals(compact, settings), load_draws(compact, settings)
+    arrays = training_cases(compact, compact.case_ids, settings, originals, draws)
     meta = {"train_cases": compact.case_ids, "data": compact.header.get("source"), **settings.extra}
     from atrialjsq.train.trainer import TrainOptions, fit  # imports torch: only where training happens
 
@@ -323,7 +376,7 @@ def run_final(
     result = fit(
         timeboxed_config(settings), arrays, None, out, options, meta={**meta, "seconds_budget": settings.seconds}
     )
-    cases = len(compact.case_ids)  # with originals each case gives two training arrays
+    cases = len(compact.case_ids)  # each case gives one training array per draw, and one more with originals
     summary = {
         **_config_summary(settings.config, result),
         "seconds_budget": settings.seconds,
@@ -333,11 +386,19 @@ def run_final(
     if export is not None:
         if result.last_checkpoint is None:  # a zero-iteration run writes none
             raise InputError(out, "training wrote no checkpoint to export")
-        twice = " (each with injected scar and as acquired)" if settings.originals is not None else ""
-        trained_on = f"{cases} LASC 2018 cases{twice} ({compact.header.get('layout', 'compact')})"
+        trained_on = f"{cases} LASC 2018 cases{_how_seen(settings)} ({compact.header.get('layout', 'compact')})"
         model_meta = {"trained_on": trained_on, **summary}
         path = export_model(result.last_checkpoint, export, meta=model_meta)
         summary["export"] = str(path)
         summary["export_bytes"] = path.stat().st_size
     write_json(out / "final.json", summary)
     return summary
+
+
+def _how_seen(settings: CvSettings) -> str:
+    """How each training case was seen, for the model file's `trained_on`."""
+    draws = 1 + len(settings.draws)
+    scar = "with injected scar" if draws == 1 else f"with {draws} draws of injected scar"
+    if settings.originals is not None:
+        return f" (each {scar} and as acquired)"
+    return f" (each {scar})" if draws > 1 else ""
