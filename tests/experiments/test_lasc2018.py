@@ -355,6 +355,19 @@ def test_further_draws_of_injected_scar_join_training_with_every_term(scar_compa
         load_draws(compact, CvSettings(config=config, draws=(la_file,)))
 
 
+def test_an_iteration_budget_decays_the_rate_to_its_last_step():
+    """Table 5's runs: 1,700 iterations under a 2-hour clock that is never reached. The rate peaks after 5 % of
+    the iterations (85) and is near zero at the last one, however fast the machine ran them."""
+    from atrialjsq.experiments.lasc2018.cross_validation import CvSettings, timeboxed_config
+    from atrialjsq.train.schedule import make_lr_schedule
+
+    settings = CvSettings(config=get_config("unet-la-se"), seconds=7200.0, max_iterations=1700)
+    schedule = make_lr_schedule(timeboxed_config(settings))
+    for seconds_per_step in (0.4, 1.2):  # a quiet and a shared CPU: the same rates
+        assert schedule.factor(85, 85 * seconds_per_step) == pytest.approx(1.0)
+        assert schedule.factor(1699, 1699 * seconds_per_step) == pytest.approx((1 / 1615) ** 0.9)
+
+
 def test_the_model_file_says_how_each_case_was_seen():
     from atrialjsq.experiments.lasc2018.cross_validation import CvSettings, _how_seen
 

@@ -167,6 +167,26 @@ def test_a_clock_budget_stops_the_run_and_the_lr_follows_the_clock(tiny_cases, t
     assert state["iteration"] == 4 and state["scheduler"]["elapsed_seconds"] == 4.0
 
 
+def test_an_iteration_cap_that_comes_first_sets_the_lr_instead_of_the_clock(tiny_cases, tmp_path):
+    """A 100-second budget capped at 4 iterations (one tick per step): the run stops at 4 steps, 4 % into the
+    clock, and the lr follows the iterations, 1e-2 × warm-up/poly(i / 4): the same curve the 4-second budget
+    above gives, ending low instead of at the peak."""
+    torch.set_num_threads(1)
+    config = clock_config(100.0, iterations=4)
+    result = fit(config, tiny_cases[:1], None, tmp_path, TrainOptions(progress=False, clock=FakeClock()))
+    assert result.iteration == 4 and result.seconds == 4.0
+    assert column(read_csv(tmp_path / "log.csv"), "lr") == pytest.approx([1e-4, 1e-2, 2e-2 / 3, 1e-2 / 3])
+
+
+def test_a_clock_schedule_takes_the_further_spent_budget():
+    from atrialjsq.train.schedule import PolySchedule
+
+    schedule = PolySchedule(100.0, power=1.0, by_clock=True, iterations=10.0)
+    assert schedule.factor(5, 20.0) == pytest.approx(0.5)  # iterations half spent, the clock a fifth
+    assert schedule.factor(1, 80.0) == pytest.approx(0.2)  # the clock further spent: it rules
+    assert PolySchedule(100.0, power=1.0, by_clock=True).factor(5, 20.0) == pytest.approx(0.8)  # no cap
+
+
 def test_a_clock_run_resumes_exactly_like_an_uninterrupted_one(tiny_cases, tmp_path):
     torch.set_num_threads(1)
     config = clock_config(6.0)

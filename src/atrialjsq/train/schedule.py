@@ -4,7 +4,10 @@ Paper default: SGD (momentum 0.9, weight decay 1e-4), lr 1e-3 divided by 10 ever
 (`optim.schedule = "step"`). A schedule is an object whose `factor(iteration, elapsed_seconds)` multiplies the
 base learning rate: a pure function of where the run is, so a resumed run (which restores the iteration and
 the elapsed training time) continues on the same curve. `poly` decays over the iterations, `poly_clock` over
-a wall-clock budget (`train.seconds`), so a time-boxed run ends at a low rate whatever its speed.
+a wall-clock budget (`train.seconds`), so a time-boxed run ends at a low rate whatever its speed. A time-boxed
+run also stops at `train.iterations`; when that cap comes first (an iteration budget with a generous clock, as
+for comparisons that must not depend on the machine's load), the rate follows it instead: the schedule runs on
+whichever budget is nearer its end, and reaches zero where the run stops.
 """
 
 from __future__ import annotations
@@ -71,16 +74,21 @@ def warmup_poly(fraction: float, warmup: float = 0.0, power: float = 0.9) -> flo
 
 @dataclass(frozen=True)
 class PolySchedule:
-    """Polynomial decay with warm-up over `total` iterations, or over `total` seconds when `by_clock`."""
+    """Polynomial decay with warm-up over `total` iterations, or over `total` seconds when `by_clock`; a clock
+    schedule with an iteration cap (`iterations`) runs on the fraction of whichever budget is further spent."""
 
     total: float
     power: float = 0.9
     warmup: float = 0.0
     by_clock: bool = False
+    iterations: float | None = None
 
     def factor(self, iteration: int, elapsed: float) -> float:
         done = elapsed if self.by_clock else float(iteration)
-        return warmup_poly(done / self.total if self.total > 0 else 1.0, self.warmup, self.power)
+        fraction = done / self.total if self.total > 0 else 1.0
+        if self.by_clock and self.iterations is not None:
+            fraction = max(fraction, float(iteration) / self.iterations if self.iterations > 0 else 1.0)
+        return warmup_poly(fraction, self.warmup, self.power)
 
 
 def make_lr_schedule(config: ExperimentConfig) -> LrSchedule:
@@ -93,5 +101,7 @@ def make_lr_schedule(config: ExperimentConfig) -> LrSchedule:
     if optim.schedule == "poly_clock":
         if train.seconds is None:
             raise ValueError("optim.schedule = 'poly_clock' needs train.seconds")
-        return PolySchedule(float(train.seconds), optim.poly_power, optim.warmup, by_clock=True)
+        return PolySchedule(
+            float(train.seconds), optim.poly_power, optim.warmup, by_clock=True, iterations=float(train.iterations)
+        )
     raise ValueError(f"optim.schedule = {optim.schedule!r}: unknown")
