@@ -6,7 +6,7 @@
 # default 1700 = the joint recipe's steps per fold), not the same wall clock, so that other work sharing the
 # CPU cannot favour one method. Per-fold per-case CSVs go to docs/results/table5_real/<config>/ (numbers only);
 # `atrialjsq lasc2018 table5 --results docs/results/table5_real` pools whatever folds are there.
-#   scripts/table5_real.sh RUN FOLD...        e.g. scripts/table5_real.sh runs/table5_real 0 1
+#   scripts/table5_real.sh RUN FOLD...        e.g. scripts/table5_real.sh runs/table5_real_v2 0 1
 # Needs devdata/lasc_150.npz (docs/real_data.md) and ../shared/data/lasc2018; never commit devdata/ or runs/.
 set -euo pipefail
 RUN=${1:?run folder}; shift
