@@ -2,13 +2,14 @@
 # After scripts/train_real_model.sh SECONDS RUN 0: bundle the fold's network, score its held-out cases
 #   (LA through the Predictor on the native LASC grid; scar on the injected real anatomy next to IIR/Otsu/MGMM
 #   given the manual and the predicted LA), and copy the per-case metric tables to docs/results/ (numbers only).
-# Usage: scripts/real_model_results.sh RUN FOLD   (e.g. runs/tta/mixed150 0); SCAR_COMPACT overrides the scar copy
+# Usage: scripts/real_model_results.sh RUN FOLD   (e.g. runs/tta/mixed150 0); SCAR_COMPACT overrides the scar copy,
+#   RESULTS the folder the tables go to (default docs/results/lasc2018_fold<FOLD>)
 set -euo pipefail
 RUN=${1:?run folder}; FOLD=${2:?fold}
 BIN=${BIN:-.venv/bin}
 F="$RUN/fold$FOLD"
 SCAR_COMPACT=${SCAR_COMPACT:-devdata/lasc_150_scar.npz}  # the grid the network was trained on
-RESULTS=docs/results/lasc2018_fold$FOLD
+RESULTS=${RESULTS:-docs/results/lasc2018_fold$FOLD}  # where the per-case tables go
 "$BIN/atrialjsq" bundle --fine "$F/last.pt" --out "$RUN/lasc2018-ajsq-sesa.pt" --name lasc2018-ajsq-sesa \
     --meta scripts/real_model_meta.json
 "$BIN/atrialjsq" lasc2018 score-model --model "$RUN/lasc2018-ajsq-sesa.pt" --src ../shared/data/lasc2018 \
