@@ -15,7 +15,7 @@ import numpy as np
 from scipy import stats
 
 from atrialjsq.errors import InputError
-from atrialjsq.io import atomic_path
+from atrialjsq.io.atomic import save_figure
 
 REQUIRED_COLUMNS = ("Dice_LA", "Dice_s", "scar_pct_manual", "scar_pct_auto")
 MANUAL_COLOUR, AUTO_COLOUR = "tab:green", "tab:orange"
@@ -103,8 +103,5 @@ def plot_correlations(columns: dict[str, np.ndarray], path: str | Path, title: s
             axis.legend(loc="best", fontsize=9)
     if title:
         figure.suptitle(title)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=120, format="png")
-    plt.close(figure)
+    save_figure(figure, path, dpi=120)
     return fits

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from atrialjsq.evaluate.tables import MethodResults, ResultTable
-from atrialjsq.io import atomic_path
+from atrialjsq.io.atomic import save_figure
 
 REFERENCE_COLOUR = "#f4c27a"
 BOX_COLOUR = "#cfd8e3"
@@ -80,11 +80,7 @@ def plot_table(table: ResultTable, methods: Sequence[MethodResults], path: str |
     marks = f"* p < 0.01, ** p < 0.001 against {table.reference} (paired by case)" if table.reference else ""
     figure.suptitle(f"{table.title}\n{marks}" if marks else table.title, fontsize=10)
     figure.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=110, format="png")
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=110)
 
 
 def _draw_panel(axis, title: str, boxes: list[Box], rng: np.random.Generator) -> None:

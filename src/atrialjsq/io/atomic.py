@@ -40,6 +40,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def save_figure(figure: Any, path: str | Path, **options: Any) -> Path:
+    """Save a matplotlib figure as a PNG atomically and release it (pyplot keeps every open figure alive, so a
+    batch of cases would otherwise accumulate them); `options` go to `savefig` (dpi, facecolor)."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format="png", **options)
+    finally:
+        plt.close(figure)
+    return path
+
+
 def write_json(path: str | Path, data: Any, *, indent: int = 1, strict: bool = False) -> Path:
     """Write `data` as JSON (with a final newline) atomically; `strict` refuses NaN/inf (write them as null first)."""
     path = Path(path)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from atrialjsq.io import Volume, atomic_path
+from atrialjsq.io import Volume
+from atrialjsq.io.atomic import save_figure
 from atrialjsq.quantify.burden import Burden
 from atrialjsq.quantify.surface_scar import SurfaceScar
 
@@ -260,11 +261,6 @@ def render_report_figure(
     path: str | Path, image: Volume, result: SurfaceScar, burden: Burden, annotations: dict | None = None
 ) -> Path:
     """Write report.png (atomically)."""
-    import matplotlib.pyplot as plt
 
-    path = Path(path)
     figure = build_report_figure(image, result, burden, annotations)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", facecolor="white")
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, facecolor="white")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from atrialjsq.data.case import Case
-from atrialjsq.io import atomic_path
+from atrialjsq.io.atomic import save_figure
 
 LA_COLOUR = "#ffd23f"
 SCAR_COLOUR = "#ff2a6d"
@@ -105,11 +105,7 @@ def make_phantom_figure(case: Case, params: dict, path: str | Path) -> Path:
         fontsize=10,
     )
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atrialjsq.io.atomic import atomic_path
+from atrialjsq.io.atomic import save_figure
 from atrialjsq.quantify.regional import RegionalScar
 from atrialjsq.quantify.regions import EXCLUDED
 from atrialjsq.surface.mesh import Mesh
@@ -124,8 +124,4 @@ def render_scar_map(path: str | Path, mesh: Mesh, regional: RegionalScar, scar: 
         va="bottom",
     )
     figure.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=110, format="png")
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=110)

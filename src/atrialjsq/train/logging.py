@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from atrialjsq.io.atomic import atomic_path
+from atrialjsq.io.atomic import atomic_path, save_figure
 
 
 class CsvLog:
@@ -99,8 +99,4 @@ def plot_curves(log_csv: str | Path, val_csv: str | Path, out_png: str | Path) -
     ax_val.set_xlabel("iteration")
     ax_val.set_title("validation Dice")
     fig.tight_layout()
-    out_png = Path(out_png)
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    return out_png
+    return save_figure(fig, out_png, dpi=100)
