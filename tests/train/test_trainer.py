@@ -178,6 +178,15 @@ def test_an_iteration_cap_that_comes_first_sets_the_lr_instead_of_the_clock(tiny
     assert column(read_csv(tmp_path / "log.csv"), "lr") == pytest.approx([1e-4, 1e-2, 2e-2 / 3, 1e-2 / 3])
 
 
+def test_the_progress_bar_counts_the_budget_that_ends_the_run(tiny_cases, tmp_path, capsys):
+    """4 iterations under a 100-second clock: the bar reaches 100 % at the 4th step (not 4 % of the clock)."""
+    torch.set_num_threads(1)
+    fit(clock_config(100.0, iterations=4), tiny_cases[:1], None, tmp_path, TrainOptions(clock=FakeClock()))
+    bar = capsys.readouterr().err.replace("\r", "\n").splitlines()
+    assert any("train: 100%" in line and "100/100" in line for line in bar)
+    assert not any("/100000" in line for line in bar)
+
+
 def test_a_clock_schedule_takes_the_further_spent_budget():
     from atrialjsq.train.schedule import PolySchedule
 

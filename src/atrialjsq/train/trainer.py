@@ -386,8 +386,8 @@ class Trainer:
         show = main and self.options.progress
         if budget is None:
             bar = tqdm(total=total, initial=self.iteration, desc="train", unit="it", disable=not show)
-        else:
-            bar = tqdm(total=round(budget), initial=round(self.elapsed), desc="train", unit="s", disable=not show)
+        else:  # the clock or the iteration cap, whichever is further spent (what the run stops at and the lr follows)
+            bar = tqdm(total=100, initial=self._spent_percent(total, budget), desc="train", unit="%", disable=not show)
         clock = self.options.clock
         start = clock() - self.elapsed
         window_start = time.perf_counter()
@@ -410,7 +410,7 @@ class Trainer:
                 last_parts = self._flush(pending, seconds)
                 pending, window_start, window_iterations = [], time.perf_counter(), 0
                 bar.set_postfix(loss=f"{last_parts.get('loss', math.nan):.4g}", it=done)
-            bar.update(1 if budget is None else max(round(min(self.elapsed, budget)) - bar.n, 0))
+            bar.update(1 if budget is None else max(self._spent_percent(total, budget) - bar.n, 0))
             if validate_now and main:
                 self._validate()
             if checkpoint_now and main:
@@ -433,6 +433,11 @@ class Trainer:
             self.elapsed,
             self.setup_seconds,
         )
+
+    def _spent_percent(self, iterations: int, seconds: float) -> int:
+        """Percent of the run done, by whichever budget (iterations or clock) is further spent."""
+        fraction = max(self.iteration / max(iterations, 1), self.elapsed / seconds if seconds > 0 else 1.0)
+        return min(int(100 * fraction), 100)
 
     def _flush(self, pending: list[dict[str, Any]], seconds: float) -> dict[str, float]:
         """Move the pending loss parts to the host in one transfer and append them to log.csv."""
