@@ -19,6 +19,6 @@ RESULTS=${RESULTS:-docs/results/lasc2018_fold$FOLD}  # where the per-case tables
 mkdir -p "$RESULTS"
 cp "$RUN/score_native_fold$FOLD/per_case.csv" "$RESULTS/la_native_per_case.csv"
 cp "$RUN/score_native_fold$FOLD/summary.json" "$RESULTS/la_native_summary.json"
-cp "$RUN/scar_fold$FOLD"/*.csv "$RUN/scar_fold$FOLD/scar_table.md" "$RESULTS/"
+cp "$RUN/scar_fold$FOLD"/*.csv "$RUN/scar_fold$FOLD"/scar_table.md "$RUN/scar_fold$FOLD"/scar_table.png "$RESULTS/"
 cp "$F/fold.json" "$F/log.csv" "$RUN/folds.json" "$RESULTS/"
 echo "wrote $RESULTS"

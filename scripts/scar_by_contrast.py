@@ -33,7 +33,7 @@ def read_rows(folder: Path) -> dict[str, dict[str, dict[str, float]]]:
         if path.name.startswith("la_"):
             continue  # the LA-only tables
         with open(path, newline="", encoding="utf-8") as handle:
-            table = {r["case"]: {m: float(r[m]) for m in METRICS if m in r} for r in csv.DictReader(handle)}
+            table = {r["case"]: {m: float(r[m] or "nan") for m in METRICS if m in r} for r in csv.DictReader(handle)}
         if table and all(m in next(iter(table.values())) for m in METRICS):
             rows[path.name.removesuffix("_per_case.csv")] = table
     return rows
@@ -46,10 +46,14 @@ def main() -> int:
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     draws = {case.case_id: case.info.get("meta") or {} for case in load_compact(args.compact).cases}
+    draws = {case: meta for case, meta in draws.items() if isinstance(meta.get("iir"), (int, float))}
     rows = read_rows(args.results)
     cases = sorted(set(draws).intersection(*(set(t) for t in rows.values()))) if rows else []
     if not cases:
-        print(f"error: {args.results}: no scar per-case table shares cases with {args.compact}", file=sys.stderr)
+        print(
+            f"error: {args.results}: no scar per-case table shares cases (with an injected IIR) with {args.compact}",
+            file=sys.stderr,
+        )
         return 1
     iir = np.array([float(draws[c].get("iir", np.nan)) for c in cases])
     kinds = [str(draws[c].get("scar_kind")) for c in cases]

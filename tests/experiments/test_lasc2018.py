@@ -148,7 +148,12 @@ def test_cross_validation_pipeline_end_to_end(compact_1mm, tmp_path):
 
 
 def test_a_finished_fold_made_otherwise_is_refused(compact_1mm, tmp_path):
-    from atrialjsq.experiments.lasc2018.cross_validation import CvSettings, _check_done_fold, run_identity
+    from atrialjsq.experiments.lasc2018.cross_validation import (
+        CAPPED_LR_RULE,
+        CvSettings,
+        _check_done_fold,
+        run_identity,
+    )
 
     compact = load_compact(compact_1mm)
     settings = CvSettings(config=get_config("unet-la-se"), seconds=60.0)
@@ -160,6 +165,15 @@ def test_a_finished_fold_made_otherwise_is_refused(compact_1mm, tmp_path):
     other = {**run_identity(compact, settings), "compact": "elsewhere.npz"}
     with pytest.raises(InputError, match="the data files or options"):
         _check_done_fold(done, {**summary, "identity": other}, compact, settings)
+    # An iteration cap: a fold trained when the rate followed the clock alone (no lr_schedule recorded), or to
+    # another cap, is not today's run.
+    capped = CvSettings(config=get_config("unet-la-se"), seconds=60.0, max_iterations=1700)
+    record = {"max_iterations": 1700, "lr_schedule": CAPPED_LR_RULE}
+    _check_done_fold(done, {**summary, **record}, compact, capped)
+    with pytest.raises(InputError, match="max_iterations: None -> 1700"):
+        _check_done_fold(done, summary, compact, capped)
+    with pytest.raises(InputError, match="max_iterations: 3000 -> 1700"):
+        _check_done_fold(done, {**summary, **record, "max_iterations": 3000}, compact, capped)
 
 
 def test_spacing_mismatch_is_refused(compact_1mm, tmp_path):
@@ -346,7 +360,7 @@ def test_further_draws_of_injected_scar_join_training_with_every_term(scar_compa
     for first, second in zip(arrays[:n], arrays[n : 2 * n], strict=True):
         np.testing.assert_array_equal(first["la"], second["la"])
         assert not np.array_equal(first["phi_scar"], second["phi_scar"])  # another scar on the same wall
-    assert run_identity(compact, settings)["draws"] == [str(draw)]
+    assert run_identity(compact, settings, draws)["draws"] == [{"path": str(draw), "seed": 2, "difficulty": "medium"}]
     assert "draws" not in run_identity(compact, CvSettings(config=config))  # older runs keep their identity
     same_seed = inject_compact(la_file, tmp_path / "again.npz", seed=1)
     with pytest.raises(InputError, match="seed 1"):

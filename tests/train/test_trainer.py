@@ -212,6 +212,36 @@ def test_a_clock_run_resumes_exactly_like_an_uninterrupted_one(tiny_cases, tmp_p
     assert column(read_csv(part / "log.csv"), "lr") == column(read_csv(tmp_path / "whole" / "log.csv"), "lr")
 
 
+def test_a_decaying_run_cannot_be_resumed_with_another_iteration_budget(tiny_cases, tmp_path):
+    """Under poly_clock the iteration cap shapes the rate, so resuming to a larger cap would restart the decay
+    mid-run: refused, naming the change. The step schedule does not depend on it: extending is allowed."""
+    from atrialjsq.errors import InputError
+
+    torch.set_num_threads(1)
+    fit(
+        clock_config(100.0, iterations=4),
+        tiny_cases[:1],
+        None,
+        tmp_path,
+        TrainOptions(progress=False, clock=FakeClock()),
+    )
+    longer = TrainOptions(progress=False, clock=FakeClock(), resume=True)
+    with pytest.raises(InputError, match=r"train\.iterations: 4 -> 6"):
+        fit(clock_config(100.0, iterations=6), tiny_cases[:1], None, tmp_path, longer)
+    step = get_config(
+        "ajsq-sesa",
+        tiny=True,
+        model={"levels": 2, "base_channels": 2, "max_channels": 2},
+        data={"roi": (16, 16, 16), "margin": (4, 4, 4)},
+        train={"iterations": 2, "log_every": 1},
+    )
+    fit(step, tiny_cases[:1], None, tmp_path / "step", TrainOptions(progress=False))
+    extended = step.__class__.from_dict({**step.to_dict(), "train": {**step.to_dict()["train"], "iterations": 3}})
+    assert (
+        fit(extended, tiny_cases[:1], None, tmp_path / "step", TrainOptions(progress=False, resume=True)).iteration == 3
+    )
+
+
 def test_snapshots_follow_the_training_clock(tiny_cases, tmp_path):
     from atrialjsq.train.checkpoint import load_model_file
     from atrialjsq.train.trainer import SnapshotCallback

@@ -261,6 +261,5 @@ def render_report_figure(
     path: str | Path, image: Volume, result: SurfaceScar, burden: Burden, annotations: dict | None = None
 ) -> Path:
     """Write report.png (atomically)."""
-
     figure = build_report_figure(image, result, burden, annotations)
     return save_figure(figure, path, facecolor="white")

@@ -171,8 +171,9 @@ def preprocessing_of(config: ExperimentConfig, margin: Sequence[int] | None = No
 
 
 # Settings that change when and how long we train, not the trajectory: a resumed run may change them (the
-# budget `train.seconds` only while the schedule does not follow the clock; see `_trajectory_differences`).
-RESUMABLE_CHANGES = ("train.iterations", "train.checkpoint_every", "train.val_every", "train.log_every")
+# budgets only while the learning rate does not follow them: `train.iterations` under the step schedule,
+# `train.seconds` unless the schedule follows the clock; see `_trajectory_differences`).
+RESUMABLE_CHANGES = ("train.checkpoint_every", "train.val_every", "train.log_every")
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -189,7 +190,12 @@ def _trajectory_differences(saved: ExperimentConfig, current: ExperimentConfig) 
     """Config keys that differ between a checkpoint and the resumed run, other than RESUMABLE_CHANGES."""
     old, new = _flatten(saved.to_dict()), _flatten(current.to_dict())
     keys = sorted(set(old) | set(new))
-    resumable = RESUMABLE_CHANGES + (() if current.optim.schedule == "poly_clock" else ("train.seconds",))
+    schedule = current.optim.schedule
+    resumable = (
+        RESUMABLE_CHANGES
+        + (("train.iterations",) if schedule == "step" else ())  # poly and poly_clock decay over the iterations
+        + (() if schedule == "poly_clock" else ("train.seconds",))
+    )
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k) and k not in resumable]
 
 

@@ -150,6 +150,25 @@ def _draw_paths(settings: CvSettings) -> list[str]:
     return [str(path) for path in settings.draws]
 
 
+def _draw_identity(draws: Sequence[CompactSet]) -> list[dict[str, Any]]:
+    """Each draw by path and by what was drawn (a file regenerated with another seed is another run)."""
+    return [
+        {"path": str(draw.path), "seed": draw.header.get("seed"), "difficulty": draw.header.get("difficulty")}
+        for draw in draws
+    ]
+
+
+# How the learning rate of a capped run (`max_iterations`) follows its budgets; recorded in fold.json so that a
+# fold trained when the rate followed the clock alone is not taken for one of today's.
+CAPPED_LR_RULE = "poly over the budget further spent (iterations or clock)"
+
+
+def _cap_record(settings: CvSettings) -> dict[str, Any]:
+    if settings.max_iterations is None:
+        return {}  # uncapped runs: the clock alone, as always; their fold.json stays as it was
+    return {"max_iterations": settings.max_iterations, "lr_schedule": CAPPED_LR_RULE}
+
+
 def _arrays_per_case(settings: CvSettings) -> int:
     return 1 + len(settings.draws) + (settings.originals is not None)
 
@@ -241,7 +260,7 @@ def _callbacks(settings: CvSettings, out: Path) -> list:
     return [SnapshotCallback(out / "snapshots", settings.snapshot_seconds)]
 
 
-def run_identity(compact: CompactSet, settings: CvSettings) -> dict[str, Any]:
+def run_identity(compact: CompactSet, settings: CvSettings, draws: Sequence[CompactSet] = ()) -> dict[str, Any]:
     """What makes a fold's run this one besides its config and cases: the data files and the options."""
     header = {key: compact.header.get(key) for key in ("source", "scar", "seed", "difficulty")}
     originals = None if settings.originals is None else str(settings.originals)
@@ -252,11 +271,13 @@ def run_identity(compact: CompactSet, settings: CvSettings) -> dict[str, Any]:
         "tta": settings.tta,
     }
     if settings.draws:  # only when used, so that runs made before draws existed keep their identity
-        identity["draws"] = _draw_paths(settings)
+        identity["draws"] = _draw_identity(draws) if draws else _draw_paths(settings)
     return identity
 
 
-def _check_done_fold(done: Path, summary: dict[str, Any], compact: CompactSet, settings: CvSettings) -> None:
+def _check_done_fold(
+    done: Path, summary: dict[str, Any], compact: CompactSet, settings: CvSettings, draws: Sequence[CompactSet] = ()
+) -> None:
     """A finished fold is reused only if it was made the same way (fold.json of any version)."""
     expected = {
         "config": settings.config.name,
@@ -266,11 +287,12 @@ def _check_done_fold(done: Path, summary: dict[str, Any], compact: CompactSet, s
     }
     if settings.draws:
         expected["draws"] = _draw_paths(settings)
+    expected.update(_cap_record(settings))
     changed = [
         f"{key}: {summary.get(key)!r} -> {value!r}" for key, value in expected.items() if summary.get(key) != value
     ]
     identity = summary.get("identity")
-    if identity is not None and identity != json_like(run_identity(compact, settings)):
+    if identity is not None and identity != json_like(run_identity(compact, settings, draws)):
         changed.append("the data files or options")
     if changed:
         raise InputError(done, f"this fold was made otherwise ({'; '.join(changed[:3])}); use a new --out")
@@ -294,7 +316,7 @@ def run_fold(
         timeboxed_config(settings),
         lambda: training_cases(compact, fold.train, settings, originals, draws),
         meta={**settings.extra, "seconds_budget": settings.seconds},
-        identity=run_identity(compact, settings),
+        identity=run_identity(compact, settings, draws),
         callbacks=_callbacks(settings, fold_dir),
         compile=settings.compile,
     )
@@ -316,9 +338,10 @@ def run_fold(
         "train_arrays": len(fold.train) * _arrays_per_case(settings),
         "originals": None if settings.originals is None else str(settings.originals),
         **({"draws": _draw_paths(settings)} if settings.draws else {}),
+        **_cap_record(settings),
         "dice_train_grid": quick,
         "dice_train_grid_mean": round(float(np.mean(list(quick.values()))), 5) if quick else None,
-        "identity": run_identity(compact, settings),
+        "identity": run_identity(compact, settings, draws),
     }
     write_predictions(fold_dir / PREDICTIONS_FILE, maps, {**summary, "compact": str(compact.path)})
     write_json(fold_dir / FOLD_FILE, summary)  # written last: its presence marks the fold done
@@ -340,7 +363,7 @@ def run_cv(compact_path: str | Path, out: str | Path, folds: Sequence[int] | Non
         done = cv.run_dir(fold) / FOLD_FILE
         if done.is_file():
             summary = json.loads(done.read_text())
-            _check_done_fold(done, summary, compact, settings)
+            _check_done_fold(done, summary, compact, settings, draws)
             print(f"fold {fold.number}: done ({done}), skipped", flush=True)
         else:
             summary = run_fold(cv, compact, fold, settings, originals, draws)
