@@ -141,3 +141,27 @@ def test_models_lists_every_shipped_bundle_with_its_training_data(tmp_path, monk
     real_part, phantom_part = out.split("phantom-ajsq-sesa:")
     assert "domain:     synthetic phantoms" in phantom_part and "domain" not in real_part
     assert len(blocks) > 4 and out.strip().endswith("research use only, not for clinical decisions")
+
+
+@pytest.mark.parametrize(
+    "command", [["train", "--data", "d", "--out", "o"], ["lasc2018", "cv", "--compact", "c", "--out", "o"]]
+)
+def test_training_commands_take_a_thread_count_and_refuse_zero(command, capsys):
+    assert build_parser().parse_args([*command, "--threads", "1"]).threads == 1
+    assert build_parser().parse_args(command).threads is None  # torch's own choice
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args([*command, "--threads", "0"])
+    assert stop.value.code == 2 and "must be positive" in capsys.readouterr().err
+
+
+def test_apply_threads_sets_torchs_count_only_when_asked():
+    from atrialjsq.cli.text import apply_threads
+
+    before = torch.get_num_threads()
+    try:
+        apply_threads(None)
+        assert torch.get_num_threads() == before
+        apply_threads(1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

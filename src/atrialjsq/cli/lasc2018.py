@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from atrialjsq.cli.text import positive
+from atrialjsq.cli.text import add_threads_argument, apply_threads, positive
 
 DESCRIPTION = "LASC 2018 real-data studies (docs/real_data.md): compact data, time-boxed cross-validation, scoring."
 
@@ -82,6 +82,7 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tta", action="store_true", help="flip test-time augmentation (8 flips)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (inside the budget)")
     parser.add_argument("--workers", type=int, default=1, help="processes computing training targets")
+    add_threads_argument(parser)
     parser.add_argument(
         "--add-originals",
         type=Path,
@@ -119,6 +120,7 @@ def _run_build(args: argparse.Namespace) -> int:
 def _run_cv(args: argparse.Namespace) -> int:
     from atrialjsq.experiments.lasc2018.cross_validation import run_cv
 
+    apply_threads(args.threads)
     run_cv(args.compact, args.out, args.folds, _settings(args))
     return 0
 
@@ -126,6 +128,7 @@ def _run_cv(args: argparse.Namespace) -> int:
 def _run_final(args: argparse.Namespace) -> int:
     from atrialjsq.experiments.lasc2018.cross_validation import run_final
 
+    apply_threads(args.threads)
     summary = run_final(args.compact, args.out, _settings(args), args.export)
     print(json.dumps(summary, indent=1))
     return 0

@@ -21,7 +21,7 @@ import argparse
 from pathlib import Path
 
 from atrialjsq.cli.dataset_options import add_dataset_arguments
-from atrialjsq.cli.text import batch_summary, plural
+from atrialjsq.cli.text import add_threads_argument, apply_threads, batch_summary, plural
 from atrialjsq.errors import InputError
 
 
@@ -54,7 +54,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | No
         default="auto",
         help="auto = bf16 on CUDA and on CPUs with native bf16 (AVX-512-BF16/AMX), else fp32",
     )
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    add_threads_argument(parser)
     parser.add_argument("--save-probabilities", action="store_true", help="also write prob_{la,normal,scar}.nii.gz")
     parser.add_argument("--no-figure", action="store_true", help="skip report.png and scar_map.png")
     parser.add_argument(
@@ -113,8 +113,7 @@ def build_predictor(args: argparse.Namespace):
     from atrialjsq.infer.predictor import Predictor
 
     one_line_warnings()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args.threads)
     device = resolve_device(args.device)
     if device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True  # windows have a fixed size, so tuned kernels are reused

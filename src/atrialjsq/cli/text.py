@@ -39,3 +39,20 @@ def positive(kind):
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
+
+
+THREADS_HELP = "CPU threads for torch (default: torch's choice, one per core; give 1 to each of two runs sharing a CPU)"
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """`--threads N`: two runs sharing the cores at torch's default (one thread per core each) wait on each other's
+    threads and run several times slower; one thread each keeps the machine's throughput (README, Performance)."""
+    parser.add_argument("--threads", type=positive(int), default=None, help=THREADS_HELP)
+
+
+def apply_threads(threads: int | None) -> None:
+    """Set torch's intra-op thread count when asked (imports torch only then)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from atrialjsq.cli.text import add_threads_argument, apply_threads
+
 
 def register(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -54,6 +56,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("--tiny", action="store_true", help="tiny network and 32^3 ROI (CPU smoke runs)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: the GPU when available)")
+    add_threads_argument(parser)
     parser.add_argument("--no-fast", action="store_true", help="no bf16 autocast / channels-last on CUDA")
     parser.add_argument(
         "--compile",
@@ -165,7 +168,7 @@ def _predictor_validator(config):
 
 
 def run(args: argparse.Namespace) -> int:
-
+    apply_threads(args.threads)
     from atrialjsq.train.checkpoint import export_model
     from atrialjsq.train.ddp import context_from_env, shutdown_distributed
     from atrialjsq.train.run import check_run_folder, clear_run_files, train_run
