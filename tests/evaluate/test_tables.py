@@ -99,3 +99,10 @@ def test_rows_without_their_own_la_show_na_and_no_reference_means_no_marks(tmp_p
     dice_s = next(r for r in stats if r["metric"] == "Dice_s")
     assert float(dice_s["mean"]) == pytest.approx(0.5) and dice_s["n"] == "3"
     assert not list(tmp_path.glob(".*"))  # atomic writes leave no temporary files
+
+
+def test_notes_end_with_one_full_stop():
+    from atrialjsq.evaluate.tables import sentence
+
+    assert sentence("Not run yet: Dangi et al.") == "Not run yet: Dangi et al."
+    assert sentence("Pooled: fold(s) 0 ") == "Pooled: fold(s) 0."

@@ -95,6 +95,12 @@ class ResultTable:
     notes: list[str] = field(default_factory=list)
 
 
+def sentence(text: str) -> str:
+    """`text` ending with one full stop: a note listing "Xue et al." must not end in "al.."."""
+    text = text.rstrip()
+    return text if text.endswith(".") else text + "."
+
+
 def _number(value: float, decimals: int) -> str:
     if math.isnan(value):
         return NO_DATA

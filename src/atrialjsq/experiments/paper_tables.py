@@ -528,7 +528,7 @@ def _merge_folds(out: Path, row: Row, k: int) -> Path | None:
 def write_tables(table: str, out: str | Path, folds: int, test: str = "wilcoxon") -> list[Path]:
     """Tabulate every row of `table` whose folds are all done (rows run earlier with --rows included)."""
     from atrialjsq.evaluate.statistics import read_metric_csv
-    from atrialjsq.evaluate.tables import MethodResults, build_table, write_table
+    from atrialjsq.evaluate.tables import MethodResults, build_table, sentence, write_table
 
     out = Path(out)
     spec = TABLES[table]
@@ -548,7 +548,7 @@ def write_tables(table: str, out: str | Path, folds: int, test: str = "wilcoxon"
     n_cases = max((len(method.per_case) for method in methods), default=0)
     result.notes.append(f"{folds}-fold cross-validation; {n_cases} held-out cases per method.")
     if pending:
-        result.notes.append(f"Not run yet: {', '.join(pending)}.")
+        result.notes.append(sentence(f"Not run yet: {', '.join(pending)}"))
     return write_table(result, out / spec.file_stem, methods=methods)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from atrialjsq.errors import InputError
 from atrialjsq.evaluate.statistics import read_metric_csv
-from atrialjsq.evaluate.tables import PAPER_COLUMNS, MethodResults, build_table, write_table
+from atrialjsq.evaluate.tables import PAPER_COLUMNS, MethodResults, build_table, sentence, write_table
 from atrialjsq.experiments.lasc2018.pooling import merge_fold_tables
 from atrialjsq.experiments.paper_tables import TABLE5_REFERENCE, TABLE5_ROWS
 
@@ -60,9 +60,9 @@ def real_table5(results: str | Path, out: str | Path | None = None, test: str = 
     cases = len(methods[0].per_case)
     notes.append(f"Pooled: fold(s) {', '.join(map(str, common))} of every row ({cases} held-out cases).")
     if ahead:
-        notes.append(f"Scored, left out until every row has them: {'; '.join(ahead)}.")
+        notes.append(sentence(f"Scored, left out until every row has them: {'; '.join(ahead)}"))
     table = build_table(TITLE, methods, reference=reference_label, test=test, columns=PAPER_COLUMNS[:3])
     table.notes.extend(notes)
     if missing:
-        table.notes.append(f"Not run yet: {', '.join(missing)}.")
+        table.notes.append(sentence(f"Not run yet: {', '.join(missing)}"))
     return write_table(table, Path(out or results) / "table5_real", methods=methods)
