@@ -70,7 +70,12 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="unet-la-se", help="preset name (default unet-la-se)")
     parser.add_argument("--tiny", action="store_true", help="the preset's tiny CPU size (tests)")
     parser.add_argument("--seconds", type=positive(float), default=60.0, help="training wall-clock budget per model")
-    parser.add_argument("--max-iterations", type=int, default=None, help="stop earlier after this many steps")
+    parser.add_argument(
+        "--max-iterations",
+        type=int,
+        default=None,
+        help="an iteration budget: stop after this many steps (the learning rate decays over them if they end the run)",
+    )
     parser.add_argument("--roi", type=int, nargs=3, default=None, metavar=("X", "Y", "Z"))
     parser.add_argument("--margin", type=int, nargs=3, default=None, metavar=("X", "Y", "Z"))
     parser.add_argument("--spacing", type=float, nargs=3, default=(1.0, 1.0, 1.0), metavar=("X", "Y", "Z"))

@@ -72,6 +72,17 @@ def warmup_poly(fraction: float, warmup: float = 0.0, power: float = 0.9) -> flo
     return float((1.0 - progress) ** power)
 
 
+def spent_fraction(iteration: int, iterations: float | None, elapsed: float, seconds: float | None) -> float:
+    """How far a run is through its budgets: the larger of the iteration and clock fractions (either budget may
+    be absent). The run stops when it reaches 1; `poly_clock` decays on it and the progress bar shows it."""
+    fractions = [0.0]
+    if iterations is not None:
+        fractions.append(float(iteration) / iterations if iterations > 0 else 1.0)
+    if seconds is not None:
+        fractions.append(float(elapsed) / seconds if seconds > 0 else 1.0)
+    return max(fractions)
+
+
 @dataclass(frozen=True)
 class PolySchedule:
     """Polynomial decay with warm-up over `total` iterations, or over `total` seconds when `by_clock`; a clock
@@ -84,10 +95,10 @@ class PolySchedule:
     iterations: float | None = None
 
     def factor(self, iteration: int, elapsed: float) -> float:
-        done = elapsed if self.by_clock else float(iteration)
-        fraction = done / self.total if self.total > 0 else 1.0
-        if self.by_clock and self.iterations is not None:
-            fraction = max(fraction, float(iteration) / self.iterations if self.iterations > 0 else 1.0)
+        if self.by_clock:
+            fraction = spent_fraction(iteration, self.iterations, elapsed, self.total)
+        else:
+            fraction = spent_fraction(iteration, self.total, 0.0, None)
         return warmup_poly(fraction, self.warmup, self.power)
 
 

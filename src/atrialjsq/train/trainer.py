@@ -61,7 +61,7 @@ from atrialjsq.train.ddp import (
     wrap_model,
 )
 from atrialjsq.train.logging import CsvLog, plot_curves
-from atrialjsq.train.schedule import make_lr_schedule, make_optimizer
+from atrialjsq.train.schedule import make_lr_schedule, make_optimizer, spent_fraction
 from atrialjsq.train.validation import validate
 
 
@@ -442,8 +442,7 @@ class Trainer:
 
     def _spent_percent(self, iterations: int, seconds: float) -> int:
         """Percent of the run done, by whichever budget (iterations or clock) is further spent."""
-        fraction = max(self.iteration / max(iterations, 1), self.elapsed / seconds if seconds > 0 else 1.0)
-        return min(int(100 * fraction), 100)
+        return min(int(100 * spent_fraction(self.iteration, iterations, self.elapsed, seconds)), 100)
 
     def _flush(self, pending: list[dict[str, Any]], seconds: float) -> dict[str, float]:
         """Move the pending loss parts to the host in one transfer and append them to log.csv."""

@@ -271,7 +271,7 @@ def run_identity(compact: CompactSet, settings: CvSettings, draws: Sequence[Comp
         "tta": settings.tta,
     }
     if settings.draws:  # only when used, so that runs made before draws existed keep their identity
-        identity["draws"] = _draw_identity(draws) if draws else _draw_paths(settings)
+        identity["draws"] = _draw_identity(draws)
     return identity
 
 
