@@ -20,6 +20,7 @@ import numpy as np
 from scipy import stats
 
 from atrialjsq.data.compact import load_compact
+from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import atomic_path
 
 METRICS = ("Dice_s", "Sensitivity", "scar_pct_error")
@@ -45,7 +46,12 @@ def main() -> int:
     parser.add_argument("results", type=Path, help="a scar table folder (<row>_per_case.csv)")
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
-    draws = {case.case_id: case.info.get("meta") or {} for case in load_compact(args.compact).cases}
+    try:
+        compact = load_compact(args.compact)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    draws = {case.case_id: case.info.get("meta") or {} for case in compact.cases}
     draws = {case: meta for case, meta in draws.items() if isinstance(meta.get("iir"), (int, float))}
     rows = read_rows(args.results)
     cases = sorted(set(draws).intersection(*(set(t) for t in rows.values()))) if rows else []
