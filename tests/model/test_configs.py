@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -170,3 +171,22 @@ def test_integers_are_accepted_for_float_fields_and_stored_as_floats():
     config = apply_overrides(get_config("ajsq-sesa"), {"optim.lr": 1, "data.spacing": [2, 2, 2]})
     assert config.optim.lr == 1.0 and isinstance(config.optim.lr, float)
     assert config.data.spacing == (2.0, 2.0, 2.0) and all(isinstance(v, float) for v in config.data.spacing)
+
+
+@pytest.mark.parametrize(
+    ("name", "la_head", "la_terms"),
+    [
+        ("unet-la-dangi", "dangi", ("bce", "dtm_mse")),
+        ("unet-la-audebert", "audebert", ("bce", "dtm_l1")),
+        ("unet-la-xue", "xue", ("dice", "sdm_xue")),
+    ],
+)
+def test_table5_presets_differ_from_unet_la_se_only_in_the_la_head_and_its_losses(name, la_head, la_terms):
+    """Table 5 compares shape constraints on "the same parameter setting": backbone, data, optimiser and
+    schedule must be U-Net_LA-SE's."""
+    dtm, se = dataclasses.asdict(get_config(name)), dataclasses.asdict(get_config("unet-la-se"))
+    assert (dtm["model"].pop("la_head"), se["model"].pop("la_head")) == (la_head, "plain")
+    assert (dtm["loss"].pop("la_terms"), se["loss"].pop("la_terms")) == (la_terms, ("bce", "se"))
+    for key in ("name", "description"):
+        dtm.pop(key), se.pop(key)
+    assert dtm == se

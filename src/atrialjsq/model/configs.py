@@ -338,7 +338,7 @@ def _preset_table() -> dict[str, dict[str, Any]]:
         "unet-la-se": {**la_only, "description": "U-Net LA only, BCE + λ_LA·SE-LA (eq. 2)"},
         "unet-la-dangi": {
             **la_only,
-            "description": "U-Net LA + DTM regression head (Dangi et al. 2019; Table 5)",
+            "description": "U-Net LA + a bottleneck DTM decoder, dropped after training (Dangi et al. 2019; Table 5)",
             "model": {"la_head": "dangi"},
             "loss": {"sa": False, "la_terms": ("bce", "dtm_mse")},
         },

@@ -1,6 +1,7 @@
 """AtrialJSQnet (paper Fig. 2): one shared 3D U-Net encoder and one decoder per task, each with all the skips.
 The LA decoder may end in a Table 5 distance-map head (`model.la_head`, `dtm_heads`), which adds a `dtm`
-output next to the LA logits.
+output next to the LA logits; Dangi et al.'s adds a bottleneck-fed distance decoder instead, evaluated in
+training mode only (their regulariser is "removed after training").
 
 `task="joint"` gives the LA decoder (1 channel) and the scar decoder (2 channels: normal wall, scar); the
 single-task baselines (U-Net_LA, U-Net_scar) are the same network with one decoder, so every ablation
@@ -18,7 +19,7 @@ from torch import nn
 
 from atrialjsq.model.blocks import ConvBlock, Down, Up
 from atrialjsq.model.configs import ExperimentConfig, ModelConfig
-from atrialjsq.model.dtm_heads import dtm_head
+from atrialjsq.model.dtm_heads import LA_OUTPUT_HEADS, DistanceDecoder, dtm_head
 
 
 def level_channels(model: ModelConfig) -> list[int]:
@@ -47,7 +48,7 @@ class Decoder(nn.Module):
 
 
 class AtrialJSQNet(nn.Module):
-    """Shared encoder + named decoders; `forward(x[B,C,X,Y,Z]) -> {head: logits[B,out,X,Y,Z]}`."""
+    """Shared encoder + named decoders; `forward(x[B,C,X,Y,Z]) -> {head: logits[B,out,X,Y,Z]}` (+ `dtm`)."""
 
     def __init__(self, model: ModelConfig, heads: dict[str, int]) -> None:
         super().__init__()
@@ -62,11 +63,14 @@ class AtrialJSQNet(nn.Module):
         self.decoders = nn.ModuleDict(
             {name: Decoder(channels, out, model, self._head(name, channels[0], model)) for name, out in heads.items()}
         )
+        self.regulariser = (
+            DistanceDecoder(channels, model.norm, model.negative_slope) if model.la_head == "dangi" else None
+        )
 
     @staticmethod
     def _head(name: str, channels: int, model: ModelConfig) -> nn.Module | None:
         """A Table 5 DTM head for the LA decoder when `model.la_head` asks for one (`dtm_heads`)."""
-        if name != "la" or model.la_head == "plain":
+        if name != "la" or model.la_head not in LA_OUTPUT_HEADS:
             return None
         return dtm_head(model.la_head, channels, model.heaviside_k)
 
@@ -91,6 +95,8 @@ class AtrialJSQNet(nn.Module):
                 outputs.update(out)
             else:
                 outputs[name] = out
+        if self.regulariser is not None and self.training:
+            outputs["dtm"] = self.regulariser(features[-1])
         return outputs
 
     def check_input(self, x: torch.Tensor) -> None:
