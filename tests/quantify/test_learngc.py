@@ -105,6 +105,43 @@ def test_features_follow_a_rigid_motion_of_image_and_la():
     np.testing.assert_allclose(s_features[index], features, rtol=1e-4, atol=1e-4)
 
 
+def capped_ball(cap_direction: np.ndarray, shape=(40, 40, 36)) -> tuple[Volume, Volume, np.ndarray]:
+    """A noise-free ball scene whose scar cap faces `cap_direction`: the LA (and so its surface) does not depend
+    on the direction, only the image does. Returns image, LA and the centre (voxel units, 1 mm)."""
+    from shapes import sphere_mask
+
+    centre = np.array([19.3, 19.6, 17.4])
+    la = sphere_mask(shape, centre, 10.0, (1.0, 1.0, 1.0)).astype(bool)
+    wall = sphere_mask(shape, centre, 12.0, (1.0, 1.0, 1.0)).astype(bool) & ~la
+    along = np.tensordot(cap_direction, np.indices(shape) - centre[:, None, None, None], axes=1)
+    image = 60.0 + 100 * la + 20 * wall + 150 * (wall & (along > 4.0))
+    geometry = Geometry(shape, (1.0, 1.0, 1.0))
+    return Volume(image.astype(np.float32), geometry), Volume(la.astype(np.uint8), geometry), centre
+
+
+def test_features_follow_a_rotation_off_the_grid():
+    """The scene turned by 30° about z (no grid symmetry): each surface voxel's features match those of the
+    voxel nearest its pre-image, up to the sub-voxel discretisation, while on the wall the cap swept the unturned
+    scene's features at the same voxel do not."""
+    angle = math.radians(30.0)
+    turn = np.array([[math.cos(angle), -math.sin(angle), 0.0], [math.sin(angle), math.cos(angle), 0.0], [0, 0, 1]])
+    image, la, centre = capped_ball(np.array([1.0, 0.0, 0.0]))
+    t_image, t_la, _ = capped_ball(turn @ np.array([1.0, 0.0, 0.0]))
+    sampler, t_sampler = surface_sampler(la), surface_sampler(t_la)
+    features = profile_features(image, la, sampler.points, sampler.normals)
+    t_features = profile_features(t_image, t_la, t_sampler.points, t_sampler.normals)
+    pre_image = (t_sampler.points - centre) @ turn + centre  # rows: turnᵀ(p − c) + c
+    distance = np.linalg.norm(pre_image[:, None, :] - sampler.points[None, :, :], axis=2)
+    nearest = distance.argmin(axis=1)
+    assert distance.min(axis=1).max() < 1.0  # the ball's surface voxels: every pre-image has a voxel nearby
+    moved = np.abs(t_features - features[nearest]).mean(axis=1)
+    unmoved = np.abs(t_features - features).mean(axis=1)  # the same surface voxel of the unturned scene
+    assert np.median(moved) < 0.03 and np.mean(moved) < 0.04  # blood-pool units (scar reads ≈ 1.8)
+    along = (t_sampler.points - centre) @ np.array([1.0, 0.0, 0.0]), (t_sampler.points - centre) @ turn[:, 0]
+    swept = (along[0] > 4.0) != (along[1] > 4.0)  # the wall the cap left or reached
+    assert swept.sum() > 50 and unmoved[swept].mean() > 4 * moved[swept].mean()
+
+
 def test_a_trained_classifier_finds_the_scar_cap_of_an_unseen_ball(tmp_path):
     from atrialjsq.evaluate.scar_metrics import scar_metrics
 

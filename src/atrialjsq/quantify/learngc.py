@@ -9,7 +9,7 @@ that design, with these choices where the description is silent:
   along the outward normal from −3 to +4 mm in 0.5 mm steps (the endocardium to beyond the 1–3 mm wall), at
   three scales (Gaussian σ = 0, 1, 2 mm: the multi-scale "patches" reduced to profiles), in units of the
   blood-pool mean (IIR units: independent of the scanner's intensity scale, and of any rigid motion of the
-  image and LA together).
+  image and LA together, up to the grid's interpolation).
 - **Classifier**: logistic regression on the standardised features, scar against normal wall, classes
   balanced (scar is the minority). Its few numbers are stored as JSON (`LearnGCClassifier.save/load`), so a
   classifier file holds no pickled code.
