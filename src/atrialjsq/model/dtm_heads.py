@@ -31,7 +31,6 @@ from torch import nn
 
 from atrialjsq.model.blocks import ConvBlock
 
-DTM_HEADS = ("dangi", "audebert", "xue")
 LA_OUTPUT_HEADS = ("audebert", "xue")  # replace the LA decoder's 1³ head; "dangi" adds a decoder instead
 
 
