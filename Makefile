@@ -12,7 +12,7 @@ TORCH  ?= torch==2.13.0
 TORCH_INDEX ?=
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-all lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +24,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/atrialjsq demo --out demo_output
 
-test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
-	$(BIN)/mypy
+test: lint
 	$(BIN)/python -m pytest -q -m "not slow" -n auto --maxprocesses 4 tests
 
-test-all: $(STAMP)
+test-all: lint
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 tests
 
 lint: $(STAMP)
