@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 from atrialjsq.data.targets import compute_targets
 from atrialjsq.losses.dpm import dpm_targets
-from atrialjsq.surface.band import mitral_exclusion, wall_band
+from atrialjsq.surface.band import mitral_exclusion
 from atrialjsq.surface.boundary import boundary_voxels
-from atrialjsq.surface.distance import signed_distance
 from shapes import polar_angle_deg, radius_mm, sphere_mask
 
 
@@ -22,12 +22,16 @@ def _dpms(phi_normal, phi_scar, kind="exp", normalized=False):
 
 
 def test_compute_targets_phi_la_follows_beta_below_one_unclipped():
-    # β < 1: far voxels (d = 60 mm) stay below the clip, d**0.5 ≈ 7.7 mm; φ_LA is signed_distance with that β.
+    # LA = rows 0-4 of a 1 mm bar. Outside, d = distance to the nearest LA voxel (row 4) less half a voxel (the
+    # surface lies between voxels): row 65 has d = 60.5 mm, row 79 d = 74.5 mm. With β = 0.5 the clip (50)
+    # applies to d**β ≈ 7.8 and 8.6, so both stay unclipped; clipping d before β would give √50 ≈ 7.07 for both.
     long = np.zeros((80, 4, 4), dtype=bool)
     long[:5] = True
-    root = signed_distance(long, (1, 1, 1), beta=0.5, clip=50.0)
-    targets = compute_targets(long, None, (1, 1, 1), beta=0.5)
-    np.testing.assert_allclose(targets["phi_la"], root.astype(np.float16))
+    phi = compute_targets(long, None, (1, 1, 1), beta=0.5)["phi_la"].astype(np.float64)
+    assert phi[65, 2, 2] == pytest.approx(np.sqrt(60.5), rel=1e-3)
+    assert phi[79, 2, 2] == pytest.approx(np.sqrt(74.5), rel=1e-3)
+    assert phi[5, 2, 2] == pytest.approx(np.sqrt(0.5), rel=1e-3)  # half a voxel either side of the surface
+    assert phi[4, 2, 2] == pytest.approx(-np.sqrt(0.5), rel=1e-3)
 
 
 def test_empty_la_mask_raises_value_error():
@@ -126,9 +130,16 @@ def test_compute_targets_arrays_and_labels():
     assert all(a.shape == shape for a in targets.values())
     band = targets["band"]
     assert set(np.unique(band)) == {0, 1, 2}
-    np.testing.assert_array_equal(band > 0, wall_band(la, spacing))
-    np.testing.assert_array_equal(targets["surface"].astype(bool), boundary_voxels(la))
-    np.testing.assert_allclose(targets["phi_la"], signed_distance(la, spacing), atol=0.05)
+    # The band is the default 2 mm in + 1.5 mm out of the 13 mm sphere (± half a voxel diagonal), closed around
+    # it: every voxel with 11.5 <= r <= 14 is in it.
+    assert r[band > 0].min() >= 11.0 - 0.87 and r[band > 0].max() <= 14.5 + 0.87
+    assert (band[(r >= 11.5) & (r <= 14.0)] > 0).all()
+    # The surface is the LA voxels with a 6-neighbour outside it (an erosion with the 6-connected cross).
+    eroded = ndimage.binary_erosion(la, ndimage.generate_binary_structure(3, 1), border_value=0)
+    np.testing.assert_array_equal(targets["surface"].astype(bool), la & ~eroded)
+    # φ_LA is r − 13 within half a voxel diagonal (the float16 store adds < 0.01 mm at these distances).
+    near = np.abs(r - 13.0) < 8.0
+    assert np.abs(targets["phi_la"].astype(np.float64)[near] - (r[near] - 13.0)).max() <= np.sqrt(3) / 2 + 0.01
     # Each part's signed distance is ≤ 0 exactly on that part, 0 on its boundary voxels (eq. 1's S).
     for name, label in (("phi_scar", 2), ("phi_normal", 1)):
         np.testing.assert_array_equal(targets[name] <= 0, band == label)

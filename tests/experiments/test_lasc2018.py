@@ -176,9 +176,13 @@ def test_a_finished_fold_made_otherwise_is_refused(compact_1mm, tmp_path):
         _check_done_fold(done, {**summary, **record, "max_iterations": 3000}, compact, capped)
 
 
-def test_spacing_mismatch_is_refused(compact_1mm, tmp_path):
-    code = main(["cv", "--compact", str(compact_1mm), "--out", str(tmp_path), "--spacing", "2", "2", "2", "--quiet"])
+def test_spacing_mismatch_is_refused(compact_1mm, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["cv", "--compact", str(compact_1mm), "--out", str(out), "--spacing", "2", "2", "2", "--quiet"])
     assert code == 1
+    err = capsys.readouterr().err
+    assert str(compact_1mm) in err and "spacing" in err, err
+    assert not out.exists()
 
 
 def test_bad_training_options_fail_before_any_output(compact_1mm, tmp_path, capsys):

@@ -16,7 +16,12 @@ def test_roundtrip_keeps_array_and_geometry(tmp_path, suffix):
     back = read_volume(path)
     np.testing.assert_array_equal(back.array, array)
     assert back.geometry.is_close(GEOM, tol=1e-5)
-    assert back.array[3, 2, 1] == array[3, 2, 1]  # (x, y, z) indexing survives the sitk (z, y, x) order
+    # (x, y, z) indexing: SimpleITK's own reader gives the file as (z, y, x), so voxel (3, 2, 1) is [1, 2, 3] there,
+    # and its physical point is the one the geometry gives.
+    reference = sitk.ReadImage(str(path))
+    assert sitk.GetArrayFromImage(reference)[1, 2, 3] == array[3, 2, 1]
+    point = np.asarray(reference.TransformIndexToPhysicalPoint((3, 2, 1)))
+    np.testing.assert_allclose(GEOM.index_to_physical(np.array([[3, 2, 1]]))[0], point, atol=1e-4)
 
 
 def test_labels_written_as_uint8(tmp_path):

@@ -25,14 +25,13 @@ def test_iir_on_a_real_case(lasc_dir, tmp_path):
     corners = result.mesh.vertices_mm[result.mesh.faces]
     enclosed_ml = np.einsum("ij,ij->i", corners[:, 0], np.cross(corners[:, 1], corners[:, 2])).sum() / 6 / 1000
     assert enclosed_ml == pytest.approx(burden.la_volume_ml, rel=0.03)
-    assert burden.la_volume_ml == pytest.approx(la.array.sum() * la.geometry.voxel_volume_mm3 / 1000)
     # IIR ≥ 1.2 flags everything IIR ≥ 1.32 does, and more.
     at = report["scar"]["burden_percent_at_thresholds"]
     assert at["iir_1.2"] >= at["iir_1.32"] == pytest.approx(report["scar"]["burden_percent"])
     # Scar voxels lie in the wall band, −2..+3 mm around the LA surface (plus a voxel of discretisation).
     scar = read_volume(tmp_path / "case" / "scar_predict.nii.gz")
     phi = signed_distance(la.array, la.geometry.spacing, clip=20.0)
-    if scar.array.any():
-        assert phi[scar.array > 0].min() >= -2.0 - 1.25 and phi[scar.array > 0].max() <= 3.0 + 1.25
+    assert scar.array.any() and report["scar"]["burden_percent"] > 0  # IIR ≥ 1.32 flags some of this wall
+    assert phi[scar.array > 0].min() >= -2.0 - 1.25 and phi[scar.array > 0].max() <= 3.0 + 1.25
     assert scar.geometry.is_close(case.image.geometry, tol=1e-5)
     np.testing.assert_array_equal(read_volume(tmp_path / "case" / "LA_predict.nii.gz").array, la.array > 0)
