@@ -81,3 +81,15 @@ def test_lascarqs_labels_with_unexpected_values_are_warned_about(tmp_path: Path,
     assert "error:" not in err and "binary" not in " ".join(warnings)
     assert "2 cases: 2 valid, 0 with errors" in out
     assert odd.read_bytes() == before
+
+
+def test_an_h5_file_holding_image_and_labels_is_reported_once(tmp_path: Path, capsys) -> None:
+    import h5py
+
+    folder = tmp_path / "caseB"
+    folder.mkdir()
+    with h5py.File(folder / "mri_norm2.h5", "w") as handle:
+        handle["foo"] = np.zeros((4, 4, 4), np.uint8)  # neither an image nor a label dataset
+    assert main(["check-data", str(tmp_path)]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: {folder / 'mri_norm2.h5'}: no image or label dataset (found: foo)"]

@@ -15,7 +15,10 @@ DIRECTION = (1.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, 1.0, 0.0)
 
 @pytest.fixture(scope="module")
 def phantom():
-    return cap_phantom(half_angle_deg=50.0, spacing=(1.0, 0.9, 1.2), origin=(12.0, -8.0, 30.5), direction=DIRECTION)
+    # radius 15 mm: the grid must be able to hold an LA (40 mm a side) for quantify to accept it
+    return cap_phantom(
+        radius_mm=15.0, half_angle_deg=50.0, spacing=(1.0, 0.9, 1.2), origin=(12.0, -8.0, 30.5), direction=DIRECTION
+    )
 
 
 @pytest.fixture
@@ -111,7 +114,11 @@ def _bad_inputs(folder, phantom):
     labels[0, 0, 0] = 2
     write_volume(phantom.la.like(labels), folder / "la_three.nii.gz", label=True)
     write_volume(phantom.la.like(phantom.la.array * 0.5), folder / "la_soft.nii.gz")
+    write_volume(
+        Volume(np.ones((20, 20, 8), np.float32), Geometry((20, 20, 8), (1.0, 1.0, 1.0))), folder / "tiny.nii.gz"
+    )
     return {
+        "tiny field of view": (folder / "tiny.nii.gz", la, folder / "tiny.nii.gz", "cannot hold an LA"),
         "missing image": (folder / "nope.nii.gz", la, folder / "nope.nii.gz", "no such file"),
         "missing la": (image, folder / "nope.nrrd", folder / "nope.nrrd", "no such file"),
         "2D image": (folder / "flat.nii.gz", la, folder / "flat.nii.gz", "3D"),
@@ -126,6 +133,7 @@ def _bad_inputs(folder, phantom):
 
 
 BAD_CASES = [
+    "tiny field of view",
     "missing image",
     "missing la",
     "2D image",

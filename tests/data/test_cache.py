@@ -78,6 +78,24 @@ def test_refuses_to_replace_a_folder_that_is_not_a_cache(dataset: Path, tmp_path
     assert (precious / "keep.txt").read_text() == "mine"
 
 
+def test_a_dataset_json_alone_does_not_make_a_folder_a_cache(dataset: Path, tmp_path: Path) -> None:
+    """nnU-Net's raw datasets have a dataset.json too; replacing one would delete imagesTr/ and labelsTr/."""
+    raw = tmp_path / "Dataset001_LA"
+    (raw / "imagesTr").mkdir(parents=True)
+    (raw / "imagesTr" / "la_001_0000.nii.gz").write_bytes(b"image")
+    (raw / "dataset.json").write_text(json.dumps({"channel_names": {"0": "LGE"}, "labels": {"background": 0}}))
+    with pytest.raises(InputError, match="not an atrialjsq cache; refusing"):
+        build_cache(index_dataset(dataset), raw, workers=1, **SMALL)
+    assert (raw / "imagesTr" / "la_001_0000.nii.gz").read_bytes() == b"image"
+    # Our own cache with a user's file put into it is not replaced either (the file would go with it).
+    cache = tmp_path / "cache"
+    build_cache(index_dataset(dataset)[:2], cache, workers=1, **SMALL)
+    (cache / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match=r"also holds other files \(notes\.txt\)"):
+        build_cache(index_dataset(dataset)[:2], cache, workers=1, **SMALL)
+    assert (cache / "notes.txt").read_text() == "mine"
+
+
 def test_load_cache_errors(dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"no dataset\.json"):
         load_cache(tmp_path)
@@ -98,5 +116,9 @@ def test_cli_with_workers_rebuilds_in_place(dataset: Path, tmp_path: Path, capsy
     assert "cached 2 cases" in capsys.readouterr().out
     assert main([*args, "--workers", "1"]) == 0  # an existing cache is replaced as a whole
     assert load_cache(out).case_ids == ["c0", "c1", "c2"]
-    assert main([*args, "--spacing", "0", "1", "1"]) == 1
-    assert "--spacing and --roi must be positive" in capsys.readouterr().err
+    for bad in (["--spacing", "0", "1", "1"], ["--spacing", "nan", "1", "1"], ["--roi", "24", "-1", "16"]):
+        with pytest.raises(SystemExit) as stop:
+            main([*args, *bad])
+        assert stop.value.code == 2
+        assert f"argument {bad[0]}: must be" in capsys.readouterr().err
+    assert load_cache(out).case_ids == ["c0", "c1", "c2"]  # untouched

@@ -106,6 +106,13 @@ def test_missing_prediction_is_an_error_and_writes_nothing(dataset, tmp_path, ca
     assert not out.exists()
     with pytest.raises(InputError, match="shifted"):
         evaluate_dirs(pred, gt, progress=False)
+    # A file given as --pred, or non-finite --spacing, is one clear line before anything is read.
+    a_file = gt / "perfect" / "atriumSegImgMO.nii.gz"
+    assert main(["evaluate", "--pred", str(a_file), "--gt", str(gt), "--out", str(out)]) == 1
+    assert f"{a_file}: is a file, not a prediction folder" in capsys.readouterr().err
+    with pytest.raises(InputError, match="three positive values"):
+        evaluate_dirs(pred, gt, spacing=(float("nan"), 1.0, 1.0), progress=False)
+    assert not out.exists()
     # --allow-missing evaluates the rest, records the gap and still exits 1.
     assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--out", str(out), "--allow-missing"]) == 1
     document = json.loads((out / "summary.json").read_text())

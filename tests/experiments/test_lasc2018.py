@@ -99,7 +99,7 @@ runpy.run_module("atrialjsq.cli.lasc2018", run_name="__main__")
 """
 
 
-def test_cross_validation_pipeline_end_to_end(compact_1mm, tmp_path):
+def test_cross_validation_pipeline_end_to_end(compact_1mm, tmp_path, capsys):
     """2 folds of 4 synthetic cases: train (1 s each) and predict held-out cases without SimpleITK, as on the
     GPU image; then score on the native grid (which needs it) and train + export the all-cases model."""
     torch.set_num_threads(1)
@@ -115,6 +115,12 @@ def test_cross_validation_pipeline_end_to_end(compact_1mm, tmp_path):
     blocked_score = ["score", "--compact", str(compact_1mm), "--predictions", str(run), "--out", str(scores)]
     refused = subprocess.run([sys.executable, "-c", WITHOUT_SIMPLEITK, *blocked_score], capture_output=True, text=True)
     assert refused.returncode == 1 and "needs SimpleITK" in refused.stderr and not scores.exists()
+    (tmp_path / "empty").mkdir()
+    assert (
+        main(["score", "--compact", str(compact_1mm), "--predictions", str(tmp_path / "empty"), "--out", str(scores)])
+        == 1
+    )
+    assert f"{tmp_path / 'empty'}: holds no predictions*.npz files" in capsys.readouterr().err
     assert (
         main(["score", "--compact", str(compact_1mm), "--predictions", str(run), "--out", str(scores), "--quiet"]) == 0
     )

@@ -125,3 +125,27 @@ def test_bundle_command_packages_checkpoints_with_meta(tmp_path, checkpoints, ca
     meta.write_text("{not json")
     assert bundle_command(tmp_path / "n.pt", "--meta", str(meta)) == 1
     assert "meta.json" in capsys.readouterr().err and not (tmp_path / "n.pt").exists()
+
+
+def test_bundle_never_writes_over_its_own_checkpoint_or_into_a_folder(tmp_path, checkpoints, capsys):
+    from atrialjsq.cli import main
+
+    _, fine_path, _, _ = checkpoints
+    before = fine_path.read_bytes()
+    assert main(["bundle", "--fine", str(fine_path), "--out", str(fine_path)]) == 1
+    assert f"{fine_path}: is also an input" in capsys.readouterr().err
+    assert fine_path.read_bytes() == before  # the run can still be resumed from it
+    (tmp_path / "models").mkdir()
+    assert main(["bundle", "--fine", str(fine_path), "--out", str(tmp_path / "models")]) == 1
+    assert "is a folder; give the output's file name" in capsys.readouterr().err
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_bundle_given_as_the_fine_network_is_repackaged(tmp_path, checkpoints):
+    """A bundle as --fine (e.g. a shipped model renamed or given new meta) contributes its fine network."""
+    loc_path, fine_path, _, fine = checkpoints
+    first = make_bundle(loc_path, fine_path, tmp_path / "first.pt", meta={"trained_on": "phantoms"})
+    again = load_bundle(make_bundle(None, first, tmp_path / "again.pt", name="renamed"))
+    assert again["name"] == "renamed" and again["localizer"] is None
+    for key, value in fine.state_dict().items():
+        torch.testing.assert_close(again["fine"]["model"][key].float(), value.half().float())

@@ -10,6 +10,7 @@ import pytest
 from atrialjsq.cli import main
 from atrialjsq.data.check import check_dataset
 from atrialjsq.data.layouts import index_dataset, load_case
+from atrialjsq.errors import InputError
 from atrialjsq.phantom import writer
 from atrialjsq.phantom.generate import generate_phantom
 from atrialjsq.surface.band import BandParams
@@ -131,3 +132,76 @@ def test_default_clinical_geometry_case_passes_check_data(tmp_path):
     assert 50 < report.la_ml < 200
     params = json.loads((folders[0] / "params.json").read_text())
     assert params["geometry"]["acquisition_spacing"] == pytest.approx([1.25, 1.25, 2.5])
+
+
+def test_existing_case_folders_are_refused_then_updated_keeping_a_users_files(tmp_path, capsys):
+    out = tmp_path / "set"
+    writer.write_phantom_set(1, out, seed=3, progress=False, **TINY)
+    notes = out / "phantom_0000" / "my_notes.txt"
+    notes.write_text("mine")
+    before = (out / "phantom_0000" / writer.LA_FILE).read_bytes()
+    base = ["phantom", "--out", str(out), "--shape", "80", "80", "40", "--spacing", "1.75", "1.75", "2.75"]
+    assert main([*base, "--seed", "3"]) == 1
+    assert "already holds 1 of these cases (phantom_0000); give --overwrite" in capsys.readouterr().err
+    assert (out / "phantom_0000" / writer.LA_FILE).read_bytes() == before and notes.read_text() == "mine"
+    # --overwrite replaces this module's files only: the user's notes stay.
+    assert main([*base, "--seed", "3", "--overwrite"]) == 0
+    assert notes.read_text() == "mine"
+    assert sorted(p.name for p in (out / "phantom_0000").iterdir()) == sorted([*writer.CASE_FILES, "my_notes.txt"])
+
+
+def test_extending_a_set_keeps_its_manifest_and_another_sets_manifest_is_refused(tmp_path):
+    out = tmp_path / "set"
+    writer.write_phantom_set(1, out, seed=3, progress=False, **TINY)
+    writer.write_phantom_set(1, out, seed=3, start=1, progress=False, **TINY)
+    manifest = json.loads((out / writer.MANIFEST_FILE).read_text())
+    assert [case["id"] for case in manifest["cases"]] == ["phantom_0000", "phantom_0001"]
+    with pytest.raises(InputError, match=r"phantoms\.json: lists a set made with other settings \(seed 3\)"):
+        writer.write_phantom_set(1, out, seed=4, start=2, progress=False, **TINY)
+    assert not (out / "phantom_0002").exists()
+
+
+def test_a_new_set_appears_only_complete(tmp_path, monkeypatch):
+    calls = []
+
+    def fail_on_the_second(case, params, folder, **kwargs):
+        calls.append(folder)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(case, params, folder, **kwargs)
+
+    real = writer.write_case
+    monkeypatch.setattr(writer, "write_case", fail_on_the_second)
+    with pytest.raises(OSError, match="disk full"):
+        writer.write_phantom_set(2, tmp_path / "set", seed=1, progress=False, **TINY)
+    assert list(tmp_path.iterdir()) == []  # neither the set nor a temporary folder is left
+
+
+def test_inject_scar_refuses_an_output_that_holds_its_input_or_lies_inside_it(tmp_path, capsys):
+    source = tmp_path / "source"
+    writer.write_phantom_set(1, source, seed=6, progress=False, **TINY)
+    image = source / "phantom_0000" / writer.IMAGE_FILE
+    before = image.read_bytes()
+    for data, out in ((source / "phantom_0000", source), (source, source / "injected")):
+        assert main(["inject-scar", str(data), "--out", str(out)]) == 1
+        assert "output folder must lie outside the input data" in capsys.readouterr().err
+    assert image.read_bytes() == before and not (source / "injected").exists()
+
+
+def test_inject_scar_writes_no_partial_set(tmp_path, capsys):
+    source = tmp_path / "source"
+    writer.write_phantom_set(2, source, seed=6, progress=False, **TINY)
+    (source / "phantom_0001" / writer.LA_FILE).write_bytes(b"not an image")
+    out = tmp_path / "injected"
+    assert main(["inject-scar", str(source), "--out", str(out)]) == 1
+    assert writer.LA_FILE in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source"]  # phantom_0000 was not left behind
+
+
+def test_non_finite_values_are_refused_by_the_parser(tmp_path, capsys):
+    for flag, values in (("--snr", ["nan"]), ("--spacing", ["nan", "1", "1"]), ("--burden", ["inf"])):
+        with pytest.raises(SystemExit) as stop:
+            main(["phantom", "--out", str(tmp_path / "x"), flag, *values])
+        assert stop.value.code == 2
+        assert f"argument {flag}: must be a finite number" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -187,7 +187,7 @@ def test_train_then_quantify_from_the_command_line(tmp_path, capsys):
     classifier = tmp_path / "learngc.json"
     assert main(["learngc-train", "--data", str(data), "--out", str(classifier)]) == 0
     assert LearnGCClassifier.load(classifier).cases == ["case2", "case3", "case5"]
-    image, la, scar = ball_case(7)
+    image, la, scar = ball_case(7, shape=(40, 40, 40))  # quantify refuses grids under 40 mm a side
     write_volume(image, tmp_path / "new.nii.gz")
     write_volume(la, tmp_path / "new_la.nii.gz", label=True)
     base = ["quantify", "--image", str(tmp_path / "new.nii.gz"), "--la", str(tmp_path / "new_la.nii.gz")]

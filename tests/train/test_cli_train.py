@@ -118,7 +118,24 @@ def test_bad_input_prints_one_line_and_fails(cache_dir, tmp_path, capsys):
     assert "roi" in capsys.readouterr().err  # the 16^3 cache does not fit the paper's 208x208x80 config
     assert main(["train", "--data", str(cache_dir), "--out", str(tmp_path / "r"), "--resume", *ARGS]) == 1
     assert "nothing to resume" in capsys.readouterr().err
-    assert not (tmp_path / "r" / "last.pt").exists()
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_raw_dataset_that_cannot_be_split_leaves_no_cache_or_run_files(tmp_path, capsys):
+    from atrialjsq.phantom.writer import write_phantom_set
+
+    raw = tmp_path / "raw"
+    write_phantom_set(2, raw, difficulty="easy", shape=(80, 80, 40), spacing=(1.75, 1.75, 2.75), progress=False)
+    run = tmp_path / "run"
+    base = ["train", "--data", str(raw), "--out", str(run), *ARGS, "--set", "data.spacing=[3.5,3.5,3.5]"]
+    for bad, says in (
+        (["--fold", "7"], "has folds 0..1, not fold 7"),  # two cases: the cache would get two folds
+        (["--val-fraction", "0.9"], "2 case(s) cannot be split"),
+        (["--init-from", str(raw / "phantoms.json")], "phantoms.json"),
+    ):
+        assert main([*base, *bad]) == 1
+        assert says in capsys.readouterr().err
+        assert not run.exists()  # no RUN/cache built, no config.json or split.json to block a corrected retry
 
 
 def test_an_unknown_loss_name_fails_before_any_data_is_read(tmp_path, capsys):
@@ -159,6 +176,16 @@ def test_an_existing_run_is_never_restarted_by_accident(cache_dir, tmp_path, cap
     assert err[-1].startswith(f"error: {run}: holds a training run (last.pt, log.csv")
     assert "pass --resume to continue it or --overwrite to start again from iteration 0" in err[-1]
     assert {name: (run / name).read_bytes() for name in before} == before  # nothing touched
+
+    # --overwrite with inputs that cannot train removes nothing: the old run is kept until a new one can start.
+    for bad, says in (
+        (["--data", str(tmp_path / "missing")], "missing: no such file or folder"),
+        (["--fold", "7"], "not fold 7"),
+        (["--init-from", str(run / "notes.txt")], "notes.txt"),
+    ):
+        assert main([*base, *bad, "--iterations", "3", "--overwrite"]) == 1
+        assert says in capsys.readouterr().err
+        assert {name: (run / name).read_bytes() for name in before} == before
 
     assert main([*base, "--iterations", "3", "--overwrite"]) == 0
     assert "starting again from iteration 0 (removed last.pt" in capsys.readouterr().out

@@ -32,7 +32,10 @@ def run(args: argparse.Namespace) -> int:
 
     from atrialjsq.errors import InputError
     from atrialjsq.evaluate.statistics import compare_tables, format_markdown, read_metric_csv, write_comparison_csv
+    from atrialjsq.io.output_check import check_output_file
 
+    if args.out:
+        check_output_file(args.out, inputs=(args.a, args.b))
     table_a, table_b = read_metric_csv(args.a), read_metric_csv(args.b)
     if args.metrics:
         for path, table in ((args.a, table_a), (args.b, table_b)):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from atrialjsq.cli.text import positive
+
 LAYOUT_HELP = "auto, lascarqs1, lascarqs2, lasc2018, lasc2018-h5 or imagesTr (default: auto)"
 
 
@@ -13,7 +15,7 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--h5-spacing",
         nargs=3,
-        type=float,
+        type=positive(float),
         metavar=("X", "Y", "Z"),
         default=None,
         help="voxel spacing in mm for the HDF5 release, which stores none (default 0.625 0.625 1.25)",

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from atrialjsq.cli.dataset_options import LAYOUT_HELP
-from atrialjsq.cli.text import batch_summary
+from atrialjsq.cli.text import batch_summary, positive
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -27,7 +27,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--out", default="evaluation", help="output folder (default: ./evaluation)")
     parser.add_argument(
         "--spacing",
-        type=float,
+        type=positive(float),
         nargs=3,
         metavar=("X", "Y", "Z"),
         help="voxel spacing in mm overriding the files' (default: each file's own)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from atrialjsq.cli.text import plural
+from atrialjsq.cli.text import plural, positive
 
 EXPERIMENTS = {
     "ablation": "Table 2: U-Net LA/scar (BCE, Dice, SE), AJSQnet (BCE, SE, SESA), manual / U-Net LA + Otsu / MGMM",
@@ -48,7 +48,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--spacing",
-        type=float,
+        type=positive(float),
         nargs=3,
         metavar=("X", "Y", "Z"),
         help="model grid spacing in mm (default: the config's, 1 mm; e.g. 3 3 3 to fit phantoms in a --tiny ROI)",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from atrialjsq.cli.dataset_options import add_dataset_arguments
 from atrialjsq.cli.phantom import add_iir_range, check_iir_range
-from atrialjsq.cli.text import plural
+from atrialjsq.cli.text import number, plural
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -23,6 +23,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("data", type=Path, help="dataset folder or a single case folder")
     parser.add_argument("--out", type=Path, required=True, help="output folder (one sub-folder per case)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace existing case folders (a user's other files in them are kept)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed; case i uses a sub-seed (default 0)")
     add_dataset_arguments(parser)
     parser.add_argument(
@@ -39,7 +42,10 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="scar pattern (default: random per case)",
     )
     parser.add_argument(
-        "--burden", type=float, default=None, help="scar fraction of the LA surface, 0.02-0.40 (default: random)"
+        "--burden",
+        type=number(float),
+        default=None,
+        help="scar fraction of the LA surface, 0.02-0.40 (default: random)",
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N cases (default: all)")
     parser.set_defaults(func=run)
@@ -55,45 +61,55 @@ def run(args: argparse.Namespace) -> int:
     from atrialjsq.errors import InputError
     from atrialjsq.io import atomic_path
     from atrialjsq.phantom.inject import inject_scar
-    from atrialjsq.phantom.writer import case_seed, write_case
+    from atrialjsq.phantom.writer import case_seed, refuse_existing_cases, set_folder, write_case
 
     if args.burden is not None and not 0.02 <= args.burden <= 0.40:
         raise InputError(None, f"--burden must be within 0.02-0.40, got {args.burden}")
     iir_range = check_iir_range(args.iir_range)
-    if args.data.resolve() == args.out.resolve():
-        raise InputError(args.out, "output folder must differ from the input data folder")
+    data, out = args.data.resolve(), args.out.resolve()
+    if data == out or data.is_relative_to(out) or out.is_relative_to(data):
+        raise InputError(args.out, f"output folder must lie outside the input data ({args.data}) and not hold it")
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError(args.out, "exists and is not a folder")
     refs = index_dataset(args.data, args.layout, args.h5_spacing)
     if args.limit is not None:
         refs = refs[: max(args.limit, 0)]
+    refuse_existing_cases(args.out, [ref.case_id for ref in refs], args.overwrite)
     summary = []
-    for index, ref in enumerate(tqdm(refs, desc="inject-scar", unit="case", disable=None)):
-        case = load_case(ref)
-        if case.la is None:
-            raise InputError(ref.image_path, "case has no LA label")
-        out_case, params = inject_scar(
-            case,
-            case_seed(args.seed, index),
-            args.difficulty,
-            scar_kind=args.scar,
-            burden=args.burden,
-            iir_range=iir_range,
-        )
-        # The input's own type is kept (a z-scored float image stays float32).
-        write_case(out_case, params, args.out / case.case_id, int16_image=False)
-        summary.append(
-            {
-                "id": case.case_id,
-                "kind": params["scar"]["kind"],
-                "burden": params["scar"]["burden"],
-                "iir": params["iir"],
-            }
-        )
-    with atomic_path(args.out / "injected.json") as tmp:
-        tmp.write_text(
-            json.dumps(
-                {"format": "atrialjsq-injected-set-v1", "source": str(args.data), "seed": args.seed, "cases": summary},
-                indent=1,
+    with set_folder(args.out) as target:  # a new --out appears only when every case is written
+        for index, ref in enumerate(tqdm(refs, desc="inject-scar", unit="case", disable=None)):
+            case = load_case(ref)
+            if case.la is None:
+                raise InputError(ref.image_path, "case has no LA label")
+            out_case, params = inject_scar(
+                case,
+                case_seed(args.seed, index),
+                args.difficulty,
+                scar_kind=args.scar,
+                burden=args.burden,
+                iir_range=iir_range,
             )
-        )
+            # The input's own type is kept (a z-scored float image stays float32).
+            write_case(out_case, params, target / case.case_id, int16_image=False)
+            summary.append(
+                {
+                    "id": case.case_id,
+                    "kind": params["scar"]["kind"],
+                    "burden": params["scar"]["burden"],
+                    "iir": params["iir"],
+                }
+            )
+        with atomic_path(target / "injected.json") as tmp:
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "format": "atrialjsq-injected-set-v1",
+                        "source": str(args.data),
+                        "seed": args.seed,
+                        "cases": summary,
+                    },
+                    indent=1,
+                )
+            )
     print(f"injected scar into {plural(len(summary), 'case')}; wrote {args.out} (layout lascarqs1)")
     return 0

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from atrialjsq.cli.text import add_threads_argument, apply_threads, positive
+from atrialjsq.cli.text import add_threads_argument, apply_threads, non_negative, positive
 
 DESCRIPTION = "LASC 2018 real-data studies (docs/real_data.md): compact data, time-boxed cross-validation, scoring."
 
@@ -78,7 +78,7 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--roi", type=int, nargs=3, default=None, metavar=("X", "Y", "Z"))
     parser.add_argument("--margin", type=int, nargs=3, default=None, metavar=("X", "Y", "Z"))
-    parser.add_argument("--spacing", type=float, nargs=3, default=(1.0, 1.0, 1.0), metavar=("X", "Y", "Z"))
+    parser.add_argument("--spacing", type=positive(float), nargs=3, default=(1.0, 1.0, 1.0), metavar=("X", "Y", "Z"))
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override, JSON values")
     parser.add_argument("--k", type=int, default=5, help="number of folds")
@@ -140,11 +140,15 @@ def _run_final(args: argparse.Namespace) -> int:
 
 
 def _run_score(args: argparse.Namespace) -> int:
+    from atrialjsq.errors import InputError
     from atrialjsq.experiments.lasc2018.scoring import score_predictions
 
     files: list[Path] = []
     for path in args.predictions:
-        files.extend(sorted(path.glob("**/predictions*.npz")) if path.is_dir() else [path])
+        found = sorted(path.glob("**/predictions*.npz")) if path.is_dir() else [path]
+        if not found:
+            raise InputError(path, "holds no predictions*.npz files")
+        files.extend(found)
     summary = score_predictions(args.compact, files, args.out, not args.no_largest_component, not args.quiet)
     print((args.out / "summary.md").read_text())
     return 0 if summary["overall"]["Dice_LA"]["n"] else 1
@@ -239,8 +243,8 @@ def add_commands(commands) -> None:
     build = commands.add_parser("build", help="pack the LASC 2018 HDF5 release into one compact .npz")
     build.add_argument("--src", type=Path, required=True, help="the release folder (cases/<id>/mri_norm2.h5)")
     build.add_argument("--out", type=Path, required=True, help="output .npz (keep it under devdata/)")
-    build.add_argument("--spacing", type=float, nargs=3, default=(1.0, 1.0, 1.0))
-    build.add_argument("--z-margin-mm", type=float, default=10.0)
+    build.add_argument("--spacing", type=positive(float), nargs=3, default=(1.0, 1.0, 1.0))
+    build.add_argument("--z-margin-mm", type=non_negative(float), default=10.0)
     build.add_argument("--workers", type=int, default=2)
     build.add_argument("--limit", type=int, default=None, help="first N cases only")
     build.set_defaults(func=_run_build)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from atrialjsq.cli.text import non_negative
+
 
 def register(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -19,7 +21,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--data", required=True, type=Path, help="dataset folder with LA and scar labels")
     parser.add_argument("--out", required=True, type=Path, help="classifier file to write (.json)")
     parser.add_argument("--layout", default="auto", help="dataset layout (see `atrialjsq check-data`)")
-    parser.add_argument("--smoothness", type=float, default=0.5, help="graph-cut smoothness λ (Potts weight)")
+    parser.add_argument(
+        "--smoothness", type=non_negative(float), default=0.5, help="graph-cut smoothness λ (Potts weight)"
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -29,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
 
     from atrialjsq.data.layouts import index_dataset, load_case
     from atrialjsq.errors import InputError
+    from atrialjsq.io.output_check import check_output_file
     from atrialjsq.quantify.learngc import train_learngc
 
+    check_output_file(args.out)  # a folder in the way fails now, not after the training
     refs = index_dataset(args.data, args.layout)
     unlabelled = [ref.case_id for ref in refs if not {"la", "scar"} <= set(ref.label_paths)]
     if unlabelled:

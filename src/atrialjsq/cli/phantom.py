@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from atrialjsq.cli.text import plural, positive
+from atrialjsq.cli.text import non_negative, number, plural, positive
 
 
 def add_iir_range(parser: argparse.ArgumentParser, what: str) -> None:
@@ -46,6 +46,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of the set; case i uses a sub-seed (default 0)")
     parser.add_argument("--start", type=int, default=0, help="index of the first case, to extend a set (default 0)")
     parser.add_argument(
+        "--overwrite", action="store_true", help="replace existing case folders (a user's other files in them are kept)"
+    )
+    parser.add_argument(
         "--difficulty",
         choices=("easy", "medium", "hard"),
         default="medium",
@@ -74,19 +77,24 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="scar pattern (default: random, 70%% post-ablation)",
     )
     parser.add_argument(
-        "--burden", type=float, default=None, help="scar fraction of the LA surface, 0.02-0.40 (default: random)"
+        "--burden",
+        type=number(float),
+        default=None,
+        help="scar fraction of the LA surface, 0.02-0.40 (default: random)",
     )
-    parser.add_argument("--snr", type=float, default=None, help="blood mean / noise SD (default: the difficulty's)")
+    parser.add_argument(
+        "--snr", type=positive(float), default=None, help="blood mean / noise SD (default: the difficulty's)"
+    )
     add_iir_range(parser, "scar")
     parser.add_argument(
         "--ghost",
-        type=float,
+        type=non_negative(float),
         default=None,
         help="N/2 phase-encode ghost amplitude, e.g. 0.05 (default: the difficulty's)",
     )
     parser.add_argument(
         "--blur-mm",
-        type=float,
+        type=non_negative(float),
         default=None,
         help="respiratory blur along z, Gaussian SD in mm (default: the difficulty's)",
     )
@@ -123,7 +131,10 @@ def run(args: argparse.Namespace) -> int:
             iir_range=iir_range,
             ghost=args.ghost,
             blur_mm=args.blur_mm,
+            overwrite=args.overwrite,
         )
+    except InputError:
+        raise
     except ValueError as error:  # e.g. a field of view too small for the anatomy
         raise InputError(args.out, str(error)) from None
     print(f"wrote {plural(len(folders), 'phantom case')} to {args.out} (layout lascarqs1)")

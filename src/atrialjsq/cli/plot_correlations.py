@@ -24,7 +24,9 @@ def register(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from atrialjsq.evaluate.correlations import columns_of, plot_correlations
     from atrialjsq.evaluate.statistics import read_metric_csv
+    from atrialjsq.io.output_check import check_output_file
 
+    check_output_file(args.out, inputs=(args.csv,))
     columns = columns_of(read_metric_csv(args.csv), args.csv)
     fits = plot_correlations(columns, args.out, title=args.title)
     for name, fit in fits.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from atrialjsq.cli.dataset_options import add_dataset_arguments
-from atrialjsq.cli.text import plural
+from atrialjsq.cli.text import non_negative, plural, positive
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -18,15 +18,25 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("data", help="dataset root or a single case folder")
     parser.add_argument("--out", required=True, help="cache folder to create (replaced only if it is a cache)")
     parser.add_argument(
-        "--spacing", nargs=3, type=float, default=[1.0, 1.0, 1.0], metavar=("X", "Y", "Z"), help="grid spacing in mm"
+        "--spacing",
+        nargs=3,
+        type=positive(float),
+        default=[1.0, 1.0, 1.0],
+        metavar=("X", "Y", "Z"),
+        help="grid spacing in mm",
     )
     parser.add_argument(
-        "--roi", nargs=3, type=int, default=[208, 208, 80], metavar=("X", "Y", "Z"), help="network window in voxels"
+        "--roi",
+        nargs=3,
+        type=positive(int),
+        default=[208, 208, 80],
+        metavar=("X", "Y", "Z"),
+        help="network window in voxels",
     )
     parser.add_argument(
         "--margin",
         nargs=3,
-        type=int,
+        type=non_negative(int),
         default=[16, 16, 8],
         metavar=("X", "Y", "Z"),
         help="voxels kept around the window on each side, for random shifts in training",
@@ -43,12 +53,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from atrialjsq.data.cache import build_cache
     from atrialjsq.data.layouts import index_dataset
-    from atrialjsq.errors import InputError
 
-    if min(args.spacing) <= 0 or min(args.roi) <= 0:
-        raise InputError(None, f"--spacing and --roi must be positive (got {args.spacing}, {args.roi})")
-    if min(args.margin) < 0:
-        raise InputError(None, f"--margin must be non-negative (got {args.margin})")
     refs = index_dataset(args.data, args.layout, args.h5_spacing)
     if args.limit is not None:
         refs = refs[: max(args.limit, 0)]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from atrialjsq.cli.text import non_negative, positive
+
 ACCEPTED_LA_VALUES = ({0, 1}, {0, 255})
 
 
@@ -37,10 +39,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--overwrite", action="store_true", help="write into an existing output folder (other files are kept)"
     )
-    parser.add_argument("--k", type=float, default=3.0, help="msd: scar above blood-pool mean + k·SD (default 3)")
+    parser.add_argument(
+        "--k", type=non_negative(float), default=3.0, help="msd: scar above blood-pool mean + k·SD (default 3)"
+    )
     parser.add_argument(
         "--iir-threshold",
-        type=float,
+        type=positive(float),
         default=1.32,
         help="iir: scar at IIR ≥ this (1.32 dense scar, default; 1.2 fibrosis); both burdens are reported",
     )
@@ -89,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import time
 
+    from atrialjsq.data.plausibility import check_field_of_view
     from atrialjsq.errors import InputError
     from atrialjsq.io import read_volume
     from atrialjsq.io.output_check import check_output_folder
@@ -111,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(out, "output folder exists; pass --overwrite to replace its outputs (other files are kept)")
     started = time.perf_counter()
     image = read_volume(args.image)
+    check_field_of_view(image.geometry, args.image)  # as predict: a grid that cannot hold an LA is refused
     la = read_volume(args.la)
     check_la_mask(la, image, args.la)
     problem = iir_intensity_problem(image.array) if args.method == "iir" else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Sequence
 
 
@@ -22,8 +23,10 @@ def batch_summary(total: int, done: int, failed: Sequence[str], skipped: int = 0
     return line
 
 
-def positive(kind):
-    """An argparse type: a positive number of `kind`; a comma list (the old "576,576,44") gets a hint."""
+def number(kind=float, *, minimum: float | None = None, strict: bool = False):
+    """An argparse type: a finite number of `kind` (NaN and inf are refused: every comparison with NaN is
+    false, so range checks downstream would let it through), at least `minimum` (above it with `strict`);
+    a comma list (the old "576,576,44") gets a hint."""
 
     def parse(text: str):
         if "," in text:
@@ -33,12 +36,29 @@ def positive(kind):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if minimum is not None and (value <= minimum if strict else value < minimum):
+            wanted = (
+                ("positive" if strict else "non-negative")
+                if minimum == 0
+                else f"{'above' if strict else 'at least'} {minimum:g}"
+            )
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
+
+
+def positive(kind):
+    """An argparse type: a finite positive number of `kind` (spacings, sizes, counts, rates)."""
+    return number(kind, minimum=0, strict=True)
+
+
+def non_negative(kind):
+    """An argparse type: a finite number of `kind` that is zero or more (strengths where 0 means off)."""
+    return number(kind, minimum=0)
 
 
 THREADS_HELP = "CPU threads for torch (default: torch's choice, one per core; give 1 to each of two runs sharing a CPU)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from atrialjsq.cli.text import add_threads_argument, apply_threads
+from atrialjsq.cli.text import add_threads_argument, apply_threads, non_negative, positive
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -29,7 +29,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--fold", type=int, help="train on the other folds, validate on fold K")
     split.add_argument("--folds", default="all", help="'all' (default) or comma-separated folds to train in turn")
-    parser.add_argument("--val-fraction", type=float, default=0.0, help="with --folds all: held-out share (0-1)")
+    parser.add_argument(
+        "--val-fraction", type=non_negative(float), default=0.0, help="with --folds all: held-out share (0-1)"
+    )
     again = parser.add_mutually_exclusive_group()
     again.add_argument(
         "--resume",
@@ -43,12 +45,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--spacing",
         nargs=3,
-        type=float,
+        type=positive(float),
         metavar=("X", "Y", "Z"),
         help="model grid spacing in mm (default: the config's, 1 1 1); a cache must have been built at it",
     )
     parser.add_argument("--batch-size", type=int, help="override train.batch_size (per process)")
-    parser.add_argument("--lr", type=float, help="override optim.lr")
+    parser.add_argument("--lr", type=positive(float), help="override optim.lr")
     parser.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), help="override optim.name")
     parser.add_argument("--seed", type=int, help="override train.seed")
     parser.add_argument(
@@ -64,7 +66,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         default=None,
         help="torch.compile the model (default: on with CUDA, off on CPU)",
     )
-    parser.add_argument("--elastic-mm", type=float, default=None, help="elastic deformation strength (mm, 0 = off)")
+    parser.add_argument(
+        "--elastic-mm", type=non_negative(float), default=None, help="elastic deformation strength (mm, 0 = off)"
+    )
     parser.add_argument(
         "--seconds",
         type=float,
@@ -171,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
     from atrialjsq.train.checkpoint import export_model
     from atrialjsq.train.ddp import context_from_env, shutdown_distributed
-    from atrialjsq.train.run import check_run_folder, clear_run_files, train_run
+    from atrialjsq.train.run import check_inputs, check_run_folder, clear_run_files, train_run
     from atrialjsq.train.trainer import TrainOptions
 
     config = build_config(args)
@@ -179,8 +183,10 @@ def run(args: argparse.Namespace) -> int:
     main_process = context_from_env().is_main  # under torchrun only rank 0 reports and exports
     outs = [Path(args.out) if len(folds) == 1 else Path(args.out) / f"fold{fold}" for fold in folds]
     if main_process:  # other ranks would see the folder rank 0 is already writing to
-        for out in outs:
+        for fold, out in zip(folds, outs, strict=True):
             check_run_folder(out, args.resume, args.overwrite)
+            # before --overwrite removes anything: a missing --data or a bad split or --init-from fails here
+            check_inputs(config, args.data, fold, args.val_fraction, args.init_from, args.layout)
     options = TrainOptions(
         device=args.device,
         resume=args.resume,

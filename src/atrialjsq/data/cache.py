@@ -24,6 +24,7 @@ from atrialjsq.io.atomic import atomic_output
 from atrialjsq.io.geometry import triple
 
 CACHE_FORMAT = "atrialjsq-cache-v1"
+DEFAULT_FOLDS = 5  # cross-validation folds written into a new cache's dataset.json
 # Storage types: the image keeps float32 precision, labels are uint8, distance maps float16 (mm, clipped).
 ARRAY_DTYPES = {"image": np.float32, "la": np.uint8, "scar": np.uint8, "band": np.uint8, "surface": np.uint8}
 FLOAT16_ARRAYS = ("phi_la", "phi_normal", "phi_scar")
@@ -84,10 +85,30 @@ def _process_case(ref: CaseRef, cases_dir: Path, settings: dict[str, Any]) -> di
         return {"error": [error.path, error.reason]}
 
 
+CACHE_ENTRIES = frozenset({"dataset.json", "cases"})
+
+
 def _checked_out_dir(out: Path) -> None:
-    """Refuse to replace a folder that is not a cache: the atomic rename would delete what it holds."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "dataset.json").is_file())):
-        raise InputError(out, "exists and is not an atrialjsq cache; refusing to overwrite it")
+    """Refuse to replace a folder that is not one of our caches: the atomic rename would delete what it holds.
+
+    A cache is recognised by its ``dataset.json`` declaring `CACHE_FORMAT` (nnU-Net's raw datasets have a
+    dataset.json too) and by holding nothing else than that file and ``cases/``, so no user file goes with it."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InputError(out, "exists and is not a folder; refusing to overwrite it")
+    entries = {entry.name for entry in out.iterdir()}
+    if not entries:
+        return
+    try:
+        declared = json.loads((out / "dataset.json").read_text()).get("format")
+    except (OSError, ValueError, AttributeError):
+        declared = None
+    if declared != CACHE_FORMAT:
+        raise InputError(out, "exists and is not an atrialjsq cache; refusing to overwrite it (choose a new --out)")
+    if entries - CACHE_ENTRIES:
+        extra = ", ".join(sorted(entries - CACHE_ENTRIES)[:5])
+        raise InputError(out, f"is a cache but also holds other files ({extra}); refusing to replace it")
 
 
 def build_cache(
@@ -99,7 +120,7 @@ def build_cache(
     workers: int = 2,
     center: str = "la",
     zscore_region: str = "volume",
-    k: int = 5,
+    k: int = DEFAULT_FOLDS,
     seed: int = 0,
 ) -> CacheIndex:
     """Preprocess `refs` into a cache at `out` with `workers` processes (1 = in this process).

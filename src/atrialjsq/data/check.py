@@ -90,6 +90,8 @@ def check_case(ref: CaseRef) -> CaseReport:
             report.has_scar = True
             if not labels["scar"].array.any():
                 report.warnings.append(InputError(path, "scar label is empty"))
+    # One file can hold the image and the labels (LASC 2018's .h5): its problem is reported once, not per read.
+    report.errors = list({str(error): error for error in report.errors}.values())
     return report
 
 

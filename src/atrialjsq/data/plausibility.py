@@ -8,6 +8,7 @@ segmentation (or the input) is wrong, so the result is flagged and not given a U
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from atrialjsq.errors import InputError
@@ -23,6 +24,8 @@ PLAUSIBLE_SURFACE_CM2 = (30.0, 500.0)
 
 def field_of_view_problem(geometry: Geometry) -> str | None:
     """Why this grid cannot show an LA (too small a field of view, too coarse voxels), or None."""
+    if not all(math.isfinite(s) and s > 0 for s in geometry.spacing):
+        return f"voxel spacing {' x '.join(f'{s:g}' for s in geometry.spacing)} mm is not positive and finite"
     extent = [n * s for n, s in zip(geometry.shape, geometry.spacing, strict=True)]
     coarse = max(geometry.spacing)
     if coarse > MAX_SPACING_MM:

@@ -160,8 +160,10 @@ def evaluate_dirs(
     """
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
     if not pred_dir.is_dir():
-        raise InputError(pred_dir, "prediction folder does not exist")
-    if spacing is not None and (len(spacing) != 3 or min(spacing) <= 0):
+        raise InputError(
+            pred_dir, "is a file, not a prediction folder" if pred_dir.exists() else "prediction folder does not exist"
+        )
+    if spacing is not None and (len(spacing) != 3 or not all(math.isfinite(s) and s > 0 for s in spacing)):
         raise InputError(None, f"--spacing needs three positive values, got {list(spacing)}")
     refs = index_dataset(gt_dir, layout=gt_layout, spacing=spacing)
     missing = missing_predictions(pred_dir, refs)

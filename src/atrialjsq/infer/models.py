@@ -25,7 +25,7 @@ import torch
 from atrialjsq import __version__
 from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import atomic_path
-from atrialjsq.train.checkpoint import MODEL_FORMAT, load_model_file
+from atrialjsq.train.checkpoint import MODEL_FORMAT, load_model_file, load_network
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 # `predict` on a real scan gets the real-data model; `demo` and the tests' phantoms the phantom model.
@@ -82,7 +82,7 @@ def make_bundle(
     """
 
     def section(key: str, path: str | Path) -> dict[str, Any]:
-        state = load_model_file(path)
+        state = load_network(path)
         state["preprocessing"] = {**state["preprocessing"], **(preprocessing or {}).get(key, {})}
         return state
 

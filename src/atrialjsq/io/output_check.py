@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from atrialjsq.errors import InputError
@@ -28,4 +29,18 @@ def check_output_folder(path: str | Path) -> Path:
         reason = error.strerror or error.__class__.__name__
         raise InputError(path, f"output folder cannot be written ({reason} in {existing})") from None
     os.rmdir(probe)
+    return path
+
+
+def check_output_file(path: str | Path, inputs: Sequence[str | Path | None] = ()) -> Path:
+    """Refuse an output file that is a folder, or that is one of this command's `inputs` (writing the result
+    over its own input would destroy the input: e.g. a bundle written onto the checkpoint it packs), or whose
+    folder cannot be written. An existing output file of another name is replaced, as `-o` does elsewhere."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(path, "is a folder; give the output's file name")
+    for given in inputs:
+        if given is not None and Path(given).exists() and path.exists() and path.samefile(given):
+            raise InputError(path, f"is also an input ({given}); write the output to another file")
+    check_output_folder(path.parent if str(path.parent) else Path("."))
     return path

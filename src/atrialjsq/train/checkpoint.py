@@ -89,6 +89,19 @@ def load_model_file(path: str | Path) -> dict[str, Any]:
     raise InputError(path, f"unknown format {state['format']!r}")
 
 
+def load_network(path: str | Path) -> dict[str, Any]:
+    """One network as {config, model, preprocessing, meta} from a training checkpoint, an exported model or a
+    bundle (whose "fine" network is taken): what fine-tuning (`--init-from`) and re-bundling start from."""
+    state = load_model_file(path)
+    if "fine" not in state:
+        return state
+    fine = state["fine"]
+    missing = [key for key in ("config", "model", "preprocessing") if not isinstance(fine, dict) or key not in fine]
+    if missing:
+        raise InputError(path, f"bundle's fine model lacks {', '.join(missing)}")
+    return {key: fine[key] for key in ("config", "model", "preprocessing")} | {"meta": state.get("meta", {})}
+
+
 # ---- RNG state as plain types -------------------------------------------------------------------------
 
 

@@ -82,21 +82,63 @@ def resume_plan(out: str | Path) -> tuple[int, int]:
 
 def make_split(index: CacheIndex, fold: int | None, val_fraction: float, seed: int) -> dict[str, Any]:
     """{"fold", "train", "val"} case ids for one run (see the module docstring)."""
-    ids = index.case_ids
+    return _split(index.case_ids, index.folds, index.root, fold, val_fraction, seed)
+
+
+def check_inputs(
+    config: ExperimentConfig,
+    data: str | Path,
+    fold: int | None,
+    val_fraction: float,
+    init_from: str | Path | None = None,
+    layout: str = "auto",
+) -> None:
+    """Everything about a run's inputs that can be told before anything is written or removed: the data
+    exists, the split can be made (for a raw dataset, with the folds its cache would get), the initial
+    weights load. `atrialjsq train --overwrite` calls it before clearing the old run."""
+    data = Path(data)
+    if not data.exists():
+        raise InputError(data, "no such file or folder")
+    if (data / "dataset.json").is_file():
+        index = load_cache(data)
+        ids, folds, where = index.case_ids, index.folds, index.root
+    else:
+        from atrialjsq.data.cache import DEFAULT_FOLDS
+        from atrialjsq.data.layouts import index_dataset
+        from atrialjsq.data.splits import make_folds
+
+        ids = sorted(ref.case_id for ref in index_dataset(data, layout))
+        k = min(DEFAULT_FOLDS, len(ids))
+        folds, where = (make_folds(ids, k=k, seed=0) if k >= 2 else []), data
+    _split(ids, folds, where, fold, val_fraction, config.train.seed)
+    if init_from is not None:
+        from atrialjsq.train.checkpoint import load_network
+
+        load_network(init_from)
+
+
+def _split(
+    ids: Sequence[str],
+    folds: Sequence[dict[str, list[str]]],
+    where: Path,
+    fold: int | None,
+    val_fraction: float,
+    seed: int,
+) -> dict[str, Any]:
     if fold is not None:
         if val_fraction:
             raise InputError(None, "--val-fraction goes with --folds all; --fold K validates on fold K")
-        if not index.folds:
-            raise InputError(index.root / "dataset.json", "has no folds; rebuild the cache or use --folds all")
-        if not 0 <= fold < len(index.folds):
-            raise InputError(index.root / "dataset.json", f"has folds 0..{len(index.folds) - 1}, not fold {fold}")
-        chosen = index.folds[fold]
+        if not folds:
+            raise InputError(where / "dataset.json", "has no folds; rebuild the cache or use --folds all")
+        if not 0 <= fold < len(folds):
+            raise InputError(where / "dataset.json", f"has folds 0..{len(folds) - 1}, not fold {fold}")
+        chosen = folds[fold]
         return {"fold": fold, "train": list(chosen["train"]), "val": list(chosen["val"])}
     if not 0.0 <= val_fraction < 1.0:
         raise InputError(None, f"--val-fraction must be in [0, 1), got {val_fraction}")
     n_val = 0 if val_fraction == 0 else max(1, round(val_fraction * len(ids)))
     if n_val >= len(ids):
-        raise InputError(index.root, f"{len(ids)} case(s) cannot be split into training and validation")
+        raise InputError(where, f"{len(ids)} case(s) cannot be split into training and validation")
     order = np.random.default_rng(seed).permutation(len(ids))
     val = sorted(ids[i] for i in order[:n_val])
     return {"fold": None, "train": [i for i in ids if i not in set(val)], "val": val}
@@ -159,6 +201,8 @@ def train_run(
         options = replace(options, context=context_from_env())
     if options.resume and not (out / "last.pt").is_file():
         raise InputError(out / "last.pt", "nothing to resume (no checkpoint in the run folder)")
+    if options.context.is_main:  # before RUN/cache or a run file is written
+        check_inputs(config, data, fold, val_fraction, None if options.resume else options.init_from, layout)
     index = resolve_cache(data, out, config, layout, workers)
     split = make_split(index, fold, val_fraction, config.train.seed)
     split["cache"] = str(index.root.resolve())

@@ -45,7 +45,7 @@ from atrialjsq.train.checkpoint import (
     capture_rng_state,
     export_model,
     load_checkpoint,
-    load_model_file,
+    load_network,
     restore_rng_state,
     save_checkpoint,
     seed_everything,
@@ -334,7 +334,7 @@ class Trainer:
     def _init_weights(self, path: Path) -> None:
         """Pretrained weights for fine-tuning (e.g. another loss or DPM variant on the same network): the
         architecture must match; the optimizer, schedule and iteration count start afresh."""
-        state = load_model_file(path)
+        state = load_network(path)
         try:
             unwrap(self.model).load_state_dict({k: v.float() for k, v in state["model"].items()})
         except RuntimeError as error:
