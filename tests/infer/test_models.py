@@ -143,9 +143,16 @@ def test_bundle_never_writes_over_its_own_checkpoint_or_into_a_folder(tmp_path, 
 
 def test_a_bundle_given_as_the_fine_network_is_repackaged(tmp_path, checkpoints):
     """A bundle as --fine (e.g. a shipped model renamed or given new meta) contributes its fine network."""
-    loc_path, fine_path, _, fine = checkpoints
+    loc_path, fine_path, localizer, fine = checkpoints
     first = make_bundle(loc_path, fine_path, tmp_path / "first.pt", meta={"trained_on": "phantoms"})
     again = load_bundle(make_bundle(None, first, tmp_path / "again.pt", name="renamed"))
     assert again["name"] == "renamed" and again["localizer"] is None
     for key, value in fine.state_dict().items():
         torch.testing.assert_close(again["fine"]["model"][key].float(), value.half().float())
+    # As --localizer a bundle gives its localiser, not its fine network; a bundle without one is refused.
+    swapped = load_bundle(make_bundle(first, fine_path, tmp_path / "swapped.pt"))
+    for key, value in localizer.state_dict().items():
+        torch.testing.assert_close(swapped["localizer"]["model"][key].float(), value.half().float())
+    with pytest.raises(InputError, match=r"again\.pt: is a bundle without a localizer network"):
+        make_bundle(tmp_path / "again.pt", fine_path, tmp_path / "none.pt")
+    assert not (tmp_path / "none.pt").exists()

@@ -205,3 +205,40 @@ def test_non_finite_values_are_refused_by_the_parser(tmp_path, capsys):
         assert stop.value.code == 2
         assert f"argument {flag}: must be a finite number" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_a_set_with_other_settings_is_replaced_only_when_every_case_it_lists_is_rewritten(tmp_path):
+    out = tmp_path / "set"
+    writer.write_phantom_set(2, out, seed=3, progress=False, **TINY)
+    with pytest.raises(InputError, match="other settings"):  # phantom_0001 would stay, listed as seed 3
+        writer.write_phantom_set(1, out, seed=4, overwrite=True, progress=False, **TINY)
+    writer.write_phantom_set(2, out, seed=4, overwrite=True, progress=False, **TINY)
+    manifest = json.loads((out / writer.MANIFEST_FILE).read_text())
+    assert manifest["seed"] == 4 and [c["seed"] for c in manifest["cases"]] == [writer.case_seed(4, i) for i in (0, 1)]
+
+
+def test_a_folder_that_appears_while_a_new_set_is_written_is_left_alone(tmp_path, monkeypatch):
+    out = tmp_path / "set"
+    real = writer.write_case
+
+    def meanwhile(case, params, folder, **kwargs):
+        out.mkdir()  # another run (or the user) creates the folder before this set is complete
+        (out / "theirs.txt").write_text("theirs")
+        return real(case, params, folder, **kwargs)
+
+    monkeypatch.setattr(writer, "write_case", meanwhile)
+    with pytest.raises(InputError, match="appeared while this output was written"):
+        writer.write_phantom_set(1, out, seed=1, progress=False, **TINY)
+    assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]  # the discarded set's temporary folder is gone
+
+
+def test_inject_scar_into_an_existing_set_keeps_its_manifest(tmp_path):
+    source = tmp_path / "source"
+    writer.write_phantom_set(2, source, seed=6, progress=False, **TINY)
+    out = tmp_path / "injected"
+    assert main(["inject-scar", str(source), "--out", str(out), "--seed", "1", "--limit", "1"]) == 0
+    assert main(["inject-scar", str(source), "--out", str(out), "--seed", "1", "--overwrite"]) == 0
+    listed = [case["id"] for case in json.loads((out / "injected.json").read_text())["cases"]]
+    assert listed == ["phantom_0000", "phantom_0001"]
+    assert main(["inject-scar", str(source), "--out", str(out), "--seed", "2", "--limit", "1", "--overwrite"]) == 1

@@ -129,8 +129,8 @@ def test_a_raw_dataset_that_cannot_be_split_leaves_no_cache_or_run_files(tmp_pat
     run = tmp_path / "run"
     base = ["train", "--data", str(raw), "--out", str(run), *ARGS, "--set", "data.spacing=[3.5,3.5,3.5]"]
     for bad, says in (
-        (["--fold", "7"], "has folds 0..1, not fold 7"),  # two cases: the cache would get two folds
-        (["--val-fraction", "0.9"], "2 case(s) cannot be split"),
+        (["--fold", "7"], f"{raw}: a cache built from it would have folds 0..1, not fold 7"),  # two cases, two folds
+        (["--val-fraction", "0.9"], f"{raw}: 2 case(s) cannot be split"),
         (["--init-from", str(raw / "phantoms.json")], "phantoms.json"),
     ):
         assert main([*base, *bad]) == 1
@@ -170,6 +170,8 @@ def test_an_existing_run_is_never_restarted_by_accident(cache_dir, tmp_path, cap
     assert main([*base, "--iterations", "2"]) == 0
     (run / "notes.txt").write_text("kept")
     before = {name: (run / name).read_bytes() for name in ("last.pt", "log.csv", "config.json")}
+    other = ["train", "--data", str(cache_dir), "--out", str(tmp_path / "other"), "--iterations", "1", *ARGS]
+    assert main([*other, "--set", "model.base_channels=2", "--export", str(tmp_path / "other.pt")]) == 0
     capsys.readouterr()
     assert main([*base, "--iterations", "3"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -182,6 +184,8 @@ def test_an_existing_run_is_never_restarted_by_accident(cache_dir, tmp_path, cap
         (["--data", str(tmp_path / "missing")], "missing: no such file or folder"),
         (["--fold", "7"], "not fold 7"),
         (["--init-from", str(run / "notes.txt")], "notes.txt"),
+        (["--set", "data.roi=[24,24,24]"], "cached at spacing [1.0, 1.0, 1.0], roi [16, 16, 16] but config"),
+        (["--init-from", str(tmp_path / "other.pt")], "weights do not fit config"),
     ):
         assert main([*base, *bad, "--iterations", "3", "--overwrite"]) == 1
         assert says in capsys.readouterr().err
@@ -205,7 +209,8 @@ def test_resume_goes_on_to_the_runs_recorded_target(cache_dir, tmp_path, capsys)
     out = capsys.readouterr().out
     assert f"{run}: resuming at iteration 2, training on to 4 (the run's recorded target)" in out
     assert load_checkpoint(run / "last.pt")["iteration"] == 4
-    assert main([*base, "--resume", "--iterations", "5"]) == 0
+    # --init-from only starts a run; a resumed one restores its own weights, so a file gone since is no matter.
+    assert main([*base, "--resume", "--iterations", "5", "--init-from", str(tmp_path / "gone.pt")]) == 0
     assert "training on to 5 (--iterations)" in capsys.readouterr().out
     assert [int(r["iteration"]) for r in read_csv(run / "log.csv")] == list(range(5))
 

@@ -53,15 +53,13 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from tqdm import tqdm
 
     from atrialjsq.data.layouts import index_dataset, load_case
     from atrialjsq.errors import InputError
-    from atrialjsq.io import atomic_path
+    from atrialjsq.io.atomic import write_json
     from atrialjsq.phantom.inject import inject_scar
-    from atrialjsq.phantom.writer import case_seed, refuse_existing_cases, set_folder, write_case
+    from atrialjsq.phantom.writer import INJECTED_MANIFEST, case_seed, refuse_existing_cases, set_folder, write_case
 
     if args.burden is not None and not 0.02 <= args.burden <= 0.40:
         raise InputError(None, f"--burden must be within 0.02-0.40, got {args.burden}")
@@ -74,8 +72,13 @@ def run(args: argparse.Namespace) -> int:
     refs = index_dataset(args.data, args.layout, args.h5_spacing)
     if args.limit is not None:
         refs = refs[: max(args.limit, 0)]
-    refuse_existing_cases(args.out, [ref.case_id for ref in refs], args.overwrite)
-    summary = []
+    unlabelled = [ref.case_id for ref in refs if "la" not in ref.label_paths or not ref.label_paths["la"].exists()]
+    if unlabelled:  # before any case is written
+        raise InputError(args.data, f"case(s) without an LA label: {', '.join(unlabelled[:5])}")
+    ids = [ref.case_id for ref in refs]
+    refuse_existing_cases(args.out, ids, args.overwrite)
+    manifest: dict = {"format": INJECTED_MANIFEST.format, "source": str(data), "seed": args.seed, "cases": []}
+    INJECTED_MANIFEST.merged(args.out, manifest, ids, args.overwrite)  # another set's folder: refused now
     with set_folder(args.out) as target:  # a new --out appears only when every case is written
         for index, ref in enumerate(tqdm(refs, desc="inject-scar", unit="case", disable=None)):
             case = load_case(ref)
@@ -91,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             )
             # The input's own type is kept (a z-scored float image stays float32).
             write_case(out_case, params, target / case.case_id, int16_image=False)
-            summary.append(
+            manifest["cases"].append(
                 {
                     "id": case.case_id,
                     "kind": params["scar"]["kind"],
@@ -99,17 +102,7 @@ def run(args: argparse.Namespace) -> int:
                     "iir": params["iir"],
                 }
             )
-        with atomic_path(target / "injected.json") as tmp:
-            tmp.write_text(
-                json.dumps(
-                    {
-                        "format": "atrialjsq-injected-set-v1",
-                        "source": str(args.data),
-                        "seed": args.seed,
-                        "cases": summary,
-                    },
-                    indent=1,
-                )
-            )
-    print(f"injected scar into {plural(len(summary), 'case')}; wrote {args.out} (layout lascarqs1)")
+            merged = INJECTED_MANIFEST.merged(target, manifest, ids, args.overwrite)
+            write_json(target / INJECTED_MANIFEST.name, merged)  # after every case: it lists what the folder holds
+    print(f"injected scar into {plural(len(manifest['cases']), 'case')}; wrote {args.out} (layout lascarqs1)")
     return 0

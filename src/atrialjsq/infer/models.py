@@ -82,7 +82,7 @@ def make_bundle(
     """
 
     def section(key: str, path: str | Path) -> dict[str, Any]:
-        state = load_network(path)
+        state = load_network(path, part=key)
         state["preprocessing"] = {**state["preprocessing"], **(preprocessing or {}).get(key, {})}
         return state
 

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from atrialjsq.errors import InputError
+
 
 def _suffixes(path: Path) -> str:
     # Keep compound suffixes (".nii.gz") so writers that dispatch on the extension still work.
@@ -63,13 +65,17 @@ def write_json(path: str | Path, data: Any, *, indent: int = 1, strict: bool = F
 
 
 @contextlib.contextmanager
-def atomic_output(directory: str | Path, owned: Callable[[str], bool] | None = None) -> Iterator[Path]:
+def atomic_output(
+    directory: str | Path, owned: Callable[[str], bool] | None = None, *, replace: bool = True
+) -> Iterator[Path]:
     """Yield a temporary directory that replaces (or becomes) `directory` only if the block succeeds.
 
     Used for multi-file outputs (one case of predictions, a generated dataset) so that a failure part-way
     leaves nothing behind. With `owned` (a test on entry names) an existing `directory` is updated instead of
     replaced, so files a user put there survive: each new entry is renamed onto its old name and old entries
     that `owned` claims but the block did not write (e.g. probability maps of an earlier run) are removed.
+    `replace=False`: a `directory` that exists when the block ends (it appeared meanwhile) is left as it is
+    and the new output discarded, with an `InputError`.
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +83,8 @@ def atomic_output(directory: str | Path, owned: Callable[[str], bool] | None = N
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
     try:
         yield tmp
+        if directory.exists() and not replace:
+            raise InputError(directory, "appeared while this output was written; left as it is, nothing written")
         if directory.exists() and owned is not None:
             _merge_into(tmp, directory, owned)
         elif directory.exists():

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,33 +84,53 @@ def refuse_existing_cases(out: str | Path, case_ids: Sequence[str], overwrite: b
 @contextlib.contextmanager
 def set_folder(out: str | Path) -> Iterator[Path]:
     """Where a set is written: a new `out` is built in a temporary sibling and renamed into place only when
-    every case is written; an existing one is written into directly."""
+    every case is written (refused, not replaced, if a folder of that name appeared meanwhile); an existing
+    one is written into directly."""
     out = Path(out)
     if out.exists():
         yield out
     else:
-        with atomic_output(out) as tmp:
+        with atomic_output(out, replace=False) as tmp:
             yield tmp
 
 
-def _merged_manifest(out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    """An extended set keeps the cases its manifest already lists; a manifest of another set is refused."""
-    path = out / MANIFEST_FILE
-    if not path.is_file():
-        return manifest
-    try:
-        old = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise InputError(path, f"cannot read the set's manifest ({error})") from None
-    if not isinstance(old, dict) or old.get("format") != MANIFEST_FORMAT:
-        raise InputError(path, f"is not a phantom set manifest ({MANIFEST_FORMAT}); choose another --out")
-    settings = ("seed", "difficulty", "shape", "spacing")
-    differ = [key for key in settings if old.get(key) != manifest[key]]
-    if differ:
-        was = ", ".join(f"{key} {old.get(key)}" for key in differ)
-        raise InputError(path, f"lists a set made with other settings ({was}); choose another --out")
-    cases = {case["id"]: case for case in old.get("cases", [])} | {case["id"]: case for case in manifest["cases"]}
-    return {**manifest, "cases": [cases[case_id] for case_id in sorted(cases)]}
+@dataclass(frozen=True)
+class SetManifest:
+    """The JSON file listing a written set (phantoms.json, injected.json). `settings` must agree for a set to
+    be extended; with overwrite, another set's manifest is replaced only when every case it lists is rewritten."""
+
+    name: str
+    format: str
+    settings: tuple[str, ...]
+
+    def merged(self, out: Path, manifest: dict[str, Any], rewriting: Sequence[str], overwrite: bool) -> dict[str, Any]:
+        """`manifest` (this run's cases) joined with the cases `out`'s manifest already lists."""
+        path = out / self.name
+        if not path.is_file():
+            return manifest
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise InputError(path, f"cannot read the set's manifest ({error})") from None
+        if not isinstance(old, dict) or old.get("format") != self.format:
+            raise InputError(path, f"is not a set manifest of this kind ({self.format}); choose another --out")
+        listed = [case["id"] for case in old.get("cases", [])]
+        differ = [key for key in self.settings if old.get(key) != manifest[key]]
+        if differ and not (overwrite and set(listed) <= set(rewriting)):
+            was = ", ".join(f"{key} {old.get(key)}" for key in differ)
+            raise InputError(
+                path,
+                f"lists a set made with other settings ({was}); choose another --out (or rewrite every case it "
+                "lists with --overwrite)",
+            )
+        if differ:
+            return manifest
+        cases = {case["id"]: case for case in old.get("cases", [])} | {case["id"]: case for case in manifest["cases"]}
+        return {**manifest, "cases": [cases[case_id] for case_id in sorted(cases)]}
+
+
+PHANTOM_MANIFEST = SetManifest(MANIFEST_FILE, MANIFEST_FORMAT, ("seed", "difficulty", "shape", "spacing"))
+INJECTED_MANIFEST = SetManifest("injected.json", "atrialjsq-injected-set-v1", ("source", "seed"))
 
 
 def write_phantom_set(
@@ -149,7 +170,7 @@ def write_phantom_set(
     }
     ids = [f"phantom_{i:04d}" for i in range(start, start + n)]
     refuse_existing_cases(out, ids, overwrite)
-    _merged_manifest(out, manifest)  # refuse another set's folder before minutes of work
+    PHANTOM_MANIFEST.merged(out, manifest, ids, overwrite)  # refuse another set's folder before minutes of work
     with set_folder(out) as target:
         for i, case_id in tqdm(list(enumerate(ids, start)), desc="phantoms", unit="case", disable=not progress or None):
             sub_seed = case_seed(seed, i)
@@ -165,5 +186,6 @@ def write_phantom_set(
                     "iir": params["appearance"]["iir"],
                 }
             )
-        write_json(target / MANIFEST_FILE, _merged_manifest(target, manifest))
+            # after every case, so that a set stopped part-way still lists what it holds
+            write_json(target / MANIFEST_FILE, PHANTOM_MANIFEST.merged(target, manifest, ids, overwrite))
     return [out / case_id for case_id in ids]

@@ -89,17 +89,33 @@ def load_model_file(path: str | Path) -> dict[str, Any]:
     raise InputError(path, f"unknown format {state['format']!r}")
 
 
-def load_network(path: str | Path) -> dict[str, Any]:
+def load_network(path: str | Path, part: str = "fine") -> dict[str, Any]:
     """One network as {config, model, preprocessing, meta} from a training checkpoint, an exported model or a
-    bundle (whose "fine" network is taken): what fine-tuning (`--init-from`) and re-bundling start from."""
+    bundle (its `part`: "fine" or "localizer"): what fine-tuning (`--init-from`) and re-bundling start from."""
     state = load_model_file(path)
     if "fine" not in state:
         return state
-    fine = state["fine"]
-    missing = [key for key in ("config", "model", "preprocessing") if not isinstance(fine, dict) or key not in fine]
+    network = state.get(part)
+    if network is None:
+        raise InputError(path, f"is a bundle without a {part} network")
+    missing = [
+        key for key in ("config", "model", "preprocessing") if not isinstance(network, dict) or key not in network
+    ]
     if missing:
-        raise InputError(path, f"bundle's fine model lacks {', '.join(missing)}")
-    return {key: fine[key] for key in ("config", "model", "preprocessing")} | {"meta": state.get("meta", {})}
+        raise InputError(path, f"bundle's {part} model lacks {', '.join(missing)}")
+    return {key: network[key] for key in ("config", "model", "preprocessing")} | {"meta": state.get("meta", {})}
+
+
+def load_network_weights(model: torch.nn.Module, path: str | Path, config_name: str) -> dict[str, Any]:
+    """Load the weights of `path` (see `load_network`) into `model`; InputError naming the file when the
+    architecture differs. Returns the loaded network's record."""
+    network = load_network(path)
+    try:
+        model.load_state_dict({key: value.float() for key, value in network["model"].items()})
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[0]
+        raise InputError(path, f"weights do not fit config {config_name!r} ({first[:150]})") from None
+    return network
 
 
 # ---- RNG state as plain types -------------------------------------------------------------------------

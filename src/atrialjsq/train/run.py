@@ -82,7 +82,7 @@ def resume_plan(out: str | Path) -> tuple[int, int]:
 
 def make_split(index: CacheIndex, fold: int | None, val_fraction: float, seed: int) -> dict[str, Any]:
     """{"fold", "train", "val"} case ids for one run (see the module docstring)."""
-    return _split(index.case_ids, index.folds, index.root, fold, val_fraction, seed)
+    return _split(index.case_ids, index.folds, fold, val_fraction, seed, index.root / "dataset.json")
 
 
 def check_inputs(
@@ -92,53 +92,77 @@ def check_inputs(
     val_fraction: float,
     init_from: str | Path | None = None,
     layout: str = "auto",
+    out: str | Path | None = None,
 ) -> None:
     """Everything about a run's inputs that can be told before anything is written or removed: the data
-    exists, the split can be made (for a raw dataset, with the folds its cache would get), the initial
-    weights load. `atrialjsq train --overwrite` calls it before clearing the old run."""
+    exists, a cache (given, or the run's own RUN/cache of a raw dataset) fits the config's grid, the split
+    can be made (for a raw dataset, with the folds its cache would get), the initial weights load into the
+    config's network. `atrialjsq train --overwrite` calls it before clearing the old run."""
     data = Path(data)
     if not data.exists():
         raise InputError(data, "no such file or folder")
     if (data / "dataset.json").is_file():
-        index = load_cache(data)
-        ids, folds, where = index.case_ids, index.folds, index.root
+        index = _fitting_cache(data, config)
+        _split(index.case_ids, index.folds, fold, val_fraction, config.train.seed, index.root / "dataset.json")
     else:
         from atrialjsq.data.cache import DEFAULT_FOLDS
         from atrialjsq.data.layouts import index_dataset
         from atrialjsq.data.splits import make_folds
 
+        if out is not None and (Path(out) / "cache" / "dataset.json").is_file():
+            _fitting_cache(Path(out) / "cache", config)
         ids = sorted(ref.case_id for ref in index_dataset(data, layout))
+        repeated = sorted({case_id for case_id in ids if ids.count(case_id) > 1})
+        if repeated:
+            raise InputError(data, f"case ids are not unique ({', '.join(repeated[:5])})")
         k = min(DEFAULT_FOLDS, len(ids))
-        folds, where = (make_folds(ids, k=k, seed=0) if k >= 2 else []), data
-    _split(ids, folds, where, fold, val_fraction, config.train.seed)
+        folds = make_folds(ids, k=k, seed=0) if k >= 2 else []
+        _split(ids, folds, fold, val_fraction, config.train.seed, data, raw=True)
     if init_from is not None:
-        from atrialjsq.train.checkpoint import load_network
+        from atrialjsq.model.unet import build_model
+        from atrialjsq.train.checkpoint import load_network_weights
 
-        load_network(init_from)
+        load_network_weights(build_model(config), init_from, config.name)
+
+
+def _fitting_cache(cache: Path, config: ExperimentConfig) -> CacheIndex:
+    """The cache's index, refused when it was built at another spacing or ROI than the config's."""
+    index = load_cache(cache)
+    d = config.data
+    if not np.allclose(index.spacing, d.spacing) or tuple(index.roi) != tuple(d.roi):
+        raise InputError(
+            cache / "dataset.json",
+            f"cached at spacing {list(index.spacing)}, roi {list(index.roi)} but config {config.name!r} wants "
+            f"spacing {list(d.spacing)}, roi {list(d.roi)}; rebuild the cache or override data.spacing/data.roi",
+        )
+    return index
 
 
 def _split(
     ids: Sequence[str],
     folds: Sequence[dict[str, list[str]]],
-    where: Path,
     fold: int | None,
     val_fraction: float,
     seed: int,
+    source: Path,
+    raw: bool = False,
 ) -> dict[str, Any]:
+    """The split of `ids`; errors name `source` (a cache's dataset.json, or a raw dataset's folder)."""
     if fold is not None:
         if val_fraction:
             raise InputError(None, "--val-fraction goes with --folds all; --fold K validates on fold K")
+        has = "a cache built from it would have" if raw else "has"
         if not folds:
-            raise InputError(where / "dataset.json", "has no folds; rebuild the cache or use --folds all")
+            raise InputError(source, f"{has} no folds; rebuild the cache or use --folds all")
         if not 0 <= fold < len(folds):
-            raise InputError(where / "dataset.json", f"has folds 0..{len(folds) - 1}, not fold {fold}")
+            raise InputError(source, f"{has} folds 0..{len(folds) - 1}, not fold {fold}")
         chosen = folds[fold]
         return {"fold": fold, "train": list(chosen["train"]), "val": list(chosen["val"])}
     if not 0.0 <= val_fraction < 1.0:
         raise InputError(None, f"--val-fraction must be in [0, 1), got {val_fraction}")
     n_val = 0 if val_fraction == 0 else max(1, round(val_fraction * len(ids)))
     if n_val >= len(ids):
-        raise InputError(where, f"{len(ids)} case(s) cannot be split into training and validation")
+        raise InputError(source, f"{len(ids)} case(s) cannot be split into training and validation")
     order = np.random.default_rng(seed).permutation(len(ids))
     val = sorted(ids[i] for i in order[:n_val])
     return {"fold": None, "train": [i for i in ids if i not in set(val)], "val": val}
@@ -170,15 +194,7 @@ def resolve_cache(data: str | Path, out: Path, config: ExperimentConfig, layout:
     if not data.exists():
         raise InputError(data, "no such file or folder")
     cache = data if (data / "dataset.json").is_file() else _raw_to_cache(data, out, config, layout, workers)
-    index = load_cache(cache)
-    d = config.data
-    if not np.allclose(index.spacing, d.spacing) or tuple(index.roi) != tuple(d.roi):
-        raise InputError(
-            cache / "dataset.json",
-            f"cached at spacing {list(index.spacing)}, roi {list(index.roi)} but config {config.name!r} wants "
-            f"spacing {list(d.spacing)}, roi {list(d.roi)}; rebuild the cache or override data.spacing/data.roi",
-        )
-    return index
+    return _fitting_cache(cache, config)
 
 
 def train_run(
@@ -202,7 +218,7 @@ def train_run(
     if options.resume and not (out / "last.pt").is_file():
         raise InputError(out / "last.pt", "nothing to resume (no checkpoint in the run folder)")
     if options.context.is_main:  # before RUN/cache or a run file is written
-        check_inputs(config, data, fold, val_fraction, None if options.resume else options.init_from, layout)
+        check_inputs(config, data, fold, val_fraction, None if options.resume else options.init_from, layout, out)
     index = resolve_cache(data, out, config, layout, workers)
     split = make_split(index, fold, val_fraction, config.train.seed)
     split["cache"] = str(index.root.resolve())

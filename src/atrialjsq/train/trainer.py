@@ -45,7 +45,7 @@ from atrialjsq.train.checkpoint import (
     capture_rng_state,
     export_model,
     load_checkpoint,
-    load_network,
+    load_network_weights,
     restore_rng_state,
     save_checkpoint,
     seed_everything,
@@ -334,12 +334,7 @@ class Trainer:
     def _init_weights(self, path: Path) -> None:
         """Pretrained weights for fine-tuning (e.g. another loss or DPM variant on the same network): the
         architecture must match; the optimizer, schedule and iteration count start afresh."""
-        state = load_network(path)
-        try:
-            unwrap(self.model).load_state_dict({k: v.float() for k, v in state["model"].items()})
-        except RuntimeError as error:
-            first = str(error).strip().splitlines()[0]
-            raise InputError(path, f"weights do not fit config {self.config.name!r} ({first[:150]})") from None
+        load_network_weights(unwrap(self.model), path, self.config.name)
         self.meta = {**(self.meta or {}), "initialised_from": str(path)}
 
     def _save(self, name: str) -> Path:
