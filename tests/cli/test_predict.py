@@ -282,6 +282,15 @@ def test_hdf5_file_uses_the_given_spacing(tmp_path, capsys, biased_bundle):
     assert code == 0, err
     report = json.loads((tmp_path / "out" / "p3" / "report.json").read_text())
     assert report["geometry"]["spacing_mm"] == [2.0, 2.5, 4.0]
+    assert not any("stores no voxel spacing" in warning for warning in report["warnings"])  # it was given
+    # Without --h5-spacing the LASC 2018 spacing is assumed, and the case carries that note into the report.
+    from atrialjsq.infer.inputs import collect_inputs
+
+    for given, notes in ((None, 1), ((2.0, 2.5, 4.0), 0)):
+        [case], _ = collect_inputs([tmp_path / "p3" / "mri_norm2.h5"], h5_spacing=given)
+        assert len(case.notes) == notes
+    [case], _ = collect_inputs([tmp_path / "p3"])  # a LASC 2018 case folder, through the dataset layout
+    assert case.notes[0].startswith("the HDF5 file stores no voxel spacing: 0.625 x 0.625 x 1.25 mm (LASC 2018")
 
 
 @pytest.mark.parametrize(
@@ -333,7 +342,7 @@ def test_phantom_model_on_a_real_scan_warns_and_records_its_domain(tmp_path, cap
     write_volume(lge_like(), tmp_path / "phantom_0000" / "enhanced.nii.gz")
     (tmp_path / "phantom_0000" / "params.json").write_text(json.dumps({"format": "atrialjsq-phantom-v1"}))
     with pytest.warns(RuntimeWarning):
-        code, _, err = run(
+        code, out, err = run(
             capsys, tmp_path / "scan" / "patient9.nii.gz", tmp_path / "phantom_0000" / "enhanced.nii.gz",
             "--out", tmp_path / "out", "--model", phantom_trained_bundle, "--no-figure",
         )  # fmt: skip
@@ -347,7 +356,13 @@ def test_phantom_model_on_a_real_scan_warns_and_records_its_domain(tmp_path, cap
     real = json.loads((tmp_path / "out" / "patient9" / "report.json").read_text())
     assert real["case_id"] == "patient9" and real["model"]["name"] == "phantom-net"
     assert real["model"]["domain"] == "phantom" and real["model"]["trained_on"] == "40 synthetic LGE phantoms"
-    assert real["warnings"] == [warnings[0].split(": ", 2)[2]]
+    localiser = "the localiser found no LA: the fine network was run around the image centre instead"
+    assert real["warnings"] == [warnings[0].split(": ", 2)[2], localiser]  # the biased localiser finds nothing
+    assert "utah" not in real["stage"] and real["stage"]["not_staged"].startswith("model phantom-net was trained")
     assert "research use only" in real["notice"]
     phantom = json.loads((tmp_path / "out" / "phantom_0000" / "report.json").read_text())
-    assert phantom["model"]["domain"] == "phantom" and "warnings" not in phantom
+    assert phantom["model"]["domain"] == "phantom" and phantom["warnings"] == [localiser]
+    assert "utah" in phantom["stage"]  # a phantom model on a phantom is staged
+    [line] = [line for line in out.splitlines() if "patient9" in line]
+    assert "(Utah not staged: model outside its training domain)" in line
+    assert line.endswith("; 2 warning(s), see report.json")

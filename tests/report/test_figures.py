@@ -5,7 +5,13 @@ import pytest
 
 from atrialjsq.quantify.burden import compute_burden
 from atrialjsq.quantify.surface_scar import scar_from_probabilities
-from atrialjsq.report.figures import build_report_figure, footer_text, orientation_letter, scale_bar_mm
+from atrialjsq.report.figures import (
+    MAX_WARNING_LINES,
+    build_report_figure,
+    footer_text,
+    orientation_letter,
+    scale_bar_mm,
+)
 from quantify.scar_phantoms import cap_phantom
 
 matplotlib.use("Agg")
@@ -66,3 +72,21 @@ def test_figure_has_directions_scale_bars_and_the_footer():
 def test_footer_without_model_still_says_research_use():
     assert footer_text(None).startswith("research use only")
     assert footer_text({"case_id": "x"}).startswith("case x")
+
+
+def test_more_warnings_than_the_figure_holds_point_to_report_json_and_the_title_says_why_unstaged():
+    phantom = cap_phantom(radius_mm=18.0, spacing=(1.5, 1.5, 1.5))
+    result = scar_from_probabilities(phantom.la, phantom.p_normal, phantom.p_scar)
+    burden = compute_burden(result)
+    burden.untrusted = ["model outside"]
+    six = [f"warning number {i}" for i in range(6)]
+    figure = build_report_figure(phantom.image, result, burden, {"warnings": six})
+    try:
+        [block] = [t.get_text() for t in figure.texts if t.get_text().startswith("WARNING")]
+        lines = block.splitlines()
+        assert len(lines) == MAX_WARNING_LINES
+        assert lines[:-1] == [f"WARNING: warning number {i}" for i in range(MAX_WARNING_LINES - 1)]
+        assert lines[-1] == "... and more: 6 warnings in all, see report.json"
+        assert "not staged (model outside its training domain)" in figure._suptitle.get_text()
+    finally:
+        matplotlib.pyplot.close(figure)

@@ -245,3 +245,32 @@ def test_report_png_gets_the_case_model_domain_and_warnings(case, tmp_path, monk
         "trained_on": "40 synthetic phantoms",
         "warnings": ["not a phantom"],
     }
+
+
+def test_a_model_outside_its_domain_withholds_the_stage_and_says_why(case, tmp_path):
+    phantom, result = case
+    reason = "model m was trained on synthetic phantoms only and this image is not a phantom"
+    extra = {"case_id": "x", "warnings": [reason], "withhold_stage": [reason]}
+    burden = write_case_outputs(tmp_path / "x", phantom.image, result, extra, figure=False)
+    assert not burden.staged and burden.not_staged_reason == "model outside its training domain"
+    assert burden.stage_text() == "Utah/DECAAF not staged: model outside its training domain"
+    report = json.loads((tmp_path / "x" / "report.json").read_text())
+    assert "utah" not in report["stage"] and report["stage"]["not_staged"] == reason
+    assert report["warnings"] == [reason] and "withhold_stage" not in report.get("extra", {})
+
+
+def test_an_la_cut_by_the_image_border_is_a_caveat(case):
+    from atrialjsq.data.plausibility import MIN_BORDER_VOXELS, border_problem
+
+    phantom, _ = case
+    la = phantom.la.array.astype(bool)
+    assert border_problem(la) is None  # the test sphere lies well inside its grid
+    # Cut the grid through the sphere's middle: the LA now fills a disc on the new outer face.
+    middle = la.shape[2] // 2
+    cut = la[:, :, :middle]
+    disc = int(np.count_nonzero(cut[:, :, -1]))
+    assert disc >= MIN_BORDER_VOXELS
+    assert border_problem(cut) == (
+        f"the LA touches the image border ({disc} voxels on its outer faces): the field of view may cut it, so "
+        "its volume, area and scar burden may be those of the part inside"
+    )

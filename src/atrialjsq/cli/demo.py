@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"model {predictor.info.get('name', '?')}: predicted in {outcome.timings['total']:.1f} s")
     for warning in outcome.warnings:
         print(f"warning: {outcome.out_dir}: {warning}", file=sys.stderr)
-    stage = f"Utah {burden.utah_stage}" if burden.staged else "Utah not staged: implausible result"
+    stage = f"Utah {burden.utah_stage}" if burden.staged else f"Utah not staged: {burden.not_staged_reason}"
     print(f"LA volume      {burden.la_volume_ml:.1f} mL")
     print(f"scar burden    {burden.burden_percent:.1f} % of the predicted LA's mesh area ({stage})")
     if truth is not None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry
 
@@ -42,6 +44,23 @@ def check_field_of_view(geometry: Geometry, path: str | Path | None) -> None:
     problem = field_of_view_problem(geometry)
     if problem is not None:
         raise InputError(path, problem)
+
+
+# An LA mask with this many voxels on the image's outer faces runs out of the field of view (a few are noise).
+MIN_BORDER_VOXELS = 10
+
+
+def border_problem(mask: np.ndarray) -> str | None:
+    """The caveat when an LA mask touches the image border: the field of view may cut the LA, so its volume,
+    area and scar burden are those of the part inside (None when it stays clear of the border)."""
+    mask = np.asarray(mask).astype(bool, copy=False)
+    faces = sum(int(np.count_nonzero(np.take(mask, index, axis=axis))) for axis in range(3) for index in (0, -1))
+    if faces < MIN_BORDER_VOXELS:
+        return None
+    return (
+        f"the LA touches the image border ({faces} voxels on its outer faces): the field of view may cut it, so "
+        "its volume, area and scar burden may be those of the part inside"
+    )
 
 
 def implausible_results(la_volume_ml: float, surface_area_cm2: float) -> list[str]:

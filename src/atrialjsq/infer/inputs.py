@@ -32,6 +32,7 @@ class InputCase:
     case_id: str
     path: Path
     ref: CaseRef | None = None  # for cases found in a dataset folder
+    notes: tuple[str, ...] = ()  # what was assumed about the input, for the report's warnings
 
     def read(self) -> Volume:
         """The image as a Volume; InputError (naming the file) when it is missing, not 3D, or not finite."""
@@ -72,8 +73,21 @@ def _file_case(path: Path, h5_spacing) -> InputCase:
 
         spacing = triple(float(s) for s in (h5_spacing or DEFAULT_H5_SPACING))
         ref = CaseRef(case_id_from_path(path), "lasc2018-h5", path, {}, spacing)
-        return InputCase(ref.case_id, path, ref)
+        return InputCase(ref.case_id, path, ref, _h5_notes(h5_spacing))
     return InputCase(case_id_from_path(path), path)
+
+
+def _h5_notes(h5_spacing) -> tuple[str, ...]:
+    """An HDF5 file stores no voxel spacing: say which one was assumed unless the user gave it."""
+    if h5_spacing is not None:
+        return ()
+    from atrialjsq.data.layouts import DEFAULT_H5_SPACING
+
+    shown = " x ".join(f"{s:g}" for s in DEFAULT_H5_SPACING)
+    return (
+        f"the HDF5 file stores no voxel spacing: {shown} mm (LASC 2018's) was assumed; volumes, areas and "
+        "distances are wrong if it differs (give --h5-spacing)",
+    )
 
 
 def _flat_images(folder: Path) -> list[Path]:
@@ -96,7 +110,10 @@ def _folder_cases(path: Path, layout: str, h5_spacing) -> list[InputCase]:
         return [_file_case(image, h5_spacing) for image in images]
     if not refs:
         raise InputError(path, "folder holds neither a DICOM series nor a known dataset layout")
-    return [InputCase(ref.case_id, Path(ref.image_path), ref) for ref in refs]
+    return [
+        InputCase(ref.case_id, Path(ref.image_path), ref, _h5_notes(h5_spacing) if ref.layout == "lasc2018-h5" else ())
+        for ref in refs
+    ]
 
 
 def collect_inputs(

@@ -60,6 +60,7 @@ class Prediction:
     la: Volume | None
     localization: Localization
     timings: dict[str, float] = field(default_factory=dict)
+    dropped_la_ml: float = 0.0  # LA-probability voxels outside the largest component (removed from `la`)
 
     @property
     def joint(self) -> bool:
@@ -279,7 +280,11 @@ class Predictor:
         on_input = {name: to_input_grid(value, region, image.geometry) for name, value in maps.items()}
         lap("to_input_grid")
 
-        la = largest_component(on_input["la"] > 0.5).astype(np.uint8) if "la" in on_input else None
+        la, dropped_ml = None, 0.0
+        if "la" in on_input:
+            above = on_input["la"] > 0.5
+            la = largest_component(above).astype(np.uint8)
+            dropped_ml = float(np.count_nonzero(above) - np.count_nonzero(la)) * image.geometry.voxel_volume_mm3 / 1e3
         lap("largest_component")
 
         def volume(name: str, array: np.ndarray | None = None) -> Volume | None:
@@ -293,6 +298,7 @@ class Predictor:
             la=volume("la", la),
             localization=localization,
             timings=timings,
+            dropped_la_ml=dropped_ml,
         )
 
     def predict_grid(self, normalised: np.ndarray, grid: Geometry) -> dict[str, np.ndarray]:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from atrialjsq.data.plausibility import implausible_results
+from atrialjsq.data.plausibility import border_problem, implausible_results
 from atrialjsq.io import Volume
 from atrialjsq.quantify.staging import stages
 from atrialjsq.quantify.surface_scar import SurfaceScar
@@ -50,16 +50,27 @@ class Burden:
     decaaf_stage: str
     burden_at_thresholds: dict[str, float]
     implausible: list[str] = field(default_factory=list)  # results outside the physiological ranges
+    untrusted: list[str] = field(default_factory=list)  # e.g. a model used outside its training domain
+    caveats: list[str] = field(default_factory=list)  # to read the numbers with (e.g. an LA cut by the border)
 
     @property
     def staged(self) -> bool:
-        """An implausible LA (wrong segmentation or input) gets no stage: a stage would look like an answer."""
-        return not self.implausible
+        """An implausible LA (wrong segmentation or input), or a model used outside its training domain, gets no
+        stage: a stage would look like an answer."""
+        return not self.implausible and not self.untrusted
+
+    @property
+    def not_staged_reason(self) -> str:
+        """Why there is no stage, in a few words ("" when staged)."""
+        reasons = (["model outside its training domain"] if self.untrusted else []) + (
+            ["implausible result"] if self.implausible else []
+        )
+        return " and ".join(reasons)
 
     def stage_text(self) -> str:
         """The stages as text ("Utah II, DECAAF II"), or why there is none."""
         if not self.staged:
-            return "Utah/DECAAF not staged: implausible result"
+            return f"Utah/DECAAF not staged: {self.not_staged_reason}"
         return f"Utah {self.utah_stage}, DECAAF {self.decaaf_stage}"
 
     def to_dict(self) -> dict:
@@ -90,4 +101,5 @@ def compute_burden(result: SurfaceScar) -> Burden:
         decaaf_stage=staged["decaaf"],
         burden_at_thresholds=at_thresholds,
         implausible=implausible_results(volume_ml, total_mm2 / MM2_PER_CM2),
+        caveats=[problem] if (problem := border_problem(result.la.array)) else [],
     )

@@ -11,7 +11,7 @@ and is not a phantom.)
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,35 @@ def domain_warning(meta: Mapping[str, Any] | None, model_name: str, image_path: 
         f"model {model_name} was trained on synthetic phantoms only and this image is not a phantom: its LA, "
         f"scar burden and stage are not measurements ({RESEARCH_USE})"
     )
+
+
+def out_of_domain_warnings(
+    meta: Mapping[str, Any] | None, model_name: str, image_path: str | Path | None, spacing: Sequence[float]
+) -> list[str]:
+    """Why this model's numbers on this image are not to be trusted (each withholds the stage), from the bundle's
+    meta: a phantom model on a real scan; a model that does not say what it was trained on; voxels coarser than
+    the meta's `max_input_spacing_mm` (compared sorted, finest to coarsest, so the acquisition plane does not
+    matter), i.e. detail the training scans had and this one lacks."""
+    meta = meta or {}
+    found = [warning] if (warning := domain_warning(meta, model_name, image_path)) else []
+    if not meta.get("domain") and not meta.get("trained_on"):
+        found.append(
+            f"model {model_name} does not record what it was trained on (no domain or trained_on in its meta), "
+            "so nothing says this image is like its training data; bundle it with --meta"
+        )
+    limit = meta.get("max_input_spacing_mm")
+    if limit is not None:
+        given, allowed = sorted(float(s) for s in spacing), sorted(float(s) for s in limit)
+        if any(g > a + 1e-6 for g, a in zip(given, allowed, strict=True)):
+            shown = " x ".join(f"{s:g}" for s in spacing)
+            trained = meta.get("trained_spacing_mm")
+            was = f" (its training scans: {' x '.join(f'{s:g}' for s in trained)} mm)" if trained else ""
+            found.append(
+                f"voxels of {shown} mm are coarser than model {model_name} was trained for{was}, at most "
+                f"{' x '.join(f'{s:g}' for s in allowed)} mm: its LA and scar on this scan are outside what it "
+                "has seen"
+            )
+    return found
 
 
 def model_record(meta: Mapping[str, Any] | None, name: str | None, version: str | None = None) -> dict[str, Any]:

@@ -30,6 +30,8 @@ _MARGIN_MM = 12.0
 _POSITIVE, _NEGATIVE = "LPS", "RAI"
 _SCALE_BARS_MM = (5, 10, 20, 50, 100)
 
+MAX_WARNING_LINES = 4  # red lines above the panels
+
 
 def simplify_for_display(
     vertices: np.ndarray, faces: np.ndarray, values: np.ndarray, target_faces: int = _DISPLAY_FACES
@@ -240,14 +242,21 @@ def build_report_figure(image: Volume, result: SurfaceScar, burden: Burden, anno
         frameon=False,
         fontsize=9,
     )
-    stage = f"Utah {burden.utah_stage}  ·  DECAAF {burden.decaaf_stage}" if burden.staged else "not staged"
+    stage = (
+        f"Utah {burden.utah_stage}  ·  DECAAF {burden.decaaf_stage}"
+        if burden.staged
+        else f"not staged ({burden.not_staged_reason})"
+    )
     figure.suptitle(
         f"{result.method}: scar burden {burden.burden_percent:.1f} % of {burden.surface_area_cm2:.1f} cm²  ·  "
         f"{stage}  ·  LA volume {burden.la_volume_ml:.1f} mL",
         fontsize=11,
     )
-    warnings = [*annotations.get("warnings", []), *(f"implausible: {flag}" for flag in burden.implausible)]
-    lines = [line for w in warnings for line in textwrap.wrap(f"WARNING: {w}", 150)][:4]
+    implausible = (f"implausible: {flag}" for flag in burden.implausible)
+    warnings = [*annotations.get("warnings", []), *burden.caveats, *implausible]
+    lines = [line for w in warnings for line in textwrap.wrap(f"WARNING: {w}", 150)]
+    if len(lines) > MAX_WARNING_LINES:  # the figure has room for a few; report.json has them all
+        lines = [*lines[: MAX_WARNING_LINES - 1], f"... and more: {len(warnings)} warnings in all, see report.json"]
     if lines:
         text = "\n".join(lines)
         figure.text(0.5, 0.905, text, ha="center", va="top", color="#c00000", fontsize=9, fontweight="bold")

@@ -84,6 +84,7 @@ def write_case_outputs(
         _require_same_grid(image, volume, f"probability map {name!r}")
     burden = compute_burden(result)
     extra = dict(extra or {})
+    burden.untrusted = list(extra.get("withhold_stage", []))  # e.g. a model outside its training domain
     timings = dict(extra.get("timings", {}))
     breakdown: RegionalScar | None = None
     regional_json: dict[str, Any] = {"unavailable": "not computed (--no-regional)"}

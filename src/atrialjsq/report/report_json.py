@@ -33,7 +33,17 @@ BURDEN_DEFINITIONS = {
 }
 TIMING_DECIMALS = 3
 # Keys of `extra` that have a fixed place in the report; anything else is kept under "extra".
-_KNOWN_EXTRA = ("timings", "model", "model_version", "model_meta", "method", "inputs", "case_id", "warnings")
+_KNOWN_EXTRA = (
+    "timings",
+    "model",
+    "model_version",
+    "model_meta",
+    "method",
+    "inputs",
+    "case_id",
+    "warnings",
+    "withhold_stage",
+)
 
 
 def _plain(value: Any) -> Any:
@@ -69,13 +79,15 @@ def _empty(value: Any) -> bool:
 
 def report_warnings(burden: Burden, extra: dict[str, Any] | None = None) -> list[str]:
     """Everything a reader must know before trusting the numbers: the caller's warnings (e.g. the model's
-    training domain), then the results outside the physiological ranges."""
-    return [*(extra or {}).get("warnings", []), *(f"implausible result: {flag}" for flag in burden.implausible)]
+    training domain), the caveats of the result (an LA cut by the border), then the results outside the
+    physiological ranges."""
+    implausible = (f"implausible result: {flag}" for flag in burden.implausible)
+    return [*(extra or {}).get("warnings", []), *burden.caveats, *implausible]
 
 
 def _stage(burden: Burden) -> dict[str, Any]:
     if not burden.staged:
-        return {"not_staged": "; ".join(burden.implausible), "conventions": STAGE_CONVENTIONS}
+        return {"not_staged": "; ".join([*burden.untrusted, *burden.implausible]), "conventions": STAGE_CONVENTIONS}
     return {"utah": burden.utah_stage, "decaaf": burden.decaaf_stage, "conventions": STAGE_CONVENTIONS}
 
 

@@ -116,7 +116,7 @@ def predict_case(
     result = scar_from_probabilities(prediction.la, prediction.p_normal, prediction.p_scar)
     timings = {"read": read_s, **prediction.timings, "quantify": time.perf_counter() - quantify_started}
     out_dir = Path(out_root) / case.case_id
-    extra = _report_extra(predictor, case, prediction, timings)
+    extra = _report_extra(predictor, case, prediction, timings, image.geometry.spacing)
     burden = write_case_outputs(
         out_dir,
         image,
@@ -134,20 +134,43 @@ def _probability_maps(prediction: Prediction) -> dict[str, Any]:
     return {"la": prediction.la_prob, "normal": prediction.p_normal, "scar": prediction.p_scar}
 
 
-def _report_extra(predictor: Predictor, case: InputCase, prediction: Prediction, timings: dict) -> dict[str, Any]:
-    from atrialjsq.report.domain import domain_warning
+# Pieces of the LA prediction dropped by the largest-component step beyond this share of the kept LA (or
+# volume) mean the network was unsure where the LA is.
+DROPPED_LA_SHARE, DROPPED_LA_ML = 0.10, 5.0
+
+
+def prediction_warnings(predictor: Predictor, prediction: Prediction) -> list[str]:
+    """What the network's own run says about trusting it: the localiser found no LA, or the LA came in pieces."""
+    found = []
+    if predictor.localizer is not None and not prediction.localization.found:
+        found.append("the localiser found no LA: the fine network was run around the image centre instead")
+    if prediction.la is not None and prediction.dropped_la_ml > 0:
+        kept_ml = float(prediction.la.array.astype(bool).sum()) * prediction.la.geometry.voxel_volume_mm3 / 1e3
+        if prediction.dropped_la_ml > max(DROPPED_LA_ML, DROPPED_LA_SHARE * kept_ml):
+            found.append(
+                f"the LA prediction came in pieces: {prediction.dropped_la_ml:.1f} mL outside the largest one "
+                f"({kept_ml:.1f} mL, kept) was dropped; check the segmentation"
+            )
+    return found
+
+
+def _report_extra(
+    predictor: Predictor, case: InputCase, prediction: Prediction, timings: dict, spacing
+) -> dict[str, Any]:
+    from atrialjsq.report.domain import out_of_domain_warnings
 
     localization = prediction.localization
     name = predictor.info.get("name", "?")
     meta = predictor.info.get("meta") or {}
-    warning = domain_warning(meta, name, case.path)
+    untrusted = out_of_domain_warnings(meta, name, case.path, spacing)
     return {
         "case_id": case.case_id,
         "method": "ajsqnet",
         "model": name,
         "model_version": predictor.info.get("version", ""),
         "model_meta": meta,
-        "warnings": [warning] if warning else [],
+        "warnings": [*untrusted, *case.notes, *prediction_warnings(predictor, prediction)],
+        "withhold_stage": untrusted,
         "inputs": {"image": str(case.path)},
         "timings": dict(timings),
         "prediction": {

@@ -1,0 +1,35 @@
+"""What a prediction itself says about trusting it: a localiser that found nothing, an LA that came in pieces."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from atrialjsq.infer.localize import Localization
+from atrialjsq.infer.predictor import Prediction
+from atrialjsq.io import Geometry, Volume
+from atrialjsq.workflows.predict import DROPPED_LA_ML, prediction_warnings
+
+GRID = Geometry((40, 40, 40), (1.0, 1.0, 1.0))  # 1 mm voxels: 1000 voxels = 1 mL
+
+
+def _prediction(kept_voxels: int, dropped_ml: float, found: bool = True) -> Prediction:
+    la = np.zeros(GRID.shape, np.uint8)
+    la.reshape(-1)[:kept_voxels] = 1
+    where = Localization((20.0, 20.0, 20.0), None, found)
+    return Prediction(None, None, None, Volume(la, GRID), where, dropped_la_ml=dropped_ml)
+
+
+def test_an_la_in_pieces_is_flagged_beyond_the_larger_of_5_ml_and_a_tenth_of_the_kept_la():
+    with_localiser, without = SimpleNamespace(localizer=object()), SimpleNamespace(localizer=None)
+    # 40 mL kept: the bar is max(5 mL, 4 mL) = 5 mL.
+    assert prediction_warnings(with_localiser, _prediction(40_000, DROPPED_LA_ML)) == []
+    [pieces] = prediction_warnings(with_localiser, _prediction(40_000, 6.0))
+    assert pieces.startswith("the LA prediction came in pieces: 6.0 mL outside the largest one (40.0 mL, kept)")
+    # 60 mL kept: the bar is a tenth, 6 mL; 5.5 mL of pieces is under it.
+    assert prediction_warnings(with_localiser, _prediction(60_000, 5.5)) == []
+    # A localiser that found nothing is said; a model without one never localises, so there is nothing to say.
+    lost = prediction_warnings(with_localiser, _prediction(40_000, 0.0, found=False))
+    assert lost == ["the localiser found no LA: the fine network was run around the image centre instead"]
+    assert prediction_warnings(without, _prediction(40_000, 0.0, found=False)) == []
