@@ -274,3 +274,13 @@ def test_an_la_cut_by_the_image_border_is_a_caveat(case):
         f"the LA touches the image border ({disc} voxels on its outer faces): the field of view may cut it, so "
         "its volume, area and scar burden may be those of the part inside"
     )
+
+
+def test_a_field_of_view_wider_than_a_chest_makes_the_spacing_suspect():
+    from atrialjsq.data.plausibility import spacing_caveat
+    from atrialjsq.io import Geometry
+
+    assert spacing_caveat(Geometry((576, 576, 88), (0.625, 0.625, 1.25))) is None  # LASC 2018: 360 x 360 x 110 mm
+    caveat = spacing_caveat(Geometry((576, 576, 88), (1.0, 1.0, 1.0)))  # the same matrix with its spacing lost
+    assert caveat.startswith("field of view 576 x 576 x 88 mm is wider than a chest (over 500 mm)")
+    assert "the header (1 x 1 x 1 mm) may be wrong" in caveat

@@ -46,6 +46,24 @@ def check_field_of_view(geometry: Geometry, path: str | Path | None) -> None:
         raise InputError(path, problem)
 
 
+# No chest is wider than this: a larger field of view means the header's spacing is wrong (often 1 mm defaults
+# written by a converter that lost it), and every volume, area and distance with it.
+MAX_FIELD_OF_VIEW_MM = 500.0
+
+
+def spacing_caveat(geometry: Geometry) -> str | None:
+    """The caveat when the image's extent is wider than a human thorax: its voxel spacing is suspect."""
+    extent = [n * s for n, s in zip(geometry.shape, geometry.spacing, strict=True)]
+    if max(extent) <= MAX_FIELD_OF_VIEW_MM:
+        return None
+    shown = " x ".join(f"{e:.0f}" for e in extent)
+    spacing = " x ".join(f"{s:g}" for s in geometry.spacing)
+    return (
+        f"field of view {shown} mm is wider than a chest (over {MAX_FIELD_OF_VIEW_MM:g} mm): the voxel spacing in "
+        f"the header ({spacing} mm) may be wrong, and volumes, areas and distances with it"
+    )
+
+
 # An LA mask with this many voxels on the image's outer faces runs out of the field of view (a few are noise).
 MIN_BORDER_VOXELS = 10
 

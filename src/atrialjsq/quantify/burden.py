@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from atrialjsq.data.plausibility import border_problem, implausible_results
+from atrialjsq.data.plausibility import border_problem, implausible_results, spacing_caveat
 from atrialjsq.io import Volume
 from atrialjsq.quantify.staging import stages
 from atrialjsq.quantify.surface_scar import SurfaceScar
@@ -101,5 +101,5 @@ def compute_burden(result: SurfaceScar) -> Burden:
         decaaf_stage=staged["decaaf"],
         burden_at_thresholds=at_thresholds,
         implausible=implausible_results(volume_ml, total_mm2 / MM2_PER_CM2),
-        caveats=[problem] if (problem := border_problem(result.la.array)) else [],
+        caveats=[c for c in (spacing_caveat(result.la.geometry), border_problem(result.la.array)) if c],
     )
