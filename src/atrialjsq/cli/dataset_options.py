@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from atrialjsq.cli.text import positive
+from atrialjsq.cli.text import add_xyz_argument, positive
 
 LAYOUT_HELP = "auto, lascarqs1, lascarqs2, lasc2018, lasc2018-h5 or imagesTr (default: auto)"
 
@@ -12,11 +12,9 @@ LAYOUT_HELP = "auto, lascarqs1, lascarqs2, lasc2018, lasc2018-h5 or imagesTr (de
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """`--layout` and `--h5-spacing`, read by `atrialjsq.data.layouts.index_dataset(data, layout, spacing)`."""
     parser.add_argument("--layout", default="auto", help=LAYOUT_HELP)
-    parser.add_argument(
+    add_xyz_argument(
+        parser,
         "--h5-spacing",
-        nargs=3,
-        type=positive(float),
-        metavar=("X", "Y", "Z"),
-        default=None,
-        help="voxel spacing in mm for the HDF5 release, which stores none (default 0.625 0.625 1.25)",
+        positive(float),
+        "voxel spacing in mm for the HDF5 release, which stores none (default 0.625 0.625 1.25)",
     )

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from atrialjsq.cli.dataset_options import LAYOUT_HELP
-from atrialjsq.cli.text import batch_summary, positive
+from atrialjsq.cli.text import add_xyz_argument, batch_summary, positive
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -25,12 +25,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--pred", required=True, help="folder with one sub-folder of predictions per case")
     parser.add_argument("--gt", required=True, help="ground-truth dataset folder (e.g. LAScarQS task 1)")
     parser.add_argument("--out", default="evaluation", help="output folder (default: ./evaluation)")
-    parser.add_argument(
-        "--spacing",
-        type=positive(float),
-        nargs=3,
-        metavar=("X", "Y", "Z"),
-        help="voxel spacing in mm overriding the files' (default: each file's own)",
+    add_xyz_argument(
+        parser, "--spacing", positive(float), "voxel spacing in mm overriding the files' (default: each file's own)"
     )
     parser.add_argument(
         "--gt-layout", default="auto", help="ground-truth layout: " + LAYOUT_HELP.replace("(default: auto)", "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from atrialjsq.cli.text import plural, positive
+from atrialjsq.cli.text import add_xyz_argument, plural, positive
 
 EXPERIMENTS = {
     "ablation": "Table 2: U-Net LA/scar (BCE, Dice, SE), AJSQnet (BCE, SE, SESA), manual / U-Net LA + Otsu / MGMM",
@@ -46,12 +46,11 @@ def register(subparsers) -> argparse.ArgumentParser:
         default="image",
         help="where the ROI is centred: the image centre as in the paper (default) or the ground-truth LA",
     )
-    parser.add_argument(
+    add_xyz_argument(
+        parser,
         "--spacing",
-        type=positive(float),
-        nargs=3,
-        metavar=("X", "Y", "Z"),
-        help="model grid spacing in mm (default: the config's, 1 mm; e.g. 3 3 3 to fit phantoms in a --tiny ROI)",
+        positive(float),
+        "model grid spacing in mm (default: the config's, 1 mm; e.g. 3 3 3 to fit phantoms in a --tiny ROI)",
     )
     parser.add_argument("--cache", help="preprocessing cache to use or build (default: <out>/cache)")
     parser.add_argument(

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from atrialjsq.cli.text import add_threads_argument, apply_threads, non_negative, positive
+from atrialjsq.cli.text import add_threads_argument, add_xyz_argument, apply_threads, non_negative, positive
 
 DESCRIPTION = "LASC 2018 real-data studies (docs/real_data.md): compact data, time-boxed cross-validation, scoring."
 
@@ -76,9 +76,9 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="an iteration budget: stop after this many steps (the learning rate decays over them if they end the run)",
     )
-    parser.add_argument("--roi", type=int, nargs=3, default=None, metavar=("X", "Y", "Z"))
-    parser.add_argument("--margin", type=int, nargs=3, default=None, metavar=("X", "Y", "Z"))
-    parser.add_argument("--spacing", type=positive(float), nargs=3, default=(1.0, 1.0, 1.0), metavar=("X", "Y", "Z"))
+    add_xyz_argument(parser, "--roi", positive(int), "network window in voxels (default: the config's)")
+    add_xyz_argument(parser, "--margin", non_negative(int), "voxels kept around the window for random shifts")
+    add_xyz_argument(parser, "--spacing", positive(float), "model grid spacing in mm", default=(1.0, 1.0, 1.0))
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override, JSON values")
     parser.add_argument("--k", type=int, default=5, help="number of folds")
@@ -243,7 +243,9 @@ def add_commands(commands) -> None:
     build = commands.add_parser("build", help="pack the LASC 2018 HDF5 release into one compact .npz")
     build.add_argument("--src", type=Path, required=True, help="the release folder (cases/<id>/mri_norm2.h5)")
     build.add_argument("--out", type=Path, required=True, help="output .npz (keep it under devdata/)")
-    build.add_argument("--spacing", type=positive(float), nargs=3, default=(1.0, 1.0, 1.0))
+    add_xyz_argument(
+        build, "--spacing", positive(float), "grid spacing of the compact copy in mm", default=(1.0, 1.0, 1.0)
+    )
     build.add_argument("--z-margin-mm", type=non_negative(float), default=10.0)
     build.add_argument("--workers", type=int, default=2)
     build.add_argument("--limit", type=int, default=None, help="first N cases only")

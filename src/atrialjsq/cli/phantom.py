@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from atrialjsq.cli.text import non_negative, number, plural, positive
+from atrialjsq.cli.text import add_xyz_argument, non_negative, number, plural, positive
 
 
 def add_iir_range(parser: argparse.ArgumentParser, what: str) -> None:
@@ -54,22 +54,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         default="medium",
         help="moves SNR, myocardial nulling, scar IIR, bias field and artefacts together (default medium)",
     )
-    parser.add_argument(
-        "--shape",
-        nargs=3,
-        type=positive(int),
-        metavar=("X", "Y", "Z"),
-        default=None,
-        help="stored grid in voxels (default 576 576 44)",
-    )
-    parser.add_argument(
-        "--spacing",
-        nargs=3,
-        type=positive(float),
-        metavar=("X", "Y", "Z"),
-        default=None,
-        help="stored voxel spacing in mm (default 0.625 0.625 2.5)",
-    )
+    add_xyz_argument(parser, "--shape", positive(int), "stored grid in voxels (default 576 576 44)")
+    add_xyz_argument(parser, "--spacing", positive(float), "stored voxel spacing in mm (default 0.625 0.625 2.5)")
     parser.add_argument(
         "--scar",
         choices=("post-ablation", "pre-ablation"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from atrialjsq.cli.dataset_options import add_dataset_arguments
-from atrialjsq.cli.text import non_negative, plural, positive
+from atrialjsq.cli.text import add_xyz_argument, non_negative, plural, positive
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -17,29 +17,14 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("data", help="dataset root or a single case folder")
     parser.add_argument("--out", required=True, help="cache folder to create (replaced only if it is a cache)")
-    parser.add_argument(
-        "--spacing",
-        nargs=3,
-        type=positive(float),
-        default=[1.0, 1.0, 1.0],
-        metavar=("X", "Y", "Z"),
-        help="grid spacing in mm",
-    )
-    parser.add_argument(
-        "--roi",
-        nargs=3,
-        type=positive(int),
-        default=[208, 208, 80],
-        metavar=("X", "Y", "Z"),
-        help="network window in voxels",
-    )
-    parser.add_argument(
+    add_xyz_argument(parser, "--spacing", positive(float), "grid spacing in mm", default=[1.0, 1.0, 1.0])
+    add_xyz_argument(parser, "--roi", positive(int), "network window in voxels", default=[208, 208, 80])
+    add_xyz_argument(
+        parser,
         "--margin",
-        nargs=3,
-        type=non_negative(int),
+        non_negative(int),
+        "voxels kept around the window on each side, for random shifts in training",
         default=[16, 16, 8],
-        metavar=("X", "Y", "Z"),
-        help="voxels kept around the window on each side, for random shifts in training",
     )
     parser.add_argument("--center", choices=("la", "image"), default="la", help="window centre (default: LA box)")
     parser.add_argument("--zscore", choices=("volume", "body"), default="volume", help="z-score region")

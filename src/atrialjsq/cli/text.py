@@ -61,6 +61,11 @@ def non_negative(kind):
     return number(kind, minimum=0)
 
 
+def add_xyz_argument(parser: argparse.ArgumentParser, flag: str, kind, help: str, default=None) -> None:
+    """A per-axis option (`--spacing X Y Z`, `--roi X Y Z`): three values of the argparse type `kind`."""
+    parser.add_argument(flag, nargs=3, type=kind, default=default, metavar=("X", "Y", "Z"), help=help)
+
+
 THREADS_HELP = "CPU threads for torch (default: torch's choice, one per core; give 1 to each of two runs sharing a CPU)"
 
 

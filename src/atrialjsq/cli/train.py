@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from atrialjsq.cli.text import add_threads_argument, apply_threads, non_negative, positive
+from atrialjsq.cli.text import add_threads_argument, add_xyz_argument, apply_threads, non_negative, positive
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -42,12 +42,11 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="start a run folder that holds a run again from iteration 0"
     )
     parser.add_argument("--iterations", type=int, help="override train.iterations (default: the config's)")
-    parser.add_argument(
+    add_xyz_argument(
+        parser,
         "--spacing",
-        nargs=3,
-        type=positive(float),
-        metavar=("X", "Y", "Z"),
-        help="model grid spacing in mm (default: the config's, 1 1 1); a cache must have been built at it",
+        positive(float),
+        "model grid spacing in mm (default: the config's, 1 1 1); a cache must have been built at it",
     )
     parser.add_argument("--batch-size", type=int, help="override train.batch_size (per process)")
     parser.add_argument("--lr", type=positive(float), help="override optim.lr")
