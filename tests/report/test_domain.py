@@ -63,14 +63,19 @@ def test_only_images_written_by_the_phantom_command_are_phantoms(tmp_path):
 def test_out_of_domain_warnings_phantom_model_unknown_model_and_coarse_voxels(tmp_path):
     plain = _case(tmp_path / "r", None)
     real = {"domain": "real LGE MRI", "trained_on": "LASC 2018", "max_input_spacing_mm": [1.5, 1.5, 2.0]}
-    real["trained_spacing_mm"] = [0.625, 0.625, 1.25]
+    real |= {"trained_spacing_mm": [0.625, 0.625, 1.25], "acquired_spacing_mm": [1.25, 1.25, 2.5]}
     assert out_of_domain_warnings(real, "m", plain, (0.625, 0.625, 1.25)) == []
     # Compared finest to coarsest: a sagittal 1.25 x 0.625 x 0.625 mm acquisition is as fine as LASC's.
     assert out_of_domain_warnings(real, "m", plain, (1.25, 0.625, 0.625)) == []
     coarse = out_of_domain_warnings(real, "m", plain, (2.5, 1.25, 1.25))  # 2.5 mm slices, the sorted 3rd > 2.0
     assert len(coarse) == 1 and coarse[0].startswith("voxels of 2.5 x 1.25 x 1.25 mm are coarser than model m")
-    assert "its training scans: 0.625 x 0.625 x 1.25 mm" in coarse[0]
+    assert "its training scans: 0.625 x 0.625 x 1.25 mm, acquired at 1.25 x 1.25 x 2.5 mm" in coarse[0]
     [unknown] = out_of_domain_warnings({}, "m", plain, (1.0, 1.0, 1.0))
     assert "does not record what it was trained on" in unknown
     [phantom] = out_of_domain_warnings({"domain": "phantom", "trained_on": "phantoms"}, "m", plain, (1.0, 1.0, 1.0))
     assert phantom.startswith("model m was trained on synthetic phantoms only")
+    [untrained] = out_of_domain_warnings({"domain": "untrained", "trained_on": "nothing"}, "m", plain, (1, 1, 1))
+    assert untrained == "model m has untrained (random) weights: its outputs mean nothing"
+    # A bundle's meta is editable JSON: a malformed limit is said, not a crash of the whole batch.
+    [malformed] = out_of_domain_warnings({**real, "max_input_spacing_mm": [1.5, 2.0]}, "m", plain, (1, 1, 1))
+    assert "malformed max_input_spacing_mm" in malformed

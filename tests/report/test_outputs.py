@@ -255,24 +255,30 @@ def test_a_model_outside_its_domain_withholds_the_stage_and_says_why(case, tmp_p
     assert not burden.staged and burden.not_staged_reason == "model outside its training domain"
     assert burden.stage_text() == "Utah/DECAAF not staged: model outside its training domain"
     report = json.loads((tmp_path / "x" / "report.json").read_text())
-    assert "utah" not in report["stage"] and report["stage"]["not_staged"] == reason
+    assert "utah" not in report["stage"]
+    assert report["stage"]["not_staged"] == "model outside its training domain (see warnings)"
     assert report["warnings"] == [reason] and "withhold_stage" not in report.get("extra", {})
+    assert burden.to_dict()["utah_stage"] is None and burden.to_dict()["decaaf_stage"] is None
 
 
 def test_an_la_cut_by_the_image_border_is_a_caveat(case):
-    from atrialjsq.data.plausibility import MIN_BORDER_VOXELS, border_problem
+    from atrialjsq.data.plausibility import MIN_BORDER_AREA_MM2, border_problem
 
     phantom, _ = case
-    la = phantom.la.array.astype(bool)
-    assert border_problem(la) is None  # the test sphere lies well inside its grid
-    # Cut the grid through the sphere's middle: the LA now fills a disc on the new outer face.
-    middle = la.shape[2] // 2
-    cut = la[:, :, :middle]
-    disc = int(np.count_nonzero(cut[:, :, -1]))
-    assert disc >= MIN_BORDER_VOXELS
-    assert border_problem(cut) == (
-        f"the LA touches the image border ({disc} voxels on its outer faces): the field of view may cut it, so "
-        "its volume, area and scar burden may be those of the part inside"
+    la, spacing = phantom.la.array.astype(bool), phantom.la.geometry.spacing
+    assert border_problem(la, spacing) is None  # the test sphere lies well inside its grid
+    # Cut the grid through the sphere's middle: the LA now fills a disc on the new outer z face, whose pixels
+    # are spacing[0] x spacing[1] mm.
+    cut = la[:, :, : la.shape[2] // 2]
+    disc_mm2 = int(np.count_nonzero(cut[:, :, -1])) * spacing[0] * spacing[1]
+    assert disc_mm2 > MIN_BORDER_AREA_MM2
+    assert border_problem(cut, spacing) == (
+        f"the LA touches the image border over {disc_mm2:.0f} mm²: the field of view may cut it, so its volume, "
+        "area and scar burden may be those of the part inside"
+    )
+    # One slice of that disc: a single face, not counted twice.
+    assert border_problem(cut[:, :, -1:], spacing).startswith(
+        f"the LA touches the image border over {disc_mm2:.0f} mm²"
     )
 
 

@@ -64,20 +64,26 @@ def spacing_caveat(geometry: Geometry) -> str | None:
     )
 
 
-# An LA mask with this many voxels on the image's outer faces runs out of the field of view (a few are noise).
-MIN_BORDER_VOXELS = 10
+# An LA mask covering more than this area of the image's outer faces runs out of the field of view (a few
+# voxels are noise); about a 8 mm disc, e.g. a pulmonary vein cut by the first or last slice.
+MIN_BORDER_AREA_MM2 = 50.0
 
 
-def border_problem(mask: np.ndarray) -> str | None:
+def border_problem(mask: np.ndarray, spacing: tuple[float, float, float]) -> str | None:
     """The caveat when an LA mask touches the image border: the field of view may cut the LA, so its volume,
-    area and scar burden are those of the part inside (None when it stays clear of the border)."""
+    area and scar burden are those of the part inside (None when it stays clear of the border). The touching
+    area sums each outer face's mask pixels times that face's pixel area (an axis one voxel long has one face)."""
     mask = np.asarray(mask).astype(bool, copy=False)
-    faces = sum(int(np.count_nonzero(np.take(mask, index, axis=axis))) for axis in range(3) for index in (0, -1))
-    if faces < MIN_BORDER_VOXELS:
+    area = 0.0
+    for axis in range(3):
+        pixel_mm2 = float(np.prod([s for i, s in enumerate(spacing) if i != axis]))
+        faces = (0,) if mask.shape[axis] == 1 else (0, -1)
+        area += sum(int(np.count_nonzero(np.take(mask, index, axis=axis))) for index in faces) * pixel_mm2
+    if area <= MIN_BORDER_AREA_MM2:
         return None
     return (
-        f"the LA touches the image border ({faces} voxels on its outer faces): the field of view may cut it, so "
-        "its volume, area and scar burden may be those of the part inside"
+        f"the LA touches the image border over {area:.0f} mm²: the field of view may cut it, so its volume, area "
+        "and scar burden may be those of the part inside"
     )
 
 

@@ -32,7 +32,7 @@ class InputCase:
     case_id: str
     path: Path
     ref: CaseRef | None = None  # for cases found in a dataset folder
-    notes: tuple[str, ...] = ()  # what was assumed about the input, for the report's warnings
+    assumed: tuple[str, ...] = ()  # what was assumed about the input (report.json inputs.assumed)
 
     def read(self) -> Volume:
         """The image as a Volume; InputError (naming the file) when it is missing, not 3D, or not finite."""
@@ -78,16 +78,14 @@ def _file_case(path: Path, h5_spacing) -> InputCase:
 
 
 def _h5_notes(h5_spacing) -> tuple[str, ...]:
-    """An HDF5 file stores no voxel spacing: say which one was assumed unless the user gave it."""
+    """An HDF5 file stores no voxel spacing: record which one was assumed unless the user gave it (the LASC 2018
+    release's documented spacing, so not a warning on every case of it, but written down)."""
     if h5_spacing is not None:
         return ()
     from atrialjsq.data.layouts import DEFAULT_H5_SPACING
 
     shown = " x ".join(f"{s:g}" for s in DEFAULT_H5_SPACING)
-    return (
-        f"the HDF5 file stores no voxel spacing: {shown} mm (LASC 2018's) was assumed; volumes, areas and "
-        "distances are wrong if it differs (give --h5-spacing)",
-    )
+    return (f"voxel spacing {shown} mm (LASC 2018's; the HDF5 file stores none; --h5-spacing to change it)",)
 
 
 def _flat_images(folder: Path) -> list[Path]:

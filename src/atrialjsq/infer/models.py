@@ -109,7 +109,9 @@ def untrained_bundle(
         return {"config": config.to_dict(), "model": model, "preprocessing": {"spacing": spacing, "roi": roi}}
 
     localizer = state(localizer_config) if localizer_config is not None else None
-    meta = {"trained_on": "nothing (untrained, random weights)", **(meta or {})}
+    meta = dict(meta or {})
+    if "trained_on" not in meta:  # a caller that says what the bundle stands for (tests, demos) is believed
+        meta = {"trained_on": "nothing (untrained, random weights)", "domain": "untrained", **meta}
     return _write_bundle(out, localizer, state(fine_config), meta, None, __version__)
 
 

@@ -74,7 +74,11 @@ class Burden:
         return f"Utah {self.utah_stage}, DECAAF {self.decaaf_stage}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The numbers as a dict; the stages are None when the case is not staged (no stage leaks out)."""
+        record = asdict(self)
+        if not self.staged:
+            record["utah_stage"] = record["decaaf_stage"] = None
+        return record
 
 
 def compute_burden(result: SurfaceScar) -> Burden:
@@ -101,5 +105,9 @@ def compute_burden(result: SurfaceScar) -> Burden:
         decaaf_stage=staged["decaaf"],
         burden_at_thresholds=at_thresholds,
         implausible=implausible_results(volume_ml, total_mm2 / MM2_PER_CM2),
-        caveats=[c for c in (spacing_caveat(result.la.geometry), border_problem(result.la.array)) if c],
+        caveats=[
+            c
+            for c in (spacing_caveat(result.la.geometry), border_problem(result.la.array, result.la.geometry.spacing))
+            if c
+        ],
     )

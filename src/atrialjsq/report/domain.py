@@ -62,24 +62,42 @@ def out_of_domain_warnings(
     matter), i.e. detail the training scans had and this one lacks."""
     meta = meta or {}
     found = [warning] if (warning := domain_warning(meta, model_name, image_path)) else []
+    if model_domain(meta) == "untrained":
+        found.append(f"model {model_name} has untrained (random) weights: its outputs mean nothing")
     if not meta.get("domain") and not meta.get("trained_on"):
         found.append(
             f"model {model_name} does not record what it was trained on (no domain or trained_on in its meta), "
             "so nothing says this image is like its training data; bundle it with --meta"
         )
-    limit = meta.get("max_input_spacing_mm")
+    limit = _three_numbers(meta.get("max_input_spacing_mm"))
+    if meta.get("max_input_spacing_mm") is not None and limit is None:
+        found.append(f"model {model_name}'s meta has a malformed max_input_spacing_mm (not three numbers)")
     if limit is not None:
-        given, allowed = sorted(float(s) for s in spacing), sorted(float(s) for s in limit)
+        given, allowed = sorted(float(s) for s in spacing), sorted(limit)
         if any(g > a + 1e-6 for g, a in zip(given, allowed, strict=True)):
-            shown = " x ".join(f"{s:g}" for s in spacing)
-            trained = meta.get("trained_spacing_mm")
-            was = f" (its training scans: {' x '.join(f'{s:g}' for s in trained)} mm)" if trained else ""
+            shown = _mm(spacing)
+            trained, acquired = (_three_numbers(meta.get(key)) for key in ("trained_spacing_mm", "acquired_spacing_mm"))
+            was = f" (its training scans: {_mm(trained)} mm" if trained else ""
+            was += (f", acquired at {_mm(acquired)} mm" if acquired else "") + (")" if trained else "")
             found.append(
                 f"voxels of {shown} mm are coarser than model {model_name} was trained for{was}, at most "
-                f"{' x '.join(f'{s:g}' for s in allowed)} mm: its LA and scar on this scan are outside what it "
+                f"{_mm(allowed)} mm: its LA and scar on this scan are outside what it "
                 "has seen"
             )
     return found
+
+
+def _mm(values: Sequence[float]) -> str:
+    return " x ".join(f"{v:g}" for v in values)
+
+
+def _three_numbers(value: Any) -> list[float] | None:
+    """Three positive numbers from a meta entry (a bundle's meta is user-editable JSON), else None."""
+    try:
+        numbers = [float(v) for v in value]
+    except (TypeError, ValueError):
+        return None
+    return numbers if len(numbers) == 3 and all(n > 0 for n in numbers) else None
 
 
 def model_record(meta: Mapping[str, Any] | None, name: str | None, version: str | None = None) -> dict[str, Any]:

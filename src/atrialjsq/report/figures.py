@@ -254,7 +254,8 @@ def build_report_figure(image: Volume, result: SurfaceScar, burden: Burden, anno
     )
     implausible = (f"implausible: {flag}" for flag in burden.implausible)
     warnings = [*annotations.get("warnings", []), *burden.caveats, *implausible]
-    lines = [line for w in warnings for line in textwrap.wrap(f"WARNING: {w}", 150)]
+    # One line per warning (shortened: report.json has them whole), so the first ones are never cut off.
+    lines = [textwrap.shorten(f"WARNING: {w}", 150, placeholder=" ...") for w in warnings]
     if len(lines) > MAX_WARNING_LINES:  # the figure has room for a few; report.json has them all
         lines = [*lines[: MAX_WARNING_LINES - 1], f"... and more: {len(warnings)} warnings in all, see report.json"]
     if lines:

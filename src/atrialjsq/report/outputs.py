@@ -112,6 +112,8 @@ def write_case_outputs(
             render_report_figure(tmp / REPORT_PNG, image, result, burden, _annotations(extra))
             if breakdown is not None and breakdown.flat_uv is not None:
                 title = f"{extra.get('case_id') or 'LA'}: scar map (posterior view: patient left on the left)"
+                if not burden.staged:  # the map's burdens per region are as untrustworthy as the headline
+                    title += f"\nNOT STAGED: {burden.not_staged_reason}; see report.json warnings"
                 render_scar_map(tmp / SCAR_MAP_PNG, result.mesh, breakdown, result.vertex_label, title)
             timings["figure"] = time.perf_counter() - figure_started
         timings["outputs"] = time.perf_counter() - started

@@ -87,7 +87,8 @@ def report_warnings(burden: Burden, extra: dict[str, Any] | None = None) -> list
 
 def _stage(burden: Burden) -> dict[str, Any]:
     if not burden.staged:
-        return {"not_staged": "; ".join([*burden.untrusted, *burden.implausible]), "conventions": STAGE_CONVENTIONS}
+        untrusted = ["model outside its training domain (see warnings)"] if burden.untrusted else []
+        return {"not_staged": "; ".join([*untrusted, *burden.implausible]), "conventions": STAGE_CONVENTIONS}
     return {"utah": burden.utah_stage, "decaaf": burden.decaaf_stage, "conventions": STAGE_CONVENTIONS}
 
 

@@ -169,9 +169,9 @@ def _report_extra(
         "model": name,
         "model_version": predictor.info.get("version", ""),
         "model_meta": meta,
-        "warnings": [*untrusted, *case.notes, *prediction_warnings(predictor, prediction)],
+        "warnings": [*untrusted, *prediction_warnings(predictor, prediction)],
         "withhold_stage": untrusted,
-        "inputs": {"image": str(case.path)},
+        "inputs": {"image": str(case.path), "assumed": list(case.assumed)},
         "timings": dict(timings),
         "prediction": {
             "crop": predictor.crop,
