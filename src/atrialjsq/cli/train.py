@@ -184,9 +184,8 @@ def run(args: argparse.Namespace) -> int:
     if main_process:  # other ranks would see the folder rank 0 is already writing to
         for fold, out in zip(folds, outs, strict=True):
             check_run_folder(out, args.resume, args.overwrite)
-            # before --overwrite removes anything: a missing --data or a bad split or --init-from fails here
-            init_from = None if args.resume else args.init_from  # a resumed run restores its own weights
-            check_inputs(config, args.data, fold, args.val_fraction, init_from, args.layout, out)
+            if args.overwrite:  # before the old run is removed (train_run checks them again, but after that)
+                check_inputs(config, args.data, fold, args.val_fraction, args.init_from, args.layout, out)
     options = TrainOptions(
         device=args.device,
         resume=args.resume,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -112,7 +113,7 @@ def check_inputs(
         if out is not None and (Path(out) / "cache" / "dataset.json").is_file():
             _fitting_cache(Path(out) / "cache", config)
         ids = sorted(ref.case_id for ref in index_dataset(data, layout))
-        repeated = sorted({case_id for case_id in ids if ids.count(case_id) > 1})
+        repeated = sorted(case_id for case_id, count in Counter(ids).items() if count > 1)
         if repeated:
             raise InputError(data, f"case ids are not unique ({', '.join(repeated[:5])})")
         k = min(DEFAULT_FOLDS, len(ids))
