@@ -43,6 +43,7 @@ def test_cache_round_trip(dataset: Path, tmp_path: Path) -> None:
     assert index.case_ids == ["c0", "c1", "c2"] and index.window == WINDOW
     payload = json.loads((tmp_path / "cache" / "dataset.json").read_text())
     assert payload["format"] == CACHE_FORMAT and payload["roi"] == [24, 24, 16] and payload["margin"] == [4, 4, 2]
+    assert payload["orientation"] == "LPS"  # every case was turned so (`preprocess_case`), and inference repeats it
     assert [c["has_scar"] for c in payload["cases"]] == [True, True, False]
     assert len(payload["folds"]) == 3 and sorted(i for f in payload["folds"] for i in f["val"]) == index.case_ids
 

@@ -24,6 +24,9 @@ def test_small_fields_of_view_and_coarse_voxels_are_refused():
     assert "cannot hold an LA" in field_of_view_problem(Geometry((8, 8, 8), (1.0, 1.0, 1.0)))
     assert "cannot hold an LA" in field_of_view_problem(Geometry((576, 576, 10), (0.625, 0.625, 2.5)))  # 25 mm
     assert "too coarse" in field_of_view_problem(Geometry((40, 40, 40), (1.0, 1.0, 5.5)))
+    # A header whose axes are not perpendicular describes no scanner's grid (volumes would be wrong too).
+    sheared = Geometry((64, 64, 40), (1.0, 1.0, 2.0), direction=(1.0, 0.3, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    assert "not orthonormal" in field_of_view_problem(sheared)
     with pytest.raises(InputError) as info:
         check_field_of_view(Geometry((8, 8, 8)), "noise.nii.gz")
     assert info.value.path == "noise.nii.gz"

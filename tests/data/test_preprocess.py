@@ -19,7 +19,7 @@ from atrialjsq.data.preprocess import (
 )
 from atrialjsq.errors import InputError
 from atrialjsq.io import Geometry, Volume
-from shapes import sphere_mask
+from shapes import sphere_mask, stored_turned
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -123,6 +123,24 @@ def test_preprocess_case_centres_the_la_and_inverts() -> None:
     back = prepared.to_original(la, is_label=True)
     assert back.geometry == case.image.geometry
     assert dice(back.array, case.la.array) >= 0.95
+
+
+def test_a_case_stored_with_permuted_mirrored_axes_is_cached_as_the_axis_aligned_one() -> None:
+    # Networks see arrays in index order, so the cache turns every case to one orientation first: a sagittal-
+    # first, mirrored export of the same scan must give the very same training arrays, and map back onto its
+    # own grid.
+    case = _sphere_case()
+    turned_image, turned_grid = stored_turned(case.image.array, case.image.geometry)
+    labels = {name: Volume(stored_turned(v.array, v.geometry)[0], turned_grid) for name, v in case.labels.items()}
+    turned = Case("ball", Volume(turned_image, turned_grid), labels, {"source": "memory:turned"})
+    settings = {"spacing": (1, 1, 1), "roi": (24, 24, 16), "margin": (4, 4, 2)}
+    plain, prepared = preprocess_case(case, **settings), preprocess_case(turned, **settings)
+    assert prepared.geometry.is_close(plain.geometry)
+    for name, array in plain.arrays.items():
+        np.testing.assert_allclose(prepared.arrays[name], array, atol=1e-5, err_msg=name)
+    back = prepared.to_original(prepared.arrays["la"], is_label=True)
+    assert back.geometry == turned_grid
+    assert dice(back.array, labels["la"].array) >= 0.95
 
 
 def test_preprocess_case_with_targets_and_centres() -> None:

@@ -15,6 +15,7 @@ import torch
 from atrialjsq.infer.localize import largest_component, localization_from_mask
 from atrialjsq.infer.predictor import Network, Predictor, plan_crop
 from atrialjsq.io import Geometry, Volume
+from shapes import stored_turned
 
 torch.set_num_threads(1)
 
@@ -28,6 +29,7 @@ class StandInNet:
     def __init__(self, spacing, roi, multiple=4):
         self.spacing, self.roi, self.multiple = tuple(spacing), tuple(roi), multiple
         self.device = torch.device("cpu")
+        self.orientation = "LPS"
         self.config = SimpleNamespace(heads={"la": 1, "scar": 2}, task="joint")
         self.model = torch.nn.Identity()
         self.windows: list[tuple[int, ...]] = []
@@ -183,6 +185,29 @@ def test_real_network_from_tiny_configs_keeps_geometry(tmp_path, rotated_ball):
     prediction = predictor.predict_volume(image)
     assert prediction.p_scar.geometry == image.geometry and prediction.p_scar.array.dtype == np.float32
     assert np.isfinite(prediction.p_scar.array).all()
+
+
+def test_a_scan_stored_with_permuted_mirrored_axes_gets_the_same_prediction_voxel_for_voxel(tmp_path):
+    # An untrained network is no function of physical space: it would answer a transposed array differently.
+    # Turned to the networks' orientation first, both storages feed it the same array.
+    from atrialjsq.infer.models import untrained_bundle
+    from atrialjsq.model.configs import get_config
+
+    geometry = Geometry((40, 36, 20), (1.5, 1.5, 2.5), (-30.0, 12.0, 5.0))
+    centre = geometry.index_to_physical(np.array([22.0, 16.0, 9.0]))
+    ball = ball_image(geometry, centre, 12.0)
+    texture = np.random.default_rng(0).normal(0.0, 0.2, geometry.shape).astype(np.float32)
+    image = Volume(ball.array + texture, geometry)
+    turned_array, turned_grid = stored_turned(image.array, geometry)
+    localizer = get_config("unet-la-bce", tiny=True, data={"spacing": (4.0, 4.0, 4.0), "roi": (16, 16, 8)})
+    fine = get_config("ajsq-sesa", tiny=True, data={"spacing": (3.0, 3.0, 3.0), "roi": (16, 16, 8)})
+    predictor = Predictor.from_checkpoint(str(untrained_bundle(localizer, fine, tmp_path / "tiny.pt")), "cpu")
+    plain = predictor.predict_volume(image)
+    turned = predictor.predict_volume(Volume(turned_array, turned_grid))
+    assert turned.p_scar.geometry == turned_grid
+    for name in ("la_prob", "p_normal", "p_scar"):
+        expected, _ = stored_turned(getattr(plain, name).array, geometry)
+        np.testing.assert_allclose(getattr(turned, name).array, expected, atol=1e-5)
 
 
 def test_covered_box_bounds_the_region_footprint():

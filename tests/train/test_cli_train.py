@@ -36,6 +36,7 @@ def cache_dir(tiny_cases, tmp_path_factory):
         "roi": [16, 16, 16],
         "margin": [4, 4, 4],
         "zscore_region": "body",
+        "orientation": "RAS",  # not what `preprocess` writes (LPS, the default): shows it is carried, not assumed
         "cases": [{"id": i, "file": f"cases/{i}.npz", "has_scar": True} for i in ids],
         "folds": folds,
     }
@@ -71,7 +72,10 @@ def test_train_a_fold_then_resume_longer_and_export(cache_dir, tmp_path):
     assert main([*again, "--export", str(model)]) == 0
     state = load_checkpoint(run / "last.pt")
     assert state["iteration"] == 6 and state["meta"]["train_cases"] == ["case0", "case1"]
-    assert state["preprocessing"] == {"spacing": [1.0] * 3, "roi": [16] * 3, "margin": [4] * 3, "zscore_region": "body"}
+    # what inference must repeat, as the cache recorded it: the z-score region and the orientation of the arrays
+    preprocessing = {"spacing": [1.0] * 3, "roi": [16] * 3, "margin": [4] * 3, "zscore_region": "body"}
+    assert state["preprocessing"] == {**preprocessing, "orientation": "RAS"}
+    assert Predictor.from_checkpoint(str(model), "cpu").fine.orientation == "RAS"
     assert [int(r["iteration"]) for r in read_csv(run / "log.csv")] == list(range(6))
     shipped = torch.load(model, weights_only=True)
     assert shipped["format"] == MODEL_FORMAT and shipped["meta"]["fold"] == 1

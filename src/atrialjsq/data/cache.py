@@ -22,6 +22,7 @@ from atrialjsq.data.splits import make_folds, validate_folds
 from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import atomic_output
 from atrialjsq.io.geometry import triple
+from atrialjsq.io.orientation import NETWORK_ORIENTATION
 
 CACHE_FORMAT = "atrialjsq-cache-v1"
 DEFAULT_FOLDS = 5  # cross-validation folds written into a new cache's dataset.json
@@ -173,6 +174,7 @@ def build_cache(
             "margin": list(margin),
             "center": center,
             "zscore_region": zscore_region,
+            "orientation": NETWORK_ORIENTATION,
             "folds_k": k_used,
             "folds_seed": seed,
             "cases": entries,

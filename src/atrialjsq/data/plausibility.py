@@ -15,6 +15,7 @@ import numpy as np
 
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry
+from atrialjsq.io.orientation import direction_problem
 
 MIN_FIELD_OF_VIEW_MM = 40.0
 MAX_SPACING_MM = 5.0
@@ -25,7 +26,10 @@ PLAUSIBLE_SURFACE_CM2 = (30.0, 500.0)
 
 
 def field_of_view_problem(geometry: Geometry) -> str | None:
-    """Why this grid cannot show an LA (too small a field of view, too coarse voxels), or None."""
+    """Why this grid cannot show an LA (too small a field of view, too coarse voxels, a sheared grid), or None."""
+    sheared = direction_problem(geometry)
+    if sheared is not None:
+        return sheared
     if not all(math.isfinite(s) and s > 0 for s in geometry.spacing):
         return f"voxel spacing {' x '.join(f'{s:g}' for s in geometry.spacing)} mm is not positive and finite"
     extent = [n * s for n, s in zip(geometry.shape, geometry.spacing, strict=True)]

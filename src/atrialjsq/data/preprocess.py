@@ -1,7 +1,8 @@
 """Preprocessing onto the model grid and the exact way back (paper §4.1: 1 mm, z-score, 208×208×80 ROI).
 
-Steps: resample to a target spacing (linear for images; masks through their signed distance, so thin or
-anisotropic shapes are not staircased), z-score normalisation, then crop/pad a fixed window around a centre.
+Steps: turn the axes to the networks' orientation (lossless, `io.orientation`), resample to a target spacing
+(linear for images; masks through their signed distance, so thin or anisotropic shapes are not staircased),
+z-score normalisation, then crop/pad a fixed window around a centre.
 Every step is a function of arrays and `Geometry`, so round trips can be tested without files, and a
 prediction on the model grid goes back onto the original grid with `to_original_grid`.
 
@@ -20,6 +21,7 @@ import numpy as np
 from atrialjsq.data.case import Case
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry, triple
+from atrialjsq.io.orientation import reoriented
 from atrialjsq.io.volume import Volume
 
 if TYPE_CHECKING:
@@ -285,8 +287,9 @@ def preprocess_case(
     """
     if zscore_region not in ("volume", "body"):
         raise ValueError(f"zscore_region must be 'volume' or 'body', got {zscore_region!r}")
-    image = resample(case.image, spacing, is_label=False)
-    labels = {name: resample(volume, spacing, is_label=True) for name, volume in case.labels.items()}
+    # Turned first so that every cached array has its axes where a network expects them (`io.orientation`).
+    image = resample(reoriented(case.image), spacing, is_label=False)
+    labels = {name: resample(reoriented(volume), spacing, is_label=True) for name, volume in case.labels.items()}
     if "la" in case.labels and case.labels["la"].array.any() and not labels["la"].array.any():
         raise InputError(case.meta.get("source", case.case_id), "LA vanishes when resampled (too small)")
     normalised = zscore(image.array, body_mask(image.array) if zscore_region == "body" else None)

@@ -41,6 +41,7 @@ from atrialjsq.infer.localize import Localization, image_centre_mm, largest_comp
 from atrialjsq.infer.sliding_window import ProbabilityFn, sliding_window_probabilities
 from atrialjsq.infer.tta import tta_axes, with_mirroring
 from atrialjsq.io.geometry import Geometry, triple
+from atrialjsq.io.orientation import NETWORK_ORIENTATION, reoriented
 from atrialjsq.io.volume import Volume
 
 CROP_MODES = ("roi", "tight", "whole")
@@ -90,6 +91,8 @@ class Network:
         self.spacing = tuple(float(s) for s in preprocessing.get("spacing", self.config.data.spacing))
         self.roi = tuple(int(r) for r in preprocessing.get("roi", self.config.data.roi))
         self.zscore_region = str(preprocessing.get("zscore_region", "volume"))
+        # Bundles from before the key was recorded were all trained on identity-direction arrays.
+        self.orientation = str(preprocessing.get("orientation", NETWORK_ORIENTATION))
         self.multiple = int(model.input_multiple)
         # bf16 autocast on GPUs and on CPUs with native bf16 (the real model's network: 0.58 s vs 1.72 s fp32 on
         # a LASC case, identical LA mask; benchmarks/bench_predict.py); fp32 on other CPUs (emulated bf16 is slow).
@@ -108,6 +111,7 @@ class Network:
         network.spacing = tuple(float(s) for s in config.data.spacing)
         network.roi = tuple(int(r) for r in config.data.roi)
         network.zscore_region = "volume"
+        network.orientation = NETWORK_ORIENTATION
         network.multiple = int(getattr(model, "input_multiple", 2 ** (config.model.levels - 1)))
         return network
 
@@ -249,8 +253,12 @@ class Predictor:
         return with_mirroring(predict, self.tta_axes) if self.tta else predict
 
     def predict_volume(self, image: Volume, source: str = "") -> Prediction:
-        """LA probability, normal-wall and scar probabilities and the LA mask, all on `image`'s grid."""
+        """LA probability, normal-wall and scar probabilities and the LA mask, all on `image`'s grid.
+
+        The networks see the image turned to the orientation they were trained in (`io.orientation`); the
+        probabilities are resampled back onto `image`'s own grid in physical space, so the turn needs no undo."""
         timings: dict[str, float] = {}
+        target = image.geometry
         clock = time.perf_counter()
 
         def lap(name: str) -> None:
@@ -259,6 +267,7 @@ class Predictor:
             timings[name] = round(now - clock, 4)
             clock = now
 
+        image = reoriented(image, self.fine.orientation)
         use_localizer = self.crop != "whole"
         localization = (
             self.localize(image, source)
@@ -277,19 +286,19 @@ class Predictor:
         maps, region = self._fine_pass(normalised, grid, localization.box_in(grid), centre_index, self.crop)
         lap("network")
 
-        on_input = {name: to_input_grid(value, region, image.geometry) for name, value in maps.items()}
+        on_input = {name: to_input_grid(value, region, target) for name, value in maps.items()}
         lap("to_input_grid")
 
         la, dropped_ml = None, 0.0
         if "la" in on_input:
             above = on_input["la"] > 0.5
             la = largest_component(above).astype(np.uint8)
-            dropped_ml = float(np.count_nonzero(above) - np.count_nonzero(la)) * image.geometry.voxel_volume_mm3 / 1e3
+            dropped_ml = float(np.count_nonzero(above) - np.count_nonzero(la)) * target.voxel_volume_mm3 / 1e3
         lap("largest_component")
 
         def volume(name: str, array: np.ndarray | None = None) -> Volume | None:
             array = on_input.get(name) if array is None else array
-            return None if array is None else Volume(array, image.geometry)
+            return None if array is None else Volume(array, target)
 
         return Prediction(
             la_prob=volume("la"),

@@ -256,9 +256,9 @@ def train_run(
 
 
 def cache_preprocessing(index: CacheIndex) -> dict[str, Any]:
-    """The cache's normalisation and centring choices, which inference must repeat."""
+    """The cache's normalisation, centring and orientation choices, which inference must repeat."""
     try:
         payload = json.loads((index.root / "dataset.json").read_text())
     except (OSError, json.JSONDecodeError):
         return {}
-    return {key: payload[key] for key in ("zscore_region", "center") if key in payload}
+    return {key: payload[key] for key in ("zscore_region", "center", "orientation") if key in payload}

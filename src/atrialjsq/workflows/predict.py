@@ -139,9 +139,30 @@ def _probability_maps(prediction: Prediction) -> dict[str, Any]:
 DROPPED_LA_SHARE, DROPPED_LA_ML = 0.10, 5.0
 
 
+# Training rotates samples by up to ±`train.rotate_deg` (10° by default) about each axis; a grid tilted more
+# than twice that (and at least this) from the patient axes shows the network an LA at an angle it has not
+# seen: reorientation only permutes and mirrors axes.
+OBLIQUE_WARNING_DEG = 20.0
+
+
+def _trained_rotation_deg(predictor: Predictor) -> float:
+    fine = getattr(predictor, "fine", None)
+    return float(fine.config.train.rotate_deg) if fine is not None else 10.0
+
+
 def prediction_warnings(predictor: Predictor, prediction: Prediction) -> list[str]:
-    """What the network's own run says about trusting it: the localiser found no LA, or the LA came in pieces."""
+    """What the network's own run says about trusting it: an input grid far oblique to the patient axes, the
+    localiser found no LA, or the LA came in pieces."""
+    from atrialjsq.io.orientation import obliquity_deg
+
     found = []
+    on_input = next((v for v in (prediction.la, prediction.la_prob, prediction.p_scar) if v is not None), None)
+    rotated = _trained_rotation_deg(predictor)
+    if on_input is not None and obliquity_deg(on_input.geometry) > max(OBLIQUE_WARNING_DEG, 2 * rotated):
+        found.append(
+            f"the image grid is tilted {obliquity_deg(on_input.geometry):.0f}° from the patient axes (the network "
+            f"was trained on axis-aligned scans rotated by at most {rotated:g}°); check the segmentation"
+        )
     if predictor.localizer is not None and not prediction.localization.found:
         found.append("the localiser found no LA: the fine network was run around the image centre instead")
     if prediction.la is not None and prediction.dropped_la_ml > 0:

@@ -1,0 +1,65 @@
+"""Which way a grid's index axes point in the patient, and turning a volume so they point the way networks saw.
+
+A network sees voxels in index order, not millimetres: the same heart stored as a sagittal stack, or with x
+running right-to-left, is a different picture to it. Every network here is trained on arrays whose axes
+point as an identity direction does (ITK's LPS: x to the patient's left, y posterior, z superior; the LASC
+2018 release and the phantoms are stored so), and training caches and inference turn other inputs that way
+first. The turn only permutes and mirrors axes (SimpleITK's DICOMOrient): no voxel is interpolated and every
+voxel keeps its physical position, so results map back onto the input's own grid exactly.
+
+What a permutation cannot undo is obliquity, a grid rotated between the patient axes; training augments
+rotations of ±10°, so a scan tilted much further is outside what the network has seen.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from atrialjsq.io.geometry import Geometry
+from atrialjsq.io.volume import Volume
+
+# The patient directions (ITK/DICOM letters) the index axes of every network input point to: identity direction.
+NETWORK_ORIENTATION = "LPS"
+# Direction cosines further than this from orthonormal describe a sheared grid (not an MR acquisition).
+ORTHONORMAL_TOLERANCE = 1e-3
+
+
+def orientation_code(geometry: Geometry) -> str:
+    """Three letters, the patient direction each index axis points to most (e.g. "LPS" for identity)."""
+    import SimpleITK as sitk
+
+    return str(sitk.DICOMOrientImageFilter_GetOrientationFromDirectionCosines(geometry.direction))
+
+
+def reoriented(volume: Volume, code: str = NETWORK_ORIENTATION) -> Volume:
+    """`volume` with its axes permuted and mirrored so they point as `code` says (the same object when they
+    already do). Lossless: the voxels are the same, each at the same physical position."""
+    if orientation_code(volume.geometry) == code:
+        return volume
+    import SimpleITK as sitk
+
+    from atrialjsq.io.image_io import from_sitk, to_sitk
+
+    return from_sitk(sitk.DICOMOrient(to_sitk(volume), code))
+
+
+def direction_problem(geometry: Geometry) -> str | None:
+    """Why the direction cosines cannot be a scan's (not orthonormal: a sheared or scaled grid), or None."""
+    matrix = geometry.direction_matrix
+    if not np.all(np.isfinite(matrix)):
+        return "direction cosines are not finite numbers"
+    error = float(np.abs(matrix.T @ matrix - np.eye(3)).max())
+    if error > ORTHONORMAL_TOLERANCE:
+        return f"direction cosines are not orthonormal (off by {error:.3g}): the header describes a sheared grid"
+    return None
+
+
+def obliquity_deg(geometry: Geometry) -> float:
+    """The largest angle (degrees) between an index axis and the patient axis it points along most: 0 for a
+    grid aligned with the patient axes, up to 54.7° (a cube's diagonal)."""
+    matrix = geometry.direction_matrix
+    columns = matrix / np.linalg.norm(matrix, axis=0, keepdims=True)
+    cosine = float(np.abs(columns).max(axis=0).min())
+    return math.degrees(math.acos(min(1.0, cosine)))

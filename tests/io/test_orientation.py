@@ -1,0 +1,67 @@
+"""Orientation: the letters of a grid, the lossless turn to the networks' orientation, shear and tilt checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from atrialjsq.io import Geometry, Volume
+from atrialjsq.io.orientation import direction_problem, obliquity_deg, orientation_code, reoriented
+from shapes import stored_turned
+
+GRID = Geometry((7, 5, 4), (1.0, 1.5, 2.5), (-20.0, 10.0, 30.0))
+
+
+def _rotation_about_z(degrees: float) -> tuple[float, ...]:
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    return (c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0)
+
+
+def test_orientation_letters_name_where_each_index_axis_points():
+    assert orientation_code(GRID) == "LPS"  # ITK's identity: x to the left, y posterior, z superior
+    assert orientation_code(Geometry((4, 4, 4), direction=(-1, 0, 0, 0, -1, 0, 0, 0, 1))) == "RAS"
+    _, turned = stored_turned(np.zeros(GRID.shape), GRID)
+    assert orientation_code(turned) == "SRP"  # axes (z, -x, y): superior, right (mirrored x), posterior
+
+
+def test_turning_a_permuted_mirrored_scan_recovers_the_axis_aligned_storage_exactly():
+    array = np.arange(np.prod(GRID.shape), dtype=np.float32).reshape(GRID.shape)  # every voxel distinct
+    turned_array, turned_grid = stored_turned(array, GRID)
+    back = reoriented(Volume(turned_array, turned_grid))
+    np.testing.assert_array_equal(back.array, array)  # no interpolation: the very same voxel values
+    assert back.geometry.shape == GRID.shape and back.geometry.spacing == GRID.spacing
+    np.testing.assert_allclose(back.geometry.origin, GRID.origin, atol=1e-9)
+    np.testing.assert_allclose(back.geometry.direction, GRID.direction, atol=1e-12)
+    # And the other way: the axis-aligned scan turned to the export's letters is the export.
+    again = reoriented(Volume(array, GRID), "SRP")
+    np.testing.assert_array_equal(again.array, turned_array)
+    np.testing.assert_allclose(again.geometry.origin, turned_grid.origin, atol=1e-9)
+
+
+def test_an_already_oriented_volume_is_returned_as_it_is():
+    volume = Volume(np.zeros(GRID.shape, np.float32), GRID)
+    assert reoriented(volume) is volume
+
+
+def test_a_sheared_grid_is_named_and_a_rotated_one_is_not():
+    assert direction_problem(Geometry((4, 4, 4), direction=_rotation_about_z(30.0))) is None
+    sheared = Geometry((4, 4, 4), direction=(1.0, 0.5, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    assert "not orthonormal" in direction_problem(sheared)
+
+
+@pytest.mark.parametrize("degrees", [0.0, 12.0, 25.0, 40.0])
+def test_obliquity_of_a_rotation_about_one_axis_is_its_angle_up_to_45_degrees(degrees):
+    assert obliquity_deg(Geometry((4, 4, 4), direction=_rotation_about_z(degrees))) == pytest.approx(degrees)
+
+
+def test_obliquity_is_zero_for_any_permutation_and_largest_for_a_cube_diagonal():
+    _, turned = stored_turned(np.zeros(GRID.shape), GRID)
+    assert obliquity_deg(turned) == pytest.approx(0.0, abs=1e-6)
+    # An orthonormal basis with every axis along a body diagonal cannot exist; the worst case for one axis is a
+    # diagonal, acos(1/sqrt(3)) = 54.7°, reached by the first axis of this rotation (x to (1, 1, 1)/sqrt(3)).
+    d = np.array([1.0, 1.0, 1.0]) / math.sqrt(3)
+    u = np.array([1.0, -1.0, 0.0]) / math.sqrt(2)
+    basis = np.stack([d, u, np.cross(d, u)], axis=1)
+    assert obliquity_deg(Geometry((4, 4, 4), direction=tuple(basis.reshape(-1)))) == pytest.approx(54.7356, abs=1e-3)
