@@ -362,7 +362,10 @@ def test_phantom_model_on_a_real_scan_warns_and_records_its_domain(tmp_path, cap
     assert "utah" not in real["stage"] and real["stage"]["not_staged"].startswith("model outside its training")
     assert "research use only" in real["notice"]
     phantom = json.loads((tmp_path / "out" / "phantom_0000" / "report.json").read_text())
-    assert phantom["model"]["domain"] == "phantom" and phantom["warnings"] == [localiser]
+    assert phantom["model"]["domain"] == "phantom" and phantom["warnings"][0] == localiser
+    # This barely trained network's scar evidence is nowhere far from even: a staged case says its stage is open.
+    [unsure] = phantom["warnings"][1:]
+    assert unsure.startswith("the scar call is unsure on") and "Utah I–" in unsure
     assert "utah" in phantom["stage"]  # a phantom model on a phantom is staged
     [line] = [line for line in out.splitlines() if "patient9" in line]
     assert "(Utah not staged: model outside its training domain)" in line

@@ -63,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
     stage = f"Utah {burden.utah_stage}" if burden.staged else f"Utah not staged: {burden.not_staged_reason}"
     print(f"LA volume      {burden.la_volume_ml:.1f} mL")
     print(f"scar burden    {burden.burden_percent:.1f} % of the predicted LA's mesh area ({stage})")
+    if burden.burden_range is not None:
+        span = burden.burden_range
+        print(
+            f"unsure part    {span.unsure_area_percent:.1f} % of the surface (scar probability within {span.margin:g} "
+            f"of 0.5): the burden is {span.low_percent:.1f}-{span.high_percent:.1f} % with it all normal / all scar"
+        )
     if truth is not None:
         print(f"phantom truth  {100 * float(truth):.1f} % (the burden the phantom's scar was drawn with)")
     print(

@@ -16,6 +16,7 @@ import numpy as np
 
 from atrialjsq.data.plausibility import border_problem, implausible_results, spacing_caveat
 from atrialjsq.io import Volume
+from atrialjsq.quantify.confidence import BurdenRange, burden_range, range_caveat
 from atrialjsq.quantify.staging import stages
 from atrialjsq.quantify.surface_scar import SurfaceScar
 from atrialjsq.surface.mesh import Mesh, mesh_area_mm2
@@ -52,6 +53,22 @@ class Burden:
     implausible: list[str] = field(default_factory=list)  # results outside the physiological ranges
     untrusted: list[str] = field(default_factory=list)  # e.g. a model used outside its training domain
     caveats: list[str] = field(default_factory=list)  # to read the numbers with (e.g. an LA cut by the border)
+    burden_range: BurdenRange | None = None  # the burden with the unsure surface all normal / all scar
+
+    def reading_caveats(self) -> list[str]:
+        """The caveats, plus the unsure surface's when it could change a stage (only said of a staged case: an
+        unstaged one must not be given a stage range either)."""
+        unsure = range_caveat(self.burden_range) if self.burden_range is not None and self.staged else None
+        return [*self.caveats, *([unsure] if unsure else [])]
+
+    def range_record(self) -> dict | None:
+        """`burden_range` as report.json carries it (its stages only when the case is staged)."""
+        if self.burden_range is None:
+            return None
+        record = self.burden_range.to_dict()
+        if not self.staged:
+            record.pop("stages")
+        return record
 
     @property
     def staged(self) -> bool:
@@ -76,6 +93,7 @@ class Burden:
     def to_dict(self) -> dict:
         """The numbers as a dict; the stages are None when the case is not staged (no stage leaks out)."""
         record = asdict(self)
+        record["burden_range"] = self.range_record()
         if not self.staged:
             record["utah_stage"] = record["decaaf_stage"] = None
         return record
@@ -110,4 +128,5 @@ def compute_burden(result: SurfaceScar) -> Burden:
             for c in (spacing_caveat(result.la.geometry), border_problem(result.la.array, result.la.geometry.spacing))
             if c
         ],
+        burden_range=burden_range(result.mesh, result.vertex_probability, result.vertex_label),
     )

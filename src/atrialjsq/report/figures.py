@@ -19,6 +19,7 @@ from atrialjsq.io import Volume
 from atrialjsq.io.atomic import save_figure
 from atrialjsq.quantify.burden import Burden
 from atrialjsq.quantify.surface_scar import SurfaceScar
+from atrialjsq.report.report_json import report_warnings
 
 WALL_COLOUR = np.array([0.86, 0.84, 0.78])
 SCAR_COLOUR = np.array([0.84, 0.10, 0.12])
@@ -252,8 +253,7 @@ def build_report_figure(image: Volume, result: SurfaceScar, burden: Burden, anno
         f"{stage}  ·  LA volume {burden.la_volume_ml:.1f} mL",
         fontsize=11,
     )
-    implausible = (f"implausible: {flag}" for flag in burden.implausible)
-    warnings = [*annotations.get("warnings", []), *burden.caveats, *implausible]
+    warnings = report_warnings(burden, annotations)
     # One line per warning (shortened: report.json has them whole), so the first ones are never cut off.
     lines = [textwrap.shorten(f"WARNING: {w}", 150, placeholder=" ...") for w in warnings]
     if len(lines) > MAX_WARNING_LINES:  # the figure has room for a few; report.json has them all

@@ -30,6 +30,8 @@ BURDEN_DEFINITIONS = {
     "burden_percent": "scar area / LA surface area x 100, on this case's LA mesh (area-weighted; the headline)",
     "burden_percent_surface_voxels": "scar surface voxels / LA surface voxels x 100, on this case's LA mask; "
     "evaluate's scar_pct_auto counts the same way but on the manual LA's surface voxels",
+    "burden_range": "burden_percent with the unsure surface (scar probability within margin of 0.5) all normal "
+    "(low_percent) and all scar (high_percent); a sensitivity range of the decision, not a confidence interval",
 }
 TIMING_DECIMALS = 3
 # Keys of `extra` that have a fixed place in the report; anything else is kept under "extra".
@@ -82,7 +84,7 @@ def report_warnings(burden: Burden, extra: dict[str, Any] | None = None) -> list
     training domain), the caveats of the result (an LA cut by the border), then the results outside the
     physiological ranges."""
     implausible = (f"implausible result: {flag}" for flag in burden.implausible)
-    return [*(extra or {}).get("warnings", []), *burden.caveats, *implausible]
+    return [*(extra or {}).get("warnings", []), *burden.reading_caveats(), *implausible]
 
 
 def _stage(burden: Burden) -> dict[str, Any]:
@@ -120,6 +122,7 @@ def build_report(image: Volume, result: SurfaceScar, burden: Burden, extra: dict
             "surface_voxels": burden.surface_voxels,
             "scar_surface_voxels": burden.scar_surface_voxels,
             "burden_percent_at_thresholds": burden.burden_at_thresholds,
+            "burden_range": burden.range_record(),
             "definitions": BURDEN_DEFINITIONS,
         },
         "stage": _stage(burden),

@@ -1,0 +1,77 @@
+"""How firmly the surface was called scar or normal, and how far the burden moves if the unsure part flips.
+
+Each surface element carries its method's probability of scar (for AtrialJSQnet Σp_scar / (Σp_scar +
+Σp_normal) along the normal, 0.5 being the paper's decision boundary). An element within `margin` of 0.5 is
+*unsure*: its label rests on a small difference of evidence. The burden range counts, at the low end, only
+the scar elements that are sure, and at the high end every scar element plus every unsure normal one, so it
+always brackets the burden, whatever the method's decision rule (LearnGC's graph cut may label against an
+element's own probability).
+
+This is a sensitivity range of the decision, not a confidence interval: the probabilities are not calibrated
+and the margin (0.15) is a convention of this package, not a published one. Its use is the question a reader
+asks of a burden near a stage boundary: would the stage change if the unsure part went the other way?
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from atrialjsq.quantify.staging import stages
+from atrialjsq.surface.mesh import Mesh, mesh_area_mm2
+
+UNSURE_MARGIN = 0.15
+
+
+@dataclass(frozen=True)
+class BurdenRange:
+    """The unsure share of the surface (area %) and the burden (%) with the unsure part all normal / all scar."""
+
+    margin: float
+    unsure_area_percent: float
+    low_percent: float
+    high_percent: float
+
+    def stage_ranges(self) -> dict[str, str]:
+        """Each convention's stage at both ends ("II", or "II–III" when the ends differ)."""
+        low, high = stages(self.low_percent), stages(self.high_percent)
+        return {name: low[name] if low[name] == high[name] else f"{low[name]}–{high[name]}" for name in low}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "stages": self.stage_ranges()}
+
+
+def burden_range(
+    mesh: Mesh, vertex_probability: np.ndarray, vertex_label: np.ndarray, margin: float = UNSURE_MARGIN
+) -> BurdenRange:
+    """The burden range of one surface (area-weighted on the mesh, as the burden itself)."""
+    if not 0.0 <= margin < 0.5:
+        raise ValueError(f"margin must lie in [0, 0.5), got {margin}")
+    probability = np.asarray(vertex_probability, dtype=np.float64).reshape(-1)
+    label = np.asarray(vertex_label, dtype=bool).reshape(-1)
+    if len(probability) != mesh.n_vertices or len(label) != mesh.n_vertices:
+        raise ValueError(
+            f"need one probability and one label per vertex ({mesh.n_vertices}), got {len(probability)} and "
+            f"{len(label)}"
+        )
+    unsure = np.abs(probability - 0.5) < margin
+    total = mesh_area_mm2(mesh)
+
+    def percent(weights: np.ndarray) -> float:
+        return 100.0 * mesh_area_mm2(mesh, weights.astype(np.float64)) / total if total > 0 else 0.0
+
+    return BurdenRange(margin, percent(unsure), percent(label & ~unsure), percent(label | unsure))
+
+
+def range_caveat(span: BurdenRange) -> str | None:
+    """The caveat when the unsure part could change a stage (None when both ends get the same stages)."""
+    ranges = span.stage_ranges()
+    if not any("–" in stage for stage in ranges.values()):
+        return None
+    return (
+        f"the scar call is unsure on {span.unsure_area_percent:.0f} % of the surface (probability within "
+        f"{span.margin:g} of 0.5): the burden could be {span.low_percent:.1f}–{span.high_percent:.1f} %, Utah "
+        f"{ranges['utah']}, DECAAF {ranges['decaaf']}"
+    )

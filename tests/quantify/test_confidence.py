@@ -1,0 +1,92 @@
+"""The burden range over the unsure surface: hand-built meshes with known areas, and a phantom whose evidence is
+squeezed towards 0.5 by a known factor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from atrialjsq.io import Volume
+from atrialjsq.quantify.burden import compute_burden
+from atrialjsq.quantify.confidence import burden_range, range_caveat
+from atrialjsq.quantify.surface_scar import scar_from_probabilities
+from atrialjsq.surface.mesh import Mesh
+from quantify.scar_phantoms import cap_phantom
+
+
+def _separate_triangles(areas_mm2) -> Mesh:
+    """One right triangle per area (legs sqrt(2a)), none sharing a vertex: each face is weighted by its own."""
+    vertices = []
+    for k, area in enumerate(areas_mm2):
+        leg = np.sqrt(2 * area)
+        vertices += [[0.0, 0.0, 10.0 * k], [leg, 0.0, 10.0 * k], [0.0, leg, 10.0 * k]]
+    vertices = np.asarray(vertices)
+    faces = np.arange(len(vertices)).reshape(-1, 3)
+    return Mesh(vertices, faces, np.tile([0.0, 0.0, 1.0], (len(vertices), 1)), vertices.copy())
+
+
+# Areas 1, 2, 3, 4 mm² (10 in all) with probabilities sure scar, unsure scar, unsure normal, sure normal.
+MESH = _separate_triangles([1.0, 2.0, 3.0, 4.0])
+PROBABILITY = np.repeat([0.9, 0.6, 0.4, 0.1], 3)
+
+
+def test_the_range_counts_sure_scar_at_the_low_end_and_every_unsure_element_at_the_high_end():
+    span = burden_range(MESH, PROBABILITY, PROBABILITY > 0.5)  # burden (1 + 2) / 10 = 30 %
+    assert span.unsure_area_percent == pytest.approx(50.0)  # triangles 2 and 3: 5 of 10 mm²
+    assert span.low_percent == pytest.approx(10.0) and span.high_percent == pytest.approx(60.0)
+    assert span.stage_ranges() == {"utah": "II–IV", "decaaf": "II–IV"}  # 10 % is II in both; 60 % is IV
+    caveat = range_caveat(span)
+    assert caveat.startswith("the scar call is unsure on 50 % of the surface (probability within 0.15 of 0.5)")
+    assert caveat.endswith("could be 10.0–60.0 %, Utah II–IV, DECAAF II–IV")
+
+
+def test_a_label_against_its_own_probability_stays_inside_the_range():
+    # A graph cut may call the sure-normal triangle 4 scar (smoothing): it is sure, so it counts at both ends;
+    # the unsure triangle 3 called scar counts only at the high end.
+    label = np.repeat([True, False, True, True], 3)
+    span = burden_range(MESH, PROBABILITY, label)  # burden (1 + 3 + 4) / 10 = 80 %
+    assert span.low_percent == pytest.approx(50.0) and span.high_percent == pytest.approx(100.0)
+
+
+def test_no_margin_means_no_range_and_no_caveat():
+    span = burden_range(MESH, PROBABILITY, PROBABILITY > 0.5, margin=0.0)
+    assert span.unsure_area_percent == 0.0 and span.low_percent == pytest.approx(30.0) == span.high_percent
+    assert range_caveat(span) is None
+    with pytest.raises(ValueError, match="margin"):
+        burden_range(MESH, PROBABILITY, PROBABILITY > 0.5, margin=0.5)
+    with pytest.raises(ValueError, match="one probability and one label per vertex"):
+        burden_range(MESH, PROBABILITY[:-1], PROBABILITY > 0.5)
+
+
+def _squeezed(phantom, factor: float) -> tuple[Volume, Volume]:
+    """(p_normal', p_scar'): the phantom's maps pulled together about their mean, their gap times `factor`."""
+    s, n = phantom.p_scar.array, phantom.p_normal.array
+    mean, half_gap = (s + n) / 2, factor * (s - n) / 2
+    return Volume(mean - half_gap, phantom.la.geometry), Volume(mean + half_gap, phantom.la.geometry)
+
+
+def test_evidence_squeezed_towards_one_half_leaves_the_burden_and_makes_the_whole_surface_unsure():
+    # p_scar' = m + e (s - n) / 2 and p_normal' = m - e (s - n) / 2 with m = (s + n) / 2 turn the element
+    # probability p = Σs / (Σs + Σn) into 1/2 + e (p - 1/2): the same sign, so the same labels and burden,
+    # but with e = 0.2 every element lies within 0.1 of 1/2, inside the 0.15 margin.
+    phantom = cap_phantom(radius_mm=18.0, half_angle_deg=60.0)
+    sharp = compute_burden(scar_from_probabilities(phantom.la, phantom.p_normal, phantom.p_scar))
+    squeezed_normal, squeezed_scar = _squeezed(phantom, 0.2)
+    squeezed = compute_burden(scar_from_probabilities(phantom.la, squeezed_normal, squeezed_scar))
+    assert squeezed.burden_percent == pytest.approx(sharp.burden_percent, abs=1e-9)
+    assert squeezed.burden_range.unsure_area_percent == pytest.approx(100.0)
+    assert squeezed.burden_range.low_percent == 0.0 and squeezed.burden_range.high_percent == pytest.approx(100.0)
+    # The sharp phantom is unsure only on the cap's rim, and its range brackets its burden.
+    assert sharp.burden_range.unsure_area_percent < 10.0
+    assert sharp.burden_range.low_percent <= sharp.burden_percent <= sharp.burden_range.high_percent
+
+
+def test_a_stage_range_is_only_said_of_a_staged_case():
+    phantom = cap_phantom(radius_mm=18.0, half_angle_deg=60.0)
+    result = scar_from_probabilities(phantom.la, *_squeezed(phantom, 0.2))
+    burden = compute_burden(result)
+    assert burden.staged and any(c.endswith("Utah I–IV, DECAAF I–IV") for c in burden.reading_caveats())
+    assert burden.range_record()["stages"] == {"utah": "I–IV", "decaaf": "I–IV"}
+    burden.untrusted = ["a phantom model on a real scan"]  # as `write_case_outputs` sets it from the domain check
+    assert not any("unsure" in c for c in burden.reading_caveats())
+    assert "stages" not in burden.range_record() and burden.to_dict()["burden_range"]["high_percent"] > 99.0
