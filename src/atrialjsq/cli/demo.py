@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         span = burden.burden_range
         print(
             f"unsure part    {span.unsure_area_percent:.1f} % of the surface (scar probability within {span.margin:g} "
-            f"of 0.5): the burden is {span.low_percent:.1f}-{span.high_percent:.1f} % with it all normal / all scar"
+            f"of 0.5): the burden is {span.low_percent:.1f}–{span.high_percent:.1f} % with it all normal / all scar"
         )
     if truth is not None:
         print(f"phantom truth  {100 * float(truth):.1f} % (the burden the phantom's scar was drawn with)")
