@@ -28,8 +28,13 @@ def sphere_case_arrays(seed: int = 0, radius_mm: float = 8.0) -> tuple[np.ndarra
     return image, la, scar
 
 
-def write(array: np.ndarray, path: Path, *, label: bool = False, spacing=SPACING, origin=ORIGIN) -> Path:
-    return write_volume(Volume(array, Geometry(array.shape, spacing, origin)), path, label=label)
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+
+
+def write(
+    array: np.ndarray, path: Path, *, label: bool = False, spacing=SPACING, origin=ORIGIN, direction=IDENTITY
+) -> Path:
+    return write_volume(Volume(array, Geometry(array.shape, spacing, origin, direction)), path, label=label)
 
 
 def write_lascarqs(root: Path, case_id: str, task: int = 1, seed: int = 0, la_value: int = 1) -> Path:
@@ -42,11 +47,11 @@ def write_lascarqs(root: Path, case_id: str, task: int = 1, seed: int = 0, la_va
     return folder
 
 
-def write_lasc2018(root: Path, case_id: str, seed: int = 0, la_value: int = 255) -> Path:
+def write_lasc2018(root: Path, case_id: str, seed: int = 0, la_value: int = 255, direction=IDENTITY) -> Path:
     image, la, _ = sphere_case_arrays(seed)
     folder = root / case_id
-    write(image.astype(np.uint8), folder / "lgemri.nrrd")
-    write(la * la_value, folder / "laendo.nrrd", label=True)
+    write(image.astype(np.uint8), folder / "lgemri.nrrd", direction=direction)
+    write(la * la_value, folder / "laendo.nrrd", label=True, direction=direction)
     return folder
 
 

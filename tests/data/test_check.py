@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
-from data_fixtures import sphere_case_arrays, truncate, write, write_h5, write_lascarqs
+from data_fixtures import sphere_case_arrays, truncate, write, write_h5, write_lasc2018, write_lascarqs
 
 from atrialjsq.data.check import check_case, check_dataset, format_table
 from atrialjsq.data.layouts import index_dataset
@@ -51,6 +52,28 @@ def test_empty_scar_is_a_warning_and_table_lists_cases(tmp_path: Path) -> None:
     assert any(w.reason == "scar label is empty" for w in reports[0].warnings)
     assert not any("scar" in w.reason for w in reports[1].warnings)
     table = format_table(reports).splitlines()
-    assert table[0].split() == ["case", "layout", "shape", "spacing", "(mm)", "LA", "(mL)", "scar", "status"]
-    assert table[1].split()[:4] == ["p1", "lascarqs1", "24x22x12", "1.25x1.25x2.5"]
-    assert table[1].split()[5] == "yes"
+    assert table[0].split() == ["case", "layout", "shape", "spacing", "(mm)", "axes", "LA", "(mL)", "scar", "status"]
+    assert table[1].split()[:5] == ["p1", "lascarqs1", "24x22x12", "1.25x1.25x2.5", "LPS"]
+    assert table[1].split()[6] == "yes"
+
+
+def _about_x(degrees: float) -> tuple[float, ...]:
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    return (1.0, 0.0, 0.0, 0.0, c, -s, 0.0, s, c)
+
+
+def test_orientation_is_listed_a_tilted_grid_warned_and_a_sheared_one_refused(tmp_path: Path) -> None:
+    # NRRD keeps what it is given (NIfTI would coerce a shear away): mirrored x and y (RAS), 30° about x, shear.
+    write_lasc2018(tmp_path, "mirrored", direction=(-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0))
+    tilted = write_lasc2018(tmp_path, "tilted", direction=_about_x(30.0))
+    sheared = write_lasc2018(tmp_path, "sheared", direction=(1.0, 0.3, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    reports = {report.case_id: report for report in check_dataset(tmp_path)}
+    # (the 2 mL test sphere draws a small-LA warning in every case; only the tilt is about orientation)
+    tilts = {case_id: [w for w in report.warnings if "tilted" in w.reason] for case_id, report in reports.items()}
+    assert not reports["mirrored"].errors and reports["mirrored"].orientation == "RAS" and tilts["mirrored"] == []
+    (warning,) = tilts["tilted"]
+    assert warning.path == str(tilted / "lgemri.nrrd") and warning.reason.startswith("the image grid is tilted 30°")
+    assert not reports["tilted"].errors and reports["tilted"].orientation == "LPS"
+    assert reports["sheared"].status == "FAIL" and reports["sheared"].orientation is None
+    assert reports["sheared"].errors[0].path == str(sheared / "lgemri.nrrd")
+    assert "not orthonormal" in reports["sheared"].errors[0].reason

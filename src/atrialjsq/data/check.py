@@ -1,9 +1,10 @@
 """Validate every case of a dataset before anything trains on it, collecting all problems instead of stopping.
 
-Errors (the case cannot be used): unreadable or missing file, not 3D, NaN/Inf, implausible spacing, label
-geometry different from its image, unexpected label values, empty LA. Warnings (worth a look, not fatal):
-an LA volume outside a plausible range, an empty scar label, label values a layout reads but does not use
-(LAScarQS files holding e.g. {0, 3, 7}).
+Errors (the case cannot be used): unreadable or missing file, not 3D, NaN/Inf, implausible spacing, sheared
+direction cosines, label geometry different from its image, unexpected label values, empty LA. Warnings (worth
+a look, not fatal): an LA volume outside a plausible range, an empty scar label, label values a layout reads
+but does not use (LAScarQS files holding e.g. {0, 3, 7}), a grid tilted far from the patient axes. The table
+names each image's orientation (mixed orientations are fine: preprocessing turns every case to one).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from atrialjsq.data.layouts import CaseRef, LabelValueWarning, index_dataset, re
 from atrialjsq.data.plausibility import PLAUSIBLE_LA_ML
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry
+from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, direction_problem, obliquity_deg, orientation_code
 
 SPACING_RANGE_MM = (0.1, 10.0)
 
@@ -31,6 +33,7 @@ class CaseReport:
     layout: str
     shape: tuple[int, ...] | None = None
     spacing: tuple[float, ...] | None = None
+    orientation: str | None = None  # ITK letters of the image's axes, e.g. "LPS" (`io.orientation`)
     la_ml: float | None = None
     has_scar: bool = False
     errors: list[InputError] = field(default_factory=list)
@@ -47,7 +50,17 @@ def _check_geometry(path: Path, geometry: Geometry) -> InputError | None:
     low, high = SPACING_RANGE_MM
     if not all(low <= s <= high for s in geometry.spacing):
         return InputError(path, f"implausible spacing {geometry.spacing} mm (expected {low}-{high} mm)")
-    return None
+    sheared = direction_problem(geometry)
+    return InputError(path, sheared) if sheared is not None else None
+
+
+def _tilt_warning(path: Path, geometry: Geometry) -> InputError | None:
+    tilt = obliquity_deg(geometry)
+    if tilt <= OBLIQUE_WARNING_DEG:
+        return None
+    return InputError(
+        path, f"the image grid is tilted {tilt:.0f}° from the patient axes (over {OBLIQUE_WARNING_DEG:g}°)"
+    )
 
 
 def check_case(ref: CaseRef) -> CaseReport:
@@ -61,6 +74,10 @@ def check_case(ref: CaseRef) -> CaseReport:
         problem = _check_geometry(ref.image_path, geometry)
         if problem is not None:
             report.errors.append(problem)
+        else:
+            report.orientation = orientation_code(geometry)
+            tilted = _tilt_warning(ref.image_path, geometry)
+            report.warnings.extend([tilted] if tilted is not None else [])
     except InputError as error:
         report.errors.append(error)
     for path in ref.label_files():
@@ -103,7 +120,7 @@ def check_dataset(root: str | Path, layout: str = "auto", spacing=None) -> list[
 
 def format_table(reports: list[CaseReport]) -> str:
     """A plain text table, one row per case."""
-    header = ("case", "layout", "shape", "spacing (mm)", "LA (mL)", "scar", "status")
+    header = ("case", "layout", "shape", "spacing (mm)", "axes", "LA (mL)", "scar", "status")
     rows = [header]
     for report in reports:
         rows.append(
@@ -112,6 +129,7 @@ def format_table(reports: list[CaseReport]) -> str:
                 report.layout,
                 "x".join(str(s) for s in report.shape) if report.shape else "-",
                 "x".join(f"{s:g}" for s in report.spacing) if report.spacing else "-",
+                report.orientation or "-",
                 f"{report.la_ml:.1f}" if report.la_ml is not None else "-",
                 "yes" if report.has_scar else "no",
                 report.status,

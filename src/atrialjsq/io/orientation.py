@@ -22,6 +22,9 @@ from atrialjsq.io.volume import Volume
 
 # The patient directions (ITK/DICOM letters) the index axes of every network input point to: identity direction.
 NETWORK_ORIENTATION = "LPS"
+# Training rotates samples by up to ±`train.rotate_deg` (10° by default); a grid tilted more than twice that
+# from the patient axes shows the network, or teaches it, an LA at an angle outside that range.
+OBLIQUE_WARNING_DEG = 20.0
 # Direction cosines further than this from orthonormal describe a sheared grid (not an MR acquisition).
 ORTHONORMAL_TOLERANCE = 1e-3
 

@@ -139,12 +139,6 @@ def _probability_maps(prediction: Prediction) -> dict[str, Any]:
 DROPPED_LA_SHARE, DROPPED_LA_ML = 0.10, 5.0
 
 
-# Training rotates samples by up to ±`train.rotate_deg` (10° by default) about each axis; a grid tilted more
-# than twice that (and at least this) from the patient axes shows the network an LA at an angle it has not
-# seen: reorientation only permutes and mirrors axes.
-OBLIQUE_WARNING_DEG = 20.0
-
-
 def _trained_rotation_deg(predictor: Predictor) -> float:
     fine = getattr(predictor, "fine", None)
     return float(fine.config.train.rotate_deg) if fine is not None else 10.0
@@ -153,7 +147,7 @@ def _trained_rotation_deg(predictor: Predictor) -> float:
 def prediction_warnings(predictor: Predictor, prediction: Prediction) -> list[str]:
     """What the network's own run says about trusting it: an input grid far oblique to the patient axes, the
     localiser found no LA, or the LA came in pieces."""
-    from atrialjsq.io.orientation import obliquity_deg
+    from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, obliquity_deg
 
     found = []
     on_input = next((v for v in (prediction.la, prediction.la_prob, prediction.p_scar) if v is not None), None)
