@@ -70,3 +70,26 @@ def test_no_regional_skips_the_breakdown_and_says_so(phantom_folder, tmp_path):
     report = json.loads((tmp_path / "quick" / "report.json").read_text())
     assert "not computed" in report["regional"]["unavailable"] and "regional" not in report["timings_s"]
     assert "region" not in meshio.read(tmp_path / "quick" / "mesh.vtk").point_data
+
+
+def _count_colour(image: np.ndarray, hex_colour: str, tolerance: float = 0.02) -> int:
+    rgb = np.array([int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    return int(np.count_nonzero(np.abs(image[..., :3] - rgb).max(axis=-1) < tolerance))
+
+
+def test_the_unsure_surface_is_drawn_in_pale_colours(phantom_folder, tmp_path):
+    from atrialjsq.quantify.regional import analyse_regions
+    from atrialjsq.report.scar_map import render_scar_map
+
+    _, result, case = phantom_folder
+    regional = analyse_regions(case.image, result.la, result.mesh, result.vertex_label)
+    everywhere = np.ones(result.mesh.n_vertices, dtype=bool)
+    render_scar_map(tmp_path / "sure.png", result.mesh, regional, result.vertex_label)
+    render_scar_map(tmp_path / "unsure.png", result.mesh, regional, result.vertex_label, "", everywhere, "range")
+    sure, unsure = imread(tmp_path / "sure.png"), imread(tmp_path / "unsure.png")
+    red, wall, pale_red, pale_wall = "#d7301f", "#e8d9c5", "#f4a09a", "#fff2a8"
+    # Sure: scar red and wall beige, nothing pale. All unsure: every scar and wall face turns pale.
+    assert _count_colour(sure, red) > 100 and _count_colour(sure, wall) > 1000
+    assert _count_colour(sure, pale_red) == 0 and _count_colour(sure, pale_wall) == 0
+    assert _count_colour(unsure, red) < 50 and _count_colour(unsure, wall) < 50  # (legend text antialiasing)
+    assert _count_colour(unsure, pale_red) > 100 and _count_colour(unsure, pale_wall) > 1000

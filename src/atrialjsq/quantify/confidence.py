@@ -43,20 +43,23 @@ class BurdenRange:
         return {**asdict(self), "stages": self.stage_ranges()}
 
 
+def unsure_vertices(vertex_probability: np.ndarray, margin: float = UNSURE_MARGIN) -> np.ndarray:
+    """Per element: is its scar probability within `margin` of 0.5 (bool)?"""
+    if not 0.0 <= margin < 0.5:
+        raise ValueError(f"margin must lie in [0, 0.5), got {margin}")
+    return np.abs(np.asarray(vertex_probability, dtype=np.float64).reshape(-1) - 0.5) < margin
+
+
 def burden_range(
     mesh: Mesh, vertex_probability: np.ndarray, vertex_label: np.ndarray, margin: float = UNSURE_MARGIN
 ) -> BurdenRange:
     """The burden range of one surface (area-weighted on the mesh, as the burden itself)."""
-    if not 0.0 <= margin < 0.5:
-        raise ValueError(f"margin must lie in [0, 0.5), got {margin}")
-    probability = np.asarray(vertex_probability, dtype=np.float64).reshape(-1)
+    unsure = unsure_vertices(vertex_probability, margin)
     label = np.asarray(vertex_label, dtype=bool).reshape(-1)
-    if len(probability) != mesh.n_vertices or len(label) != mesh.n_vertices:
+    if len(unsure) != mesh.n_vertices or len(label) != mesh.n_vertices:
         raise ValueError(
-            f"need one probability and one label per vertex ({mesh.n_vertices}), got {len(probability)} and "
-            f"{len(label)}"
+            f"need one probability and one label per vertex ({mesh.n_vertices}), got {len(unsure)} and {len(label)}"
         )
-    unsure = np.abs(probability - 0.5) < margin
     total = mesh_area_mm2(mesh)
 
     def percent(weights: np.ndarray) -> float:

@@ -30,6 +30,7 @@ import numpy as np
 
 from atrialjsq.io import Volume, atomic_output, write_volume
 from atrialjsq.quantify.burden import Burden, compute_burden
+from atrialjsq.quantify.confidence import unsure_vertices
 from atrialjsq.quantify.regional import RegionalScar, analyse_regions
 from atrialjsq.quantify.regions import REGIONS
 from atrialjsq.quantify.surface_scar import SurfaceScar
@@ -114,7 +115,10 @@ def write_case_outputs(
                 title = f"{extra.get('case_id') or 'LA'}: scar map (posterior view: patient left on the left)"
                 if not burden.staged:  # the map's burdens per region are as untrustworthy as the headline
                     title += f"\nNOT STAGED: {burden.not_staged_reason}; see report.json warnings"
-                render_scar_map(tmp / SCAR_MAP_PNG, result.mesh, breakdown, result.vertex_label, title)
+                unsure = unsure_vertices(result.vertex_probability)
+                render_scar_map(
+                    tmp / SCAR_MAP_PNG, result.mesh, breakdown, result.vertex_label, title, unsure, _range_text(burden)
+                )
             timings["figure"] = time.perf_counter() - figure_started
         timings["outputs"] = time.perf_counter() - started
         extra["timings"] = timings
@@ -132,6 +136,17 @@ def _regional(image: Volume, result: SurfaceScar) -> tuple[RegionalScar | None, 
     except Exception as error:  # an auxiliary breakdown: the case's LA, scar and burden stand without it
         return None, {"unavailable": f"regional analysis failed ({type(error).__name__}: {error})"}
     return regional, {**regional.to_json(), "region_codes": list(REGIONS)}
+
+
+def _range_text(burden: Burden) -> str:
+    """The burden range for the scar map's side panel (numbers only: its stages stay in report.json)."""
+    span = burden.burden_range
+    if span is None:
+        return ""
+    return (
+        f"call unsure on {span.unsure_area_percent:.0f} % of the surface: burden {span.low_percent:.1f}–"
+        f"{span.high_percent:.1f} % with it all wall / all scar"
+    )
 
 
 def _annotations(extra: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """scar_map.png: the LA surface flattened to a disk (mitral ring at the rim), scar in red, regions outlined.
 
+Where the scar call is unsure (`quantify.confidence`), scar is drawn pale red and wall pale yellow, so a
+reader sees which part of the burden could go either way.
+
 Read like a posterior view of the atrium: patient left on the page's left, superior up, the mitral ring as
 the disk's edge; vein sleeves beyond the ostia are shaded grey (clipped from the burden), ostia and the
 appendage are labelled, the gaps of each PV antrum ring are circled with their size. The side panel lists the
@@ -27,8 +30,17 @@ _LABELS = {
 }
 
 
-def render_scar_map(path: str | Path, mesh: Mesh, regional: RegionalScar, scar: np.ndarray, title: str = "") -> Path:
-    """Write the flat scar map (see the module docstring) atomically; needs `regional.flat_uv`."""
+def render_scar_map(
+    path: str | Path,
+    mesh: Mesh,
+    regional: RegionalScar,
+    scar: np.ndarray,
+    title: str = "",
+    unsure: np.ndarray | None = None,
+    range_text: str = "",
+) -> Path:
+    """Write the flat scar map (see the module docstring) atomically; needs `regional.flat_uv`. `unsure` marks
+    the vertices whose scar call is unsure; `range_text` (e.g. the burden range) goes under the side panel."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,19 +53,24 @@ def render_scar_map(path: str | Path, mesh: Mesh, regional: RegionalScar, scar: 
     uv = regional.flat_uv
     faces = mesh.faces[np.isfinite(uv[mesh.faces]).all(axis=(1, 2))]
     regions = regional.regions
-    # A face takes the class most of its vertices have: scar first, then clipped sleeve, else wall.
+    # A face takes the class most of its vertices have: scar first, then clipped sleeve, else wall; an unsure
+    # majority moves scar and wall to their pale variants (3 and 4).
     face_colour = np.where(
         np.asarray(scar, dtype=bool)[faces].sum(axis=1) >= 2,
         2.0,
         np.where(np.isin(regions, EXCLUDED)[faces].sum(axis=1) >= 2, 1.0, 0.0),
     )
+    if unsure is not None:
+        unsure_face = np.asarray(unsure, dtype=bool)[faces].sum(axis=1) >= 2
+        face_colour = np.where(unsure_face & (face_colour == 2.0), 3.0, face_colour)
+        face_colour = np.where(unsure_face & (face_colour == 0.0), 4.0, face_colour)
     figure, (ax, side) = plt.subplots(1, 2, figsize=(11, 6.6), gridspec_kw={"width_ratios": [3, 1.25]})
     used = np.unique(faces)  # the triangulation gets only the mapped vertices, re-indexed
     local = np.full(len(uv), -1, dtype=np.int64)
     local[used] = np.arange(len(used))
     triangulation = Triangulation(uv[used, 0], uv[used, 1], local[faces])
-    cmap = matplotlib.colors.ListedColormap(["#e8d9c5", "#9a9a9a", "#d7301f"])
-    ax.tripcolor(triangulation, facecolors=face_colour, cmap=cmap, vmin=0, vmax=2, edgecolors="none")
+    cmap = matplotlib.colors.ListedColormap(["#e8d9c5", "#9a9a9a", "#d7301f", "#f4a09a", "#fff2a8"])
+    ax.tripcolor(triangulation, facecolors=face_colour, cmap=cmap, vmin=0, vmax=4, edgecolors="none")
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     edges = np.unique(np.sort(edges, axis=1), axis=0)
     border = edges[regions[edges[:, 0]] != regions[edges[:, 1]]]
@@ -116,12 +133,9 @@ def render_scar_map(path: str | Path, mesh: Mesh, regional: RegionalScar, scar: 
     for problem in regional.problems:
         lines.append(f"! {problem}")
     side.text(0, 1, "\n".join(lines), va="top", fontsize=8.5, family="monospace", wrap=True)
-    side.text(
-        0,
-        0.02,
-        "red: scar   beige: wall   grey: vein sleeves (clipped)\nlines: region borders",
-        fontsize=8,
-        va="bottom",
-    )
+    legend = "red: scar   beige: wall   grey: vein sleeves (clipped)\nlines: region borders"
+    if unsure is not None:
+        legend += "\npale red / pale yellow: scar / wall, call unsure"
+    side.text(0, 0.02, "\n".join(filter(None, [range_text, legend])), fontsize=8, va="bottom", wrap=True)
     figure.tight_layout()
     return save_figure(figure, path, dpi=110)
