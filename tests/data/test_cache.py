@@ -109,6 +109,20 @@ def test_load_cache_errors(dataset: Path, tmp_path: Path) -> None:
         load_cache(tmp_path / "cache")
 
 
+def test_an_old_cache_of_cases_stored_otherwise_than_lps_must_be_rebuilt(dataset: Path, tmp_path: Path) -> None:
+    build_cache(index_dataset(dataset)[:2], tmp_path / "cache", workers=1, **SMALL)
+    index_file = tmp_path / "cache" / "dataset.json"
+    payload = json.loads(index_file.read_text())
+    del payload["orientation"]  # as written before caches turned cases: identity-direction cases are still fine
+    index_file.write_text(json.dumps(payload))
+    assert len(load_cache(tmp_path / "cache").cases) == 2
+    payload["cases"][1]["original_geometry"]["direction"] = [-1, 0, 0, 0, -1, 0, 0, 0, 1]  # stored RAS
+    index_file.write_text(json.dumps(payload))
+    case_id = payload["cases"][1]["id"]
+    with pytest.raises(InputError, match=f"case '{case_id}' is stored RAS: rebuild it with `atrialjsq preprocess`"):
+        load_cache(tmp_path / "cache")
+
+
 def test_cli_with_workers_rebuilds_in_place(dataset: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "cache"
     args = ["preprocess", str(dataset), "--out", str(out), "--roi", "24", "24", "16", "--margin", "4", "4", "2"]

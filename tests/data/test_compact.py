@@ -20,7 +20,7 @@ from atrialjsq.data.compact import (
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry
 from atrialjsq.io.volume import Volume
-from shapes import sphere_mask
+from shapes import sphere_mask, stored_turned
 
 NATIVE = (0.625, 0.625, 1.25)
 OFFSET, STEP = -1.2345, 0.0370725
@@ -80,6 +80,20 @@ def test_build_on_the_native_grid_keeps_codes_and_labels_exactly(tmp_path):
     whole = case.image.array.astype(np.float64)
     expected = (case.image.array[:, :, low:high] - whole.mean()) / whole.std()
     np.testing.assert_allclose(loaded.normalised(), expected, atol=1e-4)
+
+
+def test_a_case_stored_with_permuted_mirrored_axes_compacts_to_the_same_arrays(tmp_path):
+    # The z crop runs along array axis 2 and the trainer reads arrays in index order: turned to the networks'
+    # orientation first, a sagittal-first, mirrored export gives the axis-aligned case's arrays and grids.
+    case = synthetic_case("c1", centre=(20, 18, 12))
+    image, grid = stored_turned(case.image.array, case.image.geometry)
+    turned = Case("c1", Volume(image, grid), {"la": Volume(stored_turned(case.la.array, case.la.geometry)[0], grid)})
+    plain = load_compact(build_compact([case], tmp_path / "plain.npz", spacing=(1.0, 1.0, 1.0))).case("c1")
+    other = load_compact(build_compact([turned], tmp_path / "turned.npz", spacing=(1.0, 1.0, 1.0))).case("c1")
+    np.testing.assert_array_equal(other.codes, plain.codes)
+    np.testing.assert_array_equal(other.la, plain.la)
+    np.testing.assert_array_equal(other.la_native, plain.la_native)
+    assert other.window_geometry.is_close(plain.window_geometry)
 
 
 def test_resampled_window_holds_the_whole_la_and_z_scores_the_volume(tmp_path):

@@ -143,6 +143,15 @@ def test_a_case_stored_with_permuted_mirrored_axes_is_cached_as_the_axis_aligned
     assert dice(back.array, labels["la"].array) >= 0.95
 
 
+def test_a_sheared_case_is_refused_naming_its_source() -> None:
+    case = _sphere_case()
+    sheared = Geometry(case.image.geometry.shape, SPACING, ORIGIN, (1.0, 0.3, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0))
+    case = Case("ball", Volume(case.image.array, sheared), {}, {"source": "memory:sheared"})
+    with pytest.raises(InputError, match="not orthonormal") as caught:
+        preprocess_case(case, spacing=(1, 1, 1), roi=(8, 8, 8), margin=(0, 0, 0), center="image", with_targets=False)
+    assert caught.value.path == "memory:sheared"
+
+
 def test_preprocess_case_with_targets_and_centres() -> None:
     case = _sphere_case()
     prepared = preprocess_case(case, spacing=(1, 1, 1), roi=(24, 24, 16), margin=(4, 4, 2))

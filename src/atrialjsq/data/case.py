@@ -34,3 +34,12 @@ class Case:
         if volume is None:
             raise InputError(self.meta.get("source", self.case_id), f"case has no {name!r} label")
         return volume
+
+
+def reoriented_case(case: Case) -> Case:
+    """The case with its image and labels turned to the networks' orientation (`io.orientation`): lossless
+    views, every voxel at its physical place; what every training array is cut from."""
+    from atrialjsq.io.orientation import reoriented
+
+    labels = {name: reoriented(volume) for name, volume in case.labels.items()}
+    return Case(case.case_id, reoriented(case.image), labels, case.meta)

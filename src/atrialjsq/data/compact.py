@@ -10,6 +10,9 @@ data's README). Each case is stored as
 - `la_native`: the LA label on the native grid, bit-packed, so held-out predictions are scored on the grid the
   literature scores on;
 
+("native": as stored, with the axes turned to the networks' orientation, `io.orientation`; a no-op for the
+release, whose direction is the identity)
+
 each array lzma-compressed, together with the geometry of both grids and the window, `offset`/`step` (image
 units per code) and the mean/std of the whole resampled image (what `infer.predictor` z-scores with, so a
 network trained on this file sees the inputs it will see at prediction time). The file is a packed file
@@ -132,10 +135,12 @@ def compact_entry(
     """(index entry, {name: compressed array}) of one `Case`; raises InputError naming the case's source.
 
     An image that is not 8-bit is an error unless `lossy`, which requantises it (`requantize_uint8`)."""
+    from atrialjsq.data.case import reoriented_case
     from atrialjsq.data.preprocess import CropInfo, resample, resample_to_geometry, resampled_geometry
     from atrialjsq.io.volume import Volume
 
     source = case.meta.get("source", case.case_id)
+    case = reoriented_case(case)  # "native" below: the case as stored, axes turned as networks expect
     if case.la is None or not case.la.array.any():
         raise InputError(source, "no LA label (or an empty one): the compact set needs it")
     try:

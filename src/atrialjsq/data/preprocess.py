@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from atrialjsq.data.case import Case
+from atrialjsq.data.case import Case, reoriented_case
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry, triple
-from atrialjsq.io.orientation import reoriented
+from atrialjsq.io.orientation import direction_problem
 from atrialjsq.io.volume import Volume
 
 if TYPE_CHECKING:
@@ -280,16 +280,20 @@ def preprocess_case(
     zscore_region: str = "volume",
     with_targets: bool = True,
 ) -> PreprocessedCase:
-    """Resample → z-score → crop/pad a window of `roi + 2*margin` voxels → training targets.
+    """Turn to the networks' orientation → resample → z-score → crop/pad a window of `roi + 2*margin` voxels →
+    training targets. A sheared grid (non-orthonormal direction cosines) is an InputError.
 
     `center`: "la" (the LA bounding-box centre), "image" (the volume centre, as in the paper) or a physical
     point (x, y, z) in mm. The image is padded with its minimum (background), masks with 0.
     """
     if zscore_region not in ("volume", "body"):
         raise ValueError(f"zscore_region must be 'volume' or 'body', got {zscore_region!r}")
-    # Turned first so that every cached array has its axes where a network expects them (`io.orientation`).
-    image = resample(reoriented(case.image), spacing, is_label=False)
-    labels = {name: resample(reoriented(volume), spacing, is_label=True) for name, volume in case.labels.items()}
+    sheared = direction_problem(case.image.geometry)
+    if sheared is not None:
+        raise InputError(case.meta.get("source", case.case_id), sheared)
+    turned = reoriented_case(case)  # every cached array has its axes where a network expects them
+    image = resample(turned.image, spacing, is_label=False)
+    labels = {name: resample(volume, spacing, is_label=True) for name, volume in turned.labels.items()}
     if "la" in case.labels and case.labels["la"].array.any() and not labels["la"].array.any():
         raise InputError(case.meta.get("source", case.case_id), "LA vanishes when resampled (too small)")
     normalised = zscore(image.array, body_mask(image.array) if zscore_region == "body" else None)

@@ -1,9 +1,9 @@
 """Predict LA and scar probabilities for one image on its own grid, from a model bundle and nothing else.
 
-image → coarse localiser (whole volume, coarse spacing) → LA box → fine spacing + z-score (the training
-preprocessing functions) → window around the LA → fine network (sliding window when the box exceeds the
-ROI; optional mirroring TTA) → probabilities resampled linearly back onto the input grid → LA = largest
-component of p_LA > 0.5.
+image → axes turned to the networks' orientation (lossless, `io.orientation`) → coarse localiser (whole
+volume, coarse spacing) → LA box → fine spacing + z-score (the training preprocessing functions) → window
+around the LA → fine network (sliding window when the box exceeds the ROI; optional mirroring TTA) →
+probabilities resampled linearly back onto the input grid → LA = largest component of p_LA > 0.5.
 
 Crop modes: "roi" (default) feeds windows of the training ROI size, as the fine model was trained;
 "tight" feeds the LA box plus a margin only (faster, but instance-norm statistics then come from a smaller
@@ -232,7 +232,7 @@ class Predictor:
             mask = largest_component(maps["la"].cpu().numpy() > 0.5)
             return localization_from_mask(mask, region, image.geometry, source)
         net = self.localizer
-        coarse = resample(image, net.spacing)
+        coarse = resample(reoriented(image, net.orientation), net.spacing)  # (a no-op when both nets agree)
         normalised = net.normalise(coarse.array)
         shape = coarse.geometry.shape
         size = tuple(max(r, round_up(s, net.multiple)) for r, s in zip(net.roi, shape, strict=True))

@@ -31,6 +31,7 @@ and the enhanced wall do not raise its mean. When the LA is too thin for that, i
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import edt
@@ -198,7 +199,7 @@ def scar_from_image(
         flags, details = _mgmm_classify(band_values, mgmm_components)
         classified = in_band(flags)
         parameters.update(details)
-    return build_surface_scar(
+    result = build_surface_scar(
         sampler,
         {"classified": classified, "image": intensity},
         _reducer(scale),
@@ -206,3 +207,4 @@ def scar_from_image(
         parameters=parameters,
         alternatives=alternatives,
     )
+    return replace(result, graded=False)  # its probability is the interpolated yes/no class: no confidence

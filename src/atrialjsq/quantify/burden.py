@@ -128,5 +128,7 @@ def compute_burden(result: SurfaceScar) -> Burden:
             for c in (spacing_caveat(result.la.geometry), border_problem(result.la.array, result.la.geometry.spacing))
             if c
         ],
-        burden_range=burden_range(result.mesh, result.vertex_probability, result.vertex_label),
+        burden_range=burden_range(result.mesh, result.vertex_probability, result.vertex_label)
+        if result.graded
+        else None,
     )

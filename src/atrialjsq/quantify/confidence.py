@@ -1,7 +1,9 @@
 """How firmly the surface was called scar or normal, and how far the burden moves if the unsure part flips.
 
-Each surface element carries its method's probability of scar (for AtrialJSQnet Σp_scar / (Σp_scar +
-Σp_normal) along the normal, 0.5 being the paper's decision boundary). An element within `margin` of 0.5 is
+Each surface element of a graded method (`SurfaceScar.graded`: the network, LearnGC; not the classic
+threshold methods, whose "probability" is their yes/no class read through interpolation) carries a
+probability of scar (for AtrialJSQnet Σp_scar / (Σp_scar + Σp_normal) along the normal, 0.5 being the
+paper's decision boundary). An element within `margin` of 0.5 is
 *unsure*: its label rests on a small difference of evidence. The burden range counts, at the low end, only
 the scar elements that are sure, and at the high end every scar element plus every unsure normal one, so it
 always brackets the burden, whatever the method's decision rule (LearnGC's graph cut may label against an
@@ -74,7 +76,7 @@ def range_caveat(span: BurdenRange) -> str | None:
     if not any("–" in stage for stage in ranges.values()):
         return None
     return (
-        f"the scar call is unsure on {span.unsure_area_percent:.0f} % of the surface (probability within "
+        f"the scar call is unsure on {span.unsure_area_percent:.1f} % of the surface (probability within "
         f"{span.margin:g} of 0.5): the burden could be {span.low_percent:.1f}–{span.high_percent:.1f} %, Utah "
         f"{ranges['utah']}, DECAAF {ranges['decaaf']}"
     )

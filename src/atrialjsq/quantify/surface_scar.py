@@ -70,6 +70,10 @@ class SurfaceScar:
     method: str
     parameters: dict[str, Any] = field(default_factory=dict)
     alternative_labels: dict[str, np.ndarray] = field(default_factory=dict)
+    # Whether `*_probability` grades the evidence (a network's maps, LearnGC's classifier) rather than being a
+    # yes/no classification read through interpolation (the classic threshold methods): only a graded one says
+    # how sure each call is (`quantify.confidence`).
+    graded: bool = True
 
     @property
     def geometry(self):

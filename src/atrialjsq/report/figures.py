@@ -1,10 +1,11 @@
 """report.png: what a reader checks first — does the LA outline fit, where is the scar, how much is there.
 
 Three panels: an axial and a coronal slice through the LA centre (image, LA contour, scar overlay), and a 3D
-view of the LA mesh coloured by the scar decision. Slices are shown in the array's own axes (x to the right,
-y down for axial; z up for coronal), which is the radiological view for the usual LPS-aligned scans; the
-patient directions at each edge are read from the image's direction cosines (so a flipped or rotated scan
-is labelled as it is) and a scale bar gives millimetres. A footer names the case, the model and what it
+view of the LA mesh coloured by the scar decision. Slices are cut from the image turned to LPS
+(`io.orientation`; x to the right, y down for axial, z up for coronal: the radiological view), so an axial
+panel is axial however the file stores its axes; the patient directions at each edge are read from the
+turned grid's direction cosines (a tilted scan keeps its tilt and is labelled by its nearest directions) and
+a scale bar gives millimetres. A footer names the case, the model and what it
 was trained on, and says "research use only"; warnings (model domain, implausible results) are in red.
 The mesh is simplified for display only (vertex clustering) so the figure renders in about a second.
 """
@@ -17,6 +18,7 @@ import numpy as np
 
 from atrialjsq.io import Volume
 from atrialjsq.io.atomic import save_figure
+from atrialjsq.io.orientation import reoriented
 from atrialjsq.quantify.burden import Burden
 from atrialjsq.quantify.surface_scar import SurfaceScar
 from atrialjsq.report.report_json import report_warnings
@@ -207,12 +209,15 @@ def build_report_figure(image: Volume, result: SurfaceScar, burden: Burden, anno
     from matplotlib.patches import Patch
 
     annotations = annotations or {}
-    la = result.la.array > 0
-    scar = result.scar.array > 0
-    array = np.asarray(image.array, dtype=np.float32)
+    # Slices of the image turned to LPS (views, no copy), so "axial" is axial whichever way the file stores its
+    # axes (a sagittal-first export included); the edge letters come from the turned grid's direction.
+    shown = reoriented(image)
+    la = reoriented(result.la).array > 0
+    scar = reoriented(result.scar).array > 0
+    array = np.asarray(shown.array, dtype=np.float32)
     centre = np.round(np.argwhere(la).mean(axis=0)).astype(int)
-    sx, sy, sz = image.geometry.spacing
-    direction = image.geometry.direction
+    sx, sy, sz = shown.geometry.spacing
+    direction = shown.geometry.direction
     near_la = array[tuple(slice(max(c - 40, 0), c + 40) for c in centre)]
     window = np.percentile(near_la, [1.0, 99.5]) if near_la.size else (array.min(), array.max())
 

@@ -115,7 +115,7 @@ def write_case_outputs(
                 title = f"{extra.get('case_id') or 'LA'}: scar map (posterior view: patient left on the left)"
                 if not burden.staged:  # the map's burdens per region are as untrustworthy as the headline
                     title += f"\nNOT STAGED: {burden.not_staged_reason}; see report.json warnings"
-                unsure = unsure_vertices(result.vertex_probability)
+                unsure = unsure_vertices(result.vertex_probability) if result.graded else None
                 render_scar_map(
                     tmp / SCAR_MAP_PNG, result.mesh, breakdown, result.vertex_label, title, unsure, _range_text(burden)
                 )

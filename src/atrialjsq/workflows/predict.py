@@ -140,8 +140,12 @@ DROPPED_LA_SHARE, DROPPED_LA_ML = 0.10, 5.0
 
 
 def _trained_rotation_deg(predictor: Predictor) -> float:
+    """The largest rotation the fine network saw in training (0 when it was trained without augmentation)."""
     fine = getattr(predictor, "fine", None)
-    return float(fine.config.train.rotate_deg) if fine is not None else 10.0
+    if fine is None:
+        return 10.0
+    train = fine.config.train
+    return float(train.rotate_deg) if getattr(train, "augment", True) else 0.0
 
 
 def prediction_warnings(predictor: Predictor, prediction: Prediction) -> list[str]:
