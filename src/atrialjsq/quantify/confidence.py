@@ -3,11 +3,10 @@
 Each surface element of a graded method (`SurfaceScar.graded`: the network, LearnGC; not the classic
 threshold methods, whose "probability" is their yes/no class read through interpolation) carries a
 probability of scar (for AtrialJSQnet Σp_scar / (Σp_scar + Σp_normal) along the normal, 0.5 being the
-paper's decision boundary). An element within `margin` of 0.5 is
-*unsure*: its label rests on a small difference of evidence. The burden range counts, at the low end, only
-the scar elements that are sure, and at the high end every scar element plus every unsure normal one, so it
-always brackets the burden, whatever the method's decision rule (LearnGC's graph cut may label against an
-element's own probability).
+paper's decision boundary). An element within `margin` of 0.5 is *unsure*: its label rests on a small
+difference of evidence. The burden range counts, at the low end, only the scar elements that are sure, and at
+the high end every scar element plus every unsure normal one, so it always brackets the burden, whatever the
+method's decision rule (LearnGC's graph cut may label against an element's own probability).
 
 This is a sensitivity range of the decision, not a confidence interval: the probabilities are not calibrated
 and the margin (0.15) is a convention of this package, not a published one. Its use is the question a reader

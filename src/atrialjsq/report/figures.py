@@ -5,8 +5,8 @@ view of the LA mesh coloured by the scar decision. Slices are cut from the image
 (`io.orientation`; x to the right, y down for axial, z up for coronal: the radiological view), so an axial
 panel is axial however the file stores its axes; the patient directions at each edge are read from the
 turned grid's direction cosines (a tilted scan keeps its tilt and is labelled by its nearest directions) and
-a scale bar gives millimetres. A footer names the case, the model and what it
-was trained on, and says "research use only"; warnings (model domain, implausible results) are in red.
+a scale bar gives millimetres. A footer names the case, the model and what it was trained on, and says
+"research use only"; warnings (model domain, implausible results) are in red.
 The mesh is simplified for display only (vertex clustering) so the figure renders in about a second.
 """
 
