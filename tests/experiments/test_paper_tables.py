@@ -308,7 +308,9 @@ def test_full_tables_on_phantoms(tmp_path: Path):
     settings = ExperimentSettings(data, out, folds=2, iterations=2, tiny=True, spacing=(3, 3, 3), device="cpu")
     settings.progress = False
     table2 = run_experiment("ablation", settings)
-    assert len(table2.evaluated) == 20 and len(table2.trained) == 2 * 9
+    # 2 folds: every row evaluated; 9 networks and the LearnGC classifier trained per fold
+    assert len(table2.evaluated) == 2 * len(TABLE2_ROWS) and len(table2.trained) == 2 * 10
+    assert sum(name.startswith("learngc/") for name in table2.trained) == 2
     table4 = run_experiment("dpm", settings)
     assert len(table4.evaluated) == 8 and "ajsq-sesa/fold0" in table4.skipped
     for stem, labels in (("table2", [r.label for r in TABLE2_ROWS]), ("table4", [r.label for r in TABLE4_ROWS])):
