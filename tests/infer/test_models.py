@@ -69,6 +69,16 @@ def test_bundle_round_trip_is_fp16_weights_only(tmp_path, checkpoints):
     assert not list(tmp_path.glob(".*"))  # no temporary file left next to it
 
 
+def test_a_bundle_recording_an_impossible_orientation_is_refused_naming_the_file(tmp_path, checkpoints):
+    loc_path, fine_path, _, _ = checkpoints
+    good = make_bundle(loc_path, fine_path, tmp_path / "ras.pt", preprocessing={"fine": {"orientation": "RAS"}})
+    assert load_bundle(good)["fine"]["preprocessing"]["orientation"] == "RAS"
+    bad = make_bundle(loc_path, fine_path, tmp_path / "bad.pt", preprocessing={"localizer": {"orientation": "LRS"}})
+    with pytest.raises(InputError, match="bundle's localizer network: orientation must be three letters") as caught:
+        load_bundle(bad)
+    assert caught.value.path == str(bad)
+
+
 def test_oversized_bundle_is_refused_and_not_written(tmp_path, checkpoints, monkeypatch):
     loc_path, fine_path, _, _ = checkpoints
     monkeypatch.setattr(models, "MAX_BUNDLE_BYTES", 1000)

@@ -227,12 +227,12 @@ def _check_orientation(payload: dict[str, Any], index_file: Path) -> None:
         return
     for entry in payload["cases"]:
         geometry = entry.get("original_geometry")
-        if geometry is not None and orientation_code(Geometry.from_dict(geometry)) != NETWORK_ORIENTATION:
+        stored = orientation_code(Geometry.from_dict(geometry)) if geometry is not None else NETWORK_ORIENTATION
+        if stored != NETWORK_ORIENTATION:
             raise InputError(
                 index_file,
                 f"built by an older version that did not turn images to {NETWORK_ORIENTATION} and case "
-                f"{entry.get('id')!r} is stored {orientation_code(Geometry.from_dict(geometry))}: rebuild it with "
-                "`atrialjsq preprocess`",
+                f"{entry.get('id')!r} is stored {stored}: rebuild it with `atrialjsq preprocess`",
             )
 
 

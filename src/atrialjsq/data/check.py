@@ -20,7 +20,7 @@ from atrialjsq.data.layouts import CaseRef, LabelValueWarning, index_dataset, re
 from atrialjsq.data.plausibility import PLAUSIBLE_LA_ML
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry
-from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, direction_problem, obliquity_deg, orientation_code
+from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, direction_problem, orientation_code, tilt_problem
 
 SPACING_RANGE_MM = (0.1, 10.0)
 
@@ -55,12 +55,8 @@ def _check_geometry(path: Path, geometry: Geometry) -> InputError | None:
 
 
 def _tilt_warning(path: Path, geometry: Geometry) -> InputError | None:
-    tilt = obliquity_deg(geometry)
-    if tilt <= OBLIQUE_WARNING_DEG:
-        return None
-    return InputError(
-        path, f"the image grid is tilted {tilt:.0f}° from the patient axes (over {OBLIQUE_WARNING_DEG:g}°)"
-    )
+    tilted = tilt_problem(geometry)
+    return InputError(path, f"{tilted} (over {OBLIQUE_WARNING_DEG:g}°)") if tilted is not None else None
 
 
 def check_case(ref: CaseRef) -> CaseReport:

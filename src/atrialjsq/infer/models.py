@@ -142,6 +142,16 @@ def _write_bundle(
     return out
 
 
+def _check_orientation(path: Path, part: str, section: dict[str, Any] | None) -> None:
+    """A recorded orientation must be one `io.orientation` can turn images to (an InputError naming the file)."""
+    from atrialjsq.io.orientation import orientation_problem
+
+    recorded = ((section or {}).get("preprocessing") or {}).get("orientation")
+    problem = orientation_problem(recorded) if recorded is not None else None
+    if problem is not None:
+        raise InputError(path, f"bundle's {part} network: {problem}")
+
+
 def load_bundle(model: str | Path | None = None) -> dict[str, Any]:
     """Load a bundle (or a single network) by path or shipped name, as {name, version, meta, localizer, fine}.
 
@@ -153,6 +163,8 @@ def load_bundle(model: str | Path | None = None) -> dict[str, Any]:
         missing = [key for key in ("config", "model", "preprocessing") if key not in state["fine"]]
         if missing:
             raise InputError(path, f"bundle's fine model lacks {', '.join(missing)}")
+        for part in ("localizer", "fine"):
+            _check_orientation(path, part, state.get(part))
         return {
             "name": state.get("name", path.stem),
             "version": state.get("version", ""),

@@ -49,13 +49,22 @@ def _axis_assignment(direction: np.ndarray) -> tuple[int, ...]:
     return max(itertools.permutations(range(3)), key=lambda p: sum(weights[p[i], i] for i in range(3)))
 
 
+def orientation_problem(code: object) -> str | None:
+    """Why `code` is not an orientation (three letters of L/R, P/A, S/I naming three different axes), or None."""
+    letters = code.upper() if isinstance(code, str) else ""
+    if len(letters) != 3 or set(letters) - set(_LETTER_AXES) or len({_LETTER_AXES[c][0] for c in letters}) != 3:
+        return f"orientation must be three letters naming three different patient axes, got {code!r}"
+    return None
+
+
 def reoriented(volume: Volume, code: str = NETWORK_ORIENTATION) -> Volume:
     """`volume` with its axes permuted and mirrored so they point as `code` says (the same object when they
     already do). Lossless: a view of the same voxels (any dtype), each at the same physical position; what
     SimpleITK's DICOMOrient does, without its copies and dtype limits (a test holds the two together)."""
+    problem = orientation_problem(code)
+    if problem is not None:
+        raise ValueError(problem)
     code = code.upper()
-    if len(code) != 3 or set(code) - set(_LETTER_AXES) or len({_LETTER_AXES[c][0] for c in code}) != 3:
-        raise ValueError(f"orientation must be three letters naming three different patient axes, got {code!r}")
     geometry = volume.geometry
     matrix = geometry.direction_matrix
     patient_axis = _axis_assignment(matrix)
@@ -102,3 +111,9 @@ def obliquity_deg(geometry: Geometry) -> float:
     columns = matrix / np.linalg.norm(matrix, axis=0, keepdims=True)
     cosine = float(np.abs(columns).max(axis=0).min())
     return math.degrees(math.acos(min(1.0, cosine)))
+
+
+def tilt_problem(geometry: Geometry, limit_deg: float = OBLIQUE_WARNING_DEG) -> str | None:
+    """The sentence for a grid tilted more than `limit_deg` from the patient axes (None within it)."""
+    tilt = obliquity_deg(geometry)
+    return f"the image grid is tilted {tilt:.0f}° from the patient axes" if tilt > limit_deg else None

@@ -40,6 +40,11 @@ class BurdenRange:
         low, high = stages(self.low_percent), stages(self.high_percent)
         return {name: low[name] if low[name] == high[name] else f"{low[name]}–{high[name]}" for name in low}
 
+    @property
+    def stage_open(self) -> bool:
+        """Whether the two ends get different stages under either convention."""
+        return stages(self.low_percent) != stages(self.high_percent)
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "stages": self.stage_ranges()}
 
@@ -71,9 +76,9 @@ def burden_range(
 
 def range_caveat(span: BurdenRange) -> str | None:
     """The caveat when the unsure part could change a stage (None when both ends get the same stages)."""
-    ranges = span.stage_ranges()
-    if not any("–" in stage for stage in ranges.values()):
+    if not span.stage_open:
         return None
+    ranges = span.stage_ranges()
     return (
         f"the scar call is unsure on {span.unsure_area_percent:.1f} % of the surface (probability within "
         f"{span.margin:g} of 0.5): the burden could be {span.low_percent:.1f}–{span.high_percent:.1f} %, Utah "

@@ -142,8 +142,10 @@ DROPPED_LA_SHARE, DROPPED_LA_ML = 0.10, 5.0
 def _trained_rotation_deg(predictor: Predictor) -> float:
     """The largest rotation the fine network saw in training (0 when it was trained without augmentation)."""
     fine = getattr(predictor, "fine", None)
-    if fine is None:
-        return 10.0
+    if fine is None:  # a stand-in without a network: the training default
+        from atrialjsq.model.configs import TrainConfig
+
+        return TrainConfig().rotate_deg
     train = fine.config.train
     return float(train.rotate_deg) if getattr(train, "augment", True) else 0.0
 
@@ -151,15 +153,16 @@ def _trained_rotation_deg(predictor: Predictor) -> float:
 def prediction_warnings(predictor: Predictor, prediction: Prediction) -> list[str]:
     """What the network's own run says about trusting it: an input grid far oblique to the patient axes, the
     localiser found no LA, or the LA came in pieces."""
-    from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, obliquity_deg
+    from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, tilt_problem
 
     found = []
     on_input = next((v for v in (prediction.la, prediction.la_prob, prediction.p_scar) if v is not None), None)
     rotated = _trained_rotation_deg(predictor)
-    if on_input is not None and obliquity_deg(on_input.geometry) > max(OBLIQUE_WARNING_DEG, 2 * rotated):
+    tilted = tilt_problem(on_input.geometry, max(OBLIQUE_WARNING_DEG, 2 * rotated)) if on_input is not None else None
+    if tilted is not None:
         found.append(
-            f"the image grid is tilted {obliquity_deg(on_input.geometry):.0f}° from the patient axes (the network "
-            f"was trained on axis-aligned scans rotated by at most {rotated:g}°); check the segmentation"
+            f"{tilted} (the network was trained on axis-aligned scans rotated by at most {rotated:g}°); check the "
+            "segmentation"
         )
     if predictor.localizer is not None and not prediction.localization.found:
         found.append("the localiser found no LA: the fine network was run around the image centre instead")
