@@ -118,6 +118,10 @@ def test_overrides_sections_and_dotted_keys():
         ({"model": {"levels": 5}, "data": {"roi": (208, 208, 88)}}, r"divisible by 2\^\(levels-1\) = 16"),
         ({"task": "la", "loss": {"sa": True}}, "needs task 'joint'"),
         ({"model": {"depth": 3}}, "unknown field"),
+        ({"task": "la", "loss": {"sa": False}, "train": {"synthetic_scar": 0.5}}, "needs a config with a scar head"),
+        ({"train": {"synthetic_scar": 1.5}}, r"train.synthetic_scar = 1.5: must be >= 0 and <= 1"),
+        ({"train": {"synthetic_scar_exclude": ("stripes",)}}, "name some, not all"),
+        ({"train": {"rician_p": -0.1}}, r"train.rician_p = -0.1"),
     ],
 )
 def test_invalid_configs_raise_clear_errors(overrides, message):

@@ -64,13 +64,13 @@ def compute_targets(
     return {
         "phi_la": phi_la.astype(np.float16),
         "band": labels,
-        "phi_normal": _part_distance(normal_band, spacing, clip),
-        "phi_scar": _part_distance(scar_band, spacing, clip),
+        "phi_normal": part_distance(normal_band, spacing, clip),
+        "phi_scar": part_distance(scar_band, spacing, clip),
         "surface": boundary_voxels(la).astype(np.uint8),
     }
 
 
-def _part_distance(part: np.ndarray, spacing, clip: float) -> np.ndarray:
+def part_distance(part: np.ndarray, spacing, clip: float = 50.0) -> np.ndarray:
     if not part.any():
         return np.full(part.shape, clip, dtype=np.float16)
     return signed_distance(part, spacing, beta=1.0, clip=clip, surface="voxels").astype(np.float16)

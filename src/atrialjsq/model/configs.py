@@ -28,6 +28,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from atrialjsq.phantom.scar import PATTERNS as SCAR_PATTERNS
+
 # Decoder name → output channels: LA probability (1), normal-wall and scar probabilities (2); `model.unet`
 # builds one decoder per head of the task.
 HEAD_CHANNELS = {"la": 1, "scar": 2}
@@ -143,6 +145,14 @@ class TrainConfig:
     gamma_range: tuple[float, float] = (1.0, 1.0)
     noise_std: float = 0.0
     elastic_mm: float = 0.0
+    # Acquisition augmentation (`train.acquisition`): probability per sample of a blur, a bias field, Rician noise.
+    blur_p: float = 0.0
+    bias_p: float = 0.0
+    rician_p: float = 0.0
+    # Synthetic scar (`train.scar_synthesis`): the share of an unlabelled case's samples that get a fresh scar draw
+    # in their wall (the rest train as acquired, LA terms only); patterns listed here are never drawn.
+    synthetic_scar: float = 0.0
+    synthetic_scar_exclude: tuple[str, ...] = ()
 
 
 @dataclass
@@ -248,6 +258,15 @@ def _check_ranges(config: ExperimentConfig) -> None:
     if bad_axes:
         raise ValueError(f"train.flip_axes = {list(t.flip_axes)!r}: axes must be 0, 1 or 2 (x, y, z)")
     _check_range("train.rotate_deg", t.rotate_deg, 0.0, 180.0)
+    for key in ("blur_p", "bias_p", "rician_p", "synthetic_scar"):
+        _check_range(f"train.{key}", getattr(t, key), 0.0, 1.0)
+    if t.synthetic_scar > 0 and config.task == "la":
+        raise ValueError("train.synthetic_scar needs a config with a scar head (task joint or scar)")
+    unknown = sorted(set(t.synthetic_scar_exclude) - set(SCAR_PATTERNS))
+    if unknown or set(SCAR_PATTERNS) <= set(t.synthetic_scar_exclude):
+        raise ValueError(
+            f"train.synthetic_scar_exclude = {list(t.synthetic_scar_exclude)!r}: name some, not all, of {SCAR_PATTERNS}"
+        )
     for key, (low, high) in (("train.scale_range", t.scale_range), ("train.gamma_range", t.gamma_range)):
         if not 0 < low <= high:
             raise ValueError(f"{key} = {[low, high]!r}: need 0 < low <= high")

@@ -75,6 +75,17 @@ def _pseudo_anatomy(directions: list[np.ndarray], la_radius_mm: float) -> dict:
     return {"veins": veins, "left_trunk": None}
 
 
+def wall_frame(la: np.ndarray, spacing, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """The frame scar patterns are drawn in: the LA body centre (mm, from index 0) and vein records for the
+    four largest protrusions (`_pseudo_anatomy`). Raises ValueError when the label is too small for veins."""
+    spacing = np.asarray(spacing, dtype=np.float64)
+    depth = edt.edt(la.astype(np.uint8), anisotropy=tuple(spacing))
+    body = depth > 0.5 * depth.max()
+    centre = np.argwhere(body).mean(axis=0) * spacing
+    radius = float(np.median(np.linalg.norm(np.argwhere(la & ~ndimage.binary_erosion(la)) * spacing - centre, axis=1)))
+    return centre, _pseudo_anatomy(_protrusions(la, spacing, centre, rng), radius)
+
+
 def _inward_samples(image: np.ndarray, la: np.ndarray, spacing: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Image values INWARD_MM inside the LA, straight in from each voxel `where` (index rows) via its
     nearest LA voxel: neighbouring wall voxels read neighbouring blood voxels, keeping spatial texture."""
@@ -140,12 +151,8 @@ def inject_scar(
 
     outside = edt.edt((~la).astype(np.uint8), anisotropy=tuple(spacing))
     band = (outside > 0) & (outside <= wall_mm)
-    depth = edt.edt(la.astype(np.uint8), anisotropy=tuple(spacing))
-    body = depth > 0.5 * depth.max()
-    centre = np.argwhere(body).mean(axis=0) * spacing
-    radius = float(np.median(np.linalg.norm(np.argwhere(la & ~ndimage.binary_erosion(la)) * spacing - centre, axis=1)))
     try:
-        pseudo = _pseudo_anatomy(_protrusions(la, spacing, centre, rng), radius)
+        centre, pseudo = wall_frame(la, spacing, rng)
     except ValueError as error:
         raise InputError(case.meta.get("source", case.case_id), str(error)) from None
     scar = scar_mod.sample_scar(rng, pseudo, scar_kind, burden)

@@ -227,3 +227,48 @@ def surface_burden(la: np.ndarray, scar: np.ndarray, spacing, max_mm: float = SU
 def texture(params: dict, q: Coords) -> np.ndarray:
     """Multiplicative scar texture (mean 1): dense and patchy enhancement are not uniform in LGE."""
     return np.clip(1.0 + 0.18 * wave_field(q, params["texture_waves"]), 0.6, 1.5).astype(np.float32)
+
+
+# Training-time variety (`atrialjsq.train.scar_synthesis`): each pattern alone, or the full post-ablation mix, and
+# diffuse pre-ablation fibrosis. "mixed" is `sample_scar`'s post-ablation set (rings, lines and patches together).
+PATTERNS = ("rings", "lines", "patches", "fibrosis", "mixed")
+
+
+def sample_pattern(rng: np.random.Generator, anatomy: dict, pattern: str, burden: float) -> dict:
+    """A scar pattern of one `pattern` kind for `anatomy`, aiming at surface `burden` (fraction, 0–1).
+
+    Unlike `sample_scar` (the injection and phantom generator, kept as it was) any burden is allowed and each
+    lesion type can come alone, so that a network trained on these can be tested on a pattern it never saw.
+    Texture scale and contrast are drawn too (`texture_waves`, `texture_amplitude`)."""
+    if pattern not in PATTERNS:
+        raise ValueError(f"pattern must be one of {PATTERNS}, got {pattern!r}")
+    if not 0.0 <= burden <= 1.0:
+        raise ValueError(f"burden must be a fraction within [0, 1], got {burden}")
+    kind = "pre-ablation" if pattern == "fibrosis" else "post-ablation"
+    params = sample_scar(rng, anatomy, kind, min(max(burden, BURDEN_RANGE[0]), BURDEN_RANGE[1]))
+    params["burden"] = round(float(burden), 4)
+    params["pattern"] = pattern
+    shortest = float(rng.uniform(1.5, 6.0))
+    params["texture_waves"] = random_waves(rng, 8, (shortest, shortest * rng.uniform(1.5, 3.0)))
+    params["texture_amplitude"] = round(float(rng.uniform(0.05, 0.35)), 4)
+    if pattern == "rings":
+        params["lines"], params["patches"] = [], []
+    elif pattern == "lines":
+        params["patches"] = []
+        params["lines"] = [
+            {"ends": _line_between(params["rings"], pick), "half_width": 0.09} for pick in (np.argmax, np.argmin)
+        ]
+        params["rings"] = []
+    elif pattern == "patches":
+        params["rings"], params["lines"] = [], []
+        params["patches"] = [
+            {"centre": np.round(unit(rng.normal(size=3)), 4).tolist(), "radius": round(rng.uniform(0.1, 0.35), 4)}
+            for _ in range(rng.integers(2, 7))
+        ]
+    return params
+
+
+def textured(params: dict, q: Coords) -> np.ndarray:
+    """Multiplicative scar texture (mean 1) with the pattern's own contrast (`texture_amplitude`, else 0.18)."""
+    amplitude = float(params.get("texture_amplitude", 0.18))
+    return np.clip(1.0 + amplitude * wave_field(q, params["texture_waves"]), 0.4, 1.8).astype(np.float32)

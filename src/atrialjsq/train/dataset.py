@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from atrialjsq.io.geometry import triple
+from atrialjsq.train.acquisition import AcquisitionParams, degrade
 from atrialjsq.train.augment import (
     AugmentParams,
     SampleTransform,
@@ -21,6 +22,7 @@ from atrialjsq.train.augment import (
     sample_seed,
     to_device,
 )
+from atrialjsq.train.scar_synthesis import SYNTHESISED_KEYS, ScarSynthesizer
 
 CACHE_KEYS = ("image", "la", "phi_la", "band", "phi_normal", "phi_scar")
 # Per-case scalars carried next to the volumes (not resampled): `scar_known` = 0 marks a case whose scar is not
@@ -153,14 +155,48 @@ class EpochSampler:
         return BatchPlan(indices, seeds)
 
 
+def synthetic_draws(
+    bank: VolumeBank, plan: BatchPlan, synthesizer: ScarSynthesizer | None
+) -> list[dict[str, np.ndarray] | None]:
+    """Each sample's fresh scar draw (new image and scar targets, `scar_synthesis`), or None where it trains as
+    stored. Pure NumPy on host copies: it may run in a thread while the previous step trains."""
+    if synthesizer is None or not len(synthesizer):
+        return [None] * len(plan.indices)
+    draws: list[dict[str, np.ndarray] | None] = []
+    for case_index, seed in zip(plan.indices, plan.seeds, strict=True):
+        if case_index not in synthesizer.walls:
+            draws.append(None)
+            continue
+        arrays = {key: bank.tensors[key][case_index, 0].cpu().numpy() for key in SYNTHESISED_KEYS}
+        result = synthesizer.sample(case_index, arrays, seed)
+        draws.append(None if result is None else result.arrays)
+    return draws
+
+
 def training_batch(
-    bank: VolumeBank, plan: BatchPlan, params: AugmentParams, device: torch.device
+    bank: VolumeBank,
+    plan: BatchPlan,
+    params: AugmentParams,
+    device: torch.device,
+    draws: Sequence[dict[str, np.ndarray] | None] | None = None,
+    acquisition: AcquisitionParams | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Augmented ROI windows (float32 on `device`) for one iteration's plan."""
+    """Augmented ROI windows (float32 on `device`) for one iteration's plan; `draws` (`synthetic_draws`) replace
+    a sample's image and scar targets and mark its scar known."""
     transforms: list[SampleTransform] = [draw_transform(seed, params, bank.margin) for seed in plan.seeds]
     full = bank.gather(plan.indices, device)
-    batch = apply_transforms(full, transforms, params, bank.roi, bank.spacing)
     # Flags stay on the host: the loss branches on them, which would otherwise wait for the GPU every step.
     index = torch.as_tensor(list(plan.indices), dtype=torch.long)
-    batch.update({key: flag.index_select(0, index) for key, flag in bank.flags.items()})
+    flags = {key: flag.index_select(0, index) for key, flag in bank.flags.items()}
+    if draws is not None and any(draw is not None for draw in draws):
+        for row, draw in enumerate(draws):
+            if draw is None:
+                continue
+            for key, array in draw.items():
+                full[key][row, 0] = torch.from_numpy(array).to(full[key].device)
+            flags["scar_known"][row] = 1.0
+    batch = apply_transforms(full, transforms, params, bank.roi, bank.spacing)
+    if acquisition is not None and acquisition.active and params.enabled:
+        batch["image"] = degrade(batch["image"], plan.seeds, acquisition, bank.spacing)
+    batch.update(flags)
     return batch

@@ -234,7 +234,11 @@ def train_run(
 
     def arrays(case_id: str) -> dict[str, np.ndarray]:
         loaded = load_cached_case(index, case_id)
-        return {key: loaded[key] for key in CACHE_KEYS if key in loaded}
+        arrays = {key: loaded[key] for key in CACHE_KEYS if key in loaded}
+        if config.train.synthetic_scar > 0:
+            # A case without a scar label gets synthetic scar draws (or trains its LA only), never "no scar".
+            arrays["scar_known"] = np.array(1.0 if index.entry(case_id).get("has_scar") else 0.0, np.float32)
+        return arrays
 
     train_cases = [arrays(i) for i in split["train"]]
     val_cases: list[dict[str, np.ndarray]] | None = [arrays(i) for i in split["val"]] or None

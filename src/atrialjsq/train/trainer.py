@@ -28,6 +28,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from atrialjsq.errors import InputError
 from atrialjsq.losses.total import JointLoss
 from atrialjsq.model.configs import ExperimentConfig
 from atrialjsq.model.unet import build_model
+from atrialjsq.train.acquisition import AcquisitionParams
 from atrialjsq.train.augment import AugmentParams
 from atrialjsq.train.checkpoint import (
     capture_rng_state,
@@ -50,7 +52,15 @@ from atrialjsq.train.checkpoint import (
     save_checkpoint,
     seed_everything,
 )
-from atrialjsq.train.dataset import EpochSampler, VolumeBank, bank_bytes, choose_data_device, training_batch
+from atrialjsq.train.dataset import (
+    BatchPlan,
+    EpochSampler,
+    VolumeBank,
+    bank_bytes,
+    choose_data_device,
+    synthetic_draws,
+    training_batch,
+)
 from atrialjsq.train.ddp import (
     DistContext,
     all_reduce_mean,
@@ -61,6 +71,7 @@ from atrialjsq.train.ddp import (
     wrap_model,
 )
 from atrialjsq.train.logging import CsvLog, plot_curves
+from atrialjsq.train.scar_synthesis import ScarSynthesizer, SynthesisRanges
 from atrialjsq.train.schedule import make_lr_schedule, make_optimizer, spent_fraction
 from atrialjsq.train.validation import validate
 
@@ -150,6 +161,18 @@ def augment_params(config: ExperimentConfig) -> AugmentParams:
         noise_std=t.noise_std,
         elastic_mm=t.elastic_mm,
     )
+
+
+def make_synthesizer(
+    config: ExperimentConfig, train_cases: Sequence[Mapping[str, np.ndarray]], progress: bool = False
+) -> ScarSynthesizer | None:
+    """Fresh synthetic scar for the training cases without a scar label (`train.synthetic_scar` > 0), or None."""
+    t = config.train
+    if t.synthetic_scar <= 0 or "scar" not in config.heads:
+        return None
+    ranges = SynthesisRanges(exclude_patterns=tuple(t.synthetic_scar_exclude))
+    synthesizer = ScarSynthesizer(train_cases, config.data.spacing, t.synthetic_scar, ranges, progress=progress)
+    return synthesizer if len(synthesizer) else None
 
 
 def _compiled(model: torch.nn.Module) -> Callable:
@@ -254,6 +277,14 @@ class Trainer:
         self.train_bank = VolumeBank(train_cases, data.roi, None, data.spacing, data_device)
         self.val_bank = VolumeBank(val_cases, data.roi, None, data.spacing, data_device) if val_cases else None
         self.augment = augment_params(config)
+        t = config.train
+        self.acquisition = AcquisitionParams(blur=t.blur_p, bias=t.bias_p, rician=t.rician_p)
+        self.synthesizer = make_synthesizer(
+            config, train_cases, progress=self.options.progress and self.context.is_main
+        )
+        # Scar draws are NumPy work: the next step's run in a thread while this step's network trains.
+        self._draw_pool = ThreadPoolExecutor(1) if self.synthesizer is not None else None
+        self._next_draws: tuple[int, Future] | None = None
         world = self.context.world_size
         self.sampler = EpochSampler(
             len(self.train_bank), config.train.batch_size * world, config.train.seed, self.context.rank, world
@@ -349,7 +380,10 @@ class Trainer:
 
     def step(self, iteration: int) -> dict[str, torch.Tensor]:
         """One optimisation step on this rank's part of the global batch; returns detached loss parts."""
-        batch = training_batch(self.train_bank, self.sampler.plan(iteration), self.augment, self.device)
+        plan = self.sampler.plan(iteration)
+        batch = training_batch(
+            self.train_bank, plan, self.augment, self.device, self._draws(iteration, plan), self.acquisition
+        )
         image = batch["image"]
         if self.channels_last:
             image = image.contiguous(memory_format=torch.channels_last_3d)
@@ -360,6 +394,20 @@ class Trainer:
         loss.backward()
         self.optimizer.step()
         return parts
+
+    def _draws(self, iteration: int, plan: BatchPlan) -> list[dict[str, np.ndarray] | None] | None:
+        """This step's scar draws (prefetched during the previous step when possible); queues the next step's."""
+        if self._draw_pool is None:
+            return None
+        pending = self._next_draws
+        if pending is not None and pending[0] == iteration:
+            draws = pending[1].result()
+        else:
+            draws = synthetic_draws(self.train_bank, plan, self.synthesizer)
+        following = self.sampler.plan(iteration + 1)
+        future = self._draw_pool.submit(synthetic_draws, self.train_bank, following, self.synthesizer)
+        self._next_draws = (iteration + 1, future)
+        return draws
 
     def _set_lr(self, iteration: int) -> float:
         factor = self.lr_schedule.factor(iteration, self.elapsed)

@@ -142,8 +142,29 @@ def training_cases(
 ) -> list[dict[str, np.ndarray]]:
     """Trainer arrays of `case_ids` from `compact`, then from each further draw (`load_draws`), then the same
     cases' original images from `originals` (`load_originals`) when given."""
-    sets = [compact, *draws] + ([originals] if originals is not None else [])
-    return [array for each in sets for array in prepare_training_arrays([each.case(i) for i in case_ids], settings)]
+    return [
+        array
+        for each in training_sets(compact, settings, originals, draws)
+        for array in prepare_training_arrays([each.case(i) for i in case_ids], settings)
+    ]
+
+
+def synthetic(settings: CvSettings) -> bool:
+    """Whether the run draws its scar afresh at every sample (`train.synthetic_scar`) instead of reading it."""
+    return settings.joint and settings.config.train.synthetic_scar > 0
+
+
+def training_sets(
+    compact: CompactSet, settings: CvSettings, originals: CompactSet | None, draws: Sequence[CompactSet] = ()
+) -> list[CompactSet]:
+    """The compact sets whose cases train: with synthetic scar only the original images (the trainer draws the
+    scar; the injected file is then only the held-out cases' test scar), else every injected draw and the
+    originals when given."""
+    if synthetic(settings):
+        if originals is None:
+            raise InputError(compact.path, "train.synthetic_scar trains on the original images: add --add-originals")
+        return [originals]
+    return [compact, *draws] + ([originals] if originals is not None else [])
 
 
 def _draw_paths(settings: CvSettings) -> list[str]:
@@ -170,6 +191,8 @@ def _cap_record(settings: CvSettings) -> dict[str, Any]:
 
 
 def _arrays_per_case(settings: CvSettings) -> int:
+    if synthetic(settings):
+        return 1
     return 1 + len(settings.draws) + (settings.originals is not None)
 
 
@@ -420,6 +443,9 @@ def run_final(
 
 def _how_seen(settings: CvSettings) -> str:
     """How each training case was seen, for the model file's `trained_on`."""
+    if synthetic(settings):
+        share = settings.config.train.synthetic_scar
+        return f" (as acquired, {share:.0%} of samples with a fresh synthetic scar draw in the LA wall)"
     draws = 1 + len(settings.draws)
     scar = "with injected scar" if draws == 1 else f"with {draws} draws of injected scar"
     if settings.originals is not None:

@@ -1,0 +1,193 @@
+"""Synthetic scar drawn per sample: the burden it asks for, the contrast it renders, targets equal to
+`data.targets` for the same scar, determinism, scar-free draws and held-out patterns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from shapes import sphere_mask
+
+from atrialjsq.data.targets import compute_targets
+from atrialjsq.phantom.scar import PATTERNS, sample_pattern
+from atrialjsq.train.augment import AugmentParams
+from atrialjsq.train.dataset import EpochSampler, VolumeBank, synthetic_draws, training_batch
+from atrialjsq.train.scar_synthesis import (
+    ScarSynthesizer,
+    SynthesisRanges,
+    build_wall_cache,
+    draw_parameters,
+    synthesise,
+)
+
+SPACING = (1.5, 1.5, 1.5)
+SHAPE = (40, 40, 40)
+
+
+def atrium(seed: int = 0) -> dict[str, np.ndarray]:
+    """A ball (14 mm) with four vein-like bumps, bright blood over darker tissue, and its cached targets."""
+    centre = np.array([(s - 1) / 2 for s in SHAPE])
+    la = sphere_mask(SHAPE, centre, 14.0, SPACING).astype(bool)
+    for direction in ([1, 1, 1], [1, -1, 1], [-1, 1, 1], [-1, -1, 1]):
+        offset = np.asarray(direction, float) / np.sqrt(3) * 14.0 / np.asarray(SPACING)
+        la |= sphere_mask(SHAPE, centre + offset, 5.0, SPACING).astype(bool)
+    rng = np.random.default_rng(seed)
+    image = np.where(la, 2.0, 0.5) + rng.normal(0.0, 0.05, SHAPE)
+    image[:3] = -1.0  # a strip of air: the intensity zero
+    targets = compute_targets(la.astype(np.uint8), None, SPACING)
+    return {
+        "image": image.astype(np.float32),
+        "la": la.astype(np.uint8),
+        **{key: targets[key] for key in ("phi_la", "band", "phi_normal", "phi_scar")},
+        "scar_known": np.array(0.0, np.float32),
+    }
+
+
+@pytest.fixture(scope="module")
+def case():
+    arrays = atrium()
+    return arrays, build_wall_cache(arrays["image"], arrays["la"], arrays["band"], SPACING)
+
+
+def fixed(**overrides) -> SynthesisRanges:
+    values = {"scar_free": 0.0, "patterns": ("mixed",)} | overrides
+    return SynthesisRanges(**values)
+
+
+@pytest.mark.parametrize("burden", [0.05, 0.2, 0.4])
+def test_a_draw_covers_the_burden_it_asks_for(case, burden):
+    arrays, wall = case
+    draw = synthesise(arrays, wall, np.random.default_rng(1), fixed(burden=(burden, burden)))
+    # The threshold is the quantile of the best score along each surface ray: ties aside, the share hits it.
+    assert draw.params["burden_measured"] == pytest.approx(burden, abs=0.02)
+
+
+def test_scar_mean_is_the_drawn_iir_times_the_blood_level(case):
+    arrays, wall = case
+    draw = synthesise(arrays, wall, np.random.default_rng(2), fixed(burden=(0.3, 0.3), iir=(1.8, 1.8)))
+    zero = float(arrays["image"].min())
+    blood = wall.blood_mean
+    scar_values = draw.arrays["image"][draw.scar] - zero
+    assert draw.params["iir"] == pytest.approx(1.8)
+    assert scar_values.mean() / blood == pytest.approx(1.8, rel=1e-3)
+    # Only the wall shell changes: the blood pool core and the far background keep their values.
+    changed = draw.arrays["image"] != arrays["image"]
+    assert changed[draw.scar].all()
+    assert not changed[arrays["phi_la"] < -2.0].any() and not changed[arrays["phi_la"] > 7.0].any()
+
+
+def test_targets_are_those_of_data_targets_for_the_drawn_scar(case):
+    arrays, wall = case
+    draw = synthesise(arrays, wall, np.random.default_rng(3), fixed(burden=(0.25, 0.25)))
+    expected = compute_targets(arrays["la"], draw.scar.astype(np.uint8), SPACING)
+    np.testing.assert_array_equal(draw.arrays["band"], expected["band"])
+    np.testing.assert_array_equal(draw.arrays["phi_scar"], expected["phi_scar"])
+    np.testing.assert_array_equal(draw.arrays["phi_normal"], expected["phi_normal"])
+    assert (draw.arrays["band"] == 2).any() and (draw.arrays["band"] == 1).any()
+
+
+def test_scar_free_draws_leave_the_image_and_label_the_whole_band_normal(case):
+    arrays, wall = case
+    draw = synthesise(arrays, wall, np.random.default_rng(4), SynthesisRanges(scar_free=1.0))
+    np.testing.assert_array_equal(draw.arrays["image"], arrays["image"])
+    np.testing.assert_array_equal(draw.arrays["band"], arrays["band"])
+    assert not draw.scar.any() and draw.params["burden_measured"] == 0.0
+
+
+def test_scar_stays_within_the_drawn_wall_depth(case):
+    arrays, wall = case
+    ranges = fixed(burden=(0.3, 0.3), wall_mm=(3.0, 3.0), depth_fraction=(1.0, 1.0))
+    draw = synthesise(arrays, wall, np.random.default_rng(5), ranges)
+    outside = arrays["phi_la"][draw.scar].astype(np.float32)  # φ_LA: distance outside the LA ("between" surface)
+    assert draw.scar.any() and (arrays["la"][draw.scar] == 0).all()
+    assert outside.max() <= 3.0  # φ_LA sits half a voxel inside the voxel-centre distance the depth uses
+
+
+def test_draws_are_a_function_of_the_seed(case):
+    arrays, wall = case
+    first = synthesise(arrays, wall, np.random.default_rng(9), SynthesisRanges())
+    again = synthesise(arrays, wall, np.random.default_rng(9), SynthesisRanges())
+    other = synthesise(arrays, wall, np.random.default_rng(10), SynthesisRanges())
+    np.testing.assert_array_equal(first.arrays["image"], again.arrays["image"])
+    assert first.params == again.params and first.params != other.params
+
+
+def test_an_excluded_pattern_is_never_drawn_and_ranges_are_checked():
+    ranges = SynthesisRanges(exclude_patterns=("rings",))
+    drawn = {draw_parameters(np.random.default_rng(s), ranges)["pattern"] for s in range(200)}
+    assert drawn == set(PATTERNS) - {"rings"}
+    with pytest.raises(ValueError, match="excluded"):
+        SynthesisRanges(exclude_patterns=PATTERNS)
+    with pytest.raises(ValueError, match="unknown scar patterns"):
+        SynthesisRanges(patterns=("stripes",))
+    with pytest.raises(ValueError, match="iir"):
+        SynthesisRanges(iir=(0.8, 2.0))
+
+
+def test_each_pattern_holds_only_its_lesions(case):
+    _, wall = case
+    rng = np.random.default_rng(0)
+    rings = sample_pattern(rng, wall.anatomy, "rings", 0.2)
+    lines = sample_pattern(rng, wall.anatomy, "lines", 0.2)
+    patches = sample_pattern(rng, wall.anatomy, "patches", 0.2)
+    fibrosis = sample_pattern(rng, wall.anatomy, "fibrosis", 0.2)
+    assert len(rings["rings"]) == 2 and not rings["lines"] and not rings["patches"]
+    assert len(lines["lines"]) == 2 and not lines["rings"] and not lines["patches"]
+    assert patches["patches"] and not patches["rings"] and not patches["lines"]
+    assert fibrosis["kind"] == "pre-ablation" and not fibrosis["rings"]
+    assert sample_pattern(rng, wall.anatomy, "mixed", 0.0)["burden"] == 0.0
+
+
+def test_the_batch_takes_the_draws_and_marks_their_scar_known():
+    cases = [atrium(0), atrium(1)]
+    labelled = dict(atrium(2), scar_known=np.array(1.0, np.float32))
+    bank = VolumeBank([*cases, labelled], roi=(32, 32, 32), margin=None, spacing=SPACING)
+    synthesizer = ScarSynthesizer([*cases, labelled], SPACING, probability=1.0, ranges=fixed(burden=(0.2, 0.2)))
+    assert sorted(synthesizer.walls) == [0, 1]  # the labelled case keeps its own scar
+    sampler = EpochSampler(n_cases=3, global_batch=3, seed=0)
+    plan = sampler.plan(0)
+    draws = synthetic_draws(bank, plan, synthesizer)
+    assert [d is None for d in draws] == [index == 2 for index in plan.indices]
+    params = AugmentParams(enabled=False)
+    batch = training_batch(bank, plan, params, torch.device("cpu"), draws)
+    assert batch["scar_known"].tolist() == [1.0, 1.0, 1.0]
+    for row, index in enumerate(plan.indices):
+        has_scar = bool((batch["band"][row] == 2).any())
+        assert has_scar == (index != 2)
+    plain = training_batch(bank, plan, params, torch.device("cpu"))
+    assert plain["scar_known"].tolist() == [0.0 if i != 2 else 1.0 for i in plan.indices]
+    with pytest.raises(ValueError, match="probability"):
+        ScarSynthesizer(cases, SPACING, probability=1.5)
+
+
+def test_the_trainer_trains_the_scar_head_on_fresh_draws_of_unlabelled_cases(tmp_path):
+    from atrialjsq.model.configs import get_config
+    from atrialjsq.train.logging import column, read_csv
+    from atrialjsq.train.trainer import Trainer, TrainOptions
+
+    def config(synthetic: float):
+        train = {"iterations": 4, "checkpoint_every": 2, "log_every": 1, "val_every": 100, "synthetic_scar": synthetic}
+        data = {"spacing": SPACING, "roi": (32, 32, 32), "margin": (4, 4, 4)}
+        return get_config("ajsq-sesa", tiny=True, data=data, train=train)
+
+    cases = [atrium(0), atrium(1)]
+    trainer = Trainer(config(1.0), cases, None, tmp_path / "synthetic", TrainOptions(progress=False))
+    assert trainer.synthesizer is not None and len(trainer.synthesizer) == 2
+    trainer.run()
+    scar_terms = column(read_csv(tmp_path / "synthetic" / "log.csv"), "loss_scar_se")
+    assert len(scar_terms) == 4 and all(value > 0 for value in scar_terms)  # every sample had its scar drawn
+    # The same unlabelled cases without synthesis never train the scar head (their scar is unknown).
+    plain = Trainer(config(0.0), cases, None, tmp_path / "plain", TrainOptions(progress=False))
+    assert plain.synthesizer is None
+    plain.run()
+    assert all(value == 0 for value in column(read_csv(tmp_path / "plain" / "log.csv"), "loss_scar_se"))
+    # Draws follow the sample seeds: a resumed run continues with exactly the batches of an uninterrupted one.
+    resumed = Trainer(config(1.0), cases, None, tmp_path / "synthetic", TrainOptions(progress=False, resume=True))
+    straight = Trainer(config(1.0), cases, None, tmp_path / "other", TrainOptions(progress=False))
+    plan = straight.sampler.plan(4)
+    first, second = resumed._draws(4, plan), straight._draws(4, plan)
+    assert first is not None and second is not None
+    for a, b in zip(first, second, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None and b is not None:
+            np.testing.assert_array_equal(a["image"], b["image"])
