@@ -159,8 +159,10 @@ def test_mirroring_tta_matches_plain_for_symmetric_network(rotated_ball):
     image, _ = rotated_ball
     fine_plain, fine_tta = StandInNet((2.0, 2.0, 2.0), (16, 16, 16)), StandInNet((2.0, 2.0, 2.0), (16, 16, 16))
     plain = Predictor(fine_plain, None).predict_volume(image)
-    with pytest.warns(RuntimeWarning, match="trained without flips"):
-        predictor = Predictor(fine_tta, None, tta=True)
+    with pytest.raises(ValueError, match="trained without flips"):
+        Predictor(fine_tta, None, tta=True)
+    fine_tta.config.train = SimpleNamespace(flip_axes=(0, 1, 2))
+    predictor = Predictor(fine_tta, None, tta=True)
     mirrored = predictor.predict_volume(image)
     assert len(fine_tta.windows) == 8 * len(fine_plain.windows)
     np.testing.assert_allclose(mirrored.la_prob.array, plain.la_prob.array, atol=1e-5)
@@ -170,6 +172,18 @@ def test_tta_mirrors_only_the_axes_flipped_in_training():
     fine = StandInNet((2.0, 2.0, 2.0), (16, 16, 16))
     fine.config.train = SimpleNamespace(flip_axes=(0, 2))
     assert Predictor(fine, None, tta=True).tta_axes == (0, 2)
+
+
+def test_tta_on_a_model_trained_without_flips_is_refused_naming_the_model(tmp_path):
+    from atrialjsq.errors import InputError
+    from atrialjsq.infer.models import untrained_bundle
+    from atrialjsq.model.configs import get_config
+
+    path = untrained_bundle(None, get_config("ajsq-sesa", tiny=True), tmp_path / "noflip.pt")
+    with pytest.raises(InputError, match="trained without flips") as caught:
+        Predictor.from_checkpoint(str(path), "cpu", tta=True)
+    assert str(path) in str(caught.value)
+    assert Predictor.from_checkpoint(str(path), "cpu", tta=False).tta_axes == ()
 
 
 def test_real_network_from_tiny_configs_keeps_geometry(tmp_path, rotated_ball):
@@ -323,7 +337,9 @@ def test_predict_grid_keeps_every_voxel_in_place_when_padding_tiling_and_mirrori
     multiple and mirrored, each output voxel is still the function of its own input voxel."""
     grid = Geometry(shape, (1.25, 1.25, 1.25), (3.0, -7.0, 11.0))
     image = np.random.default_rng(1).normal(size=shape).astype(np.float32)
-    maps = Predictor(ImageAsLogits(grid.spacing, (16, 16, 16)), None, tta=True).predict_grid(image, grid)
+    network = ImageAsLogits(grid.spacing, (16, 16, 16))
+    network.config.train = SimpleNamespace(flip_axes=(0, 1, 2))
+    maps = Predictor(network, None, tta=True).predict_grid(image, grid)
     assert sorted(maps) == ["la", "normal", "scar"]
     np.testing.assert_allclose(maps["la"], 1 / (1 + np.exp(-image)), atol=1e-5)
     np.testing.assert_allclose(maps["scar"], 1 / (1 + np.exp(-2 * image)), atol=1e-5)

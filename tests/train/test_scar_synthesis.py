@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from shapes import sphere_mask
 
 from atrialjsq.data.targets import compute_targets
 from atrialjsq.phantom.scar import PATTERNS, sample_pattern
@@ -19,6 +18,7 @@ from atrialjsq.train.scar_synthesis import (
     draw_parameters,
     synthesise,
 )
+from shapes import sphere_mask
 
 SPACING = (1.5, 1.5, 1.5)
 SHAPE = (40, 40, 40)

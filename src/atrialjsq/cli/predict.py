@@ -39,7 +39,8 @@ def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | No
     parser.add_argument(
         "--tta",
         action="store_true",
-        help="average over mirrorings along the axes flipped in training (up to 8x slower)",
+        help="average over mirrorings along the axes flipped in training (up to 8x slower); refused for a model "
+        "trained without flips, which mirroring makes worse",
     )
     parser.add_argument(
         "--crop",

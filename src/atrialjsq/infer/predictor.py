@@ -37,9 +37,10 @@ from atrialjsq.data.preprocess import (
     to_original_grid,
     zscore,
 )
+from atrialjsq.errors import InputError
 from atrialjsq.infer.localize import Localization, image_centre_mm, largest_component, localization_from_mask
 from atrialjsq.infer.sliding_window import ProbabilityFn, sliding_window_probabilities
-from atrialjsq.infer.tta import tta_axes, with_mirroring
+from atrialjsq.infer.tta import UntrainedMirroringError, tta_axes, with_mirroring
 from atrialjsq.io.geometry import Geometry, triple
 from atrialjsq.io.orientation import NETWORK_ORIENTATION, reoriented
 from atrialjsq.io.volume import Volume
@@ -218,7 +219,10 @@ class Predictor:
         fine = Network(bundle["fine"], device, precision)
         localizer = Network(bundle["localizer"], device, precision) if bundle["localizer"] else None
         info = {key: bundle[key] for key in ("name", "version", "meta", "path")}
-        return cls(fine, localizer, info=info, **options)
+        try:
+            return cls(fine, localizer, info=info, **options)
+        except UntrainedMirroringError as error:
+            raise InputError(bundle["path"] or model or "model", str(error)) from None
 
     # ------------------------------------------------------------------------------------------ stages
 
