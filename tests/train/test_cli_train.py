@@ -225,3 +225,51 @@ def test_spacing_option_sets_the_model_grid(cache_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cached at spacing [1.0, 1.0, 1.0]" in err and "wants spacing [2.0, 2.0, 2.0]" in err
     assert not (out / "last.pt").exists()
+
+
+def test_a_run_records_its_data_so_its_exported_model_is_staged(cache_dir, tmp_path, capsys):
+    from atrialjsq.infer.models import load_bundle, make_bundle
+    from atrialjsq.report.domain import out_of_domain_warnings
+
+    run = tmp_path / "run"
+    args = ["train", "--data", str(cache_dir), "--out", str(run), *ARGS, "--iterations", "7", "--export"]
+    assert main([*args, str(tmp_path / "model.pt")]) == 0
+    captured = capsys.readouterr()
+    assert "no validation cases" in captured.err and "no best.pt" in captured.err
+    assert "s per iteration here" in captured.out + captured.err  # the run says how long it will take
+    meta = load_checkpoint(run / "last.pt")["meta"]
+    assert meta["trained_on"].startswith(f"4 cases of {cache_dir.name} (real scans; all with scar labels")
+    assert meta["domain"] == "real LGE MRI"
+    for model in (run / "last.pt", tmp_path / "model.pt"):
+        assert load_bundle(model)["meta"]["trained_on"] == meta["trained_on"]
+    bundle = make_bundle(None, run / "last.pt", tmp_path / "bundle.pt")
+    recorded = load_bundle(bundle)["meta"]
+    assert recorded["trained_on"] == meta["trained_on"]
+    assert not any("does not record" in w for w in out_of_domain_warnings(recorded, "m", None, (1, 1, 1)))
+
+
+def test_the_cpu_preset_is_the_default_off_a_gpu_and_a_clock_budget_decays_it():
+    import argparse
+
+    from atrialjsq.cli.train import build_config, default_config
+
+    assert default_config("cpu") == "ajsq-sesa-cpu" and default_config("cuda:1") == "ajsq-sesa"
+    fields = {"iterations": None, "batch_size": None, "lr": None, "optimizer": None, "seed": None, "spacing": None}
+    args = argparse.Namespace(config=None, device="cpu", tiny=False, set=[], elastic_mm=None, seconds=120.0, **fields)
+    config = build_config(args)
+    assert config.name == "ajsq-sesa-cpu" and config.optim.schedule == "poly_clock" and config.train.seconds == 120
+    assert config.train.synthetic_scar > 0 and config.data.spacing == (1.5, 1.5, 1.5)
+    paper = build_config(argparse.Namespace(**{**vars(args), "config": "ajsq-sesa"}))
+    assert paper.optim.schedule == "step"  # the paper's schedule is left alone
+
+
+def test_duration_estimate_by_hand():
+    from atrialjsq.train.trainer import duration_estimate
+
+    assert duration_estimate(0.5, 10, 1210, 5.0, None) == (
+        "train: 0.50 s per iteration here; about 10 min more for iterations 10 to 1,210"
+    )
+    # 120 s budget, 20 s spent: 100 s left at 0.5 s is 200 more iterations, long before 4,500
+    assert duration_estimate(0.5, 6, 4500, 20.0, 120.0) == (
+        "train: 0.50 s per iteration here; the 2 min budget ends the run at about iteration 206 of 4,500"
+    )

@@ -24,7 +24,12 @@ def register(subparsers) -> argparse.ArgumentParser:
         "and logging intervals, nothing else.",
     )
     parser.add_argument("--data", required=True, help="cache folder (with dataset.json) or raw dataset folder")
-    parser.add_argument("--config", default="ajsq-sesa", help="named config (default ajsq-sesa)")
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="named config (`atrialjsq configs`); default: ajsq-sesa (the paper's size) when training on a GPU, "
+        "ajsq-sesa-cpu (1.5 mm, 8-128 channels, synthetic scar in unlabelled walls) on a CPU",
+    )
     parser.add_argument("--out", required=True, help="run folder")
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--fold", type=int, help="train on the other folds, validate on fold K")
@@ -120,11 +125,25 @@ def build_config(args: argparse.Namespace):
         if getattr(args, flag) is not None:
             dotted[key] = getattr(args, flag)
     try:
-        config = apply_overrides(get_config(args.config, tiny=args.tiny), dotted)
+        base = get_config(args.config or default_config(args.device), tiny=args.tiny)
+        if args.seconds is not None and base.optim.schedule == "poly" and "optim.schedule" not in dotted:
+            # A poly decay over the iterations would be cut off mid-descent by the clock: decay over both budgets.
+            dotted["optim.schedule"] = "poly_clock"
+        config = apply_overrides(base, dotted)
         check_loss_names(config.loss, config.model.la_head)  # before any data is read or cached
         return config
     except ValueError as error:
         raise InputError(None, f"config: {error}") from None
+
+
+def default_config(device: str | None) -> str:
+    """The paper-size config where training runs on a GPU, the CPU preset elsewhere."""
+    import torch
+
+    from atrialjsq.model.configs import CPU_CONFIG, DEFAULT_CONFIG
+
+    on_gpu = torch.cuda.is_available() if device is None else device.startswith("cuda")
+    return DEFAULT_CONFIG if on_gpu else CPU_CONFIG
 
 
 def _folds(args: argparse.Namespace) -> list[int | None]:
@@ -180,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
     config = build_config(args)
     folds = _folds(args)
     main_process = context_from_env().is_main  # under torchrun only rank 0 reports and exports
+    if main_process and args.config is None:
+        print(f"config: {config.name} (the default on this device; --config names another)")
     outs = [Path(args.out) if len(folds) == 1 else Path(args.out) / f"fold{fold}" for fold in folds]
     if main_process:  # other ranks would see the folder rank 0 is already writing to
         for fold, out in zip(folds, outs, strict=True):

@@ -26,6 +26,7 @@ from atrialjsq import __version__
 from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import atomic_path
 from atrialjsq.train.checkpoint import MODEL_FORMAT, load_model_file, load_network
+from atrialjsq.train.model_card import card_of
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 # `predict` on a real scan gets the real-data model; `demo` and the tests' phantoms the phantom model.
@@ -87,7 +88,9 @@ def make_bundle(
         return state
 
     localizer = section("localizer", localizer_ckpt) if localizer_ckpt is not None else None
-    return _write_bundle(out, localizer, section("fine", fine_ckpt), meta, name, version)
+    fine = section("fine", fine_ckpt)
+    # What the trainer recorded of the fine network's data, unless the --meta file says otherwise.
+    return _write_bundle(out, localizer, fine, {**card_of(fine.get("meta")), **(meta or {})}, name, version)
 
 
 def untrained_bundle(

@@ -17,6 +17,7 @@ import torch
 
 from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import atomic_path
+from atrialjsq.train.model_card import card_of
 
 CHECKPOINT_FORMAT = "atrialjsq-checkpoint-v1"
 MODEL_FORMAT = "atrialjsq-model-v1"
@@ -71,7 +72,7 @@ def export_model(checkpoint: str | Path | dict[str, Any], out: str | Path, meta:
         "config": state["config"],
         "model": weights,
         "preprocessing": state["preprocessing"],
-        "meta": {"iteration": int(state.get("iteration", 0)), **(meta or {})},
+        "meta": {"iteration": int(state.get("iteration", 0)), **card_of(state.get("meta")), **(meta or {})},
     }
     out = Path(out)
     with atomic_path(out) as tmp:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -34,6 +35,7 @@ from atrialjsq.io.atomic import write_json
 from atrialjsq.model.configs import ExperimentConfig
 from atrialjsq.train.dataset import CACHE_KEYS
 from atrialjsq.train.ddp import context_from_env
+from atrialjsq.train.model_card import training_card
 from atrialjsq.train.trainer import Trainer, TrainOptions, TrainResult, fit
 
 Validator = Callable[[Trainer], dict[str, float]]
@@ -240,6 +242,8 @@ def train_run(
             arrays["scar_known"] = np.array(1.0 if index.entry(case_id).get("has_scar") else 0.0, np.float32)
         return arrays
 
+    if options.context.is_main and len(split["val"]) < 2:
+        print(validation_note(len(split["val"]), config.train.val_every), file=sys.stderr)
     train_cases = [arrays(i) for i in split["train"]]
     val_cases: list[dict[str, np.ndarray]] | None = [arrays(i) for i in split["val"]] or None
     validation = "predictor" if make_validator is not None else "window"
@@ -255,8 +259,22 @@ def train_run(
     meta = {"data": str(Path(data).resolve()), "fold": split["fold"], "train_cases": split["train"]}
     meta["val_cases"] = split["val"]
     meta["validation"] = validation
+    entries = [index.entry(case_id) for case_id in split["train"]]
+    meta.update(training_card(entries, Path(data).resolve().name, config.train.synthetic_scar))
     meta["host_pid"] = os.getpid() if options.context.is_main else None
     return fit(config, train_cases, val_cases, out, options, meta=meta, preprocessing=cache_preprocessing(index))
+
+
+def validation_note(n_val: int, val_every: int) -> str:
+    """Why a run with fewer than two validation cases will not choose a best.pt worth having."""
+    if n_val == 0:
+        return (
+            "note: no validation cases (--val-fraction 0 with --folds all): no best.pt is written; last.pt is the model"
+        )
+    return (
+        f"note: 1 validation case: best.pt (scored every {val_every} iterations) is chosen on a single case, which "
+        "is noise; use --val-fraction for at least 2 cases or --fold K"
+    )
 
 
 def cache_preprocessing(index: CacheIndex) -> dict[str, Any]:

@@ -163,6 +163,23 @@ def augment_params(config: ExperimentConfig) -> AugmentParams:
     )
 
 
+ESTIMATE_AFTER = 5  # iterations timed (after the first) before the run says how long it will take
+
+
+def duration_estimate(per_iteration: float, done: int, target: int, elapsed: float, seconds: float | None) -> str:
+    """One line: the measured time per iteration and when the run will end (at its iteration target or its clock)."""
+    remaining = max(target - done, 0) * per_iteration
+    line = f"train: {per_iteration:.2f} s per iteration here"
+    if seconds is not None and elapsed + remaining > seconds:
+        reached = done + int(max(seconds - elapsed, 0.0) / per_iteration)
+        return f"{line}; the {_minutes(seconds)} budget ends the run at about iteration {reached:,} of {target:,}"
+    return f"{line}; about {_minutes(remaining)} more for iterations {done:,} to {target:,}"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
 def make_synthesizer(
     config: ExperimentConfig, train_cases: Sequence[Mapping[str, np.ndarray]], progress: bool = False
 ) -> ScarSynthesizer | None:
@@ -441,7 +458,14 @@ class Trainer:
         start = clock() - self.elapsed
         window_start = time.perf_counter()
         window_iterations = 0
+        first_iteration, estimate_from = self.iteration, None
         while self.iteration < stop_at and not self.out_of_time():
+            if main and self.iteration == first_iteration + 1:
+                estimate_from = (self.iteration, time.perf_counter())  # after the first (slow, warming) step
+            if estimate_from is not None and self.iteration == estimate_from[0] + ESTIMATE_AFTER:
+                per_iteration = (time.perf_counter() - estimate_from[1]) / ESTIMATE_AFTER
+                tqdm.write(duration_estimate(per_iteration, self.iteration, stop_at, self.elapsed, budget))
+                estimate_from = None
             it = self.iteration
             lr = self._set_lr(it)
             parts = self.step(it)

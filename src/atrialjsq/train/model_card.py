@@ -1,0 +1,61 @@
+"""What a trained network records about its training data, so that `predict` can judge an image against it.
+
+`predict` withholds the stage of a model that does not say what it was trained on (`report.domain`). Every run of
+the trainer therefore writes these keys into its checkpoints' `meta`, where exported models and bundles find them:
+`trained_on` (how many cases, from where, how their scar was known), `domain` ("phantom" when the training images
+are `atrialjsq phantom` output, else "real LGE MRI"), `trained_spacing_mm` (the median voxel size of the training
+scans as acquired) and `max_input_spacing_mm` (the coarsest of them, axis by axis after sorting: an image with
+coarser voxels than every training scan is outside what the model has seen).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from atrialjsq.phantom.generate import FORMAT as PHANTOM_FORMAT
+
+CARD_KEYS = ("trained_on", "domain", "trained_spacing_mm", "max_input_spacing_mm")
+
+
+def _is_phantom(source: str | None) -> bool:
+    if not source:
+        return False
+    path = Path(source)
+    folder = path if path.is_dir() else path.parent
+    try:
+        return json.loads((folder / "params.json").read_text()).get("format") == PHANTOM_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def training_card(entries: Sequence[Mapping[str, Any]], data_name: str, synthetic_scar: float) -> dict[str, Any]:
+    """The card of a run trained on cache `entries` (their `source`, `has_scar`, `original_geometry`)."""
+    n = len(entries)
+    labelled = sum(bool(entry.get("has_scar")) for entry in entries)
+    phantoms = sum(_is_phantom(entry.get("source")) for entry in entries)
+    if labelled == n:
+        scar = "all with scar labels"
+    elif synthetic_scar > 0:
+        scar = f"{labelled} with scar labels, the rest with synthetic scar drawn into their LA wall during training"
+    else:
+        scar = f"{labelled} with scar labels, the rest trained as scar-free"
+    kind = "synthetic phantoms" if phantoms == n else ("real scans" if phantoms == 0 else f"{phantoms} phantoms")
+    card: dict[str, Any] = {
+        "trained_on": f"{n} cases of {data_name} ({kind}; {scar})",
+        "domain": "phantom" if phantoms == n else "real LGE MRI",
+    }
+    spacings = [sorted(entry["original_geometry"]["spacing"]) for entry in entries if "original_geometry" in entry]
+    if spacings:
+        card["trained_spacing_mm"] = [round(float(s), 4) for s in np.median(spacings, axis=0)]
+        card["max_input_spacing_mm"] = [round(float(s), 4) for s in np.max(spacings, axis=0)]
+    return card
+
+
+def card_of(meta: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The card keys present in a checkpoint's or model file's `meta`."""
+    return {key: meta[key] for key in CARD_KEYS if meta and key in meta}
