@@ -43,8 +43,12 @@ def biased_bundle(tmp_path_factory):
 
 
 def lge_like(seed: int = 0) -> Volume:
+    """Smooth random texture (neighbouring voxels correlated, as in a scan: i.i.d. noise is refused as noise)."""
+    from scipy import ndimage
+
     rng = np.random.default_rng(seed)
-    return Volume(rng.normal(100, 10, GEOMETRY.shape).astype(np.float32), GEOMETRY)
+    field = ndimage.gaussian_filter(rng.normal(size=GEOMETRY.shape), 1.5)
+    return Volume((100 + 10 * field / field.std()).astype(np.float32), GEOMETRY)
 
 
 def run(capsys, *argv):
@@ -370,3 +374,28 @@ def test_phantom_model_on_a_real_scan_warns_and_records_its_domain(tmp_path, cap
     [line] = [line for line in out.splitlines() if "patient9" in line]
     assert "(Utah not staged: model outside its training domain)" in line
     assert line.endswith("; 2 warning(s), see report.json")
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("mask", "holds only 2 distinct value(s) (0, 1): a label or mask"),
+        ("ct", "this looks like CT, not an LGE MRI scan"),
+        ("noise", "neighbouring voxels are uncorrelated"),
+    ],
+)
+def test_a_mask_ct_or_noise_is_refused_in_one_line_before_the_network(tmp_path, capsys, biased_bundle, kind, reason):
+    """Finding 1 and 2 of issue #26: a label predicted as a scan (Utah IV), a CT volume run for 11.7 minutes."""
+    rng = np.random.default_rng(3)
+    arrays = {
+        "mask": (lge_like().array > 100).astype(np.uint8),
+        "ct": np.where(rng.random(GEOMETRY.shape) < 0.4, -1000.0, 40.0 + lge_like().array).astype(np.float32),
+        "noise": rng.integers(0, 256, GEOMETRY.shape).astype(np.uint8),
+    }
+    write_volume(Volume(arrays[kind], GEOMETRY), tmp_path / f"{kind}.nii.gz")
+    code, out, err = run(capsys, tmp_path / f"{kind}.nii.gz", "--out", tmp_path / "out", "--model", biased_bundle)
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"{kind}.nii.gz" in errors[0] and reason in errors[0]
+    assert not (tmp_path / "out" / kind).exists()
+    assert "0 of 1 case written; 1 failed" in out

@@ -138,3 +138,56 @@ def test_flat_folders_hdf5_files_and_an_explicit_layout(tmp_path):
     # A named layout is a promise about the folder: a flat folder is then not silently taken as images.
     cases, errors = collect_inputs([tmp_path / "flat"], layout="lasc2018")
     assert not cases and len(errors) == 1 and "no case folders of layout lasc2018" in str(errors[0])
+
+
+def test_a_case_folder_predicts_its_image_never_its_label(tmp_path):
+    """Finding 1 of issue #26: `predict case/` predicted image.nii.gz and label.nii.gz both."""
+    image = Volume.from_array(np.zeros((4, 4, 4), np.float32))
+    for name in ("image.nii.gz", "label.nii.gz", "p01_seg.nrrd", "LA_predict.nii.gz", "mask.mha"):
+        write_volume(image, tmp_path / "case7" / name)
+    cases, errors = collect_inputs([tmp_path / "case7"])
+    assert not errors and [(c.case_id, c.path.name) for c in cases] == [("case7", "image.nii.gz")]
+
+
+def test_a_dicom_series_below_a_case_folder_is_found_and_named_by_the_case(tmp_path):
+    """Finding 1 and 3: `<case>/series/` beside a label predicted only the label; `series` named every case."""
+    volume = np.arange(5 * 16 * 12, dtype=np.int16).reshape(5, 16, 12)
+    for patient in ("p01", "p02"):
+        write_dicom_series(tmp_path / patient / "series", volume)
+        write_volume(Volume.from_array(np.zeros((4, 4, 4), np.uint8)), tmp_path / patient / "label.nii.gz")
+    cases, errors = collect_inputs([tmp_path / "p01", tmp_path / "p02" / "series"])
+    assert not errors
+    assert [(c.case_id, c.path.name) for c in cases] == [("p01", "series"), ("p02", "series")]
+    write_dicom_series(tmp_path / "p03" / "4", volume)  # a numbered series keeps its number
+    assert collect_inputs([tmp_path / "p03" / "4"])[0][0].case_id == "p03_4"
+
+
+def test_case_id_names_a_single_case_only(tmp_path):
+    from atrialjsq.infer.inputs import named
+
+    image = Volume.from_array(np.zeros((4, 4, 4), np.float32))
+    write_volume(image, tmp_path / "a.nii.gz")
+    write_volume(image, tmp_path / "b.nii.gz")
+    one, _ = collect_inputs([tmp_path / "a.nii.gz"])
+    assert [c.case_id for c in named(one, "patient_12")] == ["patient_12"]
+    both, _ = collect_inputs([tmp_path / "a.nii.gz", tmp_path / "b.nii.gz"])
+    with pytest.raises(InputError, match="single case; the inputs hold 2"):
+        named(both, "x")
+    with pytest.raises(InputError, match="not a usable folder name"):
+        named(one, "../x")
+
+
+@pytest.mark.parametrize("num_parts", [1, 3, 4])
+def test_parts_of_a_cohort_are_disjoint_and_cover_it(tmp_path, num_parts):
+    from atrialjsq.infer.inputs import part
+
+    image = Volume.from_array(np.zeros((4, 4, 4), np.float32))
+    for k in (7, 2, 9, 0, 5, 3, 8, 1, 6, 4):  # written out of order: parts follow the sorted ids
+        write_volume(image, tmp_path / "cohort" / f"case{k}.nii.gz")
+    cases, _ = collect_inputs([tmp_path / "cohort"])
+    parts = [[c.case_id for c in part(cases, num_parts, k)] for k in range(num_parts)]
+    flat = [case for p in parts for case in p]
+    assert sorted(flat) == [f"case{k}" for k in range(10)] and len(flat) == len(set(flat))
+    assert parts[0][0] == "case0" and max(len(p) for p in parts) - min(len(p) for p in parts) <= 1
+    with pytest.raises(InputError, match="--part-id"):
+        part(cases, num_parts, num_parts)

@@ -89,6 +89,20 @@ def register(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="leave finished cases (a case folder with report.json) alone and predict the others",
     )
+    parser.add_argument(
+        "--case-id",
+        help="name of the case (its output folder) when the inputs hold one case; default: from the "
+        "file name, or the folder above a generically named file or DICOM folder (p07/series -> p07)",
+    )
+    parser.add_argument(
+        "--num-parts", type=int, default=1, help="split the cohort into this many parts (cluster job arrays)"
+    )
+    parser.add_argument(
+        "--part-id",
+        type=int,
+        default=0,
+        help="which part this run predicts, 0..num-parts-1 (cases sorted by id, every num-parts-th from part-id)",
+    )
     add_dataset_arguments(parser)
     add_model_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -146,12 +160,15 @@ def existing_choice(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from atrialjsq.infer.inputs import collect_inputs, distributed_rank, shard
+    from atrialjsq.infer.inputs import collect_inputs, distributed_rank, named, part, shard
     from atrialjsq.io.output_check import check_output_folder
     from atrialjsq.workflows.predict import plan_outputs, predict_cases
 
     check_output_folder(args.out)  # a file in the way or a read-only disk fails now, not after the network
     cases, errors = collect_inputs(args.inputs, args.layout, args.h5_spacing)
+    cases = part(named(cases, args.case_id), args.num_parts, args.part_id)
+    if args.part_id > 0:
+        errors = []  # part 0 reports the inputs that could not be read, once for the whole cohort
     rank, world = distributed_rank()
     total = len(cases) + len(errors)
     for error in errors if rank == 0 else []:

@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import time
 
+    from atrialjsq.data.image_sanity import check_image_values
     from atrialjsq.data.plausibility import check_field_of_view
     from atrialjsq.errors import InputError
     from atrialjsq.io import read_volume
@@ -117,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     image = read_volume(args.image)
     check_field_of_view(image.geometry, args.image)  # as predict: a grid that cannot hold an LA is refused
+    check_image_values(image.array, image.geometry, args.image)  # ... and a mask, CT or noise given as the image
     la = read_volume(args.la)
     check_la_mask(la, image, args.la)
     problem = iir_intensity_problem(image.array) if args.method == "iir" else None

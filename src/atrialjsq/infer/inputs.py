@@ -12,7 +12,8 @@ processes split the list without talking to each other and every case is predict
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,7 +46,7 @@ class InputCase:
 
 # Image names that a dataset layout gives every case (LAScarQS `enhanced`, LASC 2018 `lgemri`): the case is
 # then named by its folder, so `predict case01/enhanced.nii.gz` writes `<out>/case01/`.
-GENERIC_IMAGE_STEMS = ("enhanced", "lgemri", "image", "img", "mri_norm2")
+GENERIC_IMAGE_STEMS = ("enhanced", "lgemri", "image", "img", "mri_norm2", "lge", "mri", "scan")
 NNUNET_CHANNEL = "_0000"  # nnU-Net's suffix of the first (here: only) input channel
 H5_SUFFIX = ".h5"
 
@@ -88,9 +89,60 @@ def _h5_notes(h5_spacing) -> tuple[str, ...]:
     return (f"voxel spacing {shown} mm (LASC 2018's; the HDF5 file stores none; --h5-spacing to change it)",)
 
 
+# Files that hold labels, not scans: a case folder's `label.nii.gz` beside its `image.nii.gz`, the layouts' label
+# names, and this package's own outputs. A name made of these words (split at _ - . and spaces) is never an input.
+LABEL_WORDS = frozenset(
+    {"label", "labels", "seg", "segmentation", "mask", "masks", "gt", "groundtruth", "annotation", "annotations"}
+)
+LABEL_STEMS = frozenset(
+    {"laendo", "lawall", "scarsegimgm", "atriumsegimgmo", "la_predict", "scar_predict", "prob_la", "prob_normal"}
+    | {"prob_scar"}
+)
+# Folder names that say nothing about the case (`<patient>/series/`): the case is named by the folder above.
+GENERIC_FOLDER_NAMES = frozenset(
+    {"series", "dicom", "dcm", "images", "image", "enhanced", "lge", "lgemri", "mri", "data", "scan", "scans"}
+)
+
+
+def image_stem(path: Path) -> str:
+    name = path.name
+    for suffix in (*IMAGE_SUFFIXES, H5_SUFFIX):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def is_label_name(path: Path) -> bool:
+    """Whether a file's name marks it as a label or mask (`label.nii.gz`, `p01_seg.nrrd`, `laendo.nrrd`)."""
+    stem = image_stem(path).lower()
+    return stem in LABEL_STEMS or bool(LABEL_WORDS & set(re.split(r"[_\-. ]+", stem)))
+
+
 def _flat_images(folder: Path) -> list[Path]:
-    """Image files directly in a folder (a flat folder of scans, or nnU-Net's imagesTs/), sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p) and not p.name.startswith("."))
+    """Image files directly in a folder (a flat folder of scans, or nnU-Net's imagesTs/), sorted by name; files
+    named as labels or masks are left out."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and is_image_file(p) and not p.name.startswith(".") and not is_label_name(p)
+    )
+
+
+def dicom_case_id(folder: Path) -> str:
+    """A DICOM series folder's case id: its name, or the folder above when the name is generic (`p07/series`
+    → `p07`; `p07/3` → `p07_3`, a numbered series)."""
+    folder = folder.resolve()
+    name, parent = folder.name, folder.parent.name
+    if name.lower() in GENERIC_FOLDER_NAMES and parent:
+        return parent
+    if name.isdigit() and parent:
+        return f"{parent}_{name}"
+    return name
+
+
+def _dicom_children(folder: Path) -> list[Path]:
+    """DICOM series folders directly below `folder` (a case folder holding `series/` and a label)."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and is_dicom_dir(p))
 
 
 def _folder_cases(path: Path, layout: str, h5_spacing) -> list[InputCase]:
@@ -103,9 +155,12 @@ def _folder_cases(path: Path, layout: str, h5_spacing) -> list[InputCase]:
         images = _flat_images(path) if layout == "auto" else []
         if not images and (path / "imagesTs").is_dir() and layout == "auto":
             images = _flat_images(path / "imagesTs")
-        if not images:
+        series = _dicom_children(path) if layout == "auto" else []
+        if not images and not series:
             raise
-        return [_file_case(image, h5_spacing) for image in images]
+        return [_file_case(image, h5_spacing) for image in images] + [
+            InputCase(dicom_case_id(folder), folder) for folder in series
+        ]
     if not refs:
         raise InputError(path, "folder holds neither a DICOM series nor a known dataset layout")
     return [
@@ -129,6 +184,8 @@ def collect_inputs(
         try:
             if path.is_dir() and not is_dicom_dir(path):
                 cases.extend(_folder_cases(path, layout, h5_spacing))
+            elif path.is_dir():
+                cases.append(InputCase(dicom_case_id(path), path))
             else:
                 cases.append(_file_case(path, h5_spacing))
         except InputError as error:
@@ -142,6 +199,27 @@ def collect_inputs(
         seen[case.case_id] = case.path
         unique.append(case)
     return unique, errors
+
+
+def named(cases: list[InputCase], case_id: str | None) -> list[InputCase]:
+    """The cases with `--case-id` applied: it names the one case of a single-case run."""
+    if case_id is None:
+        return cases
+    if len(cases) != 1:
+        raise InputError(None, f"--case-id names a single case; the inputs hold {len(cases)}")
+    if not case_id or any(c in case_id for c in "/\\") or case_id in (".", ".."):
+        raise InputError(None, f"--case-id {case_id!r} is not a usable folder name")
+    return [replace(cases[0], case_id=case_id)]
+
+
+def part(cases: list[InputCase], num_parts: int, part_id: int) -> list[InputCase]:
+    """Part `part_id` of `num_parts` of the cohort (nnU-Net's `-num_parts/-part_id`): the cases sorted by id,
+    every `num_parts`-th from `part_id`, so N jobs of an array cover each case exactly once without talking."""
+    if num_parts < 1 or not 0 <= part_id < num_parts:
+        raise InputError(None, f"--part-id must be within 0..{num_parts - 1} for --num-parts {num_parts}")
+    if num_parts == 1:
+        return cases  # the whole cohort, in the order given
+    return sorted(cases, key=lambda case: case.case_id)[part_id::num_parts]
 
 
 def distributed_rank() -> tuple[int, int]:

@@ -98,6 +98,7 @@ def predict_case(
     regional: bool = True,
 ) -> CaseOutcome:
     """Predict one input and write `<out_root>/<case_id>/`; InputError for anything wrong with the input."""
+    from atrialjsq.data.image_sanity import check_image_values
     from atrialjsq.data.plausibility import check_field_of_view
     from atrialjsq.quantify.surface_scar import scar_from_probabilities
     from atrialjsq.report.outputs import write_case_outputs
@@ -106,6 +107,7 @@ def predict_case(
     started = time.perf_counter()
     image = case.read()
     check_field_of_view(image.geometry, case.path)
+    check_image_values(image.array, image.geometry, case.path)  # a mask, CT or noise is refused, not predicted
     read_s = time.perf_counter() - started
     prediction = predictor.predict_volume(image, source=str(case.path))
     if prediction.la is None or prediction.p_normal is None or prediction.p_scar is None:
