@@ -399,3 +399,33 @@ def test_a_mask_ct_or_noise_is_refused_in_one_line_before_the_network(tmp_path, 
     assert len(errors) == 1 and f"{kind}.nii.gz" in errors[0] and reason in errors[0]
     assert not (tmp_path / "out" / kind).exists()
     assert "0 of 1 case written; 1 failed" in out
+
+
+def test_a_second_run_into_a_case_being_written_is_refused_and_finished_results_kept(
+    tmp_path, capsys, biased_bundle
+):
+    """Finding 4 of issue #26: two runs into one --out both said "written" and the second replaced the first."""
+    from atrialjsq.io.claim import claim
+
+    write_volume(lge_like(), tmp_path / "in" / "p1.nrrd")
+    args = [tmp_path / "in" / "p1.nrrd", "--out", tmp_path / "out", "--model", biased_bundle]
+    with claim(tmp_path / "out" / "p1"):  # another run holds it
+        code, out, err = run(capsys, *args)
+    assert code == 1 and "is being written by process" in err and not (tmp_path / "out" / "p1").exists()
+    # A run that finds the folder finished by another run after it planned leaves it alone.
+    from atrialjsq.workflows import predict as workflow
+
+    real = workflow._predict_case
+
+    def finished_meanwhile(*a, **k):
+        (tmp_path / "out" / "p1").mkdir(parents=True)
+        (tmp_path / "out" / "p1" / "report.json").write_text("{}")
+        return real(*a, **k)
+
+    workflow._predict_case = finished_meanwhile
+    try:
+        code, out, err = run(capsys, *args)
+    finally:
+        workflow._predict_case = real
+    assert code == 1 and "appeared while this output was written" in err
+    assert (tmp_path / "out" / "p1" / "report.json").read_text() == "{}"

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         args.out / "prediction",
         probability_maps=args.save_probabilities,
         figure=not args.no_figure,
+        existing="overwrite",  # the demo's own folder: a second `make demo` refreshes it
     )
     if outcome.out_dir is None:  # predict_case raises rather than return an outcome without its folder
         raise RuntimeError(f"{case.case_id}: the prediction has no output folder")

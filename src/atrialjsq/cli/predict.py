@@ -192,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
             figure=not args.no_figure,
             regional=not args.no_regional,
             progress=not args.quiet and rank == 0,  # one bar, not one per torchrun process
+            existing=existing_choice(args),
         )
     for outcome in outcomes:
         if outcome.ok:

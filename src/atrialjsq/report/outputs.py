@@ -69,8 +69,11 @@ def write_case_outputs(
     *,
     figure: bool = True,
     regional: bool = True,
+    replace: bool = True,
 ) -> Burden:
     """Write the whole case folder atomically and return the burden figures that went into report.json.
+    `replace=False`: a case folder that appeared while this one was computed (another run) is left alone and
+    `InputError` raised.
 
     `extra` carries what the caller knows and this module cannot: "timings" (dict of seconds), "case_id",
     "model", "model_version", "model_meta" (what the model was trained on), "warnings" (sentences for the
@@ -94,7 +97,7 @@ def write_case_outputs(
         breakdown, regional_json = _regional(image, result)
         timings["regional"] = time.perf_counter() - regional_started
 
-    with atomic_output(out_dir, owned=is_case_output) as tmp:
+    with atomic_output(out_dir, owned=is_case_output, replace=replace) as tmp:
         # The input's own Geometry object, not the result's (equal within tolerance), so headers match exactly.
         write_volume(Volume(result.la.array > 0, image.geometry), tmp / LA_FILE, label=True)
         write_volume(Volume(result.scar.array > 0, image.geometry), tmp / SCAR_FILE, label=True)

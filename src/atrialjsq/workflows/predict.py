@@ -96,8 +96,27 @@ def predict_case(
     probability_maps: bool = False,
     figure: bool = True,
     regional: bool = True,
+    existing: str = "refuse",
 ) -> CaseOutcome:
-    """Predict one input and write `<out_root>/<case_id>/`; InputError for anything wrong with the input."""
+    """Predict one input and write `<out_root>/<case_id>/`; InputError for anything wrong with the input.
+
+    The case folder is claimed for the whole case (`io.claim`): a second run into the same folder is refused,
+    and unless `existing` is "overwrite" a folder that another run finished meanwhile is never replaced."""
+    from atrialjsq.io.claim import claim
+
+    with claim(Path(out_root) / case.case_id):
+        return _predict_case(predictor, case, out_root, probability_maps, figure, regional, existing == "overwrite")
+
+
+def _predict_case(
+    predictor: Predictor,
+    case: InputCase,
+    out_root: str | Path,
+    probability_maps: bool,
+    figure: bool,
+    regional: bool,
+    replace: bool,
+) -> CaseOutcome:
     from atrialjsq.data.image_sanity import check_image_values
     from atrialjsq.data.plausibility import check_field_of_view
     from atrialjsq.quantify.surface_scar import scar_from_probabilities
@@ -127,6 +146,7 @@ def predict_case(
         _probability_maps(prediction) if probability_maps else None,
         figure=figure,
         regional=regional,
+        replace=replace,
     )
     timings["total"] = time.perf_counter() - started
     return CaseOutcome(case.case_id, str(case.path), out_dir, burden, None, timings, report_warnings(burden, extra))
@@ -217,6 +237,7 @@ def predict_cases(
     regional: bool = True,
     progress: bool = True,
     errors_to: TextIO | None = None,
+    existing: str = "refuse",
 ) -> list[CaseOutcome]:
     """Predict every case in turn with a progress bar; failures are printed as `error: <path>: <reason>`."""
     errors_to = errors_to or sys.stderr
@@ -226,7 +247,13 @@ def predict_cases(
         bar.set_postfix_str(case.case_id)
         try:
             outcome = predict_case(
-                predictor, case, out_root, probability_maps=probability_maps, figure=figure, regional=regional
+                predictor,
+                case,
+                out_root,
+                probability_maps=probability_maps,
+                figure=figure,
+                regional=regional,
+                existing=existing,
             )
         except InputError as error:
             tqdm.write(f"error: {error}", file=errors_to)

@@ -1,0 +1,44 @@
+"""The claim on an output folder: exclusive while held, released after, stale claims of dead processes taken."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from atrialjsq.errors import InputError
+from atrialjsq.io.claim import claim, lock_path
+
+
+def test_a_held_claim_refuses_a_second_writer_and_is_released(tmp_path):
+    folder = tmp_path / "out" / "case1"
+    with claim(folder) as lock:
+        assert lock == lock_path(folder) and lock.is_file()
+        assert json.loads(lock.read_text()) == {"host": socket.gethostname(), "pid": os.getpid()}
+        with pytest.raises(InputError, match="is being written by process") as caught:
+            with claim(folder):
+                pass
+        assert str(folder) in str(caught.value)
+    assert not lock_path(folder).exists()
+    with claim(folder):  # free again
+        pass
+
+
+def test_a_claim_left_by_a_dead_process_is_taken_over(tmp_path):
+    folder = tmp_path / "case2"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock_path(folder).write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout)}))
+    with claim(folder):
+        assert json.loads(lock_path(folder).read_text())["pid"] == os.getpid()
+
+
+def test_a_claim_from_another_host_is_respected(tmp_path):
+    folder = tmp_path / "case3"
+    lock_path(folder).write_text(json.dumps({"host": "other-node", "pid": 1}))
+    with pytest.raises(InputError, match="process 1 on other-node"):
+        with claim(folder):
+            pass
