@@ -40,3 +40,25 @@ def lasc_dir() -> Path:
     if not (SHARED_DATA / "cases").is_dir():
         pytest.skip("real LASC 2018 data not present (../shared/data/lasc2018)")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def reports_follow_the_schema(request):
+    """Every report.json a test writes under its tmp_path is validated against report.schema.json (the
+    documented contract: every key present, null for unknown values) after the test."""
+    # Asked for before the test runs, so that tmp_path is torn down after this check, not before it.
+    tmp_path = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if tmp_path is None:
+        return
+    import json
+
+    import jsonschema
+
+    from atrialjsq.report.report_json import REPORT_FORMAT, SCHEMA_FILE
+
+    schema = json.loads(SCHEMA_FILE.read_text())
+    for path in tmp_path.rglob("report.json"):
+        report = json.loads(path.read_text())
+        if isinstance(report, dict) and report.get("format") == REPORT_FORMAT:  # not a test's stand-in file
+            jsonschema.validate(report, schema)

@@ -97,7 +97,8 @@ def test_report_json_is_strict_and_complete(case, written):
     phantom, result = case
     out, burden = written
     report = json.loads((out / "report.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
-    assert report["model"] == {"name": "toy-net", "version": "1.2"}
+    unknown = {"trained_on": None, "domain": None, "not_trained_on": None}  # every key present, null when unknown
+    assert report["model"] == {"name": "toy-net", "version": "1.2", **unknown}
     assert report["method"] == "ajsqnet"
     assert report["scar"]["burden_percent"] == pytest.approx(100 * phantom.cap_fraction, abs=2.0)
     assert report["scar"]["burden_percent"] == pytest.approx(compute_burden(result).burden_percent)
@@ -114,7 +115,7 @@ def test_report_json_is_strict_and_complete(case, written):
     assert all(round(value, 3) == value for value in report["timings_s"].values())
     assert report["extra"] == {"seed": 3}
     assert "research use only" in report["notice"]
-    assert "warnings" not in report  # a plausible LA and no caller warning: nothing to say
+    assert report["warnings"] == []  # a plausible LA and no caller warning: nothing to say, and the key is there
     # A sharp phantom is unsure only near the cap's rim: a narrow range around the burden, one stage at both ends.
     span = report["scar"]["burden_range"]
     assert span["low_percent"] <= report["scar"]["burden_percent"] <= span["high_percent"]
@@ -122,20 +123,11 @@ def test_report_json_is_strict_and_complete(case, written):
     assert span["margin"] == 0.15 and span["stages"] == {"utah": "III", "decaaf": "III"}
 
 
-def _empty_entries(value, where=""):
-    if isinstance(value, dict):
-        found = [where] if not value else []
-        return found + [e for k, v in value.items() for e in _empty_entries(v, f"{where}.{k}")]
-    if isinstance(value, list):
-        return ([where] if not value else []) + [e for i, v in enumerate(value) for e in _empty_entries(v, where)]
-    return [where] if value is None or value == "" else []
-
-
-def test_report_json_has_no_empty_fields_and_names_both_burdens(written):
+def test_report_json_keeps_empty_fields_and_names_both_burdens(written):
+    """Finding 6 of issue #26: empty keys were dropped, so a script reading `warnings` got a KeyError."""
     report = json.loads((written[0] / "report.json").read_text())
-    # No empty entries anywhere, e.g. the network's missing IIR thresholds or a model without a version.
-    assert _empty_entries(report) == []
-    assert "burden_percent_at_thresholds" not in report["scar"]
+    assert report["warnings"] == [] and report["scar"]["burden_percent_at_thresholds"] == {}  # the network's: none
+    assert report["stage"]["not_staged"] is None and report["model"]["trained_on"] is None
     definitions = report["scar"]["definitions"]
     assert "mesh" in definitions["burden_percent"] and "voxels" in definitions["burden_percent_surface_voxels"]
     assert "scar_pct_auto" in definitions["burden_percent_surface_voxels"]
@@ -147,7 +139,7 @@ def test_an_implausible_la_is_flagged_and_not_staged(tmp_path):
     burden = write_case_outputs(tmp_path / "small", small.image, result, {"case_id": "small"}, figure=False)
     assert not burden.staged and any("LA volume" in flag for flag in burden.implausible)
     report = json.loads((tmp_path / "small" / "report.json").read_text())
-    assert "utah" not in report["stage"] and "decaaf" not in report["stage"]
+    assert report["stage"]["utah"] is None and report["stage"]["decaaf"] is None
     volume_ml = np.count_nonzero(small.la.array) * small.la.geometry.voxel_volume_mm3 / 1000
     assert f"LA volume {volume_ml:.1f} mL is outside the physiological range" in report["stage"]["not_staged"]
     assert any(w.startswith("implausible result: LA volume") for w in report["warnings"])
@@ -162,6 +154,7 @@ def test_model_domain_and_case_are_recorded(case, tmp_path):
     report = json.loads((tmp_path / "p9" / "report.json").read_text())
     assert report["model"] == {
         "name": "demo-net",
+        "version": None,
         "trained_on": "40 synthetic phantoms",
         "domain": "phantom",
         "not_trained_on": "real scans",
@@ -260,7 +253,7 @@ def test_a_model_outside_its_domain_withholds_the_stage_and_says_why(case, tmp_p
     assert not burden.staged and burden.not_staged_reason == "model outside its training domain"
     assert burden.stage_text() == "Utah/DECAAF not staged: model outside its training domain"
     report = json.loads((tmp_path / "x" / "report.json").read_text())
-    assert "utah" not in report["stage"]
+    assert report["stage"]["utah"] is None
     assert report["stage"]["not_staged"] == "model outside its training domain (see warnings)"
     assert report["warnings"] == [reason] and "withhold_stage" not in report.get("extra", {})
     assert burden.to_dict()["utah_stage"] is None and burden.to_dict()["decaaf_stage"] is None

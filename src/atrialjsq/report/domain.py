@@ -103,7 +103,10 @@ def _three_numbers(value: Any) -> list[float] | None:
 def model_record(meta: Mapping[str, Any] | None, name: str | None, version: str | None = None) -> dict[str, Any]:
     """The model's entry in report.json: name, version, what it was trained on and its domain."""
     meta = meta or {}
-    record = {"name": name, "version": version, "trained_on": meta.get("trained_on"), "domain": model_domain(meta)}
-    if meta.get("not_trained_on"):
-        record["not_trained_on"] = meta["not_trained_on"]
-    return record
+    return {
+        "name": name,
+        "version": version,
+        "trained_on": meta.get("trained_on"),
+        "domain": model_domain(meta),
+        "not_trained_on": meta.get("not_trained_on"),
+    }

@@ -35,7 +35,7 @@ from atrialjsq.quantify.regional import RegionalScar, analyse_regions
 from atrialjsq.quantify.regions import REGIONS
 from atrialjsq.quantify.surface_scar import SurfaceScar
 from atrialjsq.report.figures import render_report_figure
-from atrialjsq.report.report_json import build_report, drop_empty, write_report_json
+from atrialjsq.report.report_json import build_report, plain_json, write_report_json
 from atrialjsq.report.scar_map import render_scar_map
 from atrialjsq.surface.mesh import write_mesh
 
@@ -126,7 +126,7 @@ def write_case_outputs(
         timings["outputs"] = time.perf_counter() - started
         extra["timings"] = timings
         report = build_report(image, result, burden, extra)
-        report["regional"] = drop_empty(regional_json)
+        report["regional"] = plain_json(regional_json)
         write_report_json(report, tmp / REPORT_JSON)
     return burden
 

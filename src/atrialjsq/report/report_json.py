@@ -1,8 +1,9 @@
 """report.json: one case's LA and scar numbers, how they were obtained, and how long it took.
 
-Plain JSON types only, keys stable across methods, so that `evaluate`, `compare` and spreadsheets can read
-the reports of the network and of the classic baselines alike. Empty entries (None, "", {}, []) are left out
-and timings are rounded to the millisecond, so the file holds what is known and nothing else.
+Plain JSON types only, keys stable across methods, so that `evaluate`, `compare`, spreadsheets and scripts can
+read the reports of the network and of the classic baselines alike: every documented key is always present
+(null where a value is unknown, [] where a list is empty; `report.schema.json` beside this module is the
+contract, and tests validate every report they write against it). Timings are rounded to the millisecond.
 """
 
 from __future__ import annotations
@@ -48,35 +49,21 @@ _KNOWN_EXTRA = (
 )
 
 
-def _plain(value: Any) -> Any:
+def plain_json(value: Any) -> Any:
     """numpy scalars/arrays and paths to JSON types; non-finite floats to None (JSON has no NaN)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_json(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
+        return plain_json(value.tolist())
     if isinstance(value, np.generic):
-        return _plain(value.item())
+        return plain_json(value.item())
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def drop_empty(value: Any) -> Any:
-    """Nested dicts and lists without None, "" and empty containers (0 and False are kept: they are values)."""
-    if isinstance(value, dict):
-        cleaned = {key: drop_empty(item) for key, item in value.items()}
-        return {key: item for key, item in cleaned.items() if not _empty(item)}
-    if isinstance(value, list):
-        return [drop_empty(item) for item in value if not _empty(drop_empty(item))]
-    return value
-
-
-def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, dict, list)) and len(value) == 0)
 
 
 def report_warnings(burden: Burden, extra: dict[str, Any] | None = None) -> list[str]:
@@ -87,11 +74,21 @@ def report_warnings(burden: Burden, extra: dict[str, Any] | None = None) -> list
     return [*(extra or {}).get("warnings", []), *burden.reading_caveats(), *implausible]
 
 
+SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
+
+
 def _stage(burden: Burden) -> dict[str, Any]:
+    """Both stages, or null for both with the reason in `not_staged` (null when staged)."""
     if not burden.staged:
         untrusted = ["model outside its training domain (see warnings)"] if burden.untrusted else []
-        return {"not_staged": "; ".join([*untrusted, *burden.implausible]), "conventions": STAGE_CONVENTIONS}
-    return {"utah": burden.utah_stage, "decaaf": burden.decaaf_stage, "conventions": STAGE_CONVENTIONS}
+        reason = "; ".join([*untrusted, *burden.implausible])
+        return {"utah": None, "decaaf": None, "not_staged": reason, "conventions": STAGE_CONVENTIONS}
+    return {
+        "utah": burden.utah_stage,
+        "decaaf": burden.decaaf_stage,
+        "not_staged": None,
+        "conventions": STAGE_CONVENTIONS,
+    }
 
 
 def build_report(image: Volume, result: SurfaceScar, burden: Burden, extra: dict[str, Any] | None = None) -> dict:
@@ -129,14 +126,15 @@ def build_report(image: Volume, result: SurfaceScar, burden: Burden, extra: dict
         "parameters": result.parameters,
         "timings_s": timings,
         "extra": {k: v for k, v in extra.items() if k not in _KNOWN_EXTRA},
+        "regional": {"unavailable": "not computed"},  # write_case_outputs puts the breakdown (or why not) here
     }
-    return drop_empty(_plain(report))
+    return plain_json(report)
 
 
 def write_report_json(report: dict, path: str | Path) -> Path:
     """Write atomically, pretty-printed; refuses NaN so the file is strict JSON."""
     path = Path(path)
-    text = json.dumps(_plain(report), indent=2, allow_nan=False)
+    text = json.dumps(plain_json(report), indent=2, allow_nan=False)
     with atomic_path(path) as tmp:
         tmp.write_text(text + "\n", encoding="utf-8")
     return path
