@@ -401,9 +401,7 @@ def test_a_mask_ct_or_noise_is_refused_in_one_line_before_the_network(tmp_path, 
     assert "0 of 1 case written; 1 failed" in out
 
 
-def test_a_second_run_into_a_case_being_written_is_refused_and_finished_results_kept(
-    tmp_path, capsys, biased_bundle
-):
+def test_a_second_run_into_a_case_being_written_is_refused_and_finished_results_kept(tmp_path, capsys, biased_bundle):
     """Finding 4 of issue #26: two runs into one --out both said "written" and the second replaced the first."""
     from atrialjsq.io.claim import claim
 
@@ -424,8 +422,48 @@ def test_a_second_run_into_a_case_being_written_is_refused_and_finished_results_
 
     workflow._predict_case = finished_meanwhile
     try:
-        code, out, err = run(capsys, *args)
+        code, _out, err = run(capsys, *args)
     finally:
         workflow._predict_case = real
     assert code == 1 and "appeared while this output was written" in err
     assert (tmp_path / "out" / "p1" / "report.json").read_text() == "{}"
+
+
+def test_a_batch_writes_a_summary_table_and_an_interrupted_one_says_how_to_resume(
+    tmp_path, capsys, biased_bundle, monkeypatch
+):
+    """Finding 6 of issue #26: no table of a batch's cases, and an interrupted batch said only "interrupted"."""
+    import csv
+
+    from atrialjsq.workflows import predict as workflow
+
+    for name in ("a", "b", "c"):
+        write_volume(lge_like(), tmp_path / "in" / f"{name}.nrrd")
+    write_volume(Volume(np.zeros(GEOMETRY.shape, np.uint8), GEOMETRY), tmp_path / "in" / "d.nrrd")  # refused
+    code, out, err = run(capsys, tmp_path / "in", "--out", tmp_path / "out", "--model", biased_bundle)
+    assert code == 1
+    rows = list(csv.DictReader((tmp_path / "out" / "summary.csv").open()))
+    statuses = [(r["case"], r["status"]) for r in rows]
+    assert statuses == [("a", "written"), ("b", "written"), ("c", "written"), ("d", "failed")]
+    report = json.loads((tmp_path / "out" / "a" / "report.json").read_text())
+    assert float(rows[0]["burden_percent"]) == round(report["scar"]["burden_percent"], 2)
+    assert float(rows[0]["la_volume_ml"]) == round(report["la"]["volume_ml"], 2)
+    assert "a label or mask" in rows[3]["error"]
+
+    real = workflow.predict_case
+    calls = []
+
+    def stop_at_the_second(*args, **kwargs):
+        calls.append(args[1].case_id)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(workflow, "predict_case", stop_at_the_second)
+    code, _out, err = run(capsys, tmp_path / "in", "--out", tmp_path / "again", "--model", biased_bundle)
+    assert code == 130
+    assert "interrupted: 1 of 4 cases written, 3 not run" in err and "--skip-existing" in err
+    rows = list(csv.DictReader((tmp_path / "again" / "summary.csv").open()))
+    statuses = [(r["case"], r["status"]) for r in rows]
+    assert statuses == [("a", "written"), ("b", "not_run"), ("c", "not_run"), ("d", "not_run")]
+    assert sorted(p.name for p in (tmp_path / "again").iterdir() if p.is_dir()) == ["a"]

@@ -152,6 +152,12 @@ def summary_line(outcome) -> str:
     )
 
 
+def summary_name(num_parts: int, part_id: int, rank: int, world: int) -> str:
+    """summary.csv, or one per part / torchrun process so that parallel runs into one --out never collide."""
+    tags = ([f"part{part_id}of{num_parts}"] if num_parts > 1 else []) + ([f"rank{rank}of{world}"] if world > 1 else [])
+    return "summary" + "".join(f"_{tag}" for tag in tags) + ".csv"
+
+
 def existing_choice(args: argparse.Namespace) -> str:
     """What to do with existing case folders (see `atrialjsq.workflows.predict.plan_outputs`)."""
     return "overwrite" if args.overwrite else ("skip" if args.skip_existing else "refuse")
@@ -162,7 +168,14 @@ def run(args: argparse.Namespace) -> int:
 
     from atrialjsq.infer.inputs import collect_inputs, distributed_rank, named, part, shard
     from atrialjsq.io.output_check import check_output_folder
-    from atrialjsq.workflows.predict import plan_outputs, predict_cases
+    from atrialjsq.workflows.predict import (
+        BatchInterrupted,
+        CaseOutcome,
+        plan_outputs,
+        predict_cases,
+        summary_rows,
+        write_summary,
+    )
 
     check_output_folder(args.out)  # a file in the way or a read-only disk fails now, not after the network
     cases, errors = collect_inputs(args.inputs, args.layout, args.h5_spacing)
@@ -181,19 +194,33 @@ def run(args: argparse.Namespace) -> int:
         have = "has an output folder" if len(plan.conflicts) == 1 else "have output folders"
         print(f"nothing written: {len(plan.conflicts)} of {plural(total, 'case')} {have} already", file=sys.stderr)
         return 1
-    outcomes = []
+    outcomes: list = []
+    summary = args.out / summary_name(args.num_parts, args.part_id, rank, world)
+    unreadable = [CaseOutcome(case_id=str(e.path or e), source=str(e.path or ""), error=str(e)) for e in errors]
     if plan.todo:
         predictor = build_predictor(args)
-        outcomes = predict_cases(
-            predictor,
-            plan.todo,
-            args.out,
-            probability_maps=args.save_probabilities,
-            figure=not args.no_figure,
-            regional=not args.no_regional,
-            progress=not args.quiet and rank == 0,  # one bar, not one per torchrun process
-            existing=existing_choice(args),
-        )
+        try:
+            outcomes = predict_cases(
+                predictor,
+                plan.todo,
+                args.out,
+                probability_maps=args.save_probabilities,
+                figure=not args.no_figure,
+                regional=not args.no_regional,
+                progress=not args.quiet and rank == 0,  # one bar, not one per torchrun process
+                existing=existing_choice(args),
+            )
+        except BatchInterrupted as stop:
+            pending = plan.todo[len(stop.outcomes) :]
+            write_summary(summary, summary_rows(unreadable + stop.outcomes, plan.skipped, pending))
+            written = sum(outcome.ok for outcome in stop.outcomes)
+            print(
+                f"interrupted: {written} of {plural(total, 'case')} written, {len(pending)} not run (the case in "
+                f"progress left no folder); rerun the same command with --skip-existing to finish; {summary}",
+                file=sys.stderr,
+            )
+            return 130
+    write_summary(summary, summary_rows(unreadable + outcomes, plan.skipped, []))
     for outcome in outcomes:
         if outcome.ok:
             print(summary_line(outcome))

@@ -227,6 +227,70 @@ def _report_extra(
     }
 
 
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C in a batch: carries the outcomes of the cases finished before it (the current one left no folder)."""
+
+    def __init__(self, outcomes: list[CaseOutcome]) -> None:
+        super().__init__()
+        self.outcomes = outcomes
+
+
+SUMMARY_COLUMNS = (
+    "case",
+    "status",
+    "la_volume_ml",
+    "burden_percent",
+    "utah",
+    "decaaf",
+    "warnings",
+    "seconds",
+    "source",
+    "error",
+)
+
+
+def summary_rows(outcomes: list[CaseOutcome], skipped: list[InputCase], pending: list[InputCase]) -> list[dict]:
+    """One row per case of a batch: written (with its headline numbers), failed (with the error), skipped
+    (finished before) or not_run (after an interruption)."""
+    rows = []
+    for outcome in outcomes:
+        row: dict[str, Any] = {"case": outcome.case_id, "source": outcome.source}
+        if outcome.ok and outcome.burden is not None:
+            burden = outcome.burden
+            staged = burden.staged
+            row.update(
+                status="written",
+                la_volume_ml=round(burden.la_volume_ml, 2),
+                burden_percent=round(burden.burden_percent, 2),
+                utah=burden.utah_stage if staged else "",
+                decaaf=burden.decaaf_stage if staged else "",
+                warnings=len(outcome.warnings),
+                seconds=round(outcome.timings.get("total", 0.0), 2),
+            )
+        else:
+            row.update(status="failed", error=outcome.error or "")
+        rows.append(row)
+    rows += [{"case": case.case_id, "source": str(case.path), "status": "skipped"} for case in skipped]
+    rows += [{"case": case.case_id, "source": str(case.path), "status": "not_run"} for case in pending]
+    return rows
+
+
+def write_summary(path: str | Path, rows: list[dict]) -> Path:
+    """The batch's summary CSV, written atomically (a spreadsheet opens it; `case` matches the folder names)."""
+    import csv
+
+    from atrialjsq.io.atomic import atomic_path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=SUMMARY_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({column: row.get(column, "") for column in SUMMARY_COLUMNS})
+    return path
+
+
 def predict_cases(
     predictor: Predictor,
     cases: list[InputCase],
@@ -241,7 +305,7 @@ def predict_cases(
 ) -> list[CaseOutcome]:
     """Predict every case in turn with a progress bar; failures are printed as `error: <path>: <reason>`."""
     errors_to = errors_to or sys.stderr
-    outcomes = []
+    outcomes: list[CaseOutcome] = []
     bar = tqdm(cases, desc="predict", unit="case", disable=not progress or len(cases) < 2, file=sys.stderr)
     for case in bar:
         bar.set_postfix_str(case.case_id)
@@ -258,6 +322,9 @@ def predict_cases(
         except InputError as error:
             tqdm.write(f"error: {error}", file=errors_to)
             outcome = CaseOutcome(case.case_id, str(case.path), error=str(error))
+        except KeyboardInterrupt:
+            bar.close()
+            raise BatchInterrupted(outcomes) from None
         for warning in outcome.warnings:
             tqdm.write(f"warning: {outcome.out_dir}: {warning}", file=errors_to)
         outcomes.append(outcome)
