@@ -408,7 +408,7 @@ def test_a_second_run_into_a_case_being_written_is_refused_and_finished_results_
     write_volume(lge_like(), tmp_path / "in" / "p1.nrrd")
     args = [tmp_path / "in" / "p1.nrrd", "--out", tmp_path / "out", "--model", biased_bundle]
     with claim(tmp_path / "out" / "p1"):  # another run holds it
-        code, out, err = run(capsys, *args)
+        code, _out, err = run(capsys, *args)
     assert code == 1 and "is being written by process" in err and not (tmp_path / "out" / "p1").exists()
     # A run that finds the folder finished by another run after it planned leaves it alone.
     from atrialjsq.workflows import predict as workflow
@@ -440,7 +440,7 @@ def test_a_batch_writes_a_summary_table_and_an_interrupted_one_says_how_to_resum
     for name in ("a", "b", "c"):
         write_volume(lge_like(), tmp_path / "in" / f"{name}.nrrd")
     write_volume(Volume(np.zeros(GEOMETRY.shape, np.uint8), GEOMETRY), tmp_path / "in" / "d.nrrd")  # refused
-    code, out, err = run(capsys, tmp_path / "in", "--out", tmp_path / "out", "--model", biased_bundle)
+    code, _out, err = run(capsys, tmp_path / "in", "--out", tmp_path / "out", "--model", biased_bundle)
     assert code == 1
     rows = list(csv.DictReader((tmp_path / "out" / "summary.csv").open()))
     statuses = [(r["case"], r["status"]) for r in rows]
