@@ -189,3 +189,26 @@ def test_cli_scores_the_good_cases_and_lists_every_bad_one(dataset, tmp_path, ca
     assert [entry["case"] for entry in document["failed"]] == ["fourth", "third"]
     assert "manual LA" in document["definitions"]["scar_pct_auto"]
     assert {p: p.read_bytes() for p in tmp_path.rglob("*.nii.gz")} == before  # inputs untouched
+
+
+@pytest.mark.parametrize("layout", ["image-label", "imagesTs"])
+def test_image_label_folders_and_nnunet_test_sets_are_references_too(tmp_path, layout):
+    """Finding 6 of issue #26: evaluate took only LAScarQS file names, so `<case>/image + label` had to be renamed."""
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    image = np.random.default_rng(0).normal(100, 10, SHAPE).astype(np.float32)
+    truth = _box(10, 50) + _half(30) * _box(10, 50)  # 1 = LA, 2 = scar on the LA (imagesTr coding)
+    for case in ("perfect", "shifted"):
+        if layout == "image-label":
+            write_volume(Volume(image, Geometry(SHAPE, SPACING)), gt / case / "image.nii.gz")
+            _write(gt / case / "label.nii.gz", truth.astype(np.uint8))
+        else:
+            write_volume(Volume(image, Geometry(SHAPE, SPACING)), gt / "imagesTs" / f"{case}_0000.nii.gz")
+            _write(gt / "labelsTs" / f"{case}.nii.gz", truth.astype(np.uint8))
+    _write(pred / "perfect" / "LA_predict.nii.gz", _box(10, 50))
+    _write(pred / "perfect" / "scar_predict.nii.gz", _half(30))
+    _write(pred / "shifted" / "LA_predict.nii.gz", _box(12, 52))
+    _write(pred / "shifted" / "scar_predict.nii.gz", _half(35))
+    rows = {row["case"]: row for row in evaluate_dirs(pred, gt, progress=False).rows}
+    assert rows["perfect"]["Dice_LA"] == 1.0 and rows["perfect"]["Dice_s"] == 1.0
+    assert rows["shifted"]["Dice_LA"] == pytest.approx(38 / 40)  # as the LAScarQS-named case above
+    assert rows["shifted"]["Dice_s"] == pytest.approx(2 * 760 / (760 + 980))

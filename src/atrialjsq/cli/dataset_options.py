@@ -6,7 +6,7 @@ import argparse
 
 from atrialjsq.cli.text import add_xyz_argument, positive
 
-LAYOUT_HELP = "auto, lascarqs1, lascarqs2, lasc2018, lasc2018-h5 or imagesTr (default: auto)"
+LAYOUT_HELP = "auto, lascarqs1, lascarqs2, lasc2018, lasc2018-h5, imagesTr, imagesTs or image-label (default: auto)"
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:

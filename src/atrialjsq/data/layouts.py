@@ -15,6 +15,9 @@ Supported layouts (detected from the files present, or named explicitly):
 - ``imagesTr``    nnU-Net style: ``imagesTr/<id>_0000.nii.gz`` and ``labelsTr/<id>.nii.gz`` with values
   {0, 1, 2}: 1 = LA, 2 = scar. Scar voxels count as LA too (a one-label map must give each voxel one class,
   and scar drawn over the LA must not punch holes in it); a case has a scar label only if value 2 occurs.
+- ``imagesTs``    the same for nnU-Net's test split: ``imagesTs/`` and ``labelsTs/``.
+- ``image-label`` the plainest export: ``<case>/image.<ext>`` and ``label.<ext>`` (NIfTI, NRRD or MHA), the
+  label coded as ``imagesTr`` (1 = LA, 2 = scar, or {0, 255} for an LA-only mask).
 
 Labels are put on the image's grid: a label whose geometry differs from its image beyond a small tolerance
 is an `InputError` naming the label file; within tolerance it takes the image's geometry exactly.
@@ -35,7 +38,8 @@ from atrialjsq.io.geometry import Geometry
 from atrialjsq.io.image_io import read_volume
 from atrialjsq.io.volume import Volume
 
-LAYOUTS = ("lascarqs1", "lascarqs2", "lasc2018", "lasc2018-h5", "imagesTr")
+LAYOUTS = ("lascarqs1", "lascarqs2", "lasc2018", "lasc2018-h5", "imagesTr", "imagesTs", "image-label")
+PLAIN_EXTENSIONS = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 DEFAULT_H5_SPACING = (0.625, 0.625, 1.25)
 GEOMETRY_TOLERANCE = 1e-3
 
@@ -88,6 +92,16 @@ def folder_layout(folder: Path) -> str | None:
         return "lasc2018"
     if (folder / "mri_norm2.h5").exists():
         return "lasc2018-h5"
+    if _plain_file(folder, "image") is not None:
+        return "image-label"
+    return None
+
+
+def _plain_file(folder: Path, stem: str) -> Path | None:
+    """`<folder>/<stem>.<ext>` for the first image extension that exists."""
+    for extension in PLAIN_EXTENSIONS:
+        if (folder / f"{stem}{extension}").is_file():
+            return folder / f"{stem}{extension}"
     return None
 
 
@@ -96,6 +110,10 @@ def _family(layout: str) -> str:
 
 
 def _folder_ref(folder: Path, layout: str, spacing) -> CaseRef:
+    if layout == "image-label":
+        image = _plain_file(folder, "image") or folder / "image.nii.gz"
+        label = _plain_file(folder, "label") or folder / "label.nii.gz"
+        return CaseRef(folder.name, layout, image, {"la": label})
     image_name, label_names = _FOLDER_FILES[layout]
     if layout == "lasc2018-h5":
         spacing = tuple(float(s) for s in (spacing or DEFAULT_H5_SPACING))
@@ -110,14 +128,16 @@ def _folder_ref(folder: Path, layout: str, spacing) -> CaseRef:
     )
 
 
-def _index_images_tr(root: Path) -> list[CaseRef]:
-    images = sorted(p for p in (root / "imagesTr").iterdir() if p.name.endswith(_NNUNET_SUFFIX))
+def _index_images_tr(root: Path, split: str = "Tr") -> list[CaseRef]:
+    """nnU-Net's `images<split>/` and `labels<split>/` (split "Tr" or "Ts")."""
+    folder = root / f"images{split}"
+    images = sorted(p for p in folder.iterdir() if p.name.endswith(_NNUNET_SUFFIX))
     refs = []
     for image in images:
         case_id = image.name[: -len(_NNUNET_SUFFIX)]
-        refs.append(CaseRef(case_id, "imagesTr", image, {"la": root / "labelsTr" / f"{case_id}.nii.gz"}))
+        refs.append(CaseRef(case_id, f"images{split}", image, {"la": root / f"labels{split}" / f"{case_id}.nii.gz"}))
     if not refs:
-        raise InputError(root / "imagesTr", f"no images named <id>{_NNUNET_SUFFIX}")
+        raise InputError(folder, f"no images named <id>{_NNUNET_SUFFIX}")
     return refs
 
 
@@ -140,10 +160,14 @@ def index_dataset(root: str | Path, layout: str = "auto", spacing=None) -> list[
     if not root.is_dir():
         raise InputError(root, "expected a dataset folder or a case folder, got a file")
 
-    if layout == "imagesTr" or (layout == "auto" and (root / "imagesTr").is_dir()):
-        if not (root / "imagesTr").is_dir():
-            raise InputError(root, "layout imagesTr needs an imagesTr/ folder")
-        return _index_images_tr(root)
+    for split in ("Tr", "Ts"):
+        nnunet = f"images{split}"
+        # imagesTs/ alone is a folder of scans to predict; with labelsTs/ beside it, a test set with references.
+        found = (root / nnunet).is_dir() and (split == "Tr" or (root / f"labels{split}").is_dir())
+        if layout == nnunet or (layout == "auto" and found):
+            if not (root / nnunet).is_dir():
+                raise InputError(root, f"layout {nnunet} needs an {nnunet}/ folder")
+            return _index_images_tr(root, split)
 
     own = folder_layout(root)
     folders = [root] if own is not None else _case_folders(root)
@@ -155,8 +179,8 @@ def index_dataset(root: str | Path, layout: str = "auto", spacing=None) -> list[
         if not families:
             raise InputError(
                 root,
-                "no known dataset layout found (expected case folders with enhanced.nii.gz, lgemri.nrrd or "
-                "mri_norm2.h5, or an imagesTr/ folder)",
+                "no known dataset layout found (expected case folders with enhanced.nii.gz, lgemri.nrrd, "
+                "mri_norm2.h5 or image.nii.gz + label.nii.gz, or imagesTr/ + labelsTr/)",
             )
         if len(families) > 1:
             raise InputError(root, f"case folders of several layouts ({', '.join(families)}); name one with --layout")
@@ -254,7 +278,9 @@ def _decode_labels(ref: CaseRef, names: list[str], array: np.ndarray, path: Path
     if ref.layout == "lasc2018-h5":
         _check_values(values, [{0, 1}], path)
         return {"la": (array != 0).astype(np.uint8)}
-    if ref.layout == "imagesTr":
+    if ref.layout == "image-label" and {int(v) for v in values} <= {0, 255}:
+        return {"la": (array != 0).astype(np.uint8)}
+    if ref.layout in ("imagesTr", "imagesTs", "image-label"):
         _check_values(values, [{0, 1, 2}], path)
         masks = {"la": (array != 0).astype(np.uint8)}
         if 2 in values:
