@@ -26,11 +26,11 @@ COMMAND = "python scripts/cli_reference.py"
 
 HEADER = f"""# Command-line reference
 
-Generated from the `atrialjsq` argument parser by `{COMMAND}`; do not edit by hand. `make test` fails
-when this page differs from what the script writes (`tests/test_docs.py`). Every command also takes `-h` /
-`--help`, which prints the same text in the terminal. Triples are written `X Y Z` (millimetres for spacings).
-What each command is for, and what all commands share (errors, atomic outputs, `--overwrite`):
-[commands.md](commands.md).
+Generated from the `atrialjsq` argument parser by `{COMMAND}`; do not edit by hand.
+`make test` fails when this page differs from what the script writes (`tests/test_docs.py`). Every command
+also takes `-h` / `--help`, which prints the same text in the terminal. Triples are written `X Y Z`
+(millimetres for spacings). What each command is for, and what all commands share (errors, atomic outputs,
+`--overwrite`): [commands](commands.md).
 """
 
 _CODE_SPAN = re.compile(r"(`[^`]*`)")
@@ -72,7 +72,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> list[argparse._SubParsersAct
 def _commands(parser: argparse.ArgumentParser) -> Iterator[tuple[argparse.ArgumentParser, str]]:
     """Every parser below `parser` (depth first, in the order of --help) with its one-line help."""
     for group in _subparsers(parser):
-        helps = {action.dest: action.help or "" for action in group._choices_actions}
+        helps = {action.dest: _help(action, parser.prog) for action in group._choices_actions}
         for name, sub in group.choices.items():
             yield sub, helps.get(name, "")
             yield from _commands(sub)
@@ -152,7 +152,7 @@ def render() -> str:
         from atrialjsq.cli import build_parser
 
         parser = build_parser()
-        lines = HEADER.splitlines() + [""]
+        lines = [*HEADER.splitlines(), ""]
         contents = []
         sections = []
         for command, summary in _commands(parser):

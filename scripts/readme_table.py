@@ -1,10 +1,11 @@
-"""Copy a results table written by `atrialjsq` (a Markdown file) into the README between its markers.
+"""Copy a results table written by `atrialjsq` (a Markdown file) into a documentation page between its markers.
 
     python scripts/readme_table.py docs/results/table5_real/table5_real.md table5-real
 
-The README holds `<!-- NAME -->` and `<!-- /NAME -->` on lines of their own; everything between them is replaced
-by the table and the lines under it (the file's heading is dropped: the README section has its own). The README
-is written to a temporary name and renamed, so an interrupted run leaves it as it was.
+The page (`--readme`, default docs/results/paper-tables.md, where the study tables live) holds `<!-- NAME -->` and
+`<!-- /NAME -->` on lines of their own; everything between them is replaced by the table and the lines under it
+(the file's heading is dropped: the page's section has its own). The page is written to a temporary name and
+renamed, so an interrupted run leaves it as it was.
 """
 
 from __future__ import annotations
@@ -48,7 +49,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("table", type=Path, help="Markdown table written by an atrialjsq experiment")
     parser.add_argument("name", help="marker name in the README (<!-- NAME --> ... <!-- /NAME -->)")
-    parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    parser.add_argument(
+        "--readme",
+        type=Path,
+        default=Path("docs/results/paper-tables.md"),
+        help="Markdown page holding the markers (default: docs/results/paper-tables.md)",
+    )
     args = parser.parse_args()
     try:
         body = table_body(args.table.read_text())

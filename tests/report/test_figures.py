@@ -82,14 +82,33 @@ def test_more_warnings_than_the_figure_holds_point_to_report_json_and_the_title_
     result = scar_from_probabilities(phantom.la, phantom.p_normal, phantom.p_scar)
     burden = compute_burden(result)
     burden.untrusted = ["model outside"]
-    six = [f"warning number {i}" for i in range(6)]
-    figure = build_report_figure(phantom.image, result, burden, {"warnings": six})
+    eight = [f"warning number {i}" for i in range(8)]
+    figure = build_report_figure(phantom.image, result, burden, {"warnings": eight})
     try:
         [block] = [t.get_text() for t in figure.texts if t.get_text().startswith("WARNING")]
         lines = block.splitlines()
         assert len(lines) == MAX_WARNING_LINES
         assert lines[:-1] == [f"WARNING: warning number {i}" for i in range(MAX_WARNING_LINES - 1)]
-        assert lines[-1] == "... and more: 6 warnings in all, see report.json"
+        assert lines[-1] == f"... and {8 - (MAX_WARNING_LINES - 1)} more warning(s): see report.json"
         assert "not staged (model outside its training domain)" in figure._suptitle.get_text()
+    finally:
+        matplotlib.pyplot.close(figure)
+
+
+def test_long_warnings_and_footer_are_wrapped_whole_not_cut():
+    """Finding 5 of issue #26: report.png cut its footer and warning lines ("each …", "check the …")."""
+    phantom = cap_phantom(radius_mm=18.0, spacing=(1.5, 1.5, 1.5))
+    result = scar_from_probabilities(phantom.la, phantom.p_normal, phantom.p_scar)
+    long = "the LA touches the image border over 340 mm2: " + " ".join(f"word{i}" for i in range(40)) + " check the end"
+    trained = "all 80 cases, " + " ".join(f"detail{i}" for i in range(30)) + " each twice"
+    annotations = {"warnings": [long], "model": "m", "trained_on": trained, "case_id": "c"}
+    figure = build_report_figure(phantom.image, result, compute_burden(result), annotations)
+    try:
+        texts = [t.get_text() for t in figure.texts]
+        [block] = [t for t in texts if t.startswith("WARNING")]
+        assert len(block.splitlines()) >= 2 and " ".join(block.split()) == f"WARNING: {long}"
+        [footer] = [t for t in texts if t.startswith("case c")]
+        assert len(footer.splitlines()) >= 2 and "detail29 each twice" in " ".join(footer.split())
+        assert "…" not in footer and "..." not in block
     finally:
         matplotlib.pyplot.close(figure)

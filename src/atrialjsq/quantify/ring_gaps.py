@@ -13,8 +13,10 @@ vertex nearest to the scar is farthest from it) has its bottleneck there: the mi
 `PLUG_MARGIN_MM` of its middle) and the search repeated (a bottleneck next to an earlier gap widens that gap's
 plug instead) until the ring closes, the next gap is narrower than `MIN_GAP_MM` (below the mesh's resolution),
 or `MAX_GAPS` were found.
-A side without any scar within `RING_REACH_MM` of its ostium rim has no ring at all: open, no gaps listed,
-and a note saying so.
+A side whose antrum band (the wall within `RING_REACH_MM` of its ostium rim) has scar at fewer than
+`MIN_RING_COVERAGE` of the angles round the side's axis (in `COVERAGE_BINS` sectors) has no ring at all: open, no
+gaps listed, and a note saying so. A lesion that goes less than a quarter of the way round the veins is not a
+ring (a stray patch of fibrosis would otherwise read as a ring with one 76 mm gap).
 
 Each gap also gets an angle round the side's axis (body centroid → mean of the side's ostia), from the side's
 superior direction (0°) through posterior (90°), inferior (180°) and anterior (270°), for both sides. A lesion
@@ -37,6 +39,8 @@ RING_REACH_MM = 20.0
 PLUG_MARGIN_MM = 1.5
 MIN_GAP_MM = 1.0
 MAX_GAPS = 8
+MIN_RING_COVERAGE = 0.25  # share of the sectors round the side's axis that must hold scar
+COVERAGE_BINS = 36  # 10° sectors
 
 
 @dataclass
@@ -73,6 +77,15 @@ def antrum_axes(frame: LAFrame, ostia_mm: list[np.ndarray]) -> np.ndarray:
     return np.stack([w, e1, e2])
 
 
+def angular_coverage(offsets: np.ndarray, e1: np.ndarray, e2: np.ndarray) -> float:
+    """Share of the `COVERAGE_BINS` sectors round the side's axis (angle in the e1-e2 plane) holding a point."""
+    if not len(offsets):
+        return 0.0
+    angle = np.arctan2(offsets @ e2, offsets @ e1) % (2 * np.pi)
+    sectors = np.minimum((angle / (2 * np.pi) * COVERAGE_BINS).astype(int), COVERAGE_BINS - 1)
+    return len(np.unique(sectors)) / COVERAGE_BINS
+
+
 def ring_analysis(
     mesh: Mesh,
     regions: np.ndarray,
@@ -97,9 +110,16 @@ def ring_analysis(
     if not sink.any():
         return AntrumRing(side, None, note=f"undetermined: no wall beyond {RING_REACH_MM:.0f} mm of the sleeves")
     scar = np.asarray(scar, dtype=bool) & wall
-    if not (scar & band).any():
-        return AntrumRing(side, False, note=f"no ring: no scar within {RING_REACH_MM:.0f} mm of the ostia")
     _, e1, e2 = antrum_axes(frame, ostia_mm)
+    coverage = angular_coverage(mesh.vertices_mm[scar & band] - frame.origin, e1, e2)
+    if coverage < MIN_RING_COVERAGE:
+        what = "no scar" if coverage == 0 else f"scar round {100 * coverage:.0f} % of the way"
+        return AntrumRing(
+            side,
+            False,
+            note=f"no ring: {what} within {RING_REACH_MM:.0f} mm of the ostia (a ring goes at least "
+            f"{100 * MIN_RING_COVERAGE:.0f} % round)",
+        )
     gaps: list[RingGap] = []
     plugs: list[float] = []  # each gap's plug radius, less the margin
     for _ in range(4 * MAX_GAPS):

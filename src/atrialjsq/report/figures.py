@@ -33,7 +33,10 @@ _MARGIN_MM = 12.0
 _POSITIVE, _NEGATIVE = "LPS", "RAI"
 _SCALE_BARS_MM = (5, 10, 20, 50, 100)
 
-MAX_WARNING_LINES = 4  # red lines above the panels
+MAX_WARNING_LINES = 6  # red lines above the panels
+WARNING_WIDTH = 150  # characters per warning line, and per footer line
+FOOTER_WIDTH = 190
+LINE_INCHES = 0.17
 
 
 def simplify_for_display(
@@ -180,9 +183,7 @@ def _draw_slice(ax, image2d, la2d, scar2d, spacing2d, title: str, z_up: bool, wi
 
 
 def footer_text(annotations: dict | None) -> str:
-    """Case, model and training domain, and the research-use notice, as one line."""
-    import textwrap
-
+    """Case, model and training domain, and the research-use notice (whole: the figure wraps it)."""
     from atrialjsq.report.domain import RESEARCH_USE
 
     annotations = annotations or {}
@@ -191,7 +192,7 @@ def footer_text(annotations: dict | None) -> str:
         parts.append(f"case {annotations['case_id']}")
     if annotations.get("model"):
         trained = annotations.get("trained_on")
-        trained = textwrap.shorten(str(trained), 90, placeholder=" …") if trained else None
+        trained = " ".join(str(trained).split()) if trained else None
         parts.append(f"model {annotations['model']}" + (f" (trained on {trained})" if trained else ""))
     parts.append(RESEARCH_USE)
     return "  ·  ".join(parts)
@@ -259,16 +260,26 @@ def build_report_figure(image: Volume, result: SurfaceScar, burden: Burden, anno
         fontsize=11,
     )
     warnings = report_warnings(burden, annotations)
-    # One line per warning (shortened: report.json has them whole), so the first ones are never cut off.
-    lines = [textwrap.shorten(f"WARNING: {w}", 150, placeholder=" ...") for w in warnings]
-    if len(lines) > MAX_WARNING_LINES:  # the figure has room for a few; report.json has them all
-        lines = [*lines[: MAX_WARNING_LINES - 1], f"... and more: {len(warnings)} warnings in all, see report.json"]
+    # Each warning whole, wrapped (never cut mid-sentence); past MAX_WARNING_LINES lines the rest are counted.
+    lines: list[str] = []
+    for shown_count, warning in enumerate(warnings):
+        wrapped = textwrap.wrap(f"WARNING: {warning}", WARNING_WIDTH, subsequent_indent="    ")
+        if len(lines) + len(wrapped) > MAX_WARNING_LINES - (shown_count < len(warnings) - 1):
+            lines.append(f"... and {len(warnings) - shown_count} more warning(s): see report.json")
+            break
+        lines.extend(wrapped)
+    footer = textwrap.wrap(footer_text(annotations), FOOTER_WIDTH)
+    # The panels keep their size; the figure grows by one text line's height per warning and footer line.
+    height = figure.get_figheight() + LINE_INCHES * (len(lines) + len(footer) - 1)
+    figure.set_figheight(height)
     if lines:
         text = "\n".join(lines)
-        figure.text(0.5, 0.905, text, ha="center", va="top", color="#c00000", fontsize=9, fontweight="bold")
-    figure.text(0.01, 0.012, footer_text(annotations), ha="left", va="bottom", fontsize=8, color="#333333")
-    top = 0.86 - 0.032 * len(lines)
-    figure.subplots_adjust(left=0.02, right=0.98, top=top, bottom=0.13, wspace=0.06)
+        figure.text(0.5, 1 - 0.51 / height, text, ha="center", va="top", color="#c00000", fontsize=9, fontweight="bold")
+    figure.text(0.01, 0.06 / height, "\n".join(footer), ha="left", va="bottom", fontsize=8, color="#333333")
+    footer_inches = 0.06 + LINE_INCHES * len(footer)
+    figure.legends[0].set_bbox_to_anchor((0.5, (footer_inches + 0.05) / height))
+    top = 1 - (0.76 + LINE_INCHES * len(lines)) / height
+    figure.subplots_adjust(left=0.02, right=0.98, top=top, bottom=(footer_inches + 0.5) / height, wspace=0.06)
     return figure
 
 

@@ -11,14 +11,17 @@ burden per region and whether each antrum ring is closed.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 
 from atrialjsq.io.atomic import save_figure
 from atrialjsq.quantify.regional import RegionalScar
 from atrialjsq.quantify.regions import EXCLUDED
 from atrialjsq.surface.mesh import Mesh
+from atrialjsq.surface.mesh_graph import adjacency
 
 _LABELS = {
     "left_antrum": "left PV antrum",
@@ -28,6 +31,80 @@ _LABELS = {
     "lateral_wall": "lateral wall",
     "LAA": "appendage",
 }
+
+
+RIM_RADIUS = 0.95  # a landmark mapped this close to the disk's edge sits on the mitral ring
+SIDE_WIDTH = 46  # characters per line of the side panel
+BORDER_SMOOTHING = 4  # neighbour-averaging passes on each region's indicator before its 0.5 contour is drawn
+LABEL_HEIGHT = 0.075  # a label's box in disk units (the disk has radius 1): height, and width per character
+LABEL_CHAR_WIDTH = 0.028
+
+
+def _region_order(regions: np.ndarray) -> list[str]:
+    """Each region drawn on the map once (not the clipped sleeves), largest first: big regions place first."""
+    names, counts = np.unique(regions, return_counts=True)
+    return [str(n) for n, _ in sorted(zip(names, counts, strict=True), key=lambda item: -item[1]) if n not in EXCLUDED]
+
+
+def _draw_region_borders(ax, triangulation, mesh: Mesh, regions: np.ndarray, used: np.ndarray) -> None:
+    """Each region's outline as the 0.5 level of its indicator, averaged over mesh neighbours a few times: a
+    smooth curve between the regions instead of a zigzag along triangle edges."""
+    graph = adjacency(mesh)
+    degree = np.asarray(graph.sum(axis=1)).ravel()
+    average = sparse.diags(1.0 / np.maximum(degree + 1.0, 1.0)) @ (graph + sparse.identity(graph.shape[0]))
+    for name in np.unique(regions):
+        indicator = (regions == name).astype(np.float64)
+        for _ in range(BORDER_SMOOTHING):
+            indicator = average @ indicator
+        values = indicator[used]
+        if values.min() < 0.5 < values.max():
+            ax.tricontour(triangulation, values, levels=[0.5], colors="k", linewidths=0.6)
+
+
+def border_distance(uv: np.ndarray, members: np.ndarray, valid: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """Each member vertex's distance on the map to the nearest mapped vertex of another region (or the rim)."""
+    from scipy.spatial import cKDTree
+
+    others = np.flatnonzero(valid & (regions != regions[members[0]]))
+    to_rim = 1.0 - np.linalg.norm(uv[members], axis=1)
+    if not len(others):
+        return to_rim
+    distance, _ = cKDTree(uv[others]).query(uv[members])
+    return np.minimum(distance, to_rim)
+
+
+def _interior_points(uv: np.ndarray, members: np.ndarray, clearance: np.ndarray, n: int = 40) -> list[np.ndarray]:
+    """Candidate label positions inside a region, deepest first (farthest from its border)."""
+    order = np.argsort(-clearance)[: max(n, 1) * 4 : 4]
+    return [uv[members[k]] for k in order]
+
+
+def _near(point: np.ndarray) -> list[np.ndarray]:
+    """Label positions around a marker: right, left, above, below (a few marker widths away)."""
+    return [point + offset for offset in (np.array(v) for v in ((0.05, 0.04), (-0.05, 0.04), (0, 0.07), (0, -0.08)))]
+
+
+class _Labels:
+    """Greedy placement: each label takes the first candidate position whose box overlaps no placed label."""
+
+    def __init__(self) -> None:
+        self.boxes: list[tuple[float, float, float, float]] = []
+
+    def add(self, ax, text: str, anchor, candidates: list[np.ndarray], **style) -> bool:
+        width, height = LABEL_CHAR_WIDTH * len(text) * style.get("fontsize", 8) / 8, LABEL_HEIGHT
+        for position in candidates:
+            x, y = float(position[0]), float(position[1])
+            box = (x - width / 2, y - height / 2, x + width / 2, y + height / 2)
+            if np.hypot(x, y) > 1.15 or any(_overlap(box, other) for other in self.boxes):
+                continue
+            self.boxes.append(box)
+            ax.text(x, y, text, ha="center", va="center", **style)
+            return True
+        return False  # no free place: left out rather than printed over another label
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def render_scar_map(
@@ -45,7 +122,6 @@ def render_scar_map(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.collections import LineCollection
     from matplotlib.tri import Triangulation
 
     if regional.flat_uv is None:
@@ -71,41 +147,41 @@ def render_scar_map(
     triangulation = Triangulation(uv[used, 0], uv[used, 1], local[faces])
     cmap = matplotlib.colors.ListedColormap(["#e8d9c5", "#9a9a9a", "#d7301f", "#f4a09a", "#fff2a8"])
     ax.tripcolor(triangulation, facecolors=face_colour, cmap=cmap, vmin=0, vmax=4, edgecolors="none")
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    edges = np.unique(np.sort(edges, axis=1), axis=0)
-    border = edges[regions[edges[:, 0]] != regions[edges[:, 1]]]
-    ax.add_collection(LineCollection(uv[border], colors="k", linewidths=0.6))
+    _draw_region_borders(ax, triangulation, mesh, regions, used)
     ax.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="k", linewidth=1.5))
     ax.text(0, -1.07, "mitral ring", ha="center", va="top", fontsize=9)
+    placed = _Labels()
+    notes: list[str] = []
     vertices = mesh.vertices_mm
     valid = np.isfinite(uv).all(axis=1)
-    for name in np.unique(regions[valid]):
-        if name in EXCLUDED:
-            continue
-        where = np.median(uv[valid & (regions == name)], axis=0)
-        ax.text(
-            *where, _LABELS.get(name, name), fontsize=7.5, color="#555555", ha="center", va="center", style="italic"
-        )
     for name, mark in regional.landmarks.found.items():
         nearest = np.flatnonzero(valid)[np.argmin(np.linalg.norm(vertices[valid] - mark.ostium_mm, axis=1))]
+        if np.linalg.norm(uv[nearest]) > RIM_RADIUS:  # an ostium on the mitral ring is a misplaced landmark
+            notes.append(f"{name}: ostium maps onto the mitral ring, not drawn (check the landmarks)")
+            continue
         ax.plot(*uv[nearest], "o", color="#08519c", markersize=6)
-        ax.annotate(
-            name, uv[nearest], textcoords="offset points", xytext=(5, 5), fontsize=9, color="#08519c", weight="bold"
-        )
+        placed.add(ax, name, uv[nearest], _near(uv[nearest]), fontsize=9, color="#08519c", weight="bold")
+    gap_lines: list[str] = []
     for ring in regional.rings:
         for gap in ring.gaps:
+            number = len(gap_lines) + 1
             nearest = np.flatnonzero(valid)[np.argmin(np.linalg.norm(vertices[valid] - gap.centre_mm, axis=1))]
             ax.plot(
                 *uv[nearest], "o", markersize=14, markerfacecolor="none", markeredgecolor="#ffbf00", markeredgewidth=2
             )
-            ax.annotate(
-                f"gap {gap.size_mm:.0f} mm",
-                uv[nearest],
-                textcoords="offset points",
-                xytext=(8, -12),
-                fontsize=8,
-                color="#8c6d00",
-            )
+            placed.add(ax, f"G{number}", uv[nearest], _near(uv[nearest]), fontsize=8, color="#8c6d00", weight="bold")
+            gap_lines.append(f"G{number}: {gap.size_mm:.0f} mm gap, {_LABELS[ring.side]} ring")
+    for name in _region_order(regions[valid]):
+        members = np.flatnonzero(valid & (regions == name))
+        placed.add(
+            ax,
+            _LABELS.get(name, name),
+            None,
+            _interior_points(uv, members, border_distance(uv, members, valid, regions)),
+            fontsize=7.5,
+            color="#555555",
+            style="italic",
+        )
     ax.set_xlim(-1.2, 1.2)
     ax.set_ylim(-1.2, 1.2)
     ax.set_aspect("equal")
@@ -123,19 +199,21 @@ def render_scar_map(
         lines.append(f"{label}{suffix}: {burden.burden_percent:.0f} %  ({burden.area_cm2:.1f} cm²)")
     lines.append("")
     for ring in regional.rings:
-        if ring.closed is None:
-            state = ring.note
+        if ring.closed is None or (not ring.closed and not ring.gaps):
+            state = ring.note  # undetermined, or no ring at all
         elif ring.closed:
             state = "closed"
         else:
             state = f"open, {len(ring.gaps)} gap(s), largest {ring.largest_gap_mm:.0f} mm"
-        lines.append(f"{_LABELS[ring.side]} ring: {state}")
-    for problem in regional.problems:
-        lines.append(f"! {problem}")
-    side.text(0, 1, "\n".join(lines), va="top", fontsize=8.5, family="monospace", wrap=True)
-    legend = "red: scar   beige: wall   grey: vein sleeves (clipped)\nlines: region borders"
+        lines.extend(textwrap.wrap(f"{_LABELS[ring.side]} ring: {state}", SIDE_WIDTH, subsequent_indent="  "))
+    lines.extend(gap_lines)
+    for problem in [*regional.problems, *notes]:
+        lines.extend(textwrap.wrap(f"! {problem}", SIDE_WIDTH, subsequent_indent="  "))
+    side.text(0, 1, "\n".join(lines), va="top", fontsize=8.5, family="monospace")
+    legend = ["red: scar   beige: wall   grey: vein sleeves (clipped)", "lines: region borders   G: ring gaps"]
     if unsure is not None:
-        legend += "\npale red / pale yellow: scar / wall, call unsure"
-    side.text(0, 0.02, "\n".join(filter(None, [range_text, legend])), fontsize=8, va="bottom", wrap=True)
+        legend.append("pale red / pale yellow: scar / wall, call unsure")
+    wrapped = [*textwrap.wrap(range_text, SIDE_WIDTH + 8), *legend] if range_text else legend
+    side.text(0, 0.02, "\n".join(wrapped), fontsize=8, va="bottom")
     figure.tight_layout()
     return save_figure(figure, path, dpi=110)
