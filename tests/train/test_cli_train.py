@@ -273,3 +273,22 @@ def test_duration_estimate_by_hand():
     assert duration_estimate(0.5, 6, 4500, 20.0, 120.0) == (
         "train: 0.50 s per iteration here; the 2 min budget ends the run at about iteration 206 of 4,500"
     )
+
+
+def test_cases_without_scar_labels_never_teach_no_scar(cache_dir, tmp_path, capsys):
+    """A case with an LA label and no scar label has unknown scar: with the paper's config (no synthetic scar)
+    its scar terms are off and the run says so, rather than training the scar head on an all-normal wall."""
+    import shutil
+
+    from atrialjsq.train.logging import column
+
+    unlabelled = tmp_path / "cache"
+    shutil.copytree(cache_dir, unlabelled)
+    index = json.loads((unlabelled / "dataset.json").read_text())
+    for entry in index["cases"]:
+        entry["has_scar"] = False
+    (unlabelled / "dataset.json").write_text(json.dumps(index))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(unlabelled), "--out", str(run), *ARGS, "--iterations", "3"]) == 0
+    assert "4 of 4 training cases have no scar label" in capsys.readouterr().err
+    assert all(float(value) == 0.0 for value in column(read_csv(run / "log.csv"), "loss_scar_se"))

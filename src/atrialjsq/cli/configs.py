@@ -17,9 +17,10 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from atrialjsq.model.configs import DEFAULT_CONFIG, get_config, list_configs
+    from atrialjsq.model.configs import CPU_CONFIG, DEFAULT_CONFIG, get_config, list_configs
 
-    labels = {name: f"{name} (default)" if name == DEFAULT_CONFIG else name for name in list_configs()}
+    defaults = {DEFAULT_CONFIG: " (train's default on a GPU)", CPU_CONFIG: " (train's default on a CPU)"}
+    labels = {name: f"{name}{defaults.get(name, '')}" for name in list_configs()}
     width = max(len(label) for label in labels.values())
     for name, label in labels.items():
         print(f"{label:<{width}}  {get_config(name).description}")

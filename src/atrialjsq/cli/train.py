@@ -51,7 +51,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         parser,
         "--spacing",
         positive(float),
-        "model grid spacing in mm (default: the config's, 1 1 1); a cache must have been built at it",
+        "model grid spacing in mm (default: the config's: 1.5 1.5 1.5 for ajsq-sesa-cpu, 1 1 1 for the paper's "
+        "configs); a cache must have been built at it",
     )
     parser.add_argument("--batch-size", type=int, help="override train.batch_size (per process)")
     parser.add_argument("--lr", type=positive(float), help="override optim.lr")
@@ -77,8 +78,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--seconds",
         type=float,
         default=None,
-        help="wall-clock budget of the training loop: stop at it or at --iterations, whichever comes first "
-        "(with --set 'optim.schedule=\"poly_clock\"' the learning rate decays over the budget)",
+        help="wall-clock budget of the training loop: stop at it or at --iterations, whichever comes first; a "
+        "config with a poly schedule (ajsq-sesa-cpu) then decays its learning rate over whichever budget is "
+        "further spent (for another config: --set 'optim.schedule=\"poly_clock\"')",
     )
     parser.add_argument("--stop-after", type=int, help="stop cleanly after N iterations in this call")
     parser.add_argument(

@@ -237,13 +237,22 @@ def train_run(
     def arrays(case_id: str) -> dict[str, np.ndarray]:
         loaded = load_cached_case(index, case_id)
         arrays = {key: loaded[key] for key in CACHE_KEYS if key in loaded}
-        if config.train.synthetic_scar > 0:
-            # A case without a scar label gets synthetic scar draws (or trains its LA only), never "no scar".
-            arrays["scar_known"] = np.array(1.0 if index.entry(case_id).get("has_scar") else 0.0, np.float32)
+        if "scar" in config.heads:
+            # A case without a scar label has unknown scar, not none: its scar terms are off (the LA trains), or it
+            # gets synthetic scar drawn into its wall (train.synthetic_scar); it never teaches "no scar".
+            arrays["scar_known"] = np.array(1.0 if index.entry(case_id).get("has_scar", True) else 0.0, np.float32)
         return arrays
 
     if options.context.is_main and len(split["val"]) < 2:
         print(validation_note(len(split["val"]), config.train.val_every), file=sys.stderr)
+    unlabelled = [i for i in split["train"] if not index.entry(i).get("has_scar", True)]
+    if options.context.is_main and "scar" in config.heads and unlabelled and config.train.synthetic_scar == 0:
+        print(
+            f"note: {len(unlabelled)} of {len(split['train'])} training cases have no scar label: the scar head "
+            "does not learn from them; --set train.synthetic_scar=0.7 draws synthetic scar into their LA wall "
+            "(the default of ajsq-sesa-cpu)",
+            file=sys.stderr,
+        )
     train_cases = [arrays(i) for i in split["train"]]
     val_cases: list[dict[str, np.ndarray]] | None = [arrays(i) for i in split["val"]] or None
     validation = "predictor" if make_validator is not None else "window"
