@@ -29,9 +29,8 @@ GEOMETRY = Geometry((48, 40, 20), (2.0, 2.5, 4.0), (-60.0, 25.0, 8.0), (0.0, 1.0
 ROI_MM = np.array([32 * 2.0, 24 * 2.0, 16 * 2.0])  # fine ROI (32, 24, 16) voxels at 2 mm
 
 
-@pytest.fixture(scope="module")
-def biased_bundle(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "biased.pt"
+def make_biased_bundle(path: Path) -> Path:
+    """A tiny untrained bundle whose localiser finds nothing and whose fine model calls its whole ROI LA."""
     localizer = get_config("unet-la-bce", tiny=True, data={"spacing": (4.0, 4.0, 4.0), "roi": (16, 16, 8)})
     fine = get_config("ajsq-sesa", tiny=True, data={"spacing": (2.0, 2.0, 2.0), "roi": (32, 24, 16)})
     untrained_bundle(localizer, fine, path)
@@ -40,6 +39,11 @@ def biased_bundle(tmp_path_factory):
     bundle["fine"]["model"]["decoders.la.head.bias"].fill_(30.0)
     torch.save(bundle, path)
     return path
+
+
+@pytest.fixture(scope="module")
+def biased_bundle(tmp_path_factory):
+    return make_biased_bundle(tmp_path_factory.mktemp("model") / "biased.pt")
 
 
 def lge_like(seed: int = 0) -> Volume:

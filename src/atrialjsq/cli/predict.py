@@ -59,6 +59,11 @@ def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | No
     parser.add_argument("--save-probabilities", action="store_true", help="also write prob_{la,normal,scar}.nii.gz")
     parser.add_argument("--no-figure", action="store_true", help="skip report.png and scar_map.png")
     parser.add_argument(
+        "--no-dicom-seg",
+        action="store_true",
+        help="for a DICOM series input, do not write segmentation.dcm (a DICOM Segmentation of LA and scar)",
+    )
+    parser.add_argument(
         "--no-regional",
         action="store_true",
         help="skip the regional breakdown (landmarks, regions, PV antrum rings, scar_map.png): 2-5 s less per case",
@@ -209,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
                 regional=not args.no_regional,
                 progress=not args.quiet and rank == 0,  # one bar, not one per torchrun process
                 existing=existing_choice(args),
+                dicom_seg=not args.no_dicom_seg,
             )
         except BatchInterrupted as stop:
             pending = plan.todo[len(stop.outcomes) :]

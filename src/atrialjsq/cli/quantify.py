@@ -50,6 +50,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-figure", action="store_true", help="skip report.png and scar_map.png")
     parser.add_argument(
+        "--no-dicom-seg",
+        action="store_true",
+        help="for a DICOM series image, do not write segmentation.dcm (a DICOM Segmentation of LA and scar)",
+    )
+    parser.add_argument(
         "--no-regional", action="store_true", help="skip the regional breakdown (landmarks, regions, rings, map)"
     )
     parser.set_defaults(func=run)
@@ -97,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from atrialjsq.data.plausibility import check_field_of_view
     from atrialjsq.errors import InputError
     from atrialjsq.io import read_volume
+    from atrialjsq.io.image_io import is_dicom_dir
     from atrialjsq.io.output_check import check_output_folder
     from atrialjsq.quantify.baselines import iir_intensity_problem, scar_from_image
     from atrialjsq.report.outputs import write_case_outputs
@@ -142,7 +148,15 @@ def run(args: argparse.Namespace) -> int:
         "inputs": {"image": str(args.image), "la": str(args.la)},
         "timings": {"read": loaded - started, "quantify": quantified - loaded},
     }
-    burden = write_case_outputs(out, image, result, extra, figure=not args.no_figure, regional=not args.no_regional)
+    burden = write_case_outputs(
+        out,
+        image,
+        result,
+        extra,
+        figure=not args.no_figure,
+        regional=not args.no_regional,
+        dicom_source=args.image if is_dicom_dir(args.image) and not args.no_dicom_seg else None,
+    )
     for warning in report_warnings(burden, extra):
         print(f"warning: {out}: {warning}", file=sys.stderr)
     print(

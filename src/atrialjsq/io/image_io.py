@@ -107,14 +107,20 @@ def slice_spacing_problem(files) -> str | None:
     return None
 
 
+def dicom_series_files(path: str | Path) -> list[str]:
+    """The files of the one DICOM series in a folder, in the slice order the volume is read in."""
+    path = Path(path)
+    series = dicom_series_ids(path)
+    if not series:
+        raise InputError(path, "folder holds no DICOM series")
+    if len(series) > 1:
+        raise InputError(path, f"folder holds {len(series)} DICOM series; point to one series folder")
+    return list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), series[0]))
+
+
 def _read_sitk(path: Path) -> sitk.Image:
     if path.is_dir():
-        series = dicom_series_ids(path)
-        if not series:
-            raise InputError(path, "folder holds no DICOM series")
-        if len(series) > 1:
-            raise InputError(path, f"folder holds {len(series)} DICOM series; point to one series folder")
-        files = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), series[0])
+        files = dicom_series_files(path)
         problem = slice_spacing_problem(files)
         if problem is not None:
             raise InputError(path, problem)

@@ -28,12 +28,14 @@ from typing import Any
 
 import numpy as np
 
+from atrialjsq.errors import InputError
 from atrialjsq.io import Volume, atomic_output, write_volume
 from atrialjsq.quantify.burden import Burden, compute_burden
 from atrialjsq.quantify.confidence import unsure_vertices
 from atrialjsq.quantify.regional import RegionalScar, analyse_regions
 from atrialjsq.quantify.regions import REGIONS
 from atrialjsq.quantify.surface_scar import SurfaceScar
+from atrialjsq.report.dicom_seg import SEG_FILE, write_dicom_seg
 from atrialjsq.report.figures import render_report_figure
 from atrialjsq.report.report_json import build_report, plain_json, write_report_json
 from atrialjsq.report.scar_map import render_scar_map
@@ -49,7 +51,7 @@ SCAR_MAP_PNG = "scar_map.png"
 
 def is_case_output(name: str) -> bool:
     """Whether a file name in a case folder is one this module writes (the only files it may replace)."""
-    if name in (LA_FILE, SCAR_FILE, *MESH_FILES, REPORT_JSON, REPORT_PNG, SCAR_MAP_PNG):
+    if name in (LA_FILE, SCAR_FILE, *MESH_FILES, REPORT_JSON, REPORT_PNG, SCAR_MAP_PNG, SEG_FILE):
         return True
     return name.startswith("prob_") and name.endswith(".nii.gz")
 
@@ -70,10 +72,12 @@ def write_case_outputs(
     figure: bool = True,
     regional: bool = True,
     replace: bool = True,
+    dicom_source: str | Path | None = None,
 ) -> Burden:
     """Write the whole case folder atomically and return the burden figures that went into report.json.
     `replace=False`: a case folder that appeared while this one was computed (another run) is left alone and
-    `InputError` raised.
+    `InputError` raised. `dicom_source` (the input's DICOM series folder) adds segmentation.dcm (`dicom_seg`);
+    if it cannot be written the rest is, and report.json's warnings say why.
 
     `extra` carries what the caller knows and this module cannot: "timings" (dict of seconds), "case_id",
     "model", "model_version", "model_meta" (what the model was trained on), "warnings" (sentences for the
@@ -123,6 +127,14 @@ def write_case_outputs(
                     tmp / SCAR_MAP_PNG, result.mesh, breakdown, result.vertex_label, title, unsure, _range_text(burden)
                 )
             timings["figure"] = time.perf_counter() - figure_started
+        if dicom_source is not None:
+            seg_started = time.perf_counter()
+            try:
+                model = {"name": extra.get("model"), "version": extra.get("model_version")}
+                write_dicom_seg(tmp / SEG_FILE, dicom_source, result.la, result.scar, model)
+            except (InputError, ValueError, AttributeError, TypeError) as error:  # a source lacking what SEG needs
+                extra["warnings"] = [*extra.get("warnings", []), f"{SEG_FILE} not written: {error}"]
+            timings["dicom_seg"] = time.perf_counter() - seg_started
         timings["outputs"] = time.perf_counter() - started
         extra["timings"] = timings
         report = build_report(image, result, burden, extra)

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from atrialjsq.errors import InputError
 from atrialjsq.infer.inputs import InputCase
 from atrialjsq.infer.predictor import Prediction, Predictor
+from atrialjsq.io.image_io import is_dicom_dir
 
 
 @dataclass
@@ -97,6 +98,7 @@ def predict_case(
     figure: bool = True,
     regional: bool = True,
     existing: str = "refuse",
+    dicom_seg: bool = True,
 ) -> CaseOutcome:
     """Predict one input and write `<out_root>/<case_id>/`; InputError for anything wrong with the input.
 
@@ -105,7 +107,8 @@ def predict_case(
     from atrialjsq.io.claim import claim
 
     with claim(Path(out_root) / case.case_id):
-        return _predict_case(predictor, case, out_root, probability_maps, figure, regional, existing == "overwrite")
+        replace = existing == "overwrite"
+        return _predict_case(predictor, case, out_root, probability_maps, figure, regional, replace, dicom_seg)
 
 
 def _predict_case(
@@ -116,6 +119,7 @@ def _predict_case(
     figure: bool,
     regional: bool,
     replace: bool,
+    dicom_seg: bool = True,
 ) -> CaseOutcome:
     from atrialjsq.data.image_sanity import check_image_values
     from atrialjsq.data.plausibility import check_field_of_view
@@ -147,6 +151,7 @@ def _predict_case(
         figure=figure,
         regional=regional,
         replace=replace,
+        dicom_source=case.path if dicom_seg and is_dicom_dir(case.path) else None,
     )
     timings["total"] = time.perf_counter() - started
     return CaseOutcome(case.case_id, str(case.path), out_dir, burden, None, timings, report_warnings(burden, extra))
@@ -302,6 +307,7 @@ def predict_cases(
     progress: bool = True,
     errors_to: TextIO | None = None,
     existing: str = "refuse",
+    dicom_seg: bool = True,
 ) -> list[CaseOutcome]:
     """Predict every case in turn with a progress bar; failures are printed as `error: <path>: <reason>`."""
     errors_to = errors_to or sys.stderr
@@ -318,6 +324,7 @@ def predict_cases(
                 figure=figure,
                 regional=regional,
                 existing=existing,
+                dicom_seg=dicom_seg,
             )
         except InputError as error:
             tqdm.write(f"error: {error}", file=errors_to)
