@@ -114,7 +114,8 @@ def test_configs_lists_every_preset_with_its_description(capsys):
     assert len(out) == len(list_configs())
     for name, line in zip(list_configs(), out, strict=True):
         assert line.startswith(name) and line.endswith(get_config(name).description)
-    assert sum("(default)" in line for line in out) == 1
+    assert [line.split()[0] for line in out if "default on a GPU" in line] == ["ajsq-sesa"]
+    assert [line.split()[0] for line in out if "default on a CPU" in line] == ["ajsq-sesa-cpu"]
 
 
 def _bundle(folder, name, meta):

@@ -86,6 +86,7 @@ def test_outputs_have_the_exact_input_geometry(tmp_path, capsys, biased_bundle):
         "mesh.ply",
         "report.json",
         "report.png",
+        "report.html",
         "scar_map.png",  # a phantom LA: veins and a mitral ring are found, so the flat map is drawn
     }
     reference = sitk.ReadImage(str(tmp_path / "in" / "patient7.nrrd"))
@@ -134,7 +135,10 @@ def test_bad_inputs_fail_cleanly_and_good_ones_still_run(tmp_path, capsys, biase
     for name, line in zip(bad, errors, strict=True):
         assert line.startswith(f"error: {inputs / name}: ")
     assert "2D" in errors[1] and "4D" in errors[2] and "NaN" in errors[3]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good"]  # nothing else, no temp folders
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "good",
+        "summary.csv",
+    ]  # nothing else, no temp folders
     assert {p.name: p.read_bytes() for p in inputs.iterdir()} == before  # inputs untouched
 
 
@@ -145,7 +149,10 @@ def test_dataset_folder_and_torchrun_sharding(tmp_path, capsys, biased_bundle, m
     monkeypatch.setenv("RANK", "1")
     code, _, err = run(capsys, tmp_path / "set", "--out", tmp_path / "out", "--model", biased_bundle, "--no-figure")
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["caseB"]  # rank 1 of 2 takes the 2nd case
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "caseB",
+        "summary_rank1of2.csv",
+    ]  # rank 1 of 2: the 2nd case
 
 
 def test_missing_model_is_one_clear_error(tmp_path, capsys):
@@ -271,7 +278,7 @@ def test_flat_and_nnunet_image_folders_are_cases(tmp_path, capsys, biased_bundle
         )  # fmt: skip
     assert code == 0, err
     # nnU-Net's channel suffix is dropped, so the id matches labelsTr/la_003.nii.gz in `evaluate`.
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["anna", "bert", "la_003"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["anna", "bert", "la_003", "summary.csv"]
     assert out.strip().splitlines()[-1] == "3 of 3 cases written"
 
 

@@ -27,6 +27,7 @@ FILES = {
     "mesh.ply",
     "report.json",
     "report.png",
+    "report.html",
 }
 
 

@@ -226,7 +226,8 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 130
-    write_summary(summary, summary_rows(unreadable + outcomes, plan.skipped, []))
+    if total > 1 or any(outcome.ok for outcome in outcomes):  # one failed case: its error line says it all
+        write_summary(summary, summary_rows(unreadable + outcomes, plan.skipped, []))
     for outcome in outcomes:
         if outcome.ok:
             print(summary_line(outcome))

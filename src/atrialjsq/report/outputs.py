@@ -37,6 +37,7 @@ from atrialjsq.quantify.regions import REGIONS
 from atrialjsq.quantify.surface_scar import SurfaceScar
 from atrialjsq.report.dicom_seg import SEG_FILE, write_dicom_seg
 from atrialjsq.report.figures import render_report_figure
+from atrialjsq.report.html_view import HTML_FILE, write_report_html
 from atrialjsq.report.report_json import build_report, plain_json, write_report_json
 from atrialjsq.report.scar_map import render_scar_map
 from atrialjsq.surface.mesh import write_mesh
@@ -51,7 +52,7 @@ SCAR_MAP_PNG = "scar_map.png"
 
 def is_case_output(name: str) -> bool:
     """Whether a file name in a case folder is one this module writes (the only files it may replace)."""
-    if name in (LA_FILE, SCAR_FILE, *MESH_FILES, REPORT_JSON, REPORT_PNG, SCAR_MAP_PNG, SEG_FILE):
+    if name in (LA_FILE, SCAR_FILE, *MESH_FILES, REPORT_JSON, REPORT_PNG, SCAR_MAP_PNG, SEG_FILE, HTML_FILE):
         return True
     return name.startswith("prob_") and name.endswith(".nii.gz")
 
@@ -139,6 +140,14 @@ def write_case_outputs(
         extra["timings"] = timings
         report = build_report(image, result, burden, extra)
         report["regional"] = plain_json(regional_json)
+        if figure:  # the page shows report.json's numbers (its own time goes into report.json after it)
+            html_started = time.perf_counter()
+            landmarks = {} if breakdown is None else {n: m.ostium_mm for n, m in breakdown.landmarks.found.items()}
+            regions = None if breakdown is None else breakdown.regions
+            write_report_html(
+                tmp / HTML_FILE, result.mesh, result.vertex_probability, result.vertex_label, report, regions, landmarks
+            )
+            report["timings_s"]["html"] = round(time.perf_counter() - html_started, 3)
         write_report_json(report, tmp / REPORT_JSON)
     return burden
 
