@@ -166,3 +166,13 @@ def test_apply_threads_sets_torchs_count_only_when_asked():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_help_texts_print_no_doubled_percent_signs(capsys):
+    """Finding 6 of issue #26: `evaluate --help` printed "%%" (a description is not %-formatted by argparse)."""
+    from atrialjsq.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, command in commands.items():
+        assert "%%" not in command.format_help(), name

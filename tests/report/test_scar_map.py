@@ -93,3 +93,45 @@ def test_the_unsure_surface_is_drawn_in_pale_colours(phantom_folder, tmp_path):
     assert _count_colour(sure, pale_red) == 0 and _count_colour(sure, pale_wall) == 0
     assert _count_colour(unsure, red) < 50 and _count_colour(unsure, wall) < 50  # (legend text antialiasing)
     assert _count_colour(unsure, pale_red) > 100 and _count_colour(unsure, pale_wall) > 1000
+
+
+def test_the_map_labels_do_not_overlap_and_each_region_is_named_once(phantom_folder, tmp_path):
+    """Finding 5 of issue #26: gap labels printed over vein names, region names repeated."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from atrialjsq.quantify.regional import analyse_regions
+    from atrialjsq.report import scar_map
+
+    _, result, case = phantom_folder
+    regional = analyse_regions(case.image, result.la, result.mesh, result.vertex_label)
+    captured = {}
+    real_save = scar_map.save_figure
+
+    def keep(figure, path, **kwargs):
+        captured["figure"] = figure
+        return real_save(figure, path, **kwargs)
+
+    scar_map.save_figure = keep
+    try:
+        scar_map.render_scar_map(tmp_path / "map.png", result.mesh, regional, result.vertex_label)
+    finally:
+        scar_map.save_figure = real_save
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = captured["figure"]
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    ax = figure.axes[0]
+    labels = [t for t in ax.texts if t.get_text() not in ("mitral ring", "patient left", "patient right")]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not boxes[i].overlaps(boxes[j]), (labels[i].get_text(), labels[j].get_text())
+    names = [t.get_text() for t in labels]
+    assert len(names) == len(set(names))  # each region, vein and gap once
+    assert {"roof", "posterior wall"} <= set(names) and any(n.startswith("G") for n in names) == bool(
+        [g for ring in regional.rings for g in ring.gaps]
+    )
+    plt.close(figure)
