@@ -214,3 +214,28 @@ def test_the_trainer_trains_the_scar_head_on_fresh_draws_of_unlabelled_cases(tmp
         assert (a is None) == (b is None)
         if a is not None and b is not None:
             np.testing.assert_array_equal(a["image"], b["image"])
+
+
+def test_real_enhancement_outside_the_drawn_scar_is_unknown_not_normal():
+    """A bright patch in the original wall (IIR 2 over the blood level) with no scar drawn: the band voxels whose
+    outward ray meets it get weight 0 in the scar loss; with the option off there is no weight map at all."""
+    arrays = atrium()
+    zero = float(arrays["image"].min())
+    blood = float(np.median(arrays["image"][arrays["phi_la"] < -4]))
+    patch = (arrays["phi_la"] > 0) & (arrays["phi_la"] < 2.5)
+    assert patch.any()
+    patch &= np.indices(SHAPE)[2] > 24  # the top of the atrium (+z)
+    arrays["image"][patch] = zero + 2.0 * (blood - zero)
+    wall = build_wall_cache(arrays["image"], arrays["la"], arrays["band"], SPACING)
+    free = SynthesisRanges(scar_free=1.0, unsure_iir=1.32)
+    draw = synthesise(arrays, wall, np.random.default_rng(0), free)
+    weight = draw.arrays["scar_weight"]
+    band = arrays["band"] > 0
+    assert set(np.unique(weight)) == {0.0, 1.0} and not (weight[~band] == 0).any()  # only band voxels
+    top = band & (np.indices(SHAPE)[2] > 26)
+    bottom = band & (np.indices(SHAPE)[2] < 14)
+    assert top.any() and bottom.any()
+    assert (weight[top] == 0).mean() > 0.8 and (weight[bottom] == 1).all()
+    assert (
+        "scar_weight" not in synthesise(arrays, wall, np.random.default_rng(0), SynthesisRanges(scar_free=1.0)).arrays
+    )

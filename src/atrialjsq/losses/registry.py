@@ -34,6 +34,8 @@ from atrialjsq.model.configs import ExperimentConfig, LossConfig
 Tensor = torch.Tensor
 Batch = dict[str, torch.Tensor]
 Lambdas = dict[str, float]
+# Optional batch key: per-voxel weights of the scar terms, 0 where the scar target is unknown (SE-scar and SA).
+SCAR_WEIGHT = "scar_weight"
 
 
 @dataclass
@@ -120,7 +122,7 @@ def band_targets(x: TermInputs) -> Tensor:
 
 
 def scar_se(x: TermInputs) -> Tensor:
-    return se_scar_loss(x.logits, x.dpm(), x.loss.se_distance)
+    return se_scar_loss(x.logits, x.dpm(), x.loss.se_distance, x.batch.get(SCAR_WEIGHT))
 
 
 def scar_bce(x: TermInputs) -> Tensor:
@@ -131,13 +133,19 @@ def scar_dice(x: TermInputs) -> Tensor:
     return soft_dice_loss(x.logits, band_targets(x), x.loss.dice_smooth)
 
 
+def _weighted(x: TermInputs, mask: Tensor) -> Tensor:
+    """An SA mask without the voxels whose scar target is unknown (`SCAR_WEIGHT` 0), when the batch has them."""
+    weight = x.batch.get(SCAR_WEIGHT)
+    return mask if weight is None else mask * weight.to(mask.dtype)
+
+
 def sa_m1(x: TermInputs) -> Tensor:
-    return shape_attention_loss(x.logits, x.dpm(), ground_truth_mask(x.get("band")))
+    return shape_attention_loss(x.logits, x.dpm(), _weighted(x, ground_truth_mask(x.get("band"))))
 
 
 def sa_m2(x: TermInputs) -> Tensor:
     mask = predicted_boundary_mask(x.output("la"), x.loss.m2_radius_mm, x.config.data.spacing)
-    return shape_attention_loss(x.logits, x.dpm(), mask)
+    return shape_attention_loss(x.logits, x.dpm(), _weighted(x, mask))
 
 
 # eq. 2: L_LA = L_BCE (and/or Dice, weight 1) + λ_LA·L_SE-LA

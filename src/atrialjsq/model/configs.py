@@ -153,6 +153,9 @@ class TrainConfig:
     # in their wall (the rest train as acquired, LA terms only); patterns listed here are never drawn.
     synthetic_scar: float = 0.0
     synthetic_scar_exclude: tuple[str, ...] = ()
+    # With synthetic scar: band voxels whose real wall is brighter than this IIR (and not drawn scar) are left out
+    # of the scar loss (unknown, not normal); 0 keeps them as normal wall.
+    synthetic_scar_unsure_iir: float = 0.0
 
 
 @dataclass

@@ -30,7 +30,7 @@ from atrialjsq.io.geometry import triple
 
 LINEAR_KEYS = ("image", "phi_la", "phi_normal", "phi_scar")
 DISTANCE_KEYS = ("phi_la", "phi_normal", "phi_scar")
-NEAREST_KEYS = ("la", "band")
+NEAREST_KEYS = ("la", "band", "scar_weight")
 
 
 @dataclass(frozen=True)

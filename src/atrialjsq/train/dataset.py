@@ -193,6 +193,8 @@ def training_batch(
             if draw is None:
                 continue
             for key, array in draw.items():
+                if key not in full:  # a map only draws carry (scar_weight): 1 for the other samples
+                    full[key] = torch.ones_like(full["band"], dtype=torch.float32)
                 full[key][row, 0] = torch.from_numpy(array).to(full[key].device)
             flags["scar_known"][row] = 1.0
     batch = apply_transforms(full, transforms, params, bank.roi, bank.spacing)

@@ -33,6 +33,7 @@ import numpy as np
 from scipy import ndimage
 
 from atrialjsq.data.targets import part_distance
+from atrialjsq.losses.registry import SCAR_WEIGHT
 from atrialjsq.phantom import scar as scar_mod
 from atrialjsq.phantom.inject import BLOOD_CORE_MM, INWARD_MM, wall_frame
 from atrialjsq.surface.band import DEFAULT_BAND, BandParams, band_offsets
@@ -42,6 +43,7 @@ from atrialjsq.surface.projection import sample_at_offsets, surface_points_and_n
 SHELL_MM = 6.0  # wall shell that scar and its feathered edge may touch: the thickest wall plus the feather
 INSIDE_MM = 1.5  # partial volume reaches this far into the blood pool
 SYNTHESISED_KEYS = ("image", "band", "phi_normal", "phi_scar")
+UNSURE_REACH_MM = 3.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,10 @@ class SynthesisRanges:
     # the dense-scar cut-off 1.32 (docs/results/scar_calibration: median case 1.45), so that most synthetic scar is
     # as bright as real enhancement and a tail reaches the dense scar of ablation lesions.
     iir_mode: float = 1.45
+    # Real walls already hold enhancement (LASC 2018: 5.7 % of the wall above IIR 1.32 in the median case) that no
+    # label marks. With `unsure_iir` set, band voxels outside the drawn scar whose outward ray (0-3 mm) meets the
+    # original image above this IIR get weight 0 in the scar loss (`scar_weight`): unknown, not "normal wall".
+    unsure_iir: float | None = None
     wall_mm: tuple[float, float] = (1.0, 4.0)
     depth_fraction: tuple[float, float] = (0.5, 1.0)  # scar from the endocardium to this share of the wall
     feather_voxels: tuple[float, float] = (0.3, 1.2)  # Gaussian sigma of the partial-volume edge
@@ -98,6 +104,7 @@ class WallCache:
     surface_rays: np.ndarray  # (n_surface, k) flat indices outwards 0..SURFACE_REACH_MM (-1 off the grid)
     band: np.ndarray  # flat indices of wall-band voxels
     band_rays: np.ndarray  # (n_band, m) flat indices along their normals, ±reach (-1 off the grid)
+    band_wall_iir: np.ndarray  # (n_band,) the highest original IIR 0-UNSURE_REACH_MM out along each band ray
     extra: dict = field(default_factory=dict)
 
 
@@ -138,7 +145,11 @@ def build_wall_cache(
     surface_rays = _ray_indices(shape, points, normals, spacing, band_offsets(0.0, scar_mod.SURFACE_REACH_MM, 0.5))
     band_points = np.argwhere(np.asarray(band) > 0)
     band_normals = outward_normals(la, spacing, band_points, sigma_mm=band_params.normal_sigma_mm)
-    band_rays = _ray_indices(shape, band_points, band_normals, spacing, band_params.reach_offsets())
+    offsets = band_params.reach_offsets()
+    band_rays = _ray_indices(shape, band_points, band_normals, spacing, offsets)
+    iir = (flat_image.ravel() - np.float32(zero)) / np.float32(max(float(blood.mean()), 1e-6))
+    outward = band_rays[:, (offsets >= 0) & (offsets <= UNSURE_REACH_MM)]
+    band_wall_iir = _lookup(np.where(la.ravel(), 0.0, iir).astype(np.float32), outward, 0.0).max(axis=1)
     positions = where * spacing - centre
     return WallCache(
         shape=shape,
@@ -153,6 +164,7 @@ def build_wall_cache(
         surface_rays=surface_rays.astype(np.int32),
         band=np.asarray(np.ravel_multi_index(tuple(band_points.T), shape)),
         band_rays=band_rays.astype(np.int32),
+        band_wall_iir=band_wall_iir.astype(np.float32),
     )
 
 
@@ -217,7 +229,8 @@ def synthesise(
         first_layer = wall.depth <= 1.01 * float(wall.spacing.min())
         labelled = in_wall & ((coverage >= 0.5) | first_layer)
         shell_score = np.full(len(wall.shell), -1.0, dtype=np.float32)
-        shell_score[in_wall] = scar_mod.scar_score(pattern, tuple(c[in_wall] for c in wall.coords))
+        x, y, z = (c[in_wall] for c in wall.coords)
+        shell_score[in_wall] = scar_mod.scar_score(pattern, (x, y, z))
         score = np.full(size, -1.0, dtype=np.float32)
         score[wall.shell[labelled]] = shell_score[labelled]
         best = _lookup(score, wall.surface_rays, -1.0).max(axis=1)
@@ -248,12 +261,18 @@ def synthesise(
     band[wall.band] = np.where(scar_band_flags, 2, 1)
     band = band.reshape(wall.shape)
     draw["burden_measured"] = round(measured, 5)
-    out = {
+    out: dict[str, np.ndarray] = {
         "image": image.astype(np.asarray(arrays["image"]).dtype, copy=False),
         "band": band.astype(np.asarray(arrays["band"]).dtype, copy=False),
         "phi_normal": part_distance(band == 1, wall.spacing).astype(np.asarray(arrays["phi_normal"]).dtype),
         "phi_scar": part_distance(band == 2, wall.spacing).astype(np.asarray(arrays["phi_scar"]).dtype),
     }
+    if ranges.unsure_iir is not None:
+        unknown = (wall.band_wall_iir > ranges.unsure_iir) & ~scar_band_flags
+        weight = np.ones(size, dtype=np.float32)
+        weight[wall.band[unknown]] = 0.0
+        out[SCAR_WEIGHT] = weight.reshape(wall.shape)
+        draw["unknown_band_share"] = round(float(unknown.mean()) if len(unknown) else 0.0, 4)
     return ScarDraw(out, scar_flat.reshape(wall.shape), draw)
 
 
