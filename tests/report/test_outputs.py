@@ -289,3 +289,14 @@ def test_a_field_of_view_wider_than_a_chest_makes_the_spacing_suspect():
     caveat = spacing_caveat(Geometry((576, 576, 88), (1.0, 1.0, 1.0)))  # the same matrix with its spacing lost
     assert caveat.startswith("field of view 576 x 576 x 88 mm is wider than a chest (over 500 mm)")
     assert "the header (1 x 1 x 1 mm) may be wrong" in caveat
+
+
+def test_each_stage_convention_has_its_own_field_where_they_differ(tmp_path):
+    """A cap over 7 % of a sphere: (1 - cos 30.7°) / 2 = 0.07 of its area. 7 % is Utah II (5, 20] but DECAAF I
+    (< 10): swapping the two fields, or writing one stage into both, fails here."""
+    phantom = cap_phantom(radius_mm=18.0, half_angle_deg=30.7, spacing=(1.0, 1.0, 1.0))
+    result = scar_from_probabilities(phantom.la, phantom.p_normal, phantom.p_scar)
+    write_case_outputs(tmp_path / "seven", phantom.image, result, {"case_id": "seven"}, figure=False, regional=False)
+    report = json.loads((tmp_path / "seven" / "report.json").read_text())
+    assert 5.5 < report["scar"]["burden_percent"] < 9.0
+    assert (report["stage"]["utah"], report["stage"]["decaaf"]) == ("II", "I")
