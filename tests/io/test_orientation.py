@@ -104,3 +104,14 @@ def test_obliquity_is_zero_for_any_permutation_and_largest_for_a_cube_diagonal()
     u = np.array([1.0, -1.0, 0.0]) / math.sqrt(2)
     basis = np.stack([d, u, np.cross(d, u)], axis=1)
     assert obliquity_deg(Geometry((4, 4, 4), direction=tuple(basis.reshape(-1)))) == pytest.approx(54.7356, abs=1e-3)
+
+
+@pytest.mark.parametrize(("degrees", "expected"), [(44.0, (0, 1, 2)), (45.0, (0, 1, 2)), (46.0, (1, 0, 2))])
+def test_axis_assignment_at_and_around_a_45_degree_tie(degrees, expected):
+    """A grid turned about z: under 45° each index axis keeps its patient axis; over 45° x and y swap; at exactly
+    45° both permutations score |cos 45°|·2 + 1, and the first (identity) is kept, never one patient axis twice."""
+    from atrialjsq.io.orientation import _axis_assignment
+
+    c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    direction = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])  # columns: the index axes in LPS
+    assert _axis_assignment(direction) == expected
