@@ -1,3 +1,32 @@
-"""atrialjsq: left-atrium segmentation and atrial scar quantification from 3D LGE MRI (AtrialJSQnet)."""
+"""atrialjsq: left-atrium segmentation and atrial scar quantification from 3D LGE MRI (AtrialJSQnet).
+
+The Python API (docs/how-to/python-api.md), imported on first use so that `import atrialjsq` stays light:
+
+- `predict_file(path, out, model=None)`: one scan to every output, as `atrialjsq predict`; returns the outcome;
+- `Predictor`: the network for your own loops (`Predictor.from_checkpoint(model).predict_volume(volume)`);
+- `read_volume`, `write_volume`, `Volume`: images with their geometry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+_API = {
+    "predict_file": "atrialjsq.workflows.predict",
+    "Predictor": "atrialjsq.infer.predictor",
+    "read_volume": "atrialjsq.io",
+    "write_volume": "atrialjsq.io",
+    "Volume": "atrialjsq.io",
+}
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    """Load an API name's module on first use (torch and SimpleITK are heavy)."""
+    if name not in _API:
+        raise AttributeError(f"module 'atrialjsq' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_API[name]), name)

@@ -336,3 +336,36 @@ def predict_cases(
             tqdm.write(f"warning: {outcome.out_dir}: {warning}", file=errors_to)
         outcomes.append(outcome)
     return outcomes
+
+
+def predict_file(
+    path: str | Path,
+    out: str | Path,
+    model: str | None = None,
+    *,
+    device: str = "cpu",
+    existing: str = "refuse",
+    case_id: str | None = None,
+    **options: Any,
+) -> CaseOutcome:
+    """Predict one scan (a file or a DICOM series folder) into `<out>/<case id>/`, as `atrialjsq predict` does,
+    and return its outcome (`outcome.burden`: LA volume, burden, stages; `outcome.out_dir`: the files).
+
+    The Python entry point for notebooks and scripts; `options` are `predict_case`'s (`figure`, `regional`,
+    `probability_maps`, `dicom_seg`). Raises `InputError` (with the file and the reason) when the scan is refused.
+    """
+    from atrialjsq.infer.inputs import collect_inputs, named
+
+    cases, errors = collect_inputs([path])
+    if errors:
+        raise errors[0]
+    cases = named(cases, case_id)
+    if len(cases) != 1:
+        raise InputError(path, f"holds {len(cases)} cases; predict_file takes one scan")
+    plan = plan_outputs(cases, out, existing)
+    if plan.conflicts:
+        raise plan.conflicts[0]
+    if plan.skipped:
+        raise InputError(Path(out) / cases[0].case_id, "already finished (existing='skip')")
+    predictor = Predictor.from_checkpoint(model, device)
+    return predict_case(predictor, cases[0], out, existing=existing, **options)

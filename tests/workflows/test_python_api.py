@@ -1,0 +1,47 @@
+"""The Python API's example in docs/how-to/python-api.md runs as written, on a phantom with the phantom model."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "how-to" / "python-api.md"
+
+
+def test_the_documented_example_runs(tmp_path, capsys):
+    from atrialjsq.phantom.generate import generate_phantom
+    from atrialjsq.phantom.writer import IMAGE_FILE, write_case
+
+    case, params = generate_phantom(3, shape=(160, 160, 44), spacing=(2.0, 2.0, 2.5))
+    scan = write_case(case, params, tmp_path / "input" / case.case_id) / IMAGE_FILE
+    [code] = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    namespace = {"SCAN": str(scan), "OUT_DIR": str(tmp_path / "out"), "MODEL": "phantom-ajsq-sesa"}
+    exec(compile(code, str(DOC), "exec"), namespace)
+    printed = capsys.readouterr().out
+    assert re.search(r"LA \d+\.\d mL, scar \d+\.\d % of the LA surface", printed)
+    outcome = namespace["outcome"]
+    assert (outcome.out_dir / "report.json").is_file() and outcome.out_dir.name == case.case_id
+    assert namespace["prediction"].la.geometry.shape == case.image.geometry.shape
+
+
+def test_importing_the_package_loads_neither_torch_nor_simpleitk():
+    code = "import sys, atrialjsq; print('torch' in sys.modules, 'SimpleITK' in sys.modules, atrialjsq.__version__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[:2] == ["False", "False"]
+
+
+def test_a_refused_scan_raises_input_error_naming_it(tmp_path):
+    import numpy as np
+
+    import atrialjsq
+    from atrialjsq.errors import InputError
+
+    mask = atrialjsq.Volume.from_array((np.indices((60, 60, 50)).sum(axis=0) % 2).astype(np.uint8))
+    atrialjsq.write_volume(mask, tmp_path / "mask.nii.gz")
+    with pytest.raises(InputError, match="a label or mask") as caught:
+        atrialjsq.predict_file(tmp_path / "mask.nii.gz", tmp_path / "out", model="phantom-ajsq-sesa")
+    assert "mask.nii.gz" in str(caught.value)
