@@ -23,6 +23,7 @@ EXPECTED = {
     "unet-scar-dice",
     "unet-scar-se",
     "ajsq-bce",
+    "ajsq-sesa-cpu",
     "ajsq-se",
     "ajsq-sesa",
     "ajsq-sesa-expit",
@@ -194,3 +195,11 @@ def test_table5_presets_differ_from_unet_la_se_only_in_the_la_head_and_its_losse
     for key in ("name", "description"):
         dtm.pop(key), se.pop(key)
     assert dtm == se
+
+
+def test_the_cpu_preset_is_the_shipped_recipe_size_with_synthetic_scar():
+    config = get_config("ajsq-sesa-cpu")
+    assert (config.model.levels, config.model.base_channels, config.model.max_channels) == (5, 8, 128)
+    assert config.data.spacing == (1.5, 1.5, 1.5) and config.data.roi == (80, 64, 64)
+    assert config.optim.name == "adamw" and config.optim.schedule == "poly"
+    assert 0 < config.train.synthetic_scar <= 1 and config.train.blur_p > 0 and config.heads == {"la": 1, "scar": 2}
