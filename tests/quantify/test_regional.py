@@ -237,3 +237,37 @@ def test_a_lesion_less_than_a_quarter_of_the_way_round_is_no_ring(ball_with_vein
         assert len(ring.gaps) >= 1 and ring.note == ""
     else:
         assert ring.gaps == [] and ring.note.startswith("no ring: scar round")
+
+
+@pytest.mark.parametrize(("x_mm", "closed"), [(6.0, True), (-6.0, False)])
+def test_a_full_ring_closes_within_the_reach_and_not_beyond(ball_with_vein, x_mm, closed):
+    """Scar on the ball where 3 mm-wide planes cut it across the vein's axis: a whole circle round the vein.
+    At x = 6..9 mm from the centre the circle lies about 15 mm (straight line) from the ostium rim (x 17.3 mm,
+    5 mm off the axis): inside RING_REACH_MM = 20 mm, so it isolates the vein and closes the ring. At x = -6..-3
+    mm it lies about 25 mm away: wall between 20 mm and the circle is reached scar-free from the sleeve, so the
+    ring is not closed, and gaps are listed (the wall beyond the reach is reachable)."""
+    from atrialjsq.quantify.ring_gaps import RING_REACH_MM
+
+    assert RING_REACH_MM == 20.0
+    _, mesh, landmarks, frame, regions = ball_with_vein
+    x = mesh.vertices_mm[:, 0] - CENTRE[0]
+    scar = (x >= x_mm) & (x <= x_mm + 3.0) & (np.linalg.norm(mesh.vertices_mm - CENTRE, axis=1) > BALL_MM - 2.0)
+    ring = ring_analysis(mesh, regions, scar, frame, "left_antrum", [landmarks.found["LCPV"].ostium_mm])
+    assert ring is not None and ring.closed is closed
+    if closed:
+        assert ring.gaps == [] and ring.gaps_complete  # closed implies the search found nothing left open
+
+
+def test_more_gaps_than_listed_say_so(ball_with_vein):
+    """Ten gaps of 15° round the ring (one every 36°): MAX_GAPS = 8 are listed, the search is incomplete, and
+    the note says so; the ring is open."""
+    from atrialjsq.quantify.ring_gaps import MAX_GAPS
+
+    assert MAX_GAPS == 8
+    _, mesh, landmarks, frame, regions = ball_with_vein
+    offset = mesh.vertices_mm - CENTRE
+    angle = np.degrees(np.arctan2(offset[:, 1], offset[:, 2])) % 360.0
+    scar = _ring(mesh, None) & ((angle % 36.0) > 15.0)
+    ring = ring_analysis(mesh, regions, scar, frame, "left_antrum", [landmarks.found["LCPV"].ostium_mm])
+    assert ring is not None and ring.closed is False
+    assert len(ring.gaps) == MAX_GAPS and not ring.gaps_complete and "more gaps than the 8 listed" in ring.note
