@@ -292,3 +292,12 @@ def test_cases_without_scar_labels_never_teach_no_scar(cache_dir, tmp_path, caps
     assert main(["train", "--data", str(unlabelled), "--out", str(run), *ARGS, "--iterations", "3"]) == 0
     assert "4 of 4 training cases have no scar label" in capsys.readouterr().err
     assert all(float(value) == 0.0 for value in column(read_csv(run / "log.csv"), "loss_scar_se"))
+
+
+def test_a_run_that_ends_before_its_first_validation_says_there_is_no_best(cache_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "--data", str(cache_dir), "--out", str(run), "--fold", "1", *ARGS, "--iterations", "10"]
+    assert main([*args, "--stop-after", "3", "--set", "train.val_every=10"]) == 0  # as a clock budget ends a run
+    captured = capsys.readouterr()
+    assert "before its first validation at iteration 10" in captured.out + captured.err
+    assert not (run / "best.pt").exists() and (run / "last.pt").is_file()

@@ -496,6 +496,11 @@ class Trainer:
             for callback in callbacks:
                 callback.on_step_end(self, it, last_parts)
         bar.close()
+        if main and self.validates and self.iteration < train_cfg.val_every and not (self.out / "best.pt").is_file():
+            tqdm.write(
+                f"note: the run stopped at iteration {self.iteration}, before its first validation at iteration "
+                f"{train_cfg.val_every} (train.val_every): no best.pt; last.pt is the model"
+            )
         for callback in callbacks:
             callback.on_train_end(self)
         return TrainResult(
