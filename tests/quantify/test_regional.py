@@ -271,3 +271,49 @@ def test_more_gaps_than_listed_say_so(ball_with_vein):
     ring = ring_analysis(mesh, regions, scar, frame, "left_antrum", [landmarks.found["LCPV"].ostium_mm])
     assert ring is not None and ring.closed is False
     assert len(ring.gaps) == MAX_GAPS and not ring.gaps_complete and "more gaps than the 8 listed" in ring.note
+
+
+@pytest.fixture(scope="module")
+def ball_mesh():
+    """A 25 mm ball on a 1 mm grid (its surface about 7,850 mm²)."""
+    grid = np.stack(np.meshgrid(*[np.arange(64, dtype=float)] * 3, indexing="ij"), axis=-1)
+    return extract_mesh(Volume.from_array((np.linalg.norm(grid - 31.5, axis=-1) <= 25.0).astype(np.uint8)))
+
+
+def _blood_like_cap(mesh, axis: np.ndarray, half_angle_deg: float) -> np.ndarray:
+    """Deviation 0 (blood-like outside the wall) on a cap round `axis`, 1 elsewhere."""
+    offsets = mesh.vertices_mm - 31.5
+    cosine = offsets @ axis / np.linalg.norm(offsets, axis=1)
+    return np.where(cosine >= np.cos(np.radians(half_angle_deg)), 0.0, 1.0)
+
+
+@pytest.mark.parametrize(("tilt_deg", "found"), [(0.0, True), (40.0, True), (85.0, False)])
+def test_the_valve_is_sought_only_within_60_degrees_of_its_direction(ball_mesh, tilt_deg, found):
+    """A blood-like cap of 20° (2πR²(1 − cos 20°) = 237 mm² on R = 25 mm, over the 100 mm² minimum) tilted from
+    the valve's typical direction: found at 0° and 40° (inside the 60° cone), not at 85° (the cap spans 65-105°,
+    all beyond 60°: blood-like surface facing the wrong way is not the valve)."""
+    from atrialjsq.quantify.mitral import DEFAULT_CONE_DEG, MITRAL_DIRECTION, detect_mitral
+
+    assert DEFAULT_CONE_DEG == 60.0
+    template = np.asarray(MITRAL_DIRECTION) / np.linalg.norm(MITRAL_DIRECTION)
+    other = np.cross(template, [0.0, 0.0, 1.0])
+    other /= np.linalg.norm(other)
+    axis = np.cos(np.radians(tilt_deg)) * template + np.sin(np.radians(tilt_deg)) * other
+    deviation = _blood_like_cap(ball_mesh, axis, 20.0)
+    searchable = np.ones(len(ball_mesh.vertices_mm), dtype=bool)
+    opening = detect_mitral(ball_mesh, deviation, searchable, np.full(3, 31.5))
+    assert (opening is not None) is found
+    if found and tilt_deg == 0.0:
+        assert opening.area_mm2 == pytest.approx(2 * np.pi * 25.0**2 * (1 - np.cos(np.radians(20.0))), rel=0.15)
+
+
+def test_a_blood_like_patch_under_100_square_millimetres_is_not_the_valve(ball_mesh):
+    """A 10° cap: 2π·25²·(1 − cos 10°) = 60 mm², under MIN_AREA_MM2 = 100; a 16° cap (152 mm²) is over it."""
+    from atrialjsq.quantify.mitral import MIN_AREA_MM2, MITRAL_DIRECTION, detect_mitral
+
+    assert MIN_AREA_MM2 == 100.0
+    template = np.asarray(MITRAL_DIRECTION) / np.linalg.norm(MITRAL_DIRECTION)
+    searchable = np.ones(len(ball_mesh.vertices_mm), dtype=bool)
+    small = detect_mitral(ball_mesh, _blood_like_cap(ball_mesh, template, 10.0), searchable, np.full(3, 31.5))
+    large = detect_mitral(ball_mesh, _blood_like_cap(ball_mesh, template, 16.0), searchable, np.full(3, 31.5))
+    assert small is None and large is not None
