@@ -82,7 +82,7 @@ def build_figure(
         colorscale=SCAR_COLOURS,
         cmin=0.0,
         cmax=1.0,
-        colorbar={"title": {"text": "scar probability"}, "x": 0.99, "xanchor": "right", "len": 0.6},
+        colorbar={"title": {"text": "scar probability"}, "len": 0.6},
         flatshading=False,
         lighting={"ambient": 0.55, "diffuse": 0.7, "specular": 0.1},
         name="LA surface",
@@ -129,7 +129,7 @@ def build_figure(
     figure = go.Figure(traces)
     figure.update_layout(
         scene={"aspectmode": "data", "xaxis_title": "x (mm)", "yaxis_title": "y (mm)", "zaxis_title": "z (mm)"},
-        margin={"l": 0, "r": 0, "t": 30, "b": 0},
+        margin={"l": 0, "r": 90, "t": 30, "b": 0},  # the right margin holds the colour bar
         updatemenus=[{"buttons": buttons, "direction": "right", "x": 0.0, "y": 1.06, "xanchor": "left"}],
         legend={"x": 0.0, "y": 0.0},
     )
@@ -168,8 +168,14 @@ def _panel(report: Mapping[str, Any]) -> str:
     warnings = "".join(f"<li>{html.escape(w)}</li>" for w in report.get("warnings", []))
     not_staged = stage.get("not_staged")
     reason = f"<p class='warn'>Not staged: {html.escape(not_staged)}</p>" if not_staged else ""
+    legend = (
+        "<p>Surface colour (buttons top left): scar probability from 0 "
+        f"<span style='background:{SCAR_COLOURS[0][1]}'>&nbsp;&nbsp;&nbsp;</span> to 1 "
+        f"<span style='background:{SCAR_COLOURS[-1][1]}'>&nbsp;&nbsp;&nbsp;</span>, the scar label, or the regions; "
+        "black lines: region borders; blue: PV ostia and appendage. Drag to turn, scroll to zoom.</p>"
+    )
     return (
-        f"<table>{''.join(cells)}</table>{reason}"
+        f"<table>{''.join(cells)}</table>{reason}{legend}"
         + (f"<h3>Warnings</h3><ul class='warn'>{warnings}</ul>" if warnings else "")
         + f"<p class='notice'>{html.escape(str(report.get('notice', '')))}</p>"
     )
