@@ -68,3 +68,49 @@ def test_imports_point_down(path: Path):
     own = package_of(path)
     upward = sorted(name for name in imported_packages(path) - {own} if name in RANK and RANK[name] >= RANK[own])
     assert not upward, f"{path.relative_to(SRC)} ({own}) imports {upward}, at or above its layer"
+
+
+def module_name(path: Path) -> str:
+    relative = path.relative_to(SRC).with_suffix("")
+    parts = ("atrialjsq", *relative.parts)
+    return ".".join(parts[:-1]) if parts[-1] == "__init__" else ".".join(parts)
+
+
+def imported_modules(path: Path, known: set[str]) -> set[str]:
+    """The atrialjsq modules a module imports (at module level or inside a function)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.startswith("atrialjsq"):
+            for alias in node.names:
+                candidate = f"{node.module}.{alias.name}"
+                found.add(candidate if candidate in known else node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("atrialjsq."))
+    return {name for name in found if name in known}
+
+
+def test_no_module_imports_form_a_cycle():
+    """Not even inside one package, and not through imports deferred into functions (which hide a cycle from
+    Python's import machinery but not from a reader): a module and what it imports form a tree of layers."""
+    names = {module_name(path): path for path in MODULES}
+    known = set(names)
+    graph = {name: imported_modules(path, known) - {name} for name, path in names.items()}
+    graph["atrialjsq"] = set()  # the package facade loads its API names lazily (by string, on first use)
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for child in sorted(graph.get(node, ())):
+            if child == "atrialjsq" or child.startswith("atrialjsq.__"):
+                continue
+            if state.get(child) == 1:
+                cycles.append([*stack[stack.index(child) :], child] if child in stack else [node, child])
+            elif child not in state:
+                visit(child, [*stack, child])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from atrialjsq.evaluate.table_figure import panel_boxes, plot_table
-from atrialjsq.evaluate.tables import PAPER_COLUMNS, MethodResults, build_table, write_table
+from atrialjsq.evaluate.table_files import write_table
+from atrialjsq.evaluate.tables import PAPER_COLUMNS, MethodResults, build_table
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atrialjsq.evaluate.tables import PAPER_COLUMNS, Cell, MethodResults, build_table, format_markdown, write_table
+from atrialjsq.evaluate.table_files import write_table
+from atrialjsq.evaluate.tables import PAPER_COLUMNS, Cell, MethodResults, build_table, format_markdown
 
 HEADERS = [column.header for column in PAPER_COLUMNS]
 

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from atrialjsq.errors import InputError
-from atrialjsq.evaluate.tables import PAPER_COLUMNS, MethodResults, build_table, write_table
+from atrialjsq.evaluate.table_files import write_table
+from atrialjsq.evaluate.tables import PAPER_COLUMNS, MethodResults, build_table
 from atrialjsq.experiments.paper_tables import (
     TABLE2_ROWS,
     TABLE4_ROWS,

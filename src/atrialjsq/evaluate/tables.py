@@ -9,15 +9,12 @@ Rows without their own LA segmentation (scar from a given LA) show "N/A" in the 
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from atrialjsq.evaluate.evaluate_dir import summarize
 from atrialjsq.evaluate.statistics import NO_VALUE, compare_tables, significance_stars
-from atrialjsq.io import atomic_path
 
 TESTS = ("wilcoxon", "ttest")
 NOT_AVAILABLE = "N/A"
@@ -221,28 +218,3 @@ def stats_rows(table: ResultTable) -> list[dict[str, object]]:
                 }
             )
     return records
-
-
-def write_table(
-    table: ResultTable, stem: str | Path, decimals: int = 3, methods: Sequence[MethodResults] | None = None
-) -> list[Path]:
-    """`<stem>.md`, `<stem>.csv` (paper layout) and `<stem>_stats.csv` (numbers), each written atomically;
-    with the rows' per-case values (`methods`) also `<stem>.png`, their boxes (`table_figure`)."""
-    stem = Path(stem)
-    markdown, layout, numbers = (stem.with_name(stem.name + suffix) for suffix in (".md", ".csv", "_stats.csv"))
-    with atomic_path(markdown) as tmp:
-        tmp.write_text(format_markdown(table, decimals), encoding="utf-8")
-    with atomic_path(layout) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(paper_rows(table, decimals))
-    records = stats_rows(table)
-    with atomic_path(numbers) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(records[0]) if records else ["method"])
-        writer.writeheader()
-        writer.writerows(records)
-    paths = [markdown, layout, numbers]
-    if methods is not None:
-        from atrialjsq.evaluate.table_figure import plot_table
-
-        figure = plot_table(table, methods, stem.with_name(stem.name + ".png"))
-        paths += [figure] if figure is not None else []
-    return paths

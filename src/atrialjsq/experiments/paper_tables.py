@@ -528,7 +528,8 @@ def _merge_folds(out: Path, row: Row, k: int) -> Path | None:
 def write_tables(table: str, out: str | Path, folds: int, test: str = "wilcoxon") -> list[Path]:
     """Tabulate every row of `table` whose folds are all done (rows run earlier with --rows included)."""
     from atrialjsq.evaluate.statistics import read_metric_csv
-    from atrialjsq.evaluate.tables import MethodResults, build_table, sentence, write_table
+    from atrialjsq.evaluate.table_files import write_table
+    from atrialjsq.evaluate.tables import MethodResults, build_table, sentence
 
     out = Path(out)
     spec = TABLES[table]

@@ -16,7 +16,8 @@ from typing import Any
 
 from atrialjsq.errors import InputError
 from atrialjsq.evaluate.statistics import mean_sd_text, read_metric_csv, summary_stats
-from atrialjsq.evaluate.tables import NOT_AVAILABLE, MethodResults, build_table, write_table
+from atrialjsq.evaluate.table_files import write_table
+from atrialjsq.evaluate.tables import NOT_AVAILABLE, MethodResults, build_table
 from atrialjsq.experiments.lasc2018.scar import REFERENCE_LABEL, SCAR_COLUMNS, per_case_file, write_per_case
 from atrialjsq.io.atomic import atomic_path, write_json
 

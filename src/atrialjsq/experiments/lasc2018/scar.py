@@ -237,7 +237,8 @@ def score_scar_study(
     `scar_table.md/.csv/_stats.csv` and `<row>_per_case.csv` into `out`. `networks` maps a row label to its
     run's predictions files; `la_predictions` are the LA run used for "LA_pred+…" rows and for networks
     without an LA head; `learngc_folds` (the runs' folds) adds LearnGC rows, its classifier trained per fold."""
-    from atrialjsq.evaluate.tables import MethodResults, build_table, write_table
+    from atrialjsq.evaluate.table_files import write_table
+    from atrialjsq.evaluate.tables import MethodResults, build_table
 
     unknown = sorted(set(baselines) - set(CLASSIC))
     if unknown:

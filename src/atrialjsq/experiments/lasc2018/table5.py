@@ -16,7 +16,8 @@ from pathlib import Path
 
 from atrialjsq.errors import InputError
 from atrialjsq.evaluate.statistics import read_metric_csv
-from atrialjsq.evaluate.tables import PAPER_COLUMNS, MethodResults, build_table, sentence, write_table
+from atrialjsq.evaluate.table_files import write_table
+from atrialjsq.evaluate.tables import PAPER_COLUMNS, MethodResults, build_table, sentence
 from atrialjsq.experiments.lasc2018.pooling import merge_fold_tables
 from atrialjsq.experiments.paper_tables import TABLE5_REFERENCE, TABLE5_ROWS
 
