@@ -169,7 +169,7 @@ def test_apply_threads_sets_torchs_count_only_when_asked():
 
 
 def test_help_texts_print_no_doubled_percent_signs(capsys):
-    """Finding 6 of issue #26: `evaluate --help` printed "%%" (a description is not %-formatted by argparse)."""
+    """Reported by a user: `evaluate --help` printed "%%" (a description is not %-formatted by argparse)."""
     from atrialjsq.cli import build_parser
 
     parser = build_parser()

@@ -396,7 +396,7 @@ def test_phantom_model_on_a_real_scan_warns_and_records_its_domain(tmp_path, cap
     ],
 )
 def test_a_mask_ct_or_noise_is_refused_in_one_line_before_the_network(tmp_path, capsys, biased_bundle, kind, reason):
-    """Finding 1 and 2 of issue #26: a label predicted as a scan (Utah IV), a CT volume run for 11.7 minutes."""
+    """Reported by a user: a label predicted as a scan (Utah IV), a CT volume run for 11.7 minutes."""
     rng = np.random.default_rng(3)
     arrays = {
         "mask": (lge_like().array > 100).astype(np.uint8),
@@ -413,7 +413,7 @@ def test_a_mask_ct_or_noise_is_refused_in_one_line_before_the_network(tmp_path, 
 
 
 def test_a_second_run_into_a_case_being_written_is_refused_and_finished_results_kept(tmp_path, capsys, biased_bundle):
-    """Finding 4 of issue #26: two runs into one --out both said "written" and the second replaced the first."""
+    """Reported by a user: two runs into one --out both said "written" and the second replaced the first."""
     from atrialjsq.io.claim import claim
 
     write_volume(lge_like(), tmp_path / "in" / "p1.nrrd")
@@ -443,7 +443,7 @@ def test_a_second_run_into_a_case_being_written_is_refused_and_finished_results_
 def test_a_batch_writes_a_summary_table_and_an_interrupted_one_says_how_to_resume(
     tmp_path, capsys, biased_bundle, monkeypatch
 ):
-    """Finding 6 of issue #26: no table of a batch's cases, and an interrupted batch said only "interrupted"."""
+    """Reported by a user: no table of a batch's cases, and an interrupted batch said only "interrupted"."""
     import csv
 
     from atrialjsq.workflows import predict as workflow

@@ -193,7 +193,7 @@ def test_cli_scores_the_good_cases_and_lists_every_bad_one(dataset, tmp_path, ca
 
 @pytest.mark.parametrize("layout", ["image-label", "imagesTs"])
 def test_image_label_folders_and_nnunet_test_sets_are_references_too(tmp_path, layout):
-    """Finding 6 of issue #26: evaluate took only LAScarQS file names, so `<case>/image + label` had to be renamed."""
+    """Reported by a user: evaluate took only LAScarQS file names, so `<case>/image + label` had to be renamed."""
     gt, pred = tmp_path / "gt", tmp_path / "pred"
     image = np.random.default_rng(0).normal(100, 10, SHAPE).astype(np.float32)
     truth = _box(10, 50) + _half(30) * _box(10, 50)  # 1 = LA, 2 = scar on the LA (imagesTr coding)

@@ -141,7 +141,7 @@ def test_flat_folders_hdf5_files_and_an_explicit_layout(tmp_path):
 
 
 def test_a_case_folder_predicts_its_image_never_its_label(tmp_path):
-    """Finding 1 of issue #26: `predict case/` predicted image.nii.gz and label.nii.gz both."""
+    """Reported by a user: `predict case/` predicted image.nii.gz and label.nii.gz both."""
     image = Volume.from_array(np.zeros((4, 4, 4), np.float32))
     for name in ("image.nii.gz", "label.nii.gz", "p01_seg.nrrd", "LA_predict.nii.gz", "mask.mha"):
         write_volume(image, tmp_path / "case7" / name)

@@ -226,7 +226,7 @@ def test_the_mitral_profiles_read_the_same_on_the_crop_as_on_the_whole_grid(phan
 
 @pytest.mark.parametrize(("gap_deg", "ring_expected"), [(180.0, True), (250.0, True), (290.0, False), (330.0, False)])
 def test_a_lesion_less_than_a_quarter_of_the_way_round_is_no_ring(ball_with_vein, gap_deg, ring_expected):
-    """Finding 5 of issue #26: a scar-free antrum (a stray patch) reported an open ring with a 76 mm gap. A ring
+    """Reported by a user: a scar-free antrum (a stray patch) reported an open ring with a 76 mm gap. A ring
     whose gap leaves 110° of lesion (over the 90° quarter by more than a 10° sector) is a ring with a gap; one
     that leaves 70° or less is no ring."""
     _, mesh, landmarks, frame, regions = ball_with_vein

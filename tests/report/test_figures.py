@@ -96,7 +96,7 @@ def test_more_warnings_than_the_figure_holds_point_to_report_json_and_the_title_
 
 
 def test_long_warnings_and_footer_are_wrapped_whole_not_cut():
-    """Finding 5 of issue #26: report.png cut its footer and warning lines ("each …", "check the …")."""
+    """Reported by a user: report.png cut its footer and warning lines ("each …", "check the …")."""
     phantom = cap_phantom(radius_mm=18.0, spacing=(1.5, 1.5, 1.5))
     result = scar_from_probabilities(phantom.la, phantom.p_normal, phantom.p_scar)
     long = "the LA touches the image border over 340 mm2: " + " ".join(f"word{i}" for i in range(40)) + " check the end"

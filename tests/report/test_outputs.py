@@ -125,7 +125,7 @@ def test_report_json_is_strict_and_complete(case, written):
 
 
 def test_report_json_keeps_empty_fields_and_names_both_burdens(written):
-    """Finding 6 of issue #26: empty keys were dropped, so a script reading `warnings` got a KeyError."""
+    """Reported by a user: empty keys were dropped, so a script reading `warnings` got a KeyError."""
     report = json.loads((written[0] / "report.json").read_text())
     assert report["warnings"] == [] and report["scar"]["burden_percent_at_thresholds"] == {}  # the network's: none
     assert report["stage"]["not_staged"] is None and report["model"]["trained_on"] is None

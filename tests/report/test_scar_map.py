@@ -96,7 +96,7 @@ def test_the_unsure_surface_is_drawn_in_pale_colours(phantom_folder, tmp_path):
 
 
 def test_the_map_labels_do_not_overlap_and_each_region_is_named_once(phantom_folder, tmp_path):
-    """Finding 5 of issue #26: gap labels printed over vein names, region names repeated."""
+    """Reported by a user: gap labels printed over vein names, region names repeated."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -29,7 +29,7 @@ CT_AIR_SHARE = 0.05
 MIN_NEIGHBOUR_CORRELATION = 0.3  # real LGE scans: 0.7-0.99 (docs: measured on every LASC 2018 scan and phantom)
 # Peak memory of `predict` per input voxel, bytes, with every output and the default (whole-volume) model: 2.6 GB
 # for the 576 x 576 x 44 demo phantom (178 B/voxel, measured on the 2-core development machine), 12.7 GB for a
-# 512 x 512 x 200 CT-like volume (242 B/voxel, as reported with issue #26); the phantom model, which crops around
+# 512 x 512 x 200 CT-like volume (242 B/voxel, as a user reported it); the phantom model, which crops around
 # its localiser, needs 48 B/voxel. The larger figure, so that a refusal is never wrong.
 PEAK_BYTES_PER_VOXEL = 250.0
 
