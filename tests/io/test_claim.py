@@ -42,3 +42,12 @@ def test_a_claim_from_another_host_is_respected(tmp_path):
     with pytest.raises(InputError, match="process 1 on other-node"):
         with claim(folder):
             pass
+
+
+def test_an_output_root_made_for_the_claim_goes_again_when_nothing_was_written(tmp_path):
+    with claim(tmp_path / "new_out" / "case4"):
+        assert (tmp_path / "new_out").is_dir()
+    assert not (tmp_path / "new_out").exists()
+    with claim(tmp_path / "kept" / "case5"):
+        (tmp_path / "kept" / "case5").mkdir()
+    assert (tmp_path / "kept" / "case5").is_dir()

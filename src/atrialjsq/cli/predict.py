@@ -21,7 +21,7 @@ import argparse
 from pathlib import Path
 
 from atrialjsq.cli.dataset_options import add_dataset_arguments
-from atrialjsq.cli.text import add_threads_argument, apply_threads, batch_summary, plural
+from atrialjsq.cli.text import add_threads_argument, apply_threads, batch_summary, non_negative, plural, positive
 from atrialjsq.errors import InputError
 
 
@@ -100,11 +100,11 @@ def register(subparsers) -> argparse.ArgumentParser:
         "file name, or the folder above a generically named file or DICOM folder (p07/series -> p07)",
     )
     parser.add_argument(
-        "--num-parts", type=int, default=1, help="split the cohort into this many parts (cluster job arrays)"
+        "--num-parts", type=positive(int), default=1, help="split the cohort into this many parts (cluster job arrays)"
     )
     parser.add_argument(
         "--part-id",
-        type=int,
+        type=non_negative(int),
         default=0,
         help="which part this run predicts, 0..num-parts-1 (cases sorted by id, every num-parts-th from part-id)",
     )

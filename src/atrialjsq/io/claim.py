@@ -49,6 +49,7 @@ def _stale(holder: dict) -> bool:
 def claim(folder: str | Path) -> Iterator[Path]:
     """Hold the claim on `folder` for the block; `InputError` (naming the folder) when another live run holds it."""
     lock = lock_path(folder)
+    created = not lock.parent.exists()  # an output root made only for the claim goes again if nothing was written
     lock.parent.mkdir(parents=True, exist_ok=True)
     record = json.dumps({"host": socket.gethostname(), "pid": os.getpid()})
     for _ in range(2):
@@ -74,3 +75,6 @@ def claim(folder: str | Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             lock.unlink()
+        if created:
+            with contextlib.suppress(OSError):  # not empty: the case (or another run) wrote into it
+                lock.parent.rmdir()
