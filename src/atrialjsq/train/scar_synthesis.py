@@ -41,7 +41,6 @@ from atrialjsq.surface.boundary import outward_normals
 from atrialjsq.surface.projection import sample_at_offsets, surface_points_and_normals
 
 SHELL_MM = 6.0  # wall shell that scar and its feathered edge may touch: the thickest wall plus the feather
-INSIDE_MM = 1.5  # partial volume reaches this far into the blood pool
 SYNTHESISED_KEYS = ("image", "band", "phi_normal", "phi_scar")
 UNSURE_REACH_MM = 3.0
 # The draws' wall-part distance maps are clipped at 15 mm, not the cache's 50: only their DPMs enter the loss, and
@@ -99,7 +98,7 @@ class WallCache:
     shape: tuple[int, int, int]
     spacing: np.ndarray
     anatomy: dict
-    shell: np.ndarray  # flat indices of shell voxels (outside the LA up to SHELL_MM, inside up to INSIDE_MM)
+    shell: np.ndarray  # flat indices of the wall shell: outside the LA, up to SHELL_MM
     depth: np.ndarray  # their distance outside the LA (mm; 0 inside)
     coords: tuple[np.ndarray, np.ndarray, np.ndarray]  # their positions from the LA centre (mm)
     borrowed: np.ndarray  # the blood value INWARD_MM straight inside each, above the window minimum
@@ -130,7 +129,7 @@ def build_wall_cache(
     centre, anatomy = wall_frame(la, spacing, np.random.default_rng(np.random.SeedSequence([int(seed), 11])))
     outside, nearest = ndimage.distance_transform_edt(~la, sampling=spacing, return_indices=True)
     inside = edt.edt(la.astype(np.uint8), anisotropy=tuple(spacing))
-    shell_mask = ((outside > 0) & (outside <= SHELL_MM)) | (la & (inside <= INSIDE_MM))
+    shell_mask = (outside > 0) & (outside <= SHELL_MM)
     where = np.argwhere(shell_mask)
     flat_image = np.asarray(image, dtype=np.float32)
     zero = float(flat_image.min())
