@@ -11,6 +11,7 @@ coarser voxels than every training scan is outside what the model has seen).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,27 @@ def _is_phantom(source: str | None) -> bool:
         return False
 
 
+# Folders that hold a layout's cases rather than name the data set (`data.layouts`): the name is one level up.
+CASE_FOLDERS = ("cases", "imagesTr", "labelsTr", "imagesTs")
+
+
+def dataset_name(entries: Sequence[Mapping[str, Any]], fallback: str) -> str:
+    """The data set's folder name from the cases' recorded sources (a cache named after its settings, such as
+    `cache_150`, is not what the model was trained on); `fallback` when no entry records one."""
+    folders = [str(Path(entry["source"]).parent) for entry in entries if entry.get("source")]
+    if not folders:
+        return fallback
+    root = Path(os.path.commonpath(folders)) if len(folders) > 1 else Path(folders[0]).parent
+    while root.name in CASE_FOLDERS and root.parent != root:
+        root = root.parent
+    return root.name or fallback
+
+
 def training_card(entries: Sequence[Mapping[str, Any]], data_name: str, synthetic_scar: float) -> dict[str, Any]:
-    """The card of a run trained on cache `entries` (their `source`, `has_scar`, `original_geometry`)."""
+    """The card of a run trained on cache `entries` (their `source`, `has_scar`, `original_geometry`);
+    `data_name` is used when no entry records its source."""
     n = len(entries)
+    data_name = dataset_name(entries, data_name)
     labelled = sum(bool(entry.get("has_scar")) for entry in entries)
     phantoms = sum(_is_phantom(entry.get("source")) for entry in entries)
     if labelled == n:
