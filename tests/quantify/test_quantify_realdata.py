@@ -7,6 +7,7 @@ import pytest
 
 from atrialjsq.data.layouts import index_dataset, load_case
 from atrialjsq.io import read_volume
+from atrialjsq.quantify.analysis import Provenance, analyse_case
 from atrialjsq.quantify.baselines import scar_from_image
 from atrialjsq.report.outputs import write_case_outputs
 from atrialjsq.surface.distance import signed_distance
@@ -18,7 +19,9 @@ def test_iir_on_a_real_case(lasc_dir, tmp_path):
     la = case.labels["la"]
     with pytest.warns(RuntimeWarning, match="negative"):  # the release is z-scored: IIR has no true zero
         result = scar_from_image(case.image, la, "iir")
-    burden = write_case_outputs(tmp_path / "case", case.image, result, {"model": "classic:iir"}, figure=False)
+    analysis = analyse_case(case.image, result, Provenance(model="classic:iir"))
+    write_case_outputs(tmp_path / "case", analysis, figure=False)
+    burden = analysis.burden
     report = json.loads((tmp_path / "case" / "report.json").read_text())
 
     # The mesh is closed, outward and in mm: the volume it encloses (divergence theorem) is the LA's.

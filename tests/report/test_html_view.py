@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from atrialjsq.quantify.analysis import Provenance, analyse_case
 from atrialjsq.quantify.surface_scar import scar_from_probabilities
 from atrialjsq.report.html_view import MAX_VIEW_FACES, view_mesh
 from atrialjsq.report.outputs import write_case_outputs
@@ -25,7 +26,7 @@ def case_folder(tmp_path_factory) -> Path:
     phantom = cap_phantom(radius_mm=18.0, half_angle_deg=50.0, spacing=(1.5, 1.5, 1.5))
     result = scar_from_probabilities(phantom.la, phantom.p_normal, phantom.p_scar)
     out = tmp_path_factory.mktemp("html") / "cap"
-    write_case_outputs(out, phantom.image, result, {"case_id": "cap", "model": "toy"}, regional=False)
+    write_case_outputs(out, analyse_case(phantom.image, result, Provenance("cap", model="toy"), regional=False))
     return out
 
 

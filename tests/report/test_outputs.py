@@ -9,6 +9,7 @@ import SimpleITK as sitk
 from matplotlib.image import imread
 
 from atrialjsq.io import Volume, read_volume
+from atrialjsq.quantify.analysis import Provenance, analyse_case
 from atrialjsq.quantify.burden import compute_burden
 from atrialjsq.quantify.surface_scar import scar_from_probabilities
 from atrialjsq.report import outputs
@@ -44,9 +45,10 @@ def case():
 def written(case, tmp_path_factory):
     phantom, result = case
     out = tmp_path_factory.mktemp("outputs") / "case7"
-    extra = {"model": "toy-net", "model_version": "1.2", "timings": {"predict": 0.51234567}, "seed": 3}
-    burden = write_case_outputs(out, phantom.image, result, extra, {"normal": phantom.p_normal, "scar": phantom.p_scar})
-    return out, burden
+    provenance = Provenance(model="toy-net", model_version="1.2", timings={"predict": 0.51234567}, details={"seed": 3})
+    analysis = analyse_case(phantom.image, result, provenance)
+    write_case_outputs(out, analysis, {"normal": phantom.p_normal, "scar": phantom.p_scar})
+    return out, analysis.burden
 
 
 def test_writes_every_file(written):
@@ -137,7 +139,9 @@ def test_report_json_keeps_empty_fields_and_names_both_burdens(written):
 def test_an_implausible_la_is_flagged_and_not_staged(tmp_path):
     small = cap_phantom(radius_mm=8.0, half_angle_deg=60.0)  # 2 mL: no adult LA is that small
     result = scar_from_probabilities(small.la, small.p_normal, small.p_scar)
-    burden = write_case_outputs(tmp_path / "small", small.image, result, {"case_id": "small"}, figure=False)
+    analysis = analyse_case(small.image, result, Provenance(case_id="small"))
+    write_case_outputs(tmp_path / "small", analysis, figure=False)
+    burden = analysis.burden
     assert not burden.staged and any("LA volume" in flag for flag in burden.implausible)
     report = json.loads((tmp_path / "small" / "report.json").read_text())
     assert report["stage"]["utah"] is None and report["stage"]["decaaf"] is None
@@ -150,8 +154,8 @@ def test_an_implausible_la_is_flagged_and_not_staged(tmp_path):
 def test_model_domain_and_case_are_recorded(case, tmp_path):
     phantom, result = case
     meta = {"trained_on": "40 synthetic phantoms", "not_trained_on": "real scans"}
-    extra = {"case_id": "p9", "model": "demo-net", "model_meta": meta, "warnings": ["model demo-net is for phantoms"]}
-    write_case_outputs(tmp_path / "p9", phantom.image, result, extra, figure=False)
+    provenance = Provenance("p9", model="demo-net", model_meta=meta, warnings=["model demo-net is for phantoms"])
+    write_case_outputs(tmp_path / "p9", analyse_case(phantom.image, result, provenance), figure=False)
     report = json.loads((tmp_path / "p9" / "report.json").read_text())
     assert report["model"] == {
         "name": "demo-net",
@@ -166,10 +170,10 @@ def test_model_domain_and_case_are_recorded(case, tmp_path):
 def test_rewriting_a_case_keeps_foreign_files_and_drops_stale_outputs(case, tmp_path):
     phantom, result = case
     out = tmp_path / "case"
-    write_case_outputs(out, phantom.image, result, None, {"scar": phantom.p_scar}, figure=False)
+    write_case_outputs(out, analyse_case(phantom.image, result), {"scar": phantom.p_scar}, figure=False)
     (out / "notes.txt").write_text("my notes")
     (out / "extra_mask.nii.gz").write_bytes(b"user file")
-    write_case_outputs(out, phantom.image, result, {"model": "second"}, figure=False)
+    write_case_outputs(out, analyse_case(phantom.image, result, Provenance(model="second")), figure=False)
     names = {p.name for p in out.iterdir()}
     assert {"notes.txt", "extra_mask.nii.gz"} <= names  # the user's files survive
     assert "prob_scar.nii.gz" not in names  # the earlier run's output that this run did not write is gone
@@ -194,13 +198,13 @@ def test_failure_leaves_nothing_and_keeps_an_older_folder(case, tmp_path, monkey
 
     monkeypatch.setattr(outputs, "render_report_figure", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        write_case_outputs(tmp_path / "fresh", phantom.image, result)
+        write_case_outputs(tmp_path / "fresh", analyse_case(phantom.image, result))
     assert list(tmp_path.iterdir()) == []
     older = tmp_path / "older"
     older.mkdir()
     (older / "report.json").write_text("{}")
     with pytest.raises(RuntimeError):
-        write_case_outputs(older, phantom.image, result)
+        write_case_outputs(older, analyse_case(phantom.image, result))
     assert [p.name for p in tmp_path.iterdir()] == ["older"]
     assert (older / "report.json").read_text() == "{}"
 
@@ -209,7 +213,7 @@ def test_refuses_results_off_the_input_grid(case, tmp_path):
     phantom, result = case
     other = Volume(phantom.image.array, phantom.image.geometry.__class__(phantom.image.geometry.shape))
     with pytest.raises(ValueError, match="grid"):
-        write_case_outputs(tmp_path / "x", other, result)
+        write_case_outputs(tmp_path / "x", analyse_case(other, result))
     assert not (tmp_path / "x").exists()
 
 
@@ -236,8 +240,8 @@ def test_report_png_gets_the_case_model_domain_and_warnings(case, tmp_path, monk
 
     monkeypatch.setattr(outputs, "render_report_figure", capture)
     meta = {"trained_on": "40 synthetic phantoms"}
-    extra = {"case_id": "p9", "model": "demo-net", "model_meta": meta, "warnings": ["not a phantom"]}
-    write_case_outputs(tmp_path / "p9", phantom.image, result, extra)
+    provenance = Provenance("p9", model="demo-net", model_meta=meta, warnings=["not a phantom"])
+    write_case_outputs(tmp_path / "p9", analyse_case(phantom.image, result, provenance))
     assert seen == {
         "case_id": "p9",
         "model": "demo-net",
@@ -249,8 +253,9 @@ def test_report_png_gets_the_case_model_domain_and_warnings(case, tmp_path, monk
 def test_a_model_outside_its_domain_withholds_the_stage_and_says_why(case, tmp_path):
     phantom, result = case
     reason = "model m was trained on synthetic phantoms only and this image is not a phantom"
-    extra = {"case_id": "x", "warnings": [reason], "withhold_stage": [reason]}
-    burden = write_case_outputs(tmp_path / "x", phantom.image, result, extra, figure=False)
+    analysis = analyse_case(phantom.image, result, Provenance("x", warnings=[reason], untrusted=[reason]))
+    write_case_outputs(tmp_path / "x", analysis, figure=False)
+    burden = analysis.burden
     assert not burden.staged and burden.not_staged_reason == "model outside its training domain"
     assert burden.stage_text() == "Utah/DECAAF not staged: model outside its training domain"
     report = json.loads((tmp_path / "x" / "report.json").read_text())
@@ -296,7 +301,8 @@ def test_each_stage_convention_has_its_own_field_where_they_differ(tmp_path):
     (< 10): swapping the two fields, or writing one stage into both, fails here."""
     phantom = cap_phantom(radius_mm=18.0, half_angle_deg=30.7, spacing=(1.0, 1.0, 1.0))
     result = scar_from_probabilities(phantom.la, phantom.p_normal, phantom.p_scar)
-    write_case_outputs(tmp_path / "seven", phantom.image, result, {"case_id": "seven"}, figure=False, regional=False)
+    analysis = analyse_case(phantom.image, result, Provenance("seven"), regional=False)
+    write_case_outputs(tmp_path / "seven", analysis, figure=False)
     report = json.loads((tmp_path / "seven" / "report.json").read_text())
     assert 5.5 < report["scar"]["burden_percent"] < 9.0
     assert (report["stage"]["utah"], report["stage"]["decaaf"]) == ("II", "I")

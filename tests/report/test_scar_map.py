@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
+from atrialjsq.quantify.analysis import Provenance, analyse_case
 from atrialjsq.quantify.baselines import scar_from_image
 from atrialjsq.quantify.regions import REGIONS, WALL_REGIONS
 from atrialjsq.report.outputs import write_case_outputs
@@ -22,7 +23,7 @@ def phantom_folder(tmp_path_factory):
     case, _ = generate_phantom(101, scar_kind="post-ablation", shape=(288, 288, 44), spacing=(1.25, 1.25, 2.5))
     result = scar_from_image(case.image, case.labels["la"], "iir")
     out = tmp_path_factory.mktemp("regional") / case.case_id
-    write_case_outputs(out, case.image, result, {"case_id": case.case_id})
+    write_case_outputs(out, analyse_case(case.image, result, Provenance(case.case_id)))
     return out, result, case
 
 
@@ -56,7 +57,7 @@ def test_a_sphere_gets_no_map_and_says_why(tmp_path):
 
     phantom = cap_phantom(radius_mm=18.0, half_angle_deg=60.0)
     result = scar_from_probabilities(phantom.la, phantom.p_normal, phantom.p_scar)
-    write_case_outputs(tmp_path / "ball", phantom.image, result, figure=True)
+    write_case_outputs(tmp_path / "ball", analyse_case(phantom.image, result), figure=True)
     assert not (tmp_path / "ball" / "scar_map.png").exists()
     regional = json.loads((tmp_path / "ball" / "report.json").read_text())["regional"]
     assert any("not found" in problem for problem in regional["problems"])
@@ -65,7 +66,7 @@ def test_a_sphere_gets_no_map_and_says_why(tmp_path):
 
 def test_no_regional_skips_the_breakdown_and_says_so(phantom_folder, tmp_path):
     _, result, case = phantom_folder
-    write_case_outputs(tmp_path / "quick", case.image, result, regional=False)
+    write_case_outputs(tmp_path / "quick", analyse_case(case.image, result, regional=False))
     assert not (tmp_path / "quick" / "scar_map.png").exists()
     report = json.loads((tmp_path / "quick" / "report.json").read_text())
     assert "not computed" in report["regional"]["unavailable"] and "regional" not in report["timings_s"]

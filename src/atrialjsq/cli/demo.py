@@ -53,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
         figure=not args.no_figure,
         existing="overwrite",  # the demo's own folder: a second `make demo` refreshes it
     )
-    if outcome.out_dir is None:  # predict_case raises rather than return an outcome without its folder
-        raise RuntimeError(f"{case.case_id}: the prediction has no output folder")
     burden = outcome.burden
+    if outcome.out_dir is None or burden is None:  # predict_case raises rather than return an outcome without them
+        raise RuntimeError(f"{case.case_id}: the prediction has no output folder or burden")
     truth = params.get("scar", {}).get("burden")
     files = ", ".join(sorted(p.name for p in outcome.out_dir.iterdir()))
     print(f"model {predictor.info.get('name', '?')}: predicted in {outcome.timings['total']:.1f} s")

@@ -1,9 +1,5 @@
-"""`atrialjsq quantify`: classic scar quantification on the LA surface for any LA mask, manual or predicted.
-
-The LA mask must be on the image's grid and binary: its values must be {0, 1} or {0, 255} (any numeric type;
-a mask holding only one of those values besides 0 is fine, an empty one is not). Writes the same case folder
-as `atrialjsq predict` (see `atrialjsq.report.outputs`); an existing output folder needs --overwrite.
-"""
+"""`atrialjsq quantify`: the arguments of `workflows.quantify` (classic scar quantification on the surface of a
+given LA mask); the same case folder as `atrialjsq predict`. An existing output folder needs --overwrite."""
 
 from __future__ import annotations
 
@@ -11,8 +7,6 @@ import argparse
 from pathlib import Path
 
 from atrialjsq.cli.text import non_negative, positive
-
-ACCEPTED_LA_VALUES = ({0, 1}, {0, 255})
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -29,7 +23,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--method",
         required=True,
-        choices=("iir", "otsu", "mgmm", "msd", "learngc"),
+        choices=("iir", "otsu", "mgmm", "msd", "learngc"),  # workflows.quantify.METHODS (not imported: start-up)
         help="classic method, or learngc (a learned surface classifier + graph cut; needs --classifier)",
     )
     parser.add_argument(
@@ -69,96 +63,32 @@ def _image_stem(path: Path) -> str:
     return name
 
 
-def check_la_mask(la, image, la_path: Path) -> None:
-    """Refuse a mask that is off the image's grid, empty, or not a binary label; InputError names the file."""
-    import numpy as np
-
-    from atrialjsq.errors import InputError
-
-    problem = image.geometry.mismatch(la.geometry)
-    if problem is not None:
-        raise InputError(la_path, f"LA mask is not on the image's grid: {problem}")
-    values = set(np.unique(la.array).tolist())
-    if not values - {0}:
-        raise InputError(la_path, "LA mask is empty")
-    if not any(values <= accepted for accepted in ACCEPTED_LA_VALUES):
-        shown = ", ".join(f"{v:g}" for v in sorted(values)[:6]) + (", ..." if len(values) > 6 else "")
-        raise InputError(la_path, f"LA mask must be binary, {{0, 1}} or {{0, 255}}; found values {shown}")
-
-
-def _named(error, args: argparse.Namespace):
-    """The library names its inputs "<image>" and "<LA mask>"; the user wants the paths they typed."""
-    from atrialjsq.errors import InputError
-
-    paths = {"<image>": args.image, "<LA mask>": args.la}
-    return InputError(paths[error.path], error.reason) if error.path in paths else error
-
-
 def run(args: argparse.Namespace) -> int:
     import sys
-    import time
 
-    from atrialjsq.data.image_sanity import check_image_values
-    from atrialjsq.data.plausibility import check_field_of_view
     from atrialjsq.errors import InputError
-    from atrialjsq.io import read_volume
-    from atrialjsq.io.image_io import is_dicom_dir
     from atrialjsq.io.output_check import check_output_folder
-    from atrialjsq.quantify.baselines import iir_intensity_problem, scar_from_image
-    from atrialjsq.report.outputs import write_case_outputs
-    from atrialjsq.report.report_json import report_warnings
+    from atrialjsq.workflows.quantify import QuantifyOptions, quantify_file
 
-    classifier = None
-    if args.method == "learngc":
-        from atrialjsq.quantify.learngc import LearnGCClassifier
-
-        if args.classifier is None:
-            raise InputError(None, "--method learngc needs --classifier (train one with `atrialjsq learngc-train`)")
-        classifier = LearnGCClassifier.load(args.classifier)
-    elif args.classifier is not None:
-        raise InputError(None, f"--classifier goes with --method learngc, not {args.method}")
+    options = QuantifyOptions(args.method, args.classifier, iir_threshold=args.iir_threshold, k=args.k)
+    options.check()  # before any file is read
     out = args.out if args.out is not None else Path(f"{_image_stem(args.image)}_{args.method}")
     check_output_folder(out)
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         raise InputError(out, "output folder exists; pass --overwrite to replace its outputs (other files are kept)")
-    started = time.perf_counter()
-    image = read_volume(args.image)
-    check_field_of_view(image.geometry, args.image)  # as predict: a grid that cannot hold an LA is refused
-    check_image_values(image.array, image.geometry, args.image)  # ... and a mask, CT or noise given as the image
-    la = read_volume(args.la)
-    check_la_mask(la, image, args.la)
-    problem = iir_intensity_problem(image.array) if args.method == "iir" else None
-    if problem is not None:
-        raise InputError(args.image, problem)
-    loaded = time.perf_counter()
-    try:
-        if classifier is not None:
-            from atrialjsq.quantify.learngc import scar_by_learngc
-
-            result = scar_by_learngc(image, la, classifier)
-        else:
-            result = scar_from_image(image, la, args.method, iir_threshold=args.iir_threshold, k=args.k)
-    except InputError as error:
-        raise _named(error, args) from None
-    quantified = time.perf_counter()
-    extra = {
-        "case_id": out.name,
-        "method": args.method,
-        "model": f"learngc:{args.classifier}" if classifier is not None else f"classic:{args.method}",
-        "inputs": {"image": str(args.image), "la": str(args.la)},
-        "timings": {"read": loaded - started, "quantify": quantified - loaded},
-    }
-    burden = write_case_outputs(
+    outcome = quantify_file(
+        args.image,
+        args.la,
         out,
-        image,
-        result,
-        extra,
+        options,
         figure=not args.no_figure,
         regional=not args.no_regional,
-        dicom_source=args.image if is_dicom_dir(args.image) and not args.no_dicom_seg else None,
+        dicom_seg=not args.no_dicom_seg,
     )
-    for warning in report_warnings(burden, extra):
+    for warning in outcome.warnings:
         print(f"warning: {out}: {warning}", file=sys.stderr)
+    burden = outcome.burden
+    assert burden is not None  # a failed case raised InputError
     print(
         f"{out}: scar burden {burden.burden_percent:.1f} % of the LA mesh area {burden.surface_area_cm2:.1f} cm² "
         f"({burden.stage_text()}), LA {burden.la_volume_ml:.1f} mL"

@@ -19,9 +19,9 @@ import numpy as np
 from atrialjsq.io import Volume
 from atrialjsq.io.atomic import save_figure
 from atrialjsq.io.orientation import reoriented
+from atrialjsq.quantify.analysis import case_warnings
 from atrialjsq.quantify.burden import Burden
 from atrialjsq.quantify.surface_scar import SurfaceScar
-from atrialjsq.report.report_json import report_warnings
 
 WALL_COLOUR = np.array([0.86, 0.84, 0.78])
 SCAR_COLOUR = np.array([0.84, 0.10, 0.12])
@@ -259,7 +259,7 @@ def build_report_figure(image: Volume, result: SurfaceScar, burden: Burden, anno
         f"{stage}  ·  LA volume {burden.la_volume_ml:.1f} mL",
         fontsize=11,
     )
-    warnings = report_warnings(burden, annotations)
+    warnings = case_warnings(burden, (annotations or {}).get("warnings", []))
     # Each warning whole, wrapped (never cut mid-sentence); past MAX_WARNING_LINES lines the rest are counted.
     lines: list[str] = []
     for shown_count, warning in enumerate(warnings):

@@ -1,4 +1,5 @@
-"""One case folder of outputs, identical for `atrialjsq predict` and `atrialjsq quantify`.
+"""One case folder of outputs, identical for `atrialjsq predict` and `atrialjsq quantify`: the files of a
+`quantify.analysis.CaseAnalysis` (this module renders; it computes no number of its own).
 
 Files (all volumes on the input image's exact grid: shape, spacing, origin, direction):
 
@@ -30,15 +31,14 @@ import numpy as np
 
 from atrialjsq.errors import InputError
 from atrialjsq.io import Volume, atomic_output, write_volume
-from atrialjsq.quantify.burden import Burden, compute_burden
+from atrialjsq.quantify.analysis import CaseAnalysis
+from atrialjsq.quantify.burden import Burden
 from atrialjsq.quantify.confidence import unsure_vertices
-from atrialjsq.quantify.regional import RegionalScar, analyse_regions
 from atrialjsq.quantify.regions import REGIONS
-from atrialjsq.quantify.surface_scar import SurfaceScar
 from atrialjsq.report.dicom_seg import SEG_FILE, write_dicom_seg
 from atrialjsq.report.figures import render_report_figure
 from atrialjsq.report.html_view import HTML_FILE, write_report_html
-from atrialjsq.report.report_json import build_report, plain_json, write_report_json
+from atrialjsq.report.report_json import build_report, write_report_json
 from atrialjsq.report.scar_map import render_scar_map
 from atrialjsq.surface.mesh import write_mesh
 
@@ -57,51 +57,32 @@ def is_case_output(name: str) -> bool:
     return name.startswith("prob_") and name.endswith(".nii.gz")
 
 
-def _require_same_grid(image: Volume, other: Volume, what: str) -> None:
-    problem = image.geometry.mismatch(other.geometry)
-    if problem is not None:
-        raise ValueError(f"{what} is not on the input image's grid ({problem})")
-
-
 def write_case_outputs(
     out_dir: str | Path,
-    image: Volume,
-    result: SurfaceScar,
-    extra: dict[str, Any] | None = None,
+    analysis: CaseAnalysis,
     probability_maps: dict[str, Volume] | None = None,
     *,
     figure: bool = True,
-    regional: bool = True,
     replace: bool = True,
     dicom_source: str | Path | None = None,
-) -> Burden:
-    """Write the whole case folder atomically and return the burden figures that went into report.json.
+) -> dict[str, Any]:
+    """Write the whole case folder of `analysis` atomically and return the report that went into report.json.
+
     `replace=False`: a case folder that appeared while this one was computed (another run) is left alone and
     `InputError` raised. `dicom_source` (the input's DICOM series folder) adds segmentation.dcm (`dicom_seg`);
-    if it cannot be written the rest is, and report.json's warnings say why.
-
-    `extra` carries what the caller knows and this module cannot: "timings" (dict of seconds), "case_id",
-    "model", "model_version", "model_meta" (what the model was trained on), "warnings" (sentences for the
-    reader), "method", "inputs" (paths); other keys land under "extra" in report.json. `regional=False`
-    skips the regional breakdown and scar_map.png (report.json says so).
+    if it cannot be written the rest is, and report.json's warnings say why. The regional breakdown (and so
+    scar_map.png) is written when the analysis has one.
     """
     started = time.perf_counter()
-    _require_same_grid(image, result.la, "the LA mask")
-    _require_same_grid(image, result.scar, "the scar label")
+    image, result, burden = analysis.image, analysis.result, analysis.burden
     maps = dict(probability_maps or {})
     for name, volume in maps.items():
-        _require_same_grid(image, volume, f"probability map {name!r}")
-    burden = compute_burden(result)
-    extra = dict(extra or {})
-    burden.untrusted = list(extra.get("withhold_stage", []))  # e.g. a model outside its training domain
-    timings = dict(extra.get("timings", {}))
-    breakdown: RegionalScar | None = None
-    regional_json: dict[str, Any] = {"unavailable": "not computed (--no-regional)"}
-    if regional:
-        regional_started = time.perf_counter()
-        breakdown, regional_json = _regional(image, result)
-        timings["regional"] = time.perf_counter() - regional_started
-
+        problem = image.geometry.mismatch(volume.geometry)
+        if problem is not None:
+            raise ValueError(f"probability map {name!r} is not on the input image's grid ({problem})")
+    timings = dict(analysis.timings)
+    written_warnings: list[str] = []
+    breakdown = analysis.regional
     with atomic_output(out_dir, owned=is_case_output, replace=replace) as tmp:
         # The input's own Geometry object, not the result's (equal within tolerance), so headers match exactly.
         write_volume(Volume(result.la.array > 0, image.geometry), tmp / LA_FILE, label=True)
@@ -118,9 +99,9 @@ def write_case_outputs(
             write_mesh(result.mesh, tmp / name, point_data)
         if figure:
             figure_started = time.perf_counter()
-            render_report_figure(tmp / REPORT_PNG, image, result, burden, _annotations(extra))
+            render_report_figure(tmp / REPORT_PNG, image, result, burden, _annotations(analysis))
             if breakdown is not None and breakdown.flat_uv is not None:
-                title = f"{extra.get('case_id') or 'LA'}: scar map (posterior view: patient left on the left)"
+                title = f"{analysis.provenance.case_id or 'LA'}: scar map (posterior view: patient left on the left)"
                 if not burden.staged:  # the map's burdens per region are as untrustworthy as the headline
                     title += f"\nNOT STAGED: {burden.not_staged_reason}; see report.json warnings"
                 unsure = unsure_vertices(result.vertex_probability) if result.graded else None
@@ -131,15 +112,13 @@ def write_case_outputs(
         if dicom_source is not None:
             seg_started = time.perf_counter()
             try:
-                model = {"name": extra.get("model"), "version": extra.get("model_version")}
+                model = {"name": analysis.provenance.model, "version": analysis.provenance.model_version}
                 write_dicom_seg(tmp / SEG_FILE, dicom_source, result.la, result.scar, model)
             except (InputError, ValueError, AttributeError, TypeError) as error:  # a source lacking what SEG needs
-                extra["warnings"] = [*extra.get("warnings", []), f"{SEG_FILE} not written: {error}"]
+                written_warnings.append(f"{SEG_FILE} not written: {error}")
             timings["dicom_seg"] = time.perf_counter() - seg_started
         timings["outputs"] = time.perf_counter() - started
-        extra["timings"] = timings
-        report = build_report(image, result, burden, extra)
-        report["regional"] = plain_json(regional_json)
+        report = build_report(analysis, timings, written_warnings)
         if figure:  # the page shows report.json's numbers (its own time goes into report.json after it)
             html_started = time.perf_counter()
             landmarks = {} if breakdown is None else {n: m.ostium_mm for n, m in breakdown.landmarks.found.items()}
@@ -149,17 +128,7 @@ def write_case_outputs(
             )
             report["timings_s"]["html"] = round(time.perf_counter() - html_started, 3)
         write_report_json(report, tmp / REPORT_JSON)
-    return burden
-
-
-def _regional(image: Volume, result: SurfaceScar) -> tuple[RegionalScar | None, dict[str, Any]]:
-    """The regional breakdown and its report.json section. An LA it cannot be read on (empty, a surface the
-    Laplace solve cannot handle, anything unforeseen) gives the reason instead of failing the case."""
-    try:
-        regional = analyse_regions(image, result.la, result.mesh, result.vertex_label)
-    except Exception as error:  # an auxiliary breakdown: the case's LA, scar and burden stand without it
-        return None, {"unavailable": f"regional analysis failed ({type(error).__name__}: {error})"}
-    return regional, {**regional.to_json(), "region_codes": list(REGIONS)}
+    return report
 
 
 def _range_text(burden: Burden) -> str:
@@ -173,12 +142,12 @@ def _range_text(burden: Burden) -> str:
     )
 
 
-def _annotations(extra: dict[str, Any]) -> dict[str, Any]:
-    """What report.png prints besides the numbers: case, model, its training domain, warnings."""
-    meta = extra.get("model_meta") or {}
+def _annotations(analysis: CaseAnalysis) -> dict[str, Any]:
+    """What report.png prints besides the numbers: case, model, its training domain, the caller's warnings."""
+    provenance = analysis.provenance
     return {
-        "case_id": extra.get("case_id"),
-        "model": extra.get("model"),
-        "trained_on": meta.get("trained_on"),
-        "warnings": list(extra.get("warnings", [])),
+        "case_id": provenance.case_id,
+        "model": provenance.model,
+        "trained_on": (provenance.model_meta or {}).get("trained_on"),
+        "warnings": list(provenance.warnings),
     }

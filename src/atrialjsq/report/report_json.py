@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from atrialjsq import __version__
-from atrialjsq.io import Volume, atomic_path
+from atrialjsq.io import atomic_path
+from atrialjsq.quantify.analysis import CaseAnalysis
 from atrialjsq.quantify.burden import Burden
-from atrialjsq.quantify.surface_scar import SurfaceScar
 from atrialjsq.report.domain import RESEARCH_USE, model_record
 
 REPORT_FORMAT = "atrialjsq-report-v1"
@@ -35,18 +36,6 @@ BURDEN_DEFINITIONS = {
     "(low_percent) and all scar (high_percent); a sensitivity range of the decision, not a confidence interval",
 }
 TIMING_DECIMALS = 3
-# Keys of `extra` that have a fixed place in the report; anything else is kept under "extra".
-_KNOWN_EXTRA = (
-    "timings",
-    "model",
-    "model_version",
-    "model_meta",
-    "method",
-    "inputs",
-    "case_id",
-    "warnings",
-    "withhold_stage",
-)
 
 
 def plain_json(value: Any) -> Any:
@@ -66,14 +55,6 @@ def plain_json(value: Any) -> Any:
     return value
 
 
-def report_warnings(burden: Burden, extra: dict[str, Any] | None = None) -> list[str]:
-    """Everything a reader must know before trusting the numbers: the caller's warnings (e.g. the model's
-    training domain), the caveats of the result (an LA cut by the border), then the results outside the
-    physiological ranges."""
-    implausible = (f"implausible result: {flag}" for flag in burden.implausible)
-    return [*(extra or {}).get("warnings", []), *burden.reading_caveats(), *implausible]
-
-
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
 
 
@@ -91,20 +72,21 @@ def _stage(burden: Burden) -> dict[str, Any]:
     }
 
 
-def build_report(image: Volume, result: SurfaceScar, burden: Burden, extra: dict[str, Any] | None = None) -> dict:
-    """The report as a JSON-ready dict."""
-    extra = dict(extra or {})
-    geometry = image.geometry
-    timings = {key: round(float(value), TIMING_DECIMALS) for key, value in extra.get("timings", {}).items()}
+def build_report(analysis: CaseAnalysis, timings: dict[str, float] | None = None, warnings: Sequence[str] = ()) -> dict:
+    """The report of `analysis` as a JSON-ready dict; `timings` (default: the analysis's) and `warnings` (added
+    after the analysis's own, e.g. an output that could not be written) are what writing the case added."""
+    provenance, burden, result = analysis.provenance, analysis.burden, analysis.result
+    geometry = analysis.image.geometry
+    rounded = {key: round(float(value), TIMING_DECIMALS) for key, value in (timings or analysis.timings).items()}
     report = {
         "format": REPORT_FORMAT,
         "atrialjsq_version": __version__,
-        "case_id": extra.get("case_id"),
+        "case_id": provenance.case_id,
         "notice": RESEARCH_USE,
-        "warnings": report_warnings(burden, extra),
-        "method": extra.get("method", result.method),
-        "model": model_record(extra.get("model_meta"), extra.get("model"), extra.get("model_version")),
-        "inputs": extra.get("inputs", {}),
+        "warnings": [*analysis.warnings, *warnings],
+        "method": analysis.method,
+        "model": model_record(provenance.model_meta, provenance.model, provenance.model_version),
+        "inputs": provenance.inputs,
         "geometry": {
             "shape": list(geometry.shape),
             "spacing_mm": list(geometry.spacing),
@@ -124,9 +106,9 @@ def build_report(image: Volume, result: SurfaceScar, burden: Burden, extra: dict
         },
         "stage": _stage(burden),
         "parameters": result.parameters,
-        "timings_s": timings,
-        "extra": {k: v for k, v in extra.items() if k not in _KNOWN_EXTRA},
-        "regional": {"unavailable": "not computed"},  # write_case_outputs puts the breakdown (or why not) here
+        "timings_s": rounded,
+        "extra": provenance.details,
+        "regional": analysis.regional_record(),
     }
     return plain_json(report)
 

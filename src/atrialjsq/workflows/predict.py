@@ -21,24 +21,8 @@ from atrialjsq.errors import InputError
 from atrialjsq.infer.inputs import InputCase
 from atrialjsq.infer.predictor import Prediction, Predictor
 from atrialjsq.io.image_io import is_dicom_dir
-
-
-@dataclass
-class CaseOutcome:
-    """What happened to one input: its folder and headline numbers, or the one-line error."""
-
-    case_id: str
-    source: str
-    out_dir: Path | None = None
-    burden: Any = None  # atrialjsq.quantify.burden.Burden
-    error: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)  # what report.json records under "warnings"
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
+from atrialjsq.quantify.analysis import Provenance
+from atrialjsq.workflows.case import CaseOutcome, analyse_and_write
 
 EXISTING_CHOICES = ("refuse", "overwrite", "skip")
 
@@ -124,8 +108,6 @@ def _predict_case(
     from atrialjsq.data.image_sanity import check_image_values
     from atrialjsq.data.plausibility import check_field_of_view
     from atrialjsq.quantify.surface_scar import scar_from_probabilities
-    from atrialjsq.report.outputs import write_case_outputs
-    from atrialjsq.report.report_json import report_warnings
 
     started = time.perf_counter()
     image = case.read()
@@ -141,12 +123,12 @@ def _predict_case(
     result = scar_from_probabilities(prediction.la, prediction.p_normal, prediction.p_scar)
     timings = {"read": read_s, **prediction.timings, "quantify": time.perf_counter() - quantify_started}
     out_dir = Path(out_root) / case.case_id
-    extra = _report_extra(predictor, case, prediction, timings, image.geometry.spacing)
-    burden = write_case_outputs(
+    provenance = _provenance(predictor, case, prediction, timings, image.geometry.spacing)
+    analysis, warnings = analyse_and_write(
         out_dir,
         image,
         result,
-        extra,
+        provenance,
         _probability_maps(prediction) if probability_maps else None,
         figure=figure,
         regional=regional,
@@ -154,7 +136,7 @@ def _predict_case(
         dicom_source=case.path if dicom_seg and is_dicom_dir(case.path) else None,
     )
     timings["total"] = time.perf_counter() - started
-    return CaseOutcome(case.case_id, str(case.path), out_dir, burden, None, timings, report_warnings(burden, extra))
+    return CaseOutcome(case.case_id, str(case.path), out_dir, analysis.burden, None, timings, warnings)
 
 
 def _probability_maps(prediction: Prediction) -> dict[str, Any]:
@@ -203,33 +185,33 @@ def prediction_warnings(predictor: Predictor, prediction: Prediction) -> list[st
     return found
 
 
-def _report_extra(
-    predictor: Predictor, case: InputCase, prediction: Prediction, timings: dict, spacing
-) -> dict[str, Any]:
+def _provenance(predictor: Predictor, case: InputCase, prediction: Prediction, timings: dict, spacing) -> Provenance:
     from atrialjsq.report.domain import out_of_domain_warnings
 
     localization = prediction.localization
     name = predictor.info.get("name", "?")
     meta = predictor.info.get("meta") or {}
     untrusted = out_of_domain_warnings(meta, name, case.path, spacing)
-    return {
-        "case_id": case.case_id,
-        "method": "ajsqnet",
-        "model": name,
-        "model_version": predictor.info.get("version", ""),
-        "model_meta": meta,
-        "warnings": [*untrusted, *prediction_warnings(predictor, prediction)],
-        "withhold_stage": untrusted,
-        "inputs": {"image": str(case.path), "assumed": list(case.assumed)},
-        "timings": dict(timings),
-        "prediction": {
-            "crop": predictor.crop,
-            "tta": predictor.tta,
-            "device": str(predictor.fine.device),
-            "localized": localization.found,
-            "la_centre_mm": list(localization.centre_mm),
+    return Provenance(
+        case_id=case.case_id,
+        method="ajsqnet",
+        model=name,
+        model_version=predictor.info.get("version", ""),
+        model_meta=meta,
+        inputs={"image": str(case.path), "assumed": list(case.assumed)},
+        warnings=[*untrusted, *prediction_warnings(predictor, prediction)],
+        untrusted=untrusted,
+        timings=dict(timings),
+        details={
+            "prediction": {
+                "crop": predictor.crop,
+                "tta": predictor.tta,
+                "device": str(predictor.fine.device),
+                "localized": localization.found,
+                "la_centre_mm": list(localization.centre_mm),
+            }
         },
-    }
+    )
 
 
 class BatchInterrupted(KeyboardInterrupt):
