@@ -41,7 +41,11 @@ def test_card_counts_labels_and_takes_spacings_axis_by_axis_after_sorting(tmp_pa
     assert card["trained_spacing_mm"] == [0.7, 0.7, 2.5]  # medians of (1.25, 0.6, 0.7), (1.25, 0.6, 0.7), (2.5, 2, 3)
     assert card["max_input_spacing_mm"] == [1.25, 1.25, 3.0]
     without = training_card(entries, "cache", synthetic_scar=0.0)["trained_on"]
-    assert without.endswith("(real scans; 1 with scar labels, the rest trained as scar-free)")
+    assert without.endswith("(real scans; 1 with scar labels, the rest with their scar terms off (LA only))")
+    unlabelled = [{**entry, "has_scar": False} for entry in entries]
+    assert training_card(unlabelled, "cache", synthetic_scar=0.7)["trained_on"] == (
+        "3 cases of clinic (real scans; no scar labels: synthetic scar drawn into their LA wall during training)"
+    )
 
 
 def test_card_calls_phantoms_phantoms_only_when_every_case_is_one(tmp_path: Path) -> None:

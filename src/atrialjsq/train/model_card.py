@@ -57,12 +57,18 @@ def training_card(entries: Sequence[Mapping[str, Any]], data_name: str, syntheti
     data_name = dataset_name(entries, data_name)
     labelled = sum(bool(entry.get("has_scar")) for entry in entries)
     phantoms = sum(_is_phantom(entry.get("source")) for entry in entries)
+    # A case without a scar label trains on synthetic scar drawn into its wall, or with its scar terms off.
+    rest = (
+        "synthetic scar drawn into their LA wall during training"
+        if synthetic_scar > 0
+        else "their scar terms off (LA only)"
+    )
     if labelled == n:
         scar = "all with scar labels"
-    elif synthetic_scar > 0:
-        scar = f"{labelled} with scar labels, the rest with synthetic scar drawn into their LA wall during training"
+    elif labelled == 0:
+        scar = f"no scar labels: {rest}"
     else:
-        scar = f"{labelled} with scar labels, the rest trained as scar-free"
+        scar = f"{labelled} with scar labels, the rest with {rest}"
     kind = "synthetic phantoms" if phantoms == n else ("real scans" if phantoms == 0 else f"{phantoms} phantoms")
     card: dict[str, Any] = {
         "trained_on": f"{n} cases of {data_name} ({kind}; {scar})",
