@@ -115,3 +115,31 @@ def test_axis_assignment_at_and_around_a_45_degree_tie(degrees, expected):
     c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
     direction = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])  # columns: the index axes in LPS
     assert _axis_assignment(direction) == expected
+
+
+@pytest.mark.parametrize(("shear", "refused"), [(0.99e-3, False), (1e-3, False), (1.01e-3, True)])
+def test_a_shear_is_refused_just_beyond_the_orthonormality_tolerance(shear, refused):
+    """Index axis y leaning by `shear` towards x: columns (1, 0, 0) and (s, 1, 0), so DᵀD − I has s off the
+    diagonal and s² on it, and the error is s (s < 1). ORTHONORMAL_TOLERANCE = 1e-3 is inclusive: s = 1e-3 passes
+    (the error equals the tolerance exactly), s = 1.01e-3 is refused, naming the error."""
+    from atrialjsq.io.orientation import ORTHONORMAL_TOLERANCE
+
+    assert ORTHONORMAL_TOLERANCE == 1e-3
+    problem = direction_problem(Geometry((4, 4, 4), direction=(1.0, shear, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)))
+    if refused:
+        assert problem is not None and "not orthonormal (off by 0.00101)" in problem
+    else:
+        assert problem is None
+
+
+@pytest.mark.parametrize(("stretch", "refused"), [(4.9e-4, False), (5.1e-4, True)])
+def test_a_scaled_axis_is_refused_just_beyond_the_orthonormality_tolerance(stretch, refused):
+    """Index axis z of length 1 + e on a grid turned 30° about z: DᵀD − I has (1 + e)² − 1 = 2e + e² at (z, z)
+    and zero elsewhere (the rotation keeps x and y orthonormal), so the edge is e = √1.001 − 1 = 4.9988e-4:
+    e = 4.9e-4 (error 9.80e-4) passes, e = 5.1e-4 (error 1.020e-3) is refused."""
+    direction = np.asarray(_rotation_about_z(30.0)).reshape(3, 3)
+    direction[2, 2] = 1.0 + stretch
+    problem = direction_problem(Geometry((4, 4, 4), direction=tuple(direction.reshape(-1))))
+    assert (problem is not None) is refused
+    if refused:
+        assert f"off by {2 * stretch + stretch**2:.3g}" in problem

@@ -3,7 +3,8 @@
 Wide-area circumferential ablation draws one ring around each ipsilateral vein pair, on the antrum or the
 proximal sleeves. The ring of a side is closed when no path of scar-free wall leads from the side's distal vein
 sleeves (beyond `RING_REACH_MM` of the ostium rim, where sleeve meets body) to the wall beyond `RING_REACH_MM`
-of the sleeves: the surface analogue of electrical isolation, exact for any ring shape.
+of the sleeves: the surface analogue of electrical isolation, exact for any ring shape. A path through an opening
+narrower than `MIN_GAP_MM` (below what an LGE mesh resolves) does not count: such a ring reads closed.
 
 An open ring's gaps are found as bottlenecks. Let d be each vertex's straight (not geodesic) distance to the
 nearest scar; the mitral opening and other sleeves do not bound a gap, so a gap that runs into them reads
