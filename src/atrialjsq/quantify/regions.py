@@ -115,7 +115,8 @@ def assign_regions(
     mesh: Mesh, landmarks: Landmarks, frame: LAFrame, mitral: np.ndarray | None = None, spacing=(1.0, 1.0, 1.0)
 ) -> np.ndarray:
     """(V,) region name of every vertex (see the module docstring); `spacing` is that of the structures' grid.
-    Body wall within `ANTRUM_MM` of both sides' sleeves joins the nearer side's antrum."""
+    Body wall within `ANTRUM_MM` of both sides' sleeves joins the nearer side's antrum (the left on an exact
+    tie)."""
     if landmarks.structures is None:
         raise ValueError("the landmarks carry no structure labels")
     labels = vertex_structures(mesh, landmarks.structures, spacing)
