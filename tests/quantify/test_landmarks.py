@@ -88,3 +88,16 @@ def test_a_vein_straight_to_the_left_of_a_ball_is_a_trunk_with_the_score_of_its_
     assert set(result.found) == {"LCPV"} and result.unassigned == []
     np.testing.assert_allclose(result.found["LCPV"].direction, [1.0, 0.0, 0.0], atol=1e-9)
     assert result.score == pytest.approx(1.0 + 2.0 / np.sqrt(6.98), abs=1e-9)
+
+
+def test_label_centres_are_the_mean_voxel_index_of_each_label():
+    from atrialjsq.quantify.landmarks import _label_centres
+
+    labels = np.zeros((6, 5, 4), dtype=np.int32)
+    labels[0, 0, 0] = labels[2, 4, 2] = 1  # centre (1, 2, 1)
+    labels[5, 1, 3] = 2  # one voxel: itself
+    labels[3:5, 2, 0] = 3  # (3.5, 2, 0), left out below
+    sizes = np.bincount(labels.ravel())
+    centres = _label_centres(labels, sizes, [1, 2])
+    np.testing.assert_allclose(centres, [(1.0, 2.0, 1.0), (5.0, 1.0, 3.0)])
+    assert _label_centres(labels, sizes, []) == []

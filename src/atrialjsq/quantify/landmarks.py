@@ -117,7 +117,7 @@ def landmarks_at_radius(
     interface_labels = np.where(near_body, parts, 0)
     interface_sizes = np.bincount(interface_labels.ravel(), minlength=n_parts + 1)
     kept = [i for i in range(1, n_parts + 1) if sizes[i] * voxel_ml >= min_volume_ml and interface_sizes[i] > 0]
-    centres = ndimage.center_of_mass(near_body, interface_labels, kept) if kept else []
+    centres = _label_centres(interface_labels, interface_sizes, kept)
     lookup = np.full(n_parts + 1, BODY_LABEL, dtype=np.int16)  # a bump too small to be a vein: body wall
     lookup[0] = 0
     candidates: list[Landmark] = []
@@ -129,6 +129,17 @@ def landmarks_at_radius(
     structures = np.where(body, np.int16(BODY_LABEL), lookup[parts]).astype(np.int16)
     found, unassigned = _assign(candidates)
     return Landmarks(found, centroid, unassigned, body_radius_mm, structures)
+
+
+def _label_centres(labels: np.ndarray, sizes: np.ndarray, kept: list[int]) -> list[np.ndarray]:
+    """The mean voxel index of each label in `kept` (`sizes`: voxels per label): `ndimage.center_of_mass`
+    with one pass over the labelled voxels instead of one per label."""
+    if not kept:
+        return []
+    where = np.nonzero(labels)
+    values = labels[where]
+    sums = np.stack([np.bincount(values, weights=axis, minlength=len(sizes)) for axis in where], axis=1)
+    return [sums[index] / sizes[index] for index in kept]
 
 
 def _assign(candidates: list[Landmark]) -> tuple[dict[str, Landmark], list[Landmark]]:
