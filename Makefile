@@ -12,7 +12,7 @@ TORCH  ?= torch==2.13.0
 TORCH_INDEX ?=
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all lint bench clean
+.PHONY: demo test test-all lint mutate bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,5 +35,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 
+# Mutation testing of the analysis modules ([tool.mutmut] in pyproject.toml; not in CI: hours on two cores).
+# MUTANTS narrows it, e.g. make mutate MUTANTS='atrialjsq.data.plausibility*'. Scores: docs/results/mutation.md.
+mutate: $(STAMP)
+	$(BIN)/mutmut run $(MUTANTS)
+	$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache .mypy_cache
+	rm -rf $(VENV) demo_output .pytest_cache .mypy_cache mutants
