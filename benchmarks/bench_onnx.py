@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from atrialjsq.infer.models import load_bundle
+from atrialjsq.infer.bundles import load_bundle
 from atrialjsq.infer.predictor import Network
 from atrialjsq.infer.sliding_window import sliding_window_probabilities
 

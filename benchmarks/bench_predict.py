@@ -33,8 +33,8 @@ import numpy as np
 import torch
 
 from atrialjsq.errors import InputError
+from atrialjsq.infer.bundles import load_bundle, untrained_bundle
 from atrialjsq.infer.inputs import InputCase
-from atrialjsq.infer.models import load_bundle, untrained_bundle
 from atrialjsq.infer.predictor import Network, Predictor
 from atrialjsq.io import Geometry, Volume, write_volume
 from atrialjsq.workflows.predict import predict_case

@@ -22,7 +22,7 @@ from atrialjsq.phantom import anatomy as anat
 from atrialjsq.phantom.generate import generate_phantom
 from atrialjsq.phantom.scar import ring_label
 from atrialjsq.quantify import ring_gaps
-from atrialjsq.quantify.regional import analyse_regions
+from atrialjsq.quantify.breakdown import analyse_regions
 from atrialjsq.quantify.regions import EXCLUDED, LEFT_VEINS, RIGHT_VEINS
 from atrialjsq.surface.mesh import extract_mesh
 from atrialjsq.surface.mesh_graph import adjacency

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from atrialjsq.data.layouts import DEFAULT_H5_SPACING, _read_h5
 from atrialjsq.io import Volume
 from atrialjsq.io.geometry import Geometry
-from atrialjsq.quantify.regional import analyse_regions
+from atrialjsq.quantify.breakdown import analyse_regions
 from atrialjsq.surface.mesh import extract_mesh
 
 VEINS = ("LSPV", "LIPV", "RSPV", "RIPV")

@@ -2,7 +2,7 @@
 
 Each phantom is post-ablation; its surface scar is its wide-area rings only (the generator's ring geometry,
 with its random gaps, evaluated at every mesh vertex: no roof lines, patches or fibrosis that could fill a
-gap), so the table measures the regional analysis (`atrialjsq.quantify.regional.analyse_regions`), not scar
+gap), so the table measures the regional analysis (`atrialjsq.quantify.breakdown.analyse_regions`), not scar
 segmentation. A true gap's place is the area-weighted centre of the ring-zone vertices inside it; it counts as
 found when a reported gap's centre lies within `MATCH_MM` of it. Writes one CSV row per ring and prints a
 summary (ring closed/open agreement, gaps found, centre distance, false gaps, mitral ring centre error).
@@ -19,7 +19,7 @@ from tqdm import tqdm
 from atrialjsq.phantom import anatomy as anat
 from atrialjsq.phantom.generate import generate_phantom
 from atrialjsq.phantom.scar import ring_gap_centres, ring_label
-from atrialjsq.quantify.regional import analyse_regions
+from atrialjsq.quantify.breakdown import analyse_regions
 from atrialjsq.surface.mesh import extract_mesh
 from atrialjsq.surface.mesh_graph import vertex_areas
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from atrialjsq.cli import COMMAND_MODULES, build_parser, main
-from atrialjsq.infer import models
-from atrialjsq.infer.models import untrained_bundle
+from atrialjsq.infer import bundles as models
+from atrialjsq.infer.bundles import untrained_bundle
 from atrialjsq.model.configs import get_config, list_configs
 
 

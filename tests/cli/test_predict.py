@@ -18,7 +18,7 @@ import SimpleITK as sitk
 import torch
 
 from atrialjsq.cli import main
-from atrialjsq.infer.models import untrained_bundle
+from atrialjsq.infer.bundles import untrained_bundle
 from atrialjsq.io import Geometry, Volume, read_volume, write_volume
 from atrialjsq.model.configs import get_config
 
@@ -164,7 +164,7 @@ def test_missing_model_is_one_clear_error(tmp_path, capsys):
 
 
 def test_demo_without_shipped_model_fails_before_any_work(tmp_path, capsys, monkeypatch):
-    from atrialjsq.infer import models
+    from atrialjsq.infer import bundles as models
 
     monkeypatch.setattr(models, "ASSETS_DIR", tmp_path / "no-assets")
     code = main(["demo", "--out", str(tmp_path / "demo"), "--device", "cpu"])

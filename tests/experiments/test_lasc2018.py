@@ -309,7 +309,7 @@ def test_learngc_rows_use_a_classifier_from_the_other_fold(scar_compact, tmp_pat
 def test_score_model_predicts_real_cases_through_the_predictor_on_the_native_grid(lasc_dir, tmp_path):
     from atrialjsq.data.layouts import index_dataset
     from atrialjsq.experiments.lasc2018.model_scoring import score_model
-    from atrialjsq.infer.models import untrained_bundle
+    from atrialjsq.infer.bundles import untrained_bundle
 
     fine = get_config("ajsq-sesa", tiny=True, data={"spacing": (4.0, 4.0, 4.0), "roi": (16, 16, 16)})
     bundle = untrained_bundle(None, fine, tmp_path / "tiny.pt")

@@ -176,7 +176,7 @@ def test_tta_mirrors_only_the_axes_flipped_in_training():
 
 def test_tta_on_a_model_trained_without_flips_is_refused_naming_the_model(tmp_path):
     from atrialjsq.errors import InputError
-    from atrialjsq.infer.models import untrained_bundle
+    from atrialjsq.infer.bundles import untrained_bundle
     from atrialjsq.model.configs import get_config
 
     path = untrained_bundle(None, get_config("ajsq-sesa", tiny=True), tmp_path / "noflip.pt")
@@ -187,7 +187,7 @@ def test_tta_on_a_model_trained_without_flips_is_refused_naming_the_model(tmp_pa
 
 
 def test_real_network_from_tiny_configs_keeps_geometry(tmp_path, rotated_ball):
-    from atrialjsq.infer.models import untrained_bundle
+    from atrialjsq.infer.bundles import untrained_bundle
     from atrialjsq.model.configs import get_config
 
     image, _ = rotated_ball
@@ -208,7 +208,7 @@ TILTED_17 = (0.9563, -0.2924, 0.0, 0.2924, 0.9563, 0.0, 0.0, 0.0, 1.0)  # 17° a
 def test_a_scan_stored_with_permuted_mirrored_axes_gets_the_same_prediction_voxel_for_voxel(tmp_path, direction):
     # An untrained network is no function of physical space: it would answer a transposed array differently.
     # Turned to the networks' orientation first, both storages feed it the same array (a tilt stays a tilt).
-    from atrialjsq.infer.models import untrained_bundle
+    from atrialjsq.infer.bundles import untrained_bundle
     from atrialjsq.model.configs import get_config
 
     frame = np.linalg.qr(np.asarray(direction).reshape(3, 3))[0]  # exactly orthonormal
@@ -276,7 +276,7 @@ def test_constant_padding_is_never_la():
 
 
 def _tiny_bundle_without_localiser(tmp_path):
-    from atrialjsq.infer.models import untrained_bundle
+    from atrialjsq.infer.bundles import untrained_bundle
     from atrialjsq.model.configs import get_config
 
     fine = get_config("ajsq-sesa", tiny=True, data={"spacing": (3.0, 3.0, 3.0), "roi": (32, 32, 16)})

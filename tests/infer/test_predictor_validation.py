@@ -13,7 +13,7 @@ import torch
 
 from atrialjsq.infer.localize import largest_component
 from atrialjsq.infer.predictor import Predictor
-from atrialjsq.infer.validation import PredictorValidation, ValidationCase
+from atrialjsq.infer.predictor_validation import PredictorValidation, ValidationCase
 from atrialjsq.model.configs import get_config
 from atrialjsq.train.checkpoint import load_checkpoint
 from atrialjsq.train.logging import read_csv

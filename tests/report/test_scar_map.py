@@ -79,7 +79,7 @@ def _count_colour(image: np.ndarray, hex_colour: str, tolerance: float = 0.02) -
 
 
 def test_the_unsure_surface_is_drawn_in_pale_colours(phantom_folder, tmp_path):
-    from atrialjsq.quantify.regional import analyse_regions
+    from atrialjsq.quantify.breakdown import analyse_regions
     from atrialjsq.report.scar_map import render_scar_map
 
     _, result, case = phantom_folder
@@ -103,7 +103,7 @@ def test_the_map_labels_do_not_overlap_and_each_region_is_named_once(phantom_fol
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from atrialjsq.quantify.regional import analyse_regions
+    from atrialjsq.quantify.breakdown import analyse_regions
     from atrialjsq.report import scar_map
 
     _, result, case = phantom_folder

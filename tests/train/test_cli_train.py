@@ -228,7 +228,7 @@ def test_spacing_option_sets_the_model_grid(cache_dir, tmp_path, capsys):
 
 
 def test_a_run_records_its_data_so_its_exported_model_is_staged(cache_dir, tmp_path, capsys):
-    from atrialjsq.infer.models import load_bundle, make_bundle
+    from atrialjsq.infer.bundles import load_bundle, make_bundle
     from atrialjsq.report.domain import out_of_domain_warnings
 
     run = tmp_path / "run"

@@ -32,7 +32,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from atrialjsq.errors import InputError
-    from atrialjsq.infer.models import make_bundle
+    from atrialjsq.infer.bundles import make_bundle
     from atrialjsq.io.output_check import check_output_file
 
     check_output_file(args.out, inputs=(args.fine, args.localizer, args.meta))  # never over its own checkpoint

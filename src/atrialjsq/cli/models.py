@@ -34,7 +34,7 @@ def describe(name: str, bundle: dict, size_bytes: int, default: bool) -> list[st
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from atrialjsq.infer.models import DEFAULT_MODEL, load_bundle, resolve_model, shipped_models
+    from atrialjsq.infer.bundles import DEFAULT_MODEL, load_bundle, resolve_model, shipped_models
 
     names = shipped_models()
     if not names:

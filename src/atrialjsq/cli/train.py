@@ -180,10 +180,10 @@ def _fold_config(config, args: argparse.Namespace, out: Path, main_process: bool
 
 
 def _predictor_validator(config):
-    """Builds `infer.validation.PredictorValidation` from the run's validation cases."""
+    """Builds `infer.predictor_validation.PredictorValidation` from the run's validation cases."""
 
     def build(cases):
-        from atrialjsq.infer.validation import PredictorValidation, ValidationCase
+        from atrialjsq.infer.predictor_validation import PredictorValidation, ValidationCase
 
         spacing = config.data.spacing
         return PredictorValidation([ValidationCase.from_arrays(case_id, arrays, spacing) for case_id, arrays in cases])

@@ -212,8 +212,8 @@ class Predictor:
         precision: str = "auto",
         **options: Any,
     ) -> Predictor:
-        """From a bundle path or shipped name (None = the default shipped model); see `infer.models`."""
-        from atrialjsq.infer.models import load_bundle
+        """From a bundle path or shipped name (None = the default shipped model); see `infer.bundles`."""
+        from atrialjsq.infer.bundles import load_bundle
 
         bundle = load_bundle(model)
         fine = Network(bundle["fine"], device, precision)

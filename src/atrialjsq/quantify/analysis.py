@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atrialjsq.io import Volume
+from atrialjsq.quantify.breakdown import RegionalScar, analyse_regions
 from atrialjsq.quantify.burden import Burden, compute_burden
-from atrialjsq.quantify.regional import RegionalScar, analyse_regions
 from atrialjsq.quantify.regions import REGIONS
 from atrialjsq.quantify.surface_scar import SurfaceScar
 

@@ -11,7 +11,7 @@ Files (all volumes on the input image's exact grid: shape, spacing, origin, dire
 - ``mesh.vtk`` and ``mesh.ply``: the LA surface in physical mm with per-vertex ``scar_probability``,
   ``scar_label``, ``scar_score`` and ``region`` (the index into report.json's ``regional.region_codes``)
   (ParaView / 3D Slicer);
-- ``report.json`` (see `report_json`; its ``regional`` section from `atrialjsq.quantify.regional`),
+- ``report.json`` (see `report_json`; its ``regional`` section from `atrialjsq.quantify.breakdown`),
   ``report.png`` (see `figures`) and ``scar_map.png``, the flattened LA (see `scar_map`; not written when no
   mitral ring was found or the map could not be drawn, and report.json says why; nor with figure=False or
   regional=False).

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import sparse
 
 from atrialjsq.io.atomic import save_figure
-from atrialjsq.quantify.regional import RegionalScar
+from atrialjsq.quantify.breakdown import RegionalScar
 from atrialjsq.quantify.regions import EXCLUDED
 from atrialjsq.surface.mesh import Mesh
 from atrialjsq.surface.mesh_graph import adjacency

@@ -213,7 +213,7 @@ def train_run(
 ) -> TrainResult:
     """Train `config` on `data` into `out` (see the module docstring for the split). `make_validator` builds
     the validation from the validation cases ((case id, arrays) pairs), replacing the trainer's window monitor
-    (`atrialjsq train` passes the Predictor's, `infer.validation`)."""
+    (`atrialjsq train` passes the Predictor's, `infer.predictor_validation`)."""
     out = Path(out)
     options = options or TrainOptions()
     if options.context == TrainOptions().context:

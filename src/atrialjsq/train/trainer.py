@@ -130,7 +130,7 @@ class TrainOptions:
     clock: Callable[[], float] = time.perf_counter  # the training clock (tests drive it by hand)
     # Scores the live network every train.val_every iterations instead of the window monitor
     # (`train.validation.validate` on the validation cases): {"score", ...} into val.csv, best.pt by "score".
-    # `infer.validation.PredictorValidation` scores through the Predictor (what `atrialjsq train` uses).
+    # `infer.predictor_validation.PredictorValidation` scores through the Predictor (what `atrialjsq train` uses).
     validator: Validator | None = None
 
 

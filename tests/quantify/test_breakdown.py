@@ -126,7 +126,7 @@ def phantom_rings():
     from atrialjsq.phantom import anatomy as anat
     from atrialjsq.phantom.generate import generate_phantom
     from atrialjsq.phantom.scar import ring_label
-    from atrialjsq.quantify.regional import analyse_regions
+    from atrialjsq.quantify.breakdown import analyse_regions
 
     case, params = generate_phantom(101, scar_kind="post-ablation", shape=(288, 288, 44), spacing=(1.25, 1.25, 2.5))
     la = case.labels["la"]
@@ -210,8 +210,8 @@ def test_a_ring_with_no_wall_beyond_its_reach_is_undetermined(ball_with_vein, mo
 
 
 def test_the_mitral_profiles_read_the_same_on_the_crop_as_on_the_whole_grid(phantom_rings):
+    from atrialjsq.quantify.breakdown import cropped, la_box
     from atrialjsq.quantify.mitral import blood_deviation
-    from atrialjsq.quantify.regional import cropped, la_box
     from atrialjsq.surface.mesh import Mesh
 
     case, _, mesh, _, _ = phantom_rings

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from atrialjsq.errors import InputError
-from atrialjsq.infer import models
-from atrialjsq.infer.models import load_bundle, make_bundle, resolve_model
+from atrialjsq.infer import bundles as models
+from atrialjsq.infer.bundles import load_bundle, make_bundle, resolve_model
 from atrialjsq.model.configs import get_config
 from atrialjsq.model.unet import build_model
 from atrialjsq.train.checkpoint import save_checkpoint
