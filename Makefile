@@ -31,8 +31,8 @@ test-all: lint
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4 tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check src studies tests benchmarks scripts
+	$(BIN)/ruff format --check src studies tests benchmarks scripts
 	$(BIN)/mypy
 
 # Mutation testing of the analysis modules ([tool.mutmut] in pyproject.toml; not in CI: hours on two cores).

@@ -49,7 +49,8 @@ def built_in_atrium(shape: tuple[int, int, int], seed: int) -> dict[str, np.ndar
 def load_cases(compact: str | None, n: int, window: tuple[int, int, int]) -> tuple[list[dict], str]:
     if compact is None:
         return [built_in_atrium(window, seed) for seed in range(n)], "built-in atria"
-    from atrialjsq.data.compact import load_compact, trainer_arrays
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: studies/ is not installed
+    from studies.lasc2018.compact import load_compact, trainer_arrays
 
     data = load_compact(compact)
     cases = [trainer_arrays(data.case(i), window, data.spacing, joint=True) for i in data.case_ids[:n]]

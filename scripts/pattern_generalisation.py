@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from atrialjsq.data.compact import load_compact, trainer_arrays
 from atrialjsq.evaluate.scar_metrics import scar_metrics
 from atrialjsq.infer.predictor import Predictor
 from atrialjsq.io.geometry import Geometry
@@ -29,6 +29,9 @@ from atrialjsq.io.volume import Volume
 from atrialjsq.phantom.scar import PATTERNS
 from atrialjsq.quantify.surface_scar import scar_from_probabilities
 from atrialjsq.train.scar_synthesis import SynthesisRanges, build_wall_cache, synthesise
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: studies/ is not installed
+from studies.lasc2018.compact import load_compact, trainer_arrays
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,11 +61,11 @@ python3 -c "import torch, numpy; print('torch', torch.__version__, 'cuda', torch
 common=(--compact "$COMPACT" --config "$CONFIG" --seconds "$TRAIN_SECONDS" "${TRAIN_ARGS[@]}")
 start=$(date +%s)
 if (( ${#folds[@]} )); then
-    python3 -m atrialjsq.cli.lasc2018 cv "${common[@]}" --out "$WORK/cv" --folds "${folds[@]}"
+    python3 -m studies.lasc2018 cv "${common[@]}" --out "$WORK/cv" --folds "${folds[@]}"
     for k in "${folds[@]}"; do cp "$WORK/cv/fold$k/predictions.npz" "$OUT/predictions_${CONFIG}_fold$k.npz"; done
 fi
 if [[ $final == 1 ]]; then
-    python3 -m atrialjsq.cli.lasc2018 final "${common[@]}" --out "$WORK/final" --export "$WORK/lasc-$CONFIG.pt"
+    python3 -m studies.lasc2018 final "${common[@]}" --out "$WORK/final" --export "$WORK/lasc-$CONFIG.pt"
     cp "$WORK/lasc-$CONFIG.pt" "$OUT/lasc-$CONFIG.pt"
 fi
 echo "wall time $(( $(date +%s) - start )) s"

@@ -12,9 +12,9 @@ SCAR_COMPACT=${SCAR_COMPACT:-devdata/lasc_150_scar.npz}  # the grid the network 
 RESULTS=${RESULTS:-docs/results/lasc2018_fold$FOLD}  # where the per-case tables go
 "$BIN/atrialjsq" bundle --fine "$F/last.pt" --out "$RUN/lasc2018-ajsq-sesa.pt" --name lasc2018-ajsq-sesa \
     --meta scripts/real_model_meta.json
-"$BIN/atrialjsq" lasc2018 score-model --model "$RUN/lasc2018-ajsq-sesa.pt" --src ../shared/data/lasc2018 \
+"$BIN/python" -m studies.lasc2018 score-model --model "$RUN/lasc2018-ajsq-sesa.pt" --src ../shared/data/lasc2018 \
     --folds "$RUN/folds.json" --fold "$FOLD" --out "$RUN/score_native_fold$FOLD" --quiet
-"$BIN/atrialjsq" lasc2018 score-scar --compact "$SCAR_COMPACT" --out "$RUN/scar_fold$FOLD" \
+"$BIN/python" -m studies.lasc2018 score-scar --compact "$SCAR_COMPACT" --out "$RUN/scar_fold$FOLD" \
     --network "AJSQnet-SESA=$F/predictions.npz" --la-predictions "$F/predictions.npz" --quiet
 mkdir -p "$RESULTS"
 cp "$RUN/score_native_fold$FOLD/per_case.csv" "$RESULTS/la_native_per_case.csv"

@@ -19,9 +19,11 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from atrialjsq.data.compact import load_compact
 from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import atomic_path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: studies/ is not installed
+from studies.lasc2018.compact import load_compact
 
 METRICS = ("Dice_s", "Sensitivity", "scar_pct_error")
 QUARTILES = 4

@@ -4,7 +4,7 @@
 
 RUNS_DIR holds one folder per recipe (scripts/time_to_accuracy.sh), each with fold<k>/snapshots/t*.pt, the
 deadline's fold<k>/last.pt and folds.json. Each model is scored on the fold's held-out cases exactly as
-`atrialjsq predict` runs it (original images, native grid, largest component; `atrialjsq lasc2018 score-model`).
+`atrialjsq predict` runs it (original images, native grid, largest component; `python -m studies.lasc2018 score-model`).
 OUT_CSV gets one row per (recipe, model): training seconds, iterations, mean ± SD of Dice, HD95 and ASD in
 voxels; the figure plots mean Dice and HD95 against CPU minutes. Numbers only: no images are written.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -22,8 +23,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from atrialjsq.data.splits import load_folds
-from atrialjsq.experiments.lasc2018.model_scoring import score_model
 from atrialjsq.train.checkpoint import load_model_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: studies/ is not installed
+from studies.lasc2018.model_scoring import score_model
 
 COLUMNS = ("recipe", "model", "seconds", "iterations", "cases", "Dice_LA", "Dice_LA_sd", "HD95_vox", "HD95_vox_sd",
            "ASD_vox", "ASD_vox_sd")  # fmt: skip

@@ -5,7 +5,7 @@
 # through `predict`'s path on the native grid. Every method gets the same number of iterations (ITERATIONS,
 # default 1700 = the joint recipe's steps per fold), not the same wall clock, so that other work sharing the
 # CPU cannot favour one method. Per-fold per-case CSVs go to docs/results/table5_real/<config>/ (numbers only);
-# `atrialjsq lasc2018 table5 --results docs/results/table5_real` pools whatever folds are there.
+# `python -m studies.lasc2018 table5 --results docs/results/table5_real` pools whatever folds are there.
 #   scripts/table5_real.sh RUN FOLD...        e.g. scripts/table5_real.sh runs/table5_real_v2 0 1
 # Needs devdata/lasc_150.npz (docs/real_data.md) and ../shared/data/lasc2018; never commit devdata/ or runs/.
 set -euo pipefail
@@ -21,13 +21,13 @@ for FOLD in "$@"; do
     DEST="$RESULTS/$CONFIG/fold${FOLD}_la_native_per_case.csv"
     if [ -f "$DEST" ]; then echo "$CONFIG fold $FOLD: done ($DEST)"; continue; fi
     mkdir -p "$OUT"; [ -f "$OUT/folds.json" ] || cp "$FOLDS_JSON" "$OUT/folds.json"
-    "$BIN/atrialjsq" lasc2018 cv --compact devdata/lasc_150.npz --out "$OUT" --config "$CONFIG" \
+    "$BIN/python" -m studies.lasc2018 cv --compact devdata/lasc_150.npz --out "$OUT" --config "$CONFIG" \
       --seconds 7200 --max-iterations "$ITERATIONS" --spacing 1.5 1.5 1.5 --roi 80 64 64 --margin 10 8 8 \
       --batch-size 2 --device cpu --workers 2 --set model.levels=5 --set model.base_channels=8 \
       --set model.max_channels=128 --set optim.name=adamw --set optim.lr=0.002 --set train.amp=true \
       --set train.channels_last=true --folds "$FOLD" --quiet ${EXTRA:-}
     "$BIN/atrialjsq" bundle --fine "$OUT/fold$FOLD/last.pt" --out "$OUT/fold$FOLD/model.pt" --name "$CONFIG-fold$FOLD"
-    "$BIN/atrialjsq" lasc2018 score-model --model "$OUT/fold$FOLD/model.pt" --src ../shared/data/lasc2018 \
+    "$BIN/python" -m studies.lasc2018 score-model --model "$OUT/fold$FOLD/model.pt" --src ../shared/data/lasc2018 \
       --folds "$OUT/folds.json" --fold "$FOLD" --out "$OUT/score_fold$FOLD" --quiet
     mkdir -p "$RESULTS/$CONFIG"
     cp "$OUT/fold$FOLD/log.csv" "$RESULTS/$CONFIG/fold${FOLD}_log.csv"

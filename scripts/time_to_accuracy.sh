@@ -24,6 +24,6 @@ for recipe in "${RECIPES[@]}"; do
     *) echo "unknown recipe $recipe" >&2; exit 2 ;;
   esac
   echo "$(date -u +%FT%TZ) recipe $recipe: ${SECONDS_BUDGET} s"
-  "$PY" -m atrialjsq.cli.lasc2018 cv "${ARGS[@]}" "${COMMON[@]}" --out "$OUT/$recipe"
+  "$PY" -m studies.lasc2018 cv "${ARGS[@]}" "${COMMON[@]}" --out "$OUT/$recipe"
 done
 echo "$(date -u +%FT%TZ) done"

@@ -14,7 +14,7 @@ ARGS=(--compact devdata/lasc_150_scar.npz --add-originals devdata/lasc_150.npz -
   --set optim.name=adamw --set optim.lr=0.002 --set train.amp=true --set train.channels_last=true
   --set 'loss.la_terms=["bce","dice","se"]' ${EXTRA:-})
 if [ "$#" -gt 0 ]; then
-  exec "$BIN/atrialjsq" lasc2018 cv "${ARGS[@]}" --folds "$@"
+  exec "$BIN/python" -m studies.lasc2018 cv "${ARGS[@]}" --folds "$@"
 else
-  exec "$BIN/atrialjsq" lasc2018 final "${ARGS[@]}" --export "$OUT/model.pt"
+  exec "$BIN/python" -m studies.lasc2018 final "${ARGS[@]}" --export "$OUT/model.pt"
 fi

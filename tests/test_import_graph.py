@@ -114,3 +114,12 @@ def test_no_module_imports_form_a_cycle():
         if name not in state:
             visit(name, [name])
     assert cycles == []
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_the_product_never_imports_a_study(path: Path):
+    """studies/ (one data set each) import atrialjsq, never the reverse: the package must work without them."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    named = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module]
+    named += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert not [name for name in named if name == "studies" or name.startswith("studies.")]

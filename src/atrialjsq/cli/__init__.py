@@ -33,7 +33,6 @@ COMMAND_MODULES = (
     "compare",
     "plot_correlations",
     "experiment",
-    "lasc2018",
     "bundle",
     "models",
     "configs",

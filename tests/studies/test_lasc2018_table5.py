@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 
 import pytest
+from studies.lasc2018.table5 import real_table5
 
 from atrialjsq.errors import InputError
-from atrialjsq.experiments.lasc2018.table5 import real_table5
 
 
 def _write(path, rows):

@@ -18,8 +18,8 @@ from atrialjsq.errors import InputError
 from atrialjsq.evaluate.statistics import mean_sd_text, read_metric_csv, summary_stats
 from atrialjsq.evaluate.table_files import write_table
 from atrialjsq.evaluate.tables import NOT_AVAILABLE, MethodResults, build_table
-from atrialjsq.experiments.lasc2018.scar import REFERENCE_LABEL, SCAR_COLUMNS, per_case_file, write_per_case
 from atrialjsq.io.atomic import atomic_path, write_json
+from studies.lasc2018.scar import REFERENCE_LABEL, SCAR_COLUMNS, per_case_file, write_per_case
 
 LA_FILE = "la_native_per_case.csv"
 LA_METRICS = ("Dice_LA", "Jaccard_LA", "HD95_vox", "ASD_vox", "HD95_mm", "ASD_mm")
@@ -43,7 +43,7 @@ def _scar_rows(folder: Path) -> list[tuple[str, bool]]:
 
     path = folder / "scar_table.csv"
     if not path.is_file():
-        raise InputError(path, "no such file (score the fold's scar with `atrialjsq lasc2018 score-scar`)")
+        raise InputError(path, "no such file (score the fold's scar with `python -m studies.lasc2018 score-scar`)")
     with path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     if not rows or "Method" not in rows[0]:

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from studies.lasc2018.cli import main
+from studies.lasc2018.compact import build_compact, load_compact, trainer_arrays
+from studies.lasc2018.cross_validation import read_predictions, write_predictions
+from studies.lasc2018.scoring import score_case, score_predictions
 
-from atrialjsq.cli.lasc2018 import main
-from atrialjsq.data.compact import build_compact, load_compact, trainer_arrays
 from atrialjsq.errors import InputError
-from atrialjsq.experiments.lasc2018.cross_validation import read_predictions, write_predictions
-from atrialjsq.experiments.lasc2018.scoring import score_case, score_predictions
 from atrialjsq.model.configs import get_config
 from atrialjsq.train.checkpoint import load_checkpoint, load_model_file
 
@@ -86,7 +86,7 @@ def test_scoring_on_the_native_grid_has_known_answers(compact_native):
         score_case(case, truth[:-1])
 
 
-# Runs `python -m atrialjsq.cli.lasc2018` as on the GPU image, where SimpleITK and meshio are not installed.
+# Runs `python -m studies.lasc2018` as on the GPU image, where SimpleITK and meshio are not installed.
 WITHOUT_SIMPLEITK = """
 import importlib.abc, runpy, sys
 class Missing(importlib.abc.MetaPathFinder):
@@ -94,8 +94,8 @@ class Missing(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in ("SimpleITK", "meshio"):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 sys.meta_path.insert(0, Missing())
-sys.argv = ["atrialjsq.cli.lasc2018", *sys.argv[1:]]
-runpy.run_module("atrialjsq.cli.lasc2018", run_name="__main__")
+sys.argv = ["studies.lasc2018", *sys.argv[1:]]
+runpy.run_module("studies.lasc2018", run_name="__main__")
 """
 
 
@@ -155,7 +155,7 @@ def test_cross_validation_pipeline_end_to_end(compact_1mm, tmp_path, capsys):
 
 
 def test_a_finished_fold_made_otherwise_is_refused(compact_1mm, tmp_path):
-    from atrialjsq.experiments.lasc2018.cross_validation import (
+    from studies.lasc2018.cross_validation import (
         CAPPED_LR_RULE,
         CvSettings,
         _check_done_fold,
@@ -214,7 +214,7 @@ def test_bad_training_options_fail_before_any_output(compact_1mm, tmp_path, caps
 @pytest.fixture(scope="module")
 def scar_compact(tmp_path_factory):
     """Two balls of radius 13 mm with scar injected into their wall (on the 1 mm window)."""
-    from atrialjsq.experiments.lasc2018.scar import inject_compact
+    from studies.lasc2018.scar import inject_compact
 
     folder = tmp_path_factory.mktemp("scar")
     la_set = build_compact(_cases(2, shape=(72, 72, 36), radius_mm=13.0), folder / "la.npz", z_margin_mm=6.0)
@@ -250,7 +250,7 @@ def _surface_maps(case, swap: bool = False) -> dict[str, np.ndarray]:
 def test_scar_table_rows_have_known_answers(scar_compact, tmp_path):
     """Baselines given a perfect predicted LA equal those given the manual LA; a network whose maps are the
     truth scores near-perfect scar, the same maps swapped score poorly."""
-    from atrialjsq.experiments.lasc2018.scar import score_scar_study
+    from studies.lasc2018.scar import score_scar_study
 
     compact = load_compact(scar_compact)
     perfect = {case.case_id: _surface_maps(case) for case in compact.cases}
@@ -280,7 +280,7 @@ def test_scar_table_rows_have_known_answers(scar_compact, tmp_path):
 
 
 def test_learngc_rows_use_a_classifier_from_the_other_fold(scar_compact, tmp_path):
-    from atrialjsq.experiments.lasc2018.scar import score_scar_study
+    from studies.lasc2018.scar import score_scar_study
 
     compact = load_compact(scar_compact)
     ids = compact.case_ids
@@ -295,7 +295,7 @@ def test_learngc_rows_use_a_classifier_from_the_other_fold(scar_compact, tmp_pat
     for a, b in zip(manual, predicted, strict=True):  # the predicted LA is the manual one here
         assert a["Accuracy"] == b["Accuracy"] and float(a["Accuracy"]) > 0.7
     assert "| LA_M+LearnGC | N/A |" in (out / "scar_table.md").read_text()
-    from atrialjsq.experiments.lasc2018.scar import learngc_by_fold
+    from studies.lasc2018.scar import learngc_by_fold
 
     classifiers = learngc_by_fold(compact, folds, progress=False)
     assert classifiers[ids[0]].cases == [ids[1]] and classifiers[ids[1]].cases == [ids[0]]  # never its own case
@@ -307,8 +307,9 @@ def test_learngc_rows_use_a_classifier_from_the_other_fold(scar_compact, tmp_pat
 
 @pytest.mark.realdata
 def test_score_model_predicts_real_cases_through_the_predictor_on_the_native_grid(lasc_dir, tmp_path):
+    from studies.lasc2018.model_scoring import score_model
+
     from atrialjsq.data.layouts import index_dataset
-    from atrialjsq.experiments.lasc2018.model_scoring import score_model
     from atrialjsq.infer.bundles import untrained_bundle
 
     fine = get_config("ajsq-sesa", tiny=True, data={"spacing": (4.0, 4.0, 4.0), "roi": (16, 16, 16)})
@@ -328,7 +329,7 @@ def test_score_model_predicts_real_cases_through_the_predictor_on_the_native_gri
 def test_original_images_join_training_for_the_la_only(scar_compact, tmp_path):
     """`--add-originals`: each training case comes twice, injected (scar known) and original (scar unknown),
     on the same window; a compact holding other cases is refused."""
-    from atrialjsq.experiments.lasc2018.cross_validation import CvSettings, load_originals, training_cases
+    from studies.lasc2018.cross_validation import CvSettings, load_originals, training_cases
 
     originals = scar_compact.parent / "la.npz"
     config = get_config("ajsq-sesa", **TINY)
@@ -349,14 +350,14 @@ def test_original_images_join_training_for_the_la_only(scar_compact, tmp_path):
 def test_further_draws_of_injected_scar_join_training_with_every_term(scar_compact, tmp_path):
     """`--add-draw`: another injection seed adds one array per case with the scar known, on the same LA and
     window but another scar; a draw with a seed already used, or a compact without injected scar, is refused."""
-    from atrialjsq.experiments.lasc2018.cross_validation import (
+    from studies.lasc2018.cross_validation import (
         CvSettings,
         load_draws,
         load_originals,
         run_identity,
         training_cases,
     )
-    from atrialjsq.experiments.lasc2018.scar import inject_compact
+    from studies.lasc2018.scar import inject_compact
 
     la_file = scar_compact.parent / "la.npz"
     draw = inject_compact(la_file, tmp_path / "draw2.npz", seed=2)
@@ -383,7 +384,8 @@ def test_further_draws_of_injected_scar_join_training_with_every_term(scar_compa
 def test_an_iteration_budget_decays_the_rate_to_its_last_step():
     """Table 5's runs: 1,700 iterations under a 2-hour clock that is never reached. The rate peaks after 5 % of
     the iterations (85) and is near zero at the last one, however fast the machine ran them."""
-    from atrialjsq.experiments.lasc2018.cross_validation import CvSettings, timeboxed_config
+    from studies.lasc2018.cross_validation import CvSettings, timeboxed_config
+
     from atrialjsq.train.schedule import make_lr_schedule
 
     settings = CvSettings(config=get_config("unet-la-se"), seconds=7200.0, max_iterations=1700)
@@ -394,7 +396,7 @@ def test_an_iteration_budget_decays_the_rate_to_its_last_step():
 
 
 def test_the_model_file_says_how_each_case_was_seen():
-    from atrialjsq.experiments.lasc2018.cross_validation import CvSettings, _how_seen
+    from studies.lasc2018.cross_validation import CvSettings, _how_seen
 
     config = get_config("ajsq-sesa", **TINY)
     assert _how_seen(CvSettings(config=config)) == ""
@@ -405,8 +407,9 @@ def test_the_model_file_says_how_each_case_was_seen():
 
 
 def test_the_scoring_tables_print_a_dash_for_the_sd_of_one_case():
+    from studies.lasc2018.scoring import REPORTED, _markdown
+
     from atrialjsq.evaluate.statistics import summary_stats
-    from atrialjsq.experiments.lasc2018.scoring import REPORTED, _markdown
 
     overall = {name: summary_stats([0.9, math.nan]) for name in REPORTED}  # one scored case: SD undefined
     fold = {"fold": 0, "cases": 1, "iterations": 5, "train_seconds": 1.0, **{name: 0.9 for name in REPORTED}}
@@ -432,7 +435,7 @@ def _write_fold(folder, la_dice: dict[str, float], scar_dice: dict[str, dict[str
 
 
 def test_folds_scored_apart_pool_into_one_table(tmp_path):
-    from atrialjsq.experiments.lasc2018.pooling import pool_folds
+    from studies.lasc2018.pooling import pool_folds
 
     a, b = tmp_path / "fold0", tmp_path / "fold1"
     iir, net = "LA_M+IIR", "AJSQnet-SESA"

@@ -1,5 +1,4 @@
-"""``atrialjsq lasc2018 COMMAND`` (or ``python -m atrialjsq.cli.lasc2018 COMMAND``): the LASC 2018 studies of
-docs/real_data.md (`atrialjsq.experiments.lasc2018`).
+"""``python -m studies.lasc2018 COMMAND`` (from the repository root): the LASC 2018 studies of docs/real_data.md.
 
 Commands: build, cv, final, score, score-model, inject-scar, score-scar, pool, table5.
 
@@ -45,7 +44,7 @@ def build_config(args: argparse.Namespace):
 
 
 def _settings(args: argparse.Namespace):
-    from atrialjsq.experiments.lasc2018.cross_validation import CvSettings
+    from studies.lasc2018.cross_validation import CvSettings
 
     return CvSettings(
         config=build_config(args),
@@ -113,7 +112,7 @@ def _training_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_build(args: argparse.Namespace) -> int:
-    from atrialjsq.data.compact import build_compact_lasc
+    from studies.lasc2018.compact import build_compact_lasc
 
     path = build_compact_lasc(
         args.src, args.out, args.spacing, args.z_margin_mm, workers=args.workers, limit=args.limit
@@ -123,7 +122,7 @@ def _run_build(args: argparse.Namespace) -> int:
 
 
 def _run_cv(args: argparse.Namespace) -> int:
-    from atrialjsq.experiments.lasc2018.cross_validation import run_cv
+    from studies.lasc2018.cross_validation import run_cv
 
     apply_threads(args.threads)
     run_cv(args.compact, args.out, args.folds, _settings(args))
@@ -131,7 +130,7 @@ def _run_cv(args: argparse.Namespace) -> int:
 
 
 def _run_final(args: argparse.Namespace) -> int:
-    from atrialjsq.experiments.lasc2018.cross_validation import run_final
+    from studies.lasc2018.cross_validation import run_final
 
     apply_threads(args.threads)
     summary = run_final(args.compact, args.out, _settings(args), args.export)
@@ -141,7 +140,7 @@ def _run_final(args: argparse.Namespace) -> int:
 
 def _run_score(args: argparse.Namespace) -> int:
     from atrialjsq.errors import InputError
-    from atrialjsq.experiments.lasc2018.scoring import score_predictions
+    from studies.lasc2018.scoring import score_predictions
 
     files: list[Path] = []
     for path in args.predictions:
@@ -155,7 +154,7 @@ def _run_score(args: argparse.Namespace) -> int:
 
 
 def _run_inject_scar(args: argparse.Namespace) -> int:
-    from atrialjsq.experiments.lasc2018.scar import inject_compact
+    from studies.lasc2018.scar import inject_compact
 
     path = inject_compact(args.compact, args.out, args.seed, args.difficulty, args.limit)
     print(f"{path}: {path.stat().st_size / 2**20:.2f} MiB")
@@ -163,7 +162,7 @@ def _run_inject_scar(args: argparse.Namespace) -> int:
 
 
 def _run_score_scar(args: argparse.Namespace) -> int:
-    from atrialjsq.experiments.lasc2018.scar import score_scar_study
+    from studies.lasc2018.scar import score_scar_study
 
     networks: dict[str, list[Path]] = {}
     for item in args.network or []:
@@ -191,7 +190,7 @@ def _run_score_scar(args: argparse.Namespace) -> int:
 
 def _run_score_model(args: argparse.Namespace) -> int:
     from atrialjsq.data.splits import load_folds
-    from atrialjsq.experiments.lasc2018.model_scoring import score_model
+    from studies.lasc2018.model_scoring import score_model
 
     case_ids = None
     if args.folds is not None:
@@ -205,7 +204,7 @@ def _run_score_model(args: argparse.Namespace) -> int:
 
 
 def _run_pool(args: argparse.Namespace) -> int:
-    from atrialjsq.experiments.lasc2018.pooling import pool_folds
+    from studies.lasc2018.pooling import pool_folds
 
     pool_folds(args.results, args.out)
     print((args.out / "la_summary.md").read_text())
@@ -214,7 +213,7 @@ def _run_pool(args: argparse.Namespace) -> int:
 
 
 def _run_table5(args: argparse.Namespace) -> int:
-    from atrialjsq.experiments.lasc2018.table5 import real_table5
+    from studies.lasc2018.table5 import real_table5
 
     written = real_table5(args.results, args.out)
     print(next(path for path in written if path.suffix == ".md").read_text())
@@ -222,19 +221,8 @@ def _run_table5(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m atrialjsq.cli.lasc2018", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog="python -m studies.lasc2018", description=DESCRIPTION)
     add_commands(parser.add_subparsers(dest="command", required=True))
-    return parser
-
-
-def register(subparsers) -> argparse.ArgumentParser:
-    """`atrialjsq lasc2018 ...`: the same commands under the main command line."""
-    parser = subparsers.add_parser(
-        "lasc2018",
-        help="LASC 2018 real-data studies: compact data, time-boxed cross-validation, scoring, injected scar",
-        description=DESCRIPTION,
-    )
-    add_commands(parser.add_subparsers(dest="lasc2018_command", required=True, metavar="COMMAND"))
     return parser
 
 

@@ -6,9 +6,7 @@ import json
 
 import numpy as np
 import pytest
-
-from atrialjsq.data.case import Case
-from atrialjsq.data.compact import (
+from studies.lasc2018.compact import (
     build_compact,
     build_compact_lasc,
     centred_window,
@@ -17,6 +15,8 @@ from atrialjsq.data.compact import (
     load_compact,
     trainer_arrays,
 )
+
+from atrialjsq.data.case import Case
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry
 from atrialjsq.io.volume import Volume
@@ -112,7 +112,7 @@ def test_trainer_arrays_are_centred_on_the_la_with_targets():
     la = sphere_mask((30, 26, 24), center=(10, 14, 11), radius_mm=5.0)
     codes = (40 + 150 * la).astype(np.uint8)
     info = {"offset": 0.0, "step": 1.0, "mean": 60.0, "std": 20.0}
-    from atrialjsq.data.compact import CompactCase
+    from studies.lasc2018.compact import CompactCase
 
     case = CompactCase("c", codes, la, la, info)
     arrays = trainer_arrays(case, (16, 16, 16), (1.0, 1.0, 1.0))

@@ -18,8 +18,8 @@ from atrialjsq.errors import InputError
 from atrialjsq.evaluate.statistics import read_metric_csv
 from atrialjsq.evaluate.table_files import write_table
 from atrialjsq.evaluate.tables import PAPER_COLUMNS, MethodResults, build_table, sentence
-from atrialjsq.experiments.lasc2018.pooling import merge_fold_tables
 from atrialjsq.experiments.paper_tables import TABLE5_REFERENCE, TABLE5_ROWS
+from studies.lasc2018.pooling import merge_fold_tables
 
 FOLD_FILE = re.compile(r"fold(\d+)_la_native_per_case\.csv")
 TITLE = "Table 5 on LASC 2018: LA segmentation without and with distance-map (DTM) shape constraints"

@@ -322,7 +322,7 @@ def load_compact(path: str | Path, ids: Sequence[str] | None = None) -> CompactS
     """Decode a compact file (all cases, or those in `ids`); raises InputError naming it when malformed."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "no such compact file; build it with `atrialjsq lasc2018 build`")
+        raise InputError(path, "no such compact file; build it with `python -m studies.lasc2018 build`")
     wanted = set(ids) if ids is not None else None
     selected = None if wanted is None else (lambda name: name.rpartition("/")[0] in wanted)
     index, arrays = read_packed(path, selected, expect_format=COMPACT_FORMAT, what="compact file", legacy=_legacy_table)

@@ -31,9 +31,9 @@ from typing import Any, cast
 import numpy as np
 from tqdm import tqdm
 
-from atrialjsq.data.compact import CompactCase, build_compact, load_compact
 from atrialjsq.errors import InputError
 from atrialjsq.evaluate.tables import Column
+from studies.lasc2018.compact import CompactCase, build_compact, load_compact
 
 CLASSIC = ("iir", "otsu", "mgmm")
 CLASSIC_LABELS = {"iir": "IIR", "otsu": "Otsu", "mgmm": "MGMM"}
@@ -191,15 +191,15 @@ def _network_scar(case: CompactCase, la, maps: Mapping[str, np.ndarray]) -> np.n
 
 
 def _predicted_la(case: CompactCase, probability: np.ndarray):
-    from atrialjsq.experiments.lasc2018.scoring import native_mask
     from atrialjsq.io.volume import Volume
+    from studies.lasc2018.scoring import native_mask
 
     return Volume(native_mask(case, probability).astype(np.uint8), case.native_geometry)
 
 
 def _load_runs(files: Sequence[str | Path]) -> dict[str, dict[str, np.ndarray]]:
     """{case id: maps} over a run's predictions files (one per fold); a case predicted twice is refused."""
-    from atrialjsq.experiments.lasc2018.cross_validation import read_predictions
+    from studies.lasc2018.cross_validation import read_predictions
 
     merged: dict[str, dict[str, np.ndarray]] = {}
     for path in files:

@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from atrialjsq.data.compact import CompactCase, CompactSet, load_compact, trainer_arrays
 from atrialjsq.errors import InputError
 from atrialjsq.experiments.kfold import CrossValidation, FoldSplit, json_like
 from atrialjsq.io.atomic import write_json
 from atrialjsq.io.geometry import triple
 from atrialjsq.io.packed import array_spec, read_packed, write_packed
+from studies.lasc2018.compact import CompactCase, CompactSet, load_compact, trainer_arrays
 
 PREDICTIONS_FORMAT = "atrialjsq-la-predictions-v1"
 PREDICTIONS_FILE = "predictions.npz"
@@ -124,7 +124,9 @@ def load_draws(compact: CompactSet, settings: CvSettings) -> list[CompactSet]:
     for path in settings.draws:
         draw = _load_companion(compact, Path(path), settings)
         if draw.header.get("scar") != "injected":
-            raise InputError(path, "not an injected compact file (make one with `atrialjsq lasc2018 inject-scar`)")
+            raise InputError(
+                path, "not an injected compact file (make one with `python -m studies.lasc2018 inject-scar`)"
+            )
         seed = draw.header.get("seed")
         if seed in seeds:
             raise InputError(path, f"injected with seed {seed}, as {seeds[seed]}: the same scar drawn twice")

@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from atrialjsq.errors import InputError
 from atrialjsq.evaluate.statistics import mean_sd_text, summary_stats
-from atrialjsq.experiments.lasc2018.scoring import ALL_METRICS, REPORTED, _strict, _write_csv, table_number
 from atrialjsq.io.atomic import atomic_path, write_json
+from studies.lasc2018.scoring import ALL_METRICS, REPORTED, _strict, _write_csv, table_number
 
 
 def score_model(

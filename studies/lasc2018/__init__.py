@@ -2,5 +2,5 @@
 budget per fold and the all-cases model; runs where only torch, NumPy, SciPy and edt are installed),
 `scoring` (held-out predictions on the native grid, metrics in voxels and mm), `model_scoring` (a model file
 through the Predictor on the release's own images, as `predict` runs it), `scar` (scar injected into the real
-walls, Table 2 layout). Command line: ``atrialjsq lasc2018 …`` (or ``python -m atrialjsq.cli.lasc2018 …``);
+walls, Table 2 layout). Command line: ``python -m studies.lasc2018 …`` (or ``python -m studies.lasc2018 …``);
 see docs/real_data.md."""

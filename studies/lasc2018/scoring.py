@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from atrialjsq.data.compact import CompactCase, load_compact
 from atrialjsq.errors import InputError
 from atrialjsq.evaluate.statistics import NO_VALUE, mean_sd_text, summary_stats
-from atrialjsq.experiments.lasc2018.cross_validation import read_predictions
 from atrialjsq.io.atomic import atomic_path, write_json
+from studies.lasc2018.compact import CompactCase, load_compact
+from studies.lasc2018.cross_validation import read_predictions
 
 # Columns reported (la_metrics names), in table order.
 REPORTED = ("Dice_LA", "Jaccard_LA", "HD95_vox", "ASD_vox", "HD95_mm", "ASD_mm")
