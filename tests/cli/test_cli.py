@@ -176,3 +176,15 @@ def test_help_texts_print_no_doubled_percent_signs(capsys):
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     for name, command in commands.items():
         assert "%%" not in command.format_help(), name
+
+
+def test_the_command_line_is_built_without_torch_or_numpy():
+    """`atrialjsq --help` (and every parse error) must not pay for importing torch, over a second on a laptop."""
+    import subprocess
+    import sys
+
+    heavy = "{'torch', 'numpy', 'scipy'}"
+    code = "import sys; from atrialjsq.cli import build_parser; build_parser(); "
+    code += f"print(sorted({heavy} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from atrialjsq.cli.predict import add_model_arguments, build_predictor
-from atrialjsq.infer.bundles import PHANTOM_MODEL
+from atrialjsq.infer.model_names import PHANTOM_MODEL
 
 
 def register(subparsers) -> argparse.ArgumentParser:

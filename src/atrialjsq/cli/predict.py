@@ -27,7 +27,7 @@ from atrialjsq.errors import InputError
 
 def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | None = None) -> None:
     """Options shared by `predict` and `demo` (whose default model is the phantom one)."""
-    from atrialjsq.infer.bundles import DEFAULT_MODEL
+    from atrialjsq.infer.model_names import DEFAULT_MODEL
 
     parser.add_argument(
         "--model",

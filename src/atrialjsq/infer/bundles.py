@@ -24,14 +24,13 @@ import torch
 
 from atrialjsq import __version__
 from atrialjsq.errors import InputError
+from atrialjsq.infer.model_names import DEFAULT_MODEL, PHANTOM_MODEL  # noqa: F401 (PHANTOM_MODEL: re-exported)
 from atrialjsq.io.atomic import atomic_path
 from atrialjsq.train.checkpoint import MODEL_FORMAT, load_model_file, load_network
 from atrialjsq.train.model_card import card_of
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 # `predict` on a real scan gets the real-data model; `demo` and the tests' phantoms the phantom model.
-DEFAULT_MODEL = "lasc2018-ajsq-sesa"
-PHANTOM_MODEL = "phantom-ajsq-sesa"
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
 SECTIONS = ("localizer", "fine")
 
