@@ -144,14 +144,21 @@ def test_models_lists_every_shipped_bundle_with_its_training_data(tmp_path, monk
     assert len(blocks) > 4 and out.strip().endswith("research use only, not for clinical decisions")
 
 
+def _study_parser():
+    from studies.lasc2018.cli import build_parser as study_parser
+
+    return study_parser()
+
+
 @pytest.mark.parametrize(
-    "command", [["train", "--data", "d", "--out", "o"], ["lasc2018", "cv", "--compact", "c", "--out", "o"]]
+    ("parser", "command"),
+    [(build_parser, ["train", "--data", "d", "--out", "o"]), (_study_parser, ["cv", "--compact", "c", "--out", "o"])],
 )
-def test_training_commands_take_a_thread_count_and_refuse_zero(command, capsys):
-    assert build_parser().parse_args([*command, "--threads", "1"]).threads == 1
-    assert build_parser().parse_args(command).threads is None  # torch's own choice
+def test_training_commands_take_a_thread_count_and_refuse_zero(parser, command, capsys):
+    assert parser().parse_args([*command, "--threads", "1"]).threads == 1
+    assert parser().parse_args(command).threads is None  # torch's own choice
     with pytest.raises(SystemExit) as stop:
-        build_parser().parse_args([*command, "--threads", "0"])
+        parser().parse_args([*command, "--threads", "0"])
     assert stop.value.code == 2 and "must be positive" in capsys.readouterr().err
 
 
