@@ -132,14 +132,26 @@ def cropped(volume: Volume, box) -> Volume:
     return Volume(np.asarray(volume.array)[box], sub)
 
 
+def _landmarks_on(la_crop: Volume) -> Landmarks:
+    """`detect_landmarks` on the LA's own box (2 voxels round the mask: the same distances, on half the voxels
+    of the crop the mitral profiles need), its `structures` put back on `la_crop`'s grid."""
+    tight = bounding_box(np.asarray(la_crop.array) > 0, pad=2)
+    assert tight is not None  # la_box refused an empty mask
+    landmarks = detect_landmarks(cropped(la_crop, tight))
+    assert landmarks.structures is not None  # detect_landmarks always sets them
+    structures = np.zeros(la_crop.geometry.shape, dtype=landmarks.structures.dtype)
+    structures[tight] = landmarks.structures
+    landmarks.structures = structures
+    return landmarks
+
+
 def analyse_regions(image: Volume, la: Volume, mesh: Mesh, scar: np.ndarray) -> RegionalScar:
     """The regional breakdown of one case (see the module docstring); `scar` is the per-vertex label."""
     spacing = np.asarray(la.geometry.spacing, dtype=np.float64)
     box = la_box(la)
     start = np.array([s.start for s in box])
     la_crop, image_crop = cropped(la, box), cropped(image, box)
-    landmarks = detect_landmarks(la_crop)  # its `structures` are on the cropped grid
-    assert landmarks.structures is not None  # detect_landmarks always sets them
+    landmarks = _landmarks_on(la_crop)  # its `structures` are on the cropped grid
     problems = []
     missing = [name for name in ("RSPV", "RIPV", "LAA") if name not in landmarks.found]
     if "LCPV" not in landmarks.found:

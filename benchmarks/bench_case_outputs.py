@@ -1,0 +1,170 @@
+"""`atrialjsq predict` on a batch of real scans, wall clock with start-up, this tree against an older revision.
+
+Both trees run the same command on the same NIfTI copies of LASC 2018 cases (written to a temporary folder,
+deleted afterwards), in alternating order (A B A B ...) so that drift in the machine's load hits both, once
+with every output and once with `--no-regional --no-figure`. The older tree is a `git worktree` of --baseline
+in a temporary folder. Besides the times (the median of the repeats, per case: batch time / cases), every number
+of each case's report.json is compared between the two: burden, volume, area, regional burdens, ring status and
+gap sizes within their stated precision, landmark positions within 1 mm. Goals (issue: every output of a real
+case): ≤ 3.5 s per case with every output, ≤ 1.5 s with --no-regional --no-figure.
+
+    python benchmarks/bench_case_outputs.py --baseline REV [--cases 4] [--repeats 2] [--json out.json]
+
+Needs the LASC 2018 release (--data, or $ATRIALJSQ_LASC2018, or ../shared/data/lasc2018 next to the repository).
+Numbers only leave the machine: no image, mask or figure of the data is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GOALS = {"all outputs": 3.5, "--no-regional --no-figure": 1.5}
+MODES = {"all outputs": [], "--no-regional --no-figure": ["--no-regional", "--no-figure"]}
+LANDMARK_MM = 1.0  # landmark positions must agree within this
+
+
+def default_data() -> Path:
+    return Path(os.environ.get("ATRIALJSQ_LASC2018", ROOT.parent / "shared" / "data" / "lasc2018"))
+
+
+def write_inputs(data: Path, folder: Path, n: int) -> list[Path]:
+    """The first n cases of the release as NIfTI (the format a user brings)."""
+    from atrialjsq.data.layouts import index_dataset, load_case
+    from atrialjsq.io import write_volume
+
+    paths = []
+    for ref in index_dataset(data, layout="lasc2018-h5")[:n]:
+        path = folder / f"{ref.case_id}.nii.gz"
+        write_volume(load_case(ref).image, path)
+        paths.append(path)
+    return paths
+
+
+def run_predict(tree: Path, inputs: list[Path], out: Path, extra: list[str]) -> float:
+    """Wall seconds of one `atrialjsq predict` batch run from `tree`'s sources (start-up included)."""
+    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+    command = [sys.executable, "-m", "atrialjsq.cli", "predict", *map(str, inputs), "--out", str(out), "--quiet"]
+    started = time.perf_counter()
+    subprocess.run([*command, *extra], env=env, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def report_numbers(report: dict) -> dict[str, object]:
+    """The numbers of report.json a faster path must keep."""
+    numbers: dict[str, object] = {
+        "burden_percent": report["scar"]["burden_percent"],
+        "la_volume_ml": report["la"]["volume_ml"],
+        "surface_area_cm2": report["la"]["surface_area_cm2"],
+        "utah": report["stage"]["utah"],
+    }
+    regional = report.get("regional") or {}
+    if "unavailable" in regional:
+        numbers["regional"] = regional["unavailable"]
+        return numbers
+    numbers["burden_percent_clipped"] = regional.get("burden_percent_clipped")
+    numbers["regions"] = {name: region["burden_percent"] for name, region in regional.get("regions", {}).items()}
+    numbers["rings"] = {
+        side: (ring.get("closed"), sorted(round(gap["size_mm"]) for gap in ring.get("gaps", [])))
+        for side, ring in (regional.get("antrum_rings") or {}).items()
+    }
+    numbers["landmarks"] = {name: mark["ostium_mm"] for name, mark in (regional.get("landmarks") or {}).items()}
+    return numbers
+
+
+def differences(old: dict, new: dict) -> list[str]:
+    """What differs beyond each number's precision (burdens 0.01 %, landmarks 1 mm, rings exactly)."""
+    found = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if key == "landmarks" and isinstance(a, dict) and isinstance(b, dict):
+            for name in sorted(set(a) | set(b)):
+                if name not in a or name not in b:
+                    found.append(f"landmark {name} found by one path only")
+                elif max(abs(x - y) for x, y in zip(a[name], b[name], strict=True)) > LANDMARK_MM:
+                    found.append(f"landmark {name}: {a[name]} vs {b[name]}")
+        elif key == "regions" and isinstance(a, dict) and isinstance(b, dict):
+            for name in sorted(set(a) | set(b)):
+                if a.get(name) is None or b.get(name) is None or abs(a[name] - b[name]) > 0.01:
+                    found.append(f"region {name}: {a.get(name)} vs {b.get(name)}")
+        elif isinstance(a, float) and isinstance(b, float):
+            if abs(a - b) > 0.01:
+                found.append(f"{key}: {a} vs {b}")
+        elif a != b:
+            found.append(f"{key}: {a} vs {b}")
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", required=True, help="git revision of the older path")
+    parser.add_argument("--data", type=Path, default=default_data(), help="LASC 2018 release folder")
+    parser.add_argument("--cases", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"error: {args.data}: no LASC 2018 release here (--data or $ATRIALJSQ_LASC2018)", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        baseline = work / "baseline"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(baseline), args.baseline], cwd=ROOT, check=True)
+        try:
+            inputs = write_inputs(args.data, work, args.cases)
+            trees = {"baseline": baseline, "this tree": ROOT}
+            results: dict[str, dict[str, list[float]]] = {mode: {t: [] for t in trees} for mode in GOALS}
+            outs: dict[str, Path] = {}
+            for repeat in range(args.repeats):
+                for mode, extra in (
+                    ("all outputs", []),
+                    ("--no-regional --no-figure", ["--no-regional", "--no-figure"]),
+                ):
+                    order = list(trees) if repeat % 2 == 0 else list(reversed(trees))
+                    for name in order:
+                        out = work / f"out_{name.replace(' ', '_')}_{repeat}_{len(extra)}"
+                        results[mode][name].append(run_predict(trees[name], inputs, out, extra) / len(inputs))
+                        if not extra:
+                            outs[name] = out
+            compared = {}
+            for path in inputs:
+                case = path.name.removesuffix(".nii.gz")
+                numbers = {
+                    name: report_numbers(json.loads((outs[name] / case / "report.json").read_text())) for name in trees
+                }
+                compared[case] = differences(numbers["baseline"], numbers["this tree"])
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, check=False)
+    import torch
+
+    summary = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "baseline": args.baseline,
+        "cases": args.cases,
+        "repeats": args.repeats,
+        "seconds_per_case": {m: {t: round(statistics.median(v), 3) for t, v in r.items()} for m, r in results.items()},
+        "goals_s": GOALS,
+        "report_differences": compared,
+    }
+    for mode, by_tree in summary["seconds_per_case"].items():
+        old, new = by_tree["baseline"], by_tree["this tree"]
+        verdict = "met" if new <= GOALS[mode] else "not met"
+        print(f"{mode}: {new:.2f} s per case (baseline {old:.2f} s, {old / new:.2f}x); goal {GOALS[mode]} s {verdict}")
+    same = all(not found for found in compared.values())
+    print("report.json numbers: " + ("the same on every case" if same else json.dumps(compared, indent=1)))
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
