@@ -163,12 +163,14 @@ def analyse_regions(image: Volume, la: Volume, mesh: Mesh, scar: np.ndarray) -> 
         problems.append("LA frame from the patient axes (veins missing): region borders are approximate")
 
     crop_mesh = Mesh(mesh.vertices_mm, mesh.faces, mesh.normals, mesh.vertices_index - start)
-    body = vertex_structures(crop_mesh, landmarks.structures, spacing) == BODY_LABEL
+    labels = vertex_structures(crop_mesh, landmarks.structures, spacing)
+    body = labels == BODY_LABEL
     deviation = blood_deviation(crop_mesh, image_crop, np.asarray(la_crop.array) > 0)
     mitral = detect_mitral(mesh, deviation, body, landmarks.body_centroid_mm)
     if mitral is None:
         problems.append("mitral ring not found: no flat map, the valve area counts as wall")
-    regions = assign_regions(crop_mesh, landmarks, frame, None if mitral is None else mitral.vertices, spacing)
+    mitral_vertices = None if mitral is None else mitral.vertices
+    regions = assign_regions(crop_mesh, landmarks, frame, mitral_vertices, spacing, labels)
     burdens = region_burdens(mesh, regions, scar)
     rings = []
     for side, veins in (("left_antrum", LEFT_VEINS), ("right_antrum", RIGHT_VEINS)):

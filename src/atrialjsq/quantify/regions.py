@@ -112,14 +112,21 @@ def vertex_structures(mesh: Mesh, structures: np.ndarray, spacing=(1.0, 1.0, 1.0
 
 
 def assign_regions(
-    mesh: Mesh, landmarks: Landmarks, frame: LAFrame, mitral: np.ndarray | None = None, spacing=(1.0, 1.0, 1.0)
+    mesh: Mesh,
+    landmarks: Landmarks,
+    frame: LAFrame,
+    mitral: np.ndarray | None = None,
+    spacing=(1.0, 1.0, 1.0),
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(V,) region name of every vertex (see the module docstring); `spacing` is that of the structures' grid.
+    """(V,) region name of every vertex (see the module docstring); `spacing` is that of the structures' grid;
+    `labels` is `vertex_structures(mesh, landmarks.structures, spacing)` when the caller has it already.
     Body wall within `ANTRUM_MM` of both sides' sleeves joins the nearer side's antrum (the left on an exact
     tie)."""
     if landmarks.structures is None:
         raise ValueError("the landmarks carry no structure labels")
-    labels = vertex_structures(mesh, landmarks.structures, spacing)
+    if labels is None:
+        labels = vertex_structures(mesh, landmarks.structures, spacing)
     names = {mark.label: mark.name for mark in landmarks.found.values()}
     regions = np.full(mesh.n_vertices, "", dtype=object)
     body = labels == BODY_LABEL

@@ -68,9 +68,10 @@ def boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
     or join loops there; the loops still cover every rim edge once.
     """
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    key = np.sort(edges, axis=1)
-    _, inverse, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-    rim = edges[counts[inverse.reshape(-1)] == 1]  # oriented as in their face
+    ends = np.sort(edges, axis=1).astype(np.int64)
+    key = ends[:, 0] * (int(ends.max(initial=0)) + 1) + ends[:, 1]  # one integer per undirected edge
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    rim = edges[counts[inverse] == 1]  # oriented as in their face
     following: dict[int, list[int]] = {}
     for start, end in rim.tolist():
         following.setdefault(start, []).append(end)
