@@ -123,8 +123,10 @@ def ring_analysis(
         )
     gaps: list[RingGap] = []
     plugs: list[float] = []  # each gap's plug radius, less the margin
+    # The distance to the scar, kept up to date as plugs are added (the nearer of the old scar and the plug).
+    distance = distance_to_scar(mesh, scar)
     for _ in range(4 * MAX_GAPS):
-        found = widest_gap(mesh, graph, wall, scar, source, sink)
+        found = widest_gap(mesh, graph, wall, scar, source, sink, distance)
         if found is None or 2.0 * found[1] < MIN_GAP_MM or len(gaps) == MAX_GAPS:
             break
         vertex, half = found
@@ -140,8 +142,11 @@ def ring_analysis(
             gaps.append(RingGap(angle, 2.0 * half, centre.copy()))
             plugs.append(half)
         plug = np.linalg.norm(mesh.vertices_mm - centre, axis=1) <= half + PLUG_MARGIN_MM
-        scar = scar | (plug & wall)
-    left = widest_gap(mesh, graph, wall, scar, source, sink)
+        added = plug & wall & ~scar
+        scar = scar | added
+        if added.any():
+            distance = np.minimum(distance, distance_to_scar(mesh, added))
+    left = widest_gap(mesh, graph, wall, scar, source, sink, distance)
     complete = left is None or 2.0 * left[1] < MIN_GAP_MM
     return AntrumRing(
         side,
@@ -152,11 +157,26 @@ def ring_analysis(
     )
 
 
+def distance_to_scar(mesh: Mesh, scar: np.ndarray) -> np.ndarray:
+    """(V,) straight distance in mm from each vertex to the nearest scar vertex (`RING_REACH_MM` without scar)."""
+    if not scar.any():
+        return np.full(mesh.n_vertices, RING_REACH_MM)
+    distance, _ = cKDTree(mesh.vertices_mm[scar]).query(mesh.vertices_mm)
+    return distance
+
+
 def widest_gap(
-    mesh: Mesh, graph, wall: np.ndarray, scar: np.ndarray, source: np.ndarray, sink: np.ndarray
+    mesh: Mesh,
+    graph,
+    wall: np.ndarray,
+    scar: np.ndarray,
+    source: np.ndarray,
+    sink: np.ndarray,
+    distance: np.ndarray | None = None,
 ) -> tuple[int, float] | None:
     """The bottleneck vertex of the widest scar-free wall path from `source` to `sink` and its distance to
-    the scar, or None when no such path exists.
+    the scar, or None when no such path exists; `distance` is `distance_to_scar(mesh, scar)` when the caller
+    keeps it up to date.
 
     The widest (max–min) path between two vertices runs along the maximum spanning tree of the graph whose
     edges weigh the smaller distance of their two ends (with a super-source and a super-sink tied to the
@@ -169,10 +189,8 @@ def widest_gap(
     free = wall & ~np.asarray(scar, dtype=bool)
     if not (free & source).any() or not (free & sink).any():
         return None
-    if scar.any():
-        distance, _ = cKDTree(mesh.vertices_mm[scar]).query(mesh.vertices_mm)
-    else:
-        distance = np.full(mesh.n_vertices, RING_REACH_MM)
+    if distance is None:
+        distance = distance_to_scar(mesh, scar)
     index = np.flatnonzero(free)
     d = distance[index]
     sub = sparse.triu(graph[index][:, index], k=1).tocoo()
