@@ -136,7 +136,8 @@ def assign_regions(
     body_index = np.flatnonzero(body)
     nearest_side = np.full(len(body_index), np.inf)
     for side, veins in (("left_antrum", LEFT_VEINS), ("right_antrum", RIGHT_VEINS)):
-        sleeve = np.isin(regions, veins)
+        # the side's sleeves by structure label (an integer test; comparing the object names is slow)
+        sleeve = np.isin(labels, [mark.label for name, mark in landmarks.found.items() if name in veins])
         if sleeve.any() and len(body_index):
             distance, _ = cKDTree(mesh.vertices_mm[sleeve]).query(mesh.vertices_mm[body_index])
             closer = (distance <= ANTRUM_MM) & (distance < nearest_side)
