@@ -152,6 +152,7 @@ def analyse_regions(image: Volume, la: Volume, mesh: Mesh, scar: np.ndarray) -> 
     start = np.array([s.start for s in box])
     la_crop, image_crop = cropped(la, box), cropped(image, box)
     landmarks = _landmarks_on(la_crop)  # its `structures` are on the cropped grid
+    assert landmarks.structures is not None  # _landmarks_on always sets them
     problems = []
     missing = [name for name in ("RSPV", "RIPV", "LAA") if name not in landmarks.found]
     if "LCPV" not in landmarks.found:

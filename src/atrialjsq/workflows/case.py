@@ -9,6 +9,7 @@ from atrialjsq.io import Volume
 from atrialjsq.quantify.analysis import CaseAnalysis, Provenance, analyse_case
 from atrialjsq.quantify.burden import Burden
 from atrialjsq.quantify.surface_scar import SurfaceScar
+from atrialjsq.report.outputs import write_case_outputs
 
 
 @dataclass
@@ -42,7 +43,6 @@ def analyse_and_write(
 ) -> tuple[CaseAnalysis, list[str]]:
     """`quantify.analysis.analyse_case`, then `report.outputs.write_case_outputs`; returns the analysis and the
     warnings report.json records."""
-    from atrialjsq.report.outputs import write_case_outputs
 
     analysis = analyse_case(image, result, provenance, regional=regional)
     report = write_case_outputs(

@@ -17,11 +17,20 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from atrialjsq.data.image_sanity import check_image_values
+from atrialjsq.data.plausibility import check_field_of_view
 from atrialjsq.errors import InputError
-from atrialjsq.infer.inputs import InputCase
+from atrialjsq.infer.inputs import InputCase, collect_inputs, named
 from atrialjsq.infer.predictor import Prediction, Predictor
+from atrialjsq.io.atomic import atomic_path
+from atrialjsq.io.claim import claim
 from atrialjsq.io.image_io import is_dicom_dir
+from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, tilt_problem
+from atrialjsq.model.configs import TrainConfig
 from atrialjsq.quantify.analysis import Provenance
+from atrialjsq.quantify.surface_scar import scar_from_probabilities
+from atrialjsq.report.domain import out_of_domain_warnings
+from atrialjsq.report.outputs import REPORT_JSON
 from atrialjsq.workflows.case import CaseOutcome, analyse_and_write
 
 EXISTING_CHOICES = ("refuse", "overwrite", "skip")
@@ -43,7 +52,6 @@ def plan_outputs(cases: list[InputCase], out_root: str | Path, existing: str = "
     this package's output files are replaced, other files are kept); "skip" leaves finished cases (those
     with a report.json) alone, as nnU-Net's predictor does, and still refuses unfinished existing folders.
     """
-    from atrialjsq.report.outputs import REPORT_JSON
 
     if existing not in EXISTING_CHOICES:
         raise ValueError(f"existing must be one of {EXISTING_CHOICES}, got {existing!r}")
@@ -88,7 +96,6 @@ def predict_case(
 
     The case folder is claimed for the whole case (`io.claim`): a second run into the same folder is refused,
     and unless `existing` is "overwrite" a folder that another run finished meanwhile is never replaced."""
-    from atrialjsq.io.claim import claim
 
     with claim(Path(out_root) / case.case_id):
         replace = existing == "overwrite"
@@ -105,9 +112,6 @@ def _predict_case(
     replace: bool,
     dicom_seg: bool = True,
 ) -> CaseOutcome:
-    from atrialjsq.data.image_sanity import check_image_values
-    from atrialjsq.data.plausibility import check_field_of_view
-    from atrialjsq.quantify.surface_scar import scar_from_probabilities
 
     started = time.perf_counter()
     image = case.read()
@@ -152,8 +156,6 @@ def _trained_rotation_deg(predictor: Predictor) -> float:
     """The largest rotation the fine network saw in training (0 when it was trained without augmentation)."""
     fine = getattr(predictor, "fine", None)
     if fine is None:  # a stand-in without a network: the training default
-        from atrialjsq.model.configs import TrainConfig
-
         return TrainConfig().rotate_deg
     train = fine.config.train
     return float(train.rotate_deg) if getattr(train, "augment", True) else 0.0
@@ -162,7 +164,6 @@ def _trained_rotation_deg(predictor: Predictor) -> float:
 def prediction_warnings(predictor: Predictor, prediction: Prediction) -> list[str]:
     """What the network's own run says about trusting it: an input grid far oblique to the patient axes, the
     localiser found no LA, or the LA came in pieces."""
-    from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, tilt_problem
 
     found = []
     on_input = next((v for v in (prediction.la, prediction.la_prob, prediction.p_scar) if v is not None), None)
@@ -186,7 +187,6 @@ def prediction_warnings(predictor: Predictor, prediction: Prediction) -> list[st
 
 
 def _provenance(predictor: Predictor, case: InputCase, prediction: Prediction, timings: dict, spacing) -> Provenance:
-    from atrialjsq.report.domain import out_of_domain_warnings
 
     localization = prediction.localization
     name = predictor.info.get("name", "?")
@@ -266,8 +266,6 @@ def write_summary(path: str | Path, rows: list[dict]) -> Path:
     """The batch's summary CSV, written atomically (a spreadsheet opens it; `case` matches the folder names)."""
     import csv
 
-    from atrialjsq.io.atomic import atomic_path
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
@@ -336,7 +334,6 @@ def predict_file(
     The Python entry point for notebooks and scripts; `options` are `predict_case`'s (`figure`, `regional`,
     `probability_maps`, `dicom_seg`). Raises `InputError` (with the file and the reason) when the scan is refused.
     """
-    from atrialjsq.infer.inputs import collect_inputs, named
 
     cases, errors = collect_inputs([path])
     if errors:

@@ -14,9 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from atrialjsq.data.image_sanity import check_image_values
+from atrialjsq.data.plausibility import check_field_of_view
 from atrialjsq.errors import InputError
 from atrialjsq.io import Volume, read_volume
+from atrialjsq.io.image_io import is_dicom_dir
 from atrialjsq.quantify.analysis import Provenance
+from atrialjsq.quantify.baselines import iir_intensity_problem, scar_from_image
+from atrialjsq.quantify.learngc import LearnGCClassifier, scar_by_learngc
 from atrialjsq.workflows.case import CaseOutcome, analyse_and_write
 
 ACCEPTED_LA_VALUES = ({0, 1}, {0, 255})
@@ -66,16 +71,10 @@ def quantify_file(
 ) -> CaseOutcome:
     """Quantify scar on the surface of `la_path` in `image_path` and write the case folder `out` (its outputs
     replaced, other files kept: the caller decides whether an existing folder may be written into)."""
-    from atrialjsq.data.image_sanity import check_image_values
-    from atrialjsq.data.plausibility import check_field_of_view
-    from atrialjsq.io.image_io import is_dicom_dir
-    from atrialjsq.quantify.baselines import iir_intensity_problem, scar_from_image
 
     options.check()
     classifier = None
     if options.classifier is not None:
-        from atrialjsq.quantify.learngc import LearnGCClassifier
-
         classifier = LearnGCClassifier.load(options.classifier)
     started = time.perf_counter()
     image = read_volume(image_path)
@@ -89,8 +88,6 @@ def quantify_file(
     loaded = time.perf_counter()
     try:
         if classifier is not None:
-            from atrialjsq.quantify.learngc import scar_by_learngc
-
             result = scar_by_learngc(image, la, classifier)
         else:
             result = scar_from_image(image, la, options.method, iir_threshold=options.iir_threshold, k=options.k)
