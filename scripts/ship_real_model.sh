@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Ship the final real-data model: after `scripts/train_real_model.sh SECONDS RUN` (no fold: every one of the 80
-# LASC 2018 cases trains), bundle RUN/last.pt with scripts/real_model_meta.json (training data, recipe, budget,
-# the cross-validation figures, licence) as the default model of `atrialjsq predict`.
-#   scripts/ship_real_model.sh RUN   (e.g. runs/final150)
+# Ship the real-data model: train it with the command a user runs, then bundle its last.pt as the default model of
+# `atrialjsq predict`. The trainer records what the model was trained on (its card: cases, domain, voxel sizes);
+# scripts/real_model_meta.json adds what it cannot know (the acquisition's voxel size, licence, recipe, the
+# cross-validation figures).
+#   atrialjsq train --data LASC2018_DIR --out RUN --seconds 4500     (the CPU preset ajsq-sesa-cpu, all 80 cases)
+#   scripts/ship_real_model.sh RUN
 set -euo pipefail
 RUN=${1:?run folder}
 BIN=${BIN:-.venv/bin}

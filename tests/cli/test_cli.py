@@ -4,6 +4,7 @@ X Y Z triples, no internal module names, counted nouns, and the models / configs
 from __future__ import annotations
 
 import argparse
+import json
 import re
 
 import pytest
@@ -195,3 +196,31 @@ def test_the_command_line_is_built_without_torch_or_numpy():
     code += f"print(sorted({heavy} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("meta", "problem"),
+    [
+        ([1, 2], "must hold a JSON object, not list"),
+        ({"trained_on": 80}, "trained_on must be text"),
+        ({"max_input_spacing_mm": [1.5, 1.5]}, "max_input_spacing_mm must be three positive numbers"),
+        ({"trained_spacing_mm": [0.6, 0.6, 0]}, "trained_spacing_mm must be three positive numbers"),
+        ({"acquired_spacing_mm": [1, True, 2]}, "acquired_spacing_mm must be three positive numbers"),
+        ({"acquired_spacing_mm": "1.25 1.25 2.5"}, "acquired_spacing_mm must be three positive numbers"),
+    ],
+)
+def test_bundle_refuses_a_meta_file_predict_could_not_judge_scans_against(tmp_path, capsys, meta, problem):
+    path = tmp_path / "meta.json"
+    path.write_text(json.dumps(meta))
+    fine = tmp_path / "fine.pt"
+    fine.write_bytes(b"never read")
+    assert main(["bundle", "--fine", str(fine), "--out", str(tmp_path / "m.pt"), "--meta", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: {problem}") and not (tmp_path / "m.pt").exists()
+
+
+def test_bundle_meta_of_a_real_model_is_accepted():
+    from atrialjsq.cli.bundle import meta_problem
+
+    meta = {"trained_on": "80 scans", "domain": "real LGE MRI", "max_input_spacing_mm": [1.5, 1.5, 2.5]}
+    assert meta_problem({**meta, "acquired_spacing_mm": [1.25, 1.25, 2.5], "validation": {"dice": 0.9}}) is None

@@ -25,9 +25,38 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--fine", type=Path, required=True, help="checkpoint of the fine (joint) network")
     parser.add_argument("--out", type=Path, required=True, help="model file to write (.pt)")
     parser.add_argument("--name", help="model name stored in the file and in every report")
-    parser.add_argument("--meta", type=Path, help="JSON file: what the model was trained on, how, results")
+    parser.add_argument(
+        "--meta",
+        type=Path,
+        help="JSON object merged over what the trainer recorded in the fine checkpoint (trained_on, domain: "
+        "'real LGE MRI' or 'phantom', trained_spacing_mm, max_input_spacing_mm: [x, y, z] in mm); add what it "
+        "cannot know, e.g. acquired_spacing_mm, not_trained_on, licence, recipe, validation. predict stages a "
+        "model only when trained_on or domain is known, and warns above max_input_spacing_mm",
+    )
     parser.set_defaults(func=run)
     return parser
+
+
+SPACING_KEYS = ("trained_spacing_mm", "max_input_spacing_mm", "acquired_spacing_mm")
+
+
+def meta_problem(meta: object) -> str | None:
+    """Why a --meta file cannot describe a model (None when it can): it must be an object, its text keys text
+    and its voxel sizes three positive numbers, since `predict` judges scans against them."""
+    if not isinstance(meta, dict):
+        return f"must hold a JSON object, not {type(meta).__name__}"
+    for key in ("trained_on", "domain", "not_trained_on"):
+        if key in meta and not isinstance(meta[key], str):
+            return f"{key} must be text"
+    for key in SPACING_KEYS:
+        value = meta.get(key)
+        if value is None:
+            continue
+        numbers = value if isinstance(value, list) else []
+        ok = len(numbers) == 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers)
+        if not ok or min(numbers) <= 0:
+            return f"{key} must be three positive numbers [x, y, z] in mm, got {json.dumps(value)}"
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
             meta = json.loads(args.meta.read_text())
         except (OSError, json.JSONDecodeError) as error:
             raise InputError(args.meta, f"not a readable JSON file ({error.__class__.__name__})") from None
+        problem = meta_problem(meta)
+        if problem is not None:
+            raise InputError(args.meta, problem)
     path = make_bundle(args.localizer, args.fine, args.out, meta=meta, name=args.name)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
