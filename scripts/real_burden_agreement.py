@@ -1,6 +1,7 @@
 """Does the network call the enhancement real scans show? Its burden against IIR on the manual LA, held-out scans.
 
     python scripts/real_burden_agreement.py MODEL.pt DATA_DIR FOLDS.json FOLD OUT_DIR [--label NAME]
+    python scripts/real_burden_agreement.py pool OUT_DIR FOLD_OUT_DIR...   # one table and plot from the folds
 
 For each held-out case of the fold (LASC 2018 as acquired: no injected scar), the model's scar burden as `predict`
 computes it (the predicted LA's mesh area), and the clinical intensity method on the *manual* LA: IIR above 1.32
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,10 @@ from atrialjsq.quantify.surface_scar import scar_from_probabilities
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "pool":
+        pool(Path(argv[1]), [Path(folder) for folder in argv[2:]])
+        return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model")
     parser.add_argument("data", type=Path)
@@ -52,8 +58,25 @@ def main(argv: list[str] | None = None) -> int:
             row[f"iir_{threshold:g}_percent"] = round(iir.burden_percent, 3)
         rows.append(row)
         print(row, flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "burden_agreement.csv").open("w", newline="") as handle:
+    write_agreement(rows, args.out, args.label, f"Fold {args.fold} held-out LASC 2018 scans as acquired", args.fold)
+    return 0
+
+
+def pool(out: Path, folders: list[Path], label: str = "network") -> dict:
+    """One table, summary and Bland–Altman plot from the folds' burden_agreement.csv (each case once)."""
+    rows: list[dict] = []
+    for folder in folders:
+        with (folder / "burden_agreement.csv").open(newline="") as handle:
+            rows += [{k: (v if k == "case" else float(v)) for k, v in row.items()} for row in csv.DictReader(handle)]
+    if len({row["case"] for row in rows}) != len(rows):
+        raise SystemExit("error: a case appears in more than one fold's table")
+    return write_agreement(rows, out, label, f"{len(folders)} folds' held-out LASC 2018 scans as acquired", None)
+
+
+def write_agreement(rows: list[dict], out: Path, label: str, title: str, fold: int | None) -> dict:
+    """The per-case CSV, the summary JSON (Spearman, median ratio where IIR>1.32 finds >= 2 %) and the plot."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "burden_agreement.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -64,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     fibrosis = np.array([r["iir_1.2_percent"] for r in rows])
     called = dense >= 2.0
     summary = {
-        "model": args.label,
-        "fold": args.fold,
+        "model": label,
+        "fold": fold,
         "cases": len(rows),
         "network_median_percent": round(float(np.median(net)), 2),
         "iir_1.32_median_percent": round(float(np.median(dense)), 2),
@@ -77,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         else None,
         "cases_with_iir_1.32_at_least_2_percent": int(called.sum()),
     }
-    (args.out / "burden_agreement.json").write_text(json.dumps(summary, indent=1) + "\n")
+    (out / "burden_agreement.json").write_text(json.dumps(summary, indent=1) + "\n")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -90,14 +113,14 @@ def main(argv: list[str] | None = None) -> int:
         ax.scatter(mean, difference, s=18, color="#08519c")
         for level, style in ((bias, "-"), (bias - spread, "--"), (bias + spread, "--")):
             ax.axhline(level, color="k", linestyle=style, linewidth=0.8)
-        ax.set_xlabel(f"mean of {args.label} and {name} burden (%)")
-        ax.set_ylabel(f"{args.label} − {name} (percentage points)")
+        ax.set_xlabel(f"mean of {label} and {name} burden (%)")
+        ax.set_ylabel(f"{label} − {name} (percentage points)")
         ax.set_title(f"{name}: bias {bias:+.1f}, limits ±{spread:.1f}", fontsize=10)
-    figure.suptitle(f"Fold {args.fold} held-out LASC 2018 scans as acquired (n = {len(rows)})", fontsize=10)
+    figure.suptitle(f"{title} (n = {len(rows)})", fontsize=10)
     figure.tight_layout()
-    figure.savefig(args.out / "burden_agreement.png", dpi=110)
+    figure.savefig(out / "burden_agreement.png", dpi=110)
     print(json.dumps(summary, indent=1))
-    return 0
+    return summary
 
 
 if __name__ == "__main__":
