@@ -104,7 +104,7 @@ def test_outputs_have_the_exact_input_geometry(tmp_path, capsys, biased_bundle):
     report = json.loads((case / "report.json").read_text())
     assert report["geometry"]["shape"] == list(GEOMETRY.shape)
     assert report["extra"]["prediction"]["localized"] is False
-    assert set(report["timings_s"]) >= {"read", "localize", "network", "to_input_grid", "quantify", "outputs"}
+    assert set(report["timings_s"]) >= {"read", "localize", "network", "to_input_grid", "quantify", "files"}
     assert "patient7" in out
 
 

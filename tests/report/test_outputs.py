@@ -113,7 +113,7 @@ def test_report_json_is_strict_and_complete(case, written):
         report["la"]["surface_area_cm2"] * report["scar"]["burden_percent"] / 100
     )
     assert report["geometry"]["direction"] == list(DIRECTION)
-    assert {"predict", "figure", "outputs"} <= set(report["timings_s"])
+    assert {"predict", "figure", "files"} <= set(report["timings_s"])
     assert report["timings_s"]["predict"] == 0.512  # every timing rounded to the millisecond
     assert all(round(value, 3) == value for value in report["timings_s"].values())
     assert report["extra"] == {"seed": 3}
@@ -306,3 +306,21 @@ def test_each_stage_convention_has_its_own_field_where_they_differ(tmp_path):
     report = json.loads((tmp_path / "seven" / "report.json").read_text())
     assert 5.5 < report["scar"]["burden_percent"] < 9.0
     assert (report["stage"]["utah"], report["stage"]["decaaf"]) == ("II", "I")
+
+
+def test_each_stage_is_timed_once(case, tmp_path, monkeypatch):
+    """report.json's timings do not nest: the figures' time is not also inside `files`."""
+    import time
+
+    phantom, result = case
+
+    def slow_figure(path, *args, **kwargs):
+        time.sleep(1.0)
+        path.write_bytes(b"png")
+
+    monkeypatch.setattr(outputs, "render_report_figure", slow_figure)
+    analysis = analyse_case(phantom.image, result, Provenance("t", timings={"read": 0.25}), regional=False)
+    timings = write_case_outputs(tmp_path / "t", analysis)["timings_s"]
+    assert timings["figure"] >= 1.0 and timings["files"] < 1.0  # the sleep is counted in `figure` only
+    assert timings["read"] == 0.25 and "outputs" not in timings
+    assert set(timings) == {"read", "figure", "files", "html"}
