@@ -161,54 +161,28 @@ def _folds(args: argparse.Namespace) -> list[int | None]:
         raise InputError(None, f"--folds {args.folds!r}: 'all' or comma-separated integers") from None
 
 
-def _fold_config(config, args: argparse.Namespace, out: Path, main_process: bool):
-    """The config of one fold's run; a resumed run trains on to its recorded target unless --iterations says."""
-    from dataclasses import replace
-
-    from atrialjsq.train.run import resume_plan
-
-    if not args.resume:
-        return config
-    done, target = resume_plan(out)
-    if args.iterations is not None:
-        goal, why = args.iterations, "--iterations"
-    else:
-        goal, why = target, "the run's recorded target"
-    if main_process:
-        print(f"{out}: resuming at iteration {done}, training on to {goal} ({why})")
-    return replace(config, train=replace(config.train, iterations=goal))
-
-
-def _predictor_validator(config):
-    """Builds `infer.predictor_validation.PredictorValidation` from the run's validation cases."""
-
-    def build(cases):
-        from atrialjsq.infer.predictor_validation import PredictorValidation, ValidationCase
-
-        spacing = config.data.spacing
-        return PredictorValidation([ValidationCase.from_arrays(case_id, arrays, spacing) for case_id, arrays in cases])
-
-    return build
-
-
 def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
-    from atrialjsq.train.checkpoint import export_model
     from atrialjsq.train.ddp import context_from_env, shutdown_distributed
-    from atrialjsq.train.run import check_inputs, check_run_folder, clear_run_files, train_run
     from atrialjsq.train.trainer import TrainOptions
+    from atrialjsq.workflows.train import FoldPlan, train_folds
 
     config = build_config(args)
-    folds = _folds(args)
-    main_process = context_from_env().is_main  # under torchrun only rank 0 reports and exports
-    if main_process and args.config is None:
+    if context_from_env().is_main and args.config is None:
         print(f"config: {config.name} (the default on this device; --config names another)")
-    outs = [Path(args.out) if len(folds) == 1 else Path(args.out) / f"fold{fold}" for fold in folds]
-    if main_process:  # other ranks would see the folder rank 0 is already writing to
-        for fold, out in zip(folds, outs, strict=True):
-            check_run_folder(out, args.resume, args.overwrite)
-            if args.overwrite:  # before the old run is removed (train_run checks them again, but after that)
-                check_inputs(config, args.data, fold, args.val_fraction, args.init_from, args.layout, out)
+    plan = FoldPlan(
+        data=args.data,
+        out=Path(args.out),
+        folds=_folds(args),
+        val_fraction=args.val_fraction,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        iterations=args.iterations,
+        layout=args.layout,
+        workers=args.workers,
+        validation=args.validation,
+        export=Path(args.export) if args.export else None,
+    )
     options = TrainOptions(
         device=args.device,
         resume=args.resume,
@@ -218,23 +192,6 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         init_from=args.init_from,
     )
-    for fold, out in zip(folds, outs, strict=True):
-        if args.overwrite and main_process:
-            removed = clear_run_files(out)
-            if removed:
-                print(f"{out}: starting again from iteration 0 (removed {', '.join(removed)})")
-        fold_config = _fold_config(config, args, out, main_process)
-        validator = _predictor_validator(fold_config) if args.validation == "predictor" else None
-        result = train_run(
-            fold_config, args.data, out, fold, args.val_fraction, options, args.layout, args.workers, validator
-        )
-        if not main_process:
-            continue
-        best = f", best validation score {result.best_score:.3f}" if result.best_checkpoint else ""
-        print(f"{out}: {result.iteration}/{fold_config.train.iterations} iterations{best}")
-        if args.export and result.last_checkpoint:
-            target = Path(args.export) if len(folds) == 1 else out / Path(args.export).name
-            export_model(result.last_checkpoint, target, meta={"fold": fold, "config": fold_config.name})
-            print(f"exported {target}")
+    train_folds(config, plan, options)
     shutdown_distributed()
     return 0

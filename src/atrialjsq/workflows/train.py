@@ -1,0 +1,96 @@
+"""Train one run per requested fold (or one on every case) and export each model: what `atrialjsq train` runs.
+
+A run folder that holds a run is continued (`resume`, on its recorded schedule unless `iterations` says
+otherwise) or started again (`overwrite`); every folder and input is checked before any run starts, so a bad
+last fold does not surface after hours of training. Validation, when there are validation cases, goes through
+the Predictor as `atrialjsq predict` runs it (`validation="predictor"`) or the quicker centred window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from atrialjsq.train.checkpoint import export_model
+from atrialjsq.train.ddp import context_from_env
+from atrialjsq.train.run import check_inputs, check_run_folder, clear_run_files, resume_plan, train_run
+from atrialjsq.train.trainer import TrainOptions, TrainResult
+
+
+@dataclass
+class FoldPlan:
+    """Where the runs go and how to treat a folder that holds one."""
+
+    data: str | Path
+    out: Path
+    folds: list[int | None]  # [None]: one run on every case
+    val_fraction: float = 0.0
+    resume: bool = False
+    overwrite: bool = False
+    iterations: int | None = None  # a resumed run's new target (default: its recorded one)
+    layout: str = "auto"
+    workers: int = 2
+    validation: str = "predictor"  # or "window"
+    export: Path | None = None  # also a slim model file from each run's last.pt
+
+    def run_folder(self, fold: int | None) -> Path:
+        return self.out if len(self.folds) == 1 else self.out / f"fold{fold}"
+
+
+def predictor_validator(config: Any):
+    """Builds `infer.predictor_validation.PredictorValidation` from the run's validation cases."""
+
+    def build(cases):
+        from atrialjsq.infer.predictor_validation import PredictorValidation, ValidationCase
+
+        spacing = config.data.spacing
+        return PredictorValidation([ValidationCase.from_arrays(case_id, arrays, spacing) for case_id, arrays in cases])
+
+    return build
+
+
+def _fold_config(config: Any, plan: FoldPlan, out: Path, main_process: bool) -> Any:
+    """The config of one fold's run; a resumed run trains on to its recorded target unless `iterations` says."""
+    if not plan.resume:
+        return config
+    done, target = resume_plan(out)
+    if plan.iterations is not None:
+        goal, why = plan.iterations, "--iterations"
+    else:
+        goal, why = target, "the run's recorded target"
+    if main_process:
+        print(f"{out}: resuming at iteration {done}, training on to {goal} ({why})")
+    return replace(config, train=replace(config.train, iterations=goal))
+
+
+def train_folds(config: Any, plan: FoldPlan, options: TrainOptions) -> list[TrainResult]:
+    """Every requested run in turn; under torchrun only rank 0 checks folders, reports and exports."""
+    main_process = context_from_env().is_main
+    folders = [plan.run_folder(fold) for fold in plan.folds]
+    if main_process:  # other ranks would see the folder rank 0 is already writing to
+        for fold, out in zip(plan.folds, folders, strict=True):
+            check_run_folder(out, plan.resume, plan.overwrite)
+            if plan.overwrite:  # before the old run is removed (train_run checks them again, but after that)
+                check_inputs(config, plan.data, fold, plan.val_fraction, options.init_from, plan.layout, out)
+    results = []
+    for fold, out in zip(plan.folds, folders, strict=True):
+        if plan.overwrite and main_process:
+            removed = clear_run_files(out)
+            if removed:
+                print(f"{out}: starting again from iteration 0 (removed {', '.join(removed)})")
+        fold_config = _fold_config(config, plan, out, main_process)
+        validator = predictor_validator(fold_config) if plan.validation == "predictor" else None
+        result = train_run(
+            fold_config, plan.data, out, fold, plan.val_fraction, options, plan.layout, plan.workers, validator
+        )
+        results.append(result)
+        if not main_process:
+            continue
+        best = f", best validation score {result.best_score:.3f}" if result.best_checkpoint else ""
+        print(f"{out}: {result.iteration}/{fold_config.train.iterations} iterations{best}")
+        if plan.export and result.last_checkpoint:
+            target = plan.export if len(plan.folds) == 1 else out / plan.export.name
+            export_model(result.last_checkpoint, target, meta={"fold": fold, "config": fold_config.name})
+            print(f"exported {target}")
+    return results
