@@ -50,10 +50,11 @@ def write_inputs(data: Path, folder: Path, n: int) -> list[Path]:
     return paths
 
 
-def run_predict(tree: Path, inputs: list[Path], out: Path, extra: list[str]) -> float:
+def run_predict(tree: Path, inputs: list[Path], out: Path, model: Path, extra: list[str]) -> float:
     """Wall seconds of one `atrialjsq predict` batch run from `tree`'s sources (start-up included)."""
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
     command = [sys.executable, "-m", "atrialjsq.cli", "predict", *map(str, inputs), "--out", str(out), "--quiet"]
+    command += ["--model", str(model)]
     started = time.perf_counter()
     subprocess.run([*command, *extra], env=env, check=True, capture_output=True)
     return time.perf_counter() - started
@@ -111,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=ROOT / "src" / "atrialjsq" / "assets" / "lasc2018-ajsq-sesa.pt",
+        help="the model both trees run (default: this tree's shipped real-data model)",
+    )
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"error: {args.data}: no LASC 2018 release here (--data or $ATRIALJSQ_LASC2018)", file=sys.stderr)
@@ -119,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(scratch)
         baseline = work / "baseline"
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(baseline), args.baseline], cwd=ROOT, check=True)
+        model = work / "model.pt"  # a copy: the same network for both trees whatever either ships
+        model.write_bytes(args.model.read_bytes())
         try:
             inputs = write_inputs(args.data, work, args.cases)
             trees = {"baseline": baseline, "this tree": ROOT}
@@ -132,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                     order = list(trees) if repeat % 2 == 0 else list(reversed(trees))
                     for name in order:
                         out = work / f"out_{name.replace(' ', '_')}_{repeat}_{len(extra)}"
-                        results[mode][name].append(run_predict(trees[name], inputs, out, extra) / len(inputs))
+                        results[mode][name].append(run_predict(trees[name], inputs, out, model, extra) / len(inputs))
                         if not extra:
                             outs[name] = out
             compared = {}
@@ -149,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "baseline": args.baseline,
+        "model": args.model.name,
         "cases": args.cases,
         "repeats": args.repeats,
         "seconds_per_case": {m: {t: round(statistics.median(v), 3) for t, v in r.items()} for m, r in results.items()},
