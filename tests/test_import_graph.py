@@ -123,3 +123,42 @@ def test_the_product_never_imports_a_study(path: Path):
     named = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module]
     named += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
     assert not [name for name in named if name == "studies" or name.startswith("studies.")]
+
+
+WITHOUT_SIMPLEITK = """
+import importlib, importlib.abc, sys
+class Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "SimpleITK":
+            raise ModuleNotFoundError(name, name=name)
+sys.meta_path.insert(0, Missing())
+importlib.import_module(sys.argv[1])
+"""
+
+
+def deferred_imports(path: Path) -> set[str]:
+    """The atrialjsq modules a module imports inside its functions."""
+    found = set()
+    for function in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(function):
+                module = node.module if isinstance(node, ast.ImportFrom) and node.level == 0 else None
+                if module and module.startswith("atrialjsq."):
+                    found.add(module)
+    return found
+
+
+def test_imports_are_deferred_only_where_they_would_load_simpleitk():
+    """Outside the CLI (which defers everything so that `--help` loads no torch), a package import sits inside a
+    function only when its module loads SimpleITK, which a bare GPU training image lacks."""
+    import subprocess
+    import sys
+
+    deferred = {name for path in MODULES if package_of(path) != "cli" for name in deferred_imports(path)}
+    deferred -= {"atrialjsq.io", "atrialjsq.io.image_io"}  # atrialjsq.io loading its SimpleITK reader on first use
+    light = [
+        name
+        for name in sorted(deferred)
+        if subprocess.run([sys.executable, "-c", WITHOUT_SIMPLEITK, name], capture_output=True).returncode == 0
+    ]
+    assert light == [], "import these at module level: they load no SimpleITK"

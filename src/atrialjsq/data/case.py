@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atrialjsq.errors import InputError
+from atrialjsq.io.orientation import reoriented
 from atrialjsq.io.volume import Volume
 
 LABEL_NAMES = ("la", "scar", "lv", "valve")
@@ -39,7 +40,6 @@ class Case:
 def reoriented_case(case: Case) -> Case:
     """The case with its image and labels turned to the networks' orientation (`io.orientation`): lossless
     views, every voxel at its physical place; what every training array is cut from."""
-    from atrialjsq.io.orientation import reoriented
 
     labels = {name: reoriented(volume) for name, volume in case.labels.items()}
     return Case(case.case_id, reoriented(case.image), labels, case.meta)

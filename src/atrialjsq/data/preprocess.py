@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from atrialjsq.data.case import Case, reoriented_case
+from atrialjsq.data.targets import compute_targets
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry, triple
 from atrialjsq.io.orientation import direction_problem
 from atrialjsq.io.volume import Volume
+from atrialjsq.surface.band import mitral_exclusion
 
 if TYPE_CHECKING:
     import SimpleITK as sitk
@@ -307,8 +309,6 @@ def preprocess_case(
     if with_targets:
         if "la" not in arrays:
             raise InputError(case.meta.get("source", case.case_id), "no LA label: cannot compute training targets")
-        from atrialjsq.data.targets import compute_targets
-        from atrialjsq.surface.band import mitral_exclusion
 
         spacing_mm = tuple(image.geometry.spacing)
         exclude = mitral_exclusion(spacing_mm, lv=arrays.get("lv"), valve=arrays.get("valve"))

@@ -26,6 +26,10 @@ import numpy as np
 
 from atrialjsq.data.splits import ensure_folds
 from atrialjsq.errors import InputError
+from atrialjsq.hardware import resolve_device
+from atrialjsq.infer.predictor import Predictor
+from atrialjsq.train.checkpoint import load_checkpoint
+from atrialjsq.train.trainer import TrainOptions, TrainResult, checkpoint_differences, fit, run_complete
 
 LAST = "last.pt"
 
@@ -114,8 +118,6 @@ class CrossValidation:
         the checkpoint and a run with another identity, config, budget or training cases is refused, never
         reused. Returns the `TrainResult` (for a finished run, read back from its last checkpoint; `trained`
         False). `stop_after` stops this call after that many iterations (an interruption, for tests)."""
-        from atrialjsq.train.checkpoint import load_checkpoint
-        from atrialjsq.train.trainer import TrainOptions, TrainResult, checkpoint_differences, fit, run_complete
 
         out = self.run_dir(fold, name)
         last = out / LAST
@@ -157,8 +159,6 @@ class CrossValidation:
     def predictor(self, fold: FoldSplit, name: str | None = None, **options: Any):
         """The fold's trained network as ``atrialjsq predict --model <its last.pt>`` runs it (same defaults;
         `options` as `Predictor`'s, e.g. tta)."""
-        from atrialjsq.hardware import resolve_device
-        from atrialjsq.infer.predictor import Predictor
 
         last = self.run_dir(fold, name) / LAST
         if not last.is_file():

@@ -54,11 +54,17 @@ from tqdm import tqdm
 from atrialjsq.data.case import Case
 from atrialjsq.data.layouts import CaseRef
 from atrialjsq.errors import InputError
+from atrialjsq.evaluate.statistics import read_metric_csv
 from atrialjsq.evaluate.tables import PAPER_COLUMNS, Column
 from atrialjsq.experiments.kfold import CrossValidation, FoldSplit
+from atrialjsq.hardware import resolve_device
 from atrialjsq.io import Volume, atomic_output, write_volume
 from atrialjsq.io.atomic import write_json
 from atrialjsq.io.geometry import triple
+from atrialjsq.model.configs import apply_overrides, get_config
+from atrialjsq.quantify.baselines import scar_from_image
+from atrialjsq.quantify.learngc import LearnGCClassifier, scar_by_learngc, train_learngc
+from atrialjsq.quantify.surface_scar import scar_from_probabilities
 
 EXPERIMENT_FORMAT = "atrialjsq-experiment-v1"
 REFERENCE_ROW = "ajsq-sesa"
@@ -238,7 +244,6 @@ class ExperimentSettings:
 
     def config(self, name: str):
         """The named preset at this experiment's size, grid and training length."""
-        from atrialjsq.model.configs import apply_overrides, get_config
 
         overrides: dict[str, Any] = {}
         if self.iterations is not None:
@@ -376,7 +381,6 @@ class FoldRunner:
         """LearnGC's classifier for this fold: trained on the fold's training cases (image, manual LA and scar)
         once, then read from models/learngc/fold<k>/learngc.json."""
         from atrialjsq.data.layouts import load_case
-        from atrialjsq.quantify.learngc import LearnGCClassifier, train_learngc
 
         path = self.cv.run_dir(self.fold, LEARNGC) / "learngc.json"
         if LEARNGC not in self._networks:
@@ -432,16 +436,12 @@ class FoldRunner:
         return self._la_masks[row.la]
 
     def scar_for(self, row: Row, case_id: str, la: Volume) -> Volume:
-        from atrialjsq.quantify.baselines import scar_from_image
-        from atrialjsq.quantify.surface_scar import scar_from_probabilities
 
         if not la.array.any():  # no LA surface: the method found no atrium, hence no scar on it
             return la.like(np.zeros(la.geometry.shape, dtype=np.uint8))
         if row.scar in CLASSIC_METHODS:
             return scar_from_image(self.case(case_id).image, la, row.scar).scar
         if row.scar == LEARNGC:
-            from atrialjsq.quantify.learngc import scar_by_learngc
-
             return scar_by_learngc(self.case(case_id).image, la, self.learngc()).scar
         maps = self.network_outputs(row.scar, case_id)
         return scar_from_probabilities(la, maps["p_normal"], maps["p_scar"]).scar
@@ -512,7 +512,6 @@ def cell_dir(out: Path, row: Row, fold: int) -> Path:
 def _merge_folds(out: Path, row: Row, k: int) -> Path | None:
     """`<row>/per_case.csv` from every fold's cell CSV, or None while a fold is missing."""
     from atrialjsq.evaluate.evaluate_dir import write_per_case_csv
-    from atrialjsq.evaluate.statistics import read_metric_csv
 
     parts = [cell_dir(out, row, fold) / "per_case.csv" for fold in range(k)]
     if not all(part.is_file() for part in parts):
@@ -527,7 +526,6 @@ def _merge_folds(out: Path, row: Row, k: int) -> Path | None:
 
 def write_tables(table: str, out: str | Path, folds: int, test: str = "wilcoxon") -> list[Path]:
     """Tabulate every row of `table` whose folds are all done (rows run earlier with --rows included)."""
-    from atrialjsq.evaluate.statistics import read_metric_csv
     from atrialjsq.evaluate.table_files import write_table
     from atrialjsq.evaluate.tables import MethodResults, build_table, sentence
 
@@ -559,7 +557,6 @@ def write_tables(table: str, out: str | Path, folds: int, test: str = "wilcoxon"
 def run_experiment(table: str, settings: ExperimentSettings, rows: Sequence[str] | None = None) -> RunLog:
     """Run (or resume) every selected row × fold of `table` ("ablation", "dpm" or "dtm"), then write its table."""
     from atrialjsq.data.layouts import index_dataset
-    from atrialjsq.hardware import resolve_device
 
     selected = select_rows(table, rows)
     settings.device = resolve_device(settings.device)

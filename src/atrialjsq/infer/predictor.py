@@ -38,12 +38,16 @@ from atrialjsq.data.preprocess import (
     zscore,
 )
 from atrialjsq.errors import InputError
+from atrialjsq.hardware import cpu_has_native_bf16
+from atrialjsq.infer.bundles import load_bundle
 from atrialjsq.infer.localize import Localization, image_centre_mm, largest_component, localization_from_mask
 from atrialjsq.infer.sliding_window import ProbabilityFn, sliding_window_probabilities
 from atrialjsq.infer.tta import UntrainedMirroringError, tta_axes, with_mirroring
 from atrialjsq.io.geometry import Geometry, triple
 from atrialjsq.io.orientation import NETWORK_ORIENTATION, reoriented
 from atrialjsq.io.volume import Volume
+from atrialjsq.model.configs import ExperimentConfig
+from atrialjsq.model.unet import build_model
 
 CROP_MODES = ("roi", "tight", "whole")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -76,8 +80,6 @@ class Network:
     """One network of a bundle on a device, with the preprocessing it was trained with."""
 
     def __init__(self, section: dict[str, Any], device: str | torch.device = "cpu", precision: str = "auto") -> None:
-        from atrialjsq.model.configs import ExperimentConfig
-        from atrialjsq.model.unet import build_model
 
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -97,7 +99,6 @@ class Network:
         self.multiple = int(model.input_multiple)
         # bf16 autocast on GPUs and on CPUs with native bf16 (the real model's network: 0.58 s vs 1.72 s fp32 on
         # a LASC case, identical LA mask; benchmarks/bench_predict.py); fp32 on other CPUs (emulated bf16 is slow).
-        from atrialjsq.hardware import cpu_has_native_bf16
 
         native = self.device.type == "cuda" or (self.device.type == "cpu" and cpu_has_native_bf16())
         use_bf16 = precision == "bf16" or (precision == "auto" and native)
@@ -213,7 +214,6 @@ class Predictor:
         **options: Any,
     ) -> Predictor:
         """From a bundle path or shipped name (None = the default shipped model); see `infer.bundles`."""
-        from atrialjsq.infer.bundles import load_bundle
 
         bundle = load_bundle(model)
         fine = Network(bundle["fine"], device, precision)

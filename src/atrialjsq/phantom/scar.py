@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from atrialjsq.phantom.fields import Coords, random_waves, unit, wave_field
+from atrialjsq.surface.band import BandParams, band_offsets
+from atrialjsq.surface.projection import project_mask_to_surface, sample_at_offsets, surface_points_and_normals
 
 KINDS = ("post-ablation", "pre-ablation")
 BURDEN_RANGE = (0.02, 0.40)
@@ -205,8 +207,6 @@ def burden_threshold(la: np.ndarray, score: np.ndarray, spacing, burden: float) 
     measured as evaluation does: a surface voxel is scar when scar lies along its outward normal within
     SURFACE_REACH_MM. The best score along each ray decides, so the quantile of those maxima hits the burden
     exactly (up to ties)."""
-    from atrialjsq.surface.band import band_offsets
-    from atrialjsq.surface.projection import sample_at_offsets, surface_points_and_normals
 
     points, normals = surface_points_and_normals(la, spacing)
     offsets = band_offsets(0.0, SURFACE_REACH_MM, 0.5)  # outwards only: 0, 0.5, …, SURFACE_REACH_MM
@@ -217,8 +217,6 @@ def burden_threshold(la: np.ndarray, score: np.ndarray, spacing, burden: float) 
 def surface_burden(la: np.ndarray, scar: np.ndarray, spacing, max_mm: float = SURFACE_REACH_MM) -> float:
     """Fraction of LA boundary voxels whose outward normal meets scar within `max_mm` (the paper's surface
     representation of scar, as used by evaluation)."""
-    from atrialjsq.surface.band import BandParams
-    from atrialjsq.surface.projection import project_mask_to_surface
 
     projection = project_mask_to_surface(la, scar, spacing, BandParams(reach_mm=max_mm, step_mm=0.5))
     return float(projection.hit.mean()) if len(projection) else 0.0

@@ -27,6 +27,7 @@ from atrialjsq.errors import InputError
 from atrialjsq.io import Volume, atomic_output, atomic_path, write_volume
 from atrialjsq.io.atomic import write_json
 from atrialjsq.io.image_io import to_sitk
+from atrialjsq.phantom.generate import DEFAULT_SHAPE, DEFAULT_SPACING, generate_phantom
 
 IMAGE_FILE = "enhanced.nii.gz"
 LA_FILE = "atriumSegImgMO.nii.gz"
@@ -152,7 +153,6 @@ def write_phantom_set(
     refused unless `overwrite`; an existing set is extended (its manifest keeps the cases it lists) only with
     the same seed, difficulty, shape and spacing.
     """
-    from atrialjsq.phantom.generate import DEFAULT_SHAPE, DEFAULT_SPACING, generate_phantom
 
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")

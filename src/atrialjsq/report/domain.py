@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from atrialjsq.phantom.generate import FORMAT
+
 RESEARCH_USE = "research use only: not a medical device, not for clinical decisions"
 PARAMS_FILE = "params.json"
 
@@ -32,7 +34,6 @@ def is_phantom_image(image_path: str | Path | None) -> bool:
     """Whether the image was written by `atrialjsq phantom` (a params.json of the phantom format beside it)."""
     if image_path is None:
         return False
-    from atrialjsq.phantom.generate import FORMAT
 
     path = Path(image_path)
     folder = path if path.is_dir() else path.parent

@@ -22,6 +22,7 @@ from atrialjsq.io.orientation import reoriented
 from atrialjsq.quantify.analysis import case_warnings
 from atrialjsq.quantify.burden import Burden
 from atrialjsq.quantify.surface_scar import SurfaceScar
+from atrialjsq.report.domain import RESEARCH_USE
 
 WALL_COLOUR = np.array([0.86, 0.84, 0.78])
 SCAR_COLOUR = np.array([0.84, 0.10, 0.12])
@@ -184,7 +185,6 @@ def _draw_slice(ax, image2d, la2d, scar2d, spacing2d, title: str, z_up: bool, wi
 
 def footer_text(annotations: dict | None) -> str:
     """Case, model and training domain, and the research-use notice (whole: the figure wraps it)."""
-    from atrialjsq.report.domain import RESEARCH_USE
 
     annotations = annotations or {}
     parts = []

@@ -14,6 +14,9 @@ import numpy as np
 
 from atrialjsq.data.case import Case
 from atrialjsq.io.atomic import save_figure
+from atrialjsq.phantom.generate import generate_phantom
+from atrialjsq.report.figures import draw_scar_surface
+from atrialjsq.surface.mesh import extract_mesh
 
 LA_COLOUR = "#ffd23f"
 SCAR_COLOUR = "#ff2a6d"
@@ -52,9 +55,6 @@ def _surface_panel(ax, case: Case) -> None:
     """LA surface (mesh of the label) coloured where scar lies within 3 mm of it."""
     import edt
     from scipy import ndimage
-
-    from atrialjsq.report.figures import draw_scar_surface
-    from atrialjsq.surface.mesh import extract_mesh
 
     spacing = case.image.geometry.spacing
     mesh = extract_mesh(case.label("la"), level=0.5, smooth_sigma_mm=1.0)
@@ -109,7 +109,6 @@ def make_phantom_figure(case: Case, params: dict, path: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from atrialjsq.phantom.generate import generate_phantom
 
     parser = argparse.ArgumentParser(description="Render the documentation figure of one phantom.")
     parser.add_argument("--seed", type=int, default=0)

@@ -30,9 +30,12 @@ from typing import Any
 import numpy as np
 
 from atrialjsq.data.cache import CacheIndex, load_cache, load_cached_case
+from atrialjsq.data.splits import make_folds
 from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import write_json
 from atrialjsq.model.configs import ExperimentConfig
+from atrialjsq.model.unet import build_model
+from atrialjsq.train.checkpoint import load_checkpoint, load_network_weights
 from atrialjsq.train.dataset import CACHE_KEYS
 from atrialjsq.train.ddp import context_from_env
 from atrialjsq.train.model_card import training_card
@@ -77,7 +80,6 @@ def clear_run_files(out: str | Path) -> list[str]:
 
 def resume_plan(out: str | Path) -> tuple[int, int]:
     """(iterations done, the run's recorded target) from RUN/last.pt."""
-    from atrialjsq.train.checkpoint import load_checkpoint
 
     state = load_checkpoint(Path(out) / "last.pt")
     return int(state["iteration"]), int(state["config"]["train"]["iterations"])
@@ -110,7 +112,6 @@ def check_inputs(
     else:
         from atrialjsq.data.cache import DEFAULT_FOLDS
         from atrialjsq.data.layouts import index_dataset
-        from atrialjsq.data.splits import make_folds
 
         if out is not None and (Path(out) / "cache" / "dataset.json").is_file():
             _fitting_cache(Path(out) / "cache", config)
@@ -122,9 +123,6 @@ def check_inputs(
         folds = make_folds(ids, k=k, seed=0) if k >= 2 else []
         _split(ids, folds, fold, val_fraction, config.train.seed, data, raw=True)
     if init_from is not None:
-        from atrialjsq.model.unet import build_model
-        from atrialjsq.train.checkpoint import load_network_weights
-
         load_network_weights(build_model(config), init_from, config.name)
 
 
@@ -257,8 +255,6 @@ def train_run(
     val_cases: list[dict[str, np.ndarray]] | None = [arrays(i) for i in split["val"]] or None
     validation = "predictor" if make_validator is not None else "window"
     if options.resume:  # best.pt compares scores of one kind only
-        from atrialjsq.train.checkpoint import load_checkpoint
-
         saved = (load_checkpoint(out / "last.pt").get("meta") or {}).get("validation")
         if saved is not None and saved != validation:
             raise InputError(out / "last.pt", f"was validated with --validation {saved}; resume with the same")

@@ -38,6 +38,7 @@ import torch
 from tqdm import tqdm
 
 from atrialjsq.errors import InputError
+from atrialjsq.hardware import cpu_has_native_bf16
 from atrialjsq.losses.total import JointLoss
 from atrialjsq.model.configs import ExperimentConfig
 from atrialjsq.model.unet import build_model
@@ -339,8 +340,6 @@ class Trainer:
         if device.type == "cuda":
             return True, True
         if device.type == "cpu":
-            from atrialjsq.hardware import cpu_has_native_bf16
-
             return cpu_has_native_bf16(), True
         return False, False
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from atrialjsq.infer.predictor_validation import PredictorValidation, ValidationCase
 from atrialjsq.train.checkpoint import export_model
 from atrialjsq.train.ddp import context_from_env
 from atrialjsq.train.run import check_inputs, check_run_folder, clear_run_files, resume_plan, train_run
@@ -42,7 +43,6 @@ def predictor_validator(config: Any):
     """Builds `infer.predictor_validation.PredictorValidation` from the run's validation cases."""
 
     def build(cases):
-        from atrialjsq.infer.predictor_validation import PredictorValidation, ValidationCase
 
         spacing = config.data.spacing
         return PredictorValidation([ValidationCase.from_arrays(case_id, arrays, spacing) for case_id, arrays in cases])
