@@ -143,3 +143,20 @@ def test_a_scaled_axis_is_refused_just_beyond_the_orthonormality_tolerance(stret
     assert (problem is not None) is refused
     if refused:
         assert f"off by {2 * stretch + stretch**2:.3g}" in problem
+
+
+def test_obliquity_normalises_each_direction_column_before_reading_its_angle():
+    """A header whose direction columns are not unit length (scaled by 2 and 0.5 here) tilts as much as the unit
+    ones: 30° about z. Scaling by the norms instead of dividing, or normalising rows, reads another angle."""
+    unit = np.array(_rotation_about_z(30.0)).reshape(3, 3)
+    scaled = unit * np.array([2.0, 0.5, 1.0])  # column j scaled by the j-th factor
+    assert obliquity_deg(Geometry((4, 4, 4), direction=tuple(scaled.reshape(-1)))) == pytest.approx(30.0)
+
+
+@pytest.mark.parametrize("code", [None, 123, ["L", "P", "S"]])
+def test_an_orientation_that_is_not_text_is_refused_by_name(code):
+    from atrialjsq.io.orientation import orientation_problem
+
+    assert orientation_problem(code) == (
+        f"orientation must be three letters naming three different patient axes, got {code!r}"
+    )
