@@ -300,7 +300,7 @@ def add_commands(commands) -> None:
         type=Path,
         nargs="+",
         help="each fold's results folder (la_native_per_case.csv, "
-        "scar_table.csv and the scar rows' per-case tables, as scripts/real_model_results.sh writes them)",
+        "scar_table.csv and the scar rows' per-case tables, as scripts/real_model_results.sh here writes them)",
     )
     pool.add_argument("--out", required=True, type=Path, help="folder for the pooled tables")
     pool.set_defaults(func=_run_pool)
@@ -310,7 +310,7 @@ def add_commands(commands) -> None:
         "--results",
         required=True,
         type=Path,
-        help="folder with <config>/fold<k>_la_native_per_case.csv, as scripts/table5_real.sh writes them",
+        help="folder with <config>/fold<k>_la_native_per_case.csv, as scripts/table5_real.sh here writes them",
     )
     table5.add_argument("--out", type=Path, help="folder for table5_real.md/.csv (default: --results)")
     table5.set_defaults(func=_run_table5)

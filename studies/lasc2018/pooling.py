@@ -1,6 +1,6 @@
 """One cross-validation table from folds scored one at a time (often in different sessions).
 
-Each fold's results folder (`scripts/real_model_results.sh`: ``docs/results/lasc2018_fold<k>/``) holds the
+Each fold's results folder (`scripts/real_model_results.sh` here: ``docs/results/lasc2018_fold<k>/``) holds the
 LA per-case table on the native grid (`la_native_per_case.csv`, from `score-model`) and the scar rows'
 per-case tables (`<row>_per_case.csv`, from `score-scar`). `pool_folds` merges them case by case (a case in
 two folds, or a fold lacking a row the others have, is refused: the pooled rows must be the same cases),

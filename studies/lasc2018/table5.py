@@ -1,6 +1,6 @@
 """Table 5 on real scans: each DTM method's held-out LASC 2018 cases, pooled over the folds scored so far.
 
-`scripts/table5_real.sh` trains every Table 5 row (`experiments.paper_tables.TABLE5_ROWS`) on a fold's
+`studies/lasc2018/scripts/table5_real.sh` trains every Table 5 row (`experiments.paper_tables.TABLE5_ROWS`) on a fold's
 training cases and scores the fold's held-out cases through `predict`'s path on the native grid, one
 ``<results>/<config>/fold<k>_la_native_per_case.csv`` per row and fold (folds often finish in different
 sessions). `real_table5` keeps the folds every row present has scored (so that each row's mean is over the
@@ -40,7 +40,7 @@ def real_table5(results: str | Path, out: str | Path | None = None, test: str = 
     scored = {row.key: row_folds(results, row.key) for row in TABLE5_ROWS}
     present = [folds for folds in scored.values() if folds]
     if not present:
-        raise InputError(results, "no scored fold of any Table 5 row (run scripts/table5_real.sh first)")
+        raise InputError(results, "no scored fold of any Table 5 row (run scripts/table5_real.sh here first)")
     common = sorted(set.intersection(*(set(folds) for folds in present)))
     if not common:
         raise InputError(results, "the rows share no scored fold: their means would be over different cases")

@@ -422,7 +422,7 @@ def test_the_scoring_tables_print_a_dash_for_the_sd_of_one_case():
 
 
 def _write_fold(folder, la_dice: dict[str, float], scar_dice: dict[str, dict[str, float]]) -> None:
-    """A fold's results folder as scripts/real_model_results.sh leaves it (only the columns pooling reads)."""
+    """A fold's results folder as real_model_results.sh leaves it (only the columns pooling reads)."""
     folder.mkdir(parents=True)
     lines = ["case,Dice_LA,Jaccard_LA,HD95_vox,ASD_vox,HD95_mm,ASD_mm"]
     lines += [f"{case},{dice},{dice / (2 - dice)},2,1,1.5,0.75" for case, dice in la_dice.items()]

@@ -1,6 +1,6 @@
 """How many LASC 2018 expert LA labels touch their image's border over more than the caveat's area.
 
-    python scripts/border_caveat_lasc.py ../shared/data/lasc2018
+    python studies/lasc2018/scripts/border_caveat_lasc.py ../shared/data/lasc2018
 
 Prints the number of cases and those the border caveat (`data.plausibility.border_problem`) fires on: the
 README's measured false-alarm check of that caveat on expert labels (numbers only, no image data).

@@ -1,6 +1,7 @@
 """Does the scar head find a scar pattern it never saw? Dice_s per synthetic pattern on a fold's held-out cases.
 
-    python scripts/pattern_generalisation.py OUT.csv COMPACT.npz FOLDS.json FOLD NAME=MODEL.pt [NAME=MODEL.pt ...]
+    python studies/lasc2018/scripts/pattern_generalisation.py OUT.csv COMPACT.npz FOLDS.json FOLD \
+        NAME=MODEL.pt [NAME=MODEL.pt ...]
         [--draws 2] [--cases N]
 
 Each held-out case of the fold (the original images of the compact file, no injected scar) gets `--draws` fresh
@@ -30,7 +31,7 @@ from atrialjsq.phantom.scar import PATTERNS
 from atrialjsq.quantify.surface_scar import scar_from_probabilities
 from atrialjsq.train.scar_synthesis import SynthesisRanges, build_wall_cache, synthesise
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: studies/ is not installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
 from studies.lasc2018.compact import load_compact, trainer_arrays
 
 

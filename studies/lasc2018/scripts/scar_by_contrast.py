@@ -5,7 +5,7 @@ Each LASC 2018 case carries one injected scar drawn with its own intensity ratio
 file's per-case metadata) with the per-case scar metrics of every row of a scar table folder, and writes one
 row per case (numbers only) plus a summary by IIR quartile and by kind on stdout.
 
-    python scripts/scar_by_contrast.py devdata/lasc_150_scar.npz docs/results/lasc2018_cv \
+    python studies/lasc2018/scripts/scar_by_contrast.py devdata/lasc_150_scar.npz docs/results/lasc2018_cv \
         docs/results/lasc2018_cv/scar_by_contrast.csv
 """
 
@@ -22,7 +22,7 @@ from scipy import stats
 from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import atomic_path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: studies/ is not installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
 from studies.lasc2018.compact import load_compact
 
 METRICS = ("Dice_s", "Sensitivity", "scar_pct_error")

@@ -1,7 +1,7 @@
 """Does the network call the enhancement real scans show? Its burden against IIR on the manual LA, held-out scans.
 
-    python scripts/real_burden_agreement.py MODEL.pt DATA_DIR FOLDS.json FOLD OUT_DIR [--label NAME]
-    python scripts/real_burden_agreement.py pool OUT_DIR FOLD_OUT_DIR...   # one table and plot from the folds
+    python studies/lasc2018/scripts/real_burden_agreement.py MODEL.pt DATA_DIR FOLDS.json FOLD OUT_DIR [--label NAME]
+    python studies/lasc2018/scripts/real_burden_agreement.py pool OUT_DIR FOLD_OUT_DIR...   # the folds pooled
 
 For each held-out case of the fold (LASC 2018 as acquired: no injected scar), the model's scar burden as `predict`
 computes it (the predicted LA's mesh area), and the clinical intensity method on the *manual* LA: IIR above 1.32

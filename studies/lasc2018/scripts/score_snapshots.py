@@ -1,8 +1,9 @@
 """Time-to-accuracy curves: score every snapshot of time-boxed recipe runs through the Predictor, then plot.
 
-    python scripts/score_snapshots.py RUNS_DIR OUT_CSV FIGURE [--fold 0] [--src ../shared/data/lasc2018]
+    python studies/lasc2018/scripts/score_snapshots.py RUNS_DIR OUT_CSV FIGURE [--fold 0] \
+        [--src ../shared/data/lasc2018]
 
-RUNS_DIR holds one folder per recipe (scripts/time_to_accuracy.sh), each with fold<k>/snapshots/t*.pt, the
+RUNS_DIR holds one folder per recipe (`time_to_accuracy.sh` beside this script), each with fold<k>/snapshots/t*.pt, the
 deadline's fold<k>/last.pt and folds.json. Each model is scored on the fold's held-out cases exactly as
 `atrialjsq predict` runs it (original images, native grid, largest component; `python -m studies.lasc2018 score-model`).
 OUT_CSV gets one row per (recipe, model): training seconds, iterations, mean ± SD of Dice, HD95 and ASD in
@@ -25,7 +26,7 @@ import matplotlib.pyplot as plt
 from atrialjsq.data.splits import load_folds
 from atrialjsq.train.checkpoint import load_model_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: studies/ is not installed
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
 from studies.lasc2018.model_scoring import score_model
 
 COLUMNS = ("recipe", "model", "seconds", "iterations", "cases", "Dice_LA", "Dice_LA_sd", "HD95_vox", "HD95_vox_sd",

@@ -1,6 +1,6 @@
 """How bright is the real LA wall? The IIR distribution of LASC 2018 walls next to the synthetic scar's, per case.
 
-    python scripts/wall_calibration.py DATA_DIR docs/results/scar_calibration     # DATA_DIR: the LASC 2018 h5 release
+    python studies/lasc2018/scripts/wall_calibration.py DATA_DIR docs/results/scar_calibration   # the h5 release
 
 For every case: IIR = (voxel - air) / mean blood pool (blood: > 3 mm inside the expert LA label; air: the image
 minimum, as `inject-scar` measures it), over the outer wall shell 0-3 mm outside the label. Per case: the median

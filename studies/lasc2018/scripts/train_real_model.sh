@@ -2,8 +2,8 @@
 # The shipped real-data joint model (lasc2018-ajsq-sesa), trained on the 2-core CPU: AtrialJSQnet (ajsq-sesa, exp
 # DPMs on the eq. 1 targets) on LASC 2018, each training case twice: with synthetic scar injected into its LA wall
 # (all loss terms) and as acquired (LA terms only), on a 1.5 mm grid, time-boxed. The recipe won the
-# time-to-accuracy comparison of scripts/time_to_accuracy.sh (README, docs/figures/cpu_time_to_accuracy.png).
-#   scripts/train_real_model.sh SECONDS OUT [FOLD...]   (no fold: train on all 80 cases, `final`)
+# time-to-accuracy comparison of studies/lasc2018/scripts/time_to_accuracy.sh (README, docs/figures/cpu_time_to_accuracy.png).
+#   studies/lasc2018/scripts/train_real_model.sh SECONDS OUT [FOLD...]   (no fold: train on all 80 cases, `final`)
 # Needs devdata/lasc_150.npz and devdata/lasc_150_scar.npz (docs/real_data.md); never commit devdata/.
 set -euo pipefail
 SECONDS_BUDGET=${1:?seconds}; OUT=${2:?out}; shift 2

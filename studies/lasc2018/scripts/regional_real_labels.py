@@ -6,7 +6,8 @@ should be that cut: plane-fit RMS of its vertices in mm), its radius, which vein
 were named, and the problems the analysis reported. One row per case (numbers and names only) into a CSV;
 prints a summary.
 
-    python scripts/regional_real_labels.py ../shared/data/lasc2018 docs/results/regional_lasc2018_labels.csv
+    python studies/lasc2018/scripts/regional_real_labels.py ../shared/data/lasc2018 \
+        docs/results/regional_lasc2018_labels.csv
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 # See docs/real_data.md for the budget plan, the device calls and how the results are scored afterwards.
 #
 # Usage, from the repository root on the GPU machine (OUT = folder whose files come back):
-#   OUT=/some/dir scripts/real_data_gpu.sh cv 0 1 2          # folds 0-2
-#   OUT=/some/dir scripts/real_data_gpu.sh cv 3 4 final      # folds 3-4, then the all-cases model
-#   OUT=/some/dir scripts/real_data_gpu.sh smoke             # 5 s per fold on folds 0-1 (plumbing check)
+#   OUT=/some/dir studies/lasc2018/scripts/real_data_gpu.sh cv 0 1 2          # folds 0-2
+#   OUT=/some/dir studies/lasc2018/scripts/real_data_gpu.sh cv 3 4 final      # folds 3-4, then the all-cases model
+#   OUT=/some/dir studies/lasc2018/scripts/real_data_gpu.sh smoke             # 5 s per fold on folds 0-1 (plumbing check)
 # Settings (environment): TRAIN_SECONDS (60), CONFIG (unet-la-se), COMPACT (devdata/lasc2018_compact.npz),
 # WORK (/tmp/realdata), ARGS (replaces the default training arguments below), EXTRA (appended to them).
 #

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# After scripts/train_real_model.sh SECONDS RUN 0: bundle the fold's network, score its held-out cases
+# After studies/lasc2018/scripts/train_real_model.sh SECONDS RUN 0: bundle the fold's network, score its held-out cases
 #   (LA through the Predictor on the native LASC grid; scar on the injected real anatomy next to IIR/Otsu/MGMM
 #   given the manual and the predicted LA), and copy the per-case metric tables to docs/results/ (numbers only).
-# Usage: scripts/real_model_results.sh RUN FOLD   (e.g. runs/tta/mixed150 0); SCAR_COMPACT overrides the scar copy,
+# Usage: studies/lasc2018/scripts/real_model_results.sh RUN FOLD   (e.g. runs/tta/mixed150 0); SCAR_COMPACT overrides the scar copy,
 #   RESULTS the folder the tables go to (default docs/results/lasc2018_fold<FOLD>)
 set -euo pipefail
 RUN=${1:?run folder}; FOLD=${2:?fold}

@@ -2,8 +2,8 @@
 # Recipe choice by time-to-accuracy on LASC 2018 (fold 0 of the saved 5 folds as validation; its 16 cases are
 # never used to pick weights, only to compare recipes): each recipe trains for SECONDS on fold 0's 64 training
 # cases with snapshots every SECONDS/5, then every snapshot is scored on the held-out cases' original images
-# through the Predictor on the native grid (scripts/score_snapshots.py).
-#   scripts/time_to_accuracy.sh SECONDS OUT [RECIPE...]   recipes: injected125 mixed125 mixed150 (default: all)
+# through the Predictor on the native grid (studies/lasc2018/scripts/score_snapshots.py).
+#   studies/lasc2018/scripts/time_to_accuracy.sh SECONDS OUT [RECIPE...]   recipes: injected125 mixed125 mixed150 (default: all)
 # Needs devdata/lasc_125{,_scar}.npz and devdata/lasc_150{,_scar}.npz (docs/real_data.md); never commit devdata/.
 set -euo pipefail
 SECONDS_BUDGET=${1:?seconds}; OUT=${2:?out}; shift 2

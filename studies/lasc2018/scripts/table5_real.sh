@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Table 5 on the 80 real LASC 2018 cases: U-Net_LA-BCE, U-Net_LA-SE and the three distance-map (DTM) shape
 # constraints (Dangi, Audebert, Xue), each trained on a fold's 64 training cases (as acquired, no injected scar)
-# with the backbone of the real-data recipe (scripts/train_real_model.sh) and scored on its 16 held-out cases
+# with the backbone of the real-data recipe (studies/lasc2018/scripts/train_real_model.sh) and scored on its 16 held-out cases
 # through `predict`'s path on the native grid. Every method gets the same number of iterations (ITERATIONS,
 # default 1700 = the joint recipe's steps per fold), not the same wall clock, so that other work sharing the
 # CPU cannot favour one method. Per-fold per-case CSVs go to docs/results/table5_real/<config>/ (numbers only);
 # `python -m studies.lasc2018 table5 --results docs/results/table5_real` pools whatever folds are there.
-#   scripts/table5_real.sh RUN FOLD...        e.g. scripts/table5_real.sh runs/table5_real_v2 0 1
+#   studies/lasc2018/scripts/table5_real.sh RUN FOLD...        e.g. studies/lasc2018/scripts/table5_real.sh runs/table5_real_v2 0 1
 # Needs devdata/lasc_150.npz (docs/real_data.md) and ../shared/data/lasc2018; never commit devdata/ or runs/.
 set -euo pipefail
 RUN=${1:?run folder}; shift
