@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from atrialjsq import hardware  # looked up at call time: tests stand in for the CPU
 from atrialjsq.data.preprocess import (
     CropInfo,
     apply_crop,
@@ -38,7 +39,6 @@ from atrialjsq.data.preprocess import (
     zscore,
 )
 from atrialjsq.errors import InputError
-from atrialjsq.hardware import cpu_has_native_bf16
 from atrialjsq.infer.bundles import load_bundle
 from atrialjsq.infer.localize import Localization, image_centre_mm, largest_component, localization_from_mask
 from atrialjsq.infer.sliding_window import ProbabilityFn, sliding_window_probabilities
@@ -100,7 +100,7 @@ class Network:
         # bf16 autocast on GPUs and on CPUs with native bf16 (the real model's network: 0.58 s vs 1.72 s fp32 on
         # a LASC case, identical LA mask; benchmarks/bench_predict.py); fp32 on other CPUs (emulated bf16 is slow).
 
-        native = self.device.type == "cuda" or (self.device.type == "cpu" and cpu_has_native_bf16())
+        native = self.device.type == "cuda" or (self.device.type == "cpu" and hardware.cpu_has_native_bf16())
         use_bf16 = precision == "bf16" or (precision == "auto" and native)
         self.dtype = torch.bfloat16 if use_bf16 else None
 

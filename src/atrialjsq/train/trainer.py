@@ -37,8 +37,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from atrialjsq import hardware  # looked up at call time: tests stand in for the CPU
 from atrialjsq.errors import InputError
-from atrialjsq.hardware import cpu_has_native_bf16
 from atrialjsq.losses.total import JointLoss
 from atrialjsq.model.configs import ExperimentConfig
 from atrialjsq.model.unet import build_model
@@ -340,7 +340,7 @@ class Trainer:
         if device.type == "cuda":
             return True, True
         if device.type == "cpu":
-            return cpu_has_native_bf16(), True
+            return hardware.cpu_has_native_bf16(), True
         return False, False
 
     def state(self) -> dict[str, Any]:
