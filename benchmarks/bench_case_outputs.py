@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_train import machine  # noqa: E402
+
 GOALS = {"all outputs": 3.5, "--no-regional --no-figure": 1.5}
 MODES = {"all outputs": [], "--no-regional --no-figure": ["--no-regional", "--no-figure"]}
 LANDMARK_MM = 1.0  # landmark positions must agree within this
@@ -153,10 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                 compared[case] = differences(numbers["baseline"], numbers["this tree"])
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, check=False)
-    import torch
-
     summary = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
+        "machine": machine("cpu"),
         "baseline": args.baseline,
         "model": args.model.name,
         "cases": args.cases,
