@@ -38,7 +38,7 @@ lint: $(STAMP)
 # Mutation testing of the analysis modules ([tool.mutmut] in pyproject.toml; not in CI: hours on two cores).
 # MUTANTS narrows it, e.g. make mutate MUTANTS='atrialjsq.data.plausibility*'. Scores: docs/results/mutation.md.
 mutate: $(STAMP)
-	PYTHONPATH=$(CURDIR)/mutants/src $(BIN)/mutmut run $(MUTANTS)  # the mutated copy, not the editable install
+	$(BIN)/mutmut run $(MUTANTS)
 	$(BIN)/mutmut results
 
 clean:
