@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from missing_modules import without
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "atrialjsq"
 
 # Bottom to top. Packages on one line may not import each other.
@@ -125,15 +127,7 @@ def test_the_product_never_imports_a_study(path: Path):
     assert not [name for name in named if name == "studies" or name.startswith("studies.")]
 
 
-WITHOUT_SIMPLEITK = """
-import importlib, importlib.abc, sys
-class Missing(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] == "SimpleITK":
-            raise ModuleNotFoundError(name, name=name)
-sys.meta_path.insert(0, Missing())
-importlib.import_module(sys.argv[1])
-"""
+IMPORT_WITHOUT_SIMPLEITK = without("import importlib\nimportlib.import_module(sys.argv[1])", ("SimpleITK",))
 
 
 def deferred_imports(path: Path) -> set[str]:
@@ -159,6 +153,6 @@ def test_imports_are_deferred_only_where_they_would_load_simpleitk():
     light = [
         name
         for name in sorted(deferred)
-        if subprocess.run([sys.executable, "-c", WITHOUT_SIMPLEITK, name], capture_output=True).returncode == 0
+        if subprocess.run([sys.executable, "-c", IMPORT_WITHOUT_SIMPLEITK, name], capture_output=True).returncode == 0
     ]
     assert light == [], "import these at module level: they load no SimpleITK"

@@ -227,7 +227,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_commands(commands) -> None:
-
     build = commands.add_parser("build", help="pack the LASC 2018 HDF5 release into one compact .npz")
     build.add_argument("--src", type=Path, required=True, help="the release folder (cases/<id>/mri_norm2.h5)")
     build.add_argument("--out", type=Path, required=True, help="output .npz (keep it under devdata/)")

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from atrialjsq.infer.bundles import ASSETS_DIR, DEFAULT_MODEL, MAX_BUNDLE_BYTES, PHANTOM_MODEL, load_bundle
+from atrialjsq.infer.bundles import ASSETS_DIR, MAX_BUNDLE_BYTES, load_bundle
+from atrialjsq.infer.model_names import DEFAULT_MODEL, PHANTOM_MODEL
 
 SHIPPED = ASSETS_DIR / f"{PHANTOM_MODEL}.pt"
 REAL = ASSETS_DIR / f"{DEFAULT_MODEL}.pt"

@@ -21,6 +21,7 @@ from studies.lasc2018.scoring import score_case, score_predictions
 from atrialjsq.errors import InputError
 from atrialjsq.model.configs import get_config
 from atrialjsq.train.checkpoint import load_checkpoint, load_model_file
+from missing_modules import without
 
 NATIVE = (0.625, 0.625, 1.25)
 TINY = {"model": {"levels": 2, "base_channels": 2, "max_channels": 4}, "data": {"roi": (16, 16, 16)}}
@@ -87,16 +88,11 @@ def test_scoring_on_the_native_grid_has_known_answers(compact_native):
 
 
 # Runs `python -m studies.lasc2018` as on the GPU image, where SimpleITK and meshio are not installed.
-WITHOUT_SIMPLEITK = """
-import importlib.abc, runpy, sys
-class Missing(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in ("SimpleITK", "meshio"):
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-sys.meta_path.insert(0, Missing())
+WITHOUT_SIMPLEITK = without(
+    """import runpy
 sys.argv = ["studies.lasc2018", *sys.argv[1:]]
-runpy.run_module("studies.lasc2018", run_name="__main__")
-"""
+runpy.run_module("studies.lasc2018", run_name="__main__")"""
+)
 
 
 def test_cross_validation_pipeline_end_to_end(compact_1mm, tmp_path, capsys):

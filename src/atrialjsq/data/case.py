@@ -40,6 +40,5 @@ class Case:
 def reoriented_case(case: Case) -> Case:
     """The case with its image and labels turned to the networks' orientation (`io.orientation`): lossless
     views, every voxel at its physical place; what every training array is cut from."""
-
     labels = {name: reoriented(volume) for name, volume in case.labels.items()}
     return Case(case.case_id, reoriented(case.image), labels, case.meta)

@@ -118,7 +118,6 @@ class CrossValidation:
         the checkpoint and a run with another identity, config, budget or training cases is refused, never
         reused. Returns the `TrainResult` (for a finished run, read back from its last checkpoint; `trained`
         False). `stop_after` stops this call after that many iterations (an interruption, for tests)."""
-
         out = self.run_dir(fold, name)
         last = out / LAST
         identity = json_like(dict(identity or {}))
@@ -159,7 +158,6 @@ class CrossValidation:
     def predictor(self, fold: FoldSplit, name: str | None = None, **options: Any):
         """The fold's trained network as ``atrialjsq predict --model <its last.pt>`` runs it (same defaults;
         `options` as `Predictor`'s, e.g. tta)."""
-
         last = self.run_dir(fold, name) / LAST
         if not last.is_file():
             raise InputError(last, f"fold {fold.number} has no trained network{f' {name!r}' if name else ''}")

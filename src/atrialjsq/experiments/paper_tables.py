@@ -244,7 +244,6 @@ class ExperimentSettings:
 
     def config(self, name: str):
         """The named preset at this experiment's size, grid and training length."""
-
         overrides: dict[str, Any] = {}
         if self.iterations is not None:
             overrides["train"] = {"iterations": self.iterations}
@@ -436,7 +435,6 @@ class FoldRunner:
         return self._la_masks[row.la]
 
     def scar_for(self, row: Row, case_id: str, la: Volume) -> Volume:
-
         if not la.array.any():  # no LA surface: the method found no atrium, hence no scar on it
             return la.like(np.zeros(la.geometry.shape, dtype=np.uint8))
         if row.scar in CLASSIC_METHODS:

@@ -24,7 +24,7 @@ import torch
 
 from atrialjsq import __version__
 from atrialjsq.errors import InputError
-from atrialjsq.infer.model_names import DEFAULT_MODEL, PHANTOM_MODEL  # noqa: F401 (PHANTOM_MODEL: re-exported)
+from atrialjsq.infer.model_names import DEFAULT_MODEL
 from atrialjsq.io.atomic import atomic_path
 from atrialjsq.io.orientation import orientation_problem
 from atrialjsq.model.unet import build_model
@@ -103,7 +103,6 @@ def untrained_bundle(
 ) -> Path:
     """A bundle of freshly initialised networks for two `ExperimentConfig`s: for timing and plumbing checks
     (benchmarks, tests) before a trained model exists. Its predictions are meaningless."""
-
     torch.manual_seed(seed)
 
     def state(config: Any) -> dict[str, Any]:
@@ -147,7 +146,6 @@ def _write_bundle(
 
 def _check_orientation(path: Path, part: str, section: dict[str, Any] | None) -> None:
     """A recorded orientation must be one `io.orientation` can turn images to (an InputError naming the file)."""
-
     recorded = ((section or {}).get("preprocessing") or {}).get("orientation")
     problem = orientation_problem(recorded) if recorded is not None else None
     if problem is not None:

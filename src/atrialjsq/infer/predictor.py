@@ -80,7 +80,6 @@ class Network:
     """One network of a bundle on a device, with the preprocessing it was trained with."""
 
     def __init__(self, section: dict[str, Any], device: str | torch.device = "cpu", precision: str = "auto") -> None:
-
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         self.device = torch.device(device)
@@ -99,7 +98,6 @@ class Network:
         self.multiple = int(model.input_multiple)
         # bf16 autocast on GPUs and on CPUs with native bf16 (the real model's network: 0.58 s vs 1.72 s fp32 on
         # a LASC case, identical LA mask; benchmarks/bench_predict.py); fp32 on other CPUs (emulated bf16 is slow).
-
         native = self.device.type == "cuda" or (self.device.type == "cpu" and hardware.cpu_has_native_bf16())
         use_bf16 = precision == "bf16" or (precision == "auto" and native)
         self.dtype = torch.bfloat16 if use_bf16 else None
@@ -214,7 +212,6 @@ class Predictor:
         **options: Any,
     ) -> Predictor:
         """From a bundle path or shipped name (None = the default shipped model); see `infer.bundles`."""
-
         bundle = load_bundle(model)
         fine = Network(bundle["fine"], device, precision)
         localizer = Network(bundle["localizer"], device, precision) if bundle["localizer"] else None

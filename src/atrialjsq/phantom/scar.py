@@ -207,7 +207,6 @@ def burden_threshold(la: np.ndarray, score: np.ndarray, spacing, burden: float) 
     measured as evaluation does: a surface voxel is scar when scar lies along its outward normal within
     SURFACE_REACH_MM. The best score along each ray decides, so the quantile of those maxima hits the burden
     exactly (up to ties)."""
-
     points, normals = surface_points_and_normals(la, spacing)
     offsets = band_offsets(0.0, SURFACE_REACH_MM, 0.5)  # outwards only: 0, 0.5, …, SURFACE_REACH_MM
     best = sample_at_offsets(score, points, normals, spacing, offsets, order=0).max(axis=1)
@@ -217,7 +216,6 @@ def burden_threshold(la: np.ndarray, score: np.ndarray, spacing, burden: float) 
 def surface_burden(la: np.ndarray, scar: np.ndarray, spacing, max_mm: float = SURFACE_REACH_MM) -> float:
     """Fraction of LA boundary voxels whose outward normal meets scar within `max_mm` (the paper's surface
     representation of scar, as used by evaluation)."""
-
     projection = project_mask_to_surface(la, scar, spacing, BandParams(reach_mm=max_mm, step_mm=0.5))
     return float(projection.hit.mean()) if len(projection) else 0.0
 

@@ -153,7 +153,6 @@ def write_phantom_set(
     refused unless `overwrite`; an existing set is extended (its manifest keeps the cases it lists) only with
     the same seed, difficulty, shape and spacing.
     """
-
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     out = Path(out)

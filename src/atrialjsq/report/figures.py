@@ -185,7 +185,6 @@ def _draw_slice(ax, image2d, la2d, scar2d, spacing2d, title: str, z_up: bool, wi
 
 def footer_text(annotations: dict | None) -> str:
     """Case, model and training domain, and the research-use notice (whole: the figure wraps it)."""
-
     annotations = annotations or {}
     parts = []
     if annotations.get("case_id"):

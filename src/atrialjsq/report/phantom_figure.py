@@ -109,7 +109,6 @@ def make_phantom_figure(case: Case, params: dict, path: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-
     parser = argparse.ArgumentParser(description="Render the documentation figure of one phantom.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--difficulty", default="medium")

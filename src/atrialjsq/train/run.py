@@ -80,7 +80,6 @@ def clear_run_files(out: str | Path) -> list[str]:
 
 def resume_plan(out: str | Path) -> tuple[int, int]:
     """(iterations done, the run's recorded target) from RUN/last.pt."""
-
     state = load_checkpoint(Path(out) / "last.pt")
     return int(state["iteration"]), int(state["config"]["train"]["iterations"])
 

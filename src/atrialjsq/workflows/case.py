@@ -43,7 +43,6 @@ def analyse_and_write(
 ) -> tuple[CaseAnalysis, list[str]]:
     """`quantify.analysis.analyse_case`, then `report.outputs.write_case_outputs`; returns the analysis and the
     warnings report.json records."""
-
     analysis = analyse_case(image, result, provenance, regional=regional)
     report = write_case_outputs(
         out_dir, analysis, probability_maps, figure=figure, replace=replace, dicom_source=dicom_source

@@ -52,7 +52,6 @@ def plan_outputs(cases: list[InputCase], out_root: str | Path, existing: str = "
     this package's output files are replaced, other files are kept); "skip" leaves finished cases (those
     with a report.json) alone, as nnU-Net's predictor does, and still refuses unfinished existing folders.
     """
-
     if existing not in EXISTING_CHOICES:
         raise ValueError(f"existing must be one of {EXISTING_CHOICES}, got {existing!r}")
     plan = OutputPlan()
@@ -96,7 +95,6 @@ def predict_case(
 
     The case folder is claimed for the whole case (`io.claim`): a second run into the same folder is refused,
     and unless `existing` is "overwrite" a folder that another run finished meanwhile is never replaced."""
-
     with claim(Path(out_root) / case.case_id):
         replace = existing == "overwrite"
         return _predict_case(predictor, case, out_root, probability_maps, figure, regional, replace, dicom_seg)
@@ -112,7 +110,6 @@ def _predict_case(
     replace: bool,
     dicom_seg: bool = True,
 ) -> CaseOutcome:
-
     started = time.perf_counter()
     image = case.read()
     check_field_of_view(image.geometry, case.path)
@@ -164,7 +161,6 @@ def _trained_rotation_deg(predictor: Predictor) -> float:
 def prediction_warnings(predictor: Predictor, prediction: Prediction) -> list[str]:
     """What the network's own run says about trusting it: an input grid far oblique to the patient axes, the
     localiser found no LA, or the LA came in pieces."""
-
     found = []
     on_input = next((v for v in (prediction.la, prediction.la_prob, prediction.p_scar) if v is not None), None)
     rotated = _trained_rotation_deg(predictor)
@@ -187,7 +183,6 @@ def prediction_warnings(predictor: Predictor, prediction: Prediction) -> list[st
 
 
 def _provenance(predictor: Predictor, case: InputCase, prediction: Prediction, timings: dict, spacing) -> Provenance:
-
     localization = prediction.localization
     name = predictor.info.get("name", "?")
     meta = predictor.info.get("meta") or {}
@@ -334,7 +329,6 @@ def predict_file(
     The Python entry point for notebooks and scripts; `options` are `predict_case`'s (`figure`, `regional`,
     `probability_maps`, `dicom_seg`). Raises `InputError` (with the file and the reason) when the scan is refused.
     """
-
     cases, errors = collect_inputs([path])
     if errors:
         raise errors[0]

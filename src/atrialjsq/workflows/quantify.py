@@ -71,7 +71,6 @@ def quantify_file(
 ) -> CaseOutcome:
     """Quantify scar on the surface of `la_path` in `image_path` and write the case folder `out` (its outputs
     replaced, other files kept: the caller decides whether an existing folder may be written into)."""
-
     options.check()
     classifier = None
     if options.classifier is not None:

@@ -43,7 +43,6 @@ def predictor_validator(config: Any):
     """Builds `infer.predictor_validation.PredictorValidation` from the run's validation cases."""
 
     def build(cases):
-
         spacing = config.data.spacing
         return PredictorValidation([ValidationCase.from_arrays(case_id, arrays, spacing) for case_id, arrays in cases])
 
