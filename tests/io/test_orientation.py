@@ -160,3 +160,15 @@ def test_an_orientation_that_is_not_text_is_refused_by_name(code):
     assert orientation_problem(code) == (
         f"orientation must be three letters naming three different patient axes, got {code!r}"
     )
+
+
+def test_a_tilt_is_reported_only_beyond_the_limit():
+    """ "More than the limit": an axis-aligned grid (tilt exactly 0°) is not reported at a limit of 0°; a grid
+    turned 20.1° about z is, at the default 20°, with its angle rounded to the degree."""
+    from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, tilt_problem
+
+    assert tilt_problem(Geometry((4, 4, 4)), limit_deg=0.0) is None
+    assert OBLIQUE_WARNING_DEG == 20.0
+    turned = Geometry((4, 4, 4), direction=_rotation_about_z(20.1))
+    assert tilt_problem(turned) == "the image grid is tilted 20° from the patient axes"
+    assert tilt_problem(Geometry((4, 4, 4), direction=_rotation_about_z(19.9))) is None
