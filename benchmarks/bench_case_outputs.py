@@ -124,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data.is_dir():
         print(f"error: {args.data}: no LASC 2018 release here (--data or $ATRIALJSQ_LASC2018)", file=sys.stderr)
         return 1
+    known = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{args.baseline}^{{commit}}"], cwd=ROOT)
+    if known.returncode != 0:
+        print(f"error: --baseline {args.baseline}: not a revision of this repository", file=sys.stderr)
+        return 1
+    if not args.model.is_file():
+        print(f"error: {args.model}: no such model file (--model)", file=sys.stderr)
+        return 1
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         baseline = work / "baseline"

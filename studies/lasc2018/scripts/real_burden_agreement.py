@@ -32,6 +32,8 @@ from atrialjsq.quantify.surface_scar import scar_from_probabilities
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "pool":
+        if len(argv) < 3:
+            raise SystemExit("usage: real_burden_agreement.py pool OUT_DIR FOLD_OUT_DIR...")
         pool(Path(argv[1]), [Path(folder) for folder in argv[2:]])
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
 def pool(out: Path, folders: list[Path], label: str = "network") -> dict:
     """One table, summary and Bland–Altman plot from the folds' burden_agreement.csv (each case once)."""
     rows: list[dict] = []
+    if not folders:
+        raise SystemExit("error: pool needs OUT_DIR and at least one fold's real_burden folder")
+    missing = [folder / "burden_agreement.csv" for folder in folders if not (folder / "burden_agreement.csv").is_file()]
+    if missing:
+        raise SystemExit(f"error: {missing[0]}: no such file (run this script on that fold first)")
     for folder in folders:
         with (folder / "burden_agreement.csv").open(newline="") as handle:
             rows += [{k: (v if k == "case" else float(v)) for k, v in row.items()} for row in csv.DictReader(handle)]
