@@ -12,3 +12,8 @@ class InputError(Exception):
         self.path = None if path is None else str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}" if self.path else reason)
+
+    def __reduce__(self) -> tuple[type[InputError], tuple[str | None, str]]:
+        """Rebuilt from (path, reason), so that one raised in an output worker process reaches the batch intact
+        (the default rebuilds from the message alone and fails)."""
+        return (type(self), (self.path, self.reason))

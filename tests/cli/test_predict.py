@@ -8,6 +8,7 @@ predicted LA is the ROI box, well inside the image.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -424,18 +425,18 @@ def test_a_second_run_into_a_case_being_written_is_refused_and_finished_results_
     # A run that finds the folder finished by another run after it planned leaves it alone.
     from atrialjsq.workflows import predict as workflow
 
-    real = workflow._predict_case
+    real = workflow.network_half
 
     def finished_meanwhile(*a, **k):
         (tmp_path / "out" / "p1").mkdir(parents=True)
         (tmp_path / "out" / "p1" / "report.json").write_text("{}")
         return real(*a, **k)
 
-    workflow._predict_case = finished_meanwhile
+    workflow.network_half = finished_meanwhile
     try:
         code, _out, err = run(capsys, *args)
     finally:
-        workflow._predict_case = real
+        workflow.network_half = real
     assert code == 1 and "appeared while this output was written" in err
     assert (tmp_path / "out" / "p1" / "report.json").read_text() == "{}"
 
@@ -461,7 +462,7 @@ def test_a_batch_writes_a_summary_table_and_an_interrupted_one_says_how_to_resum
     assert float(rows[0]["la_volume_ml"]) == round(report["la"]["volume_ml"], 2)
     assert "a label or mask" in rows[3]["error"]
 
-    real = workflow.predict_case
+    real = workflow.network_half
     calls = []
 
     def stop_at_the_second(*args, **kwargs):
@@ -470,7 +471,8 @@ def test_a_batch_writes_a_summary_table_and_an_interrupted_one_says_how_to_resum
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(workflow, "predict_case", stop_at_the_second)
+    # The network half runs here; the first case's files are being written by the output worker meanwhile.
+    monkeypatch.setattr(workflow, "network_half", stop_at_the_second)
     code, _out, err = run(capsys, tmp_path / "in", "--out", tmp_path / "again", "--model", biased_bundle)
     assert code == 130
     assert "interrupted: 1 of 4 cases written, 3 not run" in err and "--skip-existing" in err
@@ -478,3 +480,58 @@ def test_a_batch_writes_a_summary_table_and_an_interrupted_one_says_how_to_resum
     statuses = [(r["case"], r["status"]) for r in rows]
     assert statuses == [("a", "written"), ("b", "not_run"), ("c", "not_run"), ("d", "not_run")]
     assert sorted(p.name for p in (tmp_path / "again").iterdir() if p.is_dir()) == ["a"]
+
+
+def _numbers(report: dict) -> dict:
+    """report.json without what may differ between two runs of the same case (times, paths)."""
+    return {key: value for key, value in report.items() if key not in ("timings_s", "inputs", "created")}
+
+
+def test_output_workers_write_the_same_cases_in_the_same_order_as_one_process(tmp_path, capsys, biased_bundle):
+    """A batch whose outputs are written by a worker process (the default for a batch on 2+ cores) gives the
+    same folders, report numbers, summary rows and error lines, in input order, as one process doing it all."""
+    import csv
+
+    for index, name in enumerate(("a", "b", "c")):
+        write_volume(lge_like(seed=index), tmp_path / "in" / f"{name}.nrrd")
+    write_volume(Volume(np.zeros(GEOMETRY.shape, np.uint8), GEOMETRY), tmp_path / "in" / "b0.nrrd")  # refused
+    runs = {}
+    for workers in ("0", "1"):
+        out = tmp_path / f"out{workers}"
+        code, stdout, err = run(
+            capsys, tmp_path / "in", "--out", out, "--model", biased_bundle, "--output-workers", workers
+        )
+        assert code == 1 and "b0.nrrd" in err and "a label or mask" in err
+        rows = list(csv.DictReader((out / "summary.csv").open()))
+        reports = {c: json.loads((out / c / "report.json").read_text()) for c in ("a", "b", "c")}
+        lines = [re.sub(r", [0-9.]+ s", "", line) for line in stdout.splitlines()]  # the seconds differ
+        runs[workers] = ([(r["case"], r["status"], r["burden_percent"]) for r in rows], reports, lines)
+        assert not list(out.glob(".*.lock"))  # every claim released
+        assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["a", "b", "c"]
+    (rows0, reports0, lines0), (rows1, reports1, lines1) = runs["0"], runs["1"]
+    assert [r[:2] for r in rows1] == [("a", "written"), ("b", "written"), ("b0", "failed"), ("c", "written")]
+    assert rows1 == rows0
+    assert {c: _numbers(r) for c, r in reports1.items()} == {c: _numbers(r) for c, r in reports0.items()}
+    assert [line.replace("out1", "out") for line in lines1] == [line.replace("out0", "out") for line in lines0]
+
+
+def test_an_input_error_survives_the_trip_from_an_output_worker():
+    """An InputError raised in a worker process is pickled back: its path and reason must arrive intact."""
+    import pickle
+
+    from atrialjsq.errors import InputError
+
+    error = pickle.loads(pickle.dumps(InputError("/data/p1.nii.gz", "no LA found")))
+    assert isinstance(error, InputError)
+    assert (error.path, error.reason, str(error)) == ("/data/p1.nii.gz", "no LA found", "/data/p1.nii.gz: no LA found")
+    assert pickle.loads(pickle.dumps(InputError(None, "bad"))).path is None
+
+
+def test_output_workers_by_default_only_for_a_batch_on_several_cores():
+    from atrialjsq.workflows.output_pool import OutputPool, auto_output_workers
+
+    assert auto_output_workers(cases=4, cpus=2) == 1
+    assert auto_output_workers(cases=1, cpus=16) == 0  # a lone case: a worker's start-up overlaps nothing
+    assert auto_output_workers(cases=4, cpus=1) == 0
+    with pytest.raises(ValueError, match="workers must be >= 0"):
+        OutputPool(-1)

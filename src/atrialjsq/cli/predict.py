@@ -110,6 +110,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     add_dataset_arguments(parser)
     add_model_arguments(parser)
+    parser.add_argument(
+        "--output-workers",
+        type=non_negative(int),
+        default=None,
+        help="processes that write each case's analysis and files while the network predicts the next case "
+        "(default: 1 for a batch on a machine with 2 or more cores, else 0; 0: everything in this process)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
     return parser
@@ -161,6 +168,13 @@ def summary_name(num_parts: int, part_id: int, rank: int, world: int) -> str:
     """summary.csv, or one per part / torchrun process so that parallel runs into one --out never collide."""
     tags = ([f"part{part_id}of{num_parts}"] if num_parts > 1 else []) + ([f"rank{rank}of{world}"] if world > 1 else [])
     return "summary" + "".join(f"_{tag}" for tag in tags) + ".csv"
+
+
+def output_workers(args: argparse.Namespace, cases: int) -> int:
+    """--output-workers, or `workflows.output_pool.auto_output_workers` when it is not given."""
+    from atrialjsq.workflows.output_pool import auto_output_workers
+
+    return auto_output_workers(cases) if args.output_workers is None else args.output_workers
 
 
 def existing_choice(args: argparse.Namespace) -> str:
@@ -215,6 +229,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=not args.quiet and rank == 0,  # one bar, not one per torchrun process
                 existing=existing_choice(args),
                 dicom_seg=not args.no_dicom_seg,
+                output_workers=output_workers(args, len(plan.todo)),
             )
         except BatchInterrupted as stop:
             pending = plan.todo[len(stop.outcomes) :]

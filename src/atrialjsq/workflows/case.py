@@ -1,4 +1,8 @@
-"""The last step every workflow shares: analyse one case's scar on the surface and write its folder."""
+"""The last step every workflow shares: analyse one case's scar on the surface and write its folder.
+
+Nothing here imports torch: an output worker process (`workflows.output_pool`) imports this module to finish a
+case that the network half predicted in the main process.
+"""
 
 from __future__ import annotations
 
@@ -48,3 +52,48 @@ def analyse_and_write(
         out_dir, analysis, probability_maps, figure=figure, replace=replace, dicom_source=dicom_source
     )
     return analysis, list(report["warnings"])
+
+
+@dataclass(frozen=True)
+class CaseOptions:
+    """Which outputs a case gets, and whether its folder may be written into when it exists."""
+
+    probability_maps: bool = False
+    figure: bool = True
+    regional: bool = True
+    replace: bool = False
+    dicom_seg: bool = True
+
+
+@dataclass
+class PendingCase:
+    """A case whose network half is done: everything its analysis and files need, picklable, so that an output
+    worker process can finish it while the network predicts the next case."""
+
+    case_id: str
+    source: str
+    out_dir: Path
+    image: Volume
+    result: SurfaceScar
+    provenance: Provenance
+    probability_maps: dict[str, Volume] | None
+    options: CaseOptions
+    dicom_source: Path | None
+
+
+def finish_case(pending: PendingCase) -> CaseOutcome:
+    """The analysis and every output file of a case (in this process or an output worker); the outcome's
+    timings are the stages before the analysis, its "total" is left to the caller, who saw the case start."""
+    analysis, warnings = analyse_and_write(
+        pending.out_dir,
+        pending.image,
+        pending.result,
+        pending.provenance,
+        pending.probability_maps,
+        figure=pending.options.figure,
+        regional=pending.options.regional,
+        replace=pending.options.replace,
+        dicom_source=pending.dicom_source,
+    )
+    timings = dict(pending.provenance.timings)
+    return CaseOutcome(pending.case_id, pending.source, pending.out_dir, analysis.burden, None, timings, warnings)

@@ -9,8 +9,11 @@ caller exits 1 at the end when any case failed.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,7 +34,8 @@ from atrialjsq.quantify.analysis import Provenance
 from atrialjsq.quantify.surface_scar import scar_from_probabilities
 from atrialjsq.report.domain import out_of_domain_warnings
 from atrialjsq.report.outputs import REPORT_JSON
-from atrialjsq.workflows.case import CaseOutcome, analyse_and_write
+from atrialjsq.workflows.case import CaseOptions, CaseOutcome, PendingCase, finish_case
+from atrialjsq.workflows.output_pool import OutputPool, finished
 
 EXISTING_CHOICES = ("refuse", "overwrite", "skip")
 
@@ -95,21 +99,16 @@ def predict_case(
 
     The case folder is claimed for the whole case (`io.claim`): a second run into the same folder is refused,
     and unless `existing` is "overwrite" a folder that another run finished meanwhile is never replaced."""
+    started = time.perf_counter()
+    options = CaseOptions(probability_maps, figure, regional, existing == "overwrite", dicom_seg)
     with claim(Path(out_root) / case.case_id):
-        replace = existing == "overwrite"
-        return _predict_case(predictor, case, out_root, probability_maps, figure, regional, replace, dicom_seg)
+        outcome = finish_case(network_half(predictor, case, out_root, options))
+    outcome.timings["total"] = time.perf_counter() - started
+    return outcome
 
 
-def _predict_case(
-    predictor: Predictor,
-    case: InputCase,
-    out_root: str | Path,
-    probability_maps: bool,
-    figure: bool,
-    regional: bool,
-    replace: bool,
-    dicom_seg: bool = True,
-) -> CaseOutcome:
+def network_half(predictor: Predictor, case: InputCase, out_root: str | Path, options: CaseOptions) -> PendingCase:
+    """Read and check the image, run the network and put its scar on the LA surface (`quantify`)."""
     started = time.perf_counter()
     image = case.read()
     check_field_of_view(image.geometry, case.path)
@@ -123,21 +122,17 @@ def _predict_case(
     quantify_started = time.perf_counter()
     result = scar_from_probabilities(prediction.la, prediction.p_normal, prediction.p_scar)
     timings = {"read": read_s, **prediction.timings, "quantify": time.perf_counter() - quantify_started}
-    out_dir = Path(out_root) / case.case_id
-    provenance = _provenance(predictor, case, prediction, timings, image.geometry.spacing)
-    analysis, warnings = analyse_and_write(
-        out_dir,
-        image,
-        result,
-        provenance,
-        _probability_maps(prediction) if probability_maps else None,
-        figure=figure,
-        regional=regional,
-        replace=replace,
-        dicom_source=case.path if dicom_seg and is_dicom_dir(case.path) else None,
+    return PendingCase(
+        case_id=case.case_id,
+        source=str(case.path),
+        out_dir=Path(out_root) / case.case_id,
+        image=image,
+        result=result,
+        provenance=_provenance(predictor, case, prediction, timings, image.geometry.spacing),
+        probability_maps=_probability_maps(prediction) if options.probability_maps else None,
+        options=options,
+        dicom_source=Path(case.path) if options.dicom_seg and is_dicom_dir(case.path) else None,
     )
-    timings["total"] = time.perf_counter() - started
-    return CaseOutcome(case.case_id, str(case.path), out_dir, analysis.burden, None, timings, warnings)
 
 
 def _probability_maps(prediction: Prediction) -> dict[str, Any]:
@@ -283,34 +278,76 @@ def predict_cases(
     errors_to: TextIO | None = None,
     existing: str = "refuse",
     dicom_seg: bool = True,
+    output_workers: int = 0,
 ) -> list[CaseOutcome]:
-    """Predict every case in turn with a progress bar; failures are printed as `error: <path>: <reason>`."""
+    """Predict every case in turn with a progress bar; failures are printed as `error: <path>: <reason>`.
+
+    With `output_workers` > 0, each case's analysis and files are written by a worker process while this one
+    predicts the next cases (`workflows.output_pool`); outcomes, errors and warnings still come in input order,
+    and each case folder stays claimed until its files are written."""
     errors_to = errors_to or sys.stderr
+    options = CaseOptions(probability_maps, figure, regional, existing == "overwrite", dicom_seg)
     outcomes: list[CaseOutcome] = []
+    inflight: deque[_InFlight] = deque()
     bar = tqdm(cases, desc="predict", unit="case", disable=not progress or len(cases) < 2, file=sys.stderr)
-    for case in bar:
-        bar.set_postfix_str(case.case_id)
+    with OutputPool(output_workers if len(cases) > 1 else 0) as pool:
+        entry: _InFlight | None = None
         try:
-            outcome = predict_case(
-                predictor,
-                case,
-                out_root,
-                probability_maps=probability_maps,
-                figure=figure,
-                regional=regional,
-                existing=existing,
-                dicom_seg=dicom_seg,
-            )
-        except InputError as error:
-            tqdm.write(f"error: {error}", file=errors_to)
-            outcome = CaseOutcome(case.case_id, str(case.path), error=str(error))
+            for case in bar:
+                bar.set_postfix_str(case.case_id)
+                entry = _InFlight(case, time.perf_counter(), contextlib.ExitStack())
+                try:
+                    entry.held.enter_context(claim(Path(out_root) / case.case_id))
+                    entry.future = pool.submit(finish_case, network_half(predictor, case, out_root, options))
+                except InputError as error:
+                    entry.future = finished(error=error)
+                inflight.append(entry)
+                entry = None
+                while len(inflight) > pool.workers:  # no workers: each case settles before the next starts
+                    outcomes.append(_settle(inflight.popleft(), errors_to))
+            while inflight:
+                outcomes.append(_settle(inflight.popleft(), errors_to))
         except KeyboardInterrupt:
             bar.close()
+            pool.stop()
+            if entry is not None:
+                entry.held.close()
+            while inflight and _written(inflight[0]):  # cases a worker finished before the interruption count
+                outcomes.append(_settle(inflight.popleft(), errors_to))
+            for left in inflight:
+                left.held.close()
             raise BatchInterrupted(outcomes) from None
-        for warning in outcome.warnings:
-            tqdm.write(f"warning: {outcome.out_dir}: {warning}", file=errors_to)
-        outcomes.append(outcome)
     return outcomes
+
+
+@dataclass
+class _InFlight:
+    """A case of a batch between its start and its files: its claim on the folder is held until it settles."""
+
+    case: InputCase
+    started: float
+    held: contextlib.ExitStack
+    future: Future = field(default_factory=Future)
+
+
+def _written(entry: _InFlight) -> bool:
+    future = entry.future
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
+def _settle(entry: _InFlight, errors_to: TextIO) -> CaseOutcome:
+    """Wait for the case's files, release its folder, print its error or warnings and time it."""
+    try:
+        outcome = entry.future.result()
+        outcome.timings["total"] = time.perf_counter() - entry.started
+    except InputError as error:
+        tqdm.write(f"error: {error}", file=errors_to)
+        outcome = CaseOutcome(entry.case.case_id, str(entry.case.path), error=str(error))
+    finally:
+        entry.held.close()
+    for warning in outcome.warnings:
+        tqdm.write(f"warning: {outcome.out_dir}: {warning}", file=errors_to)
+    return outcome
 
 
 def predict_file(
