@@ -1,7 +1,7 @@
 """Measure our LA surface distances against medpy 0.5, MONAI and DeepMind's surface-distance on analytic shapes.
 
 Not part of the package or the tests (those libraries are not dependencies); the table it prints is quoted in
-docs/evaluation.md. Run with the three libraries importable, e.g.
+docs/explanation/evaluation.md. Run with the three libraries importable, e.g.
     pip install --target /tmp/evlibs --no-deps medpy monai surface-distance
     PYTHONPATH=/tmp/evlibs python scripts/compare_surface_metrics.py
 """

@@ -1,4 +1,4 @@
-"""The README and docs/: every relative link resolves, and the generated CLI reference is current."""
+"""The README, docs/ and studies/: every relative link resolves, and the generated CLI reference is current."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ _EXPLICIT_ANCHOR = re.compile(r"""<a\s+(?:name|id)\s*=\s*["']([^"']+)["']""")
 
 
 def markdown_files() -> list[Path]:
-    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), *sorted((ROOT / "studies").rglob("*.md"))]
 
 
 def _prose_lines(text: str) -> list[tuple[int, str]]:
@@ -100,7 +100,7 @@ def test_link_finder_sees_links_and_images_but_not_code(tmp_path: Path) -> None:
     assert problems == ["missing.png: no such file", "there.md#nowhere: no heading with this anchor"]
 
 
-def test_every_relative_link_in_the_readme_and_docs_resolves() -> None:
+def test_every_relative_link_in_the_readme_docs_and_studies_resolves() -> None:
     problems = [problem for path in markdown_files() for problem in broken_links(path)]
     assert not problems, "broken links:\n" + "\n".join(problems)
 

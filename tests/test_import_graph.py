@@ -1,4 +1,4 @@
-"""The stage packages import one way only (docs/ARCHITECTURE.md): every `atrialjsq.X` import in a module of
+"""The stage packages import one way only (docs/explanation/ARCHITECTURE.md): every `atrialjsq.X` import in a module of
 package P, at module level or inside a function, names a package at or below P in `LAYERS`."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ MODULES = sorted(SRC.rglob("*.py"))
 
 def test_every_package_has_a_layer():
     packages = {package_of(path) for path in MODULES}
-    assert packages - set(RANK) == set(), "add new packages to LAYERS (and to docs/ARCHITECTURE.md)"
+    assert packages - set(RANK) == set(), "add new packages to LAYERS (and to docs/explanation/ARCHITECTURE.md)"
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))

@@ -4,7 +4,9 @@ The Python API (docs/how-to/python-api.md), imported on first use so that `impor
 
 - `predict_file(path, out, model=None)`: one scan to every output, as `atrialjsq predict`; returns the outcome;
 - `Predictor`: the network for your own loops (`Predictor.from_checkpoint(model).predict_volume(volume)`);
-- `read_volume`, `write_volume`, `Volume`: images with their geometry.
+- `read_volume`, `write_volume`, `Volume`: images with their geometry;
+- `scar_from_probabilities`, `analyse_case`, `Provenance`, `write_case_outputs`: the steps after the network
+  (scar on the LA surface, burden and regional analysis, the files), for maps of your own.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ _API = {
     "read_volume": "atrialjsq.io",
     "write_volume": "atrialjsq.io",
     "Volume": "atrialjsq.io",
+    "scar_from_probabilities": "atrialjsq.quantify.surface_scar",
+    "analyse_case": "atrialjsq.quantify.analysis",
+    "Provenance": "atrialjsq.quantify.analysis",
+    "write_case_outputs": "atrialjsq.report.outputs",
 }
 __all__ = ["__version__", *_API]
 

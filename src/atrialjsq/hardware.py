@@ -9,6 +9,7 @@ where the flags are present.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 from atrialjsq.errors import InputError
@@ -32,8 +33,6 @@ def cpu_has_native_bf16() -> bool:
 
 def resolve_device(requested: str | None = None) -> str:
     """The torch device to use: cpu, or cuda[:LOCAL_RANK] (one GPU per torchrun process); None = CUDA if present."""
-    import os
-
     import torch
 
     if requested is None:

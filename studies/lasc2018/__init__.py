@@ -3,4 +3,4 @@ budget per fold and the all-cases model; runs where only torch, NumPy, SciPy and
 `scoring` (held-out predictions on the native grid, metrics in voxels and mm), `model_scoring` (a model file
 through the Predictor on the release's own images, as `predict` runs it), `scar` (scar injected into the real
 walls, Table 2 layout). Command line: ``python -m studies.lasc2018 …`` (or ``python -m studies.lasc2018 …``);
-see docs/real_data.md."""
+see studies/lasc2018/DEVELOPMENT.md."""

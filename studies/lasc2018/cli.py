@@ -1,4 +1,6 @@
-"""``python -m studies.lasc2018 COMMAND`` (from the repository root): the LASC 2018 studies of docs/real_data.md.
+"""``python -m studies.lasc2018 COMMAND`` (from the repository root): the LASC 2018 studies.
+
+See studies/lasc2018/DEVELOPMENT.md.
 
 Commands: build, cv, final, score, score-model, inject-scar, score-scar, pool, table5.
 
@@ -17,7 +19,9 @@ from typing import Any
 
 from atrialjsq.cli.text import add_threads_argument, add_xyz_argument, apply_threads, non_negative, positive
 
-DESCRIPTION = "LASC 2018 real-data studies (docs/real_data.md): compact data, time-boxed cross-validation, scoring."
+DESCRIPTION = (
+    "LASC 2018 real-data studies (studies/lasc2018/DEVELOPMENT.md): compact data, time-boxed cross-validation, scoring."
+)
 
 
 def build_config(args: argparse.Namespace):
@@ -328,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         if error.name != "SimpleITK":
             raise
         print(
-            f"error: `{args.command}` needs SimpleITK; run it on the workstation (docs/real_data.md)", file=sys.stderr
+            f"error: `{args.command}` needs SimpleITK; run it on the workstation (studies/lasc2018/DEVELOPMENT.md)",
+            file=sys.stderr,
         )
         return 1
 

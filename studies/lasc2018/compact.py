@@ -21,8 +21,8 @@ loads it) with the arrays ``<case id>/<name>``. Files written before the index l
 shapes still load: `_legacy_table` rebuilds that table from the case entries (same format string).
 
 Decoding needs only NumPy (no SimpleITK): `load_compact` runs on a bare GPU image, building needs the full
-package. The z crop uses the label's extent (documented in docs/real_data.md); scoring always uses the whole
-native volume.
+package. The z crop uses the label's extent (documented in studies/lasc2018/DEVELOPMENT.md); scoring always uses
+the whole native volume.
 """
 
 from __future__ import annotations

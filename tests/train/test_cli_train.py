@@ -229,7 +229,7 @@ def test_spacing_option_sets_the_model_grid(cache_dir, tmp_path, capsys):
 
 def test_a_run_records_its_data_so_its_exported_model_is_staged(cache_dir, tmp_path, capsys):
     from atrialjsq.infer.bundles import load_bundle, make_bundle
-    from atrialjsq.report.domain import out_of_domain_warnings
+    from atrialjsq.infer.domain import out_of_domain_warnings
 
     run = tmp_path / "run"
     args = ["train", "--data", str(cache_dir), "--out", str(run), *ARGS, "--iterations", "7", "--export"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -26,6 +27,12 @@ def test_the_documented_example_runs(tmp_path, capsys):
     outcome = namespace["outcome"]
     assert (outcome.out_dir / "report.json").is_file() and outcome.out_dir.name == case.case_id
     assert namespace["prediction"].la.geometry.shape == case.image.geometry.shape
+    # The step-by-step path writes the same burden as predict_file's report.json: the same steps, in the open.
+    step = json.loads((tmp_path / "out" / "step_by_step" / "report.json").read_text())
+    whole = json.loads((outcome.out_dir / "report.json").read_text())
+    assert step["scar"]["burden_percent"] == pytest.approx(whole["scar"]["burden_percent"], abs=1e-9)
+    assert step["la"]["volume_ml"] == pytest.approx(whole["la"]["volume_ml"], abs=1e-9)
+    assert namespace["analysis"].burden.burden_percent == pytest.approx(outcome.burden.burden_percent, abs=1e-9)
 
 
 def test_importing_the_package_loads_neither_torch_nor_simpleitk():

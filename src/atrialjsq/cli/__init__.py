@@ -19,23 +19,23 @@ from atrialjsq import __version__
 from atrialjsq.errors import InputError
 
 # Order is the order shown in --help; a module that does not exist yet is skipped.
-COMMAND_MODULES = (
+COMMAND_MODULES = (  # a user's commands first (run, train, ship a model), then evaluation and research tools
     "demo",
     "predict",
     "quantify",
-    "learngc_train",
     "check_data",
-    "preprocess",
-    "phantom",
-    "inject_scar",
     "train",
-    "evaluate",
-    "compare",
-    "plot_correlations",
-    "experiment",
     "bundle",
     "models",
     "configs",
+    "evaluate",
+    "compare",
+    "preprocess",
+    "phantom",
+    "inject_scar",
+    "learngc_train",
+    "plot_correlations",
+    "experiment",
 )
 
 

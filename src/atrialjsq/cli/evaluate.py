@@ -17,9 +17,9 @@ def register(subparsers) -> argparse.ArgumentParser:
             "Evaluate <pred>/<case>/LA_predict.nii.gz (and scar_predict.nii.gz) against a ground-truth dataset "
             "folder: Dice, Jaccard, ASD, ASSD, HD, HD95 (mm and voxels) for the LA; scar projected onto the "
             "manual LA surface, then Accuracy, Sensitivity, Specificity, Dice_s, Dice_g and scar % "
-            "(docs/evaluation.md). Each prediction must lie on its reference's grid (shape, spacing, origin, "
-            "direction); a case that cannot be scored is listed with its reason, the others are still scored, and "
-            "the exit status is then 1. Writes per_case.csv, summary.csv and summary.json."
+            "(docs/explanation/evaluation.md). Each prediction must lie on its reference's grid (shape, spacing, "
+            "origin, direction); a case that cannot be scored is listed with its reason, the others are still "
+            "scored, and the exit status is then 1. Writes per_case.csv, summary.csv and summary.json."
         ),
     )
     parser.add_argument("--pred", required=True, help="folder with one sub-folder of predictions per case")

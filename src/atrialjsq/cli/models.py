@@ -18,7 +18,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def describe(name: str, bundle: dict, size_bytes: int, default: bool) -> list[str]:
     """The lines `atrialjsq models` prints for one model."""
-    from atrialjsq.report.domain import model_domain
+    from atrialjsq.infer.domain import model_domain
 
     meta = bundle.get("meta") or {}
     version = f" {bundle['version']}" if bundle.get("version") else ""

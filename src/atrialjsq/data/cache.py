@@ -1,6 +1,6 @@
 """The preprocessing cache: every case resampled, normalised, cropped and with its targets, computed once.
 
-Layout (docs/ARCHITECTURE.md): ``CACHE/dataset.json`` and one compressed ``CACHE/cases/<id>.npz`` per case.
+Layout (docs/explanation/ARCHITECTURE.md): ``CACHE/dataset.json`` and one compressed ``CACHE/cases/<id>.npz`` per case.
 The whole cache is built in a temporary sibling folder and renamed into place at the end (all or nothing):
 a failure on any case leaves no cache and an earlier cache at that path untouched.
 """

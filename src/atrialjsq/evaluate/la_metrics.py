@@ -3,7 +3,7 @@
 Surface distances follow medpy's definitions (boundary = mask voxels with a 6-neighbour outside; distance from
 each boundary voxel of one mask to the nearest boundary voxel of the other) but are computed with an exact
 Euclidean distance transform (the `edt` package) on the bounding box of both masks, which is what makes a
-576×576×88 case take milliseconds instead of seconds. See docs/evaluation.md for the conventions.
+576×576×88 case take milliseconds instead of seconds. See docs/explanation/evaluation.md for the conventions.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ DISTANCE_NAMES = ("ASD", "ASSD", "HD", "HD95", "HD95max")
 class SurfaceDistances:
     """Directed distances (in the unit of the spacing used) from each boundary voxel of one mask to the other.
 
-    Names are unambiguous on purpose (docs/evaluation.md compares them with medpy 0.5, MONAI and the DeepMind
-    surface-distance library, measured on analytic shapes):
+    Names are unambiguous on purpose (docs/explanation/evaluation.md compares them with medpy 0.5, MONAI and the
+    DeepMind surface-distance library, measured on analytic shapes):
       ASD      mean of pred→gt only (medpy `asd(pred, gt)`; what the LASC 2018 literature reports);
       ASSD     mean of the pooled distances of both directions (medpy 0.5 `assd`, MONAI `symmetric=True`),
                the paper's symmetric "ASD" column of Table 2;

@@ -7,7 +7,7 @@ steps that the targets use), otherwise "normal wall". When the predicted LA is g
 "normal wall" also needs the predicted LA surface to cross the same ±reach_mm segment; otherwise the voxel is
 left unlabelled by the automatic method (its LA missed that part of the atrium), which is what makes the
 generalized Dice (eq. 9) differ from Accuracy. The projection is `atrialjsq.surface.projection`, the same
-code prediction uses. Conventions and the differences from the reference tool: docs/evaluation.md.
+code prediction uses. Conventions and the differences from the reference tool: docs/explanation/evaluation.md.
 """
 
 from __future__ import annotations

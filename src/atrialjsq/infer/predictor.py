@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from atrialjsq import hardware  # looked up at call time: tests stand in for the CPU
 from atrialjsq.data.preprocess import (
@@ -375,8 +376,6 @@ def flat_regions(array: np.ndarray, size: int = 3) -> np.ndarray:
     A window that is flat throughout gives the instance norms nothing to normalise, and a network that never saw
     one may call it anything (the real-data model called a constant border LA); its probabilities are set to 0.
     """
-    from scipy import ndimage
-
     floor = float(array.min())
     tolerance = 1e-6 * max(float(np.abs(array).max()), 1.0)
     return ndimage.maximum_filter(array, size=size) <= floor + tolerance

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -467,8 +468,6 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
 
     Values are read as JSON when they parse (numbers, lists, booleans, null), else kept as strings, so the
     command-line `--set KEY=VALUE` of train, experiment and the real-data workflow reads the same way."""
-    import json
-
     dotted: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")

@@ -13,9 +13,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from atrialjsq.io import Volume
 from atrialjsq.quantify.breakdown import RegionalScar, analyse_regions
 from atrialjsq.quantify.burden import Burden, compute_burden
+from atrialjsq.quantify.confidence import unsure_vertices
 from atrialjsq.quantify.regions import REGIONS
 from atrialjsq.quantify.surface_scar import SurfaceScar
 
@@ -49,6 +52,7 @@ class CaseAnalysis:
     regional: RegionalScar | None = None
     regional_unavailable: str | None = None  # why `regional` is None
     timings: dict[str, float] = field(default_factory=dict)  # the provenance's, plus the analysis stages
+    unsure: np.ndarray | None = None  # per vertex: probability too close to the cut to call (None: no probability)
 
     @property
     def warnings(self) -> list[str]:
@@ -90,7 +94,8 @@ def analyse_case(
     provenance = provenance or Provenance()
     burden = compute_burden(result)
     burden.untrusted = list(provenance.untrusted)
-    analysis = CaseAnalysis(image, result, burden, provenance, timings=dict(provenance.timings))
+    unsure = unsure_vertices(result.vertex_probability) if result.graded else None
+    analysis = CaseAnalysis(image, result, burden, provenance, timings=dict(provenance.timings), unsure=unsure)
     if not regional:
         return analysis
     started = time.perf_counter()

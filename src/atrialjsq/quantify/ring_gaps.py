@@ -30,6 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 from scipy.spatial import cKDTree
 
 from atrialjsq.quantify.regions import EXCLUDED, LEFT_VEINS, RIGHT_VEINS, LAFrame
@@ -183,9 +185,6 @@ def widest_gap(
     `source` and `sink` vertices), so one spanning tree and one tree walk find it (scipy.sparse.csgraph);
     its bottleneck is the path's vertex nearest to the scar.
     """
-    from scipy import sparse
-    from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
-
     free = wall & ~np.asarray(scar, dtype=bool)
     if not (free & source).any() or not (free & sink).any():
         return None

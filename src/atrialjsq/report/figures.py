@@ -12,17 +12,17 @@ The mesh is simplified for display only (vertex clustering) so the figure render
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
 
+from atrialjsq.infer.domain import RESEARCH_USE
 from atrialjsq.io import Volume
 from atrialjsq.io.atomic import save_figure
 from atrialjsq.io.orientation import reoriented
-from atrialjsq.quantify.analysis import case_warnings
 from atrialjsq.quantify.burden import Burden
 from atrialjsq.quantify.surface_scar import SurfaceScar
-from atrialjsq.report.domain import RESEARCH_USE
 
 WALL_COLOUR = np.array([0.86, 0.84, 0.78])
 SCAR_COLOUR = np.array([0.84, 0.10, 0.12])
@@ -200,8 +200,6 @@ def footer_text(annotations: dict | None) -> str:
 def build_report_figure(image: Volume, result: SurfaceScar, burden: Burden, annotations: dict | None = None):
     """The report figure (a matplotlib Figure, not yet saved). `annotations`: "case_id", "model", "trained_on"
     and "warnings" (list of sentences), as `report.outputs` passes them."""
-    import textwrap
-
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -258,7 +256,7 @@ def build_report_figure(image: Volume, result: SurfaceScar, burden: Burden, anno
         f"{stage}  ·  LA volume {burden.la_volume_ml:.1f} mL",
         fontsize=11,
     )
-    warnings = case_warnings(burden, (annotations or {}).get("warnings", []))
+    warnings = list((annotations or {}).get("warnings", []))  # the case's warnings, as report.json lists them
     # Each warning whole, wrapped (never cut mid-sentence); past MAX_WARNING_LINES lines the rest are counted.
     lines: list[str] = []
     for shown_count, warning in enumerate(warnings):

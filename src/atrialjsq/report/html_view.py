@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from atrialjsq.io.atomic import atomic_path
 from atrialjsq.surface.mesh import Mesh
@@ -32,7 +33,6 @@ def view_mesh(mesh: Mesh, max_faces: int = MAX_VIEW_FACES) -> tuple[np.ndarray, 
     if len(faces) <= max_faces:
         return vertices, faces, np.arange(len(vertices))
     import fast_simplification
-    from scipy.spatial import cKDTree
 
     points, kept = fast_simplification.simplify(
         vertices.astype(np.float32), faces.astype(np.int32), target_reduction=1.0 - max_faces / len(faces)

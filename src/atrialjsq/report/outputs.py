@@ -33,7 +33,6 @@ from atrialjsq.errors import InputError
 from atrialjsq.io import Volume, atomic_output, write_volume
 from atrialjsq.quantify.analysis import CaseAnalysis
 from atrialjsq.quantify.burden import Burden
-from atrialjsq.quantify.confidence import unsure_vertices
 from atrialjsq.quantify.regions import REGIONS
 from atrialjsq.report.dicom_seg import SEG_FILE, write_dicom_seg
 from atrialjsq.report.figures import render_report_figure
@@ -104,9 +103,14 @@ def write_case_outputs(
                 title = f"{analysis.provenance.case_id or 'LA'}: scar map (posterior view: patient left on the left)"
                 if not burden.staged:  # the map's burdens per region are as untrustworthy as the headline
                     title += f"\nNOT STAGED: {burden.not_staged_reason}; see report.json warnings"
-                unsure = unsure_vertices(result.vertex_probability) if result.graded else None
                 render_scar_map(
-                    tmp / SCAR_MAP_PNG, result.mesh, breakdown, result.vertex_label, title, unsure, _range_text(burden)
+                    tmp / SCAR_MAP_PNG,
+                    result.mesh,
+                    breakdown,
+                    result.vertex_label,
+                    title,
+                    analysis.unsure,
+                    _range_text(burden),
                 )
             timings["figure"] = time.perf_counter() - figure_started
         if dicom_source is not None:
@@ -145,11 +149,11 @@ def _range_text(burden: Burden) -> str:
 
 
 def _annotations(analysis: CaseAnalysis) -> dict[str, Any]:
-    """What report.png prints besides the numbers: case, model, its training domain, the caller's warnings."""
+    """What report.png prints besides the numbers: case, model, its training domain, every warning of the case."""
     provenance = analysis.provenance
     return {
         "case_id": provenance.case_id,
         "model": provenance.model,
         "trained_on": (provenance.model_meta or {}).get("trained_on"),
-        "warnings": list(provenance.warnings),
+        "warnings": analysis.warnings,
     }

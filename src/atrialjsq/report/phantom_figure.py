@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from atrialjsq.data.case import Case
 from atrialjsq.io.atomic import save_figure
@@ -54,7 +55,6 @@ def _crop(centre: int, half: int, n: int) -> slice:
 def _surface_panel(ax, case: Case) -> None:
     """LA surface (mesh of the label) coloured where scar lies within 3 mm of it."""
     import edt
-    from scipy import ndimage
 
     spacing = case.image.geometry.spacing
     mesh = extract_mesh(case.label("la"), level=0.5, smooth_sigma_mm=1.0)

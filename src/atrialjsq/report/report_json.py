@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from atrialjsq import __version__
+from atrialjsq.infer.domain import RESEARCH_USE, model_record
 from atrialjsq.io import atomic_path
 from atrialjsq.quantify.analysis import CaseAnalysis
 from atrialjsq.quantify.burden import Burden
-from atrialjsq.report.domain import RESEARCH_USE, model_record
 
 REPORT_FORMAT = "atrialjsq-report-v1"
 STAGE_CONVENTIONS = {

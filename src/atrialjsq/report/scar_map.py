@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy import sparse
+from scipy.spatial import cKDTree
 
 from atrialjsq.io.atomic import save_figure
 from atrialjsq.quantify.breakdown import RegionalScar
@@ -77,8 +78,6 @@ def _draw_region_borders(ax, uv: np.ndarray, faces: np.ndarray, mesh: Mesh, regi
 
 def border_distance(uv: np.ndarray, members: np.ndarray, valid: np.ndarray, regions: np.ndarray) -> np.ndarray:
     """Each member vertex's distance on the map to the nearest mapped vertex of another region (or the rim)."""
-    from scipy.spatial import cKDTree
-
     others = np.flatnonzero(valid & (regions != regions[members[0]]))
     to_rim = 1.0 - np.linalg.norm(uv[members], axis=1)
     if not len(others):

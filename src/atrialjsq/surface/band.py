@@ -35,7 +35,7 @@ class BandParams:
     - `normal_sigma_mm`: the Gaussian that smooths the mask before its gradient gives the normals.
 
     The defaults are the training band. The paper projects scar onto the LA surface, which removes the
-    wall-thickness dependence, but gives no band width or reach (docs/deviations.md); ours are 2 mm in and
+    wall-thickness dependence, but gives no band width or reach (docs/explanation/deviations.md); ours are 2 mm in and
     1.5 mm out (3.5 mm, the scale of the 1–3 mm LA wall) and a ±10 mm reach in 0.5 mm steps, shared by
     targets, prediction and evaluation. Normals come from the mask smoothed over ~2 mm: a binary mask's own
     gradient only points along the six axes. Quantification widens the band outwards

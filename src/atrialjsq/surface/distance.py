@@ -61,7 +61,7 @@ def signed_distance(
     (d to the nearest mask voxel). The DPMs of the normal wall and the scar use it, so p = exp(−|φ|) is 1 on
     each region's boundary layer and touching scar and normal-wall voxels never tie.
 
-    `surface="between"` (the default, used for the LA's own φ; see docs/deviations.md): S is placed between
+    `surface="between"` (the default, used for the LA's own φ; see docs/explanation/deviations.md): S is placed between
     the boundary voxels and their outside neighbours rather than on the boundary-voxel centres. d is the
     distance to the nearest voxel on the other side of the mask
     minus h = half the largest spacing (clamped at 0), which puts the zero level half a voxel out from the

@@ -1,6 +1,6 @@
 """What a trained network records about its training data, so that `predict` can judge an image against it.
 
-`predict` withholds the stage of a model that does not say what it was trained on (`report.domain`). Every run of
+`predict` withholds the stage of a model that does not say what it was trained on (`infer.domain`). Every run of
 the trainer therefore writes these keys into its checkpoints' `meta`, where exported models and bundles find them:
 `trained_on` (how many cases, from where, how their scar was known), `domain` ("phantom" when the training images
 are `atrialjsq phantom` output, else "real LGE MRI"), `trained_spacing_mm` (the median voxel size of the training

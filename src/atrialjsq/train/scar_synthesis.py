@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import edt
 import numpy as np
 from scipy import ndimage
+from tqdm import tqdm
 
 from atrialjsq.data.targets import part_distance
 from atrialjsq.losses.registry import SCAR_WEIGHT
@@ -302,8 +303,6 @@ class ScarSynthesizer:
         self.ranges = ranges or SynthesisRanges()
         self.spacing = tuple(float(s) for s in spacing)
         self.walls: dict[int, WallCache] = {}
-        from tqdm import tqdm
-
         unlabelled = [i for i, case in enumerate(cases) if not _scar_known(case)]
         for index in tqdm(unlabelled, desc="scar synthesis set-up", unit="case", disable=not progress):
             case = cases[index]

@@ -10,6 +10,7 @@ caller exits 1 at the end when any case failed.
 from __future__ import annotations
 
 import contextlib
+import csv
 import sys
 import time
 from collections import deque
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from atrialjsq.data.image_sanity import check_image_values
 from atrialjsq.data.plausibility import check_field_of_view
 from atrialjsq.errors import InputError
+from atrialjsq.infer.domain import out_of_domain_warnings
 from atrialjsq.infer.inputs import InputCase, collect_inputs, named
 from atrialjsq.infer.predictor import Prediction, Predictor
 from atrialjsq.io.atomic import atomic_path
@@ -32,7 +34,6 @@ from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, tilt_problem
 from atrialjsq.model.configs import TrainConfig
 from atrialjsq.quantify.analysis import Provenance
 from atrialjsq.quantify.surface_scar import scar_from_probabilities
-from atrialjsq.report.domain import out_of_domain_warnings
 from atrialjsq.report.outputs import REPORT_JSON
 from atrialjsq.workflows.case import CaseOptions, CaseOutcome, PendingCase, finish_case
 from atrialjsq.workflows.output_pool import OutputPool, finished
@@ -254,8 +255,6 @@ def summary_rows(outcomes: list[CaseOutcome], skipped: list[InputCase], pending:
 
 def write_summary(path: str | Path, rows: list[dict]) -> Path:
     """The batch's summary CSV, written atomically (a spreadsheet opens it; `case` matches the folder names)."""
-    import csv
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:

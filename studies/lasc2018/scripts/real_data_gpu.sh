@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real-data (LASC 2018) LA cross-validation on a GPU machine, in one command per device call.
-# See docs/real_data.md for the budget plan, the device calls and how the results are scored afterwards.
+# See studies/lasc2018/DEVELOPMENT.md for the budget plan, the device calls and how the results are scored afterwards.
 #
 # Usage, from the repository root on the GPU machine (OUT = folder whose files come back):
 #   OUT=/some/dir studies/lasc2018/scripts/real_data_gpu.sh cv 0 1 2          # folds 0-2
@@ -13,7 +13,7 @@
 # probabilities on the 1 mm windows), lasc-<config>.pt (final fp16 model, with `final`), logs_<tag>.tar.gz
 # (folds.json, per-fold json/log.csv, final.json) and run_<tag>.log (this script's output): at most
 # folds + 3 files per invocation; the device returns 8 files per call.
-# Scar study (docs/real_data.md): COMPACT=devdata/lasc2018_scar.npz CONFIG=ajsq-sesa ... cv 0 1 2 3 4
+# Scar study (studies/lasc2018/DEVELOPMENT.md): COMPACT=devdata/lasc2018_scar.npz CONFIG=ajsq-sesa ... cv 0 1 2 3 4
 set -euo pipefail
 
 : "${OUT:?set OUT to the folder whose files come back}"
@@ -47,7 +47,7 @@ WORK="$WORK/$(basename "$COMPACT" .npz)/$CONFIG"
 mkdir -p "$OUT" "$WORK"
 exec > >(tee "$OUT/run_${tag}.log") 2>&1
 
-# The GPU image has torch/numpy/scipy but not edt: install the carried wheel (see docs/real_data.md).
+# The GPU image has torch/numpy/scipy but not edt: install the carried wheel (see studies/lasc2018/DEVELOPMENT.md).
 if ! python3 -c "import edt" 2>/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
     export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
@@ -56,7 +56,7 @@ export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 python3 -c "import torch, numpy; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'numpy', numpy.__version__)"
-[[ -f "$COMPACT" ]] || { echo "missing $COMPACT: carry it (docs/real_data.md)" >&2; exit 1; }
+[[ -f "$COMPACT" ]] || { echo "missing $COMPACT: carry it (studies/lasc2018/DEVELOPMENT.md)" >&2; exit 1; }
 
 common=(--compact "$COMPACT" --config "$CONFIG" --seconds "$TRAIN_SECONDS" "${TRAIN_ARGS[@]}")
 start=$(date +%s)

@@ -7,7 +7,7 @@
 # CPU cannot favour one method. Per-fold per-case CSVs go to docs/results/table5_real/<config>/ (numbers only);
 # `python -m studies.lasc2018 table5 --results docs/results/table5_real` pools whatever folds are there.
 #   studies/lasc2018/scripts/table5_real.sh RUN FOLD...        e.g. studies/lasc2018/scripts/table5_real.sh runs/table5_real_v2 0 1
-# Needs devdata/lasc_150.npz (docs/real_data.md) and ../shared/data/lasc2018; never commit devdata/ or runs/.
+# Needs devdata/lasc_150.npz (studies/lasc2018/DEVELOPMENT.md) and ../shared/data/lasc2018; never commit devdata/ or runs/.
 set -euo pipefail
 RUN=${1:?run folder}; shift
 BIN=${BIN:-.venv/bin}

@@ -4,7 +4,7 @@
 # cases with snapshots every SECONDS/5, then every snapshot is scored on the held-out cases' original images
 # through the Predictor on the native grid (studies/lasc2018/scripts/score_snapshots.py).
 #   studies/lasc2018/scripts/time_to_accuracy.sh SECONDS OUT [RECIPE...]   recipes: injected125 mixed125 mixed150 (default: all)
-# Needs devdata/lasc_125{,_scar}.npz and devdata/lasc_150{,_scar}.npz (docs/real_data.md); never commit devdata/.
+# Needs devdata/lasc_125{,_scar}.npz and devdata/lasc_150{,_scar}.npz (studies/lasc2018/DEVELOPMENT.md); never commit devdata/.
 set -euo pipefail
 SECONDS_BUDGET=${1:?seconds}; OUT=${2:?out}; shift 2
 RECIPES=("$@"); [ "${#RECIPES[@]}" -gt 0 ] || RECIPES=(injected125 mixed125 mixed150)

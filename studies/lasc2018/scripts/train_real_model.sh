@@ -4,7 +4,7 @@
 # (all loss terms) and as acquired (LA terms only), on a 1.5 mm grid, time-boxed. The recipe won the
 # time-to-accuracy comparison of studies/lasc2018/scripts/time_to_accuracy.sh (README, docs/figures/cpu_time_to_accuracy.png).
 #   studies/lasc2018/scripts/train_real_model.sh SECONDS OUT [FOLD...]   (no fold: train on all 80 cases, `final`)
-# Needs devdata/lasc_150.npz and devdata/lasc_150_scar.npz (docs/real_data.md); never commit devdata/.
+# Needs devdata/lasc_150.npz and devdata/lasc_150_scar.npz (studies/lasc2018/DEVELOPMENT.md); never commit devdata/.
 set -euo pipefail
 SECONDS_BUDGET=${1:?seconds}; OUT=${2:?out}; shift 2
 BIN=${BIN:-.venv/bin}

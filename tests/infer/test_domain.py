@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from atrialjsq.report.domain import (
+from atrialjsq.infer.domain import (
     domain_warning,
     is_phantom_image,
     model_domain,
