@@ -6,13 +6,15 @@ case that the network half predicted in the main process.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from atrialjsq.io import Volume
 from atrialjsq.quantify.analysis import CaseAnalysis, Provenance, analyse_case
 from atrialjsq.quantify.burden import Burden
-from atrialjsq.quantify.surface_scar import SurfaceScar
+from atrialjsq.quantify.surface_scar import SurfaceScar, scar_from_probabilities
 from atrialjsq.report.outputs import write_case_outputs
 
 
@@ -67,14 +69,16 @@ class CaseOptions:
 
 @dataclass
 class PendingCase:
-    """A case whose network half is done: everything its analysis and files need, picklable, so that an output
-    worker process can finish it while the network predicts the next case."""
+    """A case whose network half is done: everything the rest needs, picklable, so that an output worker process
+    can finish it while the network predicts the next case."""
 
     case_id: str
     source: str
     out_dir: Path
     image: Volume
-    result: SurfaceScar
+    la: Volume  # the network's LA mask and distance probability maps, on the image's grid
+    p_normal: Volume
+    p_scar: Volume
     provenance: Provenance
     probability_maps: dict[str, Volume] | None
     options: CaseOptions
@@ -82,18 +86,23 @@ class PendingCase:
 
 
 def finish_case(pending: PendingCase) -> CaseOutcome:
-    """The analysis and every output file of a case (in this process or an output worker); the outcome's
-    timings are the stages before the analysis, its "total" is left to the caller, who saw the case start."""
+    """The scar on the LA surface (`quantify`), the analysis and every output file of a case, in this process or
+    an output worker; the outcome's timings run to `quantify`, its "total" is left to the caller, who saw the
+    case start."""
+    started = time.perf_counter()
+    result = scar_from_probabilities(pending.la, pending.p_normal, pending.p_scar)
+    provenance = dataclasses.replace(pending.provenance, timings={**pending.provenance.timings})
+    provenance.timings["quantify"] = time.perf_counter() - started
     analysis, warnings = analyse_and_write(
         pending.out_dir,
         pending.image,
-        pending.result,
-        pending.provenance,
+        result,
+        provenance,
         pending.probability_maps,
         figure=pending.options.figure,
         regional=pending.options.regional,
         replace=pending.options.replace,
         dicom_source=pending.dicom_source,
     )
-    timings = dict(pending.provenance.timings)
+    timings = dict(provenance.timings)
     return CaseOutcome(pending.case_id, pending.source, pending.out_dir, analysis.burden, None, timings, warnings)

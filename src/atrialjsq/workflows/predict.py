@@ -33,7 +33,6 @@ from atrialjsq.io.image_io import is_dicom_dir
 from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, tilt_problem
 from atrialjsq.model.configs import TrainConfig
 from atrialjsq.quantify.analysis import Provenance
-from atrialjsq.quantify.surface_scar import scar_from_probabilities
 from atrialjsq.report.outputs import REPORT_JSON
 from atrialjsq.workflows.case import CaseOptions, CaseOutcome, PendingCase, finish_case
 from atrialjsq.workflows.output_pool import OutputPool, finished
@@ -109,7 +108,7 @@ def predict_case(
 
 
 def network_half(predictor: Predictor, case: InputCase, out_root: str | Path, options: CaseOptions) -> PendingCase:
-    """Read and check the image, run the network and put its scar on the LA surface (`quantify`)."""
+    """Read and check the image and run the network; the rest of the case is `workflows.case.finish_case`."""
     started = time.perf_counter()
     image = case.read()
     check_field_of_view(image.geometry, case.path)
@@ -120,15 +119,15 @@ def network_half(predictor: Predictor, case: InputCase, out_root: str | Path, op
         raise ValueError("predict_case needs a model with LA and scar heads (task 'joint')")
     if not prediction.la.array.any():
         raise InputError(case.path, "no LA found: no voxel has an LA probability above 0.5")
-    quantify_started = time.perf_counter()
-    result = scar_from_probabilities(prediction.la, prediction.p_normal, prediction.p_scar)
-    timings = {"read": read_s, **prediction.timings, "quantify": time.perf_counter() - quantify_started}
+    timings = {"read": read_s, **prediction.timings}
     return PendingCase(
         case_id=case.case_id,
         source=str(case.path),
         out_dir=Path(out_root) / case.case_id,
         image=image,
-        result=result,
+        la=prediction.la,
+        p_normal=prediction.p_normal,
+        p_scar=prediction.p_scar,
         provenance=_provenance(predictor, case, prediction, timings, image.geometry.spacing),
         probability_maps=_probability_maps(prediction) if options.probability_maps else None,
         options=options,
