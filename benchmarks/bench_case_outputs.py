@@ -8,7 +8,10 @@ of each case's report.json is compared between the two: burden, volume, area, re
 gap sizes within their stated precision, landmark positions within 1 mm. Goals (issue: every output of a real
 case): ≤ 3.5 s per case with every output, ≤ 1.5 s with --no-regional --no-figure.
 
-    python benchmarks/bench_case_outputs.py --baseline REV [--cases 4] [--repeats 2] [--json out.json]
+    python benchmarks/bench_case_outputs.py --baseline REV [--cases 4] [--repeats 2] [--json out.json] \
+        [--variant "1 worker=--output-workers 1" ...]
+
+Each --variant NAME=OPTIONS is one more run of this tree with those `predict` options, in the same alternation.
 
 Needs the LASC 2018 release (--data, or $ATRIALJSQ_LASC2018, or ../shared/data/lasc2018 next to the repository).
 Numbers only leave the machine: no image, mask or figure of the data is kept.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -115,6 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=OPTIONS",
+        help="one more run of this tree with these predict options (e.g. '2 workers=--output-workers 2')",
+    )
+    parser.add_argument(
         "--model",
         type=Path,
         default=ROOT / "src" / "atrialjsq" / "assets" / "lasc2018-ajsq-sesa.pt",
@@ -131,6 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model.is_file():
         print(f"error: {args.model}: no such model file (--model)", file=sys.stderr)
         return 1
+    variants = {}
+    for text in args.variant:
+        name, _, options = text.partition("=")
+        if not name or name in ("baseline", "this tree"):
+            print(f"error: --variant {text!r}: give NAME=OPTIONS with a new name", file=sys.stderr)
+            return 1
+        variants[name] = shlex.split(options)
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         baseline = work / "baseline"
@@ -139,27 +157,28 @@ def main(argv: list[str] | None = None) -> int:
         model.write_bytes(args.model.read_bytes())
         try:
             inputs = write_inputs(args.data, work, args.cases)
-            trees = {"baseline": baseline, "this tree": ROOT}
-            results: dict[str, dict[str, list[float]]] = {mode: {t: [] for t in trees} for mode in GOALS}
+            runs = {"baseline": (baseline, []), "this tree": (ROOT, []), **{n: (ROOT, o) for n, o in variants.items()}}
+            results: dict[str, dict[str, list[float]]] = {mode: {r: [] for r in runs} for mode in GOALS}
             outs: dict[str, Path] = {}
             for repeat in range(args.repeats):
-                for mode, extra in (
-                    ("all outputs", []),
-                    ("--no-regional --no-figure", ["--no-regional", "--no-figure"]),
-                ):
-                    order = list(trees) if repeat % 2 == 0 else list(reversed(trees))
-                    for name in order:
-                        out = work / f"out_{name.replace(' ', '_')}_{repeat}_{len(extra)}"
-                        results[mode][name].append(run_predict(trees[name], inputs, out, model, extra) / len(inputs))
+                for mode, extra in MODES.items():
+                    order = list(runs) if repeat % 2 == 0 else list(reversed(runs))
+                    for number, name in enumerate(order):
+                        tree, options = runs[name]
+                        out = work / f"out_{repeat}_{len(extra)}_{number}"
+                        seconds = run_predict(tree, inputs, out, model, [*extra, *options])
+                        results[mode][name].append(seconds / len(inputs))
                         if not extra:
                             outs[name] = out
-            compared = {}
+            compared: dict[str, dict[str, list[str]]] = {}
             for path in inputs:
                 case = path.name.removesuffix(".nii.gz")
                 numbers = {
-                    name: report_numbers(json.loads((outs[name] / case / "report.json").read_text())) for name in trees
+                    name: report_numbers(json.loads((outs[name] / case / "report.json").read_text())) for name in runs
                 }
-                compared[case] = differences(numbers["baseline"], numbers["this tree"])
+                compared[case] = {
+                    name: differences(numbers["baseline"], numbers[name]) for name in runs if name != "baseline"
+                }
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, check=False)
     summary = {
@@ -170,13 +189,19 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "seconds_per_case": {m: {t: round(statistics.median(v), 3) for t, v in r.items()} for m, r in results.items()},
         "goals_s": GOALS,
+        "variants": {name: " ".join(options) for name, options in variants.items()},
         "report_differences": compared,
     }
-    for mode, by_tree in summary["seconds_per_case"].items():
-        old, new = by_tree["baseline"], by_tree["this tree"]
-        verdict = "met" if new <= GOALS[mode] else "not met"
-        print(f"{mode}: {new:.2f} s per case (baseline {old:.2f} s, {old / new:.2f}x); goal {GOALS[mode]} s {verdict}")
-    same = all(not found for found in compared.values())
+    for mode, by_run in summary["seconds_per_case"].items():
+        old = by_run["baseline"]
+        for name, new in by_run.items():
+            if name != "baseline":
+                verdict = "met" if new <= GOALS[mode] else "not met"
+                print(
+                    f"{mode}, {name}: {new:.2f} s per case (baseline {old:.2f} s, {old / new:.2f}x); goal "
+                    f"{GOALS[mode]} s {verdict}"
+                )
+    same = all(not found for by_run in compared.values() for found in by_run.values())
     print("report.json numbers: " + ("the same on every case" if same else json.dumps(compared, indent=1)))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1) + "\n")
