@@ -33,7 +33,7 @@ def cpu_has_native_bf16() -> bool:
 
 def resolve_device(requested: str | None = None) -> str:
     """The torch device to use: cpu, or cuda[:LOCAL_RANK] (one GPU per torchrun process); None = CUDA if present."""
-    import torch
+    import torch  # torch: deferred, slow to import
 
     if requested is None:
         requested = "cuda" if torch.cuda.is_available() else "cpu"

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 
 from atrialjsq.data.case import Case
@@ -200,7 +201,6 @@ def index_dataset(root: str | Path, layout: str = "auto", spacing=None) -> list[
 
 
 def _read_h5(path: Path) -> dict[str, np.ndarray]:
-    import h5py
 
     if not path.exists():
         raise InputError(path, "no such file or folder")

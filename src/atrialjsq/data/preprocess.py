@@ -16,7 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import edt
 import numpy as np
+from skimage.filters import threshold_otsu
 
 from atrialjsq.data.case import Case, reoriented_case
 from atrialjsq.data.targets import compute_targets
@@ -56,7 +58,6 @@ def signed_distance_mm(mask: np.ndarray, spacing) -> np.ndarray:
 
     Negative inside. Interpolating this field and thresholding at 0 is how masks are resampled.
     """
-    import edt
 
     mask = np.asarray(mask) != 0
     if not mask.any():
@@ -106,7 +107,7 @@ def _mask_distance_near_mask(volume: Volume, pad: int = 3) -> Volume:
 def resample_to_geometry(volume: Volume, target: Geometry, is_label: bool = False, fill: float = 0.0) -> Volume:
     """Resample onto an arbitrary grid: linear for images (float32), signed-distance based for binary masks
     (uint8 {0, 1}). Points of `target` outside the input get `fill` (images) or background (masks)."""
-    from atrialjsq.io.image_io import from_sitk, to_sitk
+    from atrialjsq.io.image_io import from_sitk, to_sitk  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
     if is_label:
         far = 1e6
@@ -136,7 +137,6 @@ def resample(volume: Volume, spacing=PAPER_SPACING, is_label: bool = False) -> V
 
 def body_mask(image: np.ndarray) -> np.ndarray:
     """Voxels brighter than the Otsu threshold: the patient, without the dark air around it."""
-    from skimage.filters import threshold_otsu
 
     return image > threshold_otsu(image)
 

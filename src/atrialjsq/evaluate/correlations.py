@@ -72,10 +72,10 @@ def _scatter_with_line(axis, x, y, fit: LinearFit, colour: str, label: str) -> N
 
 def plot_correlations(columns: dict[str, np.ndarray], path: str | Path, title: str | None = None):
     """Draw the three panels into a PNG at `path` (atomically); returns the fits."""
-    import matplotlib
+    import matplotlib  # figures only: deferred, slow to import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # figures only: deferred, slow to import
 
     fits = correlation_fits(columns)
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.6), constrained_layout=True)

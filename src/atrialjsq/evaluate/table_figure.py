@@ -63,10 +63,10 @@ def plot_table(table: ResultTable, methods: Sequence[MethodResults], path: str |
     panels = panel_boxes(table, methods)
     if not any(box.values.size for _, boxes in panels for box in boxes):
         return None
-    import matplotlib
+    import matplotlib  # figures only: deferred, slow to import
 
     matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # figures only: deferred, slow to import
 
     columns = min(len(panels), PANELS_PER_ROW)
     rows = math.ceil(len(panels) / columns)

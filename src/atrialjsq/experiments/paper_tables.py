@@ -299,7 +299,7 @@ def _record(settings: ExperimentSettings) -> None:
 
 def _ensure_cache(settings: ExperimentSettings, refs: list[CaseRef]):
     """The preprocessing cache at the experiment's grid, built once (and checked when it already exists)."""
-    from atrialjsq.data.cache import build_cache, load_cache
+    from atrialjsq.data.cache import build_cache, load_cache  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
     data = settings.config(REFERENCE_ROW).data
     root = settings.cache_dir
@@ -362,7 +362,7 @@ class FoldRunner:
     def ensure_trained(self, names: Sequence[str]) -> None:
         """Train each network on this fold's training cases (`kfold`: a finished run is kept, a partial one
         resumed). The training arrays are loaded once, and only when something needs training."""
-        from atrialjsq.data.cache import load_cached_case
+        from atrialjsq.data.cache import load_cached_case  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
         loaded: list = []
 
@@ -379,7 +379,7 @@ class FoldRunner:
     def learngc(self):
         """LearnGC's classifier for this fold: trained on the fold's training cases (image, manual LA and scar)
         once, then read from models/learngc/fold<k>/learngc.json."""
-        from atrialjsq.data.layouts import load_case
+        from atrialjsq.data.layouts import load_case  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
         path = self.cv.run_dir(self.fold, LEARNGC) / "learngc.json"
         if LEARNGC not in self._networks:
@@ -406,7 +406,7 @@ class FoldRunner:
     # ---- prediction
 
     def case(self, case_id: str) -> Case:
-        from atrialjsq.data.layouts import load_case
+        from atrialjsq.data.layouts import load_case  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
         if self._case is None or self._case.case_id != case_id:
             self._case = load_case(self.refs[case_id])
@@ -464,7 +464,11 @@ class FoldRunner:
     # ---- evaluation
 
     def evaluate_cell(self, cell: Path, row: Row) -> list[dict]:
-        from atrialjsq.evaluate.evaluate_dir import evaluate_case, read_ground_truth, read_prediction
+        from atrialjsq.evaluate.evaluate_dir import (  # loads SimpleITK: deferred (tests/test_import_graph.py)
+            evaluate_case,
+            read_ground_truth,
+            read_prediction,
+        )
 
         rows = []
         for case_id in self.fold.val:
@@ -480,7 +484,9 @@ class FoldRunner:
 
     def run(self, rows: Sequence[Row]) -> None:
         """Train, predict and evaluate the rows whose cell in this fold is not done yet."""
-        from atrialjsq.evaluate.evaluate_dir import write_per_case_csv
+        from atrialjsq.evaluate.evaluate_dir import (
+            write_per_case_csv,  # loads SimpleITK: deferred (tests/test_import_graph.py)
+        )
 
         pending = []
         for row in rows:
@@ -509,7 +515,9 @@ def cell_dir(out: Path, row: Row, fold: int) -> Path:
 
 def _merge_folds(out: Path, row: Row, k: int) -> Path | None:
     """`<row>/per_case.csv` from every fold's cell CSV, or None while a fold is missing."""
-    from atrialjsq.evaluate.evaluate_dir import write_per_case_csv
+    from atrialjsq.evaluate.evaluate_dir import (
+        write_per_case_csv,  # loads SimpleITK: deferred (tests/test_import_graph.py)
+    )
 
     parts = [cell_dir(out, row, fold) / "per_case.csv" for fold in range(k)]
     if not all(part.is_file() for part in parts):
@@ -524,8 +532,12 @@ def _merge_folds(out: Path, row: Row, k: int) -> Path | None:
 
 def write_tables(table: str, out: str | Path, folds: int, test: str = "wilcoxon") -> list[Path]:
     """Tabulate every row of `table` whose folds are all done (rows run earlier with --rows included)."""
-    from atrialjsq.evaluate.table_files import write_table
-    from atrialjsq.evaluate.tables import MethodResults, build_table, sentence
+    from atrialjsq.evaluate.table_files import write_table  # loads SimpleITK: deferred (tests/test_import_graph.py)
+    from atrialjsq.evaluate.tables import (  # loads SimpleITK: deferred (tests/test_import_graph.py)
+        MethodResults,
+        build_table,
+        sentence,
+    )
 
     out = Path(out)
     spec = TABLES[table]
@@ -554,7 +566,7 @@ def write_tables(table: str, out: str | Path, folds: int, test: str = "wilcoxon"
 
 def run_experiment(table: str, settings: ExperimentSettings, rows: Sequence[str] | None = None) -> RunLog:
     """Run (or resume) every selected row × fold of `table` ("ablation", "dpm" or "dtm"), then write its table."""
-    from atrialjsq.data.layouts import index_dataset
+    from atrialjsq.data.layouts import index_dataset  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
     selected = select_rows(table, rows)
     settings.device = resolve_device(settings.device)

@@ -39,7 +39,7 @@ class InputCase:
         """The image as a Volume; InputError (naming the file) when it is missing, not 3D, or not finite."""
         if self.ref is None:
             return read_volume(self.path)
-        from atrialjsq.data.layouts import read_image
+        from atrialjsq.data.layouts import read_image  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
         return read_image(self.ref)
 
@@ -70,7 +70,10 @@ def case_id_from_path(path: str | Path) -> str:
 def _file_case(path: Path, h5_spacing) -> InputCase:
     """One image file (or LASC 2018 HDF5 file) as a case."""
     if path.name.lower().endswith(H5_SUFFIX):
-        from atrialjsq.data.layouts import DEFAULT_H5_SPACING, CaseRef
+        from atrialjsq.data.layouts import (  # loads SimpleITK: deferred (tests/test_import_graph.py)
+            DEFAULT_H5_SPACING,
+            CaseRef,
+        )
 
         spacing = triple(float(s) for s in (h5_spacing or DEFAULT_H5_SPACING))
         ref = CaseRef(case_id_from_path(path), "lasc2018-h5", path, {}, spacing)
@@ -83,7 +86,7 @@ def _h5_notes(h5_spacing) -> tuple[str, ...]:
     release's documented spacing, so not a warning on every case of it, but written down)."""
     if h5_spacing is not None:
         return ()
-    from atrialjsq.data.layouts import DEFAULT_H5_SPACING
+    from atrialjsq.data.layouts import DEFAULT_H5_SPACING  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
     shown = " x ".join(f"{s:g}" for s in DEFAULT_H5_SPACING)
     return (f"voxel spacing {shown} mm (LASC 2018's; the HDF5 file stores none; --h5-spacing to change it)",)
@@ -147,7 +150,7 @@ def _dicom_children(folder: Path) -> list[Path]:
 
 def _folder_cases(path: Path, layout: str, h5_spacing) -> list[InputCase]:
     """The cases of a non-DICOM folder: a known dataset layout first, else its image files."""
-    from atrialjsq.data.layouts import index_dataset
+    from atrialjsq.data.layouts import index_dataset  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
     try:
         refs = index_dataset(path, layout, h5_spacing)

@@ -20,7 +20,7 @@ __all__ = ["Geometry", "Volume", "atomic_output", "atomic_path", "read_volume", 
 
 def __getattr__(name: str) -> Any:
     if name in ("read_volume", "write_volume"):
-        from atrialjsq.io import image_io
+        from atrialjsq.io import image_io  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
         return getattr(image_io, name)
     raise AttributeError(f"module 'atrialjsq.io' has no attribute {name!r}")

@@ -45,7 +45,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def save_figure(figure: Any, path: str | Path, **options: Any) -> Path:
     """Save a matplotlib figure as a PNG atomically and release it (pyplot keeps every open figure alive, so a
     batch of cases would otherwise accumulate them); `options` go to `savefig` (dpi, facecolor)."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # figures only: deferred, slow to import
 
     path = Path(path)
     try:

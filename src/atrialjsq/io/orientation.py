@@ -37,7 +37,7 @@ _LETTER_AXES = {"L": (0, 1), "R": (0, -1), "P": (1, 1), "A": (1, -1), "S": (2, 1
 
 def orientation_code(geometry: Geometry) -> str:
     """Three letters, the patient direction each index axis points to most (e.g. "LPS" for identity)."""
-    import SimpleITK as sitk
+    import SimpleITK as sitk  # SimpleITK: deferred, slow to import
 
     return str(sitk.DICOMOrientImageFilter.GetOrientationFromDirectionCosines(geometry.direction))
 

@@ -36,7 +36,7 @@ INWARD_MM = 3.0
 def _protrusions(la: np.ndarray, spacing, centre: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
     """Unit directions of the four largest protrusions of the LA surface (PVs / appendage), by k-means on
     the directions of the surface points farthest from the centre."""
-    from sklearn.cluster import KMeans
+    from sklearn.cluster import KMeans  # scikit-learn: ~1 s to import, deferred to first use
 
     points = np.argwhere(la & ~ndimage.binary_erosion(la)) * np.asarray(spacing) - centre
     radius = np.linalg.norm(points, axis=1)

@@ -36,6 +36,7 @@ from typing import Any
 
 import edt
 import numpy as np
+from skimage.filters import threshold_multiotsu, threshold_otsu
 
 from atrialjsq.errors import InputError
 from atrialjsq.io import Volume
@@ -91,7 +92,6 @@ def _reducer(scale: float = 1.0):
 
 
 def _otsu_threshold(values: np.ndarray, classes: int) -> float:
-    from skimage.filters import threshold_multiotsu, threshold_otsu
 
     if classes == 2:
         return float(threshold_otsu(values))
@@ -100,7 +100,7 @@ def _otsu_threshold(values: np.ndarray, classes: int) -> float:
 
 def _mgmm_classify(values: np.ndarray, n_components: int, seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
     """Scar flags for `values` (1-D) from a Gaussian mixture fitted to them, and the fitted components."""
-    from sklearn.mixture import GaussianMixture
+    from sklearn.mixture import GaussianMixture  # scikit-learn: ~1 s to import, deferred to first use
 
     sample = values
     if len(values) > _MGMM_MAX_SAMPLES:

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import maxflow
 import numpy as np
 from scipy import ndimage
 
@@ -157,7 +158,7 @@ def train_learngc(
 ) -> LearnGCClassifier:
     """Learn the node classifier from (image, manual LA, manual scar) cases, on their surface voxels; a case's
     problem (empty LA, non-positive intensities) is an InputError naming its id from `case_ids`."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # scikit-learn: ~1 s to import, deferred to first use
 
     if not cases:
         raise ValueError("LearnGC needs at least one training case")
@@ -222,7 +223,6 @@ def mesh_edges(faces: np.ndarray) -> np.ndarray:
 
 def graph_cut(probability: np.ndarray, edges: np.ndarray, smoothness: float = DEFAULT_SMOOTHNESS) -> np.ndarray:
     """The labelling (True = scar) minimising Σ −log p(label) + smoothness·Σ_edges [labels differ], exactly."""
-    import maxflow
 
     p = np.clip(np.asarray(probability, dtype=np.float64), EPS, 1 - EPS)
     n = len(p)

@@ -94,7 +94,7 @@ def draw_scar_surface(
 ) -> None:
     """Shaded LA surface on a 3D matplotlib axis, each face coloured by the scar share of its vertices
     (0 = normal wall, 1 = scar); shared by the prediction report and the phantom figure."""
-    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection  # figures only: deferred
 
     vertices, faces, values = simplify_for_display(vertices_mm, faces, np.asarray(vertex_scar, float), target_faces)
     if len(faces) == 0:
@@ -137,7 +137,7 @@ def _label_edges(ax, direction, horizontal: int, vertical: int, vertical_up: boo
 
 
 def _scale_bar(ax, columns: int, column_mm: float) -> None:
-    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar  # figures only: deferred
 
     length = scale_bar_mm(columns * column_mm)
     bar = AnchoredSizeBar(
@@ -171,7 +171,7 @@ def _draw_slice(ax, image2d, la2d, scar2d, spacing2d, title: str, z_up: bool, wi
     origin = "lower" if z_up else "upper"
     aspect = spacing2d[1] / spacing2d[0]
     ax.imshow(image2d, cmap="gray", vmin=window[0], vmax=window[1], origin=origin, aspect=aspect)
-    from matplotlib.colors import ListedColormap
+    from matplotlib.colors import ListedColormap  # figures only: deferred, slow to import
 
     scar_layer = np.ma.masked_where(scar2d == 0, scar2d.astype(float))
     ax.imshow(scar_layer, cmap=ListedColormap([SCAR_COLOUR]), alpha=0.7, vmin=0, vmax=1, origin=origin, aspect=aspect)
@@ -200,11 +200,11 @@ def footer_text(annotations: dict | None) -> str:
 def build_report_figure(image: Volume, result: SurfaceScar, burden: Burden, annotations: dict | None = None):
     """The report figure (a matplotlib Figure, not yet saved). `annotations`: "case_id", "model", "trained_on"
     and "warnings" (list of sentences), as `report.outputs` passes them."""
-    import matplotlib
+    import matplotlib  # figures only: deferred, slow to import
 
     matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
+    import matplotlib.pyplot as plt  # figures only: deferred, slow to import
+    from matplotlib.patches import Patch  # figures only: deferred, slow to import
 
     annotations = annotations or {}
     # Slices of the image turned to LPS (views, no copy), so "axial" is axial whichever way the file stores its

@@ -15,7 +15,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import fast_simplification
 import numpy as np
+import plotly.graph_objects as go
 from scipy.spatial import cKDTree
 
 from atrialjsq.io.atomic import atomic_path
@@ -32,7 +34,6 @@ def view_mesh(mesh: Mesh, max_faces: int = MAX_VIEW_FACES) -> tuple[np.ndarray, 
     vertices, faces = np.asarray(mesh.vertices_mm, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
     if len(faces) <= max_faces:
         return vertices, faces, np.arange(len(vertices))
-    import fast_simplification
 
     points, kept = fast_simplification.simplify(
         vertices.astype(np.float32), faces.astype(np.int32), target_reduction=1.0 - max_faces / len(faces)
@@ -63,7 +64,6 @@ def build_figure(
     landmarks: Mapping[str, np.ndarray],
 ):
     """The plotly figure: the surface, region borders, landmarks, and buttons for the three colourings."""
-    import plotly.graph_objects as go
 
     vertices, faces, nearest = view_mesh(mesh)
     probability = np.asarray(probability, dtype=np.float64)[nearest]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import edt
 import numpy as np
 from scipy import ndimage
 
@@ -54,7 +55,6 @@ def _crop(centre: int, half: int, n: int) -> slice:
 
 def _surface_panel(ax, case: Case) -> None:
     """LA surface (mesh of the label) coloured where scar lies within 3 mm of it."""
-    import edt
 
     spacing = case.image.geometry.spacing
     mesh = extract_mesh(case.label("la"), level=0.5, smooth_sigma_mm=1.0)
@@ -69,10 +69,10 @@ def _surface_panel(ax, case: Case) -> None:
 
 def make_phantom_figure(case: Case, params: dict, path: str | Path) -> Path:
     """Write the four-panel figure of one phantom to `path` (PNG, atomically)."""
-    import matplotlib
+    import matplotlib  # figures only: deferred, slow to import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # figures only: deferred, slow to import
 
     image, la, scar = case.image.array, case.label("la").array, case.label("scar").array
     spacing = case.image.geometry.spacing

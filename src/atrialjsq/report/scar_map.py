@@ -54,7 +54,7 @@ def _draw_region_borders(ax, uv: np.ndarray, faces: np.ndarray, mesh: Mesh, regi
     All indicators are smoothed at once, and each contour is traced on the faces it crosses only (a level
     passes through a triangle only where its corners straddle it, so the curve is the same as on the whole
     map, at a fraction of the cost on a mesh of tens of thousands of faces)."""
-    from matplotlib.tri import Triangulation
+    from matplotlib.tri import Triangulation  # figures only: deferred, slow to import
 
     graph = adjacency(mesh)
     degree = np.asarray(graph.sum(axis=1)).ravel()
@@ -131,11 +131,11 @@ def render_scar_map(
 ) -> Path:
     """Write the flat scar map (see the module docstring) atomically; needs `regional.flat_uv`. `unsure` marks
     the vertices whose scar call is unsure; `range_text` (e.g. the burden range) goes under the side panel."""
-    import matplotlib
+    import matplotlib  # figures only: deferred, slow to import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.tri import Triangulation
+    import matplotlib.pyplot as plt  # figures only: deferred, slow to import
+    from matplotlib.tri import Triangulation  # figures only: deferred, slow to import
 
     if regional.flat_uv is None:
         raise ValueError("no flat map for this case (no mitral ring)")

@@ -16,6 +16,7 @@ centre by a Möbius map of the disk onto itself (conformal; the rim stays on the
 from __future__ import annotations
 
 import numpy as np
+import robust_laplacian
 from scipy import sparse
 from scipy.sparse.linalg import splu
 
@@ -26,7 +27,6 @@ def harmonic_disk(vertices: np.ndarray, faces: np.ndarray, rim: np.ndarray) -> n
     `rim` is the ordered loop of vertex indices mapped to the circle (by arc length); every other vertex of
     the patch gets the cotangent-weighted mean of its neighbours' positions. The patch must be connected.
     """
-    import robust_laplacian
 
     vertices = np.asarray(vertices, dtype=np.float64)
     rim = np.asarray(rim, dtype=np.int64)

@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import meshio
 import numpy as np
 from scipy import ndimage
+from skimage.measure import marching_cubes
 
 from atrialjsq.io.atomic import atomic_path
 from atrialjsq.io.geometry import Geometry
@@ -51,7 +53,6 @@ def extract_mesh(
     Gaussian-smooths the volume first (a less staircased surface from a binary mask).
     Raises ValueError when no voxel reaches the level.
     """
-    from skimage.measure import marching_cubes
 
     if isinstance(mask_or_prob, Volume):
         geometry = geometry or mask_or_prob.geometry
@@ -152,7 +153,6 @@ def write_mesh(mesh: Mesh, path: str | Path, point_data: dict[str, np.ndarray] |
 
     Boolean arrays are stored as uint8 (neither format has a boolean type).
     """
-    import meshio
 
     path = Path(path)
     file_format = _FORMATS.get(path.suffix.lower())

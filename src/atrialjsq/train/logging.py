@@ -72,10 +72,10 @@ def plot_curves(log_csv: str | Path, val_csv: str | Path, out_png: str | Path) -
     rows = read_csv(log_csv)
     if not rows:
         return None
-    import matplotlib
+    import matplotlib  # figures only: deferred, slow to import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # figures only: deferred, slow to import
 
     iterations = column(rows, "iteration")
     loss_names = [name for name in rows[0] if name == "loss" or name.startswith("loss_")]

@@ -109,8 +109,8 @@ def check_inputs(
         index = _fitting_cache(data, config)
         _split(index.case_ids, index.folds, fold, val_fraction, config.train.seed, index.root / "dataset.json")
     else:
-        from atrialjsq.data.cache import DEFAULT_FOLDS
-        from atrialjsq.data.layouts import index_dataset
+        from atrialjsq.data.cache import DEFAULT_FOLDS  # loads SimpleITK: deferred (tests/test_import_graph.py)
+        from atrialjsq.data.layouts import index_dataset  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
         if out is not None and (Path(out) / "cache" / "dataset.json").is_file():
             _fitting_cache(Path(out) / "cache", config)
@@ -170,8 +170,8 @@ def _split(
 
 def _raw_to_cache(data: Path, out: Path, config: ExperimentConfig, layout: str, workers: int) -> Path:
     """Build RUN/cache from a raw dataset (rank 0), or wait for it (other ranks)."""
-    from atrialjsq.data.cache import build_cache
-    from atrialjsq.data.layouts import index_dataset
+    from atrialjsq.data.cache import build_cache  # loads SimpleITK: deferred (tests/test_import_graph.py)
+    from atrialjsq.data.layouts import index_dataset  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
     cache = out / "cache"
     if (cache / "dataset.json").is_file():

@@ -196,7 +196,7 @@ def make_synthesizer(
 
 def _compiled(model: torch.nn.Module) -> Callable:
     """torch.compile that falls back to eager for graphs the compiler cannot handle, instead of failing the run."""
-    import torch._dynamo
+    import torch._dynamo  # torch: deferred, slow to import
 
     torch._dynamo.config.suppress_errors = True
     return torch.compile(model)
