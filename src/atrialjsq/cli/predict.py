@@ -164,19 +164,6 @@ def summary_line(outcome) -> str:
     )
 
 
-def summary_name(num_parts: int, part_id: int, rank: int, world: int) -> str:
-    """summary.csv, or one per part / torchrun process so that parallel runs into one --out never collide."""
-    tags = ([f"part{part_id}of{num_parts}"] if num_parts > 1 else []) + ([f"rank{rank}of{world}"] if world > 1 else [])
-    return "summary" + "".join(f"_{tag}" for tag in tags) + ".csv"
-
-
-def output_workers(args: argparse.Namespace, cases: int) -> int:
-    """--output-workers, or `workflows.output_pool.auto_output_workers` when it is not given."""
-    from atrialjsq.workflows.output_pool import auto_output_workers
-
-    return auto_output_workers(cases) if args.output_workers is None else args.output_workers
-
-
 def existing_choice(args: argparse.Namespace) -> str:
     """What to do with existing case folders (see `atrialjsq.workflows.predict.plan_outputs`)."""
     return "overwrite" if args.overwrite else ("skip" if args.skip_existing else "refuse")
@@ -185,71 +172,42 @@ def existing_choice(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from atrialjsq.infer.inputs import collect_inputs, distributed_rank, named, part, shard
     from atrialjsq.io.output_check import check_output_folder
-    from atrialjsq.workflows.predict import (
-        BatchInterrupted,
-        CaseOutcome,
-        plan_outputs,
-        predict_cases,
-        summary_rows,
-        write_summary,
-    )
+    from atrialjsq.workflows.predict_batch import BatchRequest, run_batch
 
     check_output_folder(args.out)  # a file in the way or a read-only disk fails now, not after the network
-    cases, errors = collect_inputs(args.inputs, args.layout, args.h5_spacing)
-    cases = part(named(cases, args.case_id), args.num_parts, args.part_id)
-    if args.part_id > 0:
-        errors = []  # part 0 reports the inputs that could not be read, once for the whole cohort
-    rank, world = distributed_rank()
-    total = len(cases) + len(errors)
-    for error in errors if rank == 0 else []:
-        print(f"error: {error}", file=sys.stderr)
-    cases = shard(cases, rank, world)
-    plan = plan_outputs(cases, args.out, existing_choice(args))
-    if plan.conflicts:
-        for conflict in plan.conflicts:
-            print(f"error: {conflict}", file=sys.stderr)
-        have = "has an output folder" if len(plan.conflicts) == 1 else "have output folders"
-        print(f"nothing written: {len(plan.conflicts)} of {plural(total, 'case')} {have} already", file=sys.stderr)
+    request = BatchRequest(
+        inputs=args.inputs,
+        out=args.out,
+        layout=args.layout,
+        h5_spacing=args.h5_spacing,
+        case_id=args.case_id,
+        num_parts=args.num_parts,
+        part_id=args.part_id,
+        existing=existing_choice(args),
+        probability_maps=args.save_probabilities,
+        figure=not args.no_figure,
+        regional=not args.no_regional,
+        dicom_seg=not args.no_dicom_seg,
+        output_workers=args.output_workers,
+        progress=not args.quiet,
+    )
+    batch = run_batch(request, lambda: build_predictor(args))
+    if batch.conflicts:
+        have = "has an output folder" if len(batch.conflicts) == 1 else "have output folders"
+        print(
+            f"nothing written: {len(batch.conflicts)} of {plural(batch.total, 'case')} {have} already", file=sys.stderr
+        )
         return 1
-    outcomes: list = []
-    summary = args.out / summary_name(args.num_parts, args.part_id, rank, world)
-    unreadable = [CaseOutcome(case_id=str(e.path or e), source=str(e.path or ""), error=str(e)) for e in errors]
-    if plan.todo:
-        predictor = build_predictor(args)
-        try:
-            outcomes = predict_cases(
-                predictor,
-                plan.todo,
-                args.out,
-                probability_maps=args.save_probabilities,
-                figure=not args.no_figure,
-                regional=not args.no_regional,
-                progress=not args.quiet and rank == 0,  # one bar, not one per torchrun process
-                existing=existing_choice(args),
-                dicom_seg=not args.no_dicom_seg,
-                output_workers=output_workers(args, len(plan.todo)),
-            )
-        except BatchInterrupted as stop:
-            pending = plan.todo[len(stop.outcomes) :]
-            write_summary(summary, summary_rows(unreadable + stop.outcomes, plan.skipped, pending))
-            written = sum(outcome.ok for outcome in stop.outcomes)
-            print(
-                f"interrupted: {written} of {plural(total, 'case')} written, {len(pending)} not run (the case in "
-                f"progress left no folder); rerun the same command with --skip-existing to finish; {summary}",
-                file=sys.stderr,
-            )
-            return 130
-    if total > 1 or any(outcome.ok for outcome in outcomes):  # one failed case: its error line says it all
-        write_summary(summary, summary_rows(unreadable + outcomes, plan.skipped, []))
-    for outcome in outcomes:
+    if batch.interrupted:
+        print(
+            f"interrupted: {batch.written} of {plural(batch.total, 'case')} written, {len(batch.not_run)} not run (the "
+            f"case in progress left no folder); rerun the same command with --skip-existing to finish; {batch.summary}",
+            file=sys.stderr,
+        )
+        return 130
+    for outcome in batch.outcomes:
         if outcome.ok:
             print(summary_line(outcome))
-    failed = [str(error.path or error) for error in errors if rank == 0]
-    failed += [outcome.case_id for outcome in outcomes if not outcome.ok]
-    written = sum(outcome.ok for outcome in outcomes)
-    if world > 1:
-        total = len(cases) + len(errors if rank == 0 else [])
-    print(batch_summary(total, written, failed, skipped=len(plan.skipped)))
-    return 1 if failed else 0
+    print(batch_summary(batch.total, batch.written, batch.failed, skipped=len(batch.skipped)))
+    return 1 if batch.failed else 0
