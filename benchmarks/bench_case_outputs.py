@@ -32,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
+import torch  # noqa: E402
+
 from bench_train import machine  # noqa: E402
 
 GOALS = {"all outputs": 3.5, "--no-regional --no-figure": 1.5}
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, check=False)
     summary = {
-        "machine": machine("cpu"),
+        "machine": machine(torch.device("cpu")),
         "baseline": args.baseline,
         "model": args.model.name,
         "cases": args.cases,

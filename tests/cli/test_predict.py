@@ -471,15 +471,27 @@ def test_a_batch_writes_a_summary_table_and_an_interrupted_one_says_how_to_resum
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    # The network half runs here; the first case's files are being written by the output worker meanwhile.
     monkeypatch.setattr(workflow, "network_half", stop_at_the_second)
-    code, _out, err = run(capsys, tmp_path / "in", "--out", tmp_path / "again", "--model", biased_bundle)
+    again = ("--out", tmp_path / "again", "--model", biased_bundle, "--output-workers", "0")
+    code, _out, err = run(capsys, tmp_path / "in", *again)
     assert code == 130
     assert "interrupted: 1 of 4 cases written, 3 not run" in err and "--skip-existing" in err
     rows = list(csv.DictReader((tmp_path / "again" / "summary.csv").open()))
     statuses = [(r["case"], r["status"]) for r in rows]
     assert statuses == [("a", "written"), ("b", "not_run"), ("c", "not_run"), ("d", "not_run")]
     assert sorted(p.name for p in (tmp_path / "again").iterdir() if p.is_dir()) == ["a"]
+
+    # With output workers, case a is still being written (or queued) when b is interrupted: queued work is
+    # cancelled, running work finishes. Either way the summary and the folders agree and every claim is released.
+    calls.clear()
+    code, _out, err = run(capsys, tmp_path / "in", "--out", tmp_path / "workers", "--model", biased_bundle)
+    assert code == 130 and "--skip-existing" in err
+    rows = list(csv.DictReader((tmp_path / "workers" / "summary.csv").open()))
+    written = [r["case"] for r in rows if r["status"] == "written"]
+    assert written in ([], ["a"]) and [r["status"] for r in rows[len(written) :]] == ["not_run"] * (4 - len(written))
+    assert f"interrupted: {len(written)} of 4 cases written, {4 - len(written)} not run" in err
+    assert sorted(p.name for p in (tmp_path / "workers").iterdir() if p.is_dir()) == written
+    assert not list((tmp_path / "workers").glob(".*.lock"))
 
 
 def _numbers(report: dict) -> dict:
@@ -530,7 +542,9 @@ def test_an_input_error_survives_the_trip_from_an_output_worker():
 def test_output_workers_by_default_only_for_a_batch_on_several_cores():
     from atrialjsq.workflows.output_pool import OutputPool, auto_output_workers
 
-    assert auto_output_workers(cases=4, cpus=2) == 1
+    assert auto_output_workers(cases=4, cpus=2) == 2
+    assert auto_output_workers(cases=4, cpus=2, regional=False) == 2  # the figures still need drawing
+    assert auto_output_workers(cases=4, cpus=2, regional=False, figure=False) == 0  # little left to hand over
     assert auto_output_workers(cases=1, cpus=16) == 0  # a lone case: a worker's start-up overlaps nothing
     assert auto_output_workers(cases=4, cpus=1) == 0
     with pytest.raises(ValueError, match="workers must be >= 0"):

