@@ -115,7 +115,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         type=non_negative(int),
         default=None,
         help="processes that write each case's analysis and files while the network predicts the next case "
-        "(default: 1 for a batch on a machine with 2 or more cores, else 0; 0: everything in this process)",
+        "(default: 2 for a batch with the regional breakdown or figures on 2 or more cores, else 0; 0: everything "
+        "in this process). Without --threads the network then gets the cores the workers leave",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -190,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         regional=not args.no_regional,
         dicom_seg=not args.no_dicom_seg,
         output_workers=args.output_workers,
+        threads=args.threads,
         progress=not args.quiet,
     )
     batch = run_batch(request, lambda: build_predictor(args))

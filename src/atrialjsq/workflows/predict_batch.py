@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+import torch
+
 from atrialjsq.errors import InputError
 from atrialjsq.infer.inputs import InputCase, collect_inputs, distributed_rank, named, part, shard
 from atrialjsq.infer.predictor import Predictor
 from atrialjsq.workflows.case import CaseOutcome
-from atrialjsq.workflows.output_pool import OutputPool, auto_output_workers
+from atrialjsq.workflows.output_pool import OutputPool, auto_output_workers, network_threads
 from atrialjsq.workflows.predict import (
     BatchInterrupted,
     plan_outputs,
@@ -46,6 +48,7 @@ class BatchRequest:
     regional: bool = True
     dicom_seg: bool = True
     output_workers: int | None = None  # None: `output_pool.auto_output_workers`
+    threads: int | None = None  # torch's threads; None: the cores the output workers leave (`network_threads`)
     progress: bool = True
 
 
@@ -110,6 +113,8 @@ def run_batch(
     if workers is None:
         workers = auto_output_workers(len(plan.todo), regional=request.regional, figure=request.figure)
     if plan.todo:
+        if request.threads is None and workers > 0 and len(plan.todo) > 1:
+            torch.set_num_threads(network_threads(workers))
         try:
             with OutputPool(workers if len(plan.todo) > 1 else 0) as pool:  # workers start while the model loads
                 result.outcomes = predict_cases(
