@@ -547,6 +547,8 @@ def test_output_workers_by_default_only_for_a_batch_on_several_cores():
     assert auto_output_workers(cases=4, cpus=2, regional=False, figure=False) == 0  # little left to hand over
     assert auto_output_workers(cases=1, cpus=16) == 0  # a lone case: a worker's start-up overlaps nothing
     assert auto_output_workers(cases=4, cpus=1) == 0
+    with pytest.raises(ValueError, match="workers must be >= 0"):
+        OutputPool(-1)
 
 
 def test_the_network_gets_the_cores_the_output_workers_leave():
@@ -555,5 +557,3 @@ def test_the_network_gets_the_cores_the_output_workers_leave():
     assert network_threads(2, cpus=2) == 1  # never none
     assert network_threads(2, cpus=16) == 14
     assert network_threads(0, cpus=4) == 4
-    with pytest.raises(ValueError, match="workers must be >= 0"):
-        OutputPool(-1)
