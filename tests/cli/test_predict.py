@@ -544,7 +544,7 @@ def test_output_workers_by_default_only_for_a_batch_on_several_cores():
 
     assert auto_output_workers(cases=4, cpus=2) == 2
     assert auto_output_workers(cases=4, cpus=2, regional=False) == 2  # the figures still need drawing
-    assert auto_output_workers(cases=4, cpus=2, regional=False, figure=False) == 0  # little left to hand over
+    assert auto_output_workers(cases=4, cpus=2, regional=False, figure=False) == 1  # the surface scar and files
     assert auto_output_workers(cases=1, cpus=16) == 0  # a lone case: a worker's start-up overlaps nothing
     assert auto_output_workers(cases=4, cpus=1) == 0
     with pytest.raises(ValueError, match="workers must be >= 0"):

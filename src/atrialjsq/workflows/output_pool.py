@@ -24,13 +24,14 @@ Result = TypeVar("Result")
 
 
 def auto_output_workers(cases: int, cpus: int | None = None, *, regional: bool = True, figure: bool = True) -> int:
-    """Two output workers for a batch with the regional breakdown or the figures on a machine with at least two
-    cores (measured on 2 cores: docs/results/benchmarks.md); none for a single case (a worker's start-up would cost
-    more than it overlaps), a single core, or a batch without those outputs (the rest is too quick to hand over)."""
+    """Output workers for a batch on a machine with at least two cores (measured on 2 cores:
+    docs/results/benchmarks.md): two with the regional breakdown or the figures, one without them (the surface scar
+    and the files alone); none for a single case (a worker's start-up would cost more than it overlaps) or a single
+    core."""
     cpus = os.cpu_count() if cpus is None else cpus
-    if cases < 2 or (cpus or 1) < 2 or not (regional or figure):
+    if cases < 2 or (cpus or 1) < 2:
         return 0
-    return 2
+    return 2 if regional or figure else 1
 
 
 def network_threads(workers: int, cpus: int | None = None) -> int:
