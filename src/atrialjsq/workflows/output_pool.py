@@ -42,13 +42,14 @@ def network_threads(workers: int, cpus: int | None = None) -> int:
     return max(1, (cpus or 1) - workers)
 
 
-def warm_up() -> None:
-    """Import what finishing a case needs (the analysis, the writers, matplotlib), so that a worker started while
-    the main process loads torch and the model is ready when the first case arrives."""
+def warm_up(figures: bool = True) -> None:
+    """Import what finishing a case needs (the analysis, the writers, matplotlib when figures are drawn), so that
+    a worker started while the main process loads torch and the model is ready when the first case arrives."""
     importlib.import_module("atrialjsq.workflows.case")
-    matplotlib = importlib.import_module("matplotlib")
-    matplotlib.use("Agg", force=False)
-    importlib.import_module("matplotlib.pyplot")
+    if figures:
+        matplotlib = importlib.import_module("matplotlib")
+        matplotlib.use("Agg", force=False)
+        importlib.import_module("matplotlib.pyplot")
 
 
 def finished(result: Any = None, error: BaseException | None = None) -> Future:
@@ -67,10 +68,11 @@ class OutputPool:
     Inline, an `InputError` is held in the future as a worker's would be; any other exception is a bug and is
     raised at once. Leaving the block waits for running work; an exception leaving it cancels queued work."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, figures: bool = True) -> None:
         if workers < 0:
             raise ValueError(f"workers must be >= 0, got {workers}")
         self.workers = workers
+        self.figures = figures  # whether the workers will draw (and should import matplotlib up front)
         self._executor: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> OutputPool:
@@ -78,10 +80,10 @@ class OutputPool:
             context = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
             for _ in range(self.workers):  # start every worker now, importing while the caller loads its model
-                self._executor.submit(warm_up)
+                self._executor.submit(warm_up, self.figures)
         return self
 
-    def submit(self, fn: Callable[[Any], Result], arg: Any) -> Future:
+    def submit(self, fn: Callable[..., Result], arg: Any) -> Future:
         if self._executor is None:
             try:
                 return finished(fn(arg))

@@ -116,7 +116,8 @@ def run_batch(
         if request.threads is None and workers > 0 and len(plan.todo) > 1:
             torch.set_num_threads(network_threads(workers))
         try:
-            with OutputPool(workers if len(plan.todo) > 1 else 0) as pool:  # workers start while the model loads
+            # The workers start here, importing while the model loads.
+            with OutputPool(workers if len(plan.todo) > 1 else 0, figures=request.figure) as pool:
                 result.outcomes = predict_cases(
                     make_predictor(),
                     plan.todo,
