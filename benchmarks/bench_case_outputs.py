@@ -68,6 +68,37 @@ def run_predict(tree: Path, inputs: list[Path], out: Path, model: Path, extra: l
     return time.perf_counter() - started
 
 
+# report.json's stages in the order a case passes them (older trees may lack some, newer ones add none here).
+STAGE_ORDER = dict.fromkeys(
+    (
+        "read",
+        "localize",
+        "resample_normalise",
+        "network",
+        "to_input_grid",
+        "largest_component",
+        "quantify",
+        "regional",
+        "figure",
+        "files",
+        "dicom_seg",
+        "html",
+        "outputs",
+    )
+)
+
+
+def stage_seconds(out: Path, inputs: list[Path]) -> dict[str, float]:
+    """Mean seconds per stage over the cases of one run, as each case's report.json `timings_s` records them."""
+    totals: dict[str, list[float]] = {}
+    for path in inputs:
+        report = json.loads((out / path.name.removesuffix(".nii.gz") / "report.json").read_text())
+        for stage, seconds in report.get("timings_s", {}).items():
+            if stage in STAGE_ORDER:
+                totals.setdefault(stage, []).append(float(seconds))
+    return {stage: round(statistics.mean(values), 3) for stage, values in totals.items()}
+
+
 def report_numbers(report: dict) -> dict[str, object]:
     """The numbers of report.json a faster path must keep."""
     numbers: dict[str, object] = {
@@ -172,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                         results[mode][name].append(seconds / len(inputs))
                         if not extra:
                             outs[name] = out
+            stages = {name: stage_seconds(outs[name], inputs) for name in runs}
             compared: dict[str, dict[str, list[str]]] = {}
             for path in inputs:
                 case = path.name.removesuffix(".nii.gz")
@@ -192,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds_per_case": {m: {t: round(statistics.median(v), 3) for t, v in r.items()} for m, r in results.items()},
         "goals_s": GOALS,
         "variants": {name: " ".join(options) for name, options in variants.items()},
+        "stage_seconds_all_outputs": stages,
         "report_differences": compared,
     }
     for mode, by_run in summary["seconds_per_case"].items():
@@ -203,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"{mode}, {name}: {new:.2f} s per case (baseline {old:.2f} s, {old / new:.2f}x); goal "
                     f"{GOALS[mode]} s {verdict}"
                 )
+    names = sorted({stage for by_stage in stages.values() for stage in by_stage}, key=list(STAGE_ORDER).index)
+    print("report.json timings_s, mean per case (every output): " + ", ".join(names))
+    for name, by_stage in stages.items():
+        print(f"  {name}: " + ", ".join(f"{by_stage.get(stage, 0.0):.2f}" for stage in names))
     same = all(not found for by_run in compared.values() for found in by_run.values())
     print("report.json numbers: " + ("the same on every case" if same else json.dumps(compared, indent=1)))
     if args.json:
