@@ -52,3 +52,36 @@ def test_a_refused_scan_raises_input_error_naming_it(tmp_path):
     with pytest.raises(InputError, match="a label or mask") as caught:
         atrialjsq.predict_file(tmp_path / "mask.nii.gz", tmp_path / "out", model="phantom-ajsq-sesa")
     assert "mask.nii.gz" in str(caught.value)
+
+
+def test_output_workers_give_the_same_regional_analysis_as_one_process_on_phantoms(tmp_path):
+    """The faster batch path (each case finished by an output worker) writes the same report numbers as one
+    process, regional breakdown included: landmarks, regions, rings, the burden and the stage."""
+    from atrialjsq.infer.inputs import InputCase
+    from atrialjsq.infer.predictor import Predictor
+    from atrialjsq.phantom.generate import generate_phantom
+    from atrialjsq.phantom.writer import IMAGE_FILE, write_case
+    from atrialjsq.workflows.predict import predict_cases
+
+    cases = []
+    for seed in (3, 5):
+        case, params = generate_phantom(seed, shape=(160, 160, 44), spacing=(2.0, 2.0, 2.5))
+        cases.append(InputCase(case.case_id, write_case(case, params, tmp_path / "in" / case.case_id) / IMAGE_FILE))
+    predictor = Predictor.from_checkpoint("phantom-ajsq-sesa", "cpu")
+    reports = {}
+    for workers in (0, 2):
+        outcomes = predict_cases(predictor, cases, tmp_path / f"out{workers}", progress=False, output_workers=workers)
+        assert [o.case_id for o in outcomes] == [c.case_id for c in cases] and all(o.ok for o in outcomes)
+        reports[workers] = {
+            o.case_id: {
+                k: v for k, v in json.loads((o.out_dir / "report.json").read_text()).items() if k != "timings_s"
+            }
+            for o in outcomes
+        }
+    for case_id, report in reports[0].items():
+        assert report["regional"].get("regions"), "the phantom should get a regional breakdown"
+        worker_report = reports[2][case_id]
+        assert worker_report["scar"] == report["scar"] and worker_report["regional"] == report["regional"]
+        assert {k: v for k, v in worker_report.items() if k != "inputs"} == {
+            k: v for k, v in report.items() if k != "inputs"
+        }
