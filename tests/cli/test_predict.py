@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -557,3 +558,22 @@ def test_the_network_gets_the_cores_the_output_workers_leave():
     assert network_threads(2, cpus=2) == 1  # never none
     assert network_threads(2, cpus=16) == 14
     assert network_threads(0, cpus=4) == 4
+
+
+def test_a_dead_output_worker_stops_the_batch_with_a_line_that_says_what_to_do(tmp_path):
+    """An output worker killed (e.g. by the out-of-memory killer) must not leave a traceback about a "broken
+    process pool" only, nor the case folder claimed."""
+    import contextlib
+    from concurrent.futures.process import BrokenProcessPool
+
+    from atrialjsq.infer.inputs import InputCase
+    from atrialjsq.io.claim import claim, lock_path
+    from atrialjsq.workflows.output_pool import finished
+    from atrialjsq.workflows.predict import _InFlight, _settle
+
+    held = contextlib.ExitStack()
+    held.enter_context(claim(tmp_path / "out" / "p1"))
+    entry = _InFlight(InputCase("p1", tmp_path / "p1.nii.gz"), 0.0, held, finished(error=BrokenProcessPool("gone")))
+    with pytest.raises(RuntimeError, match=r"p1\.nii\.gz: an output worker process died.*--output-workers 0"):
+        _settle(entry, sys.stderr)
+    assert not lock_path(tmp_path / "out" / "p1").exists()

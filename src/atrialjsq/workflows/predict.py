@@ -15,6 +15,7 @@ import sys
 import time
 from collections import deque
 from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -319,6 +320,10 @@ def predict_cases(
             for left in inflight:
                 left.held.close()
             raise BatchInterrupted(outcomes) from None
+        except BaseException:  # a bug or a dead worker: no claim outlives the batch
+            for left in [*inflight, *([entry] if entry is not None else [])]:
+                left.held.close()
+            raise
     return outcomes
 
 
@@ -345,6 +350,11 @@ def _settle(entry: _InFlight, errors_to: TextIO) -> CaseOutcome:
     except InputError as error:
         tqdm.write(f"error: {error}", file=errors_to)
         outcome = CaseOutcome(entry.case.case_id, str(entry.case.path), error=str(error))
+    except BrokenProcessPool as error:
+        raise RuntimeError(
+            f"{entry.case.path}: an output worker process died while finishing this case (out of memory?); rerun "
+            "with --skip-existing, and --output-workers 0 to finish every case in one process"
+        ) from error
     finally:
         entry.held.close()
     for warning in outcome.warnings:
