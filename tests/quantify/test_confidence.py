@@ -102,3 +102,36 @@ def test_a_classic_threshold_method_gets_no_range():
     burden = compute_burden(result)
     assert not result.graded and burden.burden_range is None and burden.range_record() is None
     assert not any("unsure" in caveat for caveat in burden.reading_caveats())
+
+
+def test_a_stage_range_names_one_stage_when_both_ends_agree():
+    from atrialjsq.quantify.confidence import BurdenRange
+
+    # Utah: I < 5 %, II 5–20 %, III 20–35 %; DECAAF: I < 10 %, II 10–20 %. 12 and 18 % are Utah II, DECAAF II.
+    assert BurdenRange(0.15, 6.0, 12.0, 18.0).stage_ranges() == {"utah": "II", "decaaf": "II"}
+    assert BurdenRange(0.15, 6.0, 8.0, 12.0).stage_ranges() == {"utah": "II", "decaaf": "I–II"}
+
+
+def test_an_element_exactly_one_margin_from_one_half_is_sure():
+    from atrialjsq.quantify.confidence import unsure_vertices
+
+    # 0.75 and 0.25 are exactly 0.25 from 0.5 (exact in binary): "within the margin" is strict.
+    assert unsure_vertices(np.array([0.75, 0.25, 0.74, 0.26]), margin=0.25).tolist() == [False, False, True, True]
+
+
+def test_the_range_reads_column_vectors_and_0_255_masks_as_per_vertex_labels():
+    """Labels saved as a 0/255 mask, and probabilities as an (N, 1) column, give the range of the flat bool input."""
+    flat = burden_range(MESH, PROBABILITY, PROBABILITY > 0.5)
+    column = burden_range(MESH, PROBABILITY.reshape(-1, 1), (PROBABILITY > 0.5).reshape(-1, 1))
+    mask = burden_range(MESH, PROBABILITY, np.where(PROBABILITY > 0.5, 255, 0).astype(np.uint8))
+    assert column == flat == mask
+    assert (flat.low_percent, flat.high_percent) == pytest.approx((10.0, 60.0))
+
+
+def test_the_range_of_a_surface_without_area_is_zero_and_of_a_small_one_is_a_ratio():
+    degenerate = _separate_triangles([0.0])
+    span = burden_range(degenerate, np.full(3, 0.6), np.ones(3, dtype=bool))
+    assert (span.unsure_area_percent, span.low_percent, span.high_percent) == (0.0, 0.0, 0.0)
+    small = _separate_triangles([0.2, 0.3])  # 0.5 mm² in all: unsure scar on the first, sure normal on the second
+    span = burden_range(small, np.repeat([0.6, 0.1], 3), np.repeat([True, False], 3))
+    assert (span.unsure_area_percent, span.low_percent, span.high_percent) == pytest.approx((40.0, 0.0, 40.0))
