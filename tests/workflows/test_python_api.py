@@ -41,6 +41,16 @@ def test_importing_the_package_loads_neither_torch_nor_simpleitk():
     assert out[:2] == ["False", "False"]
 
 
+def test_an_output_worker_imports_no_torch():
+    """A worker imports `workflows.case` and unpickles a PendingCase; torch there would cost ~1 s and memory."""
+    code = (
+        "import sys; import atrialjsq.workflows.case, atrialjsq.workflows.output_pool as pool; pool.warm_up(); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False"]
+
+
 def test_a_refused_scan_raises_input_error_naming_it(tmp_path):
     import numpy as np
 

@@ -320,7 +320,8 @@ def predict_cases(
             for left in inflight:
                 left.held.close()
             raise BatchInterrupted(outcomes) from None
-        except BaseException:  # a bug or a dead worker: no claim outlives the batch
+        except BaseException:  # a bug or a dead worker: no claim outlives the batch, none is released under a writer
+            pool.stop()
             for left in [*inflight, *([entry] if entry is not None else [])]:
                 left.held.close()
             raise

@@ -112,12 +112,13 @@ def run_batch(
     workers = request.output_workers
     if workers is None:
         workers = auto_output_workers(len(plan.todo), regional=request.regional, figure=request.figure)
+    workers = workers if len(plan.todo) > 1 else 0  # a lone case has nothing to overlap with
     if plan.todo:
-        if request.threads is None and workers > 0 and len(plan.todo) > 1:
+        if request.threads is None and workers > 0:
             torch.set_num_threads(network_threads(workers))
         try:
             # The workers start here, importing while the model loads.
-            with OutputPool(workers if len(plan.todo) > 1 else 0, figures=request.figure) as pool:
+            with OutputPool(workers, figures=request.figure) as pool:
                 result.outcomes = predict_cases(
                     make_predictor(),
                     plan.todo,

@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {folds_file}: no such file (not a cv output folder)", file=sys.stderr)
         return 1
     folds = json.loads(folds_file.read_text())
+    if not 0 <= args.fold < len(folds["folds"]):
+        print(f"error: {folds_file}: no fold {args.fold} (it has 0..{len(folds['folds']) - 1})", file=sys.stderr)
+        return 1
     held_out = folds["folds"][args.fold]["val"]
     compact = load_compact(args.compact, ids=held_out)
     every = sorted({case for fold in folds["folds"] for case in (*fold["train"], *fold["val"])})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import numpy as np
 from studies.lasc2018 import scar as study
 from studies.lasc2018.compact import load_compact
 
+from atrialjsq.io.atomic import atomic_path
 from atrialjsq.quantify.surface_scar import compare_probabilities, scar_in_band, surface_sampler
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
@@ -31,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("predictions", type=Path, nargs="+")
     parser.add_argument("--compact", type=Path, default=Path("devdata/lasc_150_scar.npz"))
     args = parser.parse_args(argv)
+    missing = [path for path in (*args.predictions, args.compact) if not path.is_file()]
+    if missing:
+        print(f"error: {missing[0]}: no such file", file=sys.stderr)
+        return 1
     rows = []
     for fold, path in enumerate(args.predictions):
         run = study._load_runs([path])
@@ -55,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                         **{k: round(float(metrics[k]), 5) for k in ("Dice_s", "Accuracy", "scar_pct_error")},
                     }
                 )
-    with args.out.open("w", newline="") as handle:
+    with atomic_path(args.out) as tmp, tmp.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
