@@ -123,6 +123,8 @@ def test_overrides_sections_and_dotted_keys():
         ({"train": {"synthetic_scar": 1.5}}, r"train.synthetic_scar = 1.5: must be >= 0 and <= 1"),
         ({"train": {"synthetic_scar_exclude": ("stripes",)}}, "name some, not all"),
         ({"train": {"rician_p": -0.1}}, r"train.rician_p = -0.1"),
+        ({"train": {"synthetic_scar_iir": (0.9, 2.0)}}, r"train.synthetic_scar_iir = \[0.9, 2.0\]: need 1 <= low"),
+        ({"train": {"synthetic_scar_iir": (2.0, 1.5)}}, r"train.synthetic_scar_iir = \[2.0, 1.5\]"),
     ],
 )
 def test_invalid_configs_raise_clear_errors(overrides, message):

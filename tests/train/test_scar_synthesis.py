@@ -241,3 +241,22 @@ def test_real_enhancement_outside_the_drawn_scar_is_unknown_not_normal():
     assert (
         "scar_weight" not in synthesise(arrays, wall, np.random.default_rng(0), SynthesisRanges(scar_free=1.0)).arrays
     )
+
+
+def test_the_configured_iir_range_is_the_range_the_trainer_draws_from():
+    """`train.synthetic_scar_iir` reaches the draws: with (1.32, 2.6) no draw is fainter than 1.32 (the default
+    range starts at 1.1), and the triangle's mode (1.45) still lies inside, so draws crowd near it."""
+    from atrialjsq.model.configs import get_config
+    from atrialjsq.train.trainer import make_synthesizer
+
+    def draws(iir_range):
+        train = {"synthetic_scar": 1.0, "synthetic_scar_iir": iir_range}
+        synthesizer = make_synthesizer(get_config("ajsq-sesa", tiny=True, train=train), [atrium(0)])
+        assert synthesizer is not None
+        rng = np.random.default_rng(5)
+        return np.array([draw_parameters(rng, synthesizer.ranges)["iir"] for _ in range(400)])
+
+    bright = draws((1.32, 2.6))
+    assert bright.min() >= 1.32 and bright.max() <= 2.6
+    assert np.median(bright) < 1.32 + 0.5 * (2.6 - 1.32)  # skewed towards the mode, not uniform
+    assert draws((1.1, 2.6)).min() < 1.32

@@ -157,6 +157,8 @@ class TrainConfig:
     # With synthetic scar: band voxels whose real wall is brighter than this IIR (and not drawn scar) are left out
     # of the scar loss (unknown, not normal); 0 keeps them as normal wall.
     synthetic_scar_unsure_iir: float = 0.0
+    # The IIR range the synthetic scar is drawn from (a triangle peaking at the real walls' enhancement, 1.45).
+    synthetic_scar_iir: tuple[float, float] = (1.1, 2.6)
 
 
 @dataclass
@@ -271,6 +273,9 @@ def _check_ranges(config: ExperimentConfig) -> None:
         raise ValueError(
             f"train.synthetic_scar_exclude = {list(t.synthetic_scar_exclude)!r}: name some, not all, of {SCAR_PATTERNS}"
         )
+    low_iir, high_iir = t.synthetic_scar_iir
+    if not 1.0 <= low_iir <= high_iir:
+        raise ValueError(f"train.synthetic_scar_iir = {[low_iir, high_iir]!r}: need 1 <= low <= high (scar is enhanced)")
     for key, (low, high) in (("train.scale_range", t.scale_range), ("train.gamma_range", t.gamma_range)):
         if not 0 < low <= high:
             raise ValueError(f"{key} = {[low, high]!r}: need 0 < low <= high")

@@ -189,7 +189,9 @@ def make_synthesizer(
     if t.synthetic_scar <= 0 or "scar" not in config.heads:
         return None
     unsure = t.synthetic_scar_unsure_iir if t.synthetic_scar_unsure_iir > 0 else None
-    ranges = SynthesisRanges(exclude_patterns=tuple(t.synthetic_scar_exclude), unsure_iir=unsure)
+    ranges = SynthesisRanges(
+        exclude_patterns=tuple(t.synthetic_scar_exclude), unsure_iir=unsure, iir=tuple(t.synthetic_scar_iir)
+    )
     synthesizer = ScarSynthesizer(train_cases, config.data.spacing, t.synthetic_scar, ranges, progress=progress)
     return synthesizer if len(synthesizer) else None
 
