@@ -117,6 +117,21 @@ def test_axis_assignment_at_and_around_a_45_degree_tie(degrees, expected):
     assert _axis_assignment(direction) == expected
 
 
+def test_axis_assignment_never_gives_one_patient_axis_to_two_index_axes():
+    """Index x along the body diagonal (1, 1, 1)/√3, index y along (1, -1, 0)/√2, index z along (1, 1, -2)/√6.
+    Per index axis, the largest |cosine| is patient x for both index x (a three-way tie) and index y (a tie
+    with y): a per-axis argmax would answer (0, 0, 2). The permutations' totals, by hand: (0, 1, 2) and
+    (1, 0, 2) both 1/√3 + 1/√2 + 2/√6 = 2.1, every other at most 1/√3 + 1/√2 + 1/√6 = 1.69; the first is kept."""
+    from atrialjsq.io.orientation import _axis_assignment
+
+    d = np.array([1.0, 1.0, 1.0]) / math.sqrt(3)
+    u = np.array([1.0, -1.0, 0.0]) / math.sqrt(2)
+    direction = np.stack([d, u, np.cross(d, u)], axis=1)
+    np.testing.assert_allclose(np.abs(direction[:, 2]), np.array([1.0, 1.0, 2.0]) / math.sqrt(6))
+    assert tuple(np.argmax(np.abs(direction), axis=0)) == (0, 0, 2)  # what a per-axis argmax would say
+    assert _axis_assignment(direction) == (0, 1, 2)
+
+
 @pytest.mark.parametrize(("shear", "refused"), [(0.99e-3, False), (1e-3, False), (1.01e-3, True)])
 def test_a_shear_is_refused_just_beyond_the_orthonormality_tolerance(shear, refused):
     """Index axis y leaning by `shear` towards x: columns (1, 0, 0) and (s, 1, 0), so DᵀD − I has s off the

@@ -317,3 +317,148 @@ def test_a_blood_like_patch_under_100_square_millimetres_is_not_the_valve(ball_m
     small = detect_mitral(ball_mesh, _blood_like_cap(ball_mesh, template, 10.0), searchable, np.full(3, 31.5))
     large = detect_mitral(ball_mesh, _blood_like_cap(ball_mesh, template, 16.0), searchable, np.full(3, 31.5))
     assert small is None and large is not None
+
+
+def _template() -> np.ndarray:
+    from atrialjsq.quantify.mitral import MITRAL_DIRECTION
+
+    return np.asarray(MITRAL_DIRECTION) / np.linalg.norm(MITRAL_DIRECTION)
+
+
+def _angle_from(mesh, axis: np.ndarray) -> np.ndarray:
+    offsets = mesh.vertices_mm - 31.5
+    return np.degrees(np.arccos(np.clip(offsets @ axis / np.linalg.norm(offsets, axis=1), -1.0, 1.0)))
+
+
+def test_with_every_vertex_blood_like_the_opening_is_exactly_the_60_degree_cone(ball_mesh):
+    """Blood-like surface all round: the opening is the one patch the cone leaves, every vertex within 60° of
+    the valve's direction and none beyond (a cone of 59° or 61° would drop or add the vertices between). By
+    symmetry the patch's area-weighted centre lies on the cone's axis: confidence cos 0 = 1."""
+    from atrialjsq.quantify.mitral import detect_mitral
+
+    angle = _angle_from(ball_mesh, _template())
+    assert ((angle > 59.0) & (angle <= 60.0)).sum() > 20 and ((angle > 60.0) & (angle < 61.0)).sum() > 20
+    searchable = np.ones(len(angle), dtype=bool)
+    opening = detect_mitral(ball_mesh, np.zeros(len(angle)), searchable, np.full(3, 31.5))
+    assert opening is not None
+    np.testing.assert_array_equal(opening.vertices, angle <= 60.0)
+    assert opening.confidence == pytest.approx(1.0, abs=2e-3)
+
+
+def test_the_confidence_is_the_cosine_of_the_patch_from_the_valve_direction(ball_mesh):
+    """A 20° blood-like cap centred 30° from the valve's direction: its centre lies on its own axis, so the
+    confidence is cos 30° = 0.866."""
+    from atrialjsq.quantify.mitral import detect_mitral
+
+    template = _template()
+    other = np.cross(template, [0.0, 0.0, 1.0])
+    other /= np.linalg.norm(other)
+    axis = np.cos(np.radians(30.0)) * template + np.sin(np.radians(30.0)) * other
+    searchable = np.ones(len(ball_mesh.vertices_mm), dtype=bool)
+    opening = detect_mitral(ball_mesh, _blood_like_cap(ball_mesh, axis, 20.0), searchable, np.full(3, 31.5))
+    assert opening is not None and opening.confidence == pytest.approx(np.cos(np.radians(30.0)), abs=0.01)
+
+
+@pytest.mark.parametrize(("deviation", "found"), [(0.29, True), (0.3, True), (0.31, False)])
+def test_a_profile_within_30_percent_of_the_blood_level_is_blood_like_and_no_further(ball_mesh, deviation, found):
+    """DEFAULT_MAX_DEVIATION = 0.3 is inclusive: a 20° cap whose profiles deviate by exactly 0.3 opens, by 0.31
+    does not."""
+    from atrialjsq.quantify.mitral import DEFAULT_MAX_DEVIATION, detect_mitral
+
+    assert DEFAULT_MAX_DEVIATION == 0.3
+    cap = _blood_like_cap(ball_mesh, _template(), 20.0) == 0.0
+    searchable = np.ones(len(cap), dtype=bool)
+    opening = detect_mitral(ball_mesh, np.where(cap, deviation, 1.0), searchable, np.full(3, 31.5))
+    assert (opening is not None) is found
+
+
+@pytest.mark.parametrize(("area_mm2", "found"), [(99.0, False), (101.0, True)])
+def test_the_opening_needs_100_square_millimetres_by_value(ball_mesh, area_mm2, found):
+    """The same 20° cap on the ball scaled by s has s² times its area: scaled to 99 mm² it is not the valve,
+    to 101 mm² it is, with that area."""
+    from atrialjsq.quantify.mitral import detect_mitral
+    from atrialjsq.surface.mesh import Mesh
+
+    deviation = _blood_like_cap(ball_mesh, _template(), 20.0)
+    searchable = np.ones(len(deviation), dtype=bool)
+    full = detect_mitral(ball_mesh, deviation, searchable, np.full(3, 31.5))
+    assert full is not None
+    s = np.sqrt(area_mm2 / full.area_mm2)
+    scaled = Mesh(ball_mesh.vertices_mm * s, ball_mesh.faces, ball_mesh.normals, ball_mesh.vertices_index)
+    opening = detect_mitral(scaled, deviation, searchable, np.full(3, 31.5 * s))
+    assert (opening is not None) is found
+    if found:
+        assert opening.area_mm2 == pytest.approx(area_mm2)
+
+
+def test_of_two_blood_like_patches_in_the_cone_the_larger_is_the_valve(ball_mesh):
+    """A 14° cap (about 116 mm²) on the valve's direction and a 20° cap (about 237 mm²) 38° from it (4° apart): both over
+    100 mm² and inside the cone; the larger wins even though the smaller is better aimed."""
+    from atrialjsq.quantify.mitral import detect_mitral
+
+    template = _template()
+    other = np.cross(template, [0.0, 0.0, 1.0])
+    other /= np.linalg.norm(other)
+    aside = np.cos(np.radians(38.0)) * template - np.sin(np.radians(38.0)) * other
+    small = _blood_like_cap(ball_mesh, template, 14.0) == 0.0
+    large = _blood_like_cap(ball_mesh, aside, 20.0) == 0.0
+    assert not (small & large).any()
+    searchable = np.ones(len(small), dtype=bool)
+    opening = detect_mitral(ball_mesh, np.where(small | large, 0.0, 1.0), searchable, np.full(3, 31.5))
+    assert opening is not None
+    np.testing.assert_array_equal(opening.vertices, large)
+
+
+@pytest.mark.parametrize(("x_mm", "closed"), [(0.0, True), (-2.0, False)])
+def test_the_ring_reach_is_20_millimetres_by_value(ball_with_vein, x_mm, closed):
+    """The same circle of scar nearer the 20 mm edge. The rim lies where the vein (5 mm) leaves the ball
+    (18 mm): x = √(18² − 5²) = 17.29 mm, 5 mm off the axis. The wall between the lesion and the vein ends at
+    the lesion's far edge x + 3, 18 mm from the centre, √(18² − (x + 3)²) off the axis; its straight distance to
+    the rim is √((17.29 − x − 3)² + (√(18² − (x + 3)²) − 5)²): 19.2 mm for x = 0 (all of it within the reach:
+    closed), 20.8 mm for x = −2 (a strip beyond the reach that the sleeve reaches scar-free: open)."""
+    _, mesh, landmarks, frame, regions = ball_with_vein
+    x = mesh.vertices_mm[:, 0] - CENTRE[0]
+    scar = (x >= x_mm) & (x <= x_mm + 3.0) & (np.linalg.norm(mesh.vertices_mm - CENTRE, axis=1) > BALL_MM - 2.0)
+    ring = ring_analysis(mesh, regions, scar, frame, "left_antrum", [landmarks.found["LCPV"].ostium_mm])
+    assert ring is not None and ring.closed is closed
+
+
+@pytest.mark.parametrize(("n_gaps", "complete"), [(8, True), (9, False)])
+def test_exactly_max_gaps_are_all_listed_and_one_more_is_not(ball_with_vein, n_gaps, complete):
+    """n gaps of 16° (over 2 mm at the ring's 8-12 mm from the vein's axis) spaced evenly round the ring: 8
+    (= MAX_GAPS) are all found and the search is complete; of 9 only 8 are listed, and the ring says so."""
+    _, mesh, landmarks, frame, regions = ball_with_vein
+    offset = mesh.vertices_mm - CENTRE
+    angle = np.degrees(np.arctan2(offset[:, 1], offset[:, 2])) % 360.0
+    period = 360.0 / n_gaps
+    scar = _ring(mesh, None) & ((angle % period) > 16.0)
+    ring = ring_analysis(mesh, regions, scar, frame, "left_antrum", [landmarks.found["LCPV"].ostium_mm])
+    assert ring is not None and ring.closed is False and len(ring.gaps) == 8
+    assert ring.gaps_complete is complete
+    assert ring.note == ("" if complete else "more gaps than the 8 listed")
+    if complete:  # one gap in each period, at its centre (8° past each multiple of the period)
+        found = sorted(g.centre_deg for g in ring.gaps)
+        expected = [(k * period + 8.0) % 360.0 for k in range(8)]
+        np.testing.assert_allclose(found, sorted(expected), atol=8.0)
+
+
+@pytest.mark.parametrize(("span_deg", "ring_expected"), [((5.0, 85.0), True), ((5.0, 75.0), False)])
+def test_a_ring_needs_scar_in_nine_of_the_36_sectors(ball_with_vein, span_deg, ring_expected):
+    """MIN_RING_COVERAGE = 0.25 of COVERAGE_BINS = 36 ten-degree sectors, inclusive: a lesion from 5° to 85° round
+    the side's axis (in the side's own frame) touches sectors 0-8, nine of 36 = 0.25: a ring (with a gap); one
+    from 5° to 75° touches eight (0.22): no ring."""
+    from atrialjsq.quantify.ring_gaps import COVERAGE_BINS, MIN_RING_COVERAGE, antrum_axes
+
+    assert (MIN_RING_COVERAGE, COVERAGE_BINS) == (0.25, 36)
+    _, mesh, landmarks, frame, regions = ball_with_vein
+    ostia = [landmarks.found["LCPV"].ostium_mm]
+    _, e1, e2 = antrum_axes(frame, ostia)
+    offset = mesh.vertices_mm - frame.origin
+    angle = np.degrees(np.arctan2(offset @ e2, offset @ e1)) % 360.0
+    scar = _ring(mesh, None) & (angle >= span_deg[0]) & (angle <= span_deg[1])
+    ring = ring_analysis(mesh, regions, scar, frame, "left_antrum", ostia)
+    assert ring is not None and ring.closed is False
+    if ring_expected:
+        assert ring.note == "" and len(ring.gaps) >= 1
+    else:
+        assert ring.gaps == [] and ring.note.startswith("no ring: scar round 22 % of the way")

@@ -126,6 +126,37 @@ def test_report_json_is_strict_and_complete(case, written):
     assert span["margin"] == 0.15 and span["stages"] == {"utah": "III", "decaaf": "III"}
 
 
+def test_report_json_holds_the_documented_value_in_each_field(case, written):
+    """Each field against a value derived without the report: the input's grid as given to the phantom, the
+    package version, the LA's boundary voxels counted by erosion (6-neighbours, as documented), and those of
+    them within the cap (θ < 60° of +z)."""
+    from scipy import ndimage
+
+    import atrialjsq
+
+    phantom, _ = case
+    report = json.loads((written[0] / "report.json").read_text())
+    assert report["atrialjsq_version"] == atrialjsq.__version__
+    assert report["geometry"]["origin_mm"] == [-41.5, 17.25, -3.0]
+    assert report["geometry"]["spacing_mm"] == [0.9, 0.8, 1.5]
+    assert report["geometry"]["shape"] == list(phantom.la.array.shape)
+    la = phantom.la.array.astype(bool)
+    boundary = la & ~ndimage.binary_erosion(la)
+    assert report["scar"]["surface_voxels"] == int(boundary.sum())
+    shape, spacing = np.asarray(la.shape), np.asarray([0.9, 0.8, 1.5])
+    position = (np.argwhere(boundary) - (shape - 1) / 2) * spacing
+    in_cap = position[:, 2] / np.linalg.norm(position, axis=1) > np.cos(np.radians(60.0))
+    scar_voxels = report["scar"]["scar_surface_voxels"]
+    assert scar_voxels == pytest.approx(int(in_cap.sum()), rel=0.05)  # the decision differs only at the rim
+    assert report["scar"]["burden_percent_surface_voxels"] == pytest.approx(100.0 * scar_voxels / boundary.sum())
+    # Not the cap's 25 % of the area: on 0.9 x 0.8 x 1.5 mm voxels a surface facing z holds 1.9x more boundary
+    # voxels per mm² than one facing x (1 / (0.9 · 0.8) against 1 / (0.8 · 1.5)), and the cap faces z.
+    assert report["scar"]["burden_percent_surface_voxels"] > report["scar"]["burden_percent"] + 2.0
+    # Each stage convention's text says where its bounds fall; the stage it reports follows the same text.
+    conventions = report["stage"]["conventions"]
+    assert "II (5, 20] %" in conventions["utah"] and "II [10, 20) %" in conventions["decaaf"]
+
+
 def test_report_json_keeps_empty_fields_and_names_both_burdens(written):
     """Reported by a user: empty keys were dropped, so a script reading `warnings` got a KeyError."""
     report = json.loads((written[0] / "report.json").read_text())
