@@ -392,8 +392,8 @@ def test_the_opening_needs_100_square_millimetres_by_value(ball_mesh, area_mm2, 
 
 
 def test_of_two_blood_like_patches_in_the_cone_the_larger_is_the_valve(ball_mesh):
-    """A 14° cap (about 116 mm²) on the valve's direction and a 20° cap (about 237 mm²) 38° from it (4° apart): both over
-    100 mm² and inside the cone; the larger wins even though the smaller is better aimed."""
+    """A 14° cap (about 116 mm²) on the valve's direction and a 20° cap (about 237 mm²) 38° from it (4° apart):
+    both over 100 mm² and inside the cone; the larger wins even though the smaller is better aimed."""
     from atrialjsq.quantify.mitral import detect_mitral
 
     template = _template()

@@ -101,3 +101,42 @@ def test_label_centres_are_the_mean_voxel_index_of_each_label():
     centres = _label_centres(labels, sizes, [1, 2])
     np.testing.assert_allclose(centres, [(1.0, 2.0, 1.0), (5.0, 1.0, 3.0)])
     assert _label_centres(labels, sizes, []) == []
+
+
+def test_a_protrusion_whose_best_free_template_is_at_90_degrees_is_not_named():
+    """Three protrusions: on the LIPV template, on the RIPV template, and along (0, −1, −2)/√5, which is at
+    exactly 90° to the LAA template (0.7·0 + 1 − 0.5·2 = 0) and at about −0.71 to both superior veins. The
+    one-to-one assignment gives the first two their own templates (cosine 1 each, more than any swap) and the
+    third the LAA at cosine 0: not pointing towards it, so not named (the rule is cosine > 0). The single left
+    vein becomes a common trunk."""
+    from atrialjsq.quantify.landmarks import TEMPLATES, _assign
+
+    third = _candidate((0.0, -1.0, -2.0))
+    found, unassigned = _assign([_candidate(TEMPLATES["LIPV"]), _candidate(TEMPLATES["RIPV"]), third])
+    assert set(found) == {"LCPV", "RIPV"}
+    assert unassigned == [third] and third.name == ""
+
+
+@pytest.mark.parametrize(("length_mm", "found"), [(26.0, False), (28.0, True)])
+def test_a_protrusion_needs_0_3_ml_to_be_a_structure(length_mm, found):
+    """A 3 mm vein (29 voxels in cross-section on the 1 mm grid) along +x from an 18 mm ball, body opened at
+    9 mm: lengthening it from 26 to 28 mm adds 2 × 29 voxels = 0.058 mL to its protrusion, which crosses
+    DEFAULT_MIN_VOLUME_ML = 0.3 on the way (0.252 mL: too small to be a vein; 0.310 mL: a common trunk)."""
+    from atrialjsq.quantify.landmarks import DEFAULT_MIN_VOLUME_ML, landmarks_at_radius
+
+    assert DEFAULT_MIN_VOLUME_ML == 0.3
+    grid = np.stack(np.meshgrid(*[np.arange(n, dtype=float) for n in (72, 64, 64)], indexing="ij"), axis=-1)
+    offset = grid - np.array([30.0, 32.0, 32.0])
+    vein = (np.linalg.norm(offset[..., 1:], axis=-1) <= 3.0) & (offset[..., 0] >= 0)
+    assert int(vein[40].sum()) == 29
+    masks = {
+        length: (np.linalg.norm(offset, axis=-1) <= 18.0) | (vein & (offset[..., 0] <= length)) for length in (26, 28)
+    }
+    volumes = {
+        length: landmarks_at_radius(Volume.from_array(mask.astype(np.uint8)), 9.0, 0.2).found["LCPV"].volume_ml
+        for length, mask in masks.items()
+    }
+    assert volumes[28] - volumes[26] == pytest.approx(0.058, abs=1e-9)
+    assert volumes[26] < DEFAULT_MIN_VOLUME_ML <= volumes[28]
+    landmarks = landmarks_at_radius(Volume.from_array(masks[int(length_mm)].astype(np.uint8)), 9.0)
+    assert ("LCPV" in landmarks.found) is found and (landmarks.found == {}) is not found
