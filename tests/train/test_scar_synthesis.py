@@ -260,3 +260,21 @@ def test_the_configured_iir_range_is_the_range_the_trainer_draws_from():
     assert bright.min() >= 1.32 and bright.max() <= 2.6
     assert np.median(bright) < 1.32 + 0.5 * (2.6 - 1.32)  # skewed towards the mode, not uniform
     assert draws((1.1, 2.6)).min() < 1.32
+
+
+@pytest.mark.parametrize("sigma", [0.3, 0.7, 1.2])
+def test_the_feathered_edge_is_the_whole_window_blur_computed_on_the_pattern_box(sigma):
+    """Filtering only the pattern's box plus the kernel's reach gives exactly scipy's blur of the whole window,
+    for a pattern in the middle and one touching the window's border (where both mirror the same voxels)."""
+    from scipy import ndimage
+
+    from atrialjsq.train.scar_synthesis import _feathered
+
+    shape = (30, 24, 20)
+    rng = np.random.default_rng(3)
+    for corner in ((10, 8, 6), (0, 0, 14)):
+        mask = np.zeros(shape, dtype=np.float32)
+        patch = tuple(slice(c, c + 6) for c in corner)
+        mask[patch] = rng.random((6, 6, 6)) > 0.5
+        expected = ndimage.gaussian_filter(mask, sigma).ravel()
+        np.testing.assert_allclose(_feathered(np.flatnonzero(mask), shape, sigma), expected, rtol=0, atol=1e-7)

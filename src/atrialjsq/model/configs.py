@@ -275,7 +275,7 @@ def _check_ranges(config: ExperimentConfig) -> None:
         )
     low_iir, high_iir = t.synthetic_scar_iir
     if not 1.0 <= low_iir <= high_iir:
-        raise ValueError(f"train.synthetic_scar_iir = {[low_iir, high_iir]!r}: need 1 <= low <= high (scar is enhanced)")
+        raise ValueError(f"train.synthetic_scar_iir = {[low_iir, high_iir]!r}: need 1 <= low <= high (scar is bright)")
     for key, (low, high) in (("train.scale_range", t.scale_range), ("train.gamma_range", t.gamma_range)):
         if not 0 < low <= high:
             raise ValueError(f"{key} = {[low, high]!r}: need 0 < low <= high")
