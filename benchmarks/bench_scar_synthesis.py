@@ -61,24 +61,21 @@ def load_cases(compact: str | None, n: int, window: tuple[int, int, int]) -> tup
 
 
 class FixedDraws:
-    """A synthesizer's stand-in that makes each case's draw once and hands it out again: the same samples get
-    scar (its `wants`), without the cost of drawing."""
+    """A synthesizer's stand-in that hands out one draw per case, made before the timing starts: the same samples
+    get scar (its `wants`), without the cost of drawing."""
 
-    def __init__(self, synthesizer) -> None:
+    def __init__(self, synthesizer, cases: list[dict[str, np.ndarray]]) -> None:
         self.synthesizer = synthesizer
         self.walls = synthesizer.walls
-        self.made: dict[int, object] = {}
+        rng = np.random.default_rng(1)
+        self.made = {i: synthesise(cases[i], wall, rng, synthesizer.ranges) for i, wall in self.walls.items()}
 
     def __len__(self) -> int:
         return len(self.synthesizer)
 
     def sample(self, case_index: int, arrays, seed: int):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 2027]))
-        if not self.synthesizer.wants(case_index, rng):
-            return None
-        if case_index not in self.made:
-            self.made[case_index] = synthesise(arrays, self.walls[case_index], rng, self.synthesizer.ranges)
-        return self.made[case_index]
+        return self.made[case_index] if self.synthesizer.wants(case_index, rng) else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             run_config = get_config("ajsq-sesa-cpu", train={"synthetic_scar": share})
             trainers[name] = Trainer(run_config, cases, None, Path(tmp) / name, TrainOptions(progress=False))
             if name == "fixed":
-                trainers[name].synthesizer = FixedDraws(trainers[name].synthesizer)
+                trainers[name].synthesizer = FixedDraws(trainers[name].synthesizer, cases)
         times: dict[str, list[float]] = {name: [] for name in trainers}
         iteration = 0
         for _ in range(args.blocks):

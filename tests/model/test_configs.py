@@ -125,11 +125,18 @@ def test_overrides_sections_and_dotted_keys():
         ({"train": {"rician_p": -0.1}}, r"train.rician_p = -0.1"),
         ({"train": {"synthetic_scar_iir": (0.9, 2.0)}}, r"train.synthetic_scar_iir = \[0.9, 2.0\]: need 1 <= low"),
         ({"train": {"synthetic_scar_iir": (2.0, 1.5)}}, r"train.synthetic_scar_iir = \[2.0, 1.5\]"),
+        ({"train": {"synthetic_scar_iir": (0.99, 2.0)}}, r"train.synthetic_scar_iir = \[0.99, 2.0\]"),
     ],
 )
 def test_invalid_configs_raise_clear_errors(overrides, message):
     with pytest.raises(ValueError, match=message):
         get_config("ajsq-sesa", **overrides)
+
+
+@pytest.mark.parametrize("iir_range", [(1.0, 1.0), (1.0, 2.6), (1.32, 1.32)])
+def test_a_synthetic_scar_iir_range_from_1_and_of_zero_width_is_accepted(iir_range):
+    """The edges of the rule 1 <= low <= high: scar as bright as blood (1.0) and a fixed IIR are valid ranges."""
+    assert get_config("ajsq-sesa", train={"synthetic_scar_iir": iir_range}).train.synthetic_scar_iir == iir_range
 
 
 def test_parse_overrides_reads_json_values_and_rejects_missing_equals():

@@ -244,8 +244,7 @@ def test_a_full_ring_closes_within_the_reach_and_not_beyond(ball_with_vein, x_mm
     """Scar on the ball where 3 mm-wide planes cut it across the vein's axis: a whole circle round the vein.
     At x = 6..9 mm from the centre the circle lies about 15 mm (straight line) from the ostium rim (x 17.3 mm,
     5 mm off the axis): inside RING_REACH_MM = 20 mm, so it isolates the vein and closes the ring. At x = -6..-3
-    mm it lies about 25 mm away: wall between 20 mm and the circle is reached scar-free from the sleeve, so the
-    ring is not closed, and gaps are listed (the wall beyond the reach is reachable)."""
+    mm it lies about 25 mm away: no scar within the reach, so no ring at all (open, no gaps listed)."""
     from atrialjsq.quantify.ring_gaps import RING_REACH_MM
 
     assert RING_REACH_MM == 20.0
@@ -256,6 +255,11 @@ def test_a_full_ring_closes_within_the_reach_and_not_beyond(ball_with_vein, x_mm
     assert ring is not None and ring.closed is closed
     if closed:
         assert ring.gaps == [] and ring.gaps_complete  # closed implies the search found nothing left open
+    else:
+        assert (
+            ring.gaps == []
+            and ring.note == "no ring: no scar within 20 mm of the ostia (a ring goes at least 25 % round)"
+        )
 
 
 def test_more_gaps_than_listed_say_so(ball_with_vein):
@@ -411,16 +415,19 @@ def test_of_two_blood_like_patches_in_the_cone_the_larger_is_the_valve(ball_mesh
 
 @pytest.mark.parametrize(("x_mm", "closed"), [(0.0, True), (-2.0, False)])
 def test_the_ring_reach_is_20_millimetres_by_value(ball_with_vein, x_mm, closed):
-    """The same circle of scar nearer the 20 mm edge. The rim lies where the vein (5 mm) leaves the ball
-    (18 mm): x = √(18² − 5²) = 17.29 mm, 5 mm off the axis. The wall between the lesion and the vein ends at
-    the lesion's far edge x + 3, 18 mm from the centre, √(18² − (x + 3)²) off the axis; its straight distance to
-    the rim is √((17.29 − x − 3)² + (√(18² − (x + 3)²) − 5)²): 19.2 mm for x = 0 (all of it within the reach:
-    closed), 20.8 mm for x = −2 (a strip beyond the reach that the sleeve reaches scar-free: open)."""
+    """The same circle of scar on either side of the 20 mm edge. The rim lies where the vein (5 mm) leaves the
+    ball (18 mm): x = √(18² − 5²) = 17.29 mm, 5 mm off the axis. The lesion's edge nearest the vein, at x + 3,
+    is √(18² − (x + 3)²) off the axis, so its straight distance to the rim is
+    √((17.29 − x − 3)² + (√(18² − (x + 3)²) − 5)²): 19.2 mm for x = 0 (within the reach: a ring, and a closed
+    one), 20.8 mm for x = −2 (the whole lesion beyond the reach: no ring, open)."""
     _, mesh, landmarks, frame, regions = ball_with_vein
     x = mesh.vertices_mm[:, 0] - CENTRE[0]
     scar = (x >= x_mm) & (x <= x_mm + 3.0) & (np.linalg.norm(mesh.vertices_mm - CENTRE, axis=1) > BALL_MM - 2.0)
     ring = ring_analysis(mesh, regions, scar, frame, "left_antrum", [landmarks.found["LCPV"].ostium_mm])
     assert ring is not None and ring.closed is closed
+    assert ring.note == (
+        "" if closed else "no ring: no scar within 20 mm of the ostia (a ring goes at least 25 % round)"
+    )
 
 
 @pytest.mark.parametrize(("n_gaps", "complete"), [(8, True), (9, False)])

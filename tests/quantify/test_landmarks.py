@@ -103,25 +103,32 @@ def test_label_centres_are_the_mean_voxel_index_of_each_label():
     assert _label_centres(labels, sizes, []) == []
 
 
-def test_a_protrusion_whose_best_free_template_is_at_90_degrees_is_not_named():
-    """Three protrusions: on the LIPV template, on the RIPV template, and along (0, −1, −2)/√5, which is at
-    exactly 90° to the LAA template (0.7·0 + 1 − 0.5·2 = 0) and at about −0.71 to both superior veins. The
-    one-to-one assignment gives the first two their own templates (cosine 1 each, more than any swap) and the
-    third the LAA at cosine 0: not pointing towards it, so not named (the rule is cosine > 0). The single left
-    vein becomes a common trunk."""
+@pytest.mark.parametrize("tilt", [-0.02, 0.02])
+def test_a_protrusion_pointing_away_from_its_best_free_template_is_not_named(tilt):
+    """Three protrusions: on the LIPV template, on the RIPV template, and along b + tilt·t_LAA, where b = (0, −1,
+    −2)/√5 is at 90° to the LAA template (0.7·0 + 1 − 0.5·2 = 0) and at about −0.71 to both superior veins: its
+    cosine to the LAA is tilt/√(1 + tilt²) = ±0.019996. The one-to-one assignment gives the first two their own
+    templates (cosine 1 each: a swap such as LIPV's protrusion to LSPV scores only 0.609 + 0.03) and the third
+    the LAA. Pointing 1° away from it (−0.02) it is not named (the rule is cosine > 0); 1° towards it (+0.02) it
+    is the LAA with that cosine. The single left vein becomes a common trunk either way."""
     from atrialjsq.quantify.landmarks import TEMPLATES, _assign
 
-    third = _candidate((0.0, -1.0, -2.0))
+    laa = np.asarray(TEMPLATES["LAA"]) / np.linalg.norm(TEMPLATES["LAA"])
+    third = _candidate(np.array([0.0, -1.0, -2.0]) / np.sqrt(5) + tilt * laa)
     found, unassigned = _assign([_candidate(TEMPLATES["LIPV"]), _candidate(TEMPLATES["RIPV"]), third])
-    assert set(found) == {"LCPV", "RIPV"}
-    assert unassigned == [third] and third.name == ""
+    if tilt < 0:
+        assert set(found) == {"LCPV", "RIPV"} and unassigned == [third] and third.name == ""
+    else:
+        assert set(found) == {"LCPV", "RIPV", "LAA"} and unassigned == []
+        assert found["LAA"] is third and third.confidence == pytest.approx(0.02 / np.sqrt(1.0004), abs=1e-12)
 
 
 @pytest.mark.parametrize(("length_mm", "found"), [(26.0, False), (28.0, True)])
 def test_a_protrusion_needs_0_3_ml_to_be_a_structure(length_mm, found):
     """A 3 mm vein (29 voxels in cross-section on the 1 mm grid) along +x from an 18 mm ball, body opened at
-    9 mm: lengthening it from 26 to 28 mm adds 2 × 29 voxels = 0.058 mL to its protrusion, which crosses
-    DEFAULT_MIN_VOLUME_ML = 0.3 on the way (0.252 mL: too small to be a vein; 0.310 mL: a common trunk)."""
+    9 mm. Its protrusion is the vein outside the ball, less the few voxels round its root that the opening
+    sweeps into the body: lengthening it from 26 to 28 mm adds 2 × 29 voxels = 0.058 mL, across
+    DEFAULT_MIN_VOLUME_ML = 0.3 (about 0.25 mL: too small to be a vein; about 0.31 mL: a common trunk)."""
     from atrialjsq.quantify.landmarks import DEFAULT_MIN_VOLUME_ML, landmarks_at_radius
 
     assert DEFAULT_MIN_VOLUME_ML == 0.3
@@ -137,6 +144,10 @@ def test_a_protrusion_needs_0_3_ml_to_be_a_structure(length_mm, found):
         for length, mask in masks.items()
     }
     assert volumes[28] - volumes[26] == pytest.approx(0.058, abs=1e-9)
+    ball = np.linalg.norm(offset, axis=-1) <= 18.0
+    for length, mask in masks.items():  # the vein outside the ball, less at most 10 voxels at its root
+        outside_ml = (mask & ~ball).sum() / 1000.0
+        assert outside_ml - 0.010 <= volumes[length] <= outside_ml
     assert volumes[26] < DEFAULT_MIN_VOLUME_ML <= volumes[28]
     landmarks = landmarks_at_radius(Volume.from_array(masks[int(length_mm)].astype(np.uint8)), 9.0)
     assert ("LCPV" in landmarks.found) is found and (landmarks.found == {}) is not found

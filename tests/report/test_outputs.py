@@ -139,7 +139,7 @@ def test_report_json_holds_the_documented_value_in_each_field(case, written):
     assert report["atrialjsq_version"] == atrialjsq.__version__
     assert report["geometry"]["origin_mm"] == [-41.5, 17.25, -3.0]
     assert report["geometry"]["spacing_mm"] == [0.9, 0.8, 1.5]
-    assert report["geometry"]["shape"] == list(phantom.la.array.shape)
+    assert report["geometry"]["shape"] == [58, 66, 36]  # 2 · ceil((18 + 2 + 6) mm / spacing) per axis
     la = phantom.la.array.astype(bool)
     boundary = la & ~ndimage.binary_erosion(la)
     assert report["scar"]["surface_voxels"] == int(boundary.sum())
@@ -149,7 +149,7 @@ def test_report_json_holds_the_documented_value_in_each_field(case, written):
     scar_voxels = report["scar"]["scar_surface_voxels"]
     assert scar_voxels == pytest.approx(int(in_cap.sum()), rel=0.05)  # the decision differs only at the rim
     assert report["scar"]["burden_percent_surface_voxels"] == pytest.approx(100.0 * scar_voxels / boundary.sum())
-    # Not the cap's 25 % of the area: on 0.9 x 0.8 x 1.5 mm voxels a surface facing z holds 1.9x more boundary
+    # Not the cap's 25 % of the area: on 0.9 x 0.8 x 1.5 mm voxels a surface facing z holds 1.67x more boundary
     # voxels per mm² than one facing x (1 / (0.9 · 0.8) against 1 / (0.8 · 1.5)), and the cap faces z.
     assert report["scar"]["burden_percent_surface_voxels"] > report["scar"]["burden_percent"] + 2.0
     # Each stage convention's text says where its bounds fall; the stage it reports follows the same text.

@@ -101,11 +101,35 @@ def test_targets_are_those_of_data_targets_for_the_drawn_scar(case):
     draw = synthesise(arrays, wall, np.random.default_rng(3), fixed(burden=(0.25, 0.25)))
     expected = compute_targets(arrays["la"], draw.scar.astype(np.uint8), SPACING)
     np.testing.assert_array_equal(draw.arrays["band"], expected["band"])
-    # The draws clip their distance maps at DRAW_CLIP_MM (their DPMs exp(-|φ|) are 0 beyond it either way).
+    # The draws clip their distance maps at DRAW_CLIP_MM; within it they are data.targets' maps exactly.
     for key in ("phi_scar", "phi_normal"):
         clipped = np.clip(expected[key].astype(np.float32), -DRAW_CLIP_MM, DRAW_CLIP_MM).astype(np.float16)
         np.testing.assert_array_equal(draw.arrays[key], clipped)
     assert (draw.arrays["band"] == 2).any() and (draw.arrays["band"] == 1).any()
+
+
+@pytest.mark.parametrize(("se_distance", "root"), [("l2", 1.0), ("hellinger", 0.5)])
+def test_the_clipped_draw_targets_are_the_unclipped_ones_to_a_thousandth(case, se_distance, root):
+    """What the loss sees of a draw's φ maps: p = exp(-|φ|) for the l2 SE distance, √p for Hellinger. Clipped as
+    the trainer clips them for that loss, they differ from the unclipped (data.targets, clip 50) by under 1e-3
+    everywhere, even after a 0.9 zoom shrinks every distance by 10 % (exp(-0.9 · 8) = 7.5e-4)."""
+    from atrialjsq.model.configs import get_config
+    from atrialjsq.train.trainer import make_synthesizer
+
+    arrays, wall = case
+    train = {"synthetic_scar": 1.0}
+    synthesizer = make_synthesizer(
+        get_config("ajsq-sesa", tiny=True, train=train, loss={"se_distance": se_distance}), [atrium(0)]
+    )
+    assert synthesizer is not None
+    ranges = SynthesisRanges(scar_free=0.0, patterns=("mixed",), burden=(0.25, 0.25))
+    ranges = SynthesisRanges(**{**ranges.__dict__, "distance_clip_mm": synthesizer.ranges.distance_clip_mm})
+    draw = synthesise(arrays, wall, np.random.default_rng(3), ranges)
+    expected = compute_targets(arrays["la"], draw.scar.astype(np.uint8), SPACING)
+    for key in ("phi_scar", "phi_normal"):
+        seen = np.exp(-0.9 * np.abs(draw.arrays[key].astype(np.float32))) ** root
+        truth = np.exp(-0.9 * np.abs(expected[key].astype(np.float32))) ** root
+        assert np.abs(seen - truth).max() < 1e-3
 
 
 def test_scar_free_draws_leave_the_image_and_label_the_whole_band_normal(case):
@@ -258,8 +282,11 @@ def test_the_configured_iir_range_is_the_range_the_trainer_draws_from():
 
     bright = draws((1.32, 2.6))
     assert bright.min() >= 1.32 and bright.max() <= 2.6
-    assert np.median(bright) < 1.32 + 0.5 * (2.6 - 1.32)  # skewed towards the mode, not uniform
-    assert draws((1.1, 2.6)).min() < 1.32
+    # Skewed towards the mode: the triangle's median is 2.6 - √(1.28 · 1.15 / 2) = 1.742; a uniform draw's 1.96.
+    assert abs(np.median(bright) - 1.742) < 0.08
+    assert draws((1.32, 2.0)).max() <= 2.0
+    default = draws((1.1, 2.6))
+    assert default.min() < 1.32 and default.max() > 2.0
 
 
 @pytest.mark.parametrize("sigma", [0.3, 0.7, 1.2])

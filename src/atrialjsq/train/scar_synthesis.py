@@ -44,9 +44,10 @@ from atrialjsq.surface.projection import sample_at_offsets, surface_points_and_n
 SHELL_MM = 6.0  # wall shell that scar and its feathered edge may touch: the thickest wall plus the feather
 SYNTHESISED_KEYS = ("image", "band", "phi_normal", "phi_scar")
 UNSURE_REACH_MM = 3.0
-# The draws' wall-part distance maps are clipped at 8 mm, not the cache's 50: only their DPMs exp(-|φ|) enter the
-# loss (SE-scar, SA), and exp(-8) = 3e-4 is below what a bf16 network output resolves near 0, while the distance
-# transforms then cover the part's box plus 8 mm, not the whole window (they are half of a draw's time).
+# The draws' wall-part distance maps are clipped at 8 mm, not the cache's 50: only their DPMs p = exp(-|φ|) enter
+# the loss (SE-scar, SA), so a target moves by at most exp(-8) = 3.4e-4 (7.5e-4 after a 0.9 zoom) where the true
+# distance is farther, while the distance transforms (half of a draw's time) cover the part's box plus 8 mm rather
+# than the whole window. The Hellinger SE distance compares √p: it gets twice the clip (√exp(-16) = exp(-8)).
 DRAW_CLIP_MM = 8.0
 
 
@@ -71,6 +72,7 @@ class SynthesisRanges:
     depth_fraction: tuple[float, float] = (0.5, 1.0)  # scar from the endocardium to this share of the wall
     feather_voxels: tuple[float, float] = (0.3, 1.2)  # Gaussian sigma of the partial-volume edge
     edge_gain: tuple[float, float] = (1.0, 2.5)  # alpha = clip(gain · blurred mask): sharper edges at high gain
+    distance_clip_mm: float = DRAW_CLIP_MM  # the draws' φ maps are clipped here (see DRAW_CLIP_MM)
 
     def __post_init__(self) -> None:
         unknown = set(self.patterns) - set(scar_mod.PATTERNS)
@@ -279,10 +281,12 @@ def synthesise(
     out: dict[str, np.ndarray] = {
         "image": image.astype(np.asarray(arrays["image"]).dtype, copy=False),
         "band": band.astype(np.asarray(arrays["band"]).dtype, copy=False),
-        "phi_normal": part_distance(band == 1, wall.spacing, DRAW_CLIP_MM).astype(
+        "phi_normal": part_distance(band == 1, wall.spacing, ranges.distance_clip_mm).astype(
             np.asarray(arrays["phi_normal"]).dtype
         ),
-        "phi_scar": part_distance(band == 2, wall.spacing, DRAW_CLIP_MM).astype(np.asarray(arrays["phi_scar"]).dtype),
+        "phi_scar": part_distance(band == 2, wall.spacing, ranges.distance_clip_mm).astype(
+            np.asarray(arrays["phi_scar"]).dtype
+        ),
     }
     if ranges.unsure_iir is not None:
         unknown = (wall.band_wall_iir > ranges.unsure_iir) & ~scar_band_flags
