@@ -192,7 +192,7 @@ def make_synthesizer(
     ranges = SynthesisRanges(
         exclude_patterns=tuple(t.synthetic_scar_exclude),
         unsure_iir=unsure,
-        iir=tuple(t.synthetic_scar_iir),
+        iir=(float(t.synthetic_scar_iir[0]), float(t.synthetic_scar_iir[1])),
         distance_clip_mm=DRAW_CLIP_MM * (2.0 if config.loss.se_distance == "hellinger" else 1.0),
     )
     synthesizer = ScarSynthesizer(train_cases, config.data.spacing, t.synthetic_scar, ranges, progress=progress)
