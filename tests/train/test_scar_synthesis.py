@@ -305,3 +305,4 @@ def test_the_feathered_edge_is_the_whole_window_blur_computed_on_the_pattern_box
         mask[patch] = rng.random((6, 6, 6)) > 0.5
         expected = ndimage.gaussian_filter(mask, sigma).ravel()
         np.testing.assert_allclose(_feathered(np.flatnonzero(mask), shape, sigma), expected, rtol=0, atol=1e-7)
+    assert not _feathered(np.array([], dtype=np.int64), shape, sigma).any()  # no pattern: no edge

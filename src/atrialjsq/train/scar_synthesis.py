@@ -38,7 +38,7 @@ from atrialjsq.losses.registry import SCAR_WEIGHT
 from atrialjsq.phantom import scar as scar_mod
 from atrialjsq.phantom.inject import BLOOD_CORE_MM, INWARD_MM, wall_frame
 from atrialjsq.surface.band import DEFAULT_BAND, BandParams, band_offsets
-from atrialjsq.surface.boundary import bounding_box, outward_normals
+from atrialjsq.surface.boundary import outward_normals
 from atrialjsq.surface.projection import sample_at_offsets, surface_points_and_normals
 
 SHELL_MM = 6.0  # wall shell that scar and its feathered edge may touch: the thickest wall plus the feather
@@ -213,11 +213,15 @@ def _feathered(voxels: np.ndarray, shape: tuple[int, int, int], sigma: float) ->
     the kernel's reach: the same values as filtering the whole window (the mirrored border then holds zeros only,
     as the window's does), at the cost of the pattern's box."""
     mask = np.zeros(shape, dtype=np.float32)
+    if not len(voxels):
+        return mask.ravel()
     mask.ravel()[voxels] = 1.0
     reach = int(4.0 * sigma + 0.5)  # scipy's kernel radius at its default truncate = 4
-    box = bounding_box(mask > 0, (reach, reach, reach))
-    if box is not None:
-        mask[box] = ndimage.gaussian_filter(mask[box], sigma)
+    where = np.unravel_index(voxels, shape)
+    box = tuple(
+        slice(max(int(w.min()) - reach, 0), min(int(w.max()) + 1 + reach, n)) for w, n in zip(where, shape, strict=True)
+    )
+    mask[box] = ndimage.gaussian_filter(mask[box], sigma)
     return mask.ravel()
 
 
