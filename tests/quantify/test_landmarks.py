@@ -151,3 +151,13 @@ def test_a_protrusion_needs_0_3_ml_to_be_a_structure(length_mm, found):
     assert volumes[26] < DEFAULT_MIN_VOLUME_ML <= volumes[28]
     landmarks = landmarks_at_radius(Volume.from_array(masks[int(length_mm)].astype(np.uint8)), 9.0)
     assert ("LCPV" in landmarks.found) is found and (landmarks.found == {}) is not found
+
+
+def test_a_direction_is_normalised_whatever_its_length():
+    """(0.3, 0.4, 0) has length 0.5: its unit vector is (0.6, 0.8, 0), as for (3, 4, 0); a zero vector stays zero
+    (the 1e-12 floor only guards the division)."""
+    from atrialjsq.quantify.landmarks import _unit
+
+    np.testing.assert_allclose(_unit((0.3, 0.4, 0.0)), [0.6, 0.8, 0.0], atol=1e-15)
+    np.testing.assert_allclose(_unit((3, 4, 0)), [0.6, 0.8, 0.0], atol=1e-15)
+    np.testing.assert_array_equal(_unit((0.0, 0.0, 0.0)), [0.0, 0.0, 0.0])
