@@ -74,8 +74,8 @@ class FixedDraws:
         return len(self.synthesizer)
 
     def sample(self, case_index: int, arrays, seed: int):
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 2027]))
-        return self.made[case_index] if self.synthesizer.wants(case_index, rng) else None
+        wanted = self.synthesizer.wants(case_index, self.synthesizer.sample_rng(seed))
+        return self.made[case_index] if wanted else None
 
 
 def main(argv: list[str] | None = None) -> int:

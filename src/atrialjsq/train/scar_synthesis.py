@@ -51,6 +51,11 @@ UNSURE_REACH_MM = 3.0
 DRAW_CLIP_MM = 8.0
 
 
+def draw_clip_mm(se_distance: str) -> float:
+    """Where a draw's φ maps may be clipped for this SE-scar distance: DRAW_CLIP_MM, twice that for Hellinger (√p)."""
+    return DRAW_CLIP_MM * (2.0 if se_distance == "hellinger" else 1.0)
+
+
 @dataclass(frozen=True)
 class SynthesisRanges:
     """The random ranges of one scar draw (uniform unless said otherwise)."""
@@ -336,9 +341,14 @@ class ScarSynthesizer:
     def wants(self, case_index: int, rng: np.random.Generator) -> bool:
         return case_index in self.walls and bool(rng.random() < self.probability)
 
+    @staticmethod
+    def sample_rng(seed: int) -> np.random.Generator:
+        """The generator of a sample's draw: first whether it gets one (`wants`), then the draw itself."""
+        return np.random.default_rng(np.random.SeedSequence([int(seed), 2027]))
+
     def sample(self, case_index: int, arrays: Mapping[str, np.ndarray], seed: int) -> ScarDraw | None:
         """A draw for this sample, or None when it trains as acquired (or the case has its own scar label)."""
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 2027]))
+        rng = self.sample_rng(seed)
         if not self.wants(case_index, rng):
             return None
         return synthesise(arrays, self.walls[case_index], rng, self.ranges)

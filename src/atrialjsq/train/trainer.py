@@ -72,7 +72,7 @@ from atrialjsq.train.ddp import (
     wrap_model,
 )
 from atrialjsq.train.logging import CsvLog, plot_curves
-from atrialjsq.train.scar_synthesis import DRAW_CLIP_MM, ScarSynthesizer, SynthesisRanges
+from atrialjsq.train.scar_synthesis import ScarSynthesizer, SynthesisRanges, draw_clip_mm
 from atrialjsq.train.schedule import make_lr_schedule, make_optimizer, spent_fraction
 from atrialjsq.train.validation import validate
 
@@ -193,7 +193,7 @@ def make_synthesizer(
         exclude_patterns=tuple(t.synthetic_scar_exclude),
         unsure_iir=unsure,
         iir=(float(t.synthetic_scar_iir[0]), float(t.synthetic_scar_iir[1])),
-        distance_clip_mm=DRAW_CLIP_MM * (2.0 if config.loss.se_distance == "hellinger" else 1.0),
+        distance_clip_mm=draw_clip_mm(config.loss.se_distance),
     )
     synthesizer = ScarSynthesizer(train_cases, config.data.spacing, t.synthetic_scar, ranges, progress=progress)
     return synthesizer if len(synthesizer) else None
