@@ -131,3 +131,19 @@ def test_shape_attention_loss_refuses_mismatched_shapes():
         shape_attention_loss(logits, target[:, :, :2], torch.ones(2, 1, 4, 4, 4))
     with pytest.raises(ValueError, match=r"\[B, 2, X, Y, Z\]"):
         shape_attention_loss(logits[:, :1], target[:, :1], torch.ones(2, 1, 4, 4, 4))
+
+
+@pytest.mark.parametrize("spacing", [(1.5, 1.5, 1.5), (0.5, 1.0, 2.0)])
+def test_predicted_boundary_mask_is_dilation_minus_erosion_by_a_box(spacing):
+    # An irregular prediction against scipy's morphology with the box of ±round(2 mm / spacing) voxels; the
+    # border counts as neither inside nor outside (scipy: border_value 0 for dilation, 1 for erosion).
+    ndimage = pytest.importorskip("scipy.ndimage")
+    generator = torch.Generator().manual_seed(3)
+    inside = ndimage.binary_opening(torch.rand(20, 18, 16, generator=generator).numpy() > 0.45)
+    logits = torch.where(torch.from_numpy(inside), 4.0, -4.0)[None, None]
+    radius = [max(1, round(2.0 / s)) for s in spacing]
+    box = torch.ones(*(2 * r + 1 for r in radius), dtype=torch.bool).numpy()
+    expected = ndimage.binary_dilation(inside, box) & ~ndimage.binary_erosion(inside, box, border_value=1)
+    mask = predicted_boundary_mask(logits, radius_mm=2.0, spacing=spacing)[0, 0].numpy()
+    assert 0 < expected.sum() < expected.size
+    assert (mask.astype(bool) == expected).all()

@@ -27,7 +27,7 @@ from atrialjsq.losses.bce import bce_loss
 from atrialjsq.losses.dice import soft_dice_loss
 from atrialjsq.losses.dpm import dpm_targets
 from atrialjsq.losses.dtm import dtm_l1_loss, dtm_mse_loss, sdm_xue_loss
-from atrialjsq.losses.sa import ground_truth_mask, predicted_boundary_mask, shape_attention_loss
+from atrialjsq.losses.sa import ground_truth_mask, masked_sample_mean, predicted_boundary_mask, squared_order_error
 from atrialjsq.losses.se import se_la_loss, se_scar_loss
 from atrialjsq.model.configs import ExperimentConfig, LossConfig
 
@@ -41,13 +41,15 @@ SCAR_WEIGHT = "scar_weight"
 @dataclass
 class TermInputs:
     """What a term's `value` reads: its head's logits, every head's logits (SA(M2) reads the LA head's), the
-    batch and the config. The DPM targets are computed once and shared by SE-scar and both SA terms."""
+    batch and the config. The DPM targets are computed once and shared by SE-scar and both SA terms, and SA's
+    squared order error once for both its masks (M1, M2)."""
 
     logits: Tensor
     outputs: Batch
     batch: Batch
     config: ExperimentConfig
     _dpm: Tensor | None = field(default=None, repr=False)
+    _order_error: Tensor | None = field(default=None, repr=False)
 
     @property
     def loss(self) -> LossConfig:
@@ -66,6 +68,12 @@ class TermInputs:
                 self.get("phi_normal"), self.get("phi_scar"), self.loss.dpm, self.loss.dpm_normalized
             )
         return self._dpm
+
+    def order_error(self) -> Tensor:
+        """[B, 1, ...] SA's squared order error of the scar logits against the DPM targets (eq. 6, unmasked)."""
+        if self._order_error is None:
+            self._order_error = squared_order_error(torch.sigmoid(self.logits.float()), self.dpm())
+        return self._order_error
 
 
 def require(mapping: Batch, key: str, config: ExperimentConfig, what: str = "batch") -> Tensor:
@@ -140,12 +148,12 @@ def _weighted(x: TermInputs, mask: Tensor) -> Tensor:
 
 
 def sa_m1(x: TermInputs) -> Tensor:
-    return shape_attention_loss(x.logits, x.dpm(), _weighted(x, ground_truth_mask(x.get("band"))))
+    return masked_sample_mean(x.order_error(), _weighted(x, ground_truth_mask(x.get("band"))))
 
 
 def sa_m2(x: TermInputs) -> Tensor:
     mask = predicted_boundary_mask(x.output("la"), x.loss.m2_radius_mm, x.config.data.spacing)
-    return shape_attention_loss(x.logits, x.dpm(), _weighted(x, mask))
+    return masked_sample_mean(x.order_error(), _weighted(x, mask))
 
 
 # eq. 2: L_LA = L_BCE (and/or Dice, weight 1) + λ_LA·L_SE-LA

@@ -25,24 +25,38 @@ import torch.nn.functional as F
 
 from atrialjsq.losses.checks import check_channels, check_same_shape
 
+_NAME = "shape_attention_loss"  # the name the argument checks give, whichever part of eq. 6 they guard
+
 
 def shape_attention_loss(scar_logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Eq. 6 on logits [B, 2, ...], DPM targets [B, 2, ...] and a 0/1 mask [B, 1, ...]; per-sample mean."""
-    check_channels("shape_attention_loss", scar_logits, 2)
-    check_same_shape("shape_attention_loss", scar_logits, target)
-    check_channels("shape_attention_loss", mask, 1, "mask")
-    if mask.shape[0] != scar_logits.shape[0] or mask.shape[2:] != scar_logits.shape[2:]:
+    check_channels(_NAME, scar_logits, 2)
+    check_same_shape(_NAME, scar_logits, target)
+    return masked_sample_mean(squared_order_error(torch.sigmoid(scar_logits.float()), target), mask)
+
+
+def squared_order_error(probability: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """((p̂_normal − p̂_scar) − (p_normal − p_scar))² [B, 1, ...] from probabilities and DPM targets [B, 2, ...].
+
+    Separate from the mask so that SA(M1) and SA(M2), which differ only in their masks, share it."""
+    check_channels(_NAME, probability, 2, "probability")
+    check_same_shape(_NAME, probability, target)
+    target = target.to(torch.float32)
+    difference = (probability[:, 0:1] - probability[:, 1:2]) - (target[:, 0:1] - target[:, 1:2])
+    return difference.square()
+
+
+def masked_sample_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Σ M·v / max(Σ M, 1) per sample, averaged over the batch, for values and a 0/1 mask [B, 1, ...]."""
+    check_channels(_NAME, mask, 1, "mask")
+    if mask.shape[0] != values.shape[0] or mask.shape[2:] != values.shape[2:]:
         raise ValueError(
-            f"shape_attention_loss: mask has shape {tuple(mask.shape)}, input {tuple(scar_logits.shape)}; "
+            f"{_NAME}: mask has shape {tuple(mask.shape)}, input {tuple(values.shape)}; "
             "batch and spatial sizes must match"
         )
-    probability = torch.sigmoid(scar_logits.float())
-    target = target.to(torch.float32)
-    difference = (probability[:, 0] - probability[:, 1]) - (target[:, 0] - target[:, 1])
-    weights = mask.to(torch.float32)[:, 0]
-    squared = (weights * difference.square()).flatten(1).sum(1)
-    per_sample = squared / weights.flatten(1).sum(1).clamp_min(1.0)
-    return per_sample.mean()
+    weights = mask.to(torch.float32)
+    squared = (weights * values).flatten(1).sum(1)
+    return (squared / weights.flatten(1).sum(1).clamp_min(1.0)).mean()
 
 
 def ground_truth_mask(band: torch.Tensor) -> torch.Tensor:
@@ -65,7 +79,18 @@ def predicted_boundary_mask(la_logits: torch.Tensor, radius_mm: float = 2.0, spa
     check_channels("predicted_boundary_mask", la_logits, 1, "la_logits")
     radius = m2_radius_voxels(radius_mm, spacing)
     inside = (la_logits.detach() > 0).to(torch.float32)
-    size = tuple(2 * r + 1 for r in radius)
-    dilated = F.max_pool3d(inside, size, stride=1, padding=radius)
-    eroded = -F.max_pool3d(-inside, size, stride=1, padding=radius)
+    dilated = _box_max(inside, radius)
+    eroded = -_box_max(-inside, radius)
     return dilated - eroded
+
+
+def _box_max(volume: torch.Tensor, radius: tuple[int, int, int]) -> torch.Tensor:
+    """The maximum over a (2r+1)-box around each voxel (the border padded with -inf), as three 1-D max-pools:
+    a box maximum is separable, and three passes of 2r+1 cost less than one pass of (2r+1)³."""
+    for axis, r in enumerate(radius):
+        size = [1, 1, 1]
+        size[axis] = 2 * r + 1
+        padding = [0, 0, 0]
+        padding[axis] = r
+        volume = F.max_pool3d(volume, tuple(size), stride=1, padding=tuple(padding))
+    return volume
