@@ -11,7 +11,13 @@ and {x >= 35} (auto), the labels are fixed by x alone, and the counts below foll
 import numpy as np
 import pytest
 
-from atrialjsq.evaluate.scar_metrics import metrics_from_labels, scar_metrics, surface_labels
+from atrialjsq.evaluate.scar_metrics import (
+    _nearest_in_band,
+    metrics_from_labels,
+    painted_band_form,
+    scar_metrics,
+    surface_labels,
+)
 from atrialjsq.surface.projection import project_mask_to_surface
 from shapes import sphere_mask
 
@@ -139,3 +145,93 @@ def test_a_predicted_la_that_swallows_the_whole_segment_leaves_the_surface_unlab
     assert row["auto_coverage"] == 0.0 and row["Accuracy"] == 0.0 and row["Dice_g"] == 0.0
     # And a predicted LA that is the manual one labels everything.
     assert scar_metrics(LA, _half_space(30), no_scar, SPACING, la_pred=LA)["auto_coverage"] == 1.0
+
+
+# --- Automatic scar painted into the wall band (what `predict` and the baselines write) ---------------------
+
+
+def _cap_case(spacing=(1.5, 1.5, 1.5), shape=(40, 40, 40)):
+    """A 15 mm ball and a wall scar cap: the 2 mm shell outside it on the +x side (x > 6 mm from the centre)."""
+    la = sphere_mask(shape, radius_mm=15.0, spacing=spacing).astype(bool)
+    centre = np.array([(n - 1) / 2 for n in shape])
+    axes = [(np.arange(n) - c) * s for n, c, s in zip(shape, centre, spacing, strict=True)]
+    grids = np.meshgrid(*axes, indexing="ij")
+    radius = np.sqrt(sum(g**2 for g in grids))
+    scar = ~la & (radius <= 17.0) & (grids[0] > 6.0)
+    return la, scar, spacing
+
+
+def _painted(la, scar, spacing, la_owner=None):
+    """A perfect automatic scar in predict's form: the manual scar projected onto the surface of `la_owner`
+    (the manual LA by default) and painted into the −2..+3 mm band around it, each band voxel taking the label
+    of its nearest surface voxel (`quantify.surface_scar.scar_in_band`)."""
+    from atrialjsq.io.geometry import Geometry
+    from atrialjsq.io.volume import Volume
+    from atrialjsq.quantify.surface_scar import scar_in_band, surface_sampler
+
+    owner = la if la_owner is None else la_owner
+    sampler = surface_sampler(Volume(owner.astype(np.uint8), Geometry(owner.shape, spacing)))
+    labels = project_mask_to_surface(owner, scar, spacing)
+    lookup = {tuple(p): bool(v) for p, v in zip(labels.points, labels.values, strict=True)}
+    point_label = np.array([lookup[tuple(p)] for p in sampler.points])
+    return scar_in_band(sampler, point_label) > 0
+
+
+def test_a_perfect_painted_prediction_scores_one_when_read_where_it_was_painted():
+    # Each manual surface voxel lies in the band its own label was painted into, and its nearest surface voxel
+    # is itself: read there, the automatic labels are the manual ones, exactly.
+    la, scar, spacing = _cap_case()
+    painted = _painted(la, scar, spacing)
+    band = scar_metrics(la, scar, painted, spacing, la_pred=la, scar_form="band")
+    assert band["Dice_s"] == 1.0 and band["scar_pct_auto"] == band["scar_pct_manual"]
+    assert 5 < band["scar_pct_manual"] < 40
+    # Projected like a wall label instead, the thick band reaches the normals of the neighbouring surface voxels
+    # and the scar grows along its border (here by 8 %: on a ball the normals barely converge; on real LA walls
+    # at 1.5 mm by 20-60 %).
+    wall = scar_metrics(la, scar, painted, spacing, la_pred=la, scar_form="wall")
+    assert wall["scar_pct_auto"] > 1.05 * wall["scar_pct_manual"] and wall["Dice_s"] < 0.97
+    assert wall["Sensitivity"] == 1.0
+
+
+def test_the_scar_form_is_detected_per_case():
+    la, scar, spacing = _cap_case()
+    painted = _painted(la, scar, spacing)
+    assert painted_band_form(painted, la) and not painted_band_form(scar, la)
+    assert not painted_band_form(np.zeros_like(la), la)
+    auto = scar_metrics(la, scar, painted, spacing, la_pred=la)
+    assert auto["Dice_s"] == 1.0
+    # A wall label (the manual scar itself) keeps the any-hit projection, which gives it back exactly.
+    assert scar_metrics(la, scar, scar, spacing, la_pred=la)["Dice_s"] == 1.0
+    with pytest.raises(ValueError, match="scar_form"):
+        scar_metrics(la, scar, scar, spacing, scar_form="thin")
+
+
+def test_a_painted_prediction_on_a_larger_predicted_la_is_read_at_its_nearest_surface():
+    # The predicted LA is the ball grown by 1.5 mm (one voxel), its scar painted around its own surface. Each
+    # manual surface voxel now lies 1.5 mm inside that surface, in its band, so its label is the nearest
+    # predicted surface voxel's: the cap is found again with only its border slice (x = 5.25 mm, 32 of 968 surface
+    # voxels) partly wrong.
+    la, scar, spacing = _cap_case()
+    la_pred = sphere_mask(la.shape, radius_mm=16.5, spacing=spacing).astype(bool)
+    painted = _painted(la, scar, spacing, la_owner=la_pred)
+    labels = surface_labels(la, scar, painted, spacing, la_pred=la_pred)
+    centre = (np.array(la.shape) - 1) / 2
+    x_mm = (labels.points[:, 0] - centre[0]) * spacing[0]
+    wrong = labels.manual_scar != labels.auto_scar
+    assert wrong.any() and np.all(np.abs(x_mm[wrong] - 5.25) < 1e-6)
+    assert metrics_from_labels(labels)["Dice_s"] > 0.9
+
+
+@pytest.mark.parametrize(
+    ("in_band", "scar", "expected"),
+    [
+        ([0, 0, 0, 1, 1], [1, 1, 1, 0, 1], False),  # nearest in band: +0.5 (not scar), before +1
+        ([0, 1, 0, 0, 1], [0, 1, 0, 0, 0], True),  # −0.5 is nearer than +1
+        ([1, 0, 0, 0, 1], [1, 0, 0, 0, 0], True),  # a tie at ±1: the inward sample
+        ([0, 0, 0, 0, 0], [1, 1, 1, 1, 1], False),  # no sample in the band: no automatic scar
+    ],
+)
+def test_nearest_in_band_sample_by_hand(in_band, scar, expected):
+    offsets = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
+    row = _nearest_in_band(np.array([scar], dtype=bool), np.array([in_band], dtype=bool), offsets)
+    assert row.tolist() == [expected]

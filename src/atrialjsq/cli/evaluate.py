@@ -38,6 +38,15 @@ def register(subparsers) -> argparse.ArgumentParser:
         "and those next to it, are left out of the scar evaluation",
     )
     parser.add_argument(
+        "--scar-form",
+        choices=("auto", "wall", "band"),
+        default="auto",
+        help="how scar_predict is projected onto the manual surface: 'wall' as a label drawn in the wall (any hit "
+        "within ±10 mm along the normal, as the manual scar), 'band' as painted by `predict` into the band "
+        "around LA_predict (read at the nearest in-band point); default 'auto' picks per case (a band reaches "
+        "into its LA)",
+    )
+    parser.add_argument(
         "--allow-missing",
         action="store_true",
         help="evaluate the cases that have predictions, report the others, and still exit 1",
@@ -74,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         allow_missing=args.allow_missing,
         gt_layout=args.gt_layout,
         exclude_name=args.exclude_label,
+        scar_form=args.scar_form,
     )
     for _, error in evaluation.failed:
         print(f"error: {error}", file=sys.stderr)

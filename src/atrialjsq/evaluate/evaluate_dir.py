@@ -119,12 +119,16 @@ def read_prediction(path: Path, truth: GroundTruth, spacing_override: bool) -> n
     return mask
 
 
-def evaluate_case(truth: GroundTruth, la_pred: np.ndarray, scar_pred: np.ndarray | None) -> dict[str, float | str]:
-    """All metrics of one case; scar metrics are NaN when the reference has no scar label."""
+def evaluate_case(
+    truth: GroundTruth, la_pred: np.ndarray, scar_pred: np.ndarray | None, scar_form: str = "auto"
+) -> dict[str, float | str]:
+    """All metrics of one case; scar metrics are NaN when the reference has no scar label. `scar_form`: how the
+    automatic scar is projected (`scar_metrics.surface_labels`: a wall label, a painted band, or detected)."""
     row: dict[str, float | str] = {"case": truth.case_id}
     row.update(la_metrics(la_pred, truth.la, truth.spacing))
     if truth.scar is not None and scar_pred is not None:
-        row.update(scar_metrics(truth.la, truth.scar, scar_pred, truth.spacing, la_pred=la_pred, exclude=truth.exclude))
+        scar = scar_metrics(truth.la, truth.scar, scar_pred, truth.spacing, la_pred, truth.exclude, scar_form=scar_form)
+        row.update(scar)
     else:
         row.update(dict.fromkeys(SCAR_METRIC_NAMES, float("nan")))
     return row
@@ -153,6 +157,7 @@ def evaluate_dirs(
     gt_layout: str = "auto",
     exclude_name: str | None = None,
     progress: bool = True,
+    scar_form: str = "auto",
 ) -> Evaluation:
     """Evaluate every reference case; raises `InputError` for a missing prediction unless `allow_missing`.
 
@@ -186,7 +191,7 @@ def evaluate_dirs(
         except InputError as error:
             failed.append((ref.case_id, error))
             continue
-        rows.append(evaluate_case(truth, la_pred, scar_pred))
+        rows.append(evaluate_case(truth, la_pred, scar_pred, scar_form))
     return Evaluation(rows, [case_id for case_id, _ in missing], unmatched, failed)
 
 
