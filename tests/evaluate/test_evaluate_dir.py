@@ -212,3 +212,35 @@ def test_image_label_folders_and_nnunet_test_sets_are_references_too(tmp_path, l
     assert rows["perfect"]["Dice_LA"] == 1.0 and rows["perfect"]["Dice_s"] == 1.0
     assert rows["shifted"]["Dice_LA"] == pytest.approx(38 / 40)  # as the LAScarQS-named case above
     assert rows["shifted"]["Dice_s"] == pytest.approx(2 * 760 / (760 + 980))
+
+
+def test_cli_reads_a_painted_scar_where_it_was_painted_unless_told_otherwise(tmp_path):
+    # A ball LA with a wall scar cap; the prediction is the manual surface labels painted into the wall band, as
+    # `predict` writes them. Detected as a band it scores exactly 1; `--scar-form wall` projects it like a wall
+    # label and widens it.
+    from atrialjsq.quantify.surface_scar import scar_in_band, surface_sampler
+    from atrialjsq.surface.projection import project_mask_to_surface
+
+    spacing = (1.5, 1.5, 1.5)
+    shape = (40, 40, 40)
+    axes = [(np.arange(n) - (n - 1) / 2) * s for n, s in zip(shape, spacing, strict=True)]
+    grids = np.meshgrid(*axes, indexing="ij")
+    radius = np.sqrt(sum(g**2 for g in grids))
+    la = radius <= 15.0
+    scar = ~la & (radius <= 17.0) & (grids[0] > 6.0)
+    sampler = surface_sampler(Volume(la.astype(np.uint8), Geometry(shape, spacing)))
+    labels = project_mask_to_surface(la, scar, spacing)
+    lookup = {tuple(p): bool(v) for p, v in zip(labels.points, labels.values, strict=True)}
+    painted = scar_in_band(sampler, np.array([lookup[tuple(p)] for p in sampler.points]))
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    _write(gt / "ball" / "atriumSegImgMO.nii.gz", la.astype(np.uint8), spacing)
+    _write(gt / "ball" / "scarSegImgM.nii.gz", scar.astype(np.uint8), spacing)
+    _write(pred / "ball" / "LA_predict.nii.gz", la.astype(np.uint8), spacing)
+    _write(pred / "ball" / "scar_predict.nii.gz", painted, spacing)
+    dice = {}
+    for form in ("auto", "wall"):
+        out = tmp_path / form
+        assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--out", str(out), "--scar-form", form]) == 0
+        with open(out / "per_case.csv") as handle:
+            dice[form] = float(next(csv.DictReader(handle))["Dice_s"])
+    assert dice["auto"] == 1.0 and dice["wall"] < 0.97
