@@ -24,7 +24,7 @@ from studies.lasc2018.compact import load_compact
 from atrialjsq.io.atomic import atomic_path
 from atrialjsq.quantify.surface_scar import compare_probabilities, scar_in_band, surface_sampler
 
-THRESHOLDS = (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+THRESHOLDS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 
 
 def main(argv: list[str] | None = None) -> int:
