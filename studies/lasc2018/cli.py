@@ -187,6 +187,8 @@ def _run_score_scar(args: argparse.Namespace) -> int:
         args.baselines,
         progress=not args.quiet,
         learngc_folds=learngc_folds,
+        original=args.original,
+        unknown_iir=args.unknown_iir,
     )
     print((args.out / "scar_table.md").read_text())
     return 0 if summary["cases"] else 1
@@ -292,6 +294,16 @@ def add_commands(commands) -> None:
         type=Path,
         default=None,
         help="add LearnGC rows: its classifier trained per fold of this folds.json on the training cases",
+    )
+    score_scar.add_argument(
+        "--original",
+        type=Path,
+        default=None,
+        help="the compact file the scar was injected into: leave out the surface next to wall that was already "
+        "enhanced there (its truth is unknown)",
+    )
+    score_scar.add_argument(
+        "--unknown-iir", type=float, default=1.32, help="with --original: the enhancement cut-off (default 1.32)"
     )
     score_scar.add_argument("--quiet", action="store_true")
     score_scar.set_defaults(func=_run_score_scar)

@@ -99,7 +99,7 @@ def _on_native(case: CompactCase, probability: np.ndarray):
     return Volume(mapped, case.native_geometry)
 
 
-def _truth(case: CompactCase):
+def _truth(case: CompactCase, unknown: np.ndarray | None = None):
     from atrialjsq.evaluate.evaluate_dir import GroundTruth
 
     if case.scar is None:
@@ -107,13 +107,13 @@ def _truth(case: CompactCase):
     if case.scar.shape != case.la_native.shape:
         raise InputError(None, f"case {case.case_id}: scar and native LA grids differ (not an injected compact file)")
     spacing = case.native_geometry.spacing
-    return GroundTruth(case.case_id, case.la_native > 0, case.scar > 0, spacing, Path("."))
+    return GroundTruth(case.case_id, case.la_native > 0, case.scar > 0, spacing, Path("."), exclude=unknown)
 
 
-def _row(case: CompactCase, la, scar_mask: np.ndarray) -> dict[str, float]:
+def _row(case: CompactCase, la, scar_mask: np.ndarray, unknown: np.ndarray | None = None) -> dict[str, float]:
     from atrialjsq.evaluate.evaluate_dir import evaluate_case
 
-    row = evaluate_case(_truth(case), la.array > 0, scar_mask)
+    row = evaluate_case(_truth(case, unknown), la.array > 0, scar_mask)
     row.pop("case")
     metrics = cast(dict[str, float], row)  # every entry but the case id (popped) is a metric, a float
     metrics["scar_pct_error"] = abs(float(metrics["scar_pct_auto"]) - float(metrics["scar_pct_manual"]))
@@ -223,6 +223,37 @@ def write_per_case(per_case: Mapping[str, Mapping[str, float]], path: Path) -> N
                 writer.writerow([case_id, *(f"{row[name]:.6g}" for name in names)])
 
 
+UNKNOWN_REACH_MM = 3.0  # as far out as the training's unknown rule looks (`train.scar_synthesis.UNSURE_REACH_MM`)
+
+
+def unknown_wall(original: np.ndarray, la: np.ndarray, scar: np.ndarray, spacing, iir: float = 1.32) -> np.ndarray:
+    """Where the injected truth is unknown: the first layer outside the LA within UNKNOWN_REACH_MM of wall that
+    was already brighter than `iir` × the blood pool *before* the injection (real enhancement that no label
+    marks), away from the injected scar (which overwrote it, so its truth is known). Left out of the scar
+    metrics as `exclude` (the surface voxels next to it), as the same wall is left out of the training loss.
+
+    `original` is the pre-injection image on the scar truth's grid, zero = its darkest voxel (the 8-bit codes)."""
+    import edt
+    from scipy import ndimage
+
+    from atrialjsq.quantify.baselines import blood_pool
+
+    la, scar = np.asarray(la) > 0, np.asarray(scar) > 0
+    image = np.asarray(original, dtype=np.float64)
+    image = image - image.min()
+    blood = float(image[blood_pool(la, spacing)].mean())
+    outside = edt.edt(np.ascontiguousarray(~la, dtype=np.uint8), anisotropy=tuple(float(s) for s in spacing))
+    wall = (outside > 0) & (outside <= UNKNOWN_REACH_MM)
+    enhanced = wall & (image > iir * blood)
+    if not enhanced.any():
+        return enhanced
+    # Carry the enhancement to the first layer (next to the surface voxels) along the wall, up to the reach.
+    near = edt.edt(np.ascontiguousarray(~enhanced, dtype=np.uint8), anisotropy=tuple(float(s) for s in spacing))
+    first_layer = wall & ndimage.binary_dilation(la, ndimage.generate_binary_structure(3, 1))
+    known = ndimage.binary_dilation(scar, ndimage.generate_binary_structure(3, 3))
+    return first_layer & (near <= UNKNOWN_REACH_MM) & ~known
+
+
 def score_scar_study(
     compact_path: str | Path,
     out: str | Path,
@@ -232,11 +263,15 @@ def score_scar_study(
     reference: str = REFERENCE_LABEL,
     progress: bool = True,
     learngc_folds: Sequence[Mapping[str, Sequence[str]]] | None = None,
+    original: str | Path | None = None,
+    unknown_iir: float = 1.32,
 ) -> dict[str, Any]:
     """Score every row on the cases the networks held out (all cases when no network is given) and write
     `scar_table.md/.csv/_stats.csv` and `<row>_per_case.csv` into `out`. `networks` maps a row label to its
     run's predictions files; `la_predictions` are the LA run used for "LA_pred+…" rows and for networks
-    without an LA head; `learngc_folds` (the runs' folds) adds LearnGC rows, its classifier trained per fold."""
+    without an LA head; `learngc_folds` (the runs' folds) adds LearnGC rows, its classifier trained per fold.
+    `original`: the compact file the scar was injected into; with it, the surface next to wall that was already
+    enhanced above `unknown_iir` is left out of every row's metrics (`unknown_wall`: its truth is unknown)."""
     from atrialjsq.evaluate.table_files import write_table
     from atrialjsq.evaluate.tables import MethodResults, build_table
 
@@ -253,6 +288,7 @@ def score_scar_study(
     if la_run is not None and not set(scored) <= set(la_run):
         raise InputError(None, "the LA predictions do not cover every scored case")
 
+    before = load_compact(original) if original is not None else None
     learngc = learngc_by_fold(compact, learngc_folds, scored, progress) if learngc_folds else None
     if learngc is not None and not set(scored) <= set(learngc):
         raise InputError(None, "the LearnGC folds do not hold out every scored case")
@@ -262,21 +298,24 @@ def score_scar_study(
         case = compact.case(case_id)
         manual = _truth_la(case)
         predicted = _predicted_la(case, la_run[case_id]["la"]) if la_run is not None else None
+        unsure = _unknown_for(case, before.case(case_id), unknown_iir) if before is not None else None
         for method in baselines:
             label = f"LA_M+{CLASSIC_LABELS[method]}"
-            rows.setdefault(label, {})[case_id] = _row(case, manual, _classic_scar(case, manual, method))
+            rows.setdefault(label, {})[case_id] = _row(case, manual, _classic_scar(case, manual, method), unsure)
             reports_la[label] = False
             if predicted is not None:
                 label = f"LA_pred+{CLASSIC_LABELS[method]}"
-                rows.setdefault(label, {})[case_id] = _row(case, predicted, _classic_scar(case, predicted, method))
+                rows.setdefault(label, {})[case_id] = _row(
+                    case, predicted, _classic_scar(case, predicted, method), unsure
+                )
                 reports_la[label] = True
         if learngc is not None:
             scar = _learngc_scar(case, manual, learngc[case_id])
-            rows.setdefault("LA_M+LearnGC", {})[case_id] = _row(case, manual, scar)
+            rows.setdefault("LA_M+LearnGC", {})[case_id] = _row(case, manual, scar, unsure)
             reports_la["LA_M+LearnGC"] = False
             if predicted is not None:
                 scar = _learngc_scar(case, predicted, learngc[case_id])
-                rows.setdefault("LA_pred+LearnGC", {})[case_id] = _row(case, predicted, scar)
+                rows.setdefault("LA_pred+LearnGC", {})[case_id] = _row(case, predicted, scar, unsure)
                 reports_la["LA_pred+LearnGC"] = True
         for label, run in runs.items():
             maps = run[case_id]
@@ -288,7 +327,7 @@ def score_scar_study(
                 la = predicted
             else:
                 raise InputError(None, f"row {label!r} has no LA head: give --la-predictions")
-            rows.setdefault(label, {})[case_id] = _row(case, la, _network_scar(case, la, maps))
+            rows.setdefault(label, {})[case_id] = _row(case, la, _network_scar(case, la, maps), unsure)
             reports_la[label] = True
 
     out = Path(out)
@@ -303,8 +342,20 @@ def score_scar_study(
         columns=SCAR_COLUMNS,
     )
     table.notes.append(f"{len(scored)} cases; scar injected with {compact.header.get('difficulty')} difficulty.")
+    if before is not None:
+        table.notes.append(f"Surface next to wall already above IIR {unknown_iir} before the injection left out.")
     paths = write_table(table, out / "scar_table", methods=methods)
     return {"cases": len(scored), "rows": list(rows), "tables": [str(p) for p in paths]}
+
+
+def _unknown_for(case: CompactCase, original: CompactCase, iir: float) -> np.ndarray:
+    """`unknown_wall` of an injected case from its original (the same window, before the injection)."""
+    truth = _truth(case)  # refuses a case without an injected scar label
+    codes = original.codes.astype(np.float32)
+    if codes.shape != truth.la.shape:
+        raise InputError(None, f"case {case.case_id}: the original's window differs from the injected case's grid")
+    assert truth.scar is not None  # _truth refused a case without one
+    return unknown_wall(codes, truth.la, truth.scar, truth.spacing, iir)
 
 
 def _truth_la(case: CompactCase):

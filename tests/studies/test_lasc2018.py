@@ -301,6 +301,79 @@ def test_learngc_rows_use_a_classifier_from_the_other_fold(scar_compact, tmp_pat
         score_scar_study(scar_compact, tmp_path / "t2", None, None, ("otsu",), progress=False, learngc_folds=twice)
 
 
+def _ball_with_enhanced_wall(iir: float = 1.5):
+    """A 12 mm ball (blood 100 over a background of 20, 1 mm voxels) whose wall on the -x side (x < -6 mm) already
+    reads `iir` x the blood pool above zero, and an injected scar on the +x side (x > 6 mm)."""
+    from shapes import sphere_mask
+
+    shape = (48, 48, 48)
+    la = sphere_mask(shape, radius_mm=12.0).astype(bool)
+    grids = np.meshgrid(*[np.arange(n) - (n - 1) / 2 for n in shape], indexing="ij")
+    radius = np.sqrt(sum(g**2 for g in grids))
+    wall = ~la & (radius <= 14.5)
+    image = np.where(la, 100.0, 20.0)
+    image[wall & (grids[0] < -6)] = 20.0 + iir * 80.0
+    return image, la, wall & (grids[0] > 6), grids[0]
+
+
+def test_unknown_wall_is_the_surface_side_of_real_enhancement_away_from_the_injected_scar():
+    from scipy import ndimage
+    from studies.lasc2018.scar import UNKNOWN_REACH_MM, unknown_wall
+
+    image, la, scar, x = _ball_with_enhanced_wall(1.5)
+    unknown = unknown_wall(image, la, scar, (1.0, 1.0, 1.0), iir=1.32)
+    assert unknown.any() and not (unknown & la).any()
+    first_layer = ndimage.binary_dilation(la, ndimage.generate_binary_structure(3, 1)) & ~la
+    assert not (unknown & ~first_layer).any()  # next to the surface voxels, so `exclude` drops those
+    # on the enhanced side, carried at most the reach along the wall, never next to the injected scar
+    assert x[unknown].max() <= -6 + UNKNOWN_REACH_MM and x[unknown].min() < -10
+    assert not (unknown & ndimage.binary_dilation(scar)).any()
+    # enhancement of the original under the injected scar is overwritten, so its truth (scar) is known
+    under_scar = unknown_wall(np.where(scar, 200.0, image), la, scar, (1.0, 1.0, 1.0))
+    assert not (under_scar & ndimage.binary_dilation(scar)).any()
+    # below the cut-off nothing is unknown
+    assert not unknown_wall(image, la, scar, (1.0, 1.0, 1.0), iir=1.6).any()
+
+
+def test_score_scar_leaves_out_the_surface_next_to_original_enhancement(scar_compact, tmp_path):
+    """With the original compact given, surface voxels next to wall that was already bright there leave every
+    row; without enhancement in the original nothing changes."""
+    from studies.lasc2018.scar import score_scar_study
+
+    compact = load_compact(scar_compact)
+    original = load_compact(scar_compact.parent / "la.npz")
+    bright_cases = []
+    for case in _cases(2, shape=(72, 72, 36), radius_mm=13.0):
+        la = case.labels["la"].array > 0
+        outside = ndimage_edt(~la, NATIVE)
+        wall = (outside > 0) & (outside <= 2.5)
+        x = np.arange(la.shape[0])[:, None, None] * NATIVE[0]
+        centre = (np.argwhere(la)[:, 0].mean()) * NATIVE[0]
+        array = case.image.array.copy()
+        array[wall & (x < centre - 4)] = -1.0 + 0.037 * 255  # the -x wall at the top code: IIR about 1.4
+        case.image = case.image.like(array)
+        bright_cases.append(case)
+    bright = build_compact(bright_cases, tmp_path / "bright.npz", z_margin_mm=6.0)
+    assert load_compact(bright).case(compact.case_ids[0]).codes.shape == original.case(compact.case_ids[0]).codes.shape
+
+    def surface_sizes(out, original_file):
+        score_scar_study(scar_compact, out, None, None, ("otsu",), progress=False, original=original_file)
+        rows = list(csv.DictReader((out / "LA_M_Otsu_per_case.csv").open()))
+        return [float(row["n_surface"]) for row in rows]
+
+    everything = surface_sizes(tmp_path / "all", None)
+    assert surface_sizes(tmp_path / "plain", scar_compact.parent / "la.npz") == everything
+    known = surface_sizes(tmp_path / "known", bright)
+    assert all(0.5 * a < b < a for a, b in zip(everything, known, strict=True))
+    assert "before the injection left out" in (tmp_path / "known" / "scar_table.md").read_text()
+
+
+def ndimage_edt(mask: np.ndarray, spacing) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.distance_transform_edt(mask, sampling=spacing)
+
+
 @pytest.mark.realdata
 def test_score_model_predicts_real_cases_through_the_predictor_on_the_native_grid(lasc_dir, tmp_path):
     from studies.lasc2018.model_scoring import score_model
