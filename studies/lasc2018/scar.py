@@ -113,7 +113,8 @@ def _truth(case: CompactCase, unknown: np.ndarray | None = None):
 def _row(case: CompactCase, la, scar_mask: np.ndarray, unknown: np.ndarray | None = None) -> dict[str, float]:
     from atrialjsq.evaluate.evaluate_dir import evaluate_case
 
-    row = evaluate_case(_truth(case, unknown), la.array > 0, scar_mask)
+    # every automatic scar here is painted into the wall band (`scar_in_band`): the network's and the baselines'
+    row = evaluate_case(_truth(case, unknown), la.array > 0, scar_mask, scar_form="band")
     row.pop("case")
     metrics = cast(dict[str, float], row)  # every entry but the case id (popped) is a metric, a float
     metrics["scar_pct_error"] = abs(float(metrics["scar_pct_auto"]) - float(metrics["scar_pct_manual"]))
@@ -230,7 +231,8 @@ def unknown_wall(original: np.ndarray, la: np.ndarray, scar: np.ndarray, spacing
     """Where the injected truth is unknown: the first layer outside the LA within UNKNOWN_REACH_MM of wall that
     was already brighter than `iir` × the blood pool *before* the injection (real enhancement that no label
     marks), away from the injected scar (which overwrote it, so its truth is known). Left out of the scar
-    metrics as `exclude` (the surface voxels next to it), as the same wall is left out of the training loss.
+    metrics as `exclude` (the surface voxels next to it), like the wall the training loss leaves out (which looks
+    0-3 mm out along each band voxel's normal; this carries the enhancement up to 3 mm in any direction).
 
     `original` is the pre-injection image on the scar truth's grid, zero = its darkest voxel (the 8-bit codes)."""
     import edt
@@ -244,7 +246,8 @@ def unknown_wall(original: np.ndarray, la: np.ndarray, scar: np.ndarray, spacing
     blood = float(image[blood_pool(la, spacing)].mean())
     outside = edt.edt(np.ascontiguousarray(~la, dtype=np.uint8), anisotropy=tuple(float(s) for s in spacing))
     wall = (outside > 0) & (outside <= UNKNOWN_REACH_MM)
-    enhanced = wall & (image > iir * blood)
+    # Enhancement under the injected scar was overwritten by it: there the truth (scar) is known.
+    enhanced = wall & (image > iir * blood) & ~scar
     if not enhanced.any():
         return enhanced
     # Carry the enhancement to the first layer (next to the surface voxels) along the wall, up to the reach.
@@ -289,6 +292,9 @@ def score_scar_study(
         raise InputError(None, "the LA predictions do not cover every scored case")
 
     before = load_compact(original) if original is not None else None
+    if before is not None and not set(scored) <= set(before.case_ids):
+        missing = sorted(set(scored) - set(before.case_ids))
+        raise InputError(original, f"has no case {missing[0]} (the original of an injected case)")
     learngc = learngc_by_fold(compact, learngc_folds, scored, progress) if learngc_folds else None
     if learngc is not None and not set(scored) <= set(learngc):
         raise InputError(None, "the LearnGC folds do not hold out every scored case")

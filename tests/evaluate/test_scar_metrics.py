@@ -235,3 +235,20 @@ def test_nearest_in_band_sample_by_hand(in_band, scar, expected):
     offsets = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
     row = _nearest_in_band(np.array([scar], dtype=bool), np.array([in_band], dtype=bool), offsets)
     assert row.tolist() == [expected]
+
+
+def test_a_wall_label_inside_a_larger_predicted_la_is_still_read_as_a_wall_label():
+    # A predicted LA 1.5 mm larger than the manual one swallows the manual wall, and with it most of a perfect
+    # wall label: only the part inside the *manual* LA tells a painted band, so the label keeps its any-hit
+    # reading (read as a band it would score 0.38).
+    la, scar, spacing = _cap_case()
+    la_pred = sphere_mask(la.shape, radius_mm=16.5, spacing=spacing).astype(bool)
+    assert painted_band_form(scar, la_pred) and not painted_band_form(scar, la & la_pred)
+    assert scar_metrics(la, scar, scar, spacing, la_pred=la_pred)["Dice_s"] == 1.0
+
+
+def test_a_band_read_without_any_predicted_la_is_no_scar_not_an_error():
+    la, scar, spacing = _cap_case()
+    nothing = np.zeros_like(la)
+    row = scar_metrics(la, scar, _painted(la, scar, spacing), spacing, la_pred=nothing, scar_form="band")
+    assert row["scar_pct_auto"] == 0.0 and row["Dice_s"] == 0.0 and row["auto_coverage"] == 0.0

@@ -15,7 +15,8 @@ the label of its nearest surface voxel, −2..+3 mm around the LA) is not a wall
 scar by about a voxel all round (a perfect prediction scored Dice_s 0.76–0.90 and 1.2–1.6× the true area on
 LASC 2018 walls at 1.5 mm). Such a prediction is read where it was painted instead: each manual surface voxel
 takes the automatic label at the sample along its normal nearest to it that lies in the painted band, which is
-the label of the nearest automatic surface voxel (`scar_form`, detected per case by `painted_band_form`).
+the label of the nearest automatic surface voxel (`scar_form`, detected per case by `painted_band_form`; the
+study and experiment scorers, whose automatic scars are all painted, say "band").
 """
 
 from __future__ import annotations
@@ -132,10 +133,12 @@ def surface_labels(
         raise ValueError(f"scar_form must be one of {SCAR_FORMS}, got {scar_form!r}")
     owner = la_gt if la_pred is None else la_pred
     if scar_form == "auto":
-        scar_form = "band" if painted_band_form(scar_pred, owner) else "wall"
+        scar_form = "band" if painted_band_form(scar_pred, la_gt & owner) else "wall"
     if scar_form == "band":
-        in_band = along(wall_band(owner[box], spacing, PAINTED_BAND) > 0, cropped=True)
-        auto = _nearest_in_band(along(scar_pred), in_band, offsets_mm(reach_mm, step_mm))
+        owner_crop = owner[box]
+        # No automatic LA near the manual surface: no band to read, so no automatic scar (nor coverage) there.
+        band = wall_band(owner_crop, spacing, PAINTED_BAND) > 0 if owner_crop.any() else owner_crop
+        auto = _nearest_in_band(along(scar_pred), along(band, cropped=True), offsets_mm(reach_mm, step_mm))
     else:
         auto = np.any(along(scar_pred), axis=1)
     if la_pred is None:
@@ -149,8 +152,10 @@ def surface_labels(
 
 
 def painted_band_form(scar: np.ndarray, la: np.ndarray) -> bool:
-    """Whether a scar mask is painted into the wall band around `la` (more than `PAINTED_INSIDE_SHARE` of it
-    inside the LA) rather than a wall label (outside the LA, as manual scar is drawn)."""
+    """Whether a scar mask is painted into the wall band around an LA (more than `PAINTED_INSIDE_SHARE` of it
+    inside `la`) rather than a wall label (outside the LA, as manual scar is drawn). `surface_labels` passes the
+    part of the predicted LA that is also manual LA: a predicted LA larger than the manual one holds a wall label
+    drawn outside the manual LA, and must not make it look painted."""
     scar, la = _as_bool(scar), _as_bool(la)
     total = int(np.count_nonzero(scar))
     return total > 0 and bool(np.count_nonzero(scar & la) > PAINTED_INSIDE_SHARE * total)
