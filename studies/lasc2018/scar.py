@@ -241,17 +241,18 @@ def unknown_wall(original: np.ndarray, la: np.ndarray, scar: np.ndarray, spacing
     from atrialjsq.quantify.baselines import blood_pool
 
     la, scar = np.asarray(la) > 0, np.asarray(scar) > 0
+    anisotropy = tuple(float(s) for s in spacing)
     image = np.asarray(original, dtype=np.float64)
     image = image - image.min()
     blood = float(image[blood_pool(la, spacing)].mean())
-    outside = edt.edt(np.ascontiguousarray(~la, dtype=np.uint8), anisotropy=tuple(float(s) for s in spacing))
+    outside = edt.edt(np.ascontiguousarray(~la, dtype=np.uint8), anisotropy=anisotropy)
     wall = (outside > 0) & (outside <= UNKNOWN_REACH_MM)
     # Enhancement under the injected scar was overwritten by it: there the truth (scar) is known.
     enhanced = wall & (image > iir * blood) & ~scar
     if not enhanced.any():
         return enhanced
     # Carry the enhancement to the first layer (next to the surface voxels) along the wall, up to the reach.
-    near = edt.edt(np.ascontiguousarray(~enhanced, dtype=np.uint8), anisotropy=tuple(float(s) for s in spacing))
+    near = edt.edt(np.ascontiguousarray(~enhanced, dtype=np.uint8), anisotropy=anisotropy)
     first_layer = wall & ndimage.binary_dilation(la, ndimage.generate_binary_structure(3, 1))
     known = ndimage.binary_dilation(scar, ndimage.generate_binary_structure(3, 3))
     return first_layer & (near <= UNKNOWN_REACH_MM) & ~known
@@ -291,6 +292,8 @@ def score_scar_study(
     if la_run is not None and not set(scored) <= set(la_run):
         raise InputError(None, "the LA predictions do not cover every scored case")
 
+    if original is not None and not unknown_iir > 0:
+        raise InputError(None, f"--unknown-iir must be a positive intensity ratio, got {unknown_iir}")
     before = load_compact(original) if original is not None else None
     if before is not None and not set(scored) <= set(before.case_ids):
         missing = sorted(set(scored) - set(before.case_ids))

@@ -244,3 +244,9 @@ def test_cli_reads_a_painted_scar_where_it_was_painted_unless_told_otherwise(tmp
         with open(out / "per_case.csv") as handle:
             dice[form] = float(next(csv.DictReader(handle))["Dice_s"])
     assert dice["auto"] == 1.0 and dice["wall"] < 0.97
+
+
+def test_an_unknown_scar_form_is_refused_before_any_case_is_read(dataset):
+    gt, pred = dataset
+    with pytest.raises(ValueError, match="scar_form must be one of"):
+        evaluate_dirs(pred, gt, progress=False, scar_form="thin")

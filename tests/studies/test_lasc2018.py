@@ -367,6 +367,11 @@ def test_score_scar_leaves_out_the_surface_next_to_original_enhancement(scar_com
     known = surface_sizes(tmp_path / "known", bright)
     assert all(0.5 * a < b < a for a, b in zip(everything, known, strict=True))
     assert "before the injection left out" in (tmp_path / "known" / "scar_table.md").read_text()
+    with pytest.raises(InputError, match="unknown-iir must be a positive"):
+        score_scar_study(
+            scar_compact, tmp_path / "never", None, None, ("otsu",), progress=False, original=bright, unknown_iir=0
+        )
+    assert not (tmp_path / "never").exists()
 
 
 def ndimage_edt(mask: np.ndarray, spacing) -> np.ndarray:

@@ -39,12 +39,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--scar-form",
-        choices=("auto", "wall", "band"),
+        choices=("auto", "wall", "band"),  # evaluate.scar_metrics.SCAR_FORMS (not imported: the CLI loads lazily)
         default="auto",
         help="how scar_predict is projected onto the manual surface: 'wall' as a label drawn in the wall (any hit "
         "within ±10 mm along the normal, as the manual scar), 'band' as painted by `predict` into the band "
         "around LA_predict (read at the nearest in-band point); default 'auto' picks per case (a band reaches "
-        "into its LA)",
+        "2 mm into the LA, a wall label lies outside it)",
     )
     parser.add_argument(
         "--allow-missing",

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from atrialjsq.data.layouts import GEOMETRY_TOLERANCE, CaseRef, index_dataset, label_values, load_case
 from atrialjsq.errors import InputError
 from atrialjsq.evaluate.la_metrics import la_metrics
-from atrialjsq.evaluate.scar_metrics import SCAR_METRIC_NAMES, scar_metrics
+from atrialjsq.evaluate.scar_metrics import SCAR_FORMS, SCAR_METRIC_NAMES, scar_metrics
 from atrialjsq.evaluate.statistics import NO_VALUE, summary_stats
 from atrialjsq.io import Geometry, atomic_path, read_volume
 from atrialjsq.io.atomic import write_json
@@ -163,6 +163,8 @@ def evaluate_dirs(
 
     A case whose files are bad is not scored; it is listed in `Evaluation.failed` with the error.
     """
+    if scar_form not in SCAR_FORMS:
+        raise ValueError(f"scar_form must be one of {SCAR_FORMS}, got {scar_form!r}")
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
     if not pred_dir.is_dir():
         raise InputError(

@@ -16,7 +16,7 @@ scar by about a voxel all round (a perfect prediction scored Dice_s 0.76–0.90 
 LASC 2018 walls at 1.5 mm). Such a prediction is read where it was painted instead: each manual surface voxel
 takes the automatic label at the sample along its normal nearest to it that lies in the painted band, which is
 the label of the nearest automatic surface voxel (`scar_form`, detected per case by `painted_band_form`; the
-study and experiment scorers, whose automatic scars are all painted, say "band").
+LASC 2018 scar study, whose automatic scars are all painted, says "band").
 """
 
 from __future__ import annotations
