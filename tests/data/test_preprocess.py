@@ -9,7 +9,9 @@ from data_fixtures import ORIGIN, SPACING, sphere_case_arrays
 from atrialjsq.data.case import Case
 from atrialjsq.data.preprocess import (
     CropInfo,
+    content_box,
     crop_or_pad,
+    cropped_volume,
     preprocess_case,
     resample,
     resampled_geometry,
@@ -208,3 +210,49 @@ def test_preprocess_case_leaves_the_mitral_opening_out_of_the_band_when_an_lv_la
     without = preprocess_case(_sphere_case(), **kwargs).arrays
     assert (with_lv["band"] > 0).sum() < (without["band"] > 0).sum()
     assert not ((with_lv["band"] > 0) & (with_lv["lv"] > 0)).any()
+
+
+def test_content_box_is_the_box_above_the_minimum_and_none_when_nothing_pads() -> None:
+    array = np.zeros((12, 10, 8), np.float32)
+    array[3:9, 2:7, 1:8] = np.random.default_rng(0).uniform(1, 2, (6, 5, 7))
+    assert content_box(array) == (slice(3, 9), slice(2, 7), slice(1, 8))
+    array[3, 2, 1] = 0.0  # a dark voxel inside the content does not shrink the box (the box is of all above)
+    assert content_box(array) == (slice(3, 9), slice(2, 7), slice(1, 8))
+    noisy = np.random.default_rng(1).uniform(0, 1, (6, 5, 4)).astype(np.float32)
+    assert content_box(noisy) is None  # minimum voxels scattered: nothing to cut
+    assert content_box(np.zeros((4, 4, 4))) is None  # constant: nothing above the minimum
+
+
+def test_a_cropped_volume_keeps_every_voxel_at_its_physical_place() -> None:
+    geometry = Geometry((12, 10, 8), (1.5, 0.8, 2.0), (4.0, -3.0, 7.0), (0.0, -1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0))
+    array = np.arange(np.prod(geometry.shape), dtype=np.float32).reshape(geometry.shape)
+    box = (slice(3, 9), slice(2, 7), slice(1, 8))
+    cropped = cropped_volume(Volume(array, geometry), box)
+    assert cropped.geometry.shape == (6, 5, 7)
+    for index in ((0, 0, 0), (5, 4, 6), (2, 3, 1)):
+        inside = np.asarray(index, dtype=float)
+        outer = inside + [s.start for s in box]
+        np.testing.assert_allclose(
+            cropped.geometry.index_to_physical(inside), geometry.index_to_physical(outer), atol=1e-9
+        )
+        assert cropped.array[index] == array[tuple(int(i) for i in outer)]
+
+
+def test_constant_padding_around_a_case_changes_no_training_array() -> None:
+    # A scan zero-filled around its field of view is the same scan: without the content box, the padding would
+    # enter the z-score (and Otsu's body threshold) and change every cached intensity.
+    case = _sphere_case()
+    pad = ((7, 3), (0, 5), (2, 2))
+    image = np.pad(case.image.array, pad, constant_values=float(case.image.array.min()))
+    geometry = case.image.geometry
+    origin = tuple(geometry.index_to_physical(-np.array([p[0] for p in pad], dtype=float)))
+    padded_geometry = Geometry(image.shape, geometry.spacing, origin, geometry.direction)
+    labels = {name: Volume(np.pad(v.array, pad), padded_geometry) for name, v in case.labels.items()}
+    padded = Case("ball", Volume(image, padded_geometry), labels, case.meta)
+    for region in ("volume", "body"):
+        settings = dict(spacing=(1, 1, 1), roi=(24, 24, 16), margin=(4, 4, 2), zscore_region=region)
+        plain = preprocess_case(case, **settings)
+        again = preprocess_case(padded, **settings)
+        assert again.geometry == plain.geometry
+        for name, array in plain.arrays.items():
+            np.testing.assert_allclose(again.arrays[name], array, atol=1e-5, err_msg=f"{region}: {name}")

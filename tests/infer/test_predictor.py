@@ -245,6 +245,8 @@ def test_without_a_localiser_the_whole_volume_is_tiled_and_an_off_centre_la_is_f
     geometry = Geometry((70, 70, 28), (2.0, 2.0, 5.0))
     centre = geometry.index_to_physical(np.array([14.0, 55.0, 7.0]))
     image = ball_image(geometry, centre, 14.0)
+    # (a little noise: a noiseless background would be constant padding, cut off before any tiling)
+    image = image.like(image.array + np.random.default_rng(0).uniform(0, 0.05, geometry.shape).astype(np.float32))
     for crop in ("whole", "roi"):  # tiled; or self-localised by a whole pass, then ROI windows at the LA
         fine = StandInNet((2.0, 2.0, 2.0), (16, 16, 16))
         predictor = Predictor(fine, None, crop=None if crop == "whole" else crop)
@@ -267,11 +269,14 @@ def test_constant_padding_is_never_la():
 
     geometry = Geometry((60, 60, 24), (2.0, 2.0, 5.0))
     image = ball_image(geometry, geometry.index_to_physical(np.array([24.0, 30.0, 12.0])), 22.0)
+    # A zero-filled corner (as a round field of view leaves), which the content box cannot cut off.
     # (the padding's first column, next to non-padding voxels, is not flat: the stand-in calls that sheet LA, so
     # the ball is made larger than the sheet for the largest component to be the ball)
-    array = np.where(np.indices(geometry.shape)[0] >= 45, -1.0, image.array).astype(np.float32)
+    x, y, _ = np.indices(geometry.shape)
+    corner = (x >= 45) & (y >= 30)
+    array = np.where(corner, -1.0, image.array).astype(np.float32)
     prediction = Predictor(PaddingLover((2.0, 2.0, 2.0), (16, 16, 16)), None).predict_volume(Volume(array, geometry))
-    assert not prediction.la.array[46:].any()
+    assert not prediction.la.array[46:, 31:].any()
     assert dice(prediction.la.array, image.array > 0.5) > 0.9
 
 
@@ -294,6 +299,29 @@ def test_adding_a_constant_to_the_intensities_changes_nothing(tmp_path):
     shifted = predictor.predict_volume(Volume(array + 1000.0, geometry))
     np.testing.assert_allclose(shifted.la_prob.array, base.la_prob.array, atol=2e-4)
     np.testing.assert_allclose(shifted.p_scar.array, base.p_scar.array, atol=2e-4)
+
+
+def test_constant_padding_around_the_scan_changes_no_probability(tmp_path):
+    # Zero-filling around the field of view (a converter's, or a user's padding) must not move the z-score nor
+    # give the network flat windows: the prediction inside is the unpadded one, and nothing lies outside.
+    rng = np.random.default_rng(1)
+    geometry = Geometry((41, 37, 19), (1.3, 1.3, 2.6), (5.0, -7.0, 11.0), ROTATED)
+    array = ball_image(geometry, geometry.index_to_physical(np.array([20.0, 18, 9])), 12.0).array * 120 + 40
+    array = (array + rng.normal(0, 10, array.shape)).clip(1, None).astype(np.float32)
+    pad = ((9, 4), (0, 6), (3, 0))
+    padded = np.pad(array, pad, constant_values=0.0)
+    origin = tuple(geometry.index_to_physical(-np.array([p[0] for p in pad], dtype=float)))
+    big = Geometry(padded.shape, geometry.spacing, origin, geometry.direction)
+    predictor = Predictor.from_checkpoint(str(_tiny_bundle_without_localiser(tmp_path)), "cpu", precision="fp32")
+    base = predictor.predict_volume(Volume(array, geometry))
+    wide = predictor.predict_volume(Volume(padded, big))
+    inner = tuple(slice(p[0], p[0] + n) for p, n in zip(pad, array.shape, strict=True))
+    for name in ("la_prob", "p_normal", "p_scar"):
+        maps = getattr(wide, name).array
+        np.testing.assert_allclose(maps[inner], getattr(base, name).array, atol=1e-4, err_msg=name)
+        outside = np.ones(maps.shape, bool)
+        outside[inner] = False
+        assert not maps[outside].any(), name
 
 
 def test_the_same_scan_as_nifti_and_as_a_dicom_series_gives_the_same_prediction(tmp_path):

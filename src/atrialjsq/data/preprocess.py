@@ -1,6 +1,7 @@
 """Preprocessing onto the model grid and the exact way back (paper §4.1: 1 mm, z-score, 208×208×80 ROI).
 
-Steps: turn the axes to the networks' orientation (lossless, `io.orientation`), resample to a target spacing
+Steps: turn the axes to the networks' orientation (lossless, `io.orientation`), cut off constant padding
+around the image (`content_box`), resample to a target spacing
 (linear for images; masks through their signed distance, so thin or anisotropic shapes are not staircased),
 z-score normalisation, then crop/pad a fixed window around a centre.
 Every step is a function of arrays and `Geometry`, so round trips can be tested without files, and a
@@ -130,6 +131,49 @@ def resample(volume: Volume, spacing=PAPER_SPACING, is_label: bool = False) -> V
         return Volume((array != 0).astype(np.uint8) if is_label else array, target)
     fill = 0.0 if is_label else float(np.min(volume.array))
     return resample_to_geometry(volume, target, is_label, fill=fill)
+
+
+# ---------------------------------------------------------------------------------------------- content box
+
+
+def content_box(array: np.ndarray) -> tuple[slice, slice, slice] | None:
+    """Index box of the voxels above the array's minimum, or None when it is the whole array (or empty).
+
+    Scanners and converters often zero-fill around the acquired field of view, and users pad scans; those
+    constant borders carry nothing, yet they would pull the z-score's statistics (Otsu's body threshold moved by
+    up to one SD on LASC scans padded to twice their width) and give the network acres of a flat input it never
+    saw. Cutting them off first, as nnU-Net crops to the non-zero region, makes the prediction independent of
+    such padding. Zero-filled corners of a round field of view stay inside the box (see `infer.flat_regions`).
+    """
+    above = np.asarray(array) > np.min(array)
+    if not above.any():
+        return None
+    box = []
+    for axis in range(3):
+        present = np.flatnonzero(above.any(axis=tuple(a for a in range(3) if a != axis)))
+        box.append(slice(int(present[0]), int(present[-1]) + 1))
+    if all(s.start == 0 and s.stop == n for s, n in zip(box, above.shape, strict=True)):
+        return None
+    return triple(box)
+
+
+def cropped_volume(volume: Volume, box: tuple[slice, slice, slice] | None) -> Volume:
+    """`volume` cut to an index box, every voxel kept at its physical place (the origin moves); None = as is."""
+    if box is None:
+        return volume
+    geometry = volume.geometry
+    array = np.ascontiguousarray(volume.array[box])
+    origin = tuple(geometry.index_to_physical(np.array([s.start for s in box], dtype=np.float64)))
+    return Volume(array, Geometry(array.shape, geometry.spacing, origin, geometry.direction))
+
+
+def cropped_to_content(case: Case) -> Case:
+    """The case with its image and labels cut to the image's `content_box` (constant padding dropped)."""
+    box = content_box(case.image.array)
+    if box is None:
+        return case
+    labels = {name: cropped_volume(volume, box) for name, volume in case.labels.items()}
+    return Case(case.case_id, cropped_volume(case.image, box), labels, case.meta)
 
 
 # ---------------------------------------------------------------------------------------------- intensity
@@ -282,8 +326,9 @@ def preprocess_case(
     zscore_region: str = "volume",
     with_targets: bool = True,
 ) -> PreprocessedCase:
-    """Turn to the networks' orientation → resample → z-score → crop/pad a window of `roi + 2*margin` voxels →
-    training targets. A sheared grid (non-orthonormal direction cosines) is an InputError.
+    """Turn to the networks' orientation → cut off constant padding (`content_box`) → resample → z-score →
+    crop/pad a window of `roi + 2*margin` voxels → training targets. A sheared grid (non-orthonormal direction
+    cosines) is an InputError.
 
     `center`: "la" (the LA bounding-box centre), "image" (the volume centre, as in the paper) or a physical
     point (x, y, z) in mm. The image is padded with its minimum (background), masks with 0.
@@ -293,7 +338,8 @@ def preprocess_case(
     sheared = direction_problem(case.image.geometry)
     if sheared is not None:
         raise InputError(case.meta.get("source", case.case_id), sheared)
-    turned = reoriented_case(case)  # every cached array has its axes where a network expects them
+    # every cached array has its axes where a network expects them; constant padding is cut off first
+    turned = cropped_to_content(reoriented_case(case))
     image = resample(turned.image, spacing, is_label=False)
     labels = {name: resample(volume, spacing, is_label=True) for name, volume in turned.labels.items()}
     if "la" in case.labels and case.labels["la"].array.any() and not labels["la"].array.any():

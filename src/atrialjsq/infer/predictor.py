@@ -1,9 +1,10 @@
 """Predict LA and scar probabilities for one image on its own grid, from a model bundle and nothing else.
 
-image → axes turned to the networks' orientation (lossless, `io.orientation`) → coarse localiser (whole
-volume, coarse spacing) → LA box → fine spacing + z-score (the training preprocessing functions) → window
-around the LA → fine network (sliding window when the box exceeds the ROI; optional mirroring TTA) →
-probabilities resampled linearly back onto the input grid → LA = largest component of p_LA > 0.5.
+image → constant padding around it cut off (`data.preprocess.content_box`, as in training) → axes turned to
+the networks' orientation (lossless, `io.orientation`) → coarse localiser (whole volume, coarse spacing) → LA
+box → fine spacing + z-score (the training preprocessing functions) → window around the LA → fine network
+(sliding window when the box exceeds the ROI; optional mirroring TTA) → probabilities resampled linearly back
+onto the input grid → LA = largest component of p_LA > 0.5.
 
 Crop modes: "roi" (default) feeds windows of the training ROI size, as the fine model was trained;
 "tight" feeds the LA box plus a margin only (faster, but instance-norm statistics then come from a smaller
@@ -12,8 +13,8 @@ A model without a localiser (e.g. the real-data bundle, trained on LA-centred cr
 the LA is: by default ("whole") it tiles the whole volume; with "roi" its own whole-volume pass is the coarse
 pass (largest LA component → LA box) and a second pass predicts training-like ROI windows around that box.
 On the 16 held-out LASC 2018 crops "whole" measured better (Dice 89.6 vs 87.8 %); on a crop padded into a
-field of view twice as wide, "roi" (README, Shipped models). Constant regions (padding, zero-filled space)
-are never LA (`flat_regions`).
+field of view twice as wide, "roi" (README, Shipped models), until constant padding was cut off first.
+Constant regions left inside the box (zero-filled corners) are never LA (`flat_regions`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from atrialjsq.data.preprocess import (
     CropInfo,
     apply_crop,
     body_mask,
+    content_box,
     crop_window,
+    cropped_volume,
     resample,
     to_original_grid,
     zscore,
@@ -269,6 +272,9 @@ class Predictor:
             timings[name] = round(now - clock, 4)
             clock = now
 
+        # constant padding around the scan is cut off (as in training) and comes back as background
+        content = content_box(image.array)
+        image = cropped_volume(image, content)
         image = reoriented(image, self.fine.orientation)
         use_localizer = self.crop != "whole"
         localization = (
@@ -289,6 +295,11 @@ class Predictor:
         lap("network")
 
         on_input = {name: to_input_grid(value, region, target) for name, value in maps.items()}
+        if content is not None:  # (interpolation reaches half a voxel past the content's edge)
+            padding = np.ones(target.shape, dtype=bool)
+            padding[content] = False
+            for value in on_input.values():
+                value[padding] = 0.0
         lap("to_input_grid")
 
         la, dropped_ml = None, 0.0

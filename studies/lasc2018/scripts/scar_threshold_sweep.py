@@ -1,12 +1,17 @@
-"""Would another decision threshold on the network's scar probability help? Dice_s of fold runs at several.
+"""Would another decision threshold on the network's scar probability help, or a graph cut on the surface?
+Dice_s of fold runs at several thresholds and Potts smoothness weights.
 
     python studies/lasc2018/scripts/scar_threshold_sweep.py OUT.csv PREDICTIONS.npz... [--compact FILE]
+        [--smoothness 0 0.5 1 ...]
 
 `predict` calls a surface element scar where Σp_scar / (Σp_scar + Σp_normal) along its normal is above 0.5
 (`quantify.surface_scar.compare_probabilities`). This scores each held-out case of the given predictions files
 (one per fold, from `python -m studies.lasc2018 cv`) on its injected scar at other thresholds, on the network's own
 LA, exactly as `score-scar` scores the 0.5 rule, and prints the mean Dice_s per fold and threshold, and the
-leave-one-fold-out choice (each fold scored at the threshold that was best on the other folds).
+leave-one-fold-out choice (each fold scored at the setting that was best on the other folds).
+With `--smoothness λ...` each threshold t is also tried with a graph cut on the surface voxels' 26-neighbour
+graph (`quantify.learngc.graph_cut`, the probability shifted so that t maps to 0.5): spatially coherent scar,
+as LearnGC regularises its classifier.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from studies.lasc2018 import scar as study
 from studies.lasc2018.compact import load_compact
 
 from atrialjsq.io.atomic import atomic_path
+from atrialjsq.quantify.learngc import graph_cut, voxel_edges
 from atrialjsq.quantify.surface_scar import compare_probabilities, scar_in_band, surface_sampler
 
 THRESHOLDS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
@@ -32,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("predictions", type=Path, nargs="+")
     parser.add_argument("--compact", type=Path, default=Path("devdata/lasc_150_scar.npz"))
+    parser.add_argument("--smoothness", type=float, nargs="+", default=[0.0])
     args = parser.parse_args(argv)
     missing = [path for path in (*args.predictions, args.compact) if not path.is_file()]
     if missing:
@@ -51,35 +58,48 @@ def main(argv: list[str] | None = None) -> int:
             probability = compare_probabilities({name: sampler.profiles(v, order=1)[0] for name, v in volumes.items()})[
                 0
             ]
+            edges = voxel_edges(sampler.points)
+            logit = np.log(np.clip(probability, 1e-6, 1 - 1e-6) / np.clip(1 - probability, 1e-6, 1))
             for threshold in THRESHOLDS:
-                metrics = study._row(case, la, scar_in_band(sampler, probability > threshold) > 0)
-                rows.append(
-                    {
-                        "fold": fold,
-                        "case": case_id,
-                        "threshold": threshold,
-                        **{k: round(float(metrics[k]), 5) for k in ("Dice_s", "Accuracy", "scar_pct_error")},
-                    }
-                )
+                for smoothness in args.smoothness:
+                    if smoothness > 0:
+                        shifted = 1 / (1 + np.exp(-(logit - np.log(threshold / (1 - threshold)))))
+                        label = graph_cut(shifted, edges, smoothness)
+                    else:
+                        label = probability > threshold
+                    metrics = study._row(case, la, scar_in_band(sampler, label) > 0)
+                    rows.append(
+                        {
+                            "fold": fold,
+                            "case": case_id,
+                            "threshold": threshold,
+                            "smoothness": smoothness,
+                            **{k: round(float(metrics[k]), 5) for k in ("Dice_s", "Accuracy", "scar_pct_error")},
+                        }
+                    )
     with atomic_path(args.out) as tmp, tmp.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    means: dict[tuple[int, float], list[float]] = defaultdict(list)
+    settings = [(t, lam) for t in THRESHOLDS for lam in args.smoothness]
+    means: dict[tuple[int, tuple[float, float]], list[float]] = defaultdict(list)
     for row in rows:
-        means[(row["fold"], row["threshold"])].append(row["Dice_s"])
+        means[(row["fold"], (row["threshold"], row["smoothness"]))].append(row["Dice_s"])
     folds = sorted({row["fold"] for row in rows})
-    print("fold " + " ".join(f"{t:>6}" for t in THRESHOLDS))
-    for fold in folds:
-        print(f"{fold:>4} " + " ".join(f"{np.mean(means[(fold, t)]):6.3f}" for t in THRESHOLDS))
+    print("threshold smoothness " + " ".join(f"fold{fold}" for fold in folds) + "  pooled")
+    for setting in settings:
+        per_fold = [np.mean(means[(fold, setting)]) for fold in folds]
+        pooled = np.mean([d for fold in folds for d in means[(fold, setting)]])
+        print(f"{setting[0]:9} {setting[1]:10} " + " ".join(f"{m:5.3f}" for m in per_fold) + f"  {pooled:.3f}")
     chosen = []
     for fold in folds:
         others = {
-            t: np.mean([d for (f, tt), v in means.items() if f != fold and tt == t for d in v]) for t in THRESHOLDS
+            setting: np.mean([d for (f, st), v in means.items() if f != fold and st == setting for d in v])
+            for setting in settings
         }
         best = max(others, key=others.__getitem__)
         chosen += means[(fold, best)]
-        print(f"fold {fold}: threshold {best} (best on the other folds)")
+        print(f"fold {fold}: threshold {best[0]}, smoothness {best[1]} (best on the other folds)")
     print(f"leave-one-fold-out Dice_s {np.mean(chosen):.3f}")
     return 0
 
