@@ -79,3 +79,23 @@ def test_out_of_domain_warnings_phantom_model_unknown_model_and_coarse_voxels(tm
     # A bundle's meta is editable JSON: a malformed limit is said, not a crash of the whole batch.
     [malformed] = out_of_domain_warnings({**real, "max_input_spacing_mm": [1.5, 2.0]}, "m", plain, (1, 1, 1))
     assert "malformed max_input_spacing_mm" in malformed
+
+
+def test_a_field_of_view_far_wider_than_the_training_scans_is_out_of_domain(tmp_path):
+    plain = _case(tmp_path / "r", None)
+    real = {"domain": "real LGE MRI", "trained_on": "LASC 2018", "max_field_of_view_mm": [100, 110, 152.5]}
+    spacing = (0.625, 0.625, 1.25)
+    assert out_of_domain_warnings(real, "m", plain, spacing, (152.5, 100, 110)) == []  # its own crops
+    assert out_of_domain_warnings(real, "m", plain, spacing, (190, 125, 137)) == []  # within 1.25x on every axis
+    [wide] = out_of_domain_warnings(real, "m", plain, spacing, (360, 360, 110))  # a whole-chest field of view
+    assert wide.startswith("a field of view of 360 x 360 x 110 mm is far wider than model m's training scans")
+    assert "(at most 100 x 110 x 152 mm)" in wide and wide.endswith("crop the scan around the heart first")
+    # compared sorted: a scan with its long axis elsewhere is the same field of view
+    assert out_of_domain_warnings(real, "m", plain, spacing, (110, 152.5, 100)) == []
+    # only the sorted widest axis too wide: still out
+    assert len(out_of_domain_warnings(real, "m", plain, spacing, (100, 110, 200))) == 1
+    # nothing to judge against, or nothing given: no warning; a malformed limit is said
+    assert out_of_domain_warnings({**real, "max_field_of_view_mm": None}, "m", plain, spacing, (999, 999, 999)) == []
+    assert out_of_domain_warnings(real, "m", plain, spacing, None) == []
+    [malformed] = out_of_domain_warnings({**real, "max_field_of_view_mm": [1, 2]}, "m", plain, spacing, (1, 1, 1))
+    assert "malformed max_field_of_view_mm" in malformed

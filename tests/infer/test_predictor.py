@@ -316,6 +316,9 @@ def test_constant_padding_around_the_scan_changes_no_probability(tmp_path):
     base = predictor.predict_volume(Volume(array, geometry))
     wide = predictor.predict_volume(Volume(padded, big))
     inner = tuple(slice(p[0], p[0] + n) for p, n in zip(pad, array.shape, strict=True))
+    # what the network saw, padding left out: the unpadded scan's extent (41 x 1.3, 37 x 1.3, 19 x 2.6 mm)
+    np.testing.assert_allclose(wide.field_of_view_mm, (53.3, 48.1, 49.4))
+    np.testing.assert_allclose(base.field_of_view_mm, (53.3, 48.1, 49.4))
     for name in ("la_prob", "p_normal", "p_scar"):
         maps = getattr(wide, name).array
         np.testing.assert_allclose(maps[inner], getattr(base, name).array, atol=1e-4, err_msg=name)

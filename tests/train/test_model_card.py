@@ -9,8 +9,9 @@ from atrialjsq.phantom.generate import FORMAT as PHANTOM_FORMAT
 from atrialjsq.train.model_card import card_of, dataset_name, training_card
 
 
-def _entry(source: Path, spacing, has_scar: bool = False) -> dict:
-    return {"source": str(source), "has_scar": has_scar, "original_geometry": {"spacing": list(spacing)}}
+def _entry(source: Path, spacing, has_scar: bool = False, shape=None) -> dict:
+    geometry = {"spacing": list(spacing)} | ({"shape": list(shape)} if shape else {})
+    return {"source": str(source), "has_scar": has_scar, "original_geometry": geometry}
 
 
 def test_dataset_name_climbs_out_of_case_folders(tmp_path: Path) -> None:
@@ -63,6 +64,16 @@ def test_card_calls_phantoms_phantoms_only_when_every_case_is_one(tmp_path: Path
     card = training_card(mixed, "ph", synthetic_scar=0.0)
     assert card["domain"] == "real LGE MRI"  # one real scan: not a phantom-only model
     assert "(2 phantoms;" in card["trained_on"]
+
+
+def test_card_takes_the_widest_field_of_view_axis_by_axis_after_sorting(tmp_path: Path) -> None:
+    entries = [
+        _entry(tmp_path / "a.nii.gz", (0.625, 0.625, 1.25), shape=(240, 160, 88)),  # 150 x 100 x 110 mm
+        _entry(tmp_path / "b.nii.gz", (2.0, 1.0, 1.0), shape=(40, 120, 130)),  # 80 x 120 x 130 mm
+    ]
+    # sorted: (100, 110, 150) and (80, 120, 130): the widest of each rank
+    assert training_card(entries, "x", synthetic_scar=0.0)["max_field_of_view_mm"] == [100.0, 120.0, 150.0]
+    assert "max_field_of_view_mm" not in training_card([_entry(tmp_path / "c", (1, 1, 1))], "x", 0.0)
 
 
 def test_card_of_keeps_only_card_keys() -> None:

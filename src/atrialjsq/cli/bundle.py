@@ -29,15 +29,16 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--meta",
         type=Path,
         help="JSON object merged over what the trainer recorded in the fine checkpoint (trained_on, domain: "
-        "'real LGE MRI' or 'phantom', trained_spacing_mm, max_input_spacing_mm: [x, y, z] in mm); add what it "
-        "cannot know, e.g. acquired_spacing_mm, not_trained_on, licence, recipe, validation. predict stages a "
-        "model only when trained_on or domain is known, and warns above max_input_spacing_mm",
+        "'real LGE MRI' or 'phantom', trained_spacing_mm, max_input_spacing_mm, max_field_of_view_mm: [x, y, z] "
+        "in mm); add what it cannot know, e.g. acquired_spacing_mm, not_trained_on, licence, recipe, validation. "
+        "predict stages a model only when trained_on or domain is known, and warns above max_input_spacing_mm and "
+        "well above max_field_of_view_mm",
     )
     parser.set_defaults(func=run)
     return parser
 
 
-SPACING_KEYS = ("trained_spacing_mm", "max_input_spacing_mm", "acquired_spacing_mm")
+SPACING_KEYS = ("trained_spacing_mm", "max_input_spacing_mm", "acquired_spacing_mm", "max_field_of_view_mm")
 
 
 def meta_problem(meta: object) -> str | None:

@@ -55,12 +55,17 @@ def domain_warning(meta: Mapping[str, Any] | None, model_name: str, image_path: 
 
 
 def out_of_domain_warnings(
-    meta: Mapping[str, Any] | None, model_name: str, image_path: str | Path | None, spacing: Sequence[float]
+    meta: Mapping[str, Any] | None,
+    model_name: str,
+    image_path: str | Path | None,
+    spacing: Sequence[float],
+    field_of_view_mm: Sequence[float] | None = None,
 ) -> list[str]:
     """Why this model's numbers on this image are not to be trusted (each withholds the stage), from the bundle's
     meta: a phantom model on a real scan; a model that does not say what it was trained on; voxels coarser than
     the meta's `max_input_spacing_mm` (compared sorted, finest to coarsest, so the acquisition plane does not
-    matter), i.e. detail the training scans had and this one lacks."""
+    matter), i.e. detail the training scans had and this one lacks; a field of view (constant padding left out)
+    more than `FIELD_OF_VIEW_MARGIN` times the meta's `max_field_of_view_mm` on some sorted axis."""
     meta = meta or {}
     found = [warning] if (warning := domain_warning(meta, model_name, image_path)) else []
     if model_domain(meta) == "untrained":
@@ -85,7 +90,32 @@ def out_of_domain_warnings(
                 f"{_mm(allowed)} mm: its LA and scar on this scan are outside what it "
                 "has seen"
             )
+    found += _field_of_view_warnings(meta, model_name, field_of_view_mm)
     return found
+
+
+# How much wider than its widest training scan a model is trusted. The LASC model, trained on crops of at most
+# 100 x 110 x 153 mm around the LA, held its LA on crops padded with air-like noise to 1.4 times their width and
+# called the noise LA at 1.7 times (docs/results/synthetic-scar.md); 1.25 stays on the safe side of that.
+FIELD_OF_VIEW_MARGIN = 1.25
+
+
+def _field_of_view_warnings(
+    meta: Mapping[str, Any], model_name: str, field_of_view_mm: Sequence[float] | None
+) -> list[str]:
+    if field_of_view_mm is None or meta.get("max_field_of_view_mm") is None:
+        return []
+    limit = _three_numbers(meta.get("max_field_of_view_mm"))
+    if limit is None:
+        return [f"model {model_name}'s meta has a malformed max_field_of_view_mm (not three numbers)"]
+    given, trained = sorted(float(v) for v in field_of_view_mm), sorted(limit)
+    if all(g <= FIELD_OF_VIEW_MARGIN * t + 1e-6 for g, t in zip(given, trained, strict=True)):
+        return []
+    return [
+        f"a field of view of {_mm([round(v) for v in field_of_view_mm])} mm is far wider than model {model_name}'s "
+        f"training scans (at most {_mm([round(v) for v in trained])} mm): it never saw what lies beyond them (air, "
+        "arms, abdomen) and may call it LA; crop the scan around the heart first"
+    ]
 
 
 def _mm(values: Sequence[float]) -> str:

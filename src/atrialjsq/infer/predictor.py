@@ -71,6 +71,8 @@ class Prediction:
     localization: Localization
     timings: dict[str, float] = field(default_factory=dict)
     dropped_la_ml: float = 0.0  # LA-probability voxels outside the largest component (removed from `la`)
+    # physical extent (mm, along the image axes) of what the network saw: the image without its constant padding
+    field_of_view_mm: tuple[float, float, float] | None = None
 
     @property
     def joint(self) -> bool:
@@ -275,6 +277,9 @@ class Predictor:
         # constant padding around the scan is cut off (as in training) and comes back as background
         content = content_box(image.array)
         image = cropped_volume(image, content)
+        field_of_view_mm = triple(
+            float(n * s) for n, s in zip(image.geometry.shape, image.geometry.spacing, strict=True)
+        )
         image = reoriented(image, self.fine.orientation)
         use_localizer = self.crop != "whole"
         localization = (
@@ -321,6 +326,7 @@ class Predictor:
             localization=localization,
             timings=timings,
             dropped_la_ml=dropped_ml,
+            field_of_view_mm=field_of_view_mm,
         )
 
     def predict_grid(self, normalised: np.ndarray, grid: Geometry) -> dict[str, np.ndarray]:

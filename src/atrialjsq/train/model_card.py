@@ -4,8 +4,10 @@
 the trainer therefore writes these keys into its checkpoints' `meta`, where exported models and bundles find them:
 `trained_on` (how many cases, from where, how their scar was known), `domain` ("phantom" when the training images
 are `atrialjsq phantom` output, else "real LGE MRI"), `trained_spacing_mm` (the median voxel size of the training
-scans as acquired) and `max_input_spacing_mm` (the coarsest of them, axis by axis after sorting: an image with
-coarser voxels than every training scan is outside what the model has seen).
+scans as acquired), `max_input_spacing_mm` (the coarsest of them, axis by axis after sorting: an image with
+coarser voxels than every training scan is outside what the model has seen) and `max_field_of_view_mm` (the
+largest physical extent of the training scans, axis by axis after sorting: a network trained on crops around the
+heart has never seen the air, arms and abdomen of a whole-chest field of view, and may call them anything).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 from atrialjsq.phantom.generate import FORMAT as PHANTOM_FORMAT
 
-CARD_KEYS = ("trained_on", "domain", "trained_spacing_mm", "max_input_spacing_mm")
+CARD_KEYS = ("trained_on", "domain", "trained_spacing_mm", "max_input_spacing_mm", "max_field_of_view_mm")
 
 
 def _is_phantom(source: str | None) -> bool:
@@ -74,10 +76,18 @@ def training_card(entries: Sequence[Mapping[str, Any]], data_name: str, syntheti
         "trained_on": f"{n} cases of {data_name} ({kind}; {scar})",
         "domain": "phantom" if phantoms == n else "real LGE MRI",
     }
-    spacings = [sorted(entry["original_geometry"]["spacing"]) for entry in entries if "original_geometry" in entry]
+    geometries = [entry["original_geometry"] for entry in entries if "original_geometry" in entry]
+    spacings = [sorted(geometry["spacing"]) for geometry in geometries]
     if spacings:
         card["trained_spacing_mm"] = [round(float(s), 4) for s in np.median(spacings, axis=0)]
         card["max_input_spacing_mm"] = [round(float(s), 4) for s in np.max(spacings, axis=0)]
+    extents = [
+        sorted(float(n) * float(s) for n, s in zip(geometry["shape"], geometry["spacing"], strict=True))
+        for geometry in geometries
+        if "shape" in geometry
+    ]
+    if extents:
+        card["max_field_of_view_mm"] = [round(float(e), 1) for e in np.max(extents, axis=0)]
     return card
 
 

@@ -182,7 +182,7 @@ def _provenance(predictor: Predictor, case: InputCase, prediction: Prediction, t
     localization = prediction.localization
     name = predictor.info.get("name", "?")
     meta = predictor.info.get("meta") or {}
-    untrusted = out_of_domain_warnings(meta, name, case.path, spacing)
+    untrusted = out_of_domain_warnings(meta, name, case.path, spacing, prediction.field_of_view_mm)
     return Provenance(
         case_id=case.case_id,
         method="ajsqnet",
