@@ -146,10 +146,12 @@ class TrainConfig:
     gamma_range: tuple[float, float] = (1.0, 1.0)
     noise_std: float = 0.0
     elastic_mm: float = 0.0
-    # Acquisition augmentation (`train.acquisition`): probability per sample of a blur, a bias field, Rician noise.
+    # Acquisition augmentation (`train.acquisition`): probability per sample of a blur, a bias field, Rician noise,
+    # and of air slabs at the window's faces (a wider field of view than the training crops hold).
     blur_p: float = 0.0
     bias_p: float = 0.0
     rician_p: float = 0.0
+    air_p: float = 0.0
     # Synthetic scar (`train.scar_synthesis`): the share of an unlabelled case's samples that get a fresh scar draw
     # in their wall (the rest train as acquired, LA terms only); patterns listed here are never drawn.
     synthetic_scar: float = 0.0
@@ -264,7 +266,7 @@ def _check_ranges(config: ExperimentConfig) -> None:
     if bad_axes:
         raise ValueError(f"train.flip_axes = {list(t.flip_axes)!r}: axes must be 0, 1 or 2 (x, y, z)")
     _check_range("train.rotate_deg", t.rotate_deg, 0.0, 180.0)
-    for key in ("blur_p", "bias_p", "rician_p", "synthetic_scar"):
+    for key in ("blur_p", "bias_p", "rician_p", "air_p", "synthetic_scar"):
         _check_range(f"train.{key}", getattr(t, key), 0.0, 1.0)
     if t.synthetic_scar > 0 and config.task == "la":
         raise ValueError("train.synthetic_scar needs a config with a scar head (task joint or scar)")

@@ -5,6 +5,11 @@ RandomNoise; nnU-Net's Gaussian blur): a Gaussian blur per axis (a coarser acqui
 a smooth multiplicative bias field (exp of a random polynomial of degree 2 over the window: coil sensitivity)
 and Rician noise (complex Gaussian noise on the magnitude, measured from the window minimum, i.e. air). Both heads
 see the degraded image; the targets are untouched. Every draw comes from the sample's seed.
+
+A fourth, `air`, widens the field of view instead: slabs at the window's faces, never nearer the LA than the wall
+and its targets reach, become air (pure Rician noise on the window minimum). Crops around the LA, such as LASC
+2018's, hold none, and a network trained on them calls the air of a whole-chest scan LA
+(docs/results/synthetic-scar.md); the slabs teach it that noise is background.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ import torch.nn.functional as F
 BLUR_SIGMA_MM = (1.0, 1.0, 2.0)  # the largest sigma per axis (x, y, z): z is where acquisitions differ most
 BIAS_COEFFICIENT = 0.3  # polynomial coefficients uniform in ±this; exp(±0.3·…) is a ±30–60 % field
 RICIAN_STD = (0.02, 0.15)  # in z-score units
+# Air: the Rician sigma of the noise (z-score units; LASC's lungs sit ~0.4 above the image minimum with SD ~0.2,
+# i.e. sigma ~0.3), and how near the LA's bounding box a slab may come (the 1-4 mm wall and its targets stay).
+AIR_SIGMA = (0.05, 0.4)
+AIR_MARGIN_MM = 6.0
 
 
 @dataclass(frozen=True)
@@ -27,16 +36,17 @@ class AcquisitionParams:
     blur: float = 0.0
     bias: float = 0.0
     rician: float = 0.0
+    air: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("blur", "bias", "rician"):
+        for name in ("blur", "bias", "rician", "air"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"acquisition {name} probability must be within [0, 1], got {value}")
 
     @property
     def active(self) -> bool:
-        return self.blur > 0 or self.bias > 0 or self.rician > 0
+        return self.blur > 0 or self.bias > 0 or self.rician > 0 or self.air > 0
 
 
 def _kernel(sigma_voxels: float) -> torch.Tensor:
@@ -71,14 +81,52 @@ def bias_field(shape: tuple[int, ...], coefficients: torch.Tensor, device: torch
     return torch.exp(torch.tensordot(coefficients.to(device), terms, dims=1))
 
 
-def degrade(image: torch.Tensor, seeds: list[int], params: AcquisitionParams, spacing) -> torch.Tensor:
-    """The batch (B, 1, X, Y, Z) with each sample's random degradations."""
+def air_slabs(la: torch.Tensor, gen: torch.Generator, spacing) -> torch.Tensor:
+    """A boolean (X, Y, Z) mask of slabs at some of the window's six faces (each face with probability 1/2, at
+    least one), each of a random depth that stops `AIR_MARGIN_MM` short of the LA's bounding box (all of the
+    half-window when the window holds no LA)."""
+    shape = tuple(la.shape)
+    inside = la > 0.5
+    slabs = torch.zeros(shape, dtype=torch.bool, device=la.device)
+    faces = torch.rand(6, generator=gen) < 0.5
+    faces[int(torch.randint(6, (1,), generator=gen))] = True
+    depths = torch.rand(6, generator=gen).tolist()
+    for axis in range(3):
+        present = torch.nonzero(inside.any(dim=tuple(a for a in range(3) if a != axis))).flatten()
+        margin = math.ceil(AIR_MARGIN_MM / float(spacing[axis]))
+        low, high = (int(present[0]), int(present[-1])) if present.numel() else (shape[axis] // 2, shape[axis] // 2)
+        free = (low - margin, shape[axis] - 1 - high - margin)
+        for side in (0, 1):
+            face = 2 * axis + side
+            if not faces[face] or free[side] < 1:
+                continue
+            depth = 1 + int(depths[face] * free[side])
+            index = [slice(None)] * 3
+            index[axis] = slice(0, depth) if side == 0 else slice(shape[axis] - depth, shape[axis])
+            slabs[tuple(index)] = True
+    return slabs
+
+
+def degrade(
+    image: torch.Tensor, seeds: list[int], params: AcquisitionParams, spacing, la: torch.Tensor | None = None
+) -> torch.Tensor:
+    """The batch (B, 1, X, Y, Z) with each sample's random degradations; air slabs need the LA labels `la`
+    (B, 1, X, Y, Z) and come first, so that blur, bias and noise act on them as on the rest."""
     if not params.active:
         return image
     rows = []
     for row, seed in enumerate(seeds):
         gen = torch.Generator().manual_seed(int(seed) ^ 0x5CA1AB1E)
         sample = image[row : row + 1]
+        if params.air > 0 and la is not None:
+            # its own stream, so that adding air changes no other draw of a seed
+            air_gen = torch.Generator().manual_seed(int(seed) ^ 0xA1A1A1)
+            if float(torch.rand((), generator=air_gen)) < params.air:
+                slabs = air_slabs(la[row, 0], air_gen, spacing)
+                sigma = AIR_SIGMA[0] + (AIR_SIGMA[1] - AIR_SIGMA[0]) * float(torch.rand((), generator=air_gen))
+                noise = torch.randn((2, *sample.shape), generator=air_gen).to(sample.device, sample.dtype) * sigma
+                air = torch.sqrt(noise[0] ** 2 + noise[1] ** 2) + sample.amin()
+                sample = torch.where(slabs[None, None], air, sample)
         draws = torch.rand(3, generator=gen, dtype=torch.float64).tolist()
         if draws[0] < params.blur:
             sigmas = torch.rand(3, generator=gen, dtype=torch.float64).tolist()

@@ -199,6 +199,6 @@ def training_batch(
             flags["scar_known"][row] = 1.0
     batch = apply_transforms(full, transforms, params, bank.roi, bank.spacing)
     if acquisition is not None and acquisition.active and params.enabled:
-        batch["image"] = degrade(batch["image"], plan.seeds, acquisition, bank.spacing)
+        batch["image"] = degrade(batch["image"], plan.seeds, acquisition, bank.spacing, batch.get("la"))
     batch.update(flags)
     return batch

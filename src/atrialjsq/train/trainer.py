@@ -302,7 +302,7 @@ class Trainer:
         self.val_bank = VolumeBank(val_cases, data.roi, None, data.spacing, data_device) if val_cases else None
         self.augment = augment_params(config)
         t = config.train
-        self.acquisition = AcquisitionParams(blur=t.blur_p, bias=t.bias_p, rician=t.rician_p)
+        self.acquisition = AcquisitionParams(blur=t.blur_p, bias=t.bias_p, rician=t.rician_p, air=t.air_p)
         self.synthesizer = make_synthesizer(
             config, train_cases, progress=self.options.progress and self.context.is_main
         )
