@@ -212,7 +212,7 @@ def test_preprocess_case_leaves_the_mitral_opening_out_of_the_band_when_an_lv_la
     assert not ((with_lv["band"] > 0) & (with_lv["lv"] > 0)).any()
 
 
-def test_content_box_is_the_box_above_the_minimum_and_none_when_nothing_pads() -> None:
+def test_content_box_peels_constant_faces_and_is_none_when_nothing_pads() -> None:
     array = np.zeros((12, 10, 8), np.float32)
     array[3:9, 2:7, 1:8] = np.random.default_rng(0).uniform(1, 2, (6, 5, 7))
     assert content_box(array) == (slice(3, 9), slice(2, 7), slice(1, 8))
@@ -220,7 +220,11 @@ def test_content_box_is_the_box_above_the_minimum_and_none_when_nothing_pads() -
     assert content_box(array) == (slice(3, 9), slice(2, 7), slice(1, 8))
     noisy = np.random.default_rng(1).uniform(0, 1, (6, 5, 4)).astype(np.float32)
     assert content_box(noisy) is None  # minimum voxels scattered: nothing to cut
-    assert content_box(np.zeros((4, 4, 4))) is None  # constant: nothing above the minimum
+    assert content_box(np.zeros((4, 4, 4))) is None  # constant throughout: nothing to keep
+    # zero-filling of a z-scored export: 0 is mid-grey there, not the minimum, and is cut all the same
+    scored = np.random.default_rng(2).normal(0, 1, (6, 5, 4)).astype(np.float32)
+    padded = np.pad(scored, ((2, 0), (0, 3), (1, 1)), constant_values=0.0)
+    assert content_box(padded) == (slice(2, 8), slice(0, 5), slice(1, 5))
 
 
 def test_a_cropped_volume_keeps_every_voxel_at_its_physical_place() -> None:
@@ -238,21 +242,29 @@ def test_a_cropped_volume_keeps_every_voxel_at_its_physical_place() -> None:
         assert cropped.array[index] == array[tuple(int(i) for i in outer)]
 
 
-def test_constant_padding_around_a_case_changes_no_training_array() -> None:
+@pytest.mark.parametrize(
+    "direction",
+    [(1.0, 0, 0, 0, 1, 0, 0, 0, 1), (0.0, -1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0)],  # plain; turned and mirrored
+)
+def test_constant_padding_around_a_case_changes_no_training_array(direction) -> None:
     # A scan zero-filled around its field of view is the same scan: without the content box, the padding would
-    # enter the z-score (and Otsu's body threshold) and change every cached intensity.
-    case = _sphere_case()
+    # enter the z-score's statistics and change every cached intensity. The padding is 0 here, not the minimum.
+    ball = _sphere_case()
+    geometry = Geometry(ball.image.geometry.shape, ball.image.geometry.spacing, (3.0, -2.0, 5.0), direction)
+    case = Case(
+        "ball", Volume(ball.image.array, geometry), {k: Volume(v.array, geometry) for k, v in ball.labels.items()}
+    )
     pad = ((7, 3), (0, 5), (2, 2))
-    image = np.pad(case.image.array, pad, constant_values=float(case.image.array.min()))
-    geometry = case.image.geometry
+    image = np.pad(case.image.array, pad, constant_values=0.0)
     origin = tuple(geometry.index_to_physical(-np.array([p[0] for p in pad], dtype=float)))
     padded_geometry = Geometry(image.shape, geometry.spacing, origin, geometry.direction)
     labels = {name: Volume(np.pad(v.array, pad), padded_geometry) for name, v in case.labels.items()}
-    padded = Case("ball", Volume(image, padded_geometry), labels, case.meta)
+    padded = Case("ball", Volume(image, padded_geometry), labels)
     for region in ("volume", "body"):
         settings = dict(spacing=(1, 1, 1), roi=(24, 24, 16), margin=(4, 4, 2), zscore_region=region)
         plain = preprocess_case(case, **settings)
         again = preprocess_case(padded, **settings)
         assert again.geometry == plain.geometry
+        assert again.field_of_view_mm == plain.field_of_view_mm
         for name, array in plain.arrays.items():
             np.testing.assert_allclose(again.arrays[name], array, atol=1e-5, err_msg=f"{region}: {name}")

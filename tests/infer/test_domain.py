@@ -89,7 +89,7 @@ def test_a_field_of_view_far_wider_than_the_training_scans_is_out_of_domain(tmp_
     assert out_of_domain_warnings(real, "m", plain, spacing, (190, 125, 137)) == []  # within 1.25x on every axis
     [wide] = out_of_domain_warnings(real, "m", plain, spacing, (360, 360, 110))  # a whole-chest field of view
     assert wide.startswith("a field of view of 360 x 360 x 110 mm is far wider than model m's training scans")
-    assert "(at most 100 x 110 x 152 mm)" in wide and wide.endswith("crop the scan around the heart first")
+    assert "(at most 100 x 110 x 152.5 mm)" in wide and wide.endswith("crop the scan around the heart first")
     # compared sorted: a scan with its long axis elsewhere is the same field of view
     assert out_of_domain_warnings(real, "m", plain, spacing, (110, 152.5, 100)) == []
     # only the sorted widest axis too wide: still out

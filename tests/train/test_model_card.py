@@ -74,6 +74,9 @@ def test_card_takes_the_widest_field_of_view_axis_by_axis_after_sorting(tmp_path
     # sorted: (100, 110, 150) and (80, 120, 130): the widest of each rank
     assert training_card(entries, "x", synthetic_scar=0.0)["max_field_of_view_mm"] == [100.0, 120.0, 150.0]
     assert "max_field_of_view_mm" not in training_card([_entry(tmp_path / "c", (1, 1, 1))], "x", 0.0)
+    # a cache entry's own extent (its constant padding cut off) wins over the padded scan's geometry
+    padded = _entry(tmp_path / "d.nii.gz", (1.0, 1.0, 1.0), shape=(400, 400, 200)) | {"field_of_view_mm": [90, 70, 80]}
+    assert training_card([padded], "x", synthetic_scar=0.0)["max_field_of_view_mm"] == [70.0, 80.0, 90.0]
 
 
 def test_card_of_keeps_only_card_keys() -> None:

@@ -80,6 +80,7 @@ def _process_case(ref: CaseRef, cases_dir: Path, settings: dict[str, Any]) -> di
             "source": str(ref.image_path),
             "layout": ref.layout,
             "original_geometry": prepared.original_geometry.to_dict(),
+            "field_of_view_mm": list(prepared.field_of_view_mm or ()),  # padding cut off (the model card's)
             "window_geometry": prepared.geometry.to_dict(),  # the crop's grid: turned and resampled
             "crop": prepared.crop.to_dict(),
         }

@@ -137,24 +137,35 @@ def resample(volume: Volume, spacing=PAPER_SPACING, is_label: bool = False) -> V
 
 
 def content_box(array: np.ndarray) -> tuple[slice, slice, slice] | None:
-    """Index box of the voxels above the array's minimum, or None when it is the whole array (or empty).
+    """Index box left when constant slabs are peeled off the array's faces, or None when nothing is peeled (or
+    the whole array is constant).
 
     Scanners and converters often zero-fill around the acquired field of view, and users pad scans; those
-    constant borders carry nothing, yet they would pull the z-score's statistics (Otsu's body threshold moved by
-    up to one SD on LASC scans padded to twice their width) and give the network acres of a flat input it never
-    saw. Cutting them off first, as nnU-Net crops to the non-zero region, makes the prediction independent of
-    such padding. Zero-filled corners of a round field of view stay inside the box (see `infer.flat_regions`).
+    constant borders carry nothing, yet they pull the z-score's statistics (a LASC scan padded to twice its
+    width: tissue moved by 1.2 standard deviations of the whole-volume z-score the shipped model uses) and give
+    the network acres of flat input it never saw. Cutting them off first, as nnU-Net crops to the non-zero
+    region, makes the prediction independent of such padding, whatever its value. A face is peeled while it is
+    one constant value; zero-filled corners of a round field of view stay inside the box (`infer.flat_regions`).
     """
-    above = np.asarray(array) > np.min(array)
-    if not above.any():
+    array = np.asarray(array)
+    low, high = [0, 0, 0], list(array.shape)
+    peeled = True
+    while peeled:
+        peeled = False
+        for axis in range(3):
+            box = tuple(slice(a, b) for a, b in zip(low, high, strict=True))
+            others = tuple(a for a in range(3) if a != axis)
+            inside = array[box]
+            varying = np.flatnonzero(inside.min(axis=others) != inside.max(axis=others))
+            if varying.size == 0:
+                return None
+            first, last = int(varying[0]), int(varying[-1]) + 1
+            if first > 0 or last < inside.shape[axis]:
+                low[axis], high[axis] = low[axis] + first, low[axis] + last
+                peeled = True
+    if low == [0, 0, 0] and high == list(array.shape):
         return None
-    box = []
-    for axis in range(3):
-        present = np.flatnonzero(above.any(axis=tuple(a for a in range(3) if a != axis)))
-        box.append(slice(int(present[0]), int(present[-1]) + 1))
-    if all(s.start == 0 and s.stop == n for s, n in zip(box, above.shape, strict=True)):
-        return None
-    return triple(box)
+    return triple(slice(a, b) for a, b in zip(low, high, strict=True))
 
 
 def cropped_volume(volume: Volume, box: tuple[slice, slice, slice] | None) -> Volume:
@@ -298,6 +309,8 @@ class PreprocessedCase:
     crop: CropInfo
     has_scar: bool
     meta: dict[str, Any] = field(default_factory=dict)
+    # physical extent (mm, network axes) of the image without its constant padding: what the network saw
+    field_of_view_mm: tuple[float, float, float] | None = None
 
     def to_original(self, array: np.ndarray, is_label: bool = False) -> Volume:
         """A prediction over this case's window, back on the original image grid."""
@@ -374,4 +387,7 @@ def preprocess_case(
         crop=info,
         has_scar=has_scar,
         meta=dict(case.meta),
+        field_of_view_mm=triple(
+            float(n * s) for n, s in zip(turned.image.geometry.shape, turned.image.geometry.spacing, strict=True)
+        ),
     )

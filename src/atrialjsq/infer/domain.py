@@ -112,8 +112,8 @@ def _field_of_view_warnings(
     if all(g <= FIELD_OF_VIEW_MARGIN * t + 1e-6 for g, t in zip(given, trained, strict=True)):
         return []
     return [
-        f"a field of view of {_mm([round(v) for v in field_of_view_mm])} mm is far wider than model {model_name}'s "
-        f"training scans (at most {_mm([round(v) for v in trained])} mm): it never saw what lies beyond them (air, "
+        f"a field of view of {_mm([round(v, 1) for v in field_of_view_mm])} mm is far wider than model {model_name}'s "
+        f"training scans (at most {_mm([round(v, 1) for v in trained])} mm): it never saw what lies beyond them (air, "
         "arms, abdomen) and may call it LA; crop the scan around the heart first"
     ]
 

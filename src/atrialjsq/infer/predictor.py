@@ -13,7 +13,7 @@ A model without a localiser (e.g. the real-data bundle, trained on LA-centred cr
 the LA is: by default ("whole") it tiles the whole volume; with "roi" its own whole-volume pass is the coarse
 pass (largest LA component → LA box) and a second pass predicts training-like ROI windows around that box.
 On the 16 held-out LASC 2018 crops "whole" measured better (Dice 89.6 vs 87.8 %); on a crop padded into a
-field of view twice as wide, "roi" (README, Shipped models), until constant padding was cut off first.
+field of view twice as wide, "roi", until constant padding was cut off first (docs/results/synthetic-scar.md).
 Constant regions left inside the box (zero-filled corners) are never LA (`flat_regions`).
 """
 

@@ -81,14 +81,20 @@ def training_card(entries: Sequence[Mapping[str, Any]], data_name: str, syntheti
     if spacings:
         card["trained_spacing_mm"] = [round(float(s), 4) for s in np.median(spacings, axis=0)]
         card["max_input_spacing_mm"] = [round(float(s), 4) for s in np.max(spacings, axis=0)]
-    extents = [
-        sorted(float(n) * float(s) for n, s in zip(geometry["shape"], geometry["spacing"], strict=True))
-        for geometry in geometries
-        if "shape" in geometry
-    ]
+    extents = [sorted(float(v) for v in extent) for extent in map(_field_of_view, entries) if extent]
     if extents:
         card["max_field_of_view_mm"] = [round(float(e), 1) for e in np.max(extents, axis=0)]
     return card
+
+
+def _field_of_view(entry: Mapping[str, Any]) -> list[float] | None:
+    """The case's extent in mm without its constant padding (caches since the padding is cut), else its scan's."""
+    if entry.get("field_of_view_mm"):
+        return list(entry["field_of_view_mm"])
+    geometry = entry.get("original_geometry") or {}
+    if "shape" not in geometry:
+        return None
+    return [float(n) * float(s) for n, s in zip(geometry["shape"], geometry["spacing"], strict=True)]
 
 
 def card_of(meta: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     held_out = folds[args.fold]["val"]
     refs = {ref.case_id: ref for ref in index_dataset(args.data, layout="lasc2018-h5")}
     predictors = {name: Predictor.from_checkpoint(path, "cpu") for name, path in models.items()}
+    for name, predictor in predictors.items():
+        if not predictor.info["meta"].get("max_field_of_view_mm"):
+            print(f"note: {name} records no max_field_of_view_mm: its fov_refused is always False", file=sys.stderr)
     rows = []
     jobs = [(case_id, width, fill) for case_id in held_out for width in args.widths for fill in args.fill]
     for number, (case_id, width, fill) in enumerate(tqdm(jobs, desc="fov", unit="scan", disable=None)):
