@@ -577,3 +577,21 @@ def test_a_dead_output_worker_stops_the_batch_with_a_line_that_says_what_to_do(t
     with pytest.raises(RuntimeError, match=r"p1\.nii\.gz: an output worker process died.*--output-workers 0"):
         _settle(entry, sys.stderr)
     assert not lock_path(tmp_path / "out" / "p1").exists()
+
+
+def test_a_scan_far_wider_than_the_training_crops_is_predicted_but_not_staged(tmp_path, capsys, biased_bundle):
+    narrow = tmp_path / "narrow-net.pt"
+    bundle = torch.load(biased_bundle, weights_only=True)
+    bundle["name"] = "narrow-net"
+    bundle["meta"] = {"trained_on": "8 crops", "domain": "real LGE MRI", "max_field_of_view_mm": [20, 20, 20]}
+    torch.save(bundle, narrow)
+    write_volume(lge_like(), tmp_path / "scan" / "wide.nii.gz")
+    code, out, err = run(
+        capsys, tmp_path / "scan" / "wide.nii.gz", "--out", tmp_path / "out", "--model", narrow, "--no-figure"
+    )
+    assert code == 0, err
+    report = json.loads((tmp_path / "out" / "wide" / "report.json").read_text())
+    [wide] = [w for w in report["warnings"] if "field of view" in w]
+    assert "is far wider than model narrow-net's training scans (at most 20 x 20 x 20 mm)" in wide
+    assert report["stage"]["utah"] is None and report["stage"]["not_staged"].startswith("model outside its training")
+    assert "(Utah not staged: model outside its training domain)" in out
