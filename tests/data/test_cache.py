@@ -58,6 +58,27 @@ def test_cache_round_trip(dataset: Path, tmp_path: Path) -> None:
     assert entry["crop"]["roi"] == list(WINDOW)
     assert not load_cached_case(index, "c2")["scar"].any()
     assert set(np.unique(load_cached_case(index, "c2")["band"])) <= {0, 1}
+    # the extent the network saw, padding cut off (none here): the scan's own, for the model card
+    extent = [n * s for n, s in zip([24, 22, 12], entry["original_geometry"]["spacing"], strict=True)]
+    assert sorted(entry["field_of_view_mm"]) == pytest.approx(sorted(extent))
+
+
+def test_a_cache_built_before_padding_was_cut_says_so_when_trained_on(dataset: Path, tmp_path: Path) -> None:
+    from atrialjsq.train.run import padding_note
+
+    index = build_cache(index_dataset(dataset), tmp_path / "cache", workers=1, **SMALL)
+    assert json.loads((tmp_path / "cache" / "dataset.json").read_text())["padding_cut"] is True
+    assert padding_note(index) is None
+    payload = json.loads((tmp_path / "cache" / "dataset.json").read_text())
+    del payload["padding_cut"]
+    (tmp_path / "cache" / "dataset.json").write_text(json.dumps(payload))
+    note = padding_note(load_cache(tmp_path / "cache"))
+    assert note is not None and note.startswith(f"note: {tmp_path / 'cache'} was built before constant padding")
+    # a cache written by hand (no entry records how it was made) gets no note
+    for entry in payload["cases"]:
+        del entry["original_geometry"]
+    (tmp_path / "cache" / "dataset.json").write_text(json.dumps(payload))
+    assert padding_note(load_cache(tmp_path / "cache")) is None
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -177,6 +177,7 @@ def build_cache(
             "center": center,
             "zscore_region": zscore_region,
             "orientation": NETWORK_ORIENTATION,
+            "padding_cut": True,  # constant padding cut off before the z-score (`preprocess.content_box`)
             "folds_k": k_used,
             "folds_seed": seed,
             "cases": entries,

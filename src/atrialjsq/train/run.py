@@ -242,6 +242,8 @@ def train_run(
 
     if options.context.is_main and len(split["val"]) < 2:
         print(validation_note(len(split["val"]), config.train.val_every), file=sys.stderr)
+    if options.context.is_main and (note := padding_note(index)):
+        print(note, file=sys.stderr)
     unlabelled = [i for i in split["train"] if not index.entry(i).get("has_scar", True)]
     if options.context.is_main and "scar" in config.heads and unlabelled and config.train.synthetic_scar == 0:
         print(
@@ -278,6 +280,22 @@ def validation_note(n_val: int, val_every: int) -> str:
     return (
         f"note: 1 validation case: best.pt (scored every {val_every} iterations) is chosen on a single case, which "
         "is noise; use --val-fraction for at least 2 cases or --fold K"
+    )
+
+
+def padding_note(index: CacheIndex) -> str | None:
+    """Why a cache that `atrialjsq preprocess` built before constant padding was cut off may not match `predict`
+    (None for newer caches and for caches written by hand, which say nothing of how they were made)."""
+    try:
+        payload = json.loads((index.root / "dataset.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    built_here = any("original_geometry" in entry for entry in payload.get("cases", []))
+    if not built_here or payload.get("padding_cut"):
+        return None
+    return (
+        f"note: {index.root} was built before constant padding around scans was cut off before the z-score; "
+        "predict now cuts it, so if your scans are zero-filled around their field of view, rebuild the cache"
     )
 
 
