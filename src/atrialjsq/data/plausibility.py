@@ -32,7 +32,7 @@ def field_of_view_problem(geometry: Geometry) -> str | None:
         return sheared
     if not all(math.isfinite(s) and s > 0 for s in geometry.spacing):
         return f"voxel spacing {' x '.join(f'{s:g}' for s in geometry.spacing)} mm is not positive and finite"
-    extent = [n * s for n, s in zip(geometry.shape, geometry.spacing, strict=True)]
+    extent = geometry.extent_mm
     coarse = max(geometry.spacing)
     if coarse > MAX_SPACING_MM:
         spacing = " x ".join(f"{s:g}" for s in geometry.spacing)

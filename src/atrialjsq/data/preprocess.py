@@ -97,12 +97,8 @@ def _mask_distance_near_mask(volume: Volume, pad: int = 3) -> Volume:
         present = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
         lo.append(max(int(present[0]) - pad, 0))
         hi.append(min(int(present[-1]) + pad + 1, mask.shape[axis]))
-    box = mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-    geometry = volume.geometry
-    origin = tuple(geometry.index_to_physical(np.asarray(lo, dtype=float)))
-    return Volume(
-        signed_distance_mm(box, geometry.spacing), Geometry(box.shape, geometry.spacing, origin, geometry.direction)
-    )
+    box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+    return Volume(signed_distance_mm(mask[box], volume.geometry.spacing), volume.geometry.cropped(box))
 
 
 def resample_to_geometry(volume: Volume, target: Geometry, is_label: bool = False, fill: float = 0.0) -> Volume:
@@ -172,10 +168,7 @@ def cropped_volume(volume: Volume, box: tuple[slice, slice, slice] | None) -> Vo
     """`volume` cut to an index box, every voxel kept at its physical place (the origin moves); None = as is."""
     if box is None:
         return volume
-    geometry = volume.geometry
-    array = np.ascontiguousarray(volume.array[box])
-    origin = tuple(geometry.index_to_physical(np.array([s.start for s in box], dtype=np.float64)))
-    return Volume(array, Geometry(array.shape, geometry.spacing, origin, geometry.direction))
+    return Volume(np.ascontiguousarray(volume.array[box]), volume.geometry.cropped(box))
 
 
 def cropped_to_content(case: Case) -> Case:
@@ -387,7 +380,5 @@ def preprocess_case(
         crop=info,
         has_scar=has_scar,
         meta=dict(case.meta),
-        field_of_view_mm=triple(
-            float(n * s) for n, s in zip(turned.image.geometry.shape, turned.image.geometry.spacing, strict=True)
-        ),
+        field_of_view_mm=turned.image.geometry.extent_mm,
     )

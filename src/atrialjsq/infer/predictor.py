@@ -277,9 +277,7 @@ class Predictor:
         # constant padding around the scan is cut off (as in training) and comes back as background
         content = content_box(image.array)
         image = cropped_volume(image, content)
-        field_of_view_mm = triple(
-            float(n * s) for n, s in zip(image.geometry.shape, image.geometry.spacing, strict=True)
-        )
+        field_of_view_mm = image.geometry.extent_mm
         image = reoriented(image, self.fine.orientation)
         use_localizer = self.crop != "whole"
         localization = (
@@ -376,13 +374,7 @@ def to_input_grid(probability: torch.Tensor | np.ndarray, region: Geometry, targ
     box = covered_box(region, target)
     if box is None:
         return out
-    sub = Geometry(
-        tuple(s.stop - s.start for s in box),
-        target.spacing,
-        tuple(target.index_to_physical(np.array([s.start for s in box], dtype=np.float64))),
-        target.direction,
-    )
-    out[box] = to_original_grid(Volume(array, region), sub).array
+    out[box] = to_original_grid(Volume(array, region), target.cropped(box)).array
     return out
 
 

@@ -75,6 +75,18 @@ class Geometry:
     def with_shape(self, shape: tuple[int, int, int]) -> Geometry:
         return Geometry(shape, self.spacing, self.origin, self.direction)
 
+    @property
+    def extent_mm(self) -> tuple[float, float, float]:
+        """Physical size of the field of view along the index axes (voxels × spacing)."""
+        return triple(float(n * s) for n, s in zip(self.shape, self.spacing, strict=True))
+
+    def cropped(self, box: Sequence[slice]) -> Geometry:
+        """The grid of an index box of this one (slices with explicit starts and stops inside the grid): the
+        same voxels at the same physical places."""
+        start = np.array([s.start for s in box], dtype=np.float64)
+        shape = triple(int(s.stop - s.start) for s in box)
+        return Geometry(shape, self.spacing, tuple(self.index_to_physical(start)), self.direction)
+
     def to_dict(self) -> dict[str, list[int] | list[float]]:
         """{"shape", "spacing", "origin", "direction"} as plain lists (JSON-safe; `from_dict` reverses it)."""
         return {

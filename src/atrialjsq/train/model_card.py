@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from atrialjsq.io.geometry import Geometry
 from atrialjsq.phantom.generate import FORMAT as PHANTOM_FORMAT
 
 CARD_KEYS = ("trained_on", "domain", "trained_spacing_mm", "max_input_spacing_mm", "max_field_of_view_mm")
@@ -92,9 +93,7 @@ def _field_of_view(entry: Mapping[str, Any]) -> list[float] | None:
     if entry.get("field_of_view_mm"):
         return list(entry["field_of_view_mm"])
     geometry = entry.get("original_geometry") or {}
-    if "shape" not in geometry:
-        return None
-    return [float(n) * float(s) for n, s in zip(geometry["shape"], geometry["spacing"], strict=True)]
+    return list(Geometry.from_dict(geometry).extent_mm) if "shape" in geometry else None
 
 
 def card_of(meta: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -286,12 +286,8 @@ def validation_note(n_val: int, val_every: int) -> str:
 def padding_note(index: CacheIndex) -> str | None:
     """Why a cache that `atrialjsq preprocess` built before constant padding was cut off may not match `predict`
     (None for newer caches and for caches written by hand, which say nothing of how they were made)."""
-    try:
-        payload = json.loads((index.root / "dataset.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    built_here = any("original_geometry" in entry for entry in payload.get("cases", []))
-    if not built_here or payload.get("padding_cut"):
+    built_here = any("original_geometry" in entry for entry in index.cases)
+    if not built_here or _index_payload(index).get("padding_cut"):
         return None
     return (
         f"note: {index.root} was built before constant padding around scans was cut off before the z-score; "
@@ -301,8 +297,13 @@ def padding_note(index: CacheIndex) -> str | None:
 
 def cache_preprocessing(index: CacheIndex) -> dict[str, Any]:
     """The cache's normalisation, centring and orientation choices, which inference must repeat."""
+    payload = _index_payload(index)
+    return {key: payload[key] for key in ("zscore_region", "center", "orientation") if key in payload}
+
+
+def _index_payload(index: CacheIndex) -> dict[str, Any]:
+    """The cache's dataset.json as read (`load_cache` has checked it; {} if it went since)."""
     try:
-        payload = json.loads((index.root / "dataset.json").read_text())
+        return json.loads((index.root / "dataset.json").read_text())
     except (OSError, json.JSONDecodeError):
         return {}
-    return {key: payload[key] for key in ("zscore_region", "center", "orientation") if key in payload}
