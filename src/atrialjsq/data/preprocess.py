@@ -137,8 +137,8 @@ def content_box(array: np.ndarray) -> tuple[slice, slice, slice] | None:
     the whole array is constant).
 
     Scanners and converters often zero-fill around the acquired field of view, and users pad scans; those
-    constant borders carry nothing, yet they pull the z-score's statistics (a LASC scan padded to twice its
-    width: tissue moved by 1.2 standard deviations of the whole-volume z-score the shipped model uses) and give
+    constant borders carry nothing, yet they pull the z-score's statistics (LASC scans padded to twice their
+    width: the LA moved by 1.5-1.7 standard deviations of the whole-volume z-score the shipped model uses) and give
     the network acres of flat input it never saw. Cutting them off first, as nnU-Net crops to the non-zero
     region, makes the prediction independent of such padding, whatever its value. A face is peeled while it is
     one constant value; zero-filled corners of a round field of view stay inside the box (`infer.flat_regions`).

@@ -60,13 +60,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/lasc2018"))
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
+    malformed = [item for item in args.model if "=" not in item]
+    if malformed:
+        print(f"error: --model {malformed[0]}: give NAME=BUNDLE.pt", file=sys.stderr)
+        return 1
     models = dict(item.split("=", 1) for item in args.model)
     missing = [path for path in (*models.values(), args.folds) if not Path(path).is_file()]
     if missing:
         print(f"error: {missing[0]}: no such file", file=sys.stderr)
         return 1
-    torch.set_num_threads(args.threads)
+    if any(width < 1 for width in args.widths):
+        print("error: --widths: a width is a factor of at least 1", file=sys.stderr)
+        return 1
     folds = json.loads(args.folds.read_text())["folds"]
+    if not 0 <= args.fold < len(folds) or not folds[args.fold]["val"]:
+        print(f"error: {args.folds}: no held-out cases in fold {args.fold}", file=sys.stderr)
+        return 1
+    torch.set_num_threads(args.threads)
     held_out = folds[args.fold]["val"]
     refs = {ref.case_id: ref for ref in index_dataset(args.data, layout="lasc2018-h5")}
     predictors = {name: Predictor.from_checkpoint(path, "cpu") for name, path in models.items()}

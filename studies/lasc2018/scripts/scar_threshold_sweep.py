@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compact", type=Path, default=Path("devdata/lasc_150_scar.npz"))
     parser.add_argument("--smoothness", type=float, nargs="+", default=[0.0])
     args = parser.parse_args(argv)
+    if any(smoothness < 0 for smoothness in args.smoothness):
+        print("error: --smoothness: the Potts weights must be >= 0", file=sys.stderr)
+        return 1
     missing = [path for path in (*args.predictions, args.compact) if not path.is_file()]
     if missing:
         print(f"error: {missing[0]}: no such file", file=sys.stderr)
