@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def report(name: str, label: str, times: list[float], first: float, peak: float) -> None:
         median = statistics.median(times)
-        results[name] = {"ms": 1e3 * median, "first_s": first, "peak_gib": peak}
+        results[name] = {"ms": 1e3 * median, "first_s": first, "peak_gib": peak if cuda else None}  # JSON has no NaN
         ratio = "" if name == "plain" else f"  ({results['plain']['ms'] / (1e3 * median):.2f}x plain)"
         memory = f", peak GPU memory {peak:.2f} GiB" if cuda else ""
         print(f"{label:<58} {1e3 * median:9.1f} ms/iteration{ratio}{memory}, first iteration {first:.1f} s")
