@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 from urllib.parse import unquote
 
+from script_loader import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "cli_reference.py"
-spec = importlib.util.spec_from_file_location("cli_reference", SCRIPT)
-assert spec is not None and spec.loader is not None
-cli_reference = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(cli_reference)
+cli_reference = load_script(SCRIPT)
 
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _CODE_SPAN = re.compile(r"`[^`]*`")

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from script_loader import load_script
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "readme_table.py"
-spec = importlib.util.spec_from_file_location("readme_table", SCRIPT)
-assert spec is not None and spec.loader is not None
-readme_table = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(readme_table)
+readme_table = load_script(SCRIPT)
 
 TABLE_MD = "## A title\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nMarks: none.\nPooled: fold(s) 0\n"
 

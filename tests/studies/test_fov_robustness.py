@@ -3,7 +3,6 @@ noise of the lungs' level, or the scan's minimum (zero-filling) that `predict` c
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -12,16 +11,13 @@ import pytest
 
 from atrialjsq.data.preprocess import content_box
 from atrialjsq.io import Geometry, Volume
+from script_loader import load_script
 
 SCRIPT = Path(__file__).parents[2] / "studies" / "lasc2018" / "scripts" / "fov_robustness.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("fov_robustness", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def test_widening_keeps_the_crop_in_place_and_fills_around_it():

@@ -3,24 +3,20 @@ the network's ratio and rank correlation are read against each band."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from atrialjsq.io import Geometry, Volume
+from script_loader import load_script
 from shapes import radius_mm, sphere_mask
 
 SCRIPT = Path(__file__).parents[2] / "studies" / "lasc2018" / "scripts" / "iir_band_study.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("iir_band_study", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 def test_a_rim_inside_the_blood_pool_counts_only_in_the_band_that_reaches_it():
