@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atrialjsq.io import Geometry, Volume
+from atrialjsq.io import Geometry, Volume, write_volume
 from script_loader import load_script
 from shapes import radius_mm, sphere_mask
 
@@ -49,3 +49,31 @@ def test_summary_ratios_and_ranks_by_hand():
     assert entry["median_ratio_network_over_iir"] == 0.5  # ratios 0.5, 0.5, 0.25
     # ranks (1, 2, 3, 4) against (1.5, 1.5, 3.5, 3.5): Spearman 2/sqrt(5)
     assert entry["spearman"] == pytest.approx(2 / np.sqrt(5), abs=1e-3)
+
+
+def _one_case_dataset(root: Path) -> None:
+    shape, spacing = (24, 24, 24), (1.0, 1.0, 1.0)
+    la = sphere_mask(shape, None, 6.0, spacing)
+    geometry = Geometry(shape, spacing, (0.0, 0.0, 0.0))
+    write_volume(Volume(np.where(la > 0, 100.0, 80.0).astype(np.float32), geometry), root / "case01" / "image.nii.gz")
+    write_volume(Volume(la, geometry), root / "case01" / "label.nii.gz")
+
+
+def test_bad_inputs_get_one_line_and_nothing_written(tmp_path, capsys):
+    main, out = _module().main, tmp_path / "out"
+    data = tmp_path / "data"
+    _one_case_dataset(data)
+    unrelated = tmp_path / "burdens.csv"
+    unrelated.write_text("case,network_percent\nother,3.0\n")
+    for argv, problem in (
+        ([str(tmp_path / "missing"), str(out)], "no such folder"),
+        ([str(data), str(out), "--network", str(tmp_path / "none.csv")], "no such file"),
+        ([str(data), str(out), "--network", str(unrelated)], f"none of its cases is in {data}"),
+        ([str(data), str(out), "--cases", "0"], "--cases"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        message = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "error:" in message and problem in message
+        assert not out.exists()

@@ -21,7 +21,10 @@ import numpy as np
 from scipy.stats import spearmanr
 from tqdm import tqdm
 
+from atrialjsq.cli.text import positive
 from atrialjsq.data.layouts import index_dataset, load_case
+from atrialjsq.errors import InputError
+from atrialjsq.io.atomic import atomic_path, write_json
 from atrialjsq.io.volume import Volume
 from atrialjsq.quantify.baselines import scar_from_image
 from atrialjsq.quantify.burden import compute_burden
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--network", type=Path, help="a real_burden_agreement.py burden_agreement.csv to compare")
-    parser.add_argument("--cases", type=int, help="only the first N cases (a quick look)")
+    parser.add_argument("--cases", type=positive(int), help="only the first N cases (a quick look)")
     args = parser.parse_args(argv)
     network = None
     if args.network is not None:
@@ -75,20 +78,24 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{args.network}: no such file")
         with args.network.open(newline="") as handle:
             network = {row["case"]: float(row["network_percent"]) for row in csv.DictReader(handle)}
-    refs = list(index_dataset(args.data))[: args.cases]
-    if network is not None:
-        refs = [ref for ref in refs if ref.case_id in network]
-    rows = []
-    for ref in tqdm(refs, desc="IIR bands", unit="case"):
-        case = load_case(ref)
-        rows.append(case_row(ref.case_id, case.image, case.labels["la"]))
-    args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "iir_bands.csv").open("w", newline="") as handle:
+    try:
+        refs = list(index_dataset(args.data))[: args.cases]
+        if network is not None:
+            refs = [ref for ref in refs if ref.case_id in network]
+        if not refs:
+            raise InputError(args.network, f"none of its cases is in {args.data}")  # the data had some
+        rows = []
+        for ref in tqdm(refs, desc="IIR bands", unit="case"):
+            case = load_case(ref)
+            rows.append(case_row(ref.case_id, case.image, case.labels["la"]))
+    except InputError as error:  # one line, nothing written
+        parser.exit(2, f"error: {error}\n")
+    summary = summarise(rows, network)
+    with atomic_path(args.out / "iir_bands.csv") as tmp, tmp.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    summary = summarise(rows, network)
-    (args.out / "iir_bands.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_json(args.out / "iir_bands.json", summary)
     print(json.dumps(summary, indent=1))
     return 0
 
