@@ -181,12 +181,13 @@ def main(argv: list[str] | None = None) -> int:
         f"config {config.name}: {count_parameters(build_model(config)) / 1e6:.2f} M parameters, "
         f"ROI {'x'.join(map(str, size))}, batch {args.batch}, {iters} timed iterations after {warmup} warm-up"
     )
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, float | None]] = {}
 
     def report(name: str, label: str, times: list[float], first: float, peak: float) -> None:
         median = statistics.median(times)
         results[name] = {"ms": 1e3 * median, "first_s": first, "peak_gib": peak if cuda else None}  # JSON has no NaN
-        ratio = "" if name == "plain" else f"  ({results['plain']['ms'] / (1e3 * median):.2f}x plain)"
+        plain_ms = results["plain"]["ms"]
+        ratio = "" if plain_ms is None or name == "plain" else f"  ({plain_ms / (1e3 * median):.2f}x plain)"
         memory = f", peak GPU memory {peak:.2f} GiB" if cuda else ""
         print(f"{label:<58} {1e3 * median:9.1f} ms/iteration{ratio}{memory}, first iteration {first:.1f} s")
 
