@@ -126,11 +126,23 @@ def test_overrides_sections_and_dotted_keys():
         ({"train": {"synthetic_scar_iir": (0.9, 2.0)}}, r"train.synthetic_scar_iir = \[0.9, 2.0\]: need 1 <= low"),
         ({"train": {"synthetic_scar_iir": (2.0, 1.5)}}, r"train.synthetic_scar_iir = \[2.0, 1.5\]"),
         ({"train": {"synthetic_scar_iir": (0.99, 2.0)}}, r"train.synthetic_scar_iir = \[0.99, 2.0\]"),
+        ({"train": {"synthetic_scar_real_iir": 0.9}}, r"train.synthetic_scar_real_iir = 0.9: 0 \(off\) or an IIR >= 1"),
+        (
+            {"train": {"synthetic_scar_real_iir": 1.2, "synthetic_scar_unsure_iir": 1.32}},
+            r"synthetic_scar_real_iir = 1.2: .* >= train.synthetic_scar_unsure_iir",
+        ),
     ],
 )
 def test_invalid_configs_raise_clear_errors(overrides, message):
     with pytest.raises(ValueError, match=message):
         get_config("ajsq-sesa", **overrides)
+
+
+def test_real_enhancement_labels_are_accepted_at_or_above_the_unknown_cut_off():
+    """0 switches the weak labels off; 1.32 with the preset's unknown cut-off 1.32 is the edge of the rule."""
+    for real_iir, unsure_iir in ((0.0, 1.32), (1.32, 1.32), (1.6, 1.2), (1.0, 0.0)):
+        train = {"synthetic_scar_real_iir": real_iir, "synthetic_scar_unsure_iir": unsure_iir}
+        assert get_config("ajsq-sesa", train=train).train.synthetic_scar_real_iir == real_iir
 
 
 @pytest.mark.parametrize("iir_range", [(1.0, 1.0), (1.0, 2.6), (1.32, 1.32)])

@@ -306,3 +306,50 @@ def test_the_feathered_edge_is_the_whole_window_blur_computed_on_the_pattern_box
         expected = ndimage.gaussian_filter(mask, sigma).ravel()
         np.testing.assert_allclose(_feathered(np.flatnonzero(mask), shape, sigma), expected, rtol=0, atol=1e-7)
     assert not _feathered(np.array([], dtype=np.int64), shape, sigma).any()  # no pattern: no edge
+
+
+def test_real_enhancement_above_real_scar_iir_is_labelled_scar():
+    """The same bright patch with `real_scar_iir` 1.32 and no scar drawn: the band voxels whose outward ray meets it
+    become scar (band 2, φ_scar ≤ 0 there and > 0 on the normal wall, full weight), the rest stay normal; a patch at IIR 1.25 between
+    unsure_iir 1.2 and real_scar_iir 1.32 is unknown instead."""
+    arrays = atrium()
+    zero = float(arrays["image"].min())
+    blood = float(np.median(arrays["image"][arrays["phi_la"] < -4]))
+    patch = (arrays["phi_la"] > 0) & (arrays["phi_la"] < 2.5) & (np.indices(SHAPE)[2] > 24)
+    band = arrays["band"] > 0
+    top = band & (np.indices(SHAPE)[2] > 26)
+    bottom = band & (np.indices(SHAPE)[2] < 14)
+    for iir, expect_scar in ((2.0, True), (1.25, False)):
+        image = arrays["image"].copy()
+        image[patch] = zero + iir * (blood - zero)
+        case = {**arrays, "image": image}
+        wall = build_wall_cache(image, case["la"], case["band"], SPACING)
+        ranges = SynthesisRanges(scar_free=1.0, unsure_iir=1.2, real_scar_iir=1.32)
+        draw = synthesise(case, wall, np.random.default_rng(0), ranges)
+        labels, weight = draw.arrays["band"], draw.arrays["scar_weight"]
+        assert not draw.scar.any()  # nothing drawn: every scar label is the real wall's
+        assert (labels[bottom] == 1).all() and (weight[bottom] == 1).all()
+        if expect_scar:
+            assert (labels[top] == 2).mean() > 0.8 and (weight[top] == 1).all()
+            phi_scar = draw.arrays["phi_scar"]
+            assert (phi_scar[top & (labels == 2)] <= 0).all() and (phi_scar[bottom] > 0).all()
+            assert draw.params["real_scar_band_share"] > 0
+        else:
+            assert not (labels == 2).any() and (weight[top] == 0).mean() > 0.8
+    with pytest.raises(ValueError, match="below unsure_iir"):
+        SynthesisRanges(unsure_iir=1.4, real_scar_iir=1.32)
+
+
+def test_the_configured_real_scar_iir_reaches_the_draws():
+    """`train.synthetic_scar_real_iir` becomes the draws' `real_scar_iir`; its default 0 means no weak labels."""
+    from atrialjsq.model.configs import get_config
+    from atrialjsq.train.trainer import make_synthesizer
+
+    def ranges(real_iir):
+        train = {"synthetic_scar": 1.0, "synthetic_scar_real_iir": real_iir}
+        synthesizer = make_synthesizer(get_config("ajsq-sesa", tiny=True, train=train), [atrium(0)])
+        assert synthesizer is not None
+        return synthesizer.ranges
+
+    assert ranges(1.5).real_scar_iir == 1.5
+    assert ranges(0.0).real_scar_iir is None

@@ -159,6 +159,9 @@ class TrainConfig:
     # With synthetic scar: band voxels whose real wall is brighter than this IIR (and not drawn scar) are left out
     # of the scar loss (unknown, not normal); 0 keeps them as normal wall.
     synthetic_scar_unsure_iir: float = 0.0
+    # With synthetic scar: band voxels whose real wall is brighter than this IIR are labelled scar (weak labels
+    # from a clinical threshold); 0 labels no real enhancement.
+    synthetic_scar_real_iir: float = 0.0
     # The IIR range the synthetic scar is drawn from (a triangle peaking at the real walls' enhancement, 1.45).
     synthetic_scar_iir: tuple[float, float] = (1.1, 2.6)
 
@@ -278,6 +281,11 @@ def _check_ranges(config: ExperimentConfig) -> None:
     low_iir, high_iir = t.synthetic_scar_iir
     if not 1.0 <= low_iir <= high_iir:
         raise ValueError(f"train.synthetic_scar_iir = {[low_iir, high_iir]!r}: need 1 <= low <= high (scar is bright)")
+    real_iir, unsure_iir = t.synthetic_scar_real_iir, t.synthetic_scar_unsure_iir
+    if real_iir != 0 and not max(1.0, unsure_iir) <= real_iir:
+        raise ValueError(
+            f"train.synthetic_scar_real_iir = {real_iir}: 0 (off) or an IIR >= 1 and >= train.synthetic_scar_unsure_iir"
+        )
     for key, (low, high) in (("train.scale_range", t.scale_range), ("train.gamma_range", t.gamma_range)):
         if not 0 < low <= high:
             raise ValueError(f"{key} = {[low, high]!r}: need 0 < low <= high")

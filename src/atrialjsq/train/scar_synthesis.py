@@ -73,6 +73,10 @@ class SynthesisRanges:
     # label marks. With `unsure_iir` set, band voxels outside the drawn scar whose outward ray (0-3 mm) meets the
     # original image above this IIR get weight 0 in the scar loss (`scar_weight`): unknown, not "normal wall".
     unsure_iir: float | None = None
+    # With `real_scar_iir` set, those band voxels are labelled scar instead (weak labels from a clinical
+    # threshold, e.g. Benito's dense-scar IIR 1.32), so the head learns the real walls' own enhancement as well as
+    # the drawn scar; between `unsure_iir` and `real_scar_iir` the band stays unknown.
+    real_scar_iir: float | None = None
     wall_mm: tuple[float, float] = (1.0, 4.0)
     depth_fraction: tuple[float, float] = (0.5, 1.0)  # scar from the endocardium to this share of the wall
     feather_voxels: tuple[float, float] = (0.3, 1.2)  # Gaussian sigma of the partial-volume edge
@@ -91,6 +95,8 @@ class SynthesisRanges:
             low, high = getattr(self, name)
             if not 0.0 <= low <= high:
                 raise ValueError(f"{name} must be a range 0 <= low <= high, got {(low, high)}")
+        if self.real_scar_iir is not None and self.unsure_iir is not None and self.real_scar_iir < self.unsure_iir:
+            raise ValueError(f"real_scar_iir {self.real_scar_iir} is below unsure_iir {self.unsure_iir}")
         if self.burden[1] > 1.0 or self.iir[0] < 1.0 or self.wall_mm[1] > SHELL_MM - 1.0:
             raise ValueError("need burden <= 1, iir >= 1 and wall_mm below the shell")
 
@@ -283,6 +289,10 @@ def synthesise(
         a = alpha[touched]
         flat[voxels] = flat[voxels] * (1.0 - a) + (np.float32(gain) * raw + np.float32(wall.zero)) * a
     scar_band_flags = _lookup(scar_flat, wall.band_rays, False).any(axis=1)
+    if ranges.real_scar_iir is not None:
+        real = (wall.band_wall_iir > ranges.real_scar_iir) & ~scar_band_flags
+        scar_band_flags = scar_band_flags | real
+        draw["real_scar_band_share"] = round(float(real.mean()) if len(real) else 0.0, 4)
     band = np.zeros(size, dtype=np.uint8)
     band[wall.band] = np.where(scar_band_flags, 2, 1)
     band = band.reshape(wall.shape)

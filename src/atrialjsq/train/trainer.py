@@ -192,6 +192,7 @@ def make_synthesizer(
     ranges = SynthesisRanges(
         exclude_patterns=tuple(t.synthetic_scar_exclude),
         unsure_iir=unsure,
+        real_scar_iir=t.synthetic_scar_real_iir if t.synthetic_scar_real_iir > 0 else None,
         iir=(float(t.synthetic_scar_iir[0]), float(t.synthetic_scar_iir[1])),
         distance_clip_mm=draw_clip_mm(config.loss.se_distance),
     )
