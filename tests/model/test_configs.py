@@ -225,3 +225,4 @@ def test_the_cpu_preset_is_the_shipped_recipe_size_with_synthetic_scar():
     assert config.optim.name == "adamw" and config.optim.schedule == "poly"
     assert 0 < config.train.synthetic_scar <= 1 and config.train.blur_p > 0 and config.heads == {"la": 1, "scar": 2}
     assert config.train.synthetic_scar_unsure_iir == 1.32  # the dense-scar cut-off of Benito et al. 2017
+    assert config.train.synthetic_scar_real_iir == 1.32  # and the real enhancement above it labelled scar

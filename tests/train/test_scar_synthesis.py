@@ -310,8 +310,8 @@ def test_the_feathered_edge_is_the_whole_window_blur_computed_on_the_pattern_box
 
 def test_real_enhancement_above_real_scar_iir_is_labelled_scar():
     """The same bright patch with `real_scar_iir` 1.32 and no scar drawn: the band voxels whose outward ray meets it
-    become scar (band 2, φ_scar ≤ 0 there and > 0 on the normal wall, full weight), the rest stay normal; a patch at IIR 1.25 between
-    unsure_iir 1.2 and real_scar_iir 1.32 is unknown instead."""
+    become scar (band 2, φ_scar ≤ 0 there and > 0 on the normal wall, full weight), the rest stay normal; a patch
+    at IIR 1.25, between unsure_iir 1.2 and real_scar_iir 1.32, is unknown instead."""
     arrays = atrium()
     zero = float(arrays["image"].min())
     blood = float(np.median(arrays["image"][arrays["phi_la"] < -4]))
