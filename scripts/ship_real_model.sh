@@ -3,10 +3,11 @@
 # `atrialjsq predict`. The trainer records what the model was trained on (its card: cases, domain, voxel sizes);
 # scripts/real_model_meta.json adds what it cannot know (the acquisition's voxel size, licence, recipe, the
 # cross-validation figures).
-#   atrialjsq train --data LASC2018_DIR --out RUN --seconds 4500     (the CPU preset ajsq-sesa-cpu, all 80 cases;
-#   the v4 model shipped now added --set train.synthetic_scar_real_iir=0, the v3 model shipped until
-#   6 December 2026 --set 'train.synthetic_scar_iir=[1.1,2.6]')
+#   atrialjsq train --data LASC2018_DIR --out RUN     (the CPU preset ajsq-sesa-cpu, all 80 cases, 4,500 iterations;
+#   v4, shipped until 6 December 2026, added --seconds 4500 --set train.synthetic_scar_real_iir=0)
 #   scripts/ship_real_model.sh RUN
+# The meta's trained_on repeats what today's trainer records: the v5 checkpoint was written before the trainer's
+# card named the weak labels (train.synthetic_scar_real_iir).
 set -euo pipefail
 RUN=${1:?run folder}
 BIN=${BIN:-.venv/bin}

@@ -47,6 +47,14 @@ def test_card_counts_labels_and_takes_spacings_axis_by_axis_after_sorting(tmp_pa
     assert training_card(unlabelled, "cache", synthetic_scar=0.7)["trained_on"] == (
         "3 cases of clinic (real scans; no scar labels: synthetic scar drawn into their LA wall during training)"
     )
+    # weak labels on the real walls' enhancement are named; they exist only where synthetic scar is drawn
+    assert training_card(unlabelled, "cache", synthetic_scar=0.7, real_scar_iir=1.32)["trained_on"] == (
+        "3 cases of clinic (real scans; no scar labels: synthetic scar drawn into their LA wall during training, "
+        "and their wall's own enhancement above IIR 1.32 taken as scar)"
+    )
+    assert training_card(unlabelled, "cache", synthetic_scar=0.0, real_scar_iir=1.32)["trained_on"].endswith(
+        "their scar terms off (LA only))"
+    )
 
 
 def test_card_calls_phantoms_phantoms_only_when_every_case_is_one(tmp_path: Path) -> None:

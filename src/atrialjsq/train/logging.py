@@ -67,8 +67,29 @@ def column(rows: Sequence[Mapping[str, str]], name: str) -> list[float]:
     return [float(row[name]) if row.get(name) not in (None, "") else math.nan for row in rows]
 
 
+def moving_mean(values: Sequence[float], window: int) -> list[float]:
+    """Trailing mean over the last `window` finite values (NaN where the window holds none): per-iteration losses
+    of a batch of two jump by orders of magnitude, and only their trend is worth reading."""
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    out: list[float] = []
+    total, count = 0.0, 0
+    finite = [v if math.isfinite(v) else None for v in values]
+    for i, value in enumerate(finite):
+        if value is not None:
+            total, count = total + value, count + 1
+        if i >= window and finite[i - window] is not None:
+            dropped = finite[i - window]
+            assert dropped is not None
+            total, count = total - dropped, count - 1
+        out.append(total / count if count else math.nan)
+    return out
+
+
 def plot_curves(log_csv: str | Path, val_csv: str | Path, out_png: str | Path) -> Path | None:
-    """Loss parts against iteration (log scale) and validation Dice; nothing is written without rows."""
+    """Loss terms (log scale), the total loss (linear: its SE terms can take it below zero) and validation Dice
+    against iteration, each as a moving mean over about a 50th of the run on its faint raw values; nothing is
+    written without rows."""
     rows = read_csv(log_csv)
     if not rows:
         return None
@@ -78,17 +99,25 @@ def plot_curves(log_csv: str | Path, val_csv: str | Path, out_png: str | Path) -
     import matplotlib.pyplot as plt  # figures only: deferred, slow to import
 
     iterations = column(rows, "iteration")
-    loss_names = [name for name in rows[0] if name == "loss" or name.startswith("loss_")]
-    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
-    for name in loss_names:
+    window = max(1, len(rows) // 50)
+    part_names = [name for name in rows[0] if name.startswith("loss_")]
+    fig, (ax_parts, ax_total, ax_val) = plt.subplots(1, 3, figsize=(15, 4))
+    for name in part_names:
         values = column(rows, name)
         if any(v > 0 for v in values if math.isfinite(v)):
-            ax_loss.plot(iterations, values, label=name, linewidth=1.5 if name == "loss" else 0.8)
-    ax_loss.set_yscale("log")
-    ax_loss.set_xlabel("iteration")
-    ax_loss.set_ylabel("loss")
-    ax_loss.legend(fontsize=7)
-    ax_loss.set_title("training loss")
+            positive = [v if v > 0 else math.nan for v in values]
+            (line,) = ax_parts.plot(iterations, moving_mean(positive, window), label=name, linewidth=1.2)
+            ax_parts.plot(iterations, positive, color=line.get_color(), alpha=0.12, linewidth=0.5)
+    ax_parts.set_yscale("log")
+    ax_parts.set_ylabel("loss term")
+    if part_names:
+        ax_parts.legend(fontsize=7)
+    ax_parts.set_title(f"loss terms (mean over {window} iterations)")
+    if "loss" in rows[0]:
+        total = column(rows, "loss")
+        ax_total.plot(iterations, total, color="0.6", alpha=0.3, linewidth=0.5)
+        ax_total.plot(iterations, moving_mean(total, window), color="k", linewidth=1.5)
+    ax_total.set_title("total loss")
     val_rows = read_csv(val_csv)
     if val_rows:
         val_iterations = column(val_rows, "iteration")
@@ -96,7 +125,11 @@ def plot_curves(log_csv: str | Path, val_csv: str | Path, out_png: str | Path) -
             ax_val.plot(val_iterations, column(val_rows, name), marker="o", label=name)
         ax_val.set_ylim(0, 1)
         ax_val.legend(fontsize=7)
-    ax_val.set_xlabel("iteration")
+    else:
+        ax_val.text(0.5, 0.5, "no validation cases:\nlast.pt is the model", ha="center", va="center")
+        ax_val.set_axis_off()
     ax_val.set_title("validation Dice")
+    for ax in (ax_parts, ax_total, ax_val):
+        ax.set_xlabel("iteration")
     fig.tight_layout()
     return save_figure(fig, out_png, dpi=100)

@@ -53,9 +53,12 @@ def dataset_name(entries: Sequence[Mapping[str, Any]], fallback: str) -> str:
     return root.name or fallback
 
 
-def training_card(entries: Sequence[Mapping[str, Any]], data_name: str, synthetic_scar: float) -> dict[str, Any]:
+def training_card(
+    entries: Sequence[Mapping[str, Any]], data_name: str, synthetic_scar: float, real_scar_iir: float = 0.0
+) -> dict[str, Any]:
     """The card of a run trained on cache `entries` (their `source`, `has_scar`, `original_geometry`);
-    `data_name` is used when no entry records its source."""
+    `data_name` is used when no entry records its source. `real_scar_iir` (`train.synthetic_scar_real_iir`) is
+    named because it changes what the scar head calls on real walls: their own enhancement learnt as scar."""
     n = len(entries)
     data_name = dataset_name(entries, data_name)
     labelled = sum(bool(entry.get("has_scar")) for entry in entries)
@@ -66,6 +69,8 @@ def training_card(entries: Sequence[Mapping[str, Any]], data_name: str, syntheti
         if synthetic_scar > 0
         else "their scar terms off (LA only)"
     )
+    if synthetic_scar > 0 and real_scar_iir > 0:
+        rest += f", and their wall's own enhancement above IIR {real_scar_iir:g} taken as scar"
     if labelled == n:
         scar = "all with scar labels"
     elif labelled == 0:

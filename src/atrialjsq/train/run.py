@@ -266,7 +266,14 @@ def train_run(
     meta["val_cases"] = split["val"]
     meta["validation"] = validation
     entries = [index.entry(case_id) for case_id in split["train"]]
-    meta.update(training_card(entries, Path(data).resolve().name, config.train.synthetic_scar))
+    meta.update(
+        training_card(
+            entries,
+            Path(data).resolve().name,
+            config.train.synthetic_scar,
+            config.train.synthetic_scar_real_iir,
+        )
+    )
     meta["host_pid"] = os.getpid() if options.context.is_main else None
     return fit(config, train_cases, val_cases, out, options, meta=meta, preprocessing=cache_preprocessing(index))
 
