@@ -133,9 +133,11 @@ def test_models_lists_every_shipped_bundle_with_its_training_data(tmp_path, monk
     assert main(["models"]) == 0
     assert "no shipped models installed" in capsys.readouterr().out
     _bundle(tmp_path, "phantom-ajsq-sesa", {"trained_on": "40 phantoms", "not_trained_on": "real scans"})
-    _bundle(tmp_path, models.DEFAULT_MODEL, {"trained_on": "80 LASC 2018 scans", "domain": "real LGE MRI"})
+    real_meta = {"trained_on": "80 LASC 2018 scans", "domain": "real LGE MRI", "weights": "v5 (6 December 2026)"}
+    _bundle(tmp_path, models.DEFAULT_MODEL, real_meta)
     assert main(["models"]) == 0
     out = capsys.readouterr().out
+    assert " MB\n  weights:    v5 (6 December 2026)\n  trained on: 80 LASC" in out  # the release, then the data
     blocks = out.split("\n  ")
     assert out.startswith(f"{models.DEFAULT_MODEL} (default): version")
     assert "trained on: 40 phantoms" in out and "not for:    real scans" in out

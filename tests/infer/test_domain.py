@@ -54,10 +54,12 @@ def test_only_images_written_by_the_phantom_command_are_phantoms(tmp_path):
     assert model_record(meta, "m", "1.0") == {
         "name": "m",
         "version": "1.0",
+        "weights": None,
         "trained_on": "synthetic phantoms",
         "domain": "phantom",
         "not_trained_on": "real scans",
     }
+    assert model_record({**meta, "weights": "v5 (6 December 2026)"}, "m")["weights"] == "v5 (6 December 2026)"
 
 
 def test_out_of_domain_warnings_phantom_model_unknown_model_and_coarse_voxels(tmp_path):

@@ -61,6 +61,7 @@ def test_the_default_model_is_the_real_data_bundle_without_a_localiser():
     # what the trainer recorded: the data set, and that the scar was synthetic (no scar labels)
     assert bundle["meta"]["trained_on"].startswith("80 cases of lasc2018 (real scans; no scar labels: synthetic scar")
     assert "enhancement above IIR 1.32 taken as scar" in bundle["meta"]["trained_on"]  # v5: the weak labels
+    assert bundle["meta"]["weights"].startswith("v5 ")
     assert bundle["meta"]["max_input_spacing_mm"] == [1.5, 1.5, 2.5]  # the bundle's meta: the acquisitions
     assert bundle["meta"]["max_field_of_view_mm"] == [100.0, 110.0, 152.5]  # LASC's crops around the LA
     assert bundle["fine"]["config"]["task"] == "joint"

@@ -100,7 +100,8 @@ def test_report_json_is_strict_and_complete(case, written):
     phantom, result = case
     out, burden = written
     report = json.loads((out / "report.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
-    unknown = {"trained_on": None, "domain": None, "not_trained_on": None}  # every key present, null when unknown
+    # every key present, null when unknown
+    unknown = {"weights": None, "trained_on": None, "domain": None, "not_trained_on": None}
     assert report["model"] == {"name": "toy-net", "version": "1.2", **unknown}
     assert report["method"] == "ajsqnet"
     assert report["scar"]["burden_percent"] == pytest.approx(100 * phantom.cap_fraction, abs=2.0)
@@ -184,13 +185,14 @@ def test_an_implausible_la_is_flagged_and_not_staged(tmp_path):
 
 def test_model_domain_and_case_are_recorded(case, tmp_path):
     phantom, result = case
-    meta = {"trained_on": "40 synthetic phantoms", "not_trained_on": "real scans"}
+    meta = {"trained_on": "40 synthetic phantoms", "not_trained_on": "real scans", "weights": "w2 (today)"}
     provenance = Provenance("p9", model="demo-net", model_meta=meta, warnings=["model demo-net is for phantoms"])
     write_case_outputs(tmp_path / "p9", analyse_case(phantom.image, result, provenance), figure=False)
     report = json.loads((tmp_path / "p9" / "report.json").read_text())
     assert report["model"] == {
         "name": "demo-net",
         "version": None,
+        "weights": "w2 (today)",
         "trained_on": "40 synthetic phantoms",
         "domain": "phantom",
         "not_trained_on": "real scans",

@@ -30,7 +30,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         type=Path,
         help="JSON object merged over what the trainer recorded in the fine checkpoint (trained_on, domain: "
         "'real LGE MRI' or 'phantom', trained_spacing_mm, max_input_spacing_mm, max_field_of_view_mm: [x, y, z] "
-        "in mm); add what it cannot know, e.g. acquired_spacing_mm, not_trained_on, licence, recipe, validation. "
+        "in mm); add what it cannot know, e.g. weights (a release name that `models` prints), acquired_spacing_mm, "
+        "not_trained_on, licence, recipe, validation. "
         "predict stages a model only when trained_on or domain is known, and warns above max_input_spacing_mm and "
         "well above max_field_of_view_mm",
     )
@@ -46,7 +47,7 @@ def meta_problem(meta: object) -> str | None:
     and its voxel sizes three positive numbers, since `predict` judges scans against them."""
     if not isinstance(meta, dict):
         return f"must hold a JSON object, not {type(meta).__name__}"
-    for key in ("trained_on", "domain", "not_trained_on"):
+    for key in ("trained_on", "domain", "not_trained_on", "weights"):
         if key in meta and not isinstance(meta[key], str):
             return f"{key} must be text"
     for key in SPACING_KEYS:

@@ -23,7 +23,10 @@ def describe(name: str, bundle: dict, size_bytes: int, default: bool) -> list[st
     meta = bundle.get("meta") or {}
     version = f" {bundle['version']}" if bundle.get("version") else ""
     header = f"{name}{' (default)' if default else ''}: version{version or ' unknown'}, {size_bytes / 1e6:.1f} MB"
-    lines = [header, f"  trained on: {meta.get('trained_on') or 'not recorded in the model file'}"]
+    lines = [header]
+    if meta.get("weights"):  # which release of the weights: the package version does not change with them
+        lines.append(f"  weights:    {meta['weights']}")
+    lines.append(f"  trained on: {meta.get('trained_on') or 'not recorded in the model file'}")
     if meta.get("not_trained_on"):
         lines.append(f"  not for:    {meta['not_trained_on']}")
     if model_domain(meta) == "phantom":

@@ -132,11 +132,13 @@ def _three_numbers(value: Any) -> list[float] | None:
 
 
 def model_record(meta: Mapping[str, Any] | None, name: str | None, version: str | None = None) -> dict[str, Any]:
-    """The model's entry in report.json: name, version, what it was trained on and its domain."""
+    """The model's entry in report.json: name, version, the weights' release (a shipped model's weights change
+    without the package version), what it was trained on and its domain."""
     meta = meta or {}
     return {
         "name": name,
         "version": version,
+        "weights": meta.get("weights"),
         "trained_on": meta.get("trained_on"),
         "domain": model_domain(meta),
         "not_trained_on": meta.get("not_trained_on"),
