@@ -41,6 +41,15 @@ def test_the_page_is_self_contained_and_carries_report_json(case_folder):
     assert (case_folder / "report.html").stat().st_size < 8e6
 
 
+def test_the_panel_names_the_model_and_its_weights_release():
+    from atrialjsq.report.html_view import _model_label
+
+    assert (
+        _model_label({"name": "m", "weights": "v5 (6 December 2026): weak labels"}) == "m, weights v5 (6 December 2026)"
+    )
+    assert _model_label({"name": "m", "weights": None}) == "m"
+
+
 def test_the_view_mesh_is_decimated_only_above_the_limit():
     from atrialjsq.surface.mesh import extract_mesh
 

@@ -148,6 +148,14 @@ def _button(title: str, values: np.ndarray, scale: list, top: float) -> dict[str
     return {"label": title, "method": "restyle", "args": [restyle, [0]]}
 
 
+def _model_label(model: Mapping[str, Any]) -> str:
+    """The model's name and its weights' release (the text before the release's first colon), since one name
+    covers several releases of a shipped model."""
+    weights = model.get("weights")
+    name = str(model.get("name"))
+    return f"{name}, weights {str(weights).split(':')[0]}" if weights else name
+
+
 def _panel(report: Mapping[str, Any]) -> str:
     """The side panel: the numbers of report.json (each in an element with a data-key, for tests and scripts)."""
     scar, la, stage = report.get("scar", {}), report.get("la", {}), report.get("stage", {})
@@ -159,7 +167,7 @@ def _panel(report: Mapping[str, Any]) -> str:
         ("scar area (cm²)", _number(scar.get("area_cm2"), 2), "scar.area_cm2"),
         ("Utah stage", stage.get("utah") or "not staged", "stage.utah"),
         ("DECAAF stage", stage.get("decaaf") or "not staged", "stage.decaaf"),
-        ("model", (report.get("model") or {}).get("name")),
+        ("model", _model_label(report.get("model") or {})),
     ]
     cells = []
     for row in rows:
