@@ -204,7 +204,9 @@ def test_the_command_line_is_built_without_torch_or_numpy():
     ("meta", "problem"),
     [
         ([1, 2], "must hold a JSON object, not list"),
-        ({"trained_on": 80}, "trained_on must be text"),
+        ({"trained_on": 80}, "trained_on must be non-empty text"),
+        ({"weights": 5}, "weights must be non-empty text"),
+        ({"weights": " "}, "weights must be non-empty text"),
         ({"max_input_spacing_mm": [1.5, 1.5]}, "max_input_spacing_mm must be three positive numbers"),
         ({"trained_spacing_mm": [0.6, 0.6, 0]}, "trained_spacing_mm must be three positive numbers"),
         ({"acquired_spacing_mm": [1, True, 2]}, "acquired_spacing_mm must be three positive numbers"),

@@ -25,7 +25,8 @@ def test_moving_mean_by_hand_skips_missing_values() -> None:
 
 def test_the_figure_of_a_run_without_validation_and_with_a_negative_total(tmp_path: Path) -> None:
     log = CsvLog(tmp_path / "log.csv")
-    log.append([{"iteration": i, "loss": 1.0 - 0.1 * i, "loss_la_bce": 0.5 / (i + 1)} for i in range(30)])
+    # 200 rows: the figure's moving mean spans 4 iterations; the total falls below zero (a linear axis)
+    log.append([{"iteration": i, "loss": 1.0 - 0.01 * i, "loss_la_bce": 0.5 / (i + 1)} for i in range(200)])
     out = plot_curves(tmp_path / "log.csv", tmp_path / "val.csv", tmp_path / "loss.png")
     assert out == tmp_path / "loss.png" and out.stat().st_size > 1000
     assert plot_curves(tmp_path / "none.csv", tmp_path / "val.csv", tmp_path / "empty.png") is None

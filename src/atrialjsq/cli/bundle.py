@@ -48,8 +48,8 @@ def meta_problem(meta: object) -> str | None:
     if not isinstance(meta, dict):
         return f"must hold a JSON object, not {type(meta).__name__}"
     for key in ("trained_on", "domain", "not_trained_on", "weights"):
-        if key in meta and not isinstance(meta[key], str):
-            return f"{key} must be text"
+        if key in meta and not (isinstance(meta[key], str) and meta[key].strip()):
+            return f"{key} must be non-empty text"
     for key in SPACING_KEYS:
         value = meta.get(key)
         if value is None:

@@ -68,8 +68,8 @@ def column(rows: Sequence[Mapping[str, str]], name: str) -> list[float]:
 
 
 def moving_mean(values: Sequence[float], window: int) -> list[float]:
-    """Trailing mean over the last `window` finite values (NaN where the window holds none): per-iteration losses
-    of a batch of two jump by orders of magnitude, and only their trend is worth reading."""
+    """Trailing mean over the last `window` entries, NaN entries left out (NaN where the window holds no number):
+    per-iteration losses of a batch of two jump by orders of magnitude, and only their trend is worth reading."""
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
     out: list[float] = []
@@ -87,9 +87,9 @@ def moving_mean(values: Sequence[float], window: int) -> list[float]:
 
 
 def plot_curves(log_csv: str | Path, val_csv: str | Path, out_png: str | Path) -> Path | None:
-    """Loss terms (log scale), the total loss (linear: its SE terms can take it below zero) and validation Dice
-    against iteration, each as a moving mean over about a 50th of the run on its faint raw values; nothing is
-    written without rows."""
+    """Loss terms (log scale) and the total loss (linear: its SE terms can take it below zero), each as a moving
+    mean over about a 50th of the run on its faint raw values, and the validation Dice against iteration; nothing
+    is written without rows."""
     rows = read_csv(log_csv)
     if not rows:
         return None
@@ -110,7 +110,7 @@ def plot_curves(log_csv: str | Path, val_csv: str | Path, out_png: str | Path) -
             ax_parts.plot(iterations, positive, color=line.get_color(), alpha=0.12, linewidth=0.5)
     ax_parts.set_yscale("log")
     ax_parts.set_ylabel("loss term")
-    if part_names:
+    if ax_parts.get_legend_handles_labels()[1]:
         ax_parts.legend(fontsize=7)
     ax_parts.set_title(f"loss terms (mean over {window} iterations)")
     if "loss" in rows[0]:
@@ -126,7 +126,8 @@ def plot_curves(log_csv: str | Path, val_csv: str | Path, out_png: str | Path) -
         ax_val.set_ylim(0, 1)
         ax_val.legend(fontsize=7)
     else:
-        ax_val.text(0.5, 0.5, "no validation cases:\nlast.pt is the model", ha="center", va="center")
+        # no validation cases, or none scored yet (a run stopped before its first validation)
+        ax_val.text(0.5, 0.5, "no validation scores:\nlast.pt is the model", ha="center", va="center")
         ax_val.set_axis_off()
     ax_val.set_title("validation Dice")
     for ax in (ax_parts, ax_total, ax_val):
