@@ -78,9 +78,8 @@ def moving_mean(values: Sequence[float], window: int) -> list[float]:
     for i, value in enumerate(finite):
         if value is not None:
             total, count = total + value, count + 1
-        if i >= window and finite[i - window] is not None:
-            dropped = finite[i - window]
-            assert dropped is not None
+        dropped = finite[i - window] if i >= window else None
+        if dropped is not None:
             total, count = total - dropped, count - 1
         out.append(total / count if count else math.nan)
     return out
