@@ -13,7 +13,7 @@ case): ≤ 3.5 s per case with every output, ≤ 1.5 s with --no-regional --no-f
 
 Each --variant NAME=OPTIONS is one more run of this tree with those `predict` options, in the same alternation.
 
-Needs the LASC 2018 release (--data, or $ATRIALJSQ_LASC2018, or ../shared/data/lasc2018 next to the repository).
+Needs the LASC 2018 release (--data, or $LASC2018, or ../shared/data/lasc2018 next to the repository).
 Numbers only leave the machine: no image, mask or figure of the data is kept.
 """
 
@@ -42,7 +42,7 @@ LANDMARK_MM = 1.0  # landmark positions must agree within this
 
 
 def default_data() -> Path:
-    return Path(os.environ.get("ATRIALJSQ_LASC2018", ROOT.parent / "shared" / "data" / "lasc2018"))
+    return Path(os.environ.get("LASC2018", ROOT.parent / "shared" / "data" / "lasc2018"))
 
 
 def write_inputs(data: Path, folder: Path, n: int) -> list[Path]:
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if not args.data.is_dir():
-        print(f"error: {args.data}: no LASC 2018 release here (--data or $ATRIALJSQ_LASC2018)", file=sys.stderr)
+        print(f"error: {args.data}: no LASC 2018 release here (--data or $LASC2018)", file=sys.stderr)
         return 1
     known = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{args.baseline}^{{commit}}"], cwd=ROOT)
     if known.returncode != 0:

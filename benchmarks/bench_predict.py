@@ -75,10 +75,11 @@ def make_input(folder: Path, seed: int) -> tuple[Path, str]:
 
 
 def lasc_input(folder: Path, index: int) -> tuple[Path, str]:
-    """Case `index` of the LASC 2018 release in ../shared, written as NIfTI at its assumed native spacing."""
+    """Case `index` of the LASC 2018 release ($LASC2018, or ../shared next to the repository), written as NIfTI at
+    its assumed native spacing."""
     from atrialjsq.data.layouts import index_dataset, read_image
 
-    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "lasc2018"
+    root = Path(os.environ.get("LASC2018", Path(__file__).resolve().parents[2] / "shared" / "data" / "lasc2018"))
     refs = index_dataset(root, layout="lasc2018-h5")
     image = read_image(refs[index])
     path = folder / "bench_case.nii.gz"

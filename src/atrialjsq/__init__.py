@@ -6,7 +6,8 @@ The Python API (docs/how-to/python-api.md), imported on first use so that `impor
 - `Predictor`: the network for your own loops (`Predictor.from_checkpoint(model).predict_volume(volume)`);
 - `read_volume`, `write_volume`, `Volume`: images with their geometry;
 - `scar_from_probabilities`, `analyse_case`, `Provenance`, `write_case_outputs`: the steps after the network
-  (scar on the LA surface, burden and regional analysis, the files), for maps of your own.
+  (scar on the LA surface, burden and regional analysis, the files), for maps of your own;
+- `out_of_domain_warnings`: why a model's numbers on an image are not to be trusted (they withhold the stage).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _API = {
     "Volume": "atrialjsq.io",
     "scar_from_probabilities": "atrialjsq.quantify.surface_scar",
     "analyse_case": "atrialjsq.quantify.analysis",
+    "out_of_domain_warnings": "atrialjsq.infer.domain",
     "Provenance": "atrialjsq.quantify.analysis",
     "write_case_outputs": "atrialjsq.report.outputs",
 }

@@ -285,7 +285,7 @@ def build_compact_lasc(
     header = {
         "spacing": [float(s) for s in spacing],
         "z_margin_mm": float(z_margin_mm),
-        "source": str(Path(src)),
+        "source": Path(src).name,  # the release's folder name: a local path is no record worth committing
         "layout": "lasc2018-h5",
         "native_spacing": list(refs[0].spacing or DEFAULT_H5_SPACING) if refs else None,
     }

@@ -33,6 +33,9 @@ def test_the_documented_example_runs(tmp_path, capsys):
     assert step["scar"]["burden_percent"] == pytest.approx(whole["scar"]["burden_percent"], abs=1e-9)
     assert step["la"]["volume_ml"] == pytest.approx(whole["la"]["volume_ml"], abs=1e-9)
     assert namespace["analysis"].burden.burden_percent == pytest.approx(outcome.burden.burden_percent, abs=1e-9)
+    # ... and records the model and what it was trained on, as predict_file does
+    assert step["model"]["trained_on"] and step["model"]["trained_on"] == whole["model"]["trained_on"]
+    assert step["model"]["name"] == whole["model"]["name"] == "phantom-ajsq-sesa"
 
 
 def test_importing_the_package_loads_neither_torch_nor_simpleitk():

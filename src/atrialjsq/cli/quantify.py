@@ -15,7 +15,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="scar burden on the LA surface with a classic method (IIR, Otsu, MGMM, mean + k·SD)",
         description=(
             "Quantify LA scar on the surface of a given LA mask with a classic method and write LA_predict.nii.gz, "
-            "scar_predict.nii.gz, mesh.vtk/.ply, report.json, report.png and scar_map.png, like `atrialjsq predict`."
+            "scar_predict.nii.gz, mesh.vtk/.ply, report.json, report.png, scar_map.png and report.html, like "
+            "`atrialjsq predict`."
         ),
     )
     parser.add_argument("--image", required=True, type=Path, help="LGE MRI (NIfTI, NRRD, MHA or DICOM folder)")
@@ -42,7 +43,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         default=1.32,
         help="iir: scar at IIR ≥ this (1.32 dense scar, default; 1.2 fibrosis); both burdens are reported",
     )
-    parser.add_argument("--no-figure", action="store_true", help="skip report.png and scar_map.png")
+    parser.add_argument("--no-figure", action="store_true", help="skip report.png, scar_map.png and report.html")
     parser.add_argument(
         "--no-dicom-seg",
         action="store_true",

@@ -10,9 +10,10 @@ BIN=${BIN:-.venv/bin}
 F="$RUN/fold$FOLD"
 SCAR_COMPACT=${SCAR_COMPACT:-devdata/lasc_150_scar.npz}  # the grid the network was trained on
 RESULTS=${RESULTS:-docs/results/lasc2018_fold$FOLD}  # where the per-case tables go
+LASC2018=${LASC2018:-../shared/data/lasc2018}  # the release (default: the development set-up's data folder)
 "$BIN/atrialjsq" bundle --fine "$F/last.pt" --out "$RUN/lasc2018-ajsq-sesa.pt" --name lasc2018-ajsq-sesa \
     --meta scripts/real_model_meta.json
-"$BIN/python" -m studies.lasc2018 score-model --model "$RUN/lasc2018-ajsq-sesa.pt" --src ../shared/data/lasc2018 \
+"$BIN/python" -m studies.lasc2018 score-model --model "$RUN/lasc2018-ajsq-sesa.pt" --src "$LASC2018" \
     --folds "$RUN/folds.json" --fold "$FOLD" --out "$RUN/score_native_fold$FOLD" --quiet
 "$BIN/python" -m studies.lasc2018 score-scar --compact "$SCAR_COMPACT" --out "$RUN/scar_fold$FOLD" \
     --network "AJSQnet-SESA=$F/predictions.npz" --la-predictions "$F/predictions.npz" --quiet
@@ -20,5 +21,7 @@ mkdir -p "$RESULTS"
 cp "$RUN/score_native_fold$FOLD/per_case.csv" "$RESULTS/la_native_per_case.csv"
 cp "$RUN/score_native_fold$FOLD/summary.json" "$RESULTS/la_native_summary.json"
 cp "$RUN/scar_fold$FOLD"/*.csv "$RUN/scar_fold$FOLD"/scar_table.md "$RUN/scar_fold$FOLD"/scar_table.png "$RESULTS/"
-cp "$F/fold.json" "$F/log.csv" "$RUN/folds.json" "$RESULTS/"
+cp "$F/log.csv" "$RUN/folds.json" "$RESULTS/"
+# the fold summary without the data's local path
+sed "s|$LASC2018|LASC2018_DIR|g" "$F/fold.json" > "$RESULTS/fold.json"
 echo "wrote $RESULTS"

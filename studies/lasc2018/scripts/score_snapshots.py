@@ -1,7 +1,7 @@
 """Time-to-accuracy curves: score every snapshot of time-boxed recipe runs through the Predictor, then plot.
 
     python studies/lasc2018/scripts/score_snapshots.py RUNS_DIR OUT_CSV FIGURE [--fold 0] \
-        [--src ../shared/data/lasc2018]
+        [--src DIR]   (default: $LASC2018, else ../shared/data/lasc2018)
 
 RUNS_DIR holds one folder per recipe (`time_to_accuracy.sh` beside this script), each with fold<k>/snapshots/t*.pt, the
 deadline's fold<k>/last.pt and folds.json. Each model is scored on the fold's held-out cases exactly as
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def main() -> None:
     parser.add_argument("out_csv", type=Path)
     parser.add_argument("figure", type=Path)
     parser.add_argument("--fold", type=int, default=0)
-    parser.add_argument("--src", type=Path, default=Path("../shared/data/lasc2018"))
+    parser.add_argument("--src", type=Path, default=Path(os.environ.get("LASC2018", "../shared/data/lasc2018")))
     parser.add_argument("--title", default="LASC 2018 fold 0 (16 held-out cases), Predictor on the native grid")
     parser.add_argument("--plot-only", action="store_true", help="re-plot OUT_CSV without scoring")
     args = parser.parse_args()

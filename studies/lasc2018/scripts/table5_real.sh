@@ -7,7 +7,8 @@
 # CPU cannot favour one method. Per-fold per-case CSVs go to docs/results/table5_real/<config>/ (numbers only);
 # `python -m studies.lasc2018 table5 --results docs/results/table5_real` pools whatever folds are there.
 #   studies/lasc2018/scripts/table5_real.sh RUN FOLD...        e.g. studies/lasc2018/scripts/table5_real.sh runs/table5_real_v2 0 1
-# Needs devdata/lasc_150.npz (studies/lasc2018/DEVELOPMENT.md) and ../shared/data/lasc2018; never commit devdata/ or runs/.
+# Needs devdata/lasc_150.npz (studies/lasc2018/DEVELOPMENT.md) and the release in $LASC2018 (default: the development
+# set-up's ../shared/data/lasc2018); never commit devdata/ or runs/.
 set -euo pipefail
 RUN=${1:?run folder}; shift
 BIN=${BIN:-.venv/bin}
@@ -15,6 +16,7 @@ ITERATIONS=${ITERATIONS:-1700}
 CONFIGS=${CONFIGS:-unet-la-bce unet-la-se unet-la-dangi unet-la-audebert unet-la-xue}
 FOLDS_JSON=docs/results/lasc2018_fold0/folds.json   # the folds of the joint model's cross-validation
 RESULTS=${RESULTS:-docs/results/table5_real}
+LASC2018=${LASC2018:-../shared/data/lasc2018}
 for FOLD in "$@"; do
   for CONFIG in $CONFIGS; do
     OUT="$RUN/$CONFIG"
@@ -27,11 +29,11 @@ for FOLD in "$@"; do
       --set model.max_channels=128 --set optim.name=adamw --set optim.lr=0.002 --set train.amp=true \
       --set train.channels_last=true --folds "$FOLD" --quiet ${EXTRA:-}
     "$BIN/atrialjsq" bundle --fine "$OUT/fold$FOLD/last.pt" --out "$OUT/fold$FOLD/model.pt" --name "$CONFIG-fold$FOLD"
-    "$BIN/python" -m studies.lasc2018 score-model --model "$OUT/fold$FOLD/model.pt" --src ../shared/data/lasc2018 \
+    "$BIN/python" -m studies.lasc2018 score-model --model "$OUT/fold$FOLD/model.pt" --src "$LASC2018" \
       --folds "$OUT/folds.json" --fold "$FOLD" --out "$OUT/score_fold$FOLD" --quiet
     mkdir -p "$RESULTS/$CONFIG"
     cp "$OUT/fold$FOLD/log.csv" "$RESULTS/$CONFIG/fold${FOLD}_log.csv"
-    cp "$OUT/fold$FOLD/fold.json" "$RESULTS/$CONFIG/fold${FOLD}.json"
+    sed "s|$LASC2018|LASC2018_DIR|g" "$OUT/fold$FOLD/fold.json" > "$RESULTS/$CONFIG/fold${FOLD}.json"
     cp "$OUT/score_fold$FOLD/per_case.csv" "$DEST.tmp" && mv "$DEST.tmp" "$DEST"
     echo "$CONFIG fold $FOLD: wrote $DEST"
   done
