@@ -11,6 +11,6 @@
 set -euo pipefail
 RUN=${1:?run folder}
 BIN=${BIN:-.venv/bin}
-"$BIN/atrialjsq" bundle --fine "$RUN/last.pt" --out src/atrialjsq/assets/lasc2018-ajsq-sesa.pt \
+"$BIN/atrialjsq" bundle --fine "$RUN/last.pt" --overwrite --out src/atrialjsq/assets/lasc2018-ajsq-sesa.pt \
     --name lasc2018-ajsq-sesa --meta scripts/real_model_meta.json
 "$BIN/atrialjsq" models

@@ -41,7 +41,7 @@ FINE_SET="--optimizer adam --lr 1e-3 --set model.levels=4 --set model.base_chann
 
 # 4. Bundle (fp16, weights-only) and evaluation on the unseen phantoms by the paper's protocol.
 "$BIN/atrialjsq" bundle --localizer "$WORK/loc/last.pt" --fine "$WORK/fine/best.pt" \
-    --out "$WORK/phantom-ajsq-sesa.pt" --name phantom-ajsq-sesa --meta scripts/phantom_model_meta.json
+    --overwrite --out "$WORK/phantom-ajsq-sesa.pt" --name phantom-ajsq-sesa --meta scripts/phantom_model_meta.json
 "$BIN/atrialjsq" predict "$WORK/phantoms_test" --out "$WORK/pred_test" --model "$WORK/phantom-ajsq-sesa.pt" \
     --device cpu --no-figure --quiet --overwrite
 "$BIN/atrialjsq" evaluate --pred "$WORK/pred_test" --gt "$WORK/phantoms_test" --out "$WORK/eval_test"

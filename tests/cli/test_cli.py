@@ -212,6 +212,8 @@ def test_the_command_line_is_built_without_torch_or_numpy():
         ({"acquired_spacing_mm": [1, True, 2]}, "acquired_spacing_mm must be three positive numbers"),
         ({"acquired_spacing_mm": "1.25 1.25 2.5"}, "acquired_spacing_mm must be three positive numbers"),
         ({"max_field_of_view_mm": [100, 110]}, "max_field_of_view_mm must be three positive numbers"),
+        ({"max_input_spacing_mm": [1.5, float("nan"), 2.5]}, "max_input_spacing_mm must be three positive numbers"),
+        ({"max_field_of_view_mm": [100, 110, float("inf")]}, "max_field_of_view_mm must be three positive numbers"),
     ],
 )
 def test_bundle_refuses_a_meta_file_predict_could_not_judge_scans_against(tmp_path, capsys, meta, problem):

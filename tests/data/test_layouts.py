@@ -164,6 +164,11 @@ def test_h5_errors(tmp_path: Path) -> None:
         handle["image"] = np.zeros((4, 4, 4), np.float32)
     with pytest.raises(InputError, match="no label dataset"):
         load_case(ref)
+    with h5py.File(folder / "mri_norm2.h5", "w") as handle:
+        handle.create_group("image")
+        handle["label"] = np.zeros((4, 4, 4), np.uint8)
+    with pytest.raises(InputError, match="image is a group, not a dataset"):
+        load_case(ref)
     truncate(folder / "mri_norm2.h5", keep=0.3)
     with pytest.raises(InputError, match="unreadable HDF5"):
         load_case(ref)

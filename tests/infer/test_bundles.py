@@ -135,6 +135,16 @@ def test_bundle_command_packages_checkpoints_with_meta(tmp_path, checkpoints, ca
     meta.write_text("{not json")
     assert bundle_command(tmp_path / "n.pt", "--meta", str(meta)) == 1
     assert "meta.json" in capsys.readouterr().err and not (tmp_path / "n.pt").exists()
+    meta.write_bytes(b'\xff\xfe{"trained_on": "x"}')  # UTF-16's byte-order mark: not UTF-8
+    assert bundle_command(tmp_path / "n.pt", "--meta", str(meta)) == 1
+    assert "meta.json: not a readable JSON file (UnicodeDecodeError)" in capsys.readouterr().err
+    # an existing file is a user's: replaced only with --overwrite
+    (tmp_path / "notes.txt").write_text("kept")
+    assert bundle_command(tmp_path / "notes.txt") == 1
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'notes.txt'}: exists; pass --overwrite to replace it"
+    assert (tmp_path / "notes.txt").read_text() == "kept"
+    assert bundle_command(tmp_path / "m.pt", "--name", "demo-y", "--overwrite") == 0
+    assert load_bundle(tmp_path / "m.pt")["name"] == "demo-y"
 
 
 def test_bundle_never_writes_over_its_own_checkpoint_or_into_a_folder(tmp_path, checkpoints, capsys):

@@ -167,3 +167,20 @@ def test_write_json_is_atomic_and_strict_on_request(tmp_path):
         write_json(path, {"dice": math.nan}, strict=True)
     assert json.loads(path.read_text())["dice"] == 0.9  # the failed write left the old file alone
     assert sorted(p.name for p in path.parent.iterdir()) == ["summary.json"]  # and no temporary file
+
+
+def test_a_corrupt_nifti_header_is_one_error_line_not_a_crash(tmp_path):
+    """A NaN voxel offset, or a float64 datatype with 32 bits per voxel, is refused by name (nifti_check)."""
+    import struct
+
+    path = tmp_path / "scan.nii"
+    write_volume(Volume(np.ones((6, 5, 4), np.float32), Geometry((6, 5, 4), (1.0, 1.0, 1.0))), path)
+    good = path.read_bytes()
+    assert struct.unpack("<i", good[:4])[0] == 348  # a little-endian NIfTI-1 header
+    nan_offset = good[:108] + struct.pack("<f", float("nan")) + good[112:]
+    wrong_bits = good[:70] + struct.pack("<hh", 64, 32) + good[74:]
+    for data, says in ((nan_offset, "header is corrupt"), (wrong_bits, "datatype 64 with 32 bits per voxel")):
+        path.write_bytes(data)
+        with pytest.raises(InputError, match=says) as caught:
+            read_volume(path)
+        assert "scan.nii" in str(caught.value)

@@ -301,3 +301,50 @@ def test_a_run_that_ends_before_its_first_validation_says_there_is_no_best(cache
     captured = capsys.readouterr()
     assert "before its first validation at iteration 10" in captured.out + captured.err
     assert not (run / "best.pt").exists() and (run / "last.pt").is_file()
+
+
+def test_a_users_files_with_run_names_are_never_deleted(cache_dir, tmp_path, capsys):
+    """A folder with a user's config.json and log.csv is not a run: --overwrite must not remove them, and a
+    folder that is not a cache where the run's cache would go is refused before anything is touched."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"my": "settings"}')
+    (mine / "log.csv").write_text("my,log\n")
+    base = ["train", "--data", str(cache_dir), "--out", str(mine), "--iterations", "1", *ARGS]
+    for extra in ([], ["--overwrite"]):
+        assert main([*base, *extra]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1] == (
+            f"error: {mine}: holds log.csv, config.json but no atrialjsq run (its config.json is missing or not a "
+            "run's); refusing to touch them: choose a new --out"
+        )
+        assert (mine / "config.json").read_text() == '{"my": "settings"}' and (
+            mine / "log.csv"
+        ).read_text() == "my,log\n"
+    other = tmp_path / "other"
+    (other / "cache").mkdir(parents=True)
+    (other / "cache" / "photo.png").write_bytes(b"mine")
+    assert main(["train", "--data", str(cache_dir), "--out", str(other), "--iterations", "1", *ARGS]) == 1
+    assert "cache: exists and is not an atrialjsq cache" in capsys.readouterr().err
+    assert sorted(p.name for p in other.rglob("*")) == ["cache", "photo.png"]
+
+
+def test_an_output_that_cannot_be_a_folder_or_an_export_over_a_run_file_is_refused(cache_dir, tmp_path, capsys):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("kept")
+    run = tmp_path / "run"
+    cases = (
+        (
+            ["--out", str(blocker / "run")],
+            f"error: {blocker / 'run'}: output folder cannot be created: {blocker} is a file",
+        ),
+        (
+            ["--out", str(run), "--export", str(run / "last.pt")],
+            "is the run's own last.pt; export the model to another file",
+        ),
+        (["--out", str(run), "--export", str(blocker)], f"error: {blocker}: exists; pass --overwrite to replace it"),
+    )
+    for args, says in cases:
+        assert main(["train", "--data", str(cache_dir), "--iterations", "1", *args, *ARGS]) == 1
+        assert says in capsys.readouterr().err.strip().splitlines()[-1]
+    assert blocker.read_text() == "kept" and not run.exists()

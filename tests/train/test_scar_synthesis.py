@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from atrialjsq.data.targets import compute_targets
-from atrialjsq.phantom.scar import PATTERNS, sample_pattern
+from atrialjsq.phantom.scar import PATTERNS, sample_pattern, surface_burden
 from atrialjsq.train.augment import AugmentParams
 from atrialjsq.train.dataset import EpochSampler, VolumeBank, synthetic_draws, training_batch
 from atrialjsq.train.scar_synthesis import (
@@ -61,6 +61,8 @@ def test_a_draw_covers_the_burden_it_asks_for(case, burden):
     draw = synthesise(arrays, wall, np.random.default_rng(1), fixed(burden=(burden, burden)))
     # The threshold is the quantile of the best score along each surface ray: ties aside, the share hits it.
     assert draw.params["burden_measured"] == pytest.approx(burden, abs=0.02)
+    # ... and the scar drawn covers that share of the surface as evaluation measures it (normals, ±10 mm)
+    assert surface_burden(arrays["la"], draw.scar, SPACING) == pytest.approx(burden, abs=0.01)
 
 
 def test_fully_covered_scar_is_the_drawn_iir_times_the_blood_level(case):

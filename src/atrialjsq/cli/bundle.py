@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
+
+from atrialjsq.cli.text import add_overwrite_file_argument
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -35,6 +38,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "predict stages a model only when trained_on or domain is known, and warns above max_input_spacing_mm and "
         "well above max_field_of_view_mm",
     )
+    add_overwrite_file_argument(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -56,7 +60,7 @@ def meta_problem(meta: object) -> str | None:
             continue
         numbers = value if isinstance(value, list) else []
         ok = len(numbers) == 3 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers)
-        if not ok or min(numbers) <= 0:
+        if not ok or not all(math.isfinite(v) and v > 0 for v in numbers):  # json reads NaN and Infinity
             return f"{key} must be three positive numbers [x, y, z] in mm, got {json.dumps(value)}"
     return None
 
@@ -66,12 +70,13 @@ def run(args: argparse.Namespace) -> int:
     from atrialjsq.infer.bundles import make_bundle
     from atrialjsq.io.output_check import check_output_file
 
-    check_output_file(args.out, inputs=(args.fine, args.localizer, args.meta))  # never over its own checkpoint
+    # never over its own checkpoint, nor over an existing file unless --overwrite
+    check_output_file(args.out, inputs=(args.fine, args.localizer, args.meta), overwrite=args.overwrite)
     meta = None
     if args.meta is not None:
         try:
             meta = json.loads(args.meta.read_text())
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, ValueError) as error:  # unreadable, not UTF-8, or not JSON
             raise InputError(args.meta, f"not a readable JSON file ({error.__class__.__name__})") from None
         problem = meta_problem(meta)
         if problem is not None:

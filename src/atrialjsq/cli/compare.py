@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from atrialjsq.cli.text import plural
+from atrialjsq.cli.text import add_overwrite_file_argument, plural
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -23,6 +23,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--names", nargs=2, metavar=("A", "B"), help="method names for the table header")
     parser.add_argument("--metrics", nargs="+", help="only these metric columns (default: all shared)")
     parser.add_argument("--out", help="also write the table as CSV here")
+    add_overwrite_file_argument(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from atrialjsq.io.output_check import check_output_file
 
     if args.out:
-        check_output_file(args.out, inputs=(args.a, args.b))
+        check_output_file(args.out, inputs=(args.a, args.b), overwrite=args.overwrite)
     table_a, table_b = read_metric_csv(args.a), read_metric_csv(args.b)
     if args.metrics:
         for path, table in ((args.a, table_a), (args.b, table_b)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from atrialjsq.cli.text import non_negative
+from atrialjsq.cli.text import add_overwrite_file_argument, non_negative
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -24,6 +24,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--smoothness", type=non_negative(float), default=0.5, help="graph-cut smoothness λ (Potts weight)"
     )
+    add_overwrite_file_argument(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from atrialjsq.io.output_check import check_output_file
     from atrialjsq.quantify.learngc import train_learngc
 
-    check_output_file(args.out)  # a folder in the way fails now, not after the training
+    check_output_file(args.out, overwrite=args.overwrite)  # a folder in the way fails now, not after the training
     refs = index_dataset(args.data, args.layout)
     unlabelled = [ref.case_id for ref in refs if not {"la", "scar"} <= set(ref.label_paths)]
     if unlabelled:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from atrialjsq.cli.text import add_overwrite_file_argument
+
 
 def register(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -17,6 +19,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("csv", help="per-case CSV")
     parser.add_argument("--out", default="correlations.png", help="PNG to write (default: correlations.png)")
     parser.add_argument("--title", help="figure title")
+    add_overwrite_file_argument(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -26,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from atrialjsq.evaluate.statistics import read_metric_csv
     from atrialjsq.io.output_check import check_output_file
 
-    check_output_file(args.out, inputs=(args.csv,))
+    check_output_file(args.out, inputs=(args.csv,), overwrite=args.overwrite)
     columns = columns_of(read_metric_csv(args.csv), args.csv)
     fits = plot_correlations(columns, args.out, title=args.title)
     for name, fit in fits.items():

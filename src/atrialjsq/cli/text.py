@@ -81,3 +81,8 @@ def apply_threads(threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def add_overwrite_file_argument(parser: argparse.ArgumentParser) -> None:
+    """`--overwrite` for a command that writes one `--out` file: without it an existing file is refused."""
+    parser.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")

@@ -91,7 +91,7 @@ def _process_case(ref: CaseRef, cases_dir: Path, settings: dict[str, Any]) -> di
 CACHE_ENTRIES = frozenset({"dataset.json", "cases"})
 
 
-def _checked_out_dir(out: Path) -> None:
+def check_cache_folder(out: Path) -> None:
     """Refuse to replace a folder that is not one of our caches: the atomic rename would delete what it holds.
 
     A cache is recognised by its ``dataset.json`` declaring `CACHE_FORMAT` (nnU-Net's raw datasets have a
@@ -136,7 +136,7 @@ def build_cache(
     ids = [ref.case_id for ref in refs]
     if len(set(ids)) != len(ids):
         raise InputError(out, "case ids are not unique")
-    _checked_out_dir(out)
+    check_cache_folder(out)
     spacing = tuple(float(s) for s in spacing)
     roi = tuple(int(r) for r in roi)
     margin = tuple(int(m) for m in margin)

@@ -209,10 +209,13 @@ def _read_h5(path: Path) -> dict[str, np.ndarray]:
             missing = [name for name in ("image", "label") if name not in handle]
             if missing:
                 raise InputError(path, f"no {' or '.join(missing)} dataset (found: {', '.join(handle.keys())})")
+            groups = [name for name in ("image", "label") if not isinstance(handle[name], h5py.Dataset)]
+            if groups:
+                raise InputError(path, f"{' and '.join(groups)} is a group, not a dataset")
             return {"image": handle["image"][()], "label": handle["label"][()]}
     except InputError:
         raise
-    except (OSError, KeyError, ValueError) as error:
+    except (OSError, KeyError, ValueError, TypeError) as error:
         raise InputError(path, f"unreadable HDF5 file ({str(error).splitlines()[0][:120]})") from None
 
 

@@ -60,14 +60,22 @@ def nifti_problem(path: Path, check_finite: bool = True) -> str | None:
             data = path.read_bytes()
     except (EOFError, OSError, zlib.error):
         return "file is truncated or corrupt (compressed stream ends early)"
-    header = _parse_header(data[:540])
+    try:
+        header = _parse_header(data[:540])
+    except (ValueError, OverflowError) as error:  # e.g. a NaN or infinite voxel offset
+        return f"header is corrupt ({error})"
     if header is None:
         return None  # not a header we know: let SimpleITK decide
+    if header.datatype in _FLOAT_CODES and np.dtype(_FLOAT_CODES[header.datatype]).itemsize * 8 != header.bitpix:
+        return f"header is corrupt (datatype {header.datatype} with {header.bitpix} bits per voxel)"
     if len(data) < header.expected_bytes:
         return f"file is truncated ({len(data)} of {header.expected_bytes} bytes)"
     if check_finite and header.datatype in _FLOAT_CODES:
         dtype = np.dtype(header.endian + _FLOAT_CODES[header.datatype])
-        voxels = np.frombuffer(data, dtype=dtype, count=header.count, offset=header.offset)
+        try:
+            voxels = np.frombuffer(data, dtype=dtype, count=header.count, offset=header.offset)
+        except ValueError as error:
+            return f"header is corrupt ({error})"
         if not np.isfinite(voxels).all():
             return "image contains NaN or Inf values"
     return None

@@ -32,15 +32,18 @@ def check_output_folder(path: str | Path) -> Path:
     return path
 
 
-def check_output_file(path: str | Path, inputs: Sequence[str | Path | None] = ()) -> Path:
+def check_output_file(path: str | Path, inputs: Sequence[str | Path | None] = (), overwrite: bool = False) -> Path:
     """Refuse an output file that is a folder, or that is one of this command's `inputs` (writing the result
     over its own input would destroy the input: e.g. a bundle written onto the checkpoint it packs), or whose
-    folder cannot be written. An existing output file of another name is replaced, as `-o` does elsewhere."""
+    folder cannot be written, or that exists unless `overwrite` (the command's `--overwrite`): a user's file
+    is never replaced by surprise."""
     path = Path(path)
     if path.is_dir():
         raise InputError(path, "is a folder; give the output's file name")
     for given in inputs:
         if given is not None and Path(given).exists() and path.exists() and path.samefile(given):
             raise InputError(path, f"is also an input ({given}); write the output to another file")
+    if path.exists() and not overwrite:
+        raise InputError(path, "exists; pass --overwrite to replace it")
     check_output_folder(path.parent if str(path.parent) else Path("."))
     return path

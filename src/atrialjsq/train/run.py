@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from atrialjsq.data.cache import CacheIndex, load_cache, load_cached_case
+from atrialjsq.data.cache import CacheIndex, check_cache_folder, load_cache, load_cached_case
 from atrialjsq.data.splits import make_folds
 from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import write_json
+from atrialjsq.io.output_check import check_output_folder
 from atrialjsq.model.configs import ExperimentConfig
 from atrialjsq.model.unet import build_model
 from atrialjsq.train.checkpoint import load_checkpoint, load_network_weights
@@ -52,16 +53,36 @@ def existing_run_files(out: str | Path) -> list[str]:
     return [name for name in RUN_FILES if (Path(out) / name).exists()]
 
 
+def holds_run_config(out: str | Path) -> bool:
+    """Whether `out/config.json` is the config an atrialjsq run writes (an experiment config, not a user's file)."""
+    try:
+        config = json.loads((Path(out) / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and {"name", "model", "loss", "optim", "train"} <= set(config)
+
+
 def check_run_folder(out: str | Path, resume: bool, overwrite: bool) -> None:
-    """Refuse to train into a folder holding a run unless told to continue it or to start it again."""
+    """Refuse to train into a folder holding a run unless told to continue it or to start it again, into a
+    folder that cannot be written, and into one whose files only share a run's names (they are the user's:
+    --overwrite must never delete them)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(out, "run folder exists and is a file")
+    check_output_folder(out)
+    if (out / "cache").exists():
+        check_cache_folder(out / "cache")
     if resume:
         if not (out / "last.pt").is_file():
             raise InputError(out / "last.pt", "nothing to resume (no checkpoint in the run folder)")
         return
     found = existing_run_files(out)
+    if found and not holds_run_config(out):
+        raise InputError(
+            out,
+            f"holds {', '.join(found)} but no atrialjsq run (its config.json is missing or not a run's); "
+            "refusing to touch them: choose a new --out",
+        )
     if found and not overwrite:
         raise InputError(
             out,
@@ -224,7 +245,12 @@ def train_run(
     split["cache"] = str(index.root.resolve())
     split_file = out / "split.json"
     if options.resume and split_file.is_file():
-        saved = json.loads(split_file.read_text())
+        try:
+            saved = json.loads(split_file.read_text())
+        except (OSError, ValueError) as error:
+            raise InputError(split_file, f"not a readable split ({error.__class__.__name__})") from None
+        if not isinstance(saved, dict):
+            raise InputError(split_file, "not a split (no JSON object)")
         if (saved.get("train"), saved.get("val")) != (split["train"], split["val"]):
             raise InputError(split_file, "the resumed run was trained on another split (check --fold/--val-fraction)")
     if options.context.is_main:

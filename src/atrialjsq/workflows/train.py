@@ -12,10 +12,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from atrialjsq.errors import InputError
 from atrialjsq.infer.predictor_validation import PredictorValidation, ValidationCase
+from atrialjsq.io.output_check import check_output_file
 from atrialjsq.train.checkpoint import export_model
 from atrialjsq.train.ddp import context_from_env
-from atrialjsq.train.run import check_inputs, check_run_folder, clear_run_files, resume_plan, train_run
+from atrialjsq.train.run import RUN_FILES, check_inputs, check_run_folder, clear_run_files, resume_plan, train_run
 from atrialjsq.train.trainer import TrainOptions, TrainResult
 
 
@@ -63,6 +65,20 @@ def _fold_config(config: Any, plan: FoldPlan, out: Path, main_process: bool) -> 
     return replace(config, train=replace(config.train, iterations=goal))
 
 
+def _export_target(plan: FoldPlan, out: Path) -> Path:
+    """Where `--export` writes a run's model: the path itself for one run, else that name in each run folder."""
+    assert plan.export is not None
+    return plan.export if len(plan.folds) == 1 else out / plan.export.name
+
+
+def check_export(target: Path, out: Path, replace_existing: bool) -> None:
+    """Refuse an export path that is one of the run's own files (the checkpoint it exports) or a folder, and an
+    existing file unless the run is resumed or started again (then it is this run's earlier export)."""
+    if target.resolve().parent == out.resolve() and target.name in RUN_FILES:
+        raise InputError(target, f"is the run's own {target.name}; export the model to another file")
+    check_output_file(target, overwrite=replace_existing)
+
+
 def train_folds(config: Any, plan: FoldPlan, options: TrainOptions) -> list[TrainResult]:
     """Every requested run in turn; under torchrun only rank 0 checks folders, reports and exports."""
     main_process = context_from_env().is_main
@@ -70,6 +86,8 @@ def train_folds(config: Any, plan: FoldPlan, options: TrainOptions) -> list[Trai
     if main_process:  # other ranks would see the folder rank 0 is already writing to
         for fold, out in zip(plan.folds, folders, strict=True):
             check_run_folder(out, plan.resume, plan.overwrite)
+            if plan.export:
+                check_export(_export_target(plan, out), out, plan.resume or plan.overwrite)
             if plan.overwrite:  # before the old run is removed (train_run checks them again, but after that)
                 check_inputs(config, plan.data, fold, plan.val_fraction, options.init_from, plan.layout, out)
     results = []
@@ -89,7 +107,7 @@ def train_folds(config: Any, plan: FoldPlan, options: TrainOptions) -> list[Trai
         best = f", best validation score {result.best_score:.3f}" if result.best_checkpoint else ""
         print(f"{out}: {result.iteration}/{fold_config.train.iterations} iterations{best}")
         if plan.export and result.last_checkpoint:
-            target = plan.export if len(plan.folds) == 1 else out / plan.export.name
+            target = _export_target(plan, out)
             export_model(result.last_checkpoint, target, meta={"fold": fold, "config": fold_config.name})
             print(f"exported {target}")
     return results

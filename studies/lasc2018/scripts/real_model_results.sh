@@ -11,7 +11,7 @@ F="$RUN/fold$FOLD"
 SCAR_COMPACT=${SCAR_COMPACT:-devdata/lasc_150_scar.npz}  # the grid the network was trained on
 RESULTS=${RESULTS:-docs/results/lasc2018_fold$FOLD}  # where the per-case tables go
 LASC2018=${LASC2018:-../shared/data/lasc2018}  # the release (default: the development set-up's data folder)
-"$BIN/atrialjsq" bundle --fine "$F/last.pt" --out "$RUN/lasc2018-ajsq-sesa.pt" --name lasc2018-ajsq-sesa \
+"$BIN/atrialjsq" bundle --overwrite --fine "$F/last.pt" --out "$RUN/lasc2018-ajsq-sesa.pt" --name lasc2018-ajsq-sesa \
     --meta scripts/real_model_meta.json
 "$BIN/python" -m studies.lasc2018 score-model --model "$RUN/lasc2018-ajsq-sesa.pt" --src "$LASC2018" \
     --folds "$RUN/folds.json" --fold "$FOLD" --out "$RUN/score_native_fold$FOLD" --quiet

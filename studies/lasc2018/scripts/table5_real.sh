@@ -28,7 +28,7 @@ for FOLD in "$@"; do
       --batch-size 2 --device cpu --workers 2 --set model.levels=5 --set model.base_channels=8 \
       --set model.max_channels=128 --set optim.name=adamw --set optim.lr=0.002 --set train.amp=true \
       --set train.channels_last=true --folds "$FOLD" --quiet ${EXTRA:-}
-    "$BIN/atrialjsq" bundle --fine "$OUT/fold$FOLD/last.pt" --out "$OUT/fold$FOLD/model.pt" --name "$CONFIG-fold$FOLD"
+    "$BIN/atrialjsq" bundle --overwrite --fine "$OUT/fold$FOLD/last.pt" --out "$OUT/fold$FOLD/model.pt" --name "$CONFIG-fold$FOLD"
     "$BIN/python" -m studies.lasc2018 score-model --model "$OUT/fold$FOLD/model.pt" --src "$LASC2018" \
       --folds "$OUT/folds.json" --fold "$FOLD" --out "$OUT/score_fold$FOLD" --quiet
     mkdir -p "$RESULTS/$CONFIG"
