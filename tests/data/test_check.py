@@ -6,10 +6,12 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from data_fixtures import sphere_case_arrays, truncate, write, write_h5, write_lasc2018, write_lascarqs
 
 from atrialjsq.data.check import check_case, check_dataset, format_table
 from atrialjsq.data.layouts import index_dataset
+from atrialjsq.io import read_volume
 
 
 def test_plausible_case_is_ok(tmp_path: Path) -> None:
@@ -40,7 +42,10 @@ def test_all_problems_of_one_case_are_reported(tmp_path: Path) -> None:
     report = check_case(ref)
     paths = sorted(Path(e.path).name for e in report.errors)
     assert paths == ["enhanced.nii.gz", "scarSegImgM.nii.gz"]
-    assert report.la_ml is not None  # the readable LA label is still measured
+    # the readable LA label is still measured: its voxels times the voxel volume
+    la = read_volume(folder / "atriumSegImgMO.nii.gz")
+    expected_ml = float((la.array > 0).sum()) * float(np.prod(la.geometry.spacing)) / 1000
+    assert report.la_ml == pytest.approx(expected_ml, rel=1e-6) and expected_ml > 0
 
 
 def test_empty_scar_is_a_warning_and_table_lists_cases(tmp_path: Path) -> None:

@@ -39,6 +39,10 @@ def test_gaussian_weights_peak_symmetry_floor():
     assert weights[4, 3:5, 2].max() == pytest.approx(1.0, abs=1e-6)
     np.testing.assert_allclose(weights, weights[::-1, ::-1, ::-1], rtol=1e-6)
     assert weights.min() >= 1e-3
+    # σ = 0.125 × size: along x (size 9, centre 4, σ = 1.125) two voxels off the centre weigh exp(−½(2/1.125)²)
+    assert weights[6, 3, 2] / weights[4, 3, 2] == pytest.approx(0.2059, rel=1e-3)
+    # the corner is exp(−½((4/1.125)² + (3.5/1)² + (2/0.625)²)) ≈ 4e-6 of the peak: lifted to the floor exactly
+    assert weights[0, 0, 0] == np.float32(1e-3)
 
 
 def test_pointwise_network_matches_full_pass():

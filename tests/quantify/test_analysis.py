@@ -52,7 +52,7 @@ def test_regional_not_asked_and_regional_failed_are_told_apart(small, monkeypatc
     failed = analyse_case(phantom.image, result, Provenance(timings={"read": 0.5}))
     assert failed.regional_record() == {"unavailable": "regional analysis failed (RuntimeError: no veins)"}
     assert failed.burden.burden_percent == skipped.burden.burden_percent  # the burden stands without it
-    assert failed.timings["read"] == 0.5 and failed.timings["regional"] >= 0.0
+    assert failed.timings["read"] == 0.5 and "regional" in failed.timings  # the failed step's time is kept
 
 
 def test_a_result_off_the_image_grid_is_refused(small):

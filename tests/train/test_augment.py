@@ -12,6 +12,7 @@ from atrialjsq.train.augment import (
     AugmentParams,
     SampleTransform,
     apply_transforms,
+    augment_intensity,
     draw_transform,
     shift_and_flip,
     spatial_resample,
@@ -163,3 +164,16 @@ def test_disabled_augmentation_is_the_centred_window():
     t = draw_transform(5, params, MARGIN)
     out = apply_transforms(as_batch(image=data), [t], params, ROI, SPACING)["image"][0, 0].numpy()
     np.testing.assert_array_equal(out, data[4:36, 3:31, 2:22])
+
+
+def test_intensity_scale_shift_and_gamma_by_hand():
+    """Scale 1.1 and shift 0.1 map x to 1.1·x + 0.1; gamma 2 on the sample's min-max range maps the ramp
+    −2 … 2 to 4·((x + 2) / 4)² − 2 first: −1 → −1.75, 1 → 0.25 (then scaled and shifted)."""
+    ramp = torch.linspace(-2, 2, 5).view(1, 1, 5, 1, 1)  # −2, −1, 0, 1, 2
+    common = {"shift": (0, 0, 0), "flips": (False,) * 3, "angles": (0.0,) * 3, "zoom": 1.0, "seed": 0}
+    linear = SampleTransform(**common, intensity_scale=1.1, intensity_shift=0.1, gamma=1.0, noise_std=0.0, elastic=None)
+    out = augment_intensity(ramp, [linear]).flatten()
+    torch.testing.assert_close(out, torch.tensor([-2.1, -1.0, 0.1, 1.2, 2.3]))
+    curved = SampleTransform(**common, intensity_scale=1.0, intensity_shift=0.0, gamma=2.0, noise_std=0.0, elastic=None)
+    out = augment_intensity(ramp, [curved]).flatten()
+    torch.testing.assert_close(out, torch.tensor([-2.0, -1.75, -1.0, 0.25, 2.0]))
