@@ -106,7 +106,9 @@ def test_sphere_with_a_scar_cap_has_dpms_that_peak_on_their_region_and_never_tie
 
 def test_sphere_with_a_scar_cap_dpm_contrast_grows_with_the_grid_step():
     # Mean p_scar − p_normal on scar-band voxels: a boundary voxel contributes 1 − exp(−d_normal), an interior one
-    # exp(−depth) − exp(−d_normal); the review measured +0.35 (1 mm) and +0.25 (2 mm) with the shifted surface.
+    # exp(−depth) − exp(−d_normal). With eq. 1's surface (φ = 0 on the boundary voxels) it is +0.56 and +0.81
+    # (docs/explanation/deviations.md); the surface shifted half a voxel outwards gave +0.30 and +0.21, falling
+    # with the step instead of rising, which these bounds refuse.
     contrast = {}
     for step in (1.0, 2.0):
         targets = _sphere_with_scar_cap((step,) * 3)
