@@ -595,3 +595,32 @@ def test_a_scan_far_wider_than_the_training_crops_is_predicted_but_not_staged(tm
     assert "is far wider than model narrow-net's training scans (at most 20 x 20 x 20 mm)" in wide
     assert report["stage"]["utah"] is None and report["stage"]["not_staged"].startswith("model outside its training")
     assert "(Utah not staged: model outside its training domain)" in out
+
+
+def test_a_case_the_system_cannot_write_fails_alone_and_the_batch_goes_on(tmp_path, capsys, biased_bundle, monkeypatch):
+    """A full disk (or any OSError) while a case's outputs are written is that case's error line, not a traceback
+    that loses the rest of the batch; the case leaves no folder."""
+    import errno
+
+    from atrialjsq.workflows import case as case_module
+
+    real = case_module.analyse_and_write
+
+    def full_disk_for_b(out_dir, *args, **kwargs):
+        if Path(out_dir).name == "b":
+            raise OSError(errno.ENOSPC, "No space left on device", str(Path(out_dir) / "report.json"))
+        return real(out_dir, *args, **kwargs)
+
+    monkeypatch.setattr(case_module, "analyse_and_write", full_disk_for_b)
+    for name in ("a", "b", "c"):
+        write_volume(lge_like(), tmp_path / "in" / f"{name}.nrrd")
+    code, out, err = run(
+        capsys, tmp_path / "in", "--out", tmp_path / "out", "--model", biased_bundle, "--output-workers", "0"
+    )
+    assert code == 1
+    assert (
+        f"error: {tmp_path / 'in' / 'b.nrrd'}: No space left on device ({tmp_path / 'out' / 'b' / 'report.json'})"
+        in err
+    )
+    assert out.strip().splitlines()[-1] == "2 of 3 cases written; 1 failed: b"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a", "c", "summary.csv"]

@@ -304,6 +304,8 @@ def predict_cases(
                     entry.future = pool.submit(finish_case, network_half(predictor, case, out_root, options))
                 except InputError as error:
                     entry.future = finished(error=error)
+                except OSError as error:  # e.g. a full disk: this case fails, the batch goes on
+                    entry.future = finished(error=_system_error(case, error))
                 inflight.append(entry)
                 entry = None
                 while len(inflight) > pool.workers:  # no workers: each case settles before the next starts
@@ -343,12 +345,20 @@ def _written(entry: _InFlight) -> bool:
     return future.done() and not future.cancelled() and future.exception() is None
 
 
+def _system_error(case: InputCase, error: OSError) -> InputError:
+    """An operating-system failure while a case ran (a full disk, a vanished folder) as that case's error line;
+    nothing of the case was left behind (every output is written under a temporary name, then renamed)."""
+    where = f" ({error.filename})" if error.filename else ""
+    return InputError(case.path, f"{error.strerror or error}{where}")
+
+
 def _settle(entry: _InFlight, errors_to: TextIO) -> CaseOutcome:
     """Wait for the case's files, release its folder, print its error or warnings and time it."""
     try:
         outcome = entry.future.result()
         outcome.timings["total"] = time.perf_counter() - entry.started
-    except InputError as error:
+    except (InputError, OSError) as failure:
+        error = failure if isinstance(failure, InputError) else _system_error(entry.case, failure)
         tqdm.write(f"error: {error}", file=errors_to)
         outcome = CaseOutcome(entry.case.case_id, str(entry.case.path), error=str(error))
     except BrokenProcessPool as error:
