@@ -133,6 +133,8 @@ class LearnGCClassifier:
             raise InputError(path, "no such LearnGC classifier file")
         try:
             payload = json.loads(path.read_text())
+        except OSError as error:
+            raise InputError(path, f"unreadable ({error.strerror or error})") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise InputError(path, f"not valid JSON ({error})") from None
         if not isinstance(payload, dict) or payload.pop("format", None) != CLASSIFIER_FORMAT:
