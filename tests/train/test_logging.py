@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from atrialjsq.train import logging as logging_module
 from atrialjsq.train.logging import CsvLog, moving_mean, plot_curves
 
 
@@ -23,11 +24,20 @@ def test_moving_mean_by_hand_skips_missing_values() -> None:
         moving_mean([1.0], 0)
 
 
-def test_the_figure_of_a_run_without_validation_and_with_a_negative_total(tmp_path: Path) -> None:
+def test_the_figure_of_a_run_without_validation_and_with_a_negative_total(tmp_path: Path, monkeypatch) -> None:
     log = CsvLog(tmp_path / "log.csv")
     # 200 rows: the figure's moving mean spans 4 iterations; the total falls below zero (a linear axis)
     log.append([{"iteration": i, "loss": 1.0 - 0.01 * i, "loss_la_bce": 0.5 / (i + 1)} for i in range(200)])
     out = plot_curves(tmp_path / "log.csv", tmp_path / "val.csv", tmp_path / "loss.png")
     assert out == tmp_path / "loss.png" and out.stat().st_size > 1000
+    figures = []
+    monkeypatch.setattr(logging_module, "save_figure", lambda fig, path, dpi: figures.append(fig) or Path(path))
+    plot_curves(tmp_path / "log.csv", tmp_path / "val.csv", tmp_path / "again.png")
+    parts, total, validation = figures[0].axes
+    assert parts.get_yscale() == "log" and total.get_yscale() == "linear"
+    raw, smooth = total.get_lines()
+    assert smooth.get_ydata()[3] == pytest.approx((1.0 + 0.99 + 0.98 + 0.97) / 4)  # the trailing 4-iteration mean
+    assert smooth.get_ydata()[199] == pytest.approx(1.0 - 0.01 * 197.5)  # iterations 196-199
+    assert min(raw.get_ydata()) < 0 and not validation.axison  # no validation: the panel says so, no axes
     assert plot_curves(tmp_path / "none.csv", tmp_path / "val.csv", tmp_path / "empty.png") is None
     assert not (tmp_path / "empty.png").exists()

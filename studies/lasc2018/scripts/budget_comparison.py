@@ -1,0 +1,142 @@
+"""The same recipe at two training budgets, on the folds scored at both: paired by held-out case.
+
+    python studies/lasc2018/scripts/budget_comparison.py OUT_DIR \
+        --short docs/results/real132_fold{0,1,2,4} --long docs/results/real132_long_fold{0,1,2,4} \
+        [--short-known docs/results/real132_cv_known] [--names "CV budget" "4,500 iterations"]
+
+Each results folder is one fold as `studies/lasc2018/scripts/real_model_results.sh` writes it (`la_native_per_case.csv`,
+`AJSQnet-SESA_per_case.csv`, `real_burden/burden_agreement.csv`, optionally `known/AJSQnet-SESA_per_case.csv`);
+`--short-known` is a folder whose `AJSQnet-SESA_per_case.csv` holds the short runs' known-surface scores when their
+fold folders have no `known/`. The given-LA methods (IIR, Otsu, MGMM on the manual LA) are read from the long
+folders: they do not depend on the network. Writes `comparison.csv` and `comparison.md` (means, Wilcoxon paired by
+case) and `real_burden.json` (median ratio to IIR ≥ 1.32 where it finds ≥ 2 %, Spearman, per budget). Numbers only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from atrialjsq.evaluate.statistics import paired_tests, read_metric_csv
+
+NETWORK = "AJSQnet-SESA_per_case.csv"
+GIVEN_LA = {"IIR": "LA_M_IIR_per_case.csv", "Otsu": "LA_M_Otsu_per_case.csv", "MGMM": "LA_M_MGMM_per_case.csv"}
+# (row label, file inside a fold folder, column)
+ROWS = (
+    ("LA Dice (native grid)", "la_native_per_case.csv", "Dice_LA"),
+    ("LA HD95 (voxels)", "la_native_per_case.csv", "HD95_vox"),
+    ("scar Dice_s, full surface", NETWORK, "Dice_s"),
+    ("scar burden error (points), full surface", NETWORK, "scar_pct_error"),
+    ("scar Dice_s, known surface", f"known/{NETWORK}", "Dice_s"),
+    ("scar sensitivity, known surface", f"known/{NETWORK}", "Sensitivity"),
+    ("scar specificity, known surface", f"known/{NETWORK}", "Specificity"),
+)
+
+
+def pooled(folders: Sequence[Path], name: str, fallback: Path | None = None) -> dict[str, dict[str, float]]:
+    """The per-case rows of `name` from every fold folder (or from `fallback`'s file of that base name)."""
+    table: dict[str, dict[str, float]] = {}
+    for folder in folders:
+        path = folder / name
+        if path.is_file():
+            table.update(read_metric_csv(path))
+    if not table and fallback is not None:
+        table = read_metric_csv(fallback / Path(name).name)
+    return table
+
+
+def burden_agreement(folders: Sequence[Path]) -> dict[str, float]:
+    """Median network/IIR ≥ 1.32 ratio (cases where IIR finds ≥ 2 %) and Spearman correlations, pooled."""
+    network, iir132, iir12 = [], [], []
+    for folder in folders:
+        with (folder / "real_burden" / "burden_agreement.csv").open() as handle:
+            for row in csv.DictReader(handle):
+                network.append(float(row["network_percent"]))
+                iir132.append(float(row["iir_1.32_percent"]))
+                iir12.append(float(row["iir_1.2_percent"]))
+    net, a, b = np.array(network), np.array(iir132), np.array(iir12)
+    enough = a >= 2.0
+    return {
+        "cases": int(net.size),
+        "median_ratio_vs_iir_1.32_where_at_least_2_percent": round(float(np.median(net[enough] / a[enough])), 3),
+        "cases_with_iir_1.32_at_least_2_percent": int(enough.sum()),
+        "spearman_vs_iir_1.32": round(float(stats.spearmanr(net, a).statistic), 3),
+        "spearman_vs_iir_1.2": round(float(stats.spearmanr(net, b).statistic), 3),
+        "network_median_percent": round(float(np.median(net)), 2),
+        "iir_1.32_median_percent": round(float(np.median(a)), 2),
+    }
+
+
+def compare(short: Sequence[Path], long: Sequence[Path], short_known: Path | None) -> list[dict]:
+    """One row per metric: the two budgets' means over the cases both scored, the paired Wilcoxon p, and the
+    given-LA methods' means on the same cases where the metric is a scar one."""
+    rows = []
+    for label, name, column in ROWS:
+        a = pooled(short, name, short_known if name.startswith("known/") else None)
+        b = pooled(long, name)
+        cases = sorted(set(a) & set(b))
+        if not cases:
+            continue
+        x = np.array([a[c][column] for c in cases])
+        y = np.array([b[c][column] for c in cases])
+        row = {"metric": label, "n": len(cases), "short": float(x.mean()), "long": float(y.mean())}
+        row["wilcoxon_p"] = paired_tests(x, y)[0]
+        if name.endswith(NETWORK):
+            folder = "known/" if name.startswith("known/") else ""
+            for method, file in GIVEN_LA.items():
+                given = pooled(long, folder + file)
+                if all(c in given for c in cases):
+                    values = np.array([given[c][column] for c in cases])
+                    row[f"LA_M+{method}"] = float(values.mean())
+                    row[f"long_vs_{method}_p"] = paired_tests(y, values)[0]
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: list[dict], names: Sequence[str]) -> str:
+    lines = [
+        f"| {len(rows) and rows[0]['n']} held-out cases | {names[0]} | {names[1]} | p | LA_M+IIR / Otsu / MGMM |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        given = " / ".join(f"{row[f'LA_M+{m}']:.3f}" for m in GIVEN_LA if f"LA_M+{m}" in row) or "–"
+        lines.append(f"| {row['metric']} (n = {row['n']}) | {row['short']:.3f} | {row['long']:.3f} | "
+                     f"{row['wilcoxon_p']:.2g} | {given} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--short", type=Path, nargs="+", required=True)
+    parser.add_argument("--long", type=Path, nargs="+", required=True)
+    parser.add_argument("--short-known", type=Path)
+    parser.add_argument("--names", nargs=2, default=["CV budget", "4,500 iterations"])
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    rows = compare(args.short, args.long, args.short_known)
+    args.out.mkdir(parents=True, exist_ok=True)
+    fields = sorted({key for row in rows for key in row}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99)
+    with (args.out / "comparison.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    text = markdown(rows, args.names)
+    (args.out / "comparison.md").write_text(text)
+    burden = {
+        name: burden_agreement(folders) for name, folders in zip(args.names, (args.short, args.long), strict=True)
+    }
+    (args.out / "real_burden.json").write_text(json.dumps(burden, indent=1) + "\n")
+    print(text)
+    print(json.dumps(burden, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
