@@ -52,6 +52,15 @@ def test_bf16_autocast_and_channels_last_path_runs_and_validates(tiny_cases, tmp
     assert all(math.isfinite(v) for v in column(read_csv(tmp_path / "log.csv"), "loss"))
     val = read_csv(tmp_path / "val.csv")
     assert len(val) == 1 and 0.0 <= float(val[0]["la_dice"]) <= 1.0
+    # the same first step in fp32 and the default layout: the same loss up to bf16's rounding (8 mantissa bits)
+    plain = tiny_config(iterations=1, amp=False, channels_last=False)
+    fp32 = Trainer(plain, tiny_cases[:2], None, tmp_path / "fp32", TrainOptions(progress=False, fast=False))
+    assert fp32.autocast_dtype is None and not fp32.channels_last
+    fp32.run()
+    first_bf16 = column(read_csv(tmp_path / "log.csv"), "loss")[0]
+    first_fp32 = column(read_csv(tmp_path / "fp32" / "log.csv"), "loss")[0]
+    assert first_bf16 != first_fp32  # (the two paths did differ)
+    assert first_bf16 == pytest.approx(first_fp32, rel=0.02)
 
 
 def test_a_diverging_run_stops_with_the_iteration_named(tiny_cases, tmp_path):
