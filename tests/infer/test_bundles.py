@@ -176,3 +176,18 @@ def test_a_bundle_given_as_the_fine_network_is_repackaged(tmp_path, checkpoints)
     with pytest.raises(InputError, match=r"again\.pt: is a bundle without a localizer network"):
         make_bundle(tmp_path / "again.pt", fine_path, tmp_path / "none.pt")
     assert not (tmp_path / "none.pt").exists()
+
+
+def test_a_bundle_whose_weights_do_not_fit_its_config_is_one_error(tmp_path, checkpoints):
+    """A file with the bundle's format tag whose network cannot be built from it is an InputError naming the file,
+    not a traceback from load_state_dict."""
+    from atrialjsq.infer.predictor import Predictor
+
+    loc_path, fine_path, _, _ = checkpoints
+    path = make_bundle(loc_path, fine_path, tmp_path / "m.pt")
+    bundle = torch.load(path, weights_only=True)
+    first = next(iter(bundle["fine"]["model"]))
+    del bundle["fine"]["model"][first]  # one weight missing
+    torch.save(bundle, tmp_path / "broken.pt")
+    with pytest.raises(InputError, match=rf"broken\.pt: cannot be loaded as a model \(.*{first}"):
+        Predictor.from_checkpoint(str(tmp_path / "broken.pt"), "cpu")

@@ -219,8 +219,13 @@ class Predictor:
     ) -> Predictor:
         """From a bundle path or shipped name (None = the default shipped model); see `infer.bundles`."""
         bundle = load_bundle(model)
-        fine = Network(bundle["fine"], device, precision)
-        localizer = Network(bundle["localizer"], device, precision) if bundle["localizer"] else None
+        try:
+            fine = Network(bundle["fine"], device, precision)
+            localizer = Network(bundle["localizer"], device, precision) if bundle["localizer"] else None
+        except (KeyError, TypeError, AttributeError, RuntimeError) as error:  # a model file with the right tag only
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            reason = " ".join(lines[:2])[:200] if lines else error.__class__.__name__
+            raise InputError(bundle["path"] or model or "model", f"cannot be loaded as a model ({reason})") from None
         info = {key: bundle[key] for key in ("name", "version", "meta", "path")}
         try:
             return cls(fine, localizer, info=info, **options)
