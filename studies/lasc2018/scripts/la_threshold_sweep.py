@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from atrialjsq.data.layouts import index_dataset, load_case
+from atrialjsq.data.layouts import load_case
 from atrialjsq.evaluate.la_metrics import la_metrics
 from atrialjsq.infer.localize import largest_component
 from atrialjsq.infer.predictor import Predictor
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
+from studies.lasc2018.held_out import add_held_out_arguments, held_out_refs
 
 
 def sweep_case(probability: np.ndarray, manual: np.ndarray, spacing, thresholds: list[float]) -> list[dict]:
@@ -45,16 +47,11 @@ def sweep_case(probability: np.ndarray, manual: np.ndarray, spacing, thresholds:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model")
-    parser.add_argument("data", type=Path)
-    parser.add_argument("folds", type=Path)
-    parser.add_argument("fold", type=int)
-    parser.add_argument("out", type=Path)
+    add_held_out_arguments(parser)
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7])
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    held_out = set(json.loads(args.folds.read_text())["folds"][args.fold]["val"])
+    refs = held_out_refs(args.data, args.folds, args.fold)
     predictor = Predictor.from_checkpoint(args.model, "cpu")
-    refs = [ref for ref in index_dataset(args.data) if ref.case_id in held_out]
     rows = []
     for ref in tqdm(refs, desc=f"fold {args.fold}", unit="case"):
         case = load_case(ref)

@@ -21,12 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from atrialjsq.data.layouts import index_dataset, load_case
+from atrialjsq.data.layouts import load_case
 from atrialjsq.infer.predictor import Predictor
 from atrialjsq.io.volume import Volume
 from atrialjsq.quantify.baselines import scar_from_image
 from atrialjsq.quantify.burden import compute_burden
 from atrialjsq.quantify.surface_scar import scar_from_probabilities
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
+from studies.lasc2018.held_out import add_held_out_arguments, held_out_refs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,19 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         pool(Path(argv[1]), [Path(folder) for folder in argv[2:]])
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model")
-    parser.add_argument("data", type=Path)
-    parser.add_argument("folds", type=Path)
-    parser.add_argument("fold", type=int)
-    parser.add_argument("out", type=Path)
+    add_held_out_arguments(parser)
     parser.add_argument("--label", default="network")
     args = parser.parse_args(argv)
-    held_out = set(json.loads(args.folds.read_text())["folds"][args.fold]["val"])
+    refs = held_out_refs(args.data, args.folds, args.fold)
     predictor = Predictor.from_checkpoint(args.model, "cpu")
     rows = []
-    for ref in index_dataset(args.data):
-        if ref.case_id not in held_out:
-            continue
+    for ref in refs:
         case = load_case(ref)
         prediction = predictor.predict_volume(case.image)
         network = compute_burden(scar_from_probabilities(prediction.la, prediction.p_normal, prediction.p_scar))

@@ -23,12 +23,14 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from studies.lasc2018 import scar as study
-from studies.lasc2018.compact import load_compact
 
 from atrialjsq.io.atomic import atomic_path
 from atrialjsq.quantify.learngc import graph_cut, voxel_edges
 from atrialjsq.quantify.surface_scar import compare_probabilities, scar_in_band, surface_sampler
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
+from studies.lasc2018 import scar as study
+from studies.lasc2018.compact import load_compact
 
 THRESHOLDS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 
