@@ -21,7 +21,5 @@ mkdir -p "$RESULTS"
 cp "$RUN/score_native_fold$FOLD/per_case.csv" "$RESULTS/la_native_per_case.csv"
 cp "$RUN/score_native_fold$FOLD/summary.json" "$RESULTS/la_native_summary.json"
 cp "$RUN/scar_fold$FOLD"/*.csv "$RUN/scar_fold$FOLD"/scar_table.md "$RUN/scar_fold$FOLD"/scar_table.png "$RESULTS/"
-cp "$F/log.csv" "$RUN/folds.json" "$RESULTS/"
-# the fold summary without the data's local path
-sed "s|$LASC2018|LASC2018_DIR|g" "$F/fold.json" > "$RESULTS/fold.json"
+cp "$F/fold.json" "$F/log.csv" "$RUN/folds.json" "$RESULTS/"
 echo "wrote $RESULTS"

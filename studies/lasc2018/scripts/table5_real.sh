@@ -33,7 +33,7 @@ for FOLD in "$@"; do
       --folds "$OUT/folds.json" --fold "$FOLD" --out "$OUT/score_fold$FOLD" --quiet
     mkdir -p "$RESULTS/$CONFIG"
     cp "$OUT/fold$FOLD/log.csv" "$RESULTS/$CONFIG/fold${FOLD}_log.csv"
-    sed "s|$LASC2018|LASC2018_DIR|g" "$OUT/fold$FOLD/fold.json" > "$RESULTS/$CONFIG/fold${FOLD}.json"
+    cp "$OUT/fold$FOLD/fold.json" "$RESULTS/$CONFIG/fold${FOLD}.json"
     cp "$OUT/score_fold$FOLD/per_case.csv" "$DEST.tmp" && mv "$DEST.tmp" "$DEST"
     echo "$CONFIG fold $FOLD: wrote $DEST"
   done
