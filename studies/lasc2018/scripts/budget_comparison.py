@@ -25,6 +25,7 @@ import numpy as np
 from scipy import stats
 
 from atrialjsq.evaluate.statistics import paired_tests, read_metric_csv
+from atrialjsq.io.atomic import atomic_path, write_json
 
 NETWORK = "AJSQnet-SESA_per_case.csv"
 GIVEN_LA = {"IIR": "LA_M_IIR_per_case.csv", "Otsu": "LA_M_Otsu_per_case.csv", "MGMM": "LA_M_MGMM_per_case.csv"}
@@ -122,17 +123,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     rows = compare(args.short, args.long, args.short_known)
     args.out.mkdir(parents=True, exist_ok=True)
-    fields = sorted({key for row in rows for key in row}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99)
-    with (args.out / "comparison.csv").open("w", newline="") as handle:
+    fields = list(dict.fromkeys(key for row in rows for key in row))  # every row's columns, first seen first
+    with atomic_path(args.out / "comparison.csv") as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
     text = markdown(rows, args.names)
-    (args.out / "comparison.md").write_text(text)
+    with atomic_path(args.out / "comparison.md") as tmp:
+        tmp.write_text(text)
     burden = {
         name: burden_agreement(folders) for name, folders in zip(args.names, (args.short, args.long), strict=True)
     }
-    (args.out / "real_burden.json").write_text(json.dumps(burden, indent=1) + "\n")
+    write_json(args.out / "real_burden.json", burden)
     print(text)
     print(json.dumps(burden, indent=1))
     return 0

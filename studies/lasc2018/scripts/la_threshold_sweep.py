@@ -23,6 +23,7 @@ from atrialjsq.data.layouts import load_case
 from atrialjsq.evaluate.la_metrics import la_metrics
 from atrialjsq.infer.localize import largest_component
 from atrialjsq.infer.predictor import Predictor
+from atrialjsq.io.atomic import atomic_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
 from studies.lasc2018.held_out import add_held_out_arguments, held_out_refs
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         for row in sweep_case(prediction.la_prob.array, manual, case.image.geometry.spacing, args.thresholds):
             rows.append({"case": ref.case_id, "fold": args.fold, **row})
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("w", newline="") as handle:
+    with atomic_path(args.out) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
