@@ -210,7 +210,8 @@ def test_a_ring_with_no_wall_beyond_its_reach_is_undetermined(ball_with_vein, mo
 
 
 def test_the_mitral_profiles_read_the_same_on_the_crop_as_on_the_whole_grid(phantom_rings):
-    from atrialjsq.quantify.breakdown import cropped, la_box
+    from atrialjsq.data.preprocess import cropped_volume
+    from atrialjsq.quantify.breakdown import la_box
     from atrialjsq.quantify.mitral import blood_deviation
     from atrialjsq.surface.mesh import Mesh
 
@@ -220,7 +221,7 @@ def test_the_mitral_profiles_read_the_same_on_the_crop_as_on_the_whole_grid(phan
     start = np.array([s.start for s in box])
     crop_mesh = Mesh(mesh.vertices_mm, mesh.faces, mesh.normals, mesh.vertices_index - start)
     whole = blood_deviation(mesh, case.image, np.asarray(la.array) > 0)
-    crop = blood_deviation(crop_mesh, cropped(case.image, box), np.asarray(cropped(la, box).array) > 0)
+    crop = blood_deviation(crop_mesh, cropped_volume(case.image, box), np.asarray(cropped_volume(la, box).array) > 0)
     assert np.abs(whole - crop).max() < 1e-3
 
 

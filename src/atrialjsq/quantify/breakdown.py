@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from atrialjsq.data.preprocess import cropped_volume
 from atrialjsq.io import Volume
-from atrialjsq.io.geometry import Geometry, triple
+from atrialjsq.io.geometry import triple
 from atrialjsq.quantify.landmarks import BODY_LABEL, Landmarks, detect_landmarks
 from atrialjsq.quantify.mitral import OUTSIDE_MM, SMOOTH_MM, MitralOpening, blood_deviation, detect_mitral
 from atrialjsq.quantify.regions import (
@@ -123,21 +124,12 @@ def la_box(la: Volume) -> tuple[slice, slice, slice]:
     return box
 
 
-def cropped(volume: Volume, box) -> Volume:
-    """`volume` restricted to `box`, with the geometry that keeps every voxel's physical position."""
-    start = np.array([s.start for s in box], dtype=np.float64)
-    geometry = volume.geometry
-    origin = triple(float(v) for v in geometry.index_to_physical(start))
-    sub = Geometry(np.asarray(volume.array)[box].shape, geometry.spacing, origin, geometry.direction)
-    return Volume(np.asarray(volume.array)[box], sub)
-
-
 def _landmarks_on(la_crop: Volume) -> Landmarks:
     """`detect_landmarks` on the LA's own box (2 voxels round the mask: the same distances, on half the voxels
     of the crop the mitral profiles need), its `structures` put back on `la_crop`'s grid."""
     tight = bounding_box(np.asarray(la_crop.array) > 0, pad=2)
     assert tight is not None  # la_box refused an empty mask
-    landmarks = detect_landmarks(cropped(la_crop, tight))
+    landmarks = detect_landmarks(cropped_volume(la_crop, tight))
     assert landmarks.structures is not None  # detect_landmarks always sets them
     structures = np.zeros(la_crop.geometry.shape, dtype=landmarks.structures.dtype)
     structures[tight] = landmarks.structures
@@ -150,7 +142,7 @@ def analyse_regions(image: Volume, la: Volume, mesh: Mesh, scar: np.ndarray) -> 
     spacing = np.asarray(la.geometry.spacing, dtype=np.float64)
     box = la_box(la)
     start = np.array([s.start for s in box])
-    la_crop, image_crop = cropped(la, box), cropped(image, box)
+    la_crop, image_crop = cropped_volume(la, box), cropped_volume(image, box)
     landmarks = _landmarks_on(la_crop)  # its `structures` are on the cropped grid
     assert landmarks.structures is not None  # _landmarks_on always sets them
     problems = []
