@@ -59,3 +59,28 @@ def test_two_folds_pooled_and_paired_by_case(tmp_path):
     assert burden["median_ratio_vs_iir_1.32_where_at_least_2_percent"] == 0.75
     assert burden["spearman_vs_iir_1.32"] == 1.0
     assert module.burden_agreement(short)["median_ratio_vs_iir_1.32_where_at_least_2_percent"] == 0.5
+
+
+def test_learngc_rows_come_from_their_own_folders_per_surface(tmp_path):
+    module = load_script(SCRIPT)
+    short = [_fold(tmp_path / "s0", ["a", "b", "c"], [0.80, 0.90, 0.70], [1.0, 5.0, 6.0], [1.0, 10.0, 12.0])]
+    long = [_fold(tmp_path / "l0", ["a", "b", "c"], [0.90, 1.00, 0.80], [1.0, 8.0, 9.0], [1.0, 10.0, 12.0])]
+    full, known = tmp_path / "learngc_full", tmp_path / "learngc_known"
+    _csv(
+        full / "LA_M_LearnGC_per_case.csv",
+        [{"case": c, "Dice_s": v} for c, v in zip("abc", [0.3, 0.4, 0.5], strict=True)],
+    )
+    _csv(known / "LA_M_LearnGC_per_case.csv", [{"case": c, "Dice_s": 0.9} for c in "abc"])
+    for folder in (*short, *long):  # known-surface tables: the network's Dice_s is its full one + 0.1
+        network = module.pooled([folder], "AJSQnet-SESA_per_case.csv")
+        rows = [{"case": c, "Dice_s": network[c]["Dice_s"] + 0.1, "Sensitivity": 1, "Specificity": 1} for c in "abc"]
+        _csv(folder / "known" / "AJSQnet-SESA_per_case.csv", rows)
+    rows = {row["metric"]: row for row in module.compare(short, long, None, [full, known])}
+    # long network full-surface Dice_s: 0.45, 0.5, 0.4 (half the LA Dice) → mean 0.45; LearnGC 0.4
+    assert rows["scar Dice_s, full surface"]["LA_M+LearnGC"] == pytest.approx(0.4)
+    assert rows["scar Dice_s, known surface"]["LA_M+LearnGC"] == pytest.approx(0.9)
+    assert rows["scar Dice_s, known surface"]["long"] == pytest.approx(0.55)
+    assert "LA_M+LearnGC" not in rows["LA Dice (native grid)"]
+    table = module.markdown(list(rows.values()), ["short", "long"])
+    assert "IIR / Otsu / MGMM / LearnGC" not in table  # Otsu and MGMM were not given: no column for them
+    assert "IIR / LearnGC" in table and "0.400 (" in table

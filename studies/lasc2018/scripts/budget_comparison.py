@@ -2,14 +2,18 @@
 
     python studies/lasc2018/scripts/budget_comparison.py OUT_DIR \
         --short docs/results/real132_fold{0,1,2,4} --long docs/results/real132_long_fold{0,1,2,4} \
-        [--short-known docs/results/real132_cv_known] [--names "CV budget" "4,500 iterations"]
+        [--short-known docs/results/real132_cv_known] [--names "CV budget" "4,500 iterations"] \
+        [--learngc docs/results/synth3_cv_band docs/results/synth3_cv_known]
 
 Each results folder is one fold as `studies/lasc2018/scripts/real_model_results.sh` writes it (`la_native_per_case.csv`,
 `AJSQnet-SESA_per_case.csv`, `real_burden/burden_agreement.csv`, optionally `known/AJSQnet-SESA_per_case.csv`);
 `--short-known` is a folder whose `AJSQnet-SESA_per_case.csv` holds the short runs' known-surface scores when their
 fold folders have no `known/`. The given-LA methods (IIR, Otsu, MGMM on the manual LA) are read from the long
-folders: they do not depend on the network. Writes `comparison.csv` and `comparison.md` (means, Wilcoxon paired by
-case) and `real_burden.json` (median ratio to IIR ≥ 1.32 where it finds ≥ 2 %, Spearman, per budget). Numbers only.
+folders: they do not depend on the network. LearnGC needs a classifier trained per fold, so its rows come from
+an earlier scoring of the same injected scar on the same folds (`--learngc FULL KNOWN`: folders holding
+`LA_M_LearnGC_per_case.csv` for the full and the known surface). Writes `comparison.csv` and `comparison.md`
+(means, Wilcoxon paired by case) and `real_burden.json` (median ratio to IIR ≥ 1.32 where it finds ≥ 2 %,
+Spearman, per budget). Numbers only.
 """
 
 from __future__ import annotations
@@ -75,7 +79,24 @@ def burden_agreement(folders: Sequence[Path]) -> dict[str, float]:
     }
 
 
-def compare(short: Sequence[Path], long: Sequence[Path], short_known: Path | None) -> list[dict]:
+LEARNGC = "LA_M_LearnGC_per_case.csv"
+
+
+def given_la_tables(long: Sequence[Path], known: bool, learngc: Sequence[Path] | None) -> dict[str, dict]:
+    """Per-case rows of each given-LA method on one surface: IIR/Otsu/MGMM from the long folds, LearnGC from
+    `learngc` (full, known) when given."""
+    folder = "known/" if known else ""
+    tables = {method: pooled(long, folder + file) for method, file in GIVEN_LA.items()}
+    if learngc is not None:
+        path = learngc[1 if known else 0] / LEARNGC
+        if path.is_file():
+            tables["LearnGC"] = read_metric_csv(path)
+    return tables
+
+
+def compare(
+    short: Sequence[Path], long: Sequence[Path], short_known: Path | None, learngc: Sequence[Path] | None = None
+) -> list[dict]:
     """One row per metric: the two budgets' means over the cases both scored, the paired Wilcoxon p, and the
     given-LA methods' means on the same cases where the metric is a scar one."""
     rows = []
@@ -90,10 +111,8 @@ def compare(short: Sequence[Path], long: Sequence[Path], short_known: Path | Non
         row = {"metric": label, "n": len(cases), "short": float(x.mean()), "long": float(y.mean())}
         row["wilcoxon_p"] = paired_tests(x, y)[0]
         if name.endswith(NETWORK):
-            folder = "known/" if name.startswith("known/") else ""
-            for method, file in GIVEN_LA.items():
-                given = pooled(long, folder + file)
-                if all(c in given for c in cases):
+            for method, given in given_la_tables(long, name.startswith("known/"), learngc).items():
+                if all(c in given and column in given[c] for c in cases):
                     values = np.array([given[c][column] for c in cases])
                     row[f"LA_M+{method}"] = float(values.mean())
                     row[f"long_vs_{method}_p"] = paired_tests(y, values)[0]
@@ -102,12 +121,17 @@ def compare(short: Sequence[Path], long: Sequence[Path], short_known: Path | Non
 
 
 def markdown(rows: list[dict], names: Sequence[str]) -> str:
+    methods = [m for m in (*GIVEN_LA, "LearnGC") if any(f"LA_M+{m}" in row for row in rows)]
     lines = [
-        f"| {len(rows) and rows[0]['n']} held-out cases | {names[0]} | {names[1]} | p | LA_M+IIR / Otsu / MGMM |",
+        f"| {len(rows) and rows[0]['n']} held-out cases | {names[0]} | {names[1]} | p | "
+        f"on the manual LA: {' / '.join(methods) or '–'} (p against {names[1]}) |",
         "|---|---:|---:|---:|---:|",
     ]
     for row in rows:
-        given = " / ".join(f"{row[f'LA_M+{m}']:.3f}" for m in GIVEN_LA if f"LA_M+{m}" in row) or "–"
+        cells = [
+            f"{row[f'LA_M+{m}']:.3f} ({row[f'long_vs_{m}_p']:.2g})" if f"LA_M+{m}" in row else "–" for m in methods
+        ]
+        given = " / ".join(cells) if any(f"LA_M+{m}" in row for m in methods) else "–"
         lines.append(f"| {row['metric']} (n = {row['n']}) | {row['short']:.3f} | {row['long']:.3f} | "
                      f"{row['wilcoxon_p']:.2g} | {given} |")  # fmt: skip
     return "\n".join(lines) + "\n"
@@ -120,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long", type=Path, nargs="+", required=True)
     parser.add_argument("--short-known", type=Path)
     parser.add_argument("--names", nargs=2, default=["CV budget", "4,500 iterations"])
+    parser.add_argument("--learngc", type=Path, nargs=2, metavar=("FULL", "KNOWN"))
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    rows = compare(args.short, args.long, args.short_known)
+    rows = compare(args.short, args.long, args.short_known, args.learngc)
     args.out.mkdir(parents=True, exist_ok=True)
     fields = list(dict.fromkeys(key for row in rows for key in row))  # every row's columns, first seen first
     with atomic_path(args.out / "comparison.csv") as tmp, open(tmp, "w", newline="") as handle:
