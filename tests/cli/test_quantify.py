@@ -114,6 +114,9 @@ def _bad_inputs(folder, phantom):
     labels[0, 0, 0] = 2
     write_volume(phantom.la.like(labels), folder / "la_three.nii.gz", label=True)
     write_volume(phantom.la.like(phantom.la.array * 0.5), folder / "la_soft.nii.gz")
+    speck = np.zeros_like(phantom.la.array)
+    speck[20, 20, 15] = 1  # one voxel: nothing is left of it above 0.5 once smoothed
+    write_volume(phantom.la.like(speck), folder / "la_speck.nii.gz", label=True)
     write_volume(
         Volume(np.ones((20, 20, 8), np.float32), Geometry((20, 20, 8), (1.0, 1.0, 1.0))), folder / "tiny.nii.gz"
     )
@@ -129,6 +132,7 @@ def _bad_inputs(folder, phantom):
         "empty la": (image, folder / "la_empty.nii.gz", folder / "la_empty.nii.gz", "empty"),
         "three labels": (image, folder / "la_three.nii.gz", folder / "la_three.nii.gz", "binary"),
         "soft la": (image, folder / "la_soft.nii.gz", folder / "la_soft.nii.gz", "binary"),
+        "one-voxel la": (image, folder / "la_speck.nii.gz", folder / "la_speck.nii.gz", "too small to have a surface"),
     }
 
 
@@ -144,6 +148,7 @@ BAD_CASES = [
     "empty la",
     "three labels",
     "soft la",
+    "one-voxel la",
 ]
 
 
@@ -202,3 +207,18 @@ def test_existing_output_folder_needs_overwrite_and_keeps_other_files(tmp_path, 
     (tmp_path / "file").write_text("x")
     code, _, err = _run(capsys, *args[:-1], tmp_path / "file")
     assert code == 1 and err.strip() == f"error: {tmp_path / 'file'}: output folder exists and is a file"
+
+
+def test_an_input_that_this_run_would_replace_is_refused(tmp_path, inputs, capsys):
+    # re-quantifying predict's own LA_predict in its case folder with --overwrite would rewrite the input
+    case = tmp_path / "case"
+    case.mkdir()
+    la = case / "LA_predict.nii.gz"
+    la.write_bytes((inputs / "la.nrrd").read_bytes())  # any bytes: refused before anything is read
+    before = la.read_bytes()
+    args = ("--image", inputs / "lge.nii.gz", "--la", la, "--method", "otsu", "--out", case, "--overwrite")
+    code, _, err = _run(capsys, *args)
+    assert code == 1 and err.strip() == (
+        f"error: {la}: would be replaced by this run's own LA_predict.nii.gz; write to another --out"
+    )
+    assert la.read_bytes() == before and [p.name for p in case.iterdir()] == ["LA_predict.nii.gz"]

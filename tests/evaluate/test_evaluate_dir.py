@@ -250,3 +250,33 @@ def test_an_unknown_scar_form_is_refused_before_any_case_is_read(dataset):
     gt, pred = dataset
     with pytest.raises(ValueError, match="scar_form must be one of"):
         evaluate_dirs(pred, gt, progress=False, scar_form="thin")
+
+
+def test_an_existing_evaluation_is_kept_unless_overwrite(dataset, tmp_path, capsys):
+    gt, pred = dataset
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "per_case.csv").write_text("my own table\n")
+    (out / "notes.txt").write_text("kept")
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--out", str(out)]) == 1
+    assert f"error: {out / 'per_case.csv'}: exists; pass --overwrite" in capsys.readouterr().err
+    assert (out / "per_case.csv").read_text() == "my own table\n" and not (out / "summary.json").exists()
+    assert main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--out", str(out), "--overwrite"]) == 0
+    assert (out / "per_case.csv").read_text().startswith("case,") and (out / "notes.txt").read_text() == "kept"
+
+
+def test_multi_label_masks_and_an_empty_reference_are_not_scored(dataset):
+    gt, pred = dataset
+    two_labels = _box(12, 52)
+    two_labels[12:20] *= 2  # {0, 1, 2}: which value is the LA?
+    _write(pred / "shifted" / "LA_predict.nii.gz", two_labels)
+    _write(gt / "perfect" / "atriumSegImgMO.nii.gz", np.zeros(SHAPE, dtype=np.uint8))
+    evaluation = evaluate_dirs(pred, gt, progress=False)
+    failures = _failures(evaluation)
+    assert evaluation.rows == []
+    assert "label values [0, 1, 2]" in failures["shifted"].reason
+    assert failures["perfect"].path.endswith("atriumSegImgMO.nii.gz") and "empty" in failures["perfect"].reason
+    # {0, 255} is a binary mask too: scored as {0, 1}
+    _write(pred / "shifted" / "LA_predict.nii.gz", _box(12, 52) * 255)
+    rows = {row["case"]: row for row in evaluate_dirs(pred, gt, progress=False).rows}
+    assert rows["shifted"]["Dice_LA"] == pytest.approx(38 / 40)

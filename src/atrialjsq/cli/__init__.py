@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from atrialjsq import __version__
 from atrialjsq.errors import InputError
@@ -86,7 +87,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """atrialjsq's own warning classes (e.g. a label with values its layout does not use) as one `warning:` line,
+    like every other warning the commands print; other libraries' warnings keep Python's format."""
+    if category.__module__.startswith("atrialjsq."):
+        print(f"warning: {message}", file=sys.stderr if file is None else file)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    with warnings.catch_warnings():  # restores Python's warning display afterwards (main is called in-process too)
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     command = getattr(args, "command_parser", None) or parser

@@ -25,6 +25,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--pred", required=True, help="folder with one sub-folder of predictions per case")
     parser.add_argument("--gt", required=True, help="ground-truth dataset folder (e.g. LAScarQS task 1)")
     parser.add_argument("--out", default="evaluation", help="output folder (default: ./evaluation)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace per_case.csv, summary.csv and summary.json if --out holds them (other files are kept)",
+    )
     add_xyz_argument(
         parser, "--spacing", positive(float), "voxel spacing in mm overriding the files' (default: each file's own)"
     )
@@ -59,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from atrialjsq.data.layouts import index_dataset
+    from atrialjsq.errors import InputError
     from atrialjsq.evaluate.evaluate_dir import (
+        OUTPUT_FILES,
         evaluate_dirs,
         format_summary,
         missing_predictions,
@@ -68,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     from atrialjsq.io.output_check import check_output_folder
 
     check_output_folder(args.out)
+    existing = [Path(args.out) / name for name in OUTPUT_FILES if (Path(args.out) / name).exists()]
+    if existing and not args.overwrite:
+        raise InputError(existing[0], "exists; pass --overwrite to replace the evaluation's files in this folder")
     if not args.allow_missing:
         # List every missing case (one line each) before spending time on the others.
         refs = index_dataset(args.gt, layout=args.gt_layout, spacing=args.spacing)

@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     from atrialjsq.errors import InputError
     from atrialjsq.io.output_check import check_output_folder
+    from atrialjsq.report.outputs import is_case_output
     from atrialjsq.workflows.quantify import QuantifyOptions, quantify_file
 
     options = QuantifyOptions(args.method, args.classifier, iir_threshold=args.iir_threshold, k=args.k)
@@ -77,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_folder(out)
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         raise InputError(out, "output folder exists; pass --overwrite to replace its outputs (other files are kept)")
+    for given in (Path(args.image), Path(args.la)):  # e.g. re-quantifying predict's LA_predict in its own folder
+        if given.parent.resolve() == out.resolve() and is_case_output(given.name):
+            raise InputError(given, f"would be replaced by this run's own {given.name}; write to another --out")
     outcome = quantify_file(
         args.image,
         args.la,

@@ -68,8 +68,14 @@ class Evaluation:
 
 
 def _read_binary(path: Path) -> tuple[np.ndarray, Geometry]:
+    """A binary mask file: {0, 1} or {0, 255}. Anything else (a multi-label map, a probability map, NaN) is refused:
+    reading every non-zero value as foreground would score a structure nobody meant."""
     volume = read_volume(path)
-    label_values(volume.array, path)  # rejects NaN, fractions (probability maps) and negative values
+    values = {int(v) for v in label_values(volume.array, path)}  # rejects NaN, fractions and negative values
+    if not (values <= {0, 1} or values <= {0, 255}):
+        raise InputError(
+            path, f"holds label values {sorted(values)[:10]}; a binary mask ({{0, 1}} or {{0, 255}}) is needed"
+        )
     return volume.array != 0, volume.geometry
 
 
@@ -95,6 +101,10 @@ def read_ground_truth(ref: CaseRef, spacing: Sequence[float] | None = None, excl
         exclude, _ = _read_binary(folder / exclude_name)
         if exclude.shape != la.shape:
             raise InputError(folder / exclude_name, f"shape {exclude.shape} != LA shape {la.shape}")
+    if not la.any():
+        raise InputError(
+            ref.label_paths.get("la", ref.image_path), "the ground-truth LA is empty: nothing to score against"
+        )
     used = triple(float(s) for s in (spacing or file_spacing))
     return GroundTruth(ref.case_id, la, scar, used, folder, exclude, geometry)
 
@@ -227,6 +237,9 @@ def write_per_case_csv(rows: Sequence[dict], path: Path) -> None:
         writer.writerow(columns)
         for row in rows:
             writer.writerow([_fmt(row.get(column, math.nan)) for column in columns])
+
+
+OUTPUT_FILES = ("per_case.csv", "summary.csv", "summary.json")
 
 
 def write_outputs(evaluation: Evaluation, out_dir: str | Path, meta: dict | None = None) -> dict:

@@ -40,6 +40,10 @@ class Mesh:
         return len(self.vertices_mm)
 
 
+class NothingToMeshError(ValueError):
+    """A mask too small (or too thin) to leave a surface once smoothed: a caller with a user's file says which."""
+
+
 def extract_mesh(
     mask_or_prob: np.ndarray | Volume,
     geometry: Geometry | None = None,
@@ -67,12 +71,12 @@ def extract_mesh(
     pad = 1 + np.ceil(3.0 * sigma_vox).astype(int)
     box = bounding_box(array >= level, pad=pad)
     if box is None:
-        raise ValueError(f"no voxel reaches the level {level}: nothing to mesh")
+        raise NothingToMeshError(f"no voxel reaches the level {level}: nothing to mesh")
     crop = np.pad(array[box].astype(np.float32), [(int(p), int(p)) for p in pad])
     if smooth_sigma_mm > 0:
         crop = ndimage.gaussian_filter(crop, sigma_vox, mode="constant", truncate=3.0)
         if crop.max() < level:
-            raise ValueError(f"after smoothing no voxel reaches the level {level}: nothing to mesh")
+            raise NothingToMeshError(f"after smoothing no voxel reaches the level {level}: nothing to mesh")
 
     # Spacing-aware marching cubes: vertices come out scaled by the spacing (not yet rotated or shifted).
     verts_scaled, faces, gradient_normals, _ = marching_cubes(crop, level=level, spacing=tuple(spacing))

@@ -22,6 +22,7 @@ from atrialjsq.io.image_io import is_dicom_dir
 from atrialjsq.quantify.analysis import Provenance
 from atrialjsq.quantify.baselines import iir_intensity_problem, scar_from_image
 from atrialjsq.quantify.learngc import LearnGCClassifier, scar_by_learngc
+from atrialjsq.surface.mesh import NothingToMeshError
 from atrialjsq.workflows.case import CaseOutcome, analyse_and_write
 
 ACCEPTED_LA_VALUES = ({0, 1}, {0, 255})
@@ -93,6 +94,9 @@ def quantify_file(
     except InputError as error:  # the library names its inputs "<image>" and "<LA mask>": give the user's paths
         paths = {"<image>": image_path, "<LA mask>": la_path}
         raise (InputError(paths[error.path], error.reason) if error.path in paths else error) from None
+    except NothingToMeshError:
+        volume_ml = np.count_nonzero(la.array) * la.geometry.voxel_volume_mm3 / 1e3
+        raise InputError(la_path, f"LA mask too small to have a surface ({volume_ml:.3g} mL)") from None
     timings = {"read": loaded - started, "quantify": time.perf_counter() - loaded}
     provenance = Provenance(
         case_id=out.name,
