@@ -120,3 +120,27 @@ def test_bad_csv_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="case"):
         read_metric_csv(tmp_path / "x.csv")
     assert main(["compare", str(tmp_path / "x.csv"), str(tmp_path / "missing.csv")]) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"case,Dice_s\nc1,0.5\nc2,abc\n", "case 'c2': Dice_s is 'abc', not a number"),
+        (b"case,Dice_s,HD_mm\nc1,0.5,3\nc2,0.6\n", "line 3 (case 'c2') has fewer cells than the header"),
+        (b"case,Dice_s\nc1,\xff\xfe0.5\n", "is not a UTF-8 text CSV"),
+    ],
+)
+def test_a_cell_that_would_silently_drop_a_case_is_refused(tmp_path, capsys, content, reason):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(content)
+    good = _write_csv(tmp_path / "good.csv", [{"case": "c1", "Dice_s": 0.4}, {"case": "c2", "Dice_s": 0.7}])
+    assert main(["compare", str(good), str(bad)]) == 1
+    assert capsys.readouterr().err.strip() == f"error: {bad}: {reason}"
+
+
+def test_text_columns_empty_cells_and_inf_are_read_as_written(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("case,layout,Dice_s,HD_mm\nc1,lascarqs1,0.5,inf\nc2,imagesTr,,3\nc3,imagesTr,nan,2\n")
+    table = read_metric_csv(path)
+    assert math.isnan(table["c1"]["layout"]) and math.isinf(table["c1"]["HD_mm"])
+    assert math.isnan(table["c2"]["Dice_s"]) and math.isnan(table["c3"]["Dice_s"]) and table["c3"]["HD_mm"] == 2.0

@@ -78,28 +78,45 @@ def significance_stars(p: float) -> str:
 
 
 def read_metric_csv(path: str | Path) -> dict[str, dict[str, float]]:
-    """A per-case CSV (`case` column + numeric columns) as {case: {metric: value}}; non-numbers become NaN."""
+    """A per-case CSV (`case` column + numeric columns) as {case: {metric: value}}.
+
+    Empty and "nan" cells are NaN, and a column with no number at all (a note, a layout name) is read as NaN
+    throughout; a word in a numeric column or a row shorter than the header is refused, naming the row, since
+    dropping that case silently would change which cases are paired."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such file")
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "case" not in reader.fieldnames:
-            raise InputError(path, "expected a per-case CSV with a 'case' column (as written by atrialjsq evaluate)")
-        table: dict[str, dict[str, float]] = {}
-        for row in reader:
-            case = row.pop("case")
-            if case in table:
-                raise InputError(path, f"case {case!r} appears twice")
-            table[case] = {key: _number(value) for key, value in row.items() if key is not None}
-    if not table:
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or "case" not in reader.fieldnames:
+                raise InputError(
+                    path, "expected a per-case CSV with a 'case' column (as written by atrialjsq evaluate)"
+                )
+            raw: dict[str, dict[str, str]] = {}
+            for line, row in enumerate(reader, start=2):
+                case = row.pop("case")
+                if case in raw:
+                    raise InputError(path, f"case {case!r} appears twice")
+                if None in row.values():  # csv.DictReader fills a short row's missing cells with None
+                    raise InputError(path, f"line {line} (case {case!r}) has fewer cells than the header")
+                raw[case] = {key: value for key, value in row.items() if key is not None and value is not None}
+    except UnicodeDecodeError:
+        raise InputError(path, "is not a UTF-8 text CSV") from None
+    if not raw:
         raise InputError(path, "holds no cases")
-    return table
+    numbers = {case: {key: _number(value) for key, value in row.items()} for case, row in raw.items()}
+    for column in dict.fromkeys(key for row in raw.values() for key in row):
+        if all(math.isnan(row[column]) for row in numbers.values() if column in row):
+            continue  # a text column
+        for case, row in raw.items():
+            text = row.get(column, "")
+            if math.isnan(numbers[case].get(column, math.nan)) and text.strip().lower() not in ("", "nan"):
+                raise InputError(path, f"case {case!r}: {column} is {text!r}, not a number")
+    return numbers
 
 
-def _number(text: str | None) -> float:
-    if text is None:  # a short row: csv.DictReader fills its missing cells with None
-        return math.nan
+def _number(text: str) -> float:
     try:
         return float(text)
     except ValueError:
