@@ -152,9 +152,32 @@ def test_cli_with_workers_rebuilds_in_place(dataset: Path, tmp_path: Path, capsy
     assert "cached 2 cases" in capsys.readouterr().out
     assert main([*args, "--workers", "1"]) == 0  # an existing cache is replaced as a whole
     assert load_cache(out).case_ids == ["c0", "c1", "c2"]
-    for bad in (["--spacing", "0", "1", "1"], ["--spacing", "nan", "1", "1"], ["--roi", "24", "-1", "16"]):
+    for bad in (
+        ["--spacing", "0", "1", "1"],
+        ["--spacing", "nan", "1", "1"],
+        ["--roi", "24", "-1", "16"],
+        ["--workers", "0"],
+        ["--limit", "0"],
+    ):
         with pytest.raises(SystemExit) as stop:
             main([*args, *bad])
         assert stop.value.code == 2
         assert f"argument {bad[0]}: must be" in capsys.readouterr().err
     assert load_cache(out).case_ids == ["c0", "c1", "c2"]  # untouched
+
+
+def test_a_grid_too_coarse_or_too_fine_is_refused_before_anything_is_written(dataset: Path, tmp_path: Path, capsys):
+    out = tmp_path / "cache"
+    args = ["preprocess", str(dataset), "--out", str(out), "--roi", "24", "24", "16", "--margin", "4", "4", "2"]
+    assert main([*args, "--spacing", "6", "1", "1"]) == 1
+    assert capsys.readouterr().err.strip().endswith("--spacing over 5 mm is too coarse to show an LA wall")
+    # the fixture's scans at 0.01 mm: a million times the voxels of a 1 mm grid, far over the 2²⁸ limit, refused
+    # before SimpleITK tries to allocate them
+    case = load_case(index_dataset(dataset)[0])
+    assert np.prod(np.asarray(case.image.geometry.shape) * np.asarray(case.image.geometry.spacing) / 0.01) > 2**28
+    with pytest.raises(InputError, match=r"0\.01x0\.01x0\.01 mm grid over this scan holds \d+ million voxels"):
+        preprocess_case(case, spacing=(0.01, 0.01, 0.01), roi=(24, 24, 16), margin=(4, 4, 2))
+    assert not out.exists()
+    (tmp_path / "file").write_text("mine")
+    assert main([*args[:3], str(tmp_path / "file" / "cache"), *args[4:]]) == 1
+    assert "output folder cannot be created" in capsys.readouterr().err

@@ -242,3 +242,49 @@ def test_inject_scar_into_an_existing_set_keeps_its_manifest(tmp_path):
     listed = [case["id"] for case in json.loads((out / "injected.json").read_text())["cases"]]
     assert listed == ["phantom_0000", "phantom_0001"]
     assert main(["inject-scar", str(source), "--out", str(out), "--seed", "2", "--limit", "1", "--overwrite"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--iir-range", "0.3", "0.5"], "--iir-range LOW must be above 1 (scar is brighter than the blood pool)"),
+        (["--spacing", "20", "20", "20"], "--spacing over 5 mm is too coarse to show an LA wall"),
+    ],
+)
+def test_phantom_settings_that_give_no_usable_scan_are_refused(tmp_path, capsys, args, message):
+    assert main(["phantom", "--out", str(tmp_path / "x"), *args]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_negative_seeds_and_counts_are_named_by_the_parser(tmp_path, capsys):
+    for command, flag in (("phantom", "--start"), ("phantom", "--seed"), ("inject-scar", "--limit")):
+        value = "0" if flag == "--limit" else "-1"
+        with pytest.raises(SystemExit) as stop:
+            main(
+                [
+                    command,
+                    *([str(tmp_path)] if command == "inject-scar" else []),
+                    "--out",
+                    str(tmp_path / "x"),
+                    flag,
+                    value,
+                ]
+            )
+        assert stop.value.code == 2 and f"argument {flag}:" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_output_folder_that_cannot_be_created_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("mine")
+    out = tmp_path / "file" / "set"
+    assert main(["phantom", "--out", str(out)]) == 1
+    assert (
+        capsys.readouterr().err.strip()
+        == f"error: {out}: output folder cannot be created: {tmp_path / 'file'} is a file"
+    )
+    source = tmp_path / "source"
+    writer.write_phantom_set(1, source, seed=6, progress=False, **TINY)
+    assert main(["inject-scar", str(source), "--out", str(out)]) == 1
+    assert "output folder cannot be created" in capsys.readouterr().err
+    assert (tmp_path / "file").read_text() == "mine"

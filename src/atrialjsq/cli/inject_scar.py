@@ -7,7 +7,7 @@ from pathlib import Path
 
 from atrialjsq.cli.dataset_options import add_dataset_arguments
 from atrialjsq.cli.phantom import add_iir_range, check_iir_range
-from atrialjsq.cli.text import number, plural
+from atrialjsq.cli.text import number, plural, positive
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -47,7 +47,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         default=None,
         help="scar fraction of the LA surface, 0.02-0.40 (default: random)",
     )
-    parser.add_argument("--limit", type=int, default=None, help="only the first N cases (default: all)")
+    parser.add_argument("--limit", type=positive(int), default=None, help="only the first N cases (default: all)")
     parser.set_defaults(func=run)
     return parser
 
@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from atrialjsq.data.layouts import index_dataset, load_case
     from atrialjsq.errors import InputError
     from atrialjsq.io.atomic import write_json
+    from atrialjsq.io.output_check import check_output_folder
     from atrialjsq.phantom.inject import inject_scar
     from atrialjsq.phantom.writer import INJECTED_MANIFEST, case_seed, refuse_existing_cases, set_folder, write_case
 
@@ -69,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(args.out, f"output folder must lie outside the input data ({args.data}) and not hold it")
     if args.out.exists() and not args.out.is_dir():
         raise InputError(args.out, "exists and is not a folder")
+    check_output_folder(args.out)
     refs = index_dataset(args.data, args.layout, args.h5_spacing)
     if args.limit is not None:
-        refs = refs[: max(args.limit, 0)]
+        refs = refs[: args.limit]
     unlabelled = [ref.case_id for ref in refs if "la" not in ref.label_paths or not ref.label_paths["la"].exists()]
     if unlabelled:  # before any case is written
         raise InputError(args.data, f"case(s) without an LA label: {', '.join(unlabelled[:5])}")

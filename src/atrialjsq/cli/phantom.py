@@ -29,6 +29,8 @@ def check_iir_range(values) -> tuple[float, float] | None:
     low, high = values
     if low > high:
         raise InputError(None, f"--iir-range needs LOW <= HIGH, got {low:g} {high:g}")
+    if low <= 1.0:  # IIR is the wall's intensity over the blood pool's: scar at or below 1 is no brighter than blood
+        raise InputError(None, f"--iir-range LOW must be above 1 (scar is brighter than the blood pool), got {low:g}")
     return float(low), float(high)
 
 
@@ -43,8 +45,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("--n", type=int, default=1, help="number of cases (default 1)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (cases phantom_0000, ...)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the set; case i uses a sub-seed (default 0)")
-    parser.add_argument("--start", type=int, default=0, help="index of the first case, to extend a set (default 0)")
+    parser.add_argument(
+        "--seed", type=non_negative(int), default=0, help="seed of the set; case i uses a sub-seed (default 0)"
+    )
+    parser.add_argument(
+        "--start", type=non_negative(int), default=0, help="index of the first case, to extend a set (default 0)"
+    )
     parser.add_argument(
         "--overwrite", action="store_true", help="replace existing case folders (a user's other files in them are kept)"
     )
@@ -89,7 +95,9 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from atrialjsq.data.plausibility import MAX_SPACING_MM
     from atrialjsq.errors import InputError
+    from atrialjsq.io.output_check import check_output_folder
     from atrialjsq.phantom.writer import write_phantom_set
 
     if args.n < 1:
@@ -100,8 +108,9 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < low:
             raise InputError(None, f"{name} must be {'positive' if low else 'non-negative'}, got {value}")
     iir_range = check_iir_range(args.iir_range)
-    if args.out.exists() and not args.out.is_dir():
-        raise InputError(args.out, "exists and is not a folder")
+    if args.spacing and max(args.spacing) > MAX_SPACING_MM:
+        raise InputError(None, f"--spacing over {MAX_SPACING_MM:g} mm is too coarse to show an LA wall")
+    check_output_folder(args.out)
     try:
         folders = write_phantom_set(
             args.n,

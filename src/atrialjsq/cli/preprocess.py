@@ -28,9 +28,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("--center", choices=("la", "image"), default="la", help="window centre (default: LA box)")
     parser.add_argument("--zscore", choices=("volume", "body"), default="volume", help="z-score region")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes (1 = no pool)")
+    parser.add_argument("--workers", type=positive(int), default=2, help="worker processes (1 = no pool)")
     add_dataset_arguments(parser)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N cases (sorted by id)")
+    parser.add_argument("--limit", type=positive(int), default=None, help="only the first N cases (sorted by id)")
     parser.set_defaults(func=run)
     return parser
 
@@ -38,10 +38,16 @@ def register(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from atrialjsq.data.cache import build_cache
     from atrialjsq.data.layouts import index_dataset
+    from atrialjsq.data.plausibility import MAX_SPACING_MM
+    from atrialjsq.errors import InputError
+    from atrialjsq.io.output_check import check_output_folder
 
+    if max(args.spacing) > MAX_SPACING_MM:
+        raise InputError(None, f"--spacing over {MAX_SPACING_MM:g} mm is too coarse to show an LA wall")
+    check_output_folder(args.out)
     refs = index_dataset(args.data, args.layout, args.h5_spacing)
     if args.limit is not None:
-        refs = refs[: max(args.limit, 0)]
+        refs = refs[: args.limit]
     index = build_cache(
         refs,
         args.out,

@@ -323,6 +323,10 @@ def _center_index(case: Case, la: Volume | None, resampled: Geometry, center) ->
     return resampled.physical_to_index(np.asarray(center, dtype=np.float64))
 
 
+# 2**28 float32 voxels = 1 GiB per volume, several volumes at once; a LASC scan at 0.3 mm holds about 520 million.
+MAX_RESAMPLED_VOXELS = 2**28
+
+
 def preprocess_case(
     case: Case,
     spacing=PAPER_SPACING,
@@ -346,6 +350,13 @@ def preprocess_case(
         raise InputError(case.meta.get("source", case.case_id), sheared)
     # every cached array has its axes where a network expects them; constant padding is cut off first
     turned = cropped_to_content(reoriented_case(case))
+    voxels = int(np.prod(resampled_geometry(turned.image.geometry, spacing).shape, dtype=np.int64))
+    if voxels > MAX_RESAMPLED_VOXELS:  # (SimpleITK would fail to allocate, or the machine would swap)
+        raise InputError(
+            case.meta.get("source", case.case_id),
+            f"a {'x'.join(f'{s:g}' for s in spacing)} mm grid over this scan holds {voxels / 1e6:.0f} million voxels "
+            f"(at most {MAX_RESAMPLED_VOXELS / 1e6:.0f} million); choose a coarser spacing",
+        )
     image = resample(turned.image, spacing, is_label=False)
     labels = {name: resample(volume, spacing, is_label=True) for name, volume in turned.labels.items()}
     if "la" in case.labels and case.labels["la"].array.any() and not labels["la"].array.any():
