@@ -16,12 +16,12 @@ from atrialjsq.io import read_volume
 
 def test_plausible_case_is_ok(tmp_path: Path) -> None:
     write_h5(tmp_path, "big")
-    (ref,) = index_dataset(tmp_path, spacing=(3.0, 3.0, 6.0))
+    (ref,) = index_dataset(tmp_path, spacing=(3.0, 3.0, 5.0))
     report = check_case(ref)
     la = sphere_case_arrays()[1]
     assert report.status == "ok" and not report.errors and not report.warnings
-    assert report.la_ml == np.float64(la.sum() * 54 / 1000)
-    assert report.shape == la.shape and report.spacing == (3.0, 3.0, 6.0) and not report.has_scar
+    assert report.la_ml == np.float64(la.sum() * 45 / 1000)
+    assert report.shape == la.shape and report.spacing == (3.0, 3.0, 5.0) and not report.has_scar
 
 
 def test_implausible_spacing_is_an_error(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_implausible_spacing_is_an_error(tmp_path: Path) -> None:
     assert report.status == "FAIL"
     (error,) = report.errors
     assert error.path == str(folder / "mri_norm2.h5")
-    assert error.reason == "implausible spacing (0.01, 0.625, 1.25) mm (expected 0.1-10.0 mm)"
+    assert error.reason == "implausible spacing (0.01, 0.625, 1.25) mm (expected 0.1-5.0 mm)"
 
 
 def test_all_problems_of_one_case_are_reported(tmp_path: Path) -> None:
@@ -82,3 +82,14 @@ def test_orientation_is_listed_a_tilted_grid_warned_and_a_sheared_one_refused(tm
     assert reports["sheared"].status == "FAIL" and reports["sheared"].orientation is None
     assert reports["sheared"].errors[0].path == str(sheared / "lgemri.nrrd")
     assert "not orthonormal" in reports["sheared"].errors[0].reason
+
+
+def test_an_image_that_is_a_mask_fails_as_predict_would_refuse_it(tmp_path: Path) -> None:
+    folder = write_lascarqs(tmp_path, "masked")
+    la = read_volume(folder / "atriumSegImgMO.nii.gz")
+    write(la.array.astype(np.float32), folder / "enhanced.nii.gz")  # the LA label saved as the image
+    (ref,) = index_dataset(tmp_path)
+    report = check_case(ref)
+    assert report.status == "FAIL"
+    assert [str(error.path) for error in report.errors] == [str(folder / "enhanced.nii.gz")]
+    assert "label or mask" in report.errors[0].reason

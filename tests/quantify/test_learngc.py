@@ -160,6 +160,8 @@ def test_a_trained_classifier_finds_the_scar_cap_of_an_unseen_ball(tmp_path):
 def test_bad_classifier_files_and_training_sets_are_refused(tmp_path):
     with pytest.raises(InputError, match="no such LearnGC classifier file"):
         LearnGCClassifier.load(tmp_path / "none.json")
+    with pytest.raises(InputError, match="is a folder, not a LearnGC classifier file"):
+        LearnGCClassifier.load(tmp_path)
     (tmp_path / "other.json").write_text('{"format": "something-else"}')
     with pytest.raises(InputError, match="not a LearnGC classifier"):
         LearnGCClassifier.load(tmp_path / "other.json")

@@ -1,7 +1,8 @@
 """Validate every case of a dataset before anything trains on it, collecting all problems instead of stopping.
 
 Errors (the case cannot be used): unreadable or missing file, not 3D, NaN/Inf, implausible spacing, sheared
-direction cosines, label geometry different from its image, unexpected label values, empty LA. Warnings (worth
+direction cosines, an image that is no MRI (a mask, CT-like values, noise: what `predict` refuses), label geometry
+different from its image, unexpected label values, empty LA. Warnings (worth
 a look, not fatal): an LA volume outside a plausible range, an empty scar label, label values a layout reads
 but does not use (LAScarQS files holding e.g. {0, 3, 7}), a grid tilted far from the patient axes. The table
 names each image's orientation (mixed orientations are fine: preprocessing turns every case to one).
@@ -16,13 +17,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from atrialjsq.data.image_sanity import check_image_values
 from atrialjsq.data.layouts import CaseRef, LabelValueWarning, index_dataset, read_image, read_label_file
-from atrialjsq.data.plausibility import PLAUSIBLE_LA_ML
+from atrialjsq.data.plausibility import MAX_SPACING_MM, PLAUSIBLE_LA_ML
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry
 from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, direction_problem, orientation_code, tilt_problem
 
-SPACING_RANGE_MM = (0.1, 10.0)
+SPACING_RANGE_MM = (0.1, MAX_SPACING_MM)  # predict refuses coarser voxels: a model trained on them is of no use
 
 
 @dataclass
@@ -71,6 +73,7 @@ def check_case(ref: CaseRef) -> CaseReport:
         if problem is not None:
             report.errors.append(problem)
         else:
+            check_image_values(image.array, geometry, ref.image_path)  # a mask, a CT or noise given as the image
             report.orientation = orientation_code(geometry)
             tilted = _tilt_warning(ref.image_path, geometry)
             report.warnings.extend([tilted] if tilted is not None else [])

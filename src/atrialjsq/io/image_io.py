@@ -168,7 +168,7 @@ def read_volume(path: str | Path, *, check_finite: bool = True) -> Volume:
         image = image[:, :, :, 0]
     volume = from_sitk(image, path)
     if check_finite and np.issubdtype(volume.array.dtype, np.floating) and not np.isfinite(volume.array).all():
-        raise InputError(path, "image contains NaN or Inf values")
+        raise InputError(path, "holds NaN or Inf values")
     return volume
 
 

@@ -77,5 +77,5 @@ def nifti_problem(path: Path, check_finite: bool = True) -> str | None:
         except ValueError as error:
             return f"header is corrupt ({error})"
         if not np.isfinite(voxels).all():
-            return "image contains NaN or Inf values"
+            return "holds NaN or Inf values"
     return None

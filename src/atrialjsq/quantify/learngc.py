@@ -130,7 +130,10 @@ class LearnGCClassifier:
     def load(cls, path: str | Path) -> LearnGCClassifier:
         path = Path(path)
         if not path.is_file():
-            raise InputError(path, "no such LearnGC classifier file")
+            raise InputError(
+                path,
+                "is a folder, not a LearnGC classifier file" if path.is_dir() else "no such LearnGC classifier file",
+            )
         try:
             payload = json.loads(path.read_text())
         except OSError as error:
