@@ -11,6 +11,7 @@ from atrialjsq.cli import main
 from atrialjsq.data.check import check_dataset
 from atrialjsq.data.layouts import index_dataset, load_case
 from atrialjsq.errors import InputError
+from atrialjsq.io import read_volume, write_volume
 from atrialjsq.phantom import writer
 from atrialjsq.phantom.generate import generate_phantom
 from atrialjsq.surface.band import BandParams
@@ -288,3 +289,18 @@ def test_an_output_folder_that_cannot_be_created_is_one_line(tmp_path, capsys):
     assert main(["inject-scar", str(source), "--out", str(out)]) == 1
     assert "output folder cannot be created" in capsys.readouterr().err
     assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_a_label_warning_is_one_warning_line(tmp_path, capsys):
+    source = tmp_path / "source"
+    writer.write_phantom_set(1, source, seed=6, progress=False, **TINY)
+    la_path = source / "phantom_0000" / writer.LA_FILE
+    la = read_volume(la_path)
+    labels = la.array.astype(np.uint8)
+    index = np.argwhere(labels > 0)[:10]
+    labels[tuple(index.T)] = 2  # {0, 1, 2} under a one-structure name: read as LA, with a warning
+    write_volume(la.like(labels), la_path, label=True)
+    assert main(["inject-scar", str(source), "--out", str(tmp_path / "injected")]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {la_path}: unexpected label values [0, 1, 2]" in err
+    assert "LabelValueWarning" not in err and "layouts.py" not in err
