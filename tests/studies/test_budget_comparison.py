@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from script_loader import load_script
@@ -50,6 +51,8 @@ def test_two_folds_pooled_and_paired_by_case(tmp_path):
     dice = rows["LA Dice (native grid)"]
     assert dice["n"] == 4 and dice["short"] == pytest.approx(0.75) and dice["long"] == pytest.approx(0.80)
     assert dice["wilcoxon_p"] == pytest.approx(0.125)  # four positive differences: 2 / 2⁴
+    # long: 0.85, 0.95, 0.75, 0.65 → deviations ±0.05, ±0.15 from 0.80: sample SD √(2·0.0025 + 2·0.0225) / √3
+    assert dice["long_sd"] == pytest.approx(np.sqrt(0.05 / 3))
     full = rows["scar Dice_s, full surface"]
     assert full["long"] == pytest.approx(0.40) and full["LA_M+IIR"] == pytest.approx(0.4)
     assert "scar Dice_s, known surface" not in rows  # no known/ tables and no --short-known

@@ -109,6 +109,7 @@ def compare(
         x = np.array([a[c][column] for c in cases])
         y = np.array([b[c][column] for c in cases])
         row = {"metric": label, "n": len(cases), "short": float(x.mean()), "long": float(y.mean())}
+        row.update(short_sd=float(x.std(ddof=1)), long_sd=float(y.std(ddof=1)))
         row["wilcoxon_p"] = paired_tests(x, y)[0]
         if name.endswith(NETWORK):
             for method, given in given_la_tables(long, name.startswith("known/"), learngc).items():

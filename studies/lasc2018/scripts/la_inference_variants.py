@@ -41,7 +41,6 @@ from atrialjsq.io.volume import Volume
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
 from studies.lasc2018.held_out import add_held_out_arguments, held_out_refs
 
-
 Box = tuple[slice, slice, slice]
 
 
