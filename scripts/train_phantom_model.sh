@@ -44,5 +44,5 @@ FINE_SET="--optimizer adam --lr 1e-3 --set model.levels=4 --set model.base_chann
     --overwrite --out "$WORK/phantom-ajsq-sesa.pt" --name phantom-ajsq-sesa --meta scripts/phantom_model_meta.json
 "$BIN/atrialjsq" predict "$WORK/phantoms_test" --out "$WORK/pred_test" --model "$WORK/phantom-ajsq-sesa.pt" \
     --device cpu --no-figure --quiet --overwrite
-"$BIN/atrialjsq" evaluate --pred "$WORK/pred_test" --gt "$WORK/phantoms_test" --out "$WORK/eval_test"
+"$BIN/atrialjsq" evaluate --pred "$WORK/pred_test" --gt "$WORK/phantoms_test" --out "$WORK/eval_test" --overwrite
 echo "copy $WORK/phantom-ajsq-sesa.pt to src/atrialjsq/assets/ to ship it"

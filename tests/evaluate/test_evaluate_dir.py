@@ -276,7 +276,9 @@ def test_multi_label_masks_and_an_empty_reference_are_not_scored(dataset):
     assert evaluation.rows == []
     assert "label values [0, 1, 2]" in failures["shifted"].reason
     assert failures["perfect"].path.endswith("atriumSegImgMO.nii.gz") and "empty" in failures["perfect"].reason
-    # {0, 255} is a binary mask too: scored as {0, 1}
+    # {0, 255} is a binary mask too: scored as {0, 1}; a reference follows its layout's rule (LAScarQS: any
+    # non-zero value is the structure), so a {0, 420} reference LA is scored as well
     _write(pred / "shifted" / "LA_predict.nii.gz", _box(12, 52) * 255)
+    _write(gt / "shifted" / "atriumSegImgMO.nii.gz", _box(10, 50).astype(np.uint16) * 420)
     rows = {row["case"]: row for row in evaluate_dirs(pred, gt, progress=False).rows}
     assert rows["shifted"]["Dice_LA"] == pytest.approx(38 / 40)

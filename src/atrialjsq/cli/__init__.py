@@ -15,6 +15,7 @@ import argparse
 import importlib
 import sys
 import warnings
+from pathlib import Path
 
 from atrialjsq import __version__
 from atrialjsq.errors import InputError
@@ -87,25 +88,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """atrialjsq's own warning classes (e.g. a label with values its layout does not use) as one `warning:` line,
-    like every other warning the commands print; other libraries' warnings keep Python's format."""
-    if category.__module__.startswith("atrialjsq."):
-        print(f"warning: {message}", file=sys.stderr if file is None else file)
-    else:
-        _python_show_warning(message, category, filename, lineno, file, line)
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
-_python_show_warning = warnings.showwarning
+def console(argv: list[str] | None = None) -> int:
+    """The `atrialjsq` console command: `main` with the package's own warnings shown as one `warning:` line, like
+    every other warning the commands print. Only here, not in `main`, which tests and Python callers run with
+    their own warning handling (pytest's recorders, `logging.captureWarnings`)."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        ours = category.__module__.startswith("atrialjsq.") or Path(filename).resolve().is_relative_to(PACKAGE_DIR)
+        if ours:
+            print(f"warning: {message}", file=sys.stderr if file is None else file)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():  # restores the display afterwards
+        warnings.showwarning = show
+        return main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    with warnings.catch_warnings():  # restores Python's warning display afterwards (main is called in-process too)
-        warnings.showwarning = _show_warning
-        return _main(argv)
-
-
-def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     command = getattr(args, "command_parser", None) or parser
@@ -127,4 +131,4 @@ def _main(argv: list[str] | None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

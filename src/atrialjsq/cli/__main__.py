@@ -2,6 +2,6 @@
 
 import sys
 
-from atrialjsq.cli import main
+from atrialjsq.cli import console
 
-sys.exit(main())
+sys.exit(console())

@@ -14,9 +14,10 @@ def register(subparsers) -> argparse.ArgumentParser:
         "check-data",
         help="validate a dataset folder (files, geometry, labels) before training",
         description="Check every case: readable, 3D, image/label geometry identical, expected label values, "
-        "non-empty LA, finite values, sane spacing, orthonormal direction cosines (a grid tilted over 20 degrees "
-        "from the patient axes is a warning). Prints one row per case with its axes' orientation (e.g. LPS), "
-        "then one line per problem.",
+        "non-empty LA, finite values, sane spacing (at most 5 mm, as predict), an image that is an MRI (not a "
+        "mask, CT-like values or noise, which predict refuses), orthonormal direction cosines (a grid tilted "
+        "over 20 degrees from the patient axes is a warning). Prints one row per case with its axes' "
+        "orientation (e.g. LPS), then one line per problem.",
     )
     parser.add_argument("data", help="dataset root or a single case folder")
     add_dataset_arguments(parser)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from atrialjsq.data.image_sanity import check_image_values
+from atrialjsq.data.image_sanity import intensity_problem
 from atrialjsq.data.layouts import CaseRef, LabelValueWarning, index_dataset, read_image, read_label_file
 from atrialjsq.data.plausibility import MAX_SPACING_MM, PLAUSIBLE_LA_ML
 from atrialjsq.errors import InputError
@@ -73,7 +73,11 @@ def check_case(ref: CaseRef) -> CaseReport:
         if problem is not None:
             report.errors.append(problem)
         else:
-            check_image_values(image.array, geometry, ref.image_path)  # a mask, a CT or noise given as the image
+            # a mask, a CT or noise given as the image, as predict refuses it (not predict's memory check: this
+            # machine's free memory says nothing of the data)
+            not_mri = intensity_problem(image.array)
+            if not_mri is not None:
+                report.errors.append(InputError(ref.image_path, not_mri))
             report.orientation = orientation_code(geometry)
             tilted = _tilt_warning(ref.image_path, geometry)
             report.warnings.extend([tilted] if tilted is not None else [])

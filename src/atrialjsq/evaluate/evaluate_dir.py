@@ -67,12 +67,14 @@ class Evaluation:
     failed: list[tuple[str, InputError]] = field(default_factory=list)  # (case id, why it was not scored)
 
 
-def _read_binary(path: Path) -> tuple[np.ndarray, Geometry]:
-    """A binary mask file: {0, 1} or {0, 255}. Anything else (a multi-label map, a probability map, NaN) is refused:
-    reading every non-zero value as foreground would score a structure nobody meant."""
+def _read_binary(path: Path, strict: bool = False) -> tuple[np.ndarray, Geometry]:
+    """A mask file, any non-zero integer being foreground (the label layouts' rule for reference files); NaN,
+    fractions (probability maps) and negative values are refused. `strict` (predictions): only {0, 1} or
+    {0, 255}, since reading every non-zero value of a multi-label map as the LA would score a structure nobody
+    meant."""
     volume = read_volume(path)
-    values = {int(v) for v in label_values(volume.array, path)}  # rejects NaN, fractions and negative values
-    if not (values <= {0, 1} or values <= {0, 255}):
+    values = {int(v) for v in label_values(volume.array, path)}
+    if strict and not (values <= {0, 1} or values <= {0, 255}):
         raise InputError(
             path, f"holds label values {sorted(values)[:10]}; a binary mask ({{0, 1}} or {{0, 255}}) is needed"
         )
@@ -101,17 +103,13 @@ def read_ground_truth(ref: CaseRef, spacing: Sequence[float] | None = None, excl
         exclude, _ = _read_binary(folder / exclude_name)
         if exclude.shape != la.shape:
             raise InputError(folder / exclude_name, f"shape {exclude.shape} != LA shape {la.shape}")
-    if not la.any():
-        raise InputError(
-            ref.label_paths.get("la", ref.image_path), "the ground-truth LA is empty: nothing to score against"
-        )
     used = triple(float(s) for s in (spacing or file_spacing))
     return GroundTruth(ref.case_id, la, scar, used, folder, exclude, geometry)
 
 
 def read_prediction(path: Path, truth: GroundTruth, spacing_override: bool) -> np.ndarray:
     """A binary prediction on the reference grid: same shape, spacing (unless overridden), origin and direction."""
-    mask, geometry = _read_binary(path)
+    mask, geometry = _read_binary(path, strict=True)
     if mask.shape != truth.la.shape:
         raise InputError(path, f"shape {mask.shape} != ground truth shape {truth.la.shape} of case {truth.case_id}")
     if not spacing_override and not np.allclose(geometry.spacing, truth.spacing, rtol=SPACING_TOLERANCE):
@@ -195,6 +193,9 @@ def evaluate_dirs(
     for ref in tqdm([r for r in refs if r.case_id not in skip], desc="evaluate", unit="case", disable=not progress):
         try:
             truth = read_ground_truth(ref, spacing, exclude_name)
+            if not truth.la.any():
+                path = ref.label_paths.get("la", ref.image_path)
+                raise InputError(path, "the ground-truth LA is empty: nothing to score against")
             case_dir = pred_dir / ref.case_id
             la_pred = read_prediction(case_dir / PRED_LA, truth, spacing is not None)
             scar_pred = None
