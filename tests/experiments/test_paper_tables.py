@@ -113,6 +113,10 @@ def test_bad_input_is_refused_with_the_path_and_nothing_is_written(tmp_path: Pat
         run_experiment("ablation", ExperimentSettings(data, out, folds=3, tiny=True, progress=False), ["lam-otsu"])
     assert main(["experiment", "ablation", "--data", str(tmp_path / "missing"), "--out", str(out)]) == 1
     assert "missing" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("mine")
+    under_a_file = tmp_path / "a_file" / "experiment"
+    assert main(["experiment", "ablation", "--data", str(data), "--out", str(under_a_file)]) == 1
+    assert capsys.readouterr().err.strip().endswith(f"{tmp_path / 'a_file'} is a file")
     assert main(["experiment", "dpm", "--list-rows"]) == 0
     assert capsys.readouterr().out.splitlines()[0].split()[:2] == ["ajsq-sesa", "AJSQnet-SESA"]
 

@@ -187,6 +187,11 @@ def test_train_then_quantify_from_the_command_line(tmp_path, capsys):
         write_volume(la, data / f"case{seed}" / "atriumSegImgMO.nii.gz", label=True)
         write_volume(scar, data / f"case{seed}" / "scarSegImgM.nii.gz", label=True)
     classifier = tmp_path / "learngc.json"
+    image_file = data / "case2" / "enhanced.nii.gz"
+    before = image_file.read_bytes()
+    assert main(["learngc-train", "--data", str(data), "--out", str(image_file), "--overwrite"]) == 1
+    assert f"error: {image_file}: is also an input" in capsys.readouterr().err
+    assert image_file.read_bytes() == before
     assert main(["learngc-train", "--data", str(data), "--out", str(classifier)]) == 0
     assert LearnGCClassifier.load(classifier).cases == ["case2", "case3", "case5"]
     image, la, scar = ball_case(7, shape=(40, 40, 40))  # quantify refuses grids under 40 mm a side

@@ -67,7 +67,14 @@ def test_train_a_fold_then_resume_longer_and_export(cache_dir, tmp_path):
 
     model = tmp_path / "model.pt"
     again = [*base, "--iterations", "6", "--set", "train.val_every=4", "--resume"]
+    config_before = (run / "config.json").read_bytes()
     assert main([*again, "--validation", "window"]) == 1  # best.pt would compare two kinds of score
+    assert main([*again, "--set", "optim.lr=0.5"]) == 1  # other settings: refused before config.json is written
+    assert (run / "config.json").read_bytes() == config_before
+    notes = tmp_path / "notes.pt"
+    notes.write_text("a user's file that happens to end in .pt")
+    assert main([*again, "--export", str(notes)]) == 1  # a resumed run replaces only its own earlier export
+    assert notes.read_text() == "a user's file that happens to end in .pt"
     assert load_checkpoint(run / "last.pt")["iteration"] == 4
     assert main([*again, "--export", str(model)]) == 0
     state = load_checkpoint(run / "last.pt")
@@ -348,3 +355,18 @@ def test_an_output_that_cannot_be_a_folder_or_an_export_over_a_run_file_is_refus
         assert main(["train", "--data", str(cache_dir), "--iterations", "1", *args, *ARGS]) == 1
         assert says in capsys.readouterr().err.strip().splitlines()[-1]
     assert blocker.read_text() == "kept" and not run.exists()
+
+
+def test_a_device_or_iteration_count_that_cannot_work_is_refused_before_any_file(cache_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    base = ["train", "--data", str(cache_dir), "--out", str(run), "--fold", "0", *ARGS]
+    assert main([*base, "--device", "bogus"]) == 1
+    assert "unknown device 'bogus' (use cpu or cuda)" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert main([*base, "--device", "cuda"]) == 1
+        assert "no CUDA device is available" in capsys.readouterr().err
+    for flag in ("--iterations", "--stop-after"):
+        with pytest.raises(SystemExit) as stop:
+            main([*base, flag, "0"])
+        assert stop.value.code == 2 and f"argument {flag}: must be" in capsys.readouterr().err
+    assert not run.exists()

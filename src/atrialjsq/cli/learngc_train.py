@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_output_file(args.out, overwrite=args.overwrite)  # a folder in the way fails now, not after the training
     refs = index_dataset(args.data, args.layout)
+    dataset_files = [path for ref in refs for path in (ref.image_path, *ref.label_paths.values())]
+    check_output_file(args.out, inputs=dataset_files, overwrite=args.overwrite)  # never over a case's own file
     unlabelled = [ref.case_id for ref in refs if not {"la", "scar"} <= set(ref.label_paths)]
     if unlabelled:
         raise InputError(args.data, f"case(s) {', '.join(unlabelled[:5])} lack an LA or scar label")

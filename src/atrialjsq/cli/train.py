@@ -46,7 +46,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     again.add_argument(
         "--overwrite", action="store_true", help="start a run folder that holds a run again from iteration 0"
     )
-    parser.add_argument("--iterations", type=int, help="override train.iterations (default: the config's)")
+    parser.add_argument("--iterations", type=positive(int), help="override train.iterations (default: the config's)")
     add_xyz_argument(
         parser,
         "--spacing",
@@ -82,7 +82,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "config with a poly schedule (ajsq-sesa-cpu) then decays its learning rate over whichever budget is "
         "further spent (for another config: --set 'optim.schedule=\"poly_clock\"')",
     )
-    parser.add_argument("--stop-after", type=int, help="stop cleanly after N iterations in this call")
+    parser.add_argument("--stop-after", type=positive(int), help="stop cleanly after N iterations in this call")
     parser.add_argument(
         "--init-from",
         type=Path,
@@ -163,10 +163,13 @@ def _folds(args: argparse.Namespace) -> list[int | None]:
 
 def run(args: argparse.Namespace) -> int:
     apply_threads(args.threads)
+    from atrialjsq.hardware import resolve_device
     from atrialjsq.train.ddp import context_from_env, shutdown_distributed
     from atrialjsq.train.trainer import TrainOptions
     from atrialjsq.workflows.train import FoldPlan, train_folds
 
+    if args.device is not None:
+        resolve_device(args.device)  # an unknown device, or CUDA on a machine without it: refused before any file
     config = build_config(args)
     if context_from_env().is_main and args.config is None:
         print(f"config: {config.name} (the default on this device; --config names another)")

@@ -61,6 +61,7 @@ from atrialjsq.hardware import resolve_device
 from atrialjsq.io import Volume, atomic_output, write_volume
 from atrialjsq.io.atomic import write_json
 from atrialjsq.io.geometry import triple
+from atrialjsq.io.output_check import check_output_folder
 from atrialjsq.model.configs import apply_overrides, get_config
 from atrialjsq.quantify.baselines import scar_from_image
 from atrialjsq.quantify.learngc import LearnGCClassifier, scar_by_learngc, train_learngc
@@ -570,6 +571,7 @@ def run_experiment(table: str, settings: ExperimentSettings, rows: Sequence[str]
 
     selected = select_rows(table, rows)
     settings.device = resolve_device(settings.device)
+    check_output_folder(settings.out)  # a file in the way: one line, before any case is read
     refs = {ref.case_id: ref for ref in index_dataset(settings.data)}
     no_scar = sorted(case_id for case_id, ref in refs.items() if "scar" not in ref.label_paths)
     if no_scar and any(row.scar != NO_SCAR for row in selected):

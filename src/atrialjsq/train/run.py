@@ -40,7 +40,7 @@ from atrialjsq.train.checkpoint import load_checkpoint, load_network_weights
 from atrialjsq.train.dataset import CACHE_KEYS
 from atrialjsq.train.ddp import context_from_env
 from atrialjsq.train.model_card import training_card
-from atrialjsq.train.trainer import Trainer, TrainOptions, TrainResult, fit
+from atrialjsq.train.trainer import Trainer, TrainOptions, TrainResult, checkpoint_differences, fit
 
 Validator = Callable[[Trainer], dict[str, float]]
 
@@ -253,6 +253,18 @@ def train_run(
             raise InputError(split_file, "not a split (no JSON object)")
         if (saved.get("train"), saved.get("val")) != (split["train"], split["val"]):
             raise InputError(split_file, "the resumed run was trained on another split (check --fold/--val-fraction)")
+    validation = "predictor" if make_validator is not None else "window"
+    if options.resume:  # refused before config.json is rewritten, so the folder keeps describing its last.pt
+        state = load_checkpoint(out / "last.pt")
+        differences = checkpoint_differences(state, config)
+        if differences:
+            raise InputError(
+                out / "last.pt", f"checkpoint was trained with other settings ({', '.join(differences[:4])})"
+            )
+        saved = (state.get("meta") or {}).get("validation")  # best.pt compares scores of one kind only
+        if saved is not None and saved != validation:
+            raise InputError(out / "last.pt", f"was validated with --validation {saved}; resume with the same")
+        del state
     if options.context.is_main:
         write_json(out / "config.json", config.to_dict())
         write_json(split_file, split)
@@ -280,11 +292,6 @@ def train_run(
         )
     train_cases = [arrays(i) for i in split["train"]]
     val_cases: list[dict[str, np.ndarray]] | None = [arrays(i) for i in split["val"]] or None
-    validation = "predictor" if make_validator is not None else "window"
-    if options.resume:  # best.pt compares scores of one kind only
-        saved = (load_checkpoint(out / "last.pt").get("meta") or {}).get("validation")
-        if saved is not None and saved != validation:
-            raise InputError(out / "last.pt", f"was validated with --validation {saved}; resume with the same")
     if make_validator is not None and val_cases:
         options = replace(options, validator=make_validator(list(zip(split["val"], val_cases, strict=True))))
         val_cases = None  # the validator scores them; no window bank
