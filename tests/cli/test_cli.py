@@ -231,3 +231,7 @@ def test_bundle_meta_of_a_real_model_is_accepted():
 
     meta = {"trained_on": "80 scans", "domain": "real LGE MRI", "max_input_spacing_mm": [1.5, 1.5, 2.5]}
     assert meta_problem({**meta, "acquired_spacing_mm": [1.25, 1.25, 2.5], "validation": {"dice": 0.9}}) is None
+    assert meta_problem({**meta, "domain": "Phantom"}) is None
+    assert meta_problem({**meta, "domain": "mars"}) == (
+        "domain must be one of 'real LGE MRI', 'phantom', 'untrained', got 'mars'"
+    )

@@ -51,8 +51,10 @@ def test_command_writes_png_and_prints_r2(tmp_path, capsys):
     _write(tmp_path / "per_case.csv", rows)
     out = tmp_path / "fig8.png"
     assert main(["plot-correlations", str(tmp_path / "per_case.csv"), "--out", str(out)]) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "dice_s_vs_dice_la: r² = 1.000" in text and "dice_s_vs_scar_pct_manual: r² = 1.000" in text
+    assert "warning" not in captured.err  # 12 and 13 usable cases
     picture = mpimg.imread(out)
     assert picture.shape[0] > 400 and picture.shape[1] > 1200
     assert picture[..., :3].std() > 0.05  # not a blank canvas
@@ -68,3 +70,16 @@ def test_missing_column_names_the_file(tmp_path):
         columns_of({"a": {"Dice_LA": 0.9}}, tmp_path / "p.csv")
     assert main(["plot-correlations", str(tmp_path / "p.csv"), "--out", str(tmp_path / "f.png")]) == 1
     assert not (tmp_path / "f.png").exists()
+
+
+def test_too_few_cases_for_a_correlation_are_warned(tmp_path, capsys):
+    rows = [
+        {"case": "a", "Dice_LA": 0.9, "Dice_s": 0.5, "scar_pct_manual": 10.0, "scar_pct_auto": ""},
+        {"case": "b", "Dice_LA": 0.8, "Dice_s": 0.6, "scar_pct_manual": 20.0, "scar_pct_auto": ""},
+    ]
+    _write(tmp_path / "p.csv", rows)
+    assert main(["plot-correlations", str(tmp_path / "p.csv"), "--out", str(tmp_path / "f.png")]) == 0
+    err = capsys.readouterr().err
+    # two cases: every fit is exact and says nothing; the empty scar_pct_auto leaves none
+    assert f"warning: {tmp_path / 'p.csv'}: dice_s_vs_dice_la has 2 usable case(s)" in err
+    assert "dice_s_vs_scar_pct_auto has 0 usable case(s)" in err

@@ -17,6 +17,7 @@ from atrialjsq.infer.domain import (
     ("meta", "domain"),
     [
         ({"domain": "phantom"}, "phantom"),
+        ({"domain": " Phantom "}, "phantom"),  # a user's capitalised --meta still warns on real scans
         ({"trained_on": "40 synthetic LGE Phantoms"}, "phantom"),
         ({"trained_on": "LASC 2018, 80 real LGE MRIs", "domain": "real LGE MRI"}, "real LGE MRI"),
         ({"trained_on": "80 real LGE MRIs (no phantoms)", "domain": "real LGE MRI"}, "real LGE MRI"),

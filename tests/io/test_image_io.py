@@ -184,3 +184,17 @@ def test_a_corrupt_nifti_header_is_one_error_line_not_a_crash(tmp_path):
         with pytest.raises(InputError, match=says) as caught:
             read_volume(path)
         assert "scan.nii" in str(caught.value)
+
+
+def test_a_failed_atomic_write_leaves_neither_the_file_nor_the_folders_made_for_it(tmp_path):
+    from atrialjsq.io.atomic import atomic_path
+
+    (tmp_path / "kept").mkdir()
+    target = tmp_path / "kept" / "new" / "deeper" / "out.json"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("the writer failed")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept"]
+    with atomic_path(target) as tmp:
+        tmp.write_text("whole")
+    assert target.read_text() == "whole"

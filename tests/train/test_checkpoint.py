@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from atrialjsq.cli import main
 from atrialjsq.errors import InputError
 from atrialjsq.model.configs import get_config
 from atrialjsq.model.unet import build_model
@@ -134,3 +135,32 @@ def full_state_cheap(model, config):
         "rng": capture_rng_state(),
         "preprocessing": {"spacing": [1.0, 1.0, 1.0], "roi": list(config.data.roi)},
     }
+
+
+@pytest.mark.parametrize(
+    ("state", "reason"),
+    [
+        ({"format": "atrialjsq-checkpoint-v1", "model": {}}, "checkpoint lacks config, preprocessing"),
+        (
+            {"format": "atrialjsq-model-v1", "config": {"name": "x"}, "model": {"w": torch.zeros(1)}},
+            "lacks preprocessing",
+        ),
+        (
+            {"format": "atrialjsq-model-v1", "config": {"name": "x"}, "model": [1, 2], "preprocessing": {"roi": [8]}},
+            "lacks model",
+        ),
+        (
+            {"format": "atrialjsq-model-v1", "config": {}, "model": {}, "preprocessing": {}},
+            "lacks config, model, preprocessing",
+        ),
+    ],
+)
+def test_a_file_with_the_tag_but_not_the_contents_is_one_error(tmp_path, state, reason):
+    from atrialjsq.train.checkpoint import load_network
+
+    path = tmp_path / "odd.pt"
+    torch.save(state, path)
+    with pytest.raises(InputError, match=reason):
+        load_network(path)
+    assert main(["bundle", "--fine", str(path), "--out", str(tmp_path / "b.pt")]) == 1
+    assert not (tmp_path / "b.pt").exists()

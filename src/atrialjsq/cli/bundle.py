@@ -49,11 +49,16 @@ SPACING_KEYS = ("trained_spacing_mm", "max_input_spacing_mm", "acquired_spacing_
 def meta_problem(meta: object) -> str | None:
     """Why a --meta file cannot describe a model (None when it can): it must be an object, its text keys text
     and its voxel sizes three positive numbers, since `predict` judges scans against them."""
+    from atrialjsq.infer.domain import MODEL_DOMAINS
+
     if not isinstance(meta, dict):
         return f"must hold a JSON object, not {type(meta).__name__}"
     for key in ("trained_on", "domain", "not_trained_on", "weights"):
         if key in meta and not (isinstance(meta[key], str) and meta[key].strip()):
             return f"{key} must be non-empty text"
+    if "domain" in meta and meta["domain"].strip().lower() not in {d.lower() for d in MODEL_DOMAINS}:
+        # predict's warnings key on it (a phantom model on a real scan); describe the data in trained_on
+        return f"domain must be one of {', '.join(repr(d) for d in MODEL_DOMAINS)}, got {meta['domain']!r}"
     for key in SPACING_KEYS:
         value = meta.get(key)
         if value is None:

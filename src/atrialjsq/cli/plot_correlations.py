@@ -25,6 +25,10 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
+    import numpy as np
+
     from atrialjsq.evaluate.correlations import columns_of, plot_correlations
     from atrialjsq.evaluate.statistics import read_metric_csv
     from atrialjsq.io.output_check import check_output_file
@@ -34,5 +38,8 @@ def run(args: argparse.Namespace) -> int:
     fits = plot_correlations(columns, args.out, title=args.title)
     for name, fit in fits.items():
         print(f"{name}: r² = {fit.r2:.3f}, slope = {fit.slope:.4g}, intercept = {fit.intercept:.4g}, n = {fit.n}")
+        if fit.n < 3 or not np.isfinite(fit.r2):  # two points always fit a line; fewer, or a constant x, none
+            print(f"warning: {args.csv}: {name} has {fit.n} usable case(s) or a constant x: no correlation to read",
+                  file=sys.stderr)  # fmt: skip
     print(f"wrote {args.out}")
     return 0

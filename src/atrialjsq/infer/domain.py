@@ -21,12 +21,16 @@ RESEARCH_USE = "research use only: not a medical device, not for clinical decisi
 PARAMS_FILE = "params.json"
 
 
+MODEL_DOMAINS = ("real LGE MRI", "phantom", "untrained")  # what the trainer and `bundle` write; --meta picks one
+
+
 def model_domain(meta: Mapping[str, Any] | None) -> str | None:
     """The string "phantom" for a phantom-trained model, else the bundle's own `domain` entry (or None)."""
     meta = meta or {}
     domain = meta.get("domain")
     if domain:  # an explicit entry wins: "trained on 80 real scans, no phantoms" is not a phantom model
-        return str(domain)
+        text = str(domain).strip()
+        return text.lower() if text.lower() in ("phantom", "untrained") else text  # "Phantom" is still one
     return "phantom" if "phantom" in str(meta.get("trained_on", "")).lower() else None
 
 

@@ -86,6 +86,9 @@ def load_model_file(path: str | Path) -> dict[str, Any]:
     if state["format"] == MODEL_FORMAT:
         return state
     if state["format"] == CHECKPOINT_FORMAT:
+        missing = [key for key in ("config", "model", "preprocessing") if key not in state]
+        if missing:
+            raise InputError(path, f"checkpoint lacks {', '.join(missing)}")
         return {key: state[key] for key in ("config", "model", "preprocessing")} | {"meta": state.get("meta", {})}
     raise InputError(path, f"unknown format {state['format']!r}")
 
@@ -94,16 +97,21 @@ def load_network(path: str | Path, part: str = "fine") -> dict[str, Any]:
     """One network as {config, model, preprocessing, meta} from a training checkpoint, an exported model or a
     bundle (its `part`: "fine" or "localizer"): what fine-tuning (`--init-from`) and re-bundling start from."""
     state = load_model_file(path)
+    network: Any
     if "fine" not in state:
-        return state
-    network = state.get(part)
-    if network is None:
-        raise InputError(path, f"is a bundle without a {part} network")
+        network, where = state, "model"
+    else:
+        network, where = state.get(part), f"bundle's {part} model"
+        if network is None:
+            raise InputError(path, f"is a bundle without a {part} network")
+    # a file with the right tag but not what this tool wrote: one line, not a KeyError later
     missing = [
-        key for key in ("config", "model", "preprocessing") if not isinstance(network, dict) or key not in network
+        key
+        for key in ("config", "model", "preprocessing")
+        if not isinstance(network, dict) or not isinstance(network.get(key), dict) or not network[key]
     ]
     if missing:
-        raise InputError(path, f"bundle's {part} model lacks {', '.join(missing)}")
+        raise InputError(path, f"{where} lacks {', '.join(missing)} (or holds them empty)")
     return {key: network[key] for key in ("config", "model", "preprocessing")} | {"meta": state.get("meta", {})}
 
 
