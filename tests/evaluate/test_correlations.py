@@ -83,3 +83,14 @@ def test_too_few_cases_for_a_correlation_are_warned(tmp_path, capsys):
     # two cases: every fit is exact and says nothing; the empty scar_pct_auto leaves none
     assert f"warning: {tmp_path / 'p.csv'}: dice_s_vs_dice_la has 2 usable case(s)" in err
     assert "dice_s_vs_scar_pct_auto has 0 usable case(s)" in err
+
+
+def test_a_figure_name_that_is_not_png_and_a_folder_for_the_csv_are_refused(tmp_path, capsys):
+    _write(tmp_path / "p.csv", [{"case": "a", "Dice_LA": 0.9, "Dice_s": 0.5, "scar_pct_manual": 1, "scar_pct_auto": 2}])
+    assert main(["plot-correlations", str(tmp_path / "p.csv"), "--out", str(tmp_path / "g.txt")]) == 1
+    assert (
+        capsys.readouterr().err.strip() == f"error: {tmp_path / 'g.txt'}: the figure is a PNG: give --out a .png name"
+    )
+    assert main(["plot-correlations", str(tmp_path), "--out", str(tmp_path / "f.png")]) == 1
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path}: is a folder, not a per-case CSV"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv"]

@@ -164,3 +164,12 @@ def test_a_file_with_the_tag_but_not_the_contents_is_one_error(tmp_path, state, 
         load_network(path)
     assert main(["bundle", "--fine", str(path), "--out", str(tmp_path / "b.pt")]) == 1
     assert not (tmp_path / "b.pt").exists()
+
+
+def test_a_folder_given_as_a_checkpoint_says_so(tmp_path):
+    from atrialjsq.train.checkpoint import load_network
+
+    with pytest.raises(InputError, match="is a folder, not a checkpoint file"):
+        load_network(tmp_path)
+    with pytest.raises(InputError, match="no such checkpoint file"):
+        load_network(tmp_path / "none.pt")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from atrialjsq.cli.text import add_overwrite_file_argument, non_negative
+from atrialjsq.cli.text import add_overwrite_file_argument, non_negative, plural
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -53,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise InputError(args.data, str(error)) from None
     path = classifier.save(args.out)
-    print(f"{path}: LearnGC classifier from {classifier.trained_on} cases ({len(classifier.coef)} features)")
+    print(f"{path}: LearnGC classifier from {plural(classifier.trained_on, 'case')} ({len(classifier.coef)} features)")
     return 0

@@ -26,13 +26,17 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     import sys
+    from pathlib import Path
 
     import numpy as np
 
+    from atrialjsq.errors import InputError
     from atrialjsq.evaluate.correlations import columns_of, plot_correlations
     from atrialjsq.evaluate.statistics import read_metric_csv
     from atrialjsq.io.output_check import check_output_file
 
+    if Path(args.out).suffix.lower() != ".png":  # the figure is a PNG whatever the name says
+        raise InputError(args.out, "the figure is a PNG: give --out a .png name")
     check_output_file(args.out, inputs=(args.csv,), overwrite=args.overwrite)
     columns = columns_of(read_metric_csv(args.csv), args.csv)
     fits = plot_correlations(columns, args.out, title=args.title)

@@ -85,7 +85,7 @@ def read_metric_csv(path: str | Path) -> dict[str, dict[str, float]]:
     dropping that case silently would change which cases are paired."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "no such file")
+        raise InputError(path, "is a folder, not a per-case CSV" if path.is_dir() else "no such file")
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)

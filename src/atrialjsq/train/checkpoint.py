@@ -36,7 +36,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
 def _load(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "no such checkpoint file")
+        raise InputError(path, "is a folder, not a checkpoint file" if path.is_dir() else "no such checkpoint file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for corrupt or non-torch files
