@@ -141,8 +141,13 @@ def full_state_cheap(model, config):
     ("state", "reason"),
     [
         ({"format": "atrialjsq-checkpoint-v1", "model": {}}, "checkpoint lacks config, preprocessing"),
-        (
-            {"format": "atrialjsq-model-v1", "config": {"name": "x"}, "model": {"w": torch.zeros(1)}},
+        (  # preprocessing may be absent or empty (the config's spacing and window then apply), not malformed
+            {
+                "format": "atrialjsq-model-v1",
+                "config": {"name": "x"},
+                "model": {"w": torch.zeros(1)},
+                "preprocessing": [1],
+            },
             "lacks preprocessing",
         ),
         (
@@ -151,7 +156,7 @@ def full_state_cheap(model, config):
         ),
         (
             {"format": "atrialjsq-model-v1", "config": {}, "model": {}, "preprocessing": {}},
-            "lacks config, model, preprocessing",
+            "lacks config, model ",
         ),
     ],
 )

@@ -86,6 +86,15 @@ def test_train_a_fold_then_resume_longer_and_export(cache_dir, tmp_path):
     assert [int(r["iteration"]) for r in read_csv(run / "log.csv")] == list(range(6))
     shipped = torch.load(model, weights_only=True)
     assert shipped["format"] == MODEL_FORMAT and shipped["meta"]["fold"] == 1
+    # a resumed run may replace its earlier export, never a checkpoint (its optimizer state would be lost)
+    from atrialjsq.errors import InputError
+    from atrialjsq.workflows.train import check_export
+
+    check_export(model, run, replace_existing=True)
+    copy = tmp_path / "checkpoint_copy.pt"
+    copy.write_bytes((run / "last.pt").read_bytes())
+    with pytest.raises(InputError, match="is not an exported model"):
+        check_export(copy, run, replace_existing=True)
 
 
 def test_all_cases_with_a_validation_share(cache_dir, tmp_path):

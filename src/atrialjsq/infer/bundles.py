@@ -173,11 +173,14 @@ def load_bundle(model: str | Path | None = None) -> dict[str, Any]:
             "fine": state["fine"],
             "path": str(path),
         }
+    missing = [key for key in ("config", "model") if not isinstance(state.get(key), dict) or not state[key]]
+    if missing:  # (preprocessing may be empty: the network then reads its config's spacing and window)
+        raise InputError(path, f"model lacks {', '.join(missing)}")
     return {
         "name": path.stem,
         "version": "",
         "meta": state.get("meta", {}),
         "localizer": None,
-        "fine": {key: state[key] for key in ("config", "model", "preprocessing")},
+        "fine": {"config": state["config"], "model": state["model"], "preprocessing": state.get("preprocessing") or {}},
         "path": str(path),
     }

@@ -93,6 +93,16 @@ def load_model_file(path: str | Path) -> dict[str, Any]:
     raise InputError(path, f"unknown format {state['format']!r}")
 
 
+def is_exported_model(path: str | Path) -> bool:
+    """Whether `path` is a slim single-network model file (`export_model`'s): what a resumed run may replace with its
+    new export. A training checkpoint or a bundle is not (its optimizer state or second network would be lost)."""
+    try:
+        state = _load(path)
+    except InputError:
+        return False
+    return state["format"] == MODEL_FORMAT and "fine" not in state
+
+
 def load_network(path: str | Path, part: str = "fine") -> dict[str, Any]:
     """One network as {config, model, preprocessing, meta} from a training checkpoint, an exported model or a
     bundle (its `part`: "fine" or "localizer"): what fine-tuning (`--init-from`) and re-bundling start from."""
@@ -104,14 +114,18 @@ def load_network(path: str | Path, part: str = "fine") -> dict[str, Any]:
         network, where = state.get(part), f"bundle's {part} model"
         if network is None:
             raise InputError(path, f"is a bundle without a {part} network")
-    # a file with the right tag but not what this tool wrote: one line, not a KeyError later
+    # a file with the right tag but not what this tool wrote: one line, not a KeyError later (preprocessing may be
+    # empty: the network then reads its config's spacing and window, as the Predictor does)
     missing = [
         key
-        for key in ("config", "model", "preprocessing")
+        for key in ("config", "model")
         if not isinstance(network, dict) or not isinstance(network.get(key), dict) or not network[key]
     ]
+    if not missing and not isinstance(network.get("preprocessing", {}), dict):
+        missing = ["preprocessing"]
     if missing:
         raise InputError(path, f"{where} lacks {', '.join(missing)} (or holds them empty)")
+    network = {**network, "preprocessing": network.get("preprocessing") or {}}
     return {key: network[key] for key in ("config", "model", "preprocessing")} | {"meta": state.get("meta", {})}
 
 

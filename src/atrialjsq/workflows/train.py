@@ -15,7 +15,7 @@ from typing import Any
 from atrialjsq.errors import InputError
 from atrialjsq.infer.predictor_validation import PredictorValidation, ValidationCase
 from atrialjsq.io.output_check import check_output_file
-from atrialjsq.train.checkpoint import export_model, load_model_file
+from atrialjsq.train.checkpoint import export_model, is_exported_model
 from atrialjsq.train.ddp import context_from_env
 from atrialjsq.train.run import RUN_FILES, check_inputs, check_run_folder, clear_run_files, resume_plan, train_run
 from atrialjsq.train.trainer import TrainOptions, TrainResult
@@ -73,15 +73,12 @@ def _export_target(plan: FoldPlan, out: Path) -> Path:
 
 def check_export(target: Path, out: Path, replace_existing: bool) -> None:
     """Refuse an export path that is one of the run's own files (the checkpoint it exports) or a folder, and an
-    existing file unless the run is resumed or started again and the file is a model this tool wrote (then it is
-    this run's earlier export; a user's other file is never replaced)."""
+    existing file unless the run is resumed or started again and the file is an exported model (then it is this
+    run's earlier export; a user's file, a checkpoint or a bundle is never replaced)."""
     if target.resolve().parent == out.resolve() and target.name in RUN_FILES:
         raise InputError(target, f"is the run's own {target.name}; export the model to another file")
-    if replace_existing and target.is_file():
-        try:
-            load_model_file(target)
-        except InputError:
-            raise InputError(target, "exists and is not an atrialjsq model file; export to another file") from None
+    if replace_existing and target.is_file() and not is_exported_model(target):
+        raise InputError(target, "exists and is not an exported model (a user's file, a checkpoint or a bundle)")
     check_output_file(target, overwrite=replace_existing)
 
 
