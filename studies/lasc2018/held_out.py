@@ -4,11 +4,21 @@ acquired: MODEL DATA_DIR FOLDS.json FOLD OUT, and the held-out cases read from t
 from __future__ import annotations
 
 import argparse
+import csv
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from atrialjsq.data.layouts import CaseRef, index_dataset
+import numpy as np
+from tqdm import tqdm
+
+from atrialjsq.data.case import Case
+from atrialjsq.data.layouts import CaseRef, index_dataset, load_case
 from atrialjsq.data.splits import load_folds
 from atrialjsq.errors import InputError
+from atrialjsq.evaluate.la_metrics import la_metrics
+from atrialjsq.infer.localize import largest_component
+from atrialjsq.io.atomic import atomic_path
 
 
 def add_held_out_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,3 +36,26 @@ def held_out_refs(data: Path, folds_json: Path, fold: int) -> list[CaseRef]:
         raise InputError(folds_json, f"has folds 0-{len(folds) - 1}, not fold {fold}")
     held_out = set(folds[fold]["val"])
     return [ref for ref in index_dataset(data) if ref.case_id in held_out]
+
+
+def held_out_predictions(args: argparse.Namespace, predictor: Any) -> Iterator[tuple[CaseRef, Case, Any]]:
+    """Each held-out case of `args.fold` (the shape `add_held_out_arguments` parses), read, with `predict`'s
+    prediction on its native grid (`Predictor.predict_volume`), with a progress bar."""
+    for ref in tqdm(held_out_refs(args.data, args.folds, args.fold), desc=f"fold {args.fold}", unit="case"):
+        case = load_case(ref)
+        yield ref, case, predictor.predict_volume(case.image)
+
+
+def la_scores(mask: np.ndarray, manual: np.ndarray, spacing) -> dict[str, float]:
+    """The largest component of `mask` scored against the expert label as `predict`'s LA is: Dice, HD95 (voxels)."""
+    metrics = la_metrics(largest_component(mask), manual, spacing)
+    return {"Dice_LA": round(float(metrics["Dice_LA"]), 6), "HD95_vox": round(float(metrics["HD95_vox"]), 4)}
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    """A per-case table as CSV, written atomically (its folder made if needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

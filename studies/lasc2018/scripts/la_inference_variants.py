@@ -20,7 +20,6 @@ only; no image data leaves the machine.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,18 +27,13 @@ from typing import Any
 import maxflow
 import numpy as np
 from scipy import ndimage
-from tqdm import tqdm
 
-from atrialjsq.data.layouts import load_case
 from atrialjsq.data.preprocess import content_box, cropped_volume
-from atrialjsq.evaluate.la_metrics import la_metrics
-from atrialjsq.infer.localize import largest_component
 from atrialjsq.infer.predictor import Predictor
-from atrialjsq.io.atomic import atomic_path
 from atrialjsq.io.volume import Volume
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
-from studies.lasc2018.held_out import add_held_out_arguments, held_out_refs
+from studies.lasc2018.held_out import add_held_out_arguments, held_out_predictions, la_scores, write_rows
 
 Box = tuple[slice, slice, slice]
 
@@ -101,36 +95,24 @@ def graph_cut(probability: np.ndarray, image: np.ndarray, spacing, smoothness: f
     return mask
 
 
-def score(mask: np.ndarray, manual: np.ndarray, spacing) -> dict[str, float]:
-    metrics = la_metrics(largest_component(mask), manual, spacing)
-    return {"Dice_LA": round(float(metrics["Dice_LA"]), 6), "HD95_vox": round(float(metrics["HD95_vox"]), 4)}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_held_out_arguments(parser)
     parser.add_argument("--smoothness", type=float, nargs="+", default=[0.5, 2.0])
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    refs = held_out_refs(args.data, args.folds, args.fold)
     predictor = Predictor.from_checkpoint(args.model, "cpu")
     rows = []
-    for ref in tqdm(refs, desc=f"fold {args.fold}", unit="case"):
-        case = load_case(ref)
+    for ref, case, prediction in held_out_predictions(args, predictor):
+        assert prediction.la_prob is not None, "the model has no LA head"
         spacing = case.image.geometry.spacing
         manual = case.labels["la"].array > 0
-        prediction = predictor.predict_volume(case.image)
-        assert prediction.la_prob is not None, "the model has no LA head"
         probability = prediction.la_prob.array
         variants = {"predict": probability > 0.5, "phases": phase_average(predictor, case.image) > 0.5}
         for smoothness in args.smoothness:
             variants[f"graph cut {smoothness:g}"] = graph_cut(probability, case.image.array, spacing, smoothness)
         for name, mask in variants.items():
-            rows.append({"case": ref.case_id, "fold": args.fold, "variant": name, **score(mask, manual, spacing)})
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+            rows.append({"case": ref.case_id, "fold": args.fold, "variant": name, **la_scores(mask, manual, spacing)})
+    write_rows(args.out, rows)
     base = {row["case"]: row["Dice_LA"] for row in rows if row["variant"] == "predict"}
     for name in dict.fromkeys(row["variant"] for row in rows):
         at = [row for row in rows if row["variant"] == name]

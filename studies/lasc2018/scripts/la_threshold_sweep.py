@@ -12,21 +12,16 @@ changing only if it wins on folds it was not chosen on. Numbers only; no image d
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from atrialjsq.data.layouts import load_case
-from atrialjsq.evaluate.la_metrics import la_metrics
 from atrialjsq.infer.localize import largest_component
 from atrialjsq.infer.predictor import Predictor
-from atrialjsq.io.atomic import atomic_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
-from studies.lasc2018.held_out import add_held_out_arguments, held_out_refs
+from studies.lasc2018.held_out import add_held_out_arguments, held_out_predictions, la_scores, write_rows
 
 
 def sweep_case(probability: np.ndarray, manual: np.ndarray, spacing, thresholds: list[float]) -> list[dict]:
@@ -34,15 +29,8 @@ def sweep_case(probability: np.ndarray, manual: np.ndarray, spacing, thresholds:
     rows = []
     for cut in thresholds:
         mask = largest_component(probability > cut)
-        metrics = la_metrics(mask, manual, spacing)
-        rows.append(
-            {
-                "threshold": cut,
-                "Dice_LA": round(float(metrics["Dice_LA"]), 6),
-                "HD95_vox": round(float(metrics["HD95_vox"]), 4),
-                "volume_ratio": round(float(np.count_nonzero(mask)) / float(np.count_nonzero(manual)), 5),
-            }
-        )
+        ratio = round(float(np.count_nonzero(mask)) / float(np.count_nonzero(manual)), 5)
+        rows.append({"threshold": cut, **la_scores(mask, manual, spacing), "volume_ratio": ratio})
     return rows
 
 
@@ -51,21 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     add_held_out_arguments(parser)
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7])
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    refs = held_out_refs(args.data, args.folds, args.fold)
     predictor = Predictor.from_checkpoint(args.model, "cpu")
     rows = []
-    for ref in tqdm(refs, desc=f"fold {args.fold}", unit="case"):
-        case = load_case(ref)
-        prediction = predictor.predict_volume(case.image)
+    for ref, case, prediction in held_out_predictions(args, predictor):
         assert prediction.la_prob is not None, "the model has no LA head"
         manual = case.labels["la"].array > 0
         for row in sweep_case(prediction.la_prob.array, manual, case.image.geometry.spacing, args.thresholds):
             rows.append({"case": ref.case_id, "fold": args.fold, **row})
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out, rows)
     for cut in args.thresholds:
         at = [row for row in rows if row["threshold"] == cut]
         dice = np.mean([row["Dice_LA"] for row in at])

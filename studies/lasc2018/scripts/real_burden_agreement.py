@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 
-from atrialjsq.data.layouts import load_case
 from atrialjsq.infer.predictor import Predictor
 from atrialjsq.io.volume import Volume
 from atrialjsq.quantify.baselines import scar_from_image
@@ -29,7 +28,7 @@ from atrialjsq.quantify.burden import compute_burden
 from atrialjsq.quantify.surface_scar import scar_from_probabilities
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
-from studies.lasc2018.held_out import add_held_out_arguments, held_out_refs
+from studies.lasc2018.held_out import add_held_out_arguments, held_out_predictions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,12 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     add_held_out_arguments(parser)
     parser.add_argument("--label", default="network")
     args = parser.parse_args(argv)
-    refs = held_out_refs(args.data, args.folds, args.fold)
     predictor = Predictor.from_checkpoint(args.model, "cpu")
     rows = []
-    for ref in refs:
-        case = load_case(ref)
-        prediction = predictor.predict_volume(case.image)
+    for ref, case, prediction in held_out_predictions(args, predictor):
         network = compute_burden(scar_from_probabilities(prediction.la, prediction.p_normal, prediction.p_scar))
         shifted = Volume(np.asarray(case.image.array, np.float32) - float(case.image.array.min()), case.image.geometry)
         row = {"case": ref.case_id, "network_percent": round(network.burden_percent, 3)}
