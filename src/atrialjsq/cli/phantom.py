@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from atrialjsq.cli.text import add_xyz_argument, non_negative, number, plural, positive
+from atrialjsq.cli.text import add_xyz_argument, non_negative, number, plural, positive, refuse_coarse_spacing
 
 
 def add_iir_range(parser: argparse.ArgumentParser, what: str) -> None:
@@ -95,7 +95,6 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from atrialjsq.data.plausibility import MAX_SPACING_MM
     from atrialjsq.errors import InputError
     from atrialjsq.io.output_check import check_output_folder
     from atrialjsq.phantom.writer import write_phantom_set
@@ -108,8 +107,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < low:
             raise InputError(None, f"{name} must be {'positive' if low else 'non-negative'}, got {value}")
     iir_range = check_iir_range(args.iir_range)
-    if args.spacing and max(args.spacing) > MAX_SPACING_MM:
-        raise InputError(None, f"--spacing over {MAX_SPACING_MM:g} mm is too coarse to show an LA wall")
+    refuse_coarse_spacing(args.spacing)
     check_output_folder(args.out)
     try:
         folders = write_phantom_set(

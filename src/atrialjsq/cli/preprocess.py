@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from atrialjsq.cli.dataset_options import add_dataset_arguments
-from atrialjsq.cli.text import add_xyz_argument, non_negative, plural, positive
+from atrialjsq.cli.text import add_xyz_argument, non_negative, plural, positive, refuse_coarse_spacing
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -38,12 +38,9 @@ def register(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from atrialjsq.data.cache import build_cache
     from atrialjsq.data.layouts import index_dataset
-    from atrialjsq.data.plausibility import MAX_SPACING_MM
-    from atrialjsq.errors import InputError
     from atrialjsq.io.output_check import check_output_folder
 
-    if max(args.spacing) > MAX_SPACING_MM:
-        raise InputError(None, f"--spacing over {MAX_SPACING_MM:g} mm is too coarse to show an LA wall")
+    refuse_coarse_spacing(args.spacing)
     check_output_folder(args.out)
     refs = index_dataset(args.data, args.layout, args.h5_spacing)
     if args.limit is not None:

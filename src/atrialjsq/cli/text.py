@@ -86,3 +86,12 @@ def apply_threads(threads: int | None) -> None:
 def add_overwrite_file_argument(parser: argparse.ArgumentParser) -> None:
     """`--overwrite` for a command that writes one `--out` file: without it an existing file is refused."""
     parser.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
+
+
+def refuse_coarse_spacing(spacing) -> None:
+    """`--spacing` coarser than `predict` accepts (data.plausibility.MAX_SPACING_MM) makes no usable grid: refused."""
+    from atrialjsq.data.plausibility import MAX_SPACING_MM
+    from atrialjsq.errors import InputError
+
+    if spacing and max(spacing) > MAX_SPACING_MM:
+        raise InputError(None, f"--spacing over {MAX_SPACING_MM:g} mm is too coarse to show an LA wall")

@@ -52,7 +52,7 @@ _FOLDER_FILES: dict[str, tuple[str, dict[str, str]]] = {
     "lasc2018-h5": ("mri_norm2.h5", {"la": "mri_norm2.h5"}),
 }
 _NNUNET_SUFFIX = "_0000.nii.gz"
-_BINARY_VALUES = [{0, 1}, {0, 255}]
+BINARY_MASK_VALUES = ({0, 1}, {0, 255})  # a one-structure mask, as written by most tools
 
 
 class LabelValueWarning(UserWarning):
@@ -269,7 +269,7 @@ def _decode_labels(ref: CaseRef, names: list[str], array: np.ndarray, path: Path
     values = label_values(array, path)
     if ref.layout in ("lascarqs1", "lascarqs2"):
         found = {int(v) for v in values}
-        if not any(found <= allowed for allowed in _BINARY_VALUES):
+        if not any(found <= allowed for allowed in BINARY_MASK_VALUES):
             reason = (
                 f"unexpected label values {sorted(found)[:10]} (expected [0, 1] or [0, 255]); all non-zero read as 1"
             )

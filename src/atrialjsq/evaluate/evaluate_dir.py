@@ -21,7 +21,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from atrialjsq.data.layouts import GEOMETRY_TOLERANCE, CaseRef, index_dataset, label_values, load_case
+from atrialjsq.data.layouts import (
+    BINARY_MASK_VALUES,
+    GEOMETRY_TOLERANCE,
+    CaseRef,
+    index_dataset,
+    label_values,
+    load_case,
+)
 from atrialjsq.errors import InputError
 from atrialjsq.evaluate.la_metrics import la_metrics
 from atrialjsq.evaluate.scar_metrics import SCAR_FORMS, SCAR_METRIC_NAMES, scar_metrics
@@ -74,7 +81,7 @@ def _read_binary(path: Path, strict: bool = False) -> tuple[np.ndarray, Geometry
     meant."""
     volume = read_volume(path)
     values = {int(v) for v in label_values(volume.array, path)}
-    if strict and not (values <= {0, 1} or values <= {0, 255}):
+    if strict and not any(values <= allowed for allowed in BINARY_MASK_VALUES):
         raise InputError(
             path, f"holds label values {sorted(values)[:10]}; a binary mask ({{0, 1}} or {{0, 255}}) is needed"
         )
@@ -240,15 +247,15 @@ def write_per_case_csv(rows: Sequence[dict], path: Path) -> None:
             writer.writerow([_fmt(row.get(column, math.nan)) for column in columns])
 
 
-OUTPUT_FILES = ("per_case.csv", "summary.csv", "summary.json")
+PER_CASE_CSV, SUMMARY_CSV, SUMMARY_JSON = OUTPUT_FILES = ("per_case.csv", "summary.csv", "summary.json")
 
 
 def write_outputs(evaluation: Evaluation, out_dir: str | Path, meta: dict | None = None) -> dict:
     """`per_case.csv`, `summary.csv` and `summary.json` in `out_dir`, each written atomically."""
     out_dir = Path(out_dir)
     summary = summarize(evaluation.rows)
-    write_per_case_csv(evaluation.rows, out_dir / "per_case.csv")
-    with atomic_path(out_dir / "summary.csv") as tmp, open(tmp, "w", newline="") as handle:
+    write_per_case_csv(evaluation.rows, out_dir / PER_CASE_CSV)
+    with atomic_path(out_dir / SUMMARY_CSV) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["metric", "mean", "std", "n"])
         for name, stats in summary.items():
@@ -263,7 +270,7 @@ def write_outputs(evaluation: Evaluation, out_dir: str | Path, meta: dict | None
         # JSON has no NaN/inf: they are written as null / "inf" strings.
         "metrics": {name: {k: _json_number(v) for k, v in stats.items()} for name, stats in summary.items()},
     }
-    write_json(out_dir / "summary.json", document, indent=2)
+    write_json(out_dir / SUMMARY_JSON, document, indent=2)
     return summary
 
 

@@ -40,7 +40,7 @@ from atrialjsq.train.checkpoint import load_checkpoint, load_network_weights
 from atrialjsq.train.dataset import CACHE_KEYS
 from atrialjsq.train.ddp import context_from_env
 from atrialjsq.train.model_card import training_card
-from atrialjsq.train.trainer import Trainer, TrainOptions, TrainResult, checkpoint_differences, fit
+from atrialjsq.train.trainer import Trainer, TrainOptions, TrainResult, check_resumable, fit
 
 Validator = Callable[[Trainer], dict[str, float]]
 
@@ -256,11 +256,7 @@ def train_run(
     validation = "predictor" if make_validator is not None else "window"
     if options.resume:  # refused before config.json is rewritten, so the folder keeps describing its last.pt
         state = load_checkpoint(out / "last.pt")
-        differences = checkpoint_differences(state, config)
-        if differences:
-            raise InputError(
-                out / "last.pt", f"checkpoint was trained with other settings ({', '.join(differences[:4])})"
-            )
+        check_resumable(state, config, out / "last.pt")
         saved = (state.get("meta") or {}).get("validation")  # best.pt compares scores of one kind only
         if saved is not None and saved != validation:
             raise InputError(out / "last.pt", f"was validated with --validation {saved}; resume with the same")

@@ -263,6 +263,13 @@ def checkpoint_differences(state: Mapping[str, Any], config: ExperimentConfig) -
     return _trajectory_differences(ExperimentConfig.from_dict(state["config"]), config)
 
 
+def check_resumable(state: Mapping[str, Any], config: ExperimentConfig, path: Path) -> None:
+    """Refuse to resume checkpoint `state` (read from `path`) under a `config` it was not trained with."""
+    differences = checkpoint_differences(state, config)
+    if differences:
+        raise InputError(path, f"checkpoint was trained with other settings ({', '.join(differences[:4])})")
+
+
 class Trainer:
     """One training run; `run()` executes the loop from the current iteration."""
 
@@ -368,9 +375,7 @@ class Trainer:
     def _resume(self) -> None:
         path = self.out / "last.pt"
         state = load_checkpoint(path)
-        differences = checkpoint_differences(state, self.config)
-        if differences:
-            raise InputError(path, f"checkpoint was trained with other settings ({', '.join(differences[:4])})")
+        check_resumable(state, self.config, path)
         unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         # (checkpoints written before the schedule objects hold a StepLR state: no clock, elapsed 0)

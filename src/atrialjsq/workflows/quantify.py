@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from atrialjsq.data.image_sanity import check_image_values
+from atrialjsq.data.layouts import BINARY_MASK_VALUES
 from atrialjsq.data.plausibility import check_field_of_view
 from atrialjsq.errors import InputError
 from atrialjsq.io import Volume, read_volume
@@ -25,7 +26,6 @@ from atrialjsq.quantify.learngc import LearnGCClassifier, scar_by_learngc
 from atrialjsq.surface.mesh import NothingToMeshError
 from atrialjsq.workflows.case import CaseOutcome, analyse_and_write
 
-ACCEPTED_LA_VALUES = ({0, 1}, {0, 255})
 METHODS = ("iir", "otsu", "mgmm", "msd", "learngc")
 
 
@@ -55,7 +55,7 @@ def check_la_mask(la: Volume, image: Volume, la_path: Path) -> None:
     values = set(np.unique(la.array).tolist())
     if not values - {0}:
         raise InputError(la_path, "LA mask is empty")
-    if not any(values <= accepted for accepted in ACCEPTED_LA_VALUES):
+    if not any(values <= accepted for accepted in BINARY_MASK_VALUES):
         shown = ", ".join(f"{v:g}" for v in sorted(values)[:6]) + (", ..." if len(values) > 6 else "")
         raise InputError(la_path, f"LA mask must be binary, {{0, 1}} or {{0, 255}}; found values {shown}")
 
