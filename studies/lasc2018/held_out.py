@@ -27,21 +27,33 @@ def add_held_out_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folds", type=Path, help="the run's folds.json")
     parser.add_argument("fold", type=int)
     parser.add_argument("out", type=Path)
+    parser.add_argument(
+        "--training",
+        type=int,
+        default=0,
+        metavar="N",
+        help="score the first N (by id) of the fold's training cases instead of its held-out ones: how well the "
+        "network fits what it saw",
+    )
 
 
-def held_out_refs(data: Path, folds_json: Path, fold: int) -> list[CaseRef]:
-    """The release's cases held out of `fold` (validated split; an unknown fold is an InputError)."""
+def held_out_refs(data: Path, folds_json: Path, fold: int, training: int = 0) -> list[CaseRef]:
+    """The release's cases held out of `fold` (validated split; an unknown fold is an InputError), or with
+    `training` > 0 the first `training` of the cases it trained on."""
     folds = load_folds(folds_json)
     if not 0 <= fold < len(folds):
         raise InputError(folds_json, f"has folds 0-{len(folds) - 1}, not fold {fold}")
-    held_out = set(folds[fold]["val"])
-    return [ref for ref in index_dataset(data) if ref.case_id in held_out]
+    if training < 0:
+        raise InputError(None, f"--training must be a positive number of cases, got {training}")
+    wanted = set(sorted(folds[fold]["train"])[:training]) if training else set(folds[fold]["val"])
+    return [ref for ref in index_dataset(data) if ref.case_id in wanted]
 
 
 def held_out_predictions(args: argparse.Namespace, predictor: Any) -> Iterator[tuple[CaseRef, Case, Any]]:
     """Each held-out case of `args.fold` (the shape `add_held_out_arguments` parses), read, with `predict`'s
     prediction on its native grid (`Predictor.predict_volume`), with a progress bar."""
-    for ref in tqdm(held_out_refs(args.data, args.folds, args.fold), desc=f"fold {args.fold}", unit="case"):
+    refs = held_out_refs(args.data, args.folds, args.fold, getattr(args, "training", 0))
+    for ref in tqdm(refs, desc=f"fold {args.fold}", unit="case"):
         case = load_case(ref)
         yield ref, case, predictor.predict_volume(case.image)
 
