@@ -32,8 +32,10 @@ from atrialjsq.io.atomic import atomic_path
 from atrialjsq.io.claim import claim
 from atrialjsq.io.image_io import is_dicom_dir
 from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, tilt_problem
+from atrialjsq.io.volume import Volume
 from atrialjsq.model.configs import TrainConfig
 from atrialjsq.quantify.analysis import Provenance
+from atrialjsq.quantify.contrast import contrast_problem
 from atrialjsq.report.outputs import REPORT_JSON
 from atrialjsq.workflows.case import CaseOptions, CaseOutcome, PendingCase, finish_case
 from atrialjsq.workflows.output_pool import OutputPool, finished
@@ -129,7 +131,7 @@ def network_half(predictor: Predictor, case: InputCase, out_root: str | Path, op
         la=prediction.la,
         p_normal=prediction.p_normal,
         p_scar=prediction.p_scar,
-        provenance=_provenance(predictor, case, prediction, timings, image.geometry.spacing),
+        provenance=_provenance(predictor, case, prediction, timings, image),
         probability_maps=_probability_maps(prediction) if options.probability_maps else None,
         options=options,
         dicom_source=Path(case.path) if options.dicom_seg and is_dicom_dir(case.path) else None,
@@ -178,11 +180,16 @@ def prediction_warnings(predictor: Predictor, prediction: Prediction) -> list[st
     return found
 
 
-def _provenance(predictor: Predictor, case: InputCase, prediction: Prediction, timings: dict, spacing) -> Provenance:
+def _provenance(
+    predictor: Predictor, case: InputCase, prediction: Prediction, timings: dict, image: Volume
+) -> Provenance:
     localization = prediction.localization
     name = predictor.info.get("name", "?")
     meta = predictor.info.get("meta") or {}
+    spacing = image.geometry.spacing
     untrusted = out_of_domain_warnings(meta, name, case.path, spacing, prediction.field_of_view_mm)
+    contrast = contrast_problem(image, prediction.la) if prediction.la is not None else None
+    untrusted += [contrast] if contrast else []
     return Provenance(
         case_id=case.case_id,
         method="ajsqnet",
