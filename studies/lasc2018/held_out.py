@@ -1,11 +1,15 @@
-"""The command-line shape shared by the study scripts that run a fold's model on that fold's held-out scans as
-acquired: MODEL DATA_DIR FOLDS.json FOLD OUT, and the held-out cases read from the saved split."""
+"""What the study scripts on held-out cases share: the command-line shape of those that run a fold's model on that
+fold's held-out scans as acquired (MODEL DATA_DIR FOLDS.json FOLD OUT, the cases read from the saved split), and of
+those that read the folds' saved predictions on the injected scar (INJECTED.npz ORIGINAL.npz OUT PREDICTIONS...);
+their per-case tables and summaries, written atomically."""
 
 from __future__ import annotations
 
 import argparse
 import csv
-from collections.abc import Iterator
+import json
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,7 @@ from atrialjsq.data.splits import load_folds
 from atrialjsq.errors import InputError
 from atrialjsq.evaluate.la_metrics import la_metrics
 from atrialjsq.infer.localize import largest_component
-from atrialjsq.io.atomic import atomic_path
+from atrialjsq.io.atomic import atomic_path, write_json
 
 
 def add_held_out_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +39,13 @@ def add_held_out_arguments(parser: argparse.ArgumentParser) -> None:
         help="score the first N (by id) of the fold's training cases instead of its held-out ones: how well the "
         "network fits what it saw",
     )
+
+
+def add_injected_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("injected", type=Path, help="compact file with injected scar (inject-scar --compact)")
+    parser.add_argument("original", type=Path, help="the compact file the scar was injected into")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("predictions", type=Path, nargs="+", help="the folds' predictions.npz")
 
 
 def held_out_refs(data: Path, folds_json: Path, fold: int, training: int = 0) -> list[CaseRef]:
@@ -71,3 +82,20 @@ def write_rows(path: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def write_table_and_summary(out: Path, rows: list[dict], summary: dict) -> None:
+    """`out/per_case.csv` and `out/summary.json`, each written atomically; the summary also printed."""
+    write_rows(out / "per_case.csv", rows)
+    write_json(out / "summary.json", summary, indent=2)
+    print(json.dumps(summary, indent=2))
+
+
+def run_script(main: Callable[[], int]) -> int:
+    """`main()`, with an InputError (a missing or wrong file, an unknown fold) as one `error:` line and exit status
+    2 instead of a traceback; the scripts write their tables only after every case is read, so nothing is left."""
+    try:
+        return main()
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

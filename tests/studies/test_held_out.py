@@ -34,3 +34,12 @@ def test_held_out_or_the_first_training_cases(tmp_path, release):
         held_out.held_out_refs(tmp_path, path, 2)
     with pytest.raises(InputError, match="--training"):
         held_out.held_out_refs(tmp_path, path, 0, training=-1)
+
+
+def test_a_bad_input_is_one_line_and_exit_status_2(capsys):
+    def main() -> int:
+        raise InputError("cases.npz", "no such compact file")
+
+    assert held_out.run_script(main) == 2
+    assert capsys.readouterr().err == "error: cases.npz: no such compact file\n"
+    assert held_out.run_script(lambda: 0) == 0

@@ -16,7 +16,6 @@ The network's held-out Dice sits far below both when the grid is not what limits
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -25,16 +24,12 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from atrialjsq.infer.predictor import to_input_grid
-from atrialjsq.io.atomic import atomic_path
 from atrialjsq.io.geometry import Geometry
+from atrialjsq.train.validation import dice
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
 from studies.lasc2018.compact import load_compact
-from studies.lasc2018.held_out import write_rows
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    return 2 * float(np.count_nonzero(a & b)) / float(np.count_nonzero(a) + np.count_nonzero(b))
+from studies.lasc2018.held_out import run_script, write_table_and_summary
 
 
 def round_trip(probability: np.ndarray, coarse: Geometry, native: Geometry) -> np.ndarray:
@@ -66,17 +61,13 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(
             {"case": case_id, "dice_label": round(dice(label, manual), 5), "dice_soft": round(dice(soft, manual), 5)}
         )
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_rows(args.out / "per_case.csv", rows)
-    summary = {"cases": len(rows), "sigma_mm": args.sigma_mm}
+    summary: dict = {"cases": len(rows), "sigma_mm": args.sigma_mm}
     for key in ("dice_label", "dice_soft"):
         values = np.array([row[key] for row in rows])
         summary[key] = {"mean": round(float(values.mean()), 4), "min": round(float(values.min()), 4)}
-    with atomic_path(args.out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
+    write_table_and_summary(args.out, rows, summary)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

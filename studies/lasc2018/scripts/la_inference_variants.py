@@ -33,7 +33,7 @@ from atrialjsq.infer.predictor import Predictor
 from atrialjsq.io.volume import Volume
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
-from studies.lasc2018.held_out import add_held_out_arguments, held_out_predictions, la_scores, write_rows
+from studies.lasc2018.held_out import add_held_out_arguments, held_out_predictions, la_scores, run_script, write_rows
 
 Box = tuple[slice, slice, slice]
 
@@ -126,4 +126,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

@@ -21,7 +21,7 @@ from atrialjsq.infer.localize import largest_component
 from atrialjsq.infer.predictor import Predictor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
-from studies.lasc2018.held_out import add_held_out_arguments, held_out_predictions, la_scores, write_rows
+from studies.lasc2018.held_out import add_held_out_arguments, held_out_predictions, la_scores, run_script, write_rows
 
 
 def sweep_case(probability: np.ndarray, manual: np.ndarray, spacing, thresholds: list[float]) -> list[dict]:
@@ -56,4 +56,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

@@ -25,7 +25,6 @@ the surface voxels next to real enhancement and not labelled scar, both counted 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -33,11 +32,10 @@ import numpy as np
 from tqdm import tqdm
 
 from atrialjsq.evaluate.scar_metrics import surface_labels
-from atrialjsq.io.atomic import atomic_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
 from studies.lasc2018.compact import load_compact
-from studies.lasc2018.held_out import write_rows
+from studies.lasc2018.held_out import run_script, write_table_and_summary
 from studies.lasc2018.scar import _network_scar, _row, _truth, _truth_la, _unknown_for
 
 GOAL = 0.70
@@ -116,14 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         for fraction in args.fractions:
             row[f"dice_f{fraction:g}"] = round(dice_bound(counts["scar"], counts["enhanced"], fraction), 5)
         rows.append(row)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_rows(args.out / "per_case.csv", rows)
-    summary = summarise(rows, args.fractions)
-    with atomic_path(args.out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
+    write_table_and_summary(args.out, rows, summarise(rows, args.fractions))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

@@ -18,7 +18,6 @@ manual LA instead (is the rim bright in the image, or only in the network's maps
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -27,11 +26,10 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from atrialjsq.evaluate.scar_metrics import surface_labels
-from atrialjsq.io.atomic import atomic_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
 from studies.lasc2018.compact import load_compact
-from studies.lasc2018.held_out import write_rows
+from studies.lasc2018.held_out import add_injected_run_arguments, run_script, write_table_and_summary
 from studies.lasc2018.scar import (
     CLASSIC,
     _classic_scar,
@@ -78,10 +76,7 @@ def surface_mask(exclude: np.ndarray) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("injected", type=Path)
-    parser.add_argument("original", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("predictions", type=Path, nargs="+", help="the folds' predictions.npz")
+    add_injected_run_arguments(parser)
     parser.add_argument("--rim-mm", type=float, default=3.0)
     parser.add_argument("--baseline", choices=CLASSIC, help="score this method on the manual LA instead of the network")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -107,9 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         distance = edt.edt(np.ascontiguousarray(~truth.scar, dtype=np.uint8), anisotropy=spacing)
         strata = stratify(labels.points, near, distance, args.rim_mm)
         rows.append({"case": case_id, **false_positive_rates(strata, labels.manual_scar, labels.auto_scar)})
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_rows(args.out / "per_case.csv", rows)
-    summary = {"cases": len(rows), "rim_mm": args.rim_mm}
+    summary: dict = {"cases": len(rows), "rim_mm": args.rim_mm}
     for name in STRATA:
         shares = np.array([row[f"{name}_share"] for row in rows])
         rates = np.array([row[f"{name}_fp"] for row in rows])
@@ -117,11 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             "median_share": round(float(np.median(shares)), 4),
             "mean_fp": round(float(np.nanmean(rates)), 4),
         }
-    with atomic_path(args.out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    print(json.dumps(summary, indent=2))
+    write_table_and_summary(args.out, rows, summary)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

@@ -25,7 +25,7 @@ from atrialjsq.quantify.baselines import scar_from_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
 from studies.lasc2018.compact import load_compact
-from studies.lasc2018.held_out import write_rows
+from studies.lasc2018.held_out import add_injected_run_arguments, run_script, write_rows
 from studies.lasc2018.scar import _load_runs, _native_image, _network_scar, _predicted_la, _row, _unknown_for
 
 
@@ -36,10 +36,7 @@ def gated(scar: np.ndarray, enhanced: np.ndarray | None) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("injected", type=Path)
-    parser.add_argument("original", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("predictions", type=Path, nargs="+", help="the folds' predictions.npz")
+    add_injected_run_arguments(parser)
     parser.add_argument("--gates", type=float, nargs="+", default=[1.0, 1.1, 1.2])
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     injected, original, runs = load_compact(args.injected), load_compact(args.original), _load_runs(args.predictions)
@@ -78,4 +75,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))
