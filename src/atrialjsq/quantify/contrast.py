@@ -3,7 +3,7 @@
 The LA wall on a late-gadolinium scan is mostly darker than the blood pool: on the 80 LASC 2018 scans the median
 image intensity ratio (IIR) of the wall 0-3 mm outside the expert LA is 0.66-1.36 (79 scans), and scar is what
 rises above 1.2-1.32. One scan there has a dark blood pool under a bright wall (median 1.72: a dark-blood
-contrast, or blood that has lost its gadolinium); every cross-validated model segmented its LA badly (Dice 0.50-0.83,
+contrast, or blood that has lost its gadolinium); every cross-validated model segmented its LA badly (Dice 0.50-0.84,
 docs/results/synthetic-scar.md). On such a scan neither the LA nor a burden measured relative to the blood means
 what it means on the training scans, so `predict` says so and withholds the stage.
 """
