@@ -176,6 +176,15 @@ def test_demo_without_shipped_model_fails_before_any_work(tmp_path, capsys, monk
     assert not (tmp_path / "demo").exists()
 
 
+@pytest.mark.parametrize("flag", ["--save-probabilities", "--no-dicom-seg"])
+def test_demo_refuses_flags_it_cannot_honour(tmp_path, capsys, flag):
+    # The demo always writes its probability maps and has no DICOM input: such a flag would do nothing.
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--out", str(tmp_path / "demo"), flag])
+    assert exited.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
+
+
 @pytest.mark.slow
 def test_demo_writes_phantom_input_and_every_output(tmp_path, capsys, biased_bundle):
     code = main(["demo", "--out", str(tmp_path / "demo"), "--model", str(biased_bundle), "--device", "cpu"])

@@ -2,8 +2,9 @@
 
 Generates a phantom at the default clinical geometry (576×576×44 at 0.625×0.625×2.5 mm), writes it to
 `<out>/input/<case>/` in the LAScarQS layout (enhanced.nii.gz, atriumSegImgMO.nii.gz, scarSegImgM.nii.gz,
-params.json), predicts it with the shipped default model (or `--model`) into `<out>/prediction/<case>/`
-and prints the LA volume, scar burden and Utah stage next to the phantom's own (ground-truth) burden.
+params.json), predicts it with the shipped default model (or `--model`) into `<out>/prediction/<case>/` with
+every output (the probability maps included) and prints the LA volume, scar burden and Utah stage next to the
+phantom's own (ground-truth) burden.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from atrialjsq.cli.predict import add_model_arguments, build_predictor
+from atrialjsq.cli.predict import add_figure_arguments, add_model_arguments, build_predictor
 from atrialjsq.infer.model_names import PHANTOM_MODEL
 
 
@@ -24,7 +25,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder (default: demo_output)")
     parser.add_argument("--seed", type=int, default=0, help="phantom seed (default 0)")
     add_model_arguments(parser, default_model=PHANTOM_MODEL)
-    parser.set_defaults(func=run, save_probabilities=True)
+    add_figure_arguments(parser)
+    parser.set_defaults(func=run)
     return parser
 
 
@@ -49,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
         predictor,
         InputCase(case.case_id, image_path),
         args.out / "prediction",
-        probability_maps=args.save_probabilities,
+        probability_maps=True,
         figure=not args.no_figure,
+        regional=not args.no_regional,
         existing="overwrite",  # the demo's own folder: a second `make demo` refreshes it
     )
     burden = outcome.burden

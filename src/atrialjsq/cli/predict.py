@@ -56,17 +56,26 @@ def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | No
         help="auto = bf16 on CUDA and on CPUs with native bf16 (AVX-512-BF16/AMX), else fp32",
     )
     add_threads_argument(parser)
-    parser.add_argument("--save-probabilities", action="store_true", help="also write prob_{la,normal,scar}.nii.gz")
+
+
+def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
+    """The optional outputs `predict` and `demo` share (the demo always writes the probability maps)."""
     parser.add_argument("--no-figure", action="store_true", help="skip report.png, scar_map.png and report.html")
+    parser.add_argument(
+        "--no-regional",
+        action="store_true",
+        help="skip the regional breakdown (landmarks, regions, PV antrum rings) and scar_map.png: about 1.5-4 s "
+        "less per case",
+    )
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """Outputs only `predict` offers: the demo writes its probability maps always and has no DICOM input."""
+    parser.add_argument("--save-probabilities", action="store_true", help="also write prob_{la,normal,scar}.nii.gz")
     parser.add_argument(
         "--no-dicom-seg",
         action="store_true",
         help="for a DICOM series input, do not write segmentation.dcm (a DICOM Segmentation of LA and scar)",
-    )
-    parser.add_argument(
-        "--no-regional",
-        action="store_true",
-        help="skip the regional breakdown (landmarks, regions, PV antrum rings, scar_map.png): 2-5 s less per case",
     )
 
 
@@ -110,6 +119,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     add_dataset_arguments(parser)
     add_model_arguments(parser)
+    add_figure_arguments(parser)
+    add_output_arguments(parser)
     parser.add_argument(
         "--output-workers",
         type=non_negative(int),
