@@ -235,6 +235,21 @@ def test_resume_goes_on_to_the_runs_recorded_target(cache_dir, tmp_path, capsys)
     assert [int(r["iteration"]) for r in read_csv(run / "log.csv")] == list(range(5))
 
 
+def test_resume_keeps_the_runs_clock_budget_and_its_schedule(cache_dir, tmp_path, capsys):
+    """A run started with --seconds and a clock-following schedule, resumed without them: it keeps both (before,
+    the budget was silently dropped, or the resume refused over the schedule the budget had chosen)."""
+    run = tmp_path / "run"
+    base = ["train", "--data", str(cache_dir), "--out", str(run), *ARGS, "--iterations", "4"]
+    clocked = ["--seconds", "1000", "--set", 'optim.schedule="poly_clock"']
+    assert main([*base, *clocked, "--stop-after", "2"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--resume"]) == 0
+    assert "training on to 4 (--iterations), within its recorded --seconds 1000" in capsys.readouterr().out
+    config = load_checkpoint(run / "last.pt")["config"]
+    assert load_checkpoint(run / "last.pt")["iteration"] == 4
+    assert config["train"]["seconds"] == 1000 and config["optim"]["schedule"] == "poly_clock"
+
+
 def test_spacing_option_sets_the_model_grid(cache_dir, tmp_path, capsys):
     out = tmp_path / "r"
     assert main(["train", "--data", str(cache_dir), "--out", str(out), *ARGS, "--spacing", "2", "2", "2"]) == 1

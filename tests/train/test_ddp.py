@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 import torch
@@ -78,3 +79,55 @@ def test_two_gloo_processes_match_one_process_at_the_doubled_batch(tmp_path):
     drift = torch.cat([(trained["model"][n] - reference[n]).flatten() for n in names]).norm()
     assert moved > 0.02
     assert drift < 1e-4 * moved, (float(drift), float(moved))
+
+
+class _Ticks:
+    """A clock that advances `tick` seconds per reading (each rank gets its own speed)."""
+
+    def __init__(self, tick: float):
+        self.now, self.tick = -tick, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
+def _clock_worker(rank: int, world: int, port: int, out: str) -> None:
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    context = DistContext(rank=rank, world_size=world, local_rank=rank)
+    budget = get_config(
+        "ajsq-sesa",
+        tiny=True,
+        data={"roi": (16, 16, 16), "margin": (4, 4, 4)},
+        optim={"schedule": "poly_clock", "lr": 1e-3},
+        train={"iterations": 100, "seconds": 4.0, "batch_size": 1, "checkpoint_every": 100, "log_every": 1},
+    )
+    try:
+        options = TrainOptions(device="cpu", progress=False, context=context, fast=False, clock=_Ticks(1.0 + rank / 2))
+        fit(budget, cases(), None, out, options)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not built")
+def test_ranks_with_different_clocks_stop_together_on_the_slowest(tmp_path):
+    """Rank 0's clock reads 1 s per step, rank 1's 1.5 s: under a 4-second budget alone they would stop after 4
+    and 3 steps, and the rank still stepping would wait for the other's gradients for ever. Both follow the
+    slowest clock: 3 steps at 1.5, 3 and 4.5 s, with the same learning rate on both."""
+    torch.set_num_threads(1)
+    run = tmp_path / "ddp"
+    processes = mp.start_processes(
+        _clock_worker, args=(2, free_port(), str(run)), nprocs=2, join=False, start_method="fork"
+    )
+    deadline = time.monotonic() + 120.0
+    while not processes.join(timeout=1.0):  # (returns as each rank ends; True once both have)
+        if time.monotonic() > deadline:  # a deadlocked pair would hang the suite: give up instead
+            for process in processes.processes:
+                process.kill()
+            pytest.fail("the two ranks did not finish within 120 s")
+    rows = read_csv(run / "log.csv")
+    assert [float(row["elapsed"]) for row in rows] == [1.5, 3.0, 4.5]
+    assert load_checkpoint(run / "last.pt")["iteration"] == 3

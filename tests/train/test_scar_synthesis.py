@@ -225,6 +225,7 @@ def test_the_trainer_trains_the_scar_head_on_fresh_draws_of_unlabelled_cases(tmp
     trainer = Trainer(config(1.0), cases, None, tmp_path / "synthetic", TrainOptions(progress=False))
     assert trainer.synthesizer is not None and len(trainer.synthesizer) == 2
     trainer.run()
+    assert trainer._next_draws is None  # nothing left drawing in the background for a step the run never takes
     scar_terms = column(read_csv(tmp_path / "synthetic" / "log.csv"), "loss_scar_se")
     assert len(scar_terms) == 4 and all(value > 0 for value in scar_terms)  # every sample had its scar drawn
     # The same unlabelled cases without synthesis never train the scar head (their scar is unknown).

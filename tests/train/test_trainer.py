@@ -271,3 +271,41 @@ def test_a_clock_schedule_needs_a_budget():
         get_config("ajsq-sesa", optim={"schedule": "poly_clock"})
     with pytest.raises(ValueError, match=r"optim\.schedule = 'cosine'"):
         get_config("ajsq-sesa", optim={"schedule": "cosine"})
+
+
+def test_a_run_the_clock_ends_is_validated_on_its_last_weights(tiny_cases, tmp_path):
+    """A 3-second budget (one tick per step) with validation every 100 iterations: the clock ends the run at
+    iteration 3, and those last weights are scored and kept as best.pt, not lost for want of a 100th step."""
+    torch.set_num_threads(1)
+    config = clock_config(3.0, val_every=100)
+    result = fit(config, tiny_cases[:1], tiny_cases[1:3], tmp_path, TrainOptions(progress=False, clock=FakeClock()))
+    assert result.iteration == 3
+    assert [int(row["iteration"]) for row in read_csv(tmp_path / "val.csv")] == [3]
+    assert torch.load(tmp_path / "best.pt", weights_only=True)["iteration"] == 3
+    # A pause by --stop-after is not the end: no validation there.
+    fit(config, tiny_cases[:1], tiny_cases[1:3], tmp_path / "p", TrainOptions(progress=False, stop_after=2))
+    assert not (tmp_path / "p" / "val.csv").is_file() or not read_csv(tmp_path / "p" / "val.csv")
+
+
+def test_resume_keeps_the_weights_origin_and_refuses_another_process_count(tiny_cases, tmp_path):
+    from atrialjsq.errors import InputError
+
+    torch.set_num_threads(1)
+    fit(tiny_config(iterations=2), tiny_cases[:1], None, tmp_path / "a", TrainOptions(progress=False))
+    origin = tmp_path / "a" / "last.pt"
+    run = tmp_path / "b"
+    fit(
+        tiny_config(iterations=4),
+        tiny_cases[:1],
+        None,
+        run,
+        TrainOptions(progress=False, init_from=origin, stop_after=2),
+    )
+    fit(tiny_config(iterations=4), tiny_cases[:1], None, run, TrainOptions(progress=False, resume=True))
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert state["iteration"] == 4 and state["meta"]["initialised_from"] == str(origin)
+    # The same checkpoint as if written by two processes: batch_size is per process, so one would halve the batch.
+    state["world_size"] = 2
+    torch.save(state, run / "last.pt")
+    with pytest.raises(InputError, match=r"trained on 2 process\(es\), this run has 1"):
+        fit(tiny_config(iterations=6), tiny_cases[:1], None, run, TrainOptions(progress=False, resume=True))

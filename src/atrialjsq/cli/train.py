@@ -19,9 +19,10 @@ def register(subparsers) -> argparse.ArgumentParser:
         "other folds of the cache and validates on fold K; --folds all (default) trains on every case, holding "
         "out --val-fraction of them for validation; --folds 0,1,2 trains those folds one after another into "
         "RUN/fold<K>/. Multi-GPU: torchrun --nproc_per_node N --no-python atrialjsq train ... (batch size is "
-        "per process). A folder holding a run needs --resume (continue; to the run's recorded target unless "
-        "--iterations says otherwise) or --overwrite (start again from 0). --resume may change the iteration count "
-        "and logging intervals, nothing else.",
+        "per process). A folder holding a run needs --resume (continue; to the run's recorded target and within its "
+        "recorded --seconds unless given) or --overwrite (start again from 0). --resume may change the logging "
+        "intervals and, on a step schedule, the iteration count and --seconds; nothing else (poly schedules decay "
+        "over the budgets, so they stay), and not the number of processes.",
     )
     parser.add_argument("--data", required=True, help="cache folder (with dataset.json) or raw dataset folder")
     parser.add_argument(
@@ -41,7 +42,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     again.add_argument(
         "--resume",
         action="store_true",
-        help="continue RUN/last.pt on the same schedule, to the run's recorded target unless --iterations is given",
+        help="continue RUN/last.pt on the same schedule, to the run's recorded target and clock budget unless "
+        "--iterations or --seconds is given",
     )
     again.add_argument(
         "--overwrite", action="store_true", help="start a run folder that holds a run again from iteration 0"

@@ -94,3 +94,13 @@ def all_reduce_mean(tensor: torch.Tensor, context: DistContext) -> torch.Tensor:
     reduced = tensor.clone()
     dist.all_reduce(reduced, op=dist.ReduceOp.SUM)
     return reduced / context.world_size
+
+
+def all_reduce_max(value: float, context: DistContext) -> float:
+    """The largest of a number over all ranks (itself on one process): decisions every rank must take alike,
+    such as the training clock's stop, follow the slowest rank's clock."""
+    if not (context.distributed and dist.is_initialized()):
+        return value
+    reduced = torch.tensor([value], dtype=torch.float64)
+    dist.all_reduce(reduced, op=dist.ReduceOp.MAX)
+    return float(reduced.item())

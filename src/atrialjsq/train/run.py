@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -99,10 +99,26 @@ def clear_run_files(out: str | Path) -> list[str]:
     return found
 
 
-def resume_plan(out: str | Path) -> tuple[int, int]:
-    """(iterations done, the run's recorded target) from RUN/last.pt."""
+class ResumePoint(NamedTuple):
+    """Where RUN/last.pt left a run and the budgets it was started with."""
+
+    done: int  # iterations done
+    target: int  # the recorded iteration target
+    seconds: float | None  # the recorded wall-clock budget (train.seconds)
+    schedule: str  # the learning-rate schedule that budget set (optim.schedule)
+
+
+def resume_plan(out: str | Path) -> ResumePoint:
+    """Where the run in `out` stands, from RUN/last.pt."""
     state = load_checkpoint(Path(out) / "last.pt")
-    return int(state["iteration"]), int(state["config"]["train"]["iterations"])
+    config = state["config"]
+    seconds = config["train"].get("seconds")
+    return ResumePoint(
+        int(state["iteration"]),
+        int(config["train"]["iterations"]),
+        None if seconds is None else float(seconds),
+        str(config.get("optim", {}).get("schedule", "step")),
+    )
 
 
 def make_split(index: CacheIndex, fold: int | None, val_fraction: float, seed: int) -> dict[str, Any]:

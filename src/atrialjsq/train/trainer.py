@@ -64,6 +64,7 @@ from atrialjsq.train.dataset import (
 )
 from atrialjsq.train.ddp import (
     DistContext,
+    all_reduce_max,
     all_reduce_mean,
     barrier,
     init_distributed,
@@ -317,6 +318,7 @@ class Trainer:
         # Scar draws are NumPy work: the next step's run in a thread while this step's network trains.
         self._draw_pool = ThreadPoolExecutor(1) if self.synthesizer is not None else None
         self._next_draws: tuple[int, Future] | None = None
+        self._stop_at = config.train.iterations  # where this call of `run` stops (no draw is prefetched past it)
         world = self.context.world_size
         self.sampler = EpochSampler(
             len(self.train_bank), config.train.batch_size * world, config.train.seed, self.context.rank, world
@@ -357,6 +359,8 @@ class Trainer:
         return False, False
 
     def state(self) -> dict[str, Any]:
+        """What `--resume` needs. The clock is the step's: the validation and save that follow a step are
+        counted by the next one, so a resumed run leaves out at most its last checkpoint's validation."""
         return {
             "config": self.config.to_dict(),
             "model": unwrap(self.model).state_dict(),
@@ -376,6 +380,13 @@ class Trainer:
         path = self.out / "last.pt"
         state = load_checkpoint(path)
         check_resumable(state, self.config, path)
+        saved_world = int(state.get("world_size", 1))
+        if saved_world != self.context.world_size:  # batch_size is per process: the global batch would change
+            raise InputError(
+                path,
+                f"checkpoint was trained on {saved_world} process(es), this run has {self.context.world_size}: "
+                "resume with the same number (the global batch is train.batch_size times the processes)",
+            )
         unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         # (checkpoints written before the schedule objects hold a StepLR state: no clock, elapsed 0)
@@ -386,6 +397,7 @@ class Trainer:
         restore_rng_state(state["rng"])
         self.iteration = int(state["iteration"])
         self.best_score = float(state.get("best_score", -math.inf))
+        self.meta = {**(state.get("meta") or {}), **(self.meta or {})}  # e.g. the weights it was initialised from
         if self.context.is_main:
             self.log.truncate_from(self.iteration)
             self.val_log.truncate_from(self.iteration + 1)
@@ -432,6 +444,9 @@ class Trainer:
             draws = pending[1].result()
         else:
             draws = synthetic_draws(self.train_bank, plan, self.synthesizer)
+        if iteration + 1 >= self._stop_at:  # no draw for a step this call will not take
+            self._next_draws = None
+            return draws
         following = self.sampler.plan(iteration + 1)
         future = self._draw_pool.submit(synthetic_draws, self.train_bank, following, self.synthesizer)
         self._next_draws = (iteration + 1, future)
@@ -454,6 +469,7 @@ class Trainer:
         if main:
             self.out.mkdir(parents=True, exist_ok=True)
         stop_at = total if self.options.stop_after is None else min(total, self.iteration + self.options.stop_after)
+        self._stop_at = stop_at
         callbacks = list(self.options.callbacks)
         wants_losses = any(callback.wants_losses for callback in callbacks)
         pending: list[dict[str, Any]] = []
@@ -470,7 +486,8 @@ class Trainer:
         window_start = time.perf_counter()
         window_iterations = 0
         first_iteration, estimate_from = self.iteration, None
-        while self.iteration < stop_at and not self.out_of_time():
+        stopping = self.iteration >= stop_at or self.out_of_time()
+        while not stopping:
             if main and self.iteration == first_iteration + 1:
                 estimate_from = (self.iteration, time.perf_counter())  # after the first (slow, warming) step
             if estimate_from is not None and self.iteration == estimate_from[0] + ESTIMATE_AFTER:
@@ -481,14 +498,17 @@ class Trainer:
             lr = self._set_lr(it)
             parts = self.step(it)
             self.iteration = it + 1
-            self.elapsed = clock() - start
+            # Every rank stops and sets its lr on the same clock: the slowest rank's (one process: its own).
+            self.elapsed = all_reduce_max(clock() - start, self.context) if budget is not None else clock() - start
             window_iterations += 1
             lambdas = {_lambda_name(k): v for k, v in self.loss_fn.lambdas_at(it).items()}
             pending.append({"iteration": it, "lr": lr, **lambdas, "elapsed": round(self.elapsed, 3), "parts": parts})
             done = self.iteration
             stopping = done == stop_at or self.out_of_time()
             checkpoint_now = done % train_cfg.checkpoint_every == 0 or stopping
-            validate_now = self.validates and (done % train_cfg.val_every == 0 or done == total)
+            # A run the clock ends is scored on its last weights too (a pause by --stop-after is not an end).
+            at_end = done == total or self.out_of_time()
+            validate_now = self.validates and (done % train_cfg.val_every == 0 or at_end)
             if done % train_cfg.log_every == 0 or checkpoint_now or validate_now or wants_losses:
                 seconds = (time.perf_counter() - window_start) / max(window_iterations, 1)
                 last_parts = self._flush(pending, seconds)
@@ -503,6 +523,8 @@ class Trainer:
                     plot_curves(self.log.path, self.val_log.path, self.out / "loss.png")
             if checkpoint_now:
                 barrier(self.context)
+            if validate_now or checkpoint_now:  # their time is not the next window's per-iteration figure
+                window_start = time.perf_counter()
             for callback in callbacks:
                 callback.on_step_end(self, it, last_parts)
         bar.close()

@@ -52,16 +52,22 @@ def predictor_validator(config: Any):
 
 
 def _fold_config(config: Any, plan: FoldPlan, out: Path, main_process: bool) -> Any:
-    """The config of one fold's run; a resumed run trains on to its recorded target unless `iterations` says."""
+    """The config of one fold's run; a resumed run trains on to its recorded target unless `iterations` says,
+    and keeps its recorded clock budget (and the schedule that budget chose) unless the config names one."""
     if not plan.resume:
         return config
-    done, target = resume_plan(out)
+    point = resume_plan(out)
     if plan.iterations is not None:
         goal, why = plan.iterations, "--iterations"
     else:
-        goal, why = target, "the run's recorded target"
+        goal, why = point.target, "the run's recorded target"
+    budget = ""
+    if config.train.seconds is None and point.seconds is not None:
+        config = replace(config, optim=replace(config.optim, schedule=point.schedule))
+        config = replace(config, train=replace(config.train, seconds=point.seconds))
+        budget = f", within its recorded --seconds {point.seconds:g}"
     if main_process:
-        print(f"{out}: resuming at iteration {done}, training on to {goal} ({why})")
+        print(f"{out}: resuming at iteration {point.done}, training on to {goal} ({why}){budget}")
     return replace(config, train=replace(config.train, iterations=goal))
 
 
