@@ -144,6 +144,46 @@ def test_bad_inputs_fail_cleanly_and_good_ones_still_run(tmp_path, capsys, biase
     assert {p.name: p.read_bytes() for p in inputs.iterdir()} == before  # inputs untouched
 
 
+def test_padding_hides_no_thin_scan_and_running_out_of_memory_fails_one_case(
+    tmp_path, capsys, biased_bundle, monkeypatch
+):
+    from atrialjsq.infer.predictor import Predictor
+
+    inputs = tmp_path / "in"
+    write_volume(lge_like(), inputs / "good.nii.gz")
+    write_volume(lge_like(1), inputs / "huge.nii.gz")
+    # 8 slices of 4 mm (32 mm, under the 40 mm an LA needs) zero-filled to the 20 slices (80 mm) of a full scan.
+    thin = lge_like(2).array.copy()
+    thin[:, :, 8:] = 0.0
+    write_volume(Volume(thin, GEOMETRY), inputs / "thin.nii.gz")
+    real_predict = Predictor.predict_volume
+
+    def predict(self, image, source=""):
+        if "huge" in source:
+            raise MemoryError()
+        return real_predict(self, image, source)
+
+    monkeypatch.setattr(Predictor, "predict_volume", predict)
+    code, out, err = run(
+        capsys,
+        *(inputs / n for n in ("thin.nii.gz", "huge.nii.gz", "good.nii.gz")),
+        "--out",
+        tmp_path / "out",
+        "--model",
+        biased_bundle,
+        "--no-figure",
+    )
+    assert code == 1
+    assert out.strip().splitlines()[-1] == "1 of 3 cases written; 2 failed: thin, huge"
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert errors[0].startswith(f"error: {inputs / 'thin.nii.gz'}: field of view ") and "cannot hold an LA" in errors[0]
+    assert errors[1] == (
+        f"error: {inputs / 'huge.nii.gz'}: ran out of memory while predicting (MemoryError): "
+        "crop the scan around the heart"
+    )
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good", "summary.csv"]
+
+
 def test_dataset_folder_and_torchrun_sharding(tmp_path, capsys, biased_bundle, monkeypatch):
     for case in ("caseA", "caseB", "caseC"):
         write_volume(lge_like(), tmp_path / "set" / case / "enhanced.nii.gz")
@@ -502,6 +542,16 @@ def test_a_batch_writes_a_summary_table_and_an_interrupted_one_says_how_to_resum
     assert f"interrupted: {len(written)} of 4 cases written, {4 - len(written)} not run" in err
     assert sorted(p.name for p in (tmp_path / "workers").iterdir() if p.is_dir()) == written
     assert not list((tmp_path / "workers").glob(".*.lock"))
+
+    # A case refused before the interruption is reported as failed, not as not run (with workers, its error
+    # waits in the queue ahead of the interrupted case).
+    write_volume(Volume(np.zeros(GEOMETRY.shape, np.uint8), GEOMETRY), tmp_path / "first" / "a0.nrrd")
+    write_volume(lge_like(), tmp_path / "first" / "b0.nrrd")
+    calls.clear()
+    code, _out, err = run(capsys, tmp_path / "first", "--out", tmp_path / "w2", "--model", biased_bundle)
+    assert code == 130 and "a label or mask" in err
+    rows = list(csv.DictReader((tmp_path / "w2" / "summary.csv").open()))
+    assert [(r["case"], r["status"]) for r in rows] == [("a0", "failed"), ("b0", "not_run")]
 
 
 def _numbers(report: dict) -> dict:

@@ -191,3 +191,15 @@ def test_parts_of_a_cohort_are_disjoint_and_cover_it(tmp_path, num_parts):
     assert parts[0][0] == "case0" and max(len(p) for p in parts) - min(len(p) for p in parts) <= 1
     with pytest.raises(InputError, match="--part-id"):
         part(cases, num_parts, num_parts)
+
+
+def test_a_file_whose_name_gives_no_usable_case_id_is_refused_alone(tmp_path):
+    """`.nii.gz` would be case id '' (its folder: the output folder itself); the other inputs still run."""
+    from atrialjsq.io.geometry import Geometry
+
+    nameless, good = tmp_path / ".nii.gz", tmp_path / "patient1.nii.gz"
+    write_volume(Volume(np.zeros((4, 4, 4), np.float32), Geometry((4, 4, 4))), good)
+    nameless.write_bytes(good.read_bytes())
+    cases, errors = collect_inputs([nameless, good])
+    assert [case.case_id for case in cases] == ["patient1"]
+    assert [str(error) for error in errors] == [f"{nameless}: case id '' from its name is not a usable folder name"]

@@ -51,3 +51,34 @@ def test_an_output_root_made_for_the_claim_goes_again_when_nothing_was_written(t
     with claim(tmp_path / "kept" / "case5"):
         (tmp_path / "kept" / "case5").mkdir()
     assert (tmp_path / "kept" / "case5").is_dir()
+
+
+def test_a_claim_that_cannot_be_written_is_not_left_behind(tmp_path, monkeypatch):
+    """A full disk while the claim's record is written: the error surfaces and no empty claim is left, which
+    (holding no process to check) would refuse every later run on that folder."""
+    import atrialjsq.io.claim as claim_module
+
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, descriptor, mode):
+            self.handle = real_fdopen(descriptor, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, text):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(claim_module.os, "fdopen", FullDisk)
+    folder = tmp_path / "case9"
+    with pytest.raises(OSError, match="No space left"):
+        with claim(folder):
+            pass
+    assert not lock_path(folder).exists()
+    monkeypatch.undo()
+    with claim(folder):  # the folder is free
+        pass

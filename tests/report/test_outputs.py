@@ -319,6 +319,25 @@ def test_an_la_cut_by_the_image_border_is_a_caveat(case):
     )
 
 
+def test_an_la_cut_where_the_acquired_slab_ends_is_a_caveat_under_padding_too(case):
+    """The sphere cut through its middle, then zero-filled past the cut (as converters pad a slab): the LA no
+    longer touches the array's face, but it touches the acquired content's, and that is what the caveat reads."""
+    from dataclasses import replace
+
+    phantom, _ = case
+
+    def cut_and_padded(volume: Volume) -> Volume:
+        half = volume.array[:, :, : volume.array.shape[2] // 2]
+        padded = np.pad(half, ((0, 0), (0, 0), (0, 12)))
+        return Volume(padded, replace(volume.geometry, shape=padded.shape))
+
+    image, la = cut_and_padded(phantom.image), cut_and_padded(phantom.la)
+    assert not la.array[:, :, -1].any()  # the padded array's face is clear of the LA
+    result = scar_from_probabilities(la, cut_and_padded(phantom.p_normal), cut_and_padded(phantom.p_scar))
+    caveats = analyse_case(image, result, regional=False).burden.caveats
+    assert any(c.startswith("the LA touches the image border over") for c in caveats), caveats
+
+
 def test_a_field_of_view_wider_than_a_chest_makes_the_spacing_suspect():
     from atrialjsq.data.plausibility import spacing_caveat
     from atrialjsq.io import Geometry

@@ -29,17 +29,23 @@ def _tilted(degrees: float) -> Geometry:
 
 
 def test_an_la_in_pieces_is_flagged_beyond_the_larger_of_5_ml_and_a_tenth_of_the_kept_la():
-    with_localiser, without = SimpleNamespace(localizer=object()), SimpleNamespace(localizer=None)
+    with_localiser, without = (
+        SimpleNamespace(localizer=object(), crop="roi"),
+        SimpleNamespace(localizer=None, crop="whole"),
+    )
     # 40 mL kept: the bar is max(5 mL, 4 mL) = 5 mL.
     assert prediction_warnings(with_localiser, _prediction(40_000, DROPPED_LA_ML)) == []
     [pieces] = prediction_warnings(with_localiser, _prediction(40_000, 6.0))
     assert pieces.startswith("the LA prediction came in pieces: 6.0 mL outside the largest one (40.0 mL, kept)")
     # 60 mL kept: the bar is a tenth, 6 mL; 5.5 mL of pieces is under it.
     assert prediction_warnings(with_localiser, _prediction(60_000, 5.5)) == []
-    # A localiser that found nothing is said; a model without one never localises, so there is nothing to say.
+    # A localiser that found nothing is said; a model without one tiling the whole image needs no centre.
     lost = prediction_warnings(with_localiser, _prediction(40_000, 0.0, found=False))
     assert lost == ["the localiser found no LA: the fine network was run around the image centre instead"]
     assert prediction_warnings(without, _prediction(40_000, 0.0, found=False)) == []
+    # Without a localiser but cropping (--crop roi/tight), its own coarse pass may find nothing: said too.
+    [centre] = prediction_warnings(SimpleNamespace(localizer=None, crop="roi"), _prediction(40_000, 0.0, found=False))
+    assert centre.startswith("the coarse pass over the whole image found no LA: the fine network was run around")
 
 
 def test_a_grid_tilted_beyond_twice_the_trained_rotation_is_flagged():

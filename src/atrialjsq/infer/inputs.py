@@ -196,6 +196,9 @@ def collect_inputs(
     seen: dict[str, Path] = {}
     unique: list[InputCase] = []
     for case in cases:
+        if not usable_case_id(case.case_id):  # e.g. a file named `.nii.gz`: its folder would be the output folder
+            errors.append(InputError(case.path, f"case id {case.case_id!r} from its name is not a usable folder name"))
+            continue
         if case.case_id in seen:
             errors.append(InputError(case.path, f"case id {case.case_id!r} already used by {seen[case.case_id]}"))
             continue
@@ -204,13 +207,18 @@ def collect_inputs(
     return unique, errors
 
 
+def usable_case_id(case_id: str) -> bool:
+    """Whether a case id names a folder inside the output folder (not empty, not `.`/`..`, no separator)."""
+    return bool(case_id) and not any(c in case_id for c in "/\\") and case_id not in (".", "..")
+
+
 def named(cases: list[InputCase], case_id: str | None) -> list[InputCase]:
     """The cases with `--case-id` applied: it names the one case of a single-case run."""
     if case_id is None:
         return cases
     if len(cases) != 1:
         raise InputError(None, f"--case-id names a single case; the inputs hold {len(cases)}")
-    if not case_id or any(c in case_id for c in "/\\") or case_id in (".", ".."):
+    if not usable_case_id(case_id):
         raise InputError(None, f"--case-id {case_id!r} is not a usable folder name")
     return [replace(cases[0], case_id=case_id)]
 

@@ -65,8 +65,13 @@ def claim(folder: str | Path) -> Iterator[Path]:
             raise InputError(
                 folder, f"is being written by {who} (claim {lock.name}); wait for it, or remove the claim if it died"
             ) from None
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(record)
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(record)
+        except BaseException:  # e.g. a full disk: an empty claim would block the folder for ever
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+            raise
         break
     else:  # pragma: no cover - a third writer raced us twice
         raise InputError(folder, "could not claim the folder (another run keeps taking it)")

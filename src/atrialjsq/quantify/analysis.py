@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from atrialjsq.data.preprocess import content_box
 from atrialjsq.io import Volume
 from atrialjsq.quantify.breakdown import RegionalScar, analyse_regions
 from atrialjsq.quantify.burden import Burden, compute_burden
@@ -92,7 +93,7 @@ def analyse_case(
         if problem is not None:
             raise ValueError(f"{what} is not on the input image's grid ({problem})")
     provenance = provenance or Provenance()
-    burden = compute_burden(result)
+    burden = compute_burden(result, content_box(image.array))
     burden.untrusted = list(provenance.untrusted)
     unsure = unsure_vertices(result.vertex_probability) if result.graded else None
     analysis = CaseAnalysis(image, result, burden, provenance, timings=dict(provenance.timings), unsure=unsure)

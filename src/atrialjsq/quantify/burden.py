@@ -99,8 +99,11 @@ class Burden:
         return record
 
 
-def compute_burden(result: SurfaceScar) -> Burden:
-    """Volume, area, scar area, burden (mesh and voxel), both stagings, and burdens at other cut-offs."""
+def compute_burden(result: SurfaceScar, content: tuple[slice, slice, slice] | None = None) -> Burden:
+    """Volume, area, scar area, burden (mesh and voxel), both stagings, and burdens at other cut-offs.
+
+    `content` is the image's box without its constant padding (`data.preprocess.content_box`): an LA cut off
+    where the acquired slab ends touches that box, not the padded array's faces."""
     total_mm2 = mesh_area_mm2(result.mesh)
     scar_mm2 = mesh_area_mm2(result.mesh, result.vertex_label.astype(np.float64))
     burden = 100.0 * scar_mm2 / total_mm2 if total_mm2 > 0 else 0.0
@@ -125,7 +128,12 @@ def compute_burden(result: SurfaceScar) -> Burden:
         implausible=implausible_results(volume_ml, total_mm2 / MM2_PER_CM2),
         caveats=[
             c
-            for c in (spacing_caveat(result.la.geometry), border_problem(result.la.array, result.la.geometry.spacing))
+            for c in (
+                spacing_caveat(result.la.geometry),
+                border_problem(
+                    result.la.array if content is None else result.la.array[content], result.la.geometry.spacing
+                ),
+            )
             if c
         ],
         burden_range=burden_range(result.mesh, result.vertex_probability, result.vertex_label)

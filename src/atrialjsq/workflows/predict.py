@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import torch
 from tqdm import tqdm
 
 from atrialjsq.data.image_sanity import check_image_values
 from atrialjsq.data.plausibility import check_field_of_view
+from atrialjsq.data.preprocess import content_box
 from atrialjsq.errors import InputError
 from atrialjsq.infer.domain import out_of_domain_warnings
 from atrialjsq.infer.inputs import InputCase, collect_inputs, named
@@ -114,7 +116,8 @@ def network_half(predictor: Predictor, case: InputCase, out_root: str | Path, op
     """Read and check the image and run the network; the rest of the case is `workflows.case.finish_case`."""
     started = time.perf_counter()
     image = case.read()
-    check_field_of_view(image.geometry, case.path)
+    content = content_box(image.array)  # constant padding does not count (the predictor cuts it off too)
+    check_field_of_view(image.geometry if content is None else image.geometry.cropped(content), case.path)
     check_image_values(image.array, image.geometry, case.path)  # a mask, CT or noise is refused, not predicted
     read_s = time.perf_counter() - started
     prediction = predictor.predict_volume(image, source=str(case.path))
@@ -168,8 +171,9 @@ def prediction_warnings(predictor: Predictor, prediction: Prediction) -> list[st
             f"{tilted} (the network was trained on axis-aligned scans rotated by at most {rotated:g}°); check the "
             "segmentation"
         )
-    if predictor.localizer is not None and not prediction.localization.found:
-        found.append("the localiser found no LA: the fine network was run around the image centre instead")
+    if getattr(predictor, "crop", "whole") != "whole" and not prediction.localization.found:
+        finder = "the localiser" if predictor.localizer is not None else "the coarse pass over the whole image"
+        found.append(f"{finder} found no LA: the fine network was run around the image centre instead")
     if prediction.la is not None and prediction.dropped_la_ml > 0:
         kept_ml = float(prediction.la.array.astype(bool).sum()) * prediction.la.geometry.voxel_volume_mm3 / 1e3
         if prediction.dropped_la_ml > max(DROPPED_LA_ML, DROPPED_LA_SHARE * kept_ml):
@@ -313,6 +317,8 @@ def predict_cases(
                     entry.future = finished(error=error)
                 except OSError as error:  # e.g. a full disk: this case fails, the batch goes on
                     entry.future = finished(error=_system_error(case, error))
+                except (MemoryError, torch.OutOfMemoryError) as error:  # one huge volume: the rest still fit
+                    entry.future = finished(error=_memory_error(case, error))
                 inflight.append(entry)
                 entry = None
                 while len(inflight) > pool.workers:  # no workers: each case settles before the next starts
@@ -324,7 +330,7 @@ def predict_cases(
             pool.stop()
             if entry is not None:
                 entry.held.close()
-            while inflight and _written(inflight[0]):  # cases a worker finished before the interruption count
+            while inflight and _settled(inflight[0]):  # cases finished before the interruption, failed ones too
                 outcomes.append(_settle(inflight.popleft(), errors_to))
             for left in inflight:
                 left.held.close()
@@ -347,9 +353,13 @@ class _InFlight:
     future: Future = field(default_factory=Future)
 
 
-def _written(entry: _InFlight) -> bool:
+def _settled(entry: _InFlight) -> bool:
+    """Whether the case has its outcome: its files written, or an error line of its own to print."""
     future = entry.future
-    return future.done() and not future.cancelled() and future.exception() is None
+    if not future.done() or future.cancelled():
+        return False
+    failure = future.exception()
+    return failure is None or isinstance(failure, InputError | OSError | MemoryError)
 
 
 def _system_error(case: InputCase, error: OSError) -> InputError:
@@ -359,13 +369,24 @@ def _system_error(case: InputCase, error: OSError) -> InputError:
     return InputError(case.path, f"{error.strerror or error}{where}")
 
 
+def _memory_error(case: InputCase, error: BaseException) -> InputError:
+    """Running out of memory on one case as that case's error line: the batch goes on with the next."""
+    detail = f" ({type(error).__name__})" if not str(error) else f" ({type(error).__name__}: {str(error)[:120]})"
+    return InputError(case.path, f"ran out of memory while predicting{detail}: crop the scan around the heart")
+
+
 def _settle(entry: _InFlight, errors_to: TextIO) -> CaseOutcome:
     """Wait for the case's files, release its folder, print its error or warnings and time it."""
     try:
         outcome = entry.future.result()
         outcome.timings["total"] = time.perf_counter() - entry.started
-    except (InputError, OSError) as failure:
-        error = failure if isinstance(failure, InputError) else _system_error(entry.case, failure)
+    except (InputError, OSError, MemoryError) as failure:
+        if isinstance(failure, InputError):
+            error = failure
+        elif isinstance(failure, OSError):
+            error = _system_error(entry.case, failure)
+        else:  # (a worker's analysis of a very large case)
+            error = _memory_error(entry.case, failure)
         tqdm.write(f"error: {error}", file=errors_to)
         outcome = CaseOutcome(entry.case.case_id, str(entry.case.path), error=str(error))
     except BrokenProcessPool as error:
