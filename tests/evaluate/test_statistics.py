@@ -65,6 +65,22 @@ def test_wilcoxon_exact_p_when_every_difference_has_one_sign():
     assert significance_stars(wilcoxon_p) == "*"
 
 
+def test_a_failed_case_counts_as_the_worst_result_not_a_dropped_pair():
+    """A 0.1-0.9 mm better on nine cases, and an empty mask (HD = inf) on the tenth. Dropped, the nine would
+    give p = 2/2**9 in A's favour. Counted as the largest difference: W+ = 10 (its rank) against W- = 45; of the
+    2**10 sign patterns, 43 have a positive rank sum <= 10 (the subsets of 1..10 summing to at most 10), so the
+    exact two-sided p is 2·43/2**10. The t-test has no mean to test: n/a."""
+    b = np.arange(10.0) + 5.0
+    a = b - np.append(np.linspace(0.1, 0.9, 9), 0.0)
+    a[9] = np.inf
+    wilcoxon_p, ttest_p = paired_tests(a, b)
+    assert wilcoxon_p == pytest.approx(2 * 43 / 2**10) and math.isnan(ttest_p)
+    results, _ = compare_tables(
+        {f"c{i}": {"HD_mm": a[i]} for i in range(10)}, {f"c{i}": {"HD_mm": b[i]} for i in range(10)}
+    )
+    assert results[0].n == 10 and results[0].mean_a == np.inf
+
+
 def test_paired_t_matches_closed_form_for_two_degrees_of_freedom():
     # Differences 1, 2, 3: mean 2, sd 1, t = 2√3, df = 2, where the two-sided p is 1 − t / √(t² + 2).
     a = np.array([5.0, 1.0, 7.0])

@@ -123,17 +123,37 @@ def _number(text: str) -> float:
         return math.nan
 
 
+def _ranked_infinities(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`a` and `b` with ±inf (a failed case's distance: the worst result) moved just beyond every finite value, so
+    the signed-rank test sees a failure as the largest difference instead of dropping the pair."""
+    finite = np.concatenate([a[np.isfinite(a)], b[np.isfinite(b)]])
+    span = float(np.ptp(finite)) if finite.size else 0.0
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    beyond = 10.0 * (span + 1.0)
+    return (
+        np.where(a == np.inf, high + beyond, np.where(a == -np.inf, low - beyond, a)),
+        np.where(b == np.inf, high + beyond, np.where(b == -np.inf, low - beyond, b)),
+    )
+
+
 def paired_tests(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(Wilcoxon signed-rank p, paired t-test p), two-sided. Identical samples give p = 1; n < 2 gives NaN."""
+    """(Wilcoxon signed-rank p, paired t-test p), two-sided. Identical samples give p = 1; n < 2 gives NaN.
+
+    An infinite value (a distance of a case with an empty mask) counts as the worst result in the rank test and
+    leaves the t-test undefined (NaN). Differences are rounded to 12 digits first, so values equal but for
+    float noise tie (SciPy then uses a permutation test, not the exact table that assumes no ties)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.size < 2:
         return math.nan, math.nan
     if np.array_equal(a, b):
         return 1.0, 1.0
+    infinite = not (np.isfinite(a).all() and np.isfinite(b).all())
+    ranked_a, ranked_b = _ranked_infinities(a, b)
+    differences = np.round(ranked_a - ranked_b, 12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        wilcoxon_p = float(stats.wilcoxon(a, b).pvalue)
-        ttest_p = float(stats.ttest_rel(a, b).pvalue)
+        wilcoxon_p = float(stats.wilcoxon(differences).pvalue) if differences.any() else 1.0
+        ttest_p = math.nan if infinite else float(stats.ttest_rel(a, b).pvalue)
     return wilcoxon_p, ttest_p
 
 
@@ -155,7 +175,7 @@ def compare_tables(
     for metric in metrics:
         a = np.array([table_a[c].get(metric, math.nan) for c in cases], dtype=np.float64)
         b = np.array([table_b[c].get(metric, math.nan) for c in cases], dtype=np.float64)
-        keep = np.isfinite(a) & np.isfinite(b)
+        keep = ~(np.isnan(a) | np.isnan(b))  # an undefined value drops the pair; an infinite one is the worst
         a, b = a[keep], b[keep]
         mean_a, mean_b = summary_stats(a)["mean"], summary_stats(b)["mean"]
         results.append(MetricComparison(metric, int(a.size), mean_a, mean_b, *paired_tests(a, b)))
