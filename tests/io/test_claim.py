@@ -82,3 +82,17 @@ def test_a_claim_that_cannot_be_written_is_not_left_behind(tmp_path, monkeypatch
     monkeypatch.undo()
     with claim(folder):  # the folder is free
         pass
+
+
+def test_claiming_a_folder_clears_what_a_killed_writer_left_and_nothing_else(tmp_path):
+    """A worker killed mid-case leaves its hidden temporary folder; the next run that claims the case removes
+    it. Another case's temporaries (`case1.tmpx` is a case name too) and the user's files are kept."""
+    out = tmp_path / "out"
+    left = [out / ".case1.tmpk3j_x9q2", out / ".case1.old0a1b2c3d"]
+    kept = [out / ".case1.tmpx.tmpk3j_x9q2", out / ".case1.tmp", out / "case1.tmpk3j_x9q2", out / ".case12.tmpk3j_x9q2"]
+    for folder in left + kept:
+        folder.mkdir(parents=True)
+        (folder / "LA_predict.nii.gz").write_bytes(b"partial")
+    with claim(out / "case1"):
+        assert not any(folder.exists() for folder in left)
+    assert all((folder / "LA_predict.nii.gz").is_file() for folder in kept)

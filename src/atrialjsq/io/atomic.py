@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -110,6 +111,28 @@ def atomic_output(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+# tempfile's random part: 8 characters of this alphabet (`tempfile._RandomNameSequence`).
+_TEMP_NAME = "[a-z0-9_]" * 8
+
+
+def remove_abandoned_outputs(directory: str | Path) -> list[Path]:
+    """Remove the temporary folders `atomic_output` made for `directory` in a process that died before it could
+    (`.<name>.tmpXXXXXXXX`, `.<name>.oldXXXXXXXX`); only for a caller holding the folder's claim, so no live
+    writer owns them. Names of other outputs (`.<name>.tmpfoo.tmpXXXXXXXX`) and the user's files never match."""
+    directory = Path(directory)
+    if not directory.parent.is_dir():
+        return []
+    found = [
+        path
+        for kind in ("tmp", "old")
+        for path in directory.parent.glob(f".{glob.escape(directory.name)}.{kind}{_TEMP_NAME}")
+        if path.is_dir() and not path.is_symlink()
+    ]
+    for path in found:
+        shutil.rmtree(path, ignore_errors=True)
+    return found
 
 
 def _merge_into(tmp: Path, directory: Path, owned: Callable[[str], bool]) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from atrialjsq.errors import InputError
+from atrialjsq.io.atomic import remove_abandoned_outputs
 
 
 def lock_path(folder: str | Path) -> Path:
@@ -75,6 +76,7 @@ def claim(folder: str | Path) -> Iterator[Path]:
         break
     else:  # pragma: no cover - a third writer raced us twice
         raise InputError(folder, "could not claim the folder (another run keeps taking it)")
+    remove_abandoned_outputs(folder)  # a run killed mid-write left its temporary folder; no one else can own it now
     try:
         yield lock
     finally:
