@@ -4,6 +4,7 @@
 # docs/results/real132_long_fold<k>/ into docs/results/wide_fold<k>/ (LA on the native grid, injected scar on both
 # surfaces, the real scans' burden). Rerun the same command to resume an interrupted run (runs/wide<k>/fold<k>/last.pt).
 #   studies/lasc2018/scripts/wide_fold.sh K [BUDGET]   (fold 4: 6000 s gave 3,889 iterations on the 2-core CPU)
+# Run on folds 4 and 3 (docs/results/wide_folds34/): no reliable gain pooled, so not run on folds 0-2 nor shipped.
 # Needs devdata/lasc_150.npz and devdata/lasc_150_scar.npz (studies/lasc2018/DEVELOPMENT.md); never commit devdata/.
 set -euo pipefail
 k=${1:?fold}; BUDGET=${2:-6000}; RUN=runs/wide$k; R=docs/results/wide_fold$k
