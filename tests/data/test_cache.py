@@ -100,6 +100,24 @@ def test_refuses_to_replace_a_folder_that_is_not_a_cache(dataset: Path, tmp_path
     assert (precious / "keep.txt").read_text() == "mine"
 
 
+def test_a_folder_that_appears_while_the_cache_builds_is_not_replaced(dataset: Path, tmp_path: Path, monkeypatch):
+    import atrialjsq.data.cache as cache_module
+
+    out = tmp_path / "cache"
+    real = cache_module._process_case
+
+    def meanwhile(ref, cases_dir, settings):  # someone saves their results to that path during a long build
+        out.mkdir(exist_ok=True)
+        (out / "keep.txt").write_text("mine")
+        return real(ref, cases_dir, settings)
+
+    monkeypatch.setattr(cache_module, "_process_case", meanwhile)
+    with pytest.raises(InputError, match="not an atrialjsq cache; refusing"):
+        build_cache(index_dataset(dataset), out, workers=1, **SMALL)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "data"]  # no temporary folder left behind
+
+
 def test_a_dataset_json_alone_does_not_make_a_folder_a_cache(dataset: Path, tmp_path: Path) -> None:
     """nnU-Net's raw datasets have a dataset.json too; replacing one would delete imagesTr/ and labelsTr/."""
     raw = tmp_path / "Dataset001_LA"

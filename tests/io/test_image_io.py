@@ -111,16 +111,18 @@ def test_outputs_get_normal_permissions(tmp_path):
     assert path.stat().st_mode & 0o044  # readable by group/others under the usual umask
 
 
-def _dicom_slices(folder, positions_mm):
-    """A one-series DICOM folder with slices at the given positions along z (what GDCM sorts by)."""
+def _dicom_slices(folder, positions_mm, orientations=None):
+    """A one-series DICOM folder with slices at the given positions along z (what GDCM sorts by), or at the given
+    (x, y, z) points, each slice with the given orientation (default: axial)."""
     folder.mkdir()
     writer = sitk.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()
     for k, z in enumerate(positions_mm):
+        x, y, z = z if isinstance(z, tuple) else (0, 0, z)
         sl = sitk.GetImageFromArray(np.full((6, 5), k, np.int16))
         for tag, value in {
-            "0020|0032": f"0\\0\\{z}",
-            "0020|0037": "1\\0\\0\\0\\1\\0",
+            "0020|0032": f"{x}\\{y}\\{z}",
+            "0020|0037": orientations[k] if orientations else "1\\0\\0\\0\\1\\0",
             "0020|000e": "1.2.826.0.1.3680043.2.1125.7",
             "0020|0013": str(k + 1),
             "0008|0060": "MR",
@@ -141,6 +143,15 @@ def test_dicom_series_must_be_one_uniform_stack(tmp_path):
     _dicom_slices(tmp_path / "twice", [0.0, 2.5, 2.5, 5.0, 7.5])  # two acquisitions mixed in one series
     with pytest.raises(InputError, match="two slices at the same position"):
         read_volume(tmp_path / "twice")
+    # Each slice 0.7 mm further along x than the last, 2 mm apart along the normal: a sheared stack, which the
+    # series reader would give as an upright one with 2.12 mm slices, the anatomy distorted.
+    _dicom_slices(tmp_path / "sheared", [(0.7 * k, 0, 2.0 * k) for k in range(6)])
+    with pytest.raises(InputError, match=r"slices shift 0.7 mm sideways from one to the next \(2 mm apart\)"):
+        read_volume(tmp_path / "sheared")
+    axial, tilted = "1\\0\\0\\0\\1\\0", "1\\0\\0\\0\\0.9962\\0.0872"
+    _dicom_slices(tmp_path / "mixed", [0.0, 2.5, 5.0, 7.5], [axial, axial, tilted, axial])
+    with pytest.raises(InputError, match="slices of 2 different orientations in one series"):
+        read_volume(tmp_path / "mixed")
 
 
 def test_unknown_format_error_does_not_cut_the_path(tmp_path):
@@ -198,3 +209,25 @@ def test_a_failed_atomic_write_leaves_neither_the_file_nor_the_folders_made_for_
     with atomic_path(target) as tmp:
         tmp.write_text("whole")
     assert target.read_text() == "whole"
+
+
+def test_a_plain_nifti_named_gz_is_read_and_a_header_without_orientation_is_a_caveat(tmp_path):
+    import gzip
+
+    from atrialjsq.io.nifti_check import orientation_caveat
+
+    array = np.random.default_rng(2).normal(size=GEOM.shape).astype(np.float32)
+    plain = write_volume(Volume(array, GEOM), tmp_path / "scan.nii")
+    renamed = tmp_path / "renamed.nii.gz"  # not compressed, whatever its name says
+    renamed.write_bytes(plain.read_bytes())
+    np.testing.assert_array_equal(read_volume(renamed).array, array)
+    assert orientation_caveat(plain) is None and orientation_caveat(renamed) is None  # SimpleITK sets the codes
+    # qform_code and sform_code (bytes 252-255 of a NIfTI-1 header) zeroed, as some exports leave them.
+    header = bytearray(plain.read_bytes())
+    assert header[252:256] != bytes(4)
+    header[252:256] = bytes(4)
+    bare = tmp_path / "bare.nii.gz"
+    bare.write_bytes(gzip.compress(bytes(header)))
+    caveat = orientation_caveat(bare)
+    assert caveat is not None and caveat.startswith("the NIfTI header gives no orientation (qform and sform codes 0)")
+    assert orientation_caveat(tmp_path) is None  # a folder (a DICOM series) has no NIfTI header

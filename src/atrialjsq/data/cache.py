@@ -184,6 +184,7 @@ def build_cache(
             "folds": folds,
         }
         (tmp / "dataset.json").write_text(json.dumps(payload, indent=1) + "\n")
+        check_cache_folder(out)  # again: a folder of someone's files may have appeared there while it built
     return load_cache(out)
 
 

@@ -64,34 +64,45 @@ def from_sitk(image: sitk.Image, path: str | Path = "<memory>") -> Volume:
     return Volume(array, geometry_from_sitk(image))
 
 
-def _slice_positions(files) -> list[float] | None:
-    """Each slice's position along the slice normal (mm), or None when the headers do not say."""
+# A slice may sit this share of the slice gap off the line through the others' centres (header rounding).
+SIDEWAYS_TOLERANCE = 0.02
+
+
+def _slice_geometry(files) -> tuple[np.ndarray, set[tuple[float, ...]]] | None:
+    """Each slice's position (mm, n x 3) and every orientation (row and column cosines) the slices give, or None
+    when the headers do not say."""
     reader = sitk.ImageFileReader()
-    positions, normal = [], None
+    positions, orientations = [], set()
     for name in files:
         reader.SetFileName(str(name))
         reader.ReadImageInformation()
         if not reader.HasMetaDataKey("0020|0032") or not reader.HasMetaDataKey("0020|0037"):
             return None
-        position = np.array([float(v) for v in reader.GetMetaData("0020|0032").split("\\")])
-        if normal is None:
-            cosines = [float(v) for v in reader.GetMetaData("0020|0037").split("\\")]
-            normal = np.cross(cosines[:3], cosines[3:])
-        positions.append(float(position @ normal))
-    return positions
+        positions.append([float(v) for v in reader.GetMetaData("0020|0032").split("\\")])
+        orientations.add(tuple(round(float(v), 4) for v in reader.GetMetaData("0020|0037").split("\\")))
+    return np.asarray(positions, dtype=np.float64), orientations
 
 
 def slice_spacing_problem(files) -> str | None:
-    """Why a DICOM series is not one uniform stack (a missing slice, two slices at one place), or None."""
+    """Why a DICOM series is not one uniform stack (a missing slice, two slices at one place, slices of several
+    orientations, a stack sheared sideways as by a gantry tilt), or None."""
     if len(files) < 3:
         return None
     try:
-        positions = _slice_positions(files)
+        found = _slice_geometry(files)
     except (RuntimeError, ValueError):
         return None  # unreadable headers: the series reader reports them
-    if positions is None:
+    if found is None:
         return None
-    ordered = np.sort(positions)
+    points, orientations = found
+    if len(orientations) > 1:
+        return f"slices of {len(orientations)} different orientations in one series: not one stack"
+    cosines = np.asarray(next(iter(orientations)))
+    normal = np.cross(cosines[:3], cosines[3:])
+    normal /= np.linalg.norm(normal)
+    along = points @ normal
+    order = np.argsort(along)
+    ordered = along[order]
     gaps = np.diff(ordered)
     typical = float(np.median(gaps))
     if gaps.min() <= 1e-3 * max(typical, 1.0):
@@ -103,6 +114,13 @@ def slice_spacing_problem(files) -> str | None:
         return (
             f"non-uniform slice spacing: slices at {ordered[k]:.4g} and {ordered[k + 1]:.4g} mm are "
             f"{gaps[k]:.3g} mm apart, the others {typical:.3g} mm (a missing slice?)"
+        )
+    steps = np.diff(points[order], axis=0)
+    sideways = np.linalg.norm(steps - np.outer(steps @ normal, normal), axis=1)
+    if sideways.max() > SIDEWAYS_TOLERANCE * typical:
+        return (
+            f"slices shift {sideways.max():.3g} mm sideways from one to the next ({typical:.3g} mm apart): a tilted "
+            "or sheared stack, which would be read distorted; resample it to a regular grid first"
         )
     return None
 

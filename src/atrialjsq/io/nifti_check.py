@@ -47,17 +47,60 @@ def _parse_header(header: bytes) -> _Header | None:
     return _Header(endian, int(datatype), int(bitpix), offset, count)
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _is_gzip(path: Path) -> bool:
+    """By its first bytes, not its name: a plain `.nii` renamed `.nii.gz` is read as it is (as SimpleITK does)."""
+    with path.open("rb") as stream:
+        return stream.read(2) == GZIP_MAGIC
+
+
+def _nifti_bytes(path: Path, limit: int = -1) -> bytes:
+    """The file's (decompressed) bytes, the first `limit` of them when given."""
+    if _is_gzip(path):
+        with gzip.open(path, "rb") as stream:
+            return stream.read(limit)
+    with path.open("rb") as stream:
+        return stream.read(limit)
+
+
+def orientation_caveat(path: str | Path) -> str | None:
+    """The caveat when a NIfTI header gives no orientation (qform_code = sform_code = 0, as some MATLAB and
+    nibabel exports write): readers then fall back to an assumed one, which may mirror the scan."""
+    path = Path(path)
+    name = path.name.lower()
+    if not path.is_file() or not (name.endswith(".nii") or name.endswith(".nii.gz")):
+        return None
+    try:
+        header = _nifti_bytes(path, 540)
+    except (EOFError, OSError, zlib.error):
+        return None  # nifti_problem reports an unreadable file
+    for endian in "<>":
+        if len(header) >= 348 and struct.unpack(endian + "i", header[:4])[0] == 348:
+            codes = struct.unpack(endian + "hh", header[252:256])
+            break
+        if len(header) >= 540 and struct.unpack(endian + "i", header[:4])[0] == 540:
+            codes = struct.unpack(endian + "ii", header[344:352])
+            break
+    else:
+        return None
+    if any(codes):
+        return None
+    return (
+        "the NIfTI header gives no orientation (qform and sform codes 0): the scan was read in an assumed "
+        "orientation, which may mirror it; check the segmentation, or re-export the scan with its orientation "
+        "(e.g. dcm2niix from the DICOM)"
+    )
+
+
 def nifti_problem(path: Path, check_finite: bool = True) -> str | None:
     """Why a NIfTI file is unusable (truncated, NaN/Inf voxels), or None when fine or not a NIfTI file."""
     name = path.name.lower()
     if not path.is_file() or not (name.endswith(".nii") or name.endswith(".nii.gz")):
         return None
     try:
-        if name.endswith(".gz"):
-            with gzip.open(path, "rb") as stream:
-                data = stream.read()
-        else:
-            data = path.read_bytes()
+        data = _nifti_bytes(path)
     except (EOFError, OSError, zlib.error):
         return "file is truncated or corrupt (compressed stream ends early)"
     try:
