@@ -113,3 +113,14 @@ def test_the_page_loads_in_a_real_browser_draws_and_shows_report_json_numbers(ca
     assert numbers["scar.burden_percent"] == f"{report['scar']['burden_percent']:.1f}"
     assert numbers["la.volume_ml"] == f"{report['la']['volume_ml']:.1f}"
     assert numbers["stage.utah"] == (report["stage"]["utah"] or "not staged")
+
+
+def test_every_region_has_its_own_colour_in_every_case():
+    """Neighbouring regions never share a colour (8 colours cycled over the sorted names gave right_antrum
+    RIPV's)."""
+    from atrialjsq.quantify.regions import REGIONS
+    from atrialjsq.report.html_view import region_colour
+
+    colours = [region_colour(name) for name in REGIONS]
+    assert len(set(colours)) == len(REGIONS) == 16
+    assert region_colour("right_antrum") != region_colour("RIPV")

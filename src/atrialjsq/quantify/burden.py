@@ -28,7 +28,8 @@ MM2_PER_CM2 = 100.0
 def area_fraction(mesh: Mesh, vertex_label: np.ndarray) -> float:
     """Area-weighted fraction (0..1) of the mesh whose vertices are labelled True."""
     total = mesh_area_mm2(mesh)
-    return mesh_area_mm2(mesh, np.asarray(vertex_label, dtype=np.float64)) / total if total > 0 else 0.0
+    # (a part summed apart from the whole can exceed it in the last bit: the share is capped at 1)
+    return min(mesh_area_mm2(mesh, np.asarray(vertex_label, dtype=np.float64)) / total, 1.0) if total > 0 else 0.0
 
 
 def la_volume_ml(la: Volume) -> float:
@@ -106,7 +107,7 @@ def compute_burden(result: SurfaceScar, content: tuple[slice, slice, slice] | No
     where the acquired slab ends touches that box, not the padded array's faces."""
     total_mm2 = mesh_area_mm2(result.mesh)
     scar_mm2 = mesh_area_mm2(result.mesh, result.vertex_label.astype(np.float64))
-    burden = 100.0 * scar_mm2 / total_mm2 if total_mm2 > 0 else 0.0
+    burden = min(100.0 * scar_mm2 / total_mm2, 100.0) if total_mm2 > 0 else 0.0  # (float: see area_fraction)
     n_points = len(result.points)
     n_scar = int(np.count_nonzero(result.point_label))
     at_thresholds = {

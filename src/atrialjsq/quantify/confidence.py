@@ -69,7 +69,8 @@ def burden_range(
     total = mesh_area_mm2(mesh)
 
     def percent(weights: np.ndarray) -> float:
-        return 100.0 * mesh_area_mm2(mesh, weights.astype(np.float64)) / total if total > 0 else 0.0
+        # (a part summed apart from the whole can exceed it in the last bit: 100 * t / t = 100.00000000000001)
+        return min(100.0 * mesh_area_mm2(mesh, weights.astype(np.float64)) / total, 100.0) if total > 0 else 0.0
 
     return BurdenRange(margin, percent(unsure), percent(label & ~unsure), percent(label | unsure))
 

@@ -21,12 +21,25 @@ import plotly.graph_objects as go
 from scipy.spatial import cKDTree
 
 from atrialjsq.io.atomic import atomic_path
+from atrialjsq.quantify.regions import REGIONS
 from atrialjsq.surface.mesh import Mesh
 
 HTML_FILE = "report.html"
 MAX_VIEW_FACES = 20_000
 SCAR_COLOURS = [[0.0, "#e8d9c5"], [0.5, "#f4a09a"], [1.0, "#b2182b"]]
-REGION_COLOURS = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5"]
+# One colour per region code (`quantify.regions.REGIONS`, 16 regions): matplotlib's tab20, so neighbours
+# such as right_antrum and RIPV never share one.
+REGION_COLOURS = [
+    "#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#d62728", "#ff9896",
+    "#9467bd", "#c5b0d5", "#8c564b", "#c49c94", "#e377c2", "#f7b6d2", "#7f7f7f", "#c7c7c7",
+    "#bcbd22", "#dbdb8d", "#17becf", "#9edae5",
+]  # fmt: skip
+
+
+def region_colour(name: str) -> str:
+    """The fixed colour of a region: the same in every case's view, distinct for every region."""
+    code = REGIONS.index(name) if name in REGIONS else len(REGIONS) + sum(map(ord, name))
+    return REGION_COLOURS[code % len(REGION_COLOURS)]
 
 
 def view_mesh(mesh: Mesh, max_faces: int = MAX_VIEW_FACES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -124,7 +137,7 @@ def build_figure(
         _button("scar label", label, [[0, "#e8d9c5"], [1, "#b2182b"]], 1.0),
     ]
     if codes is not None:
-        palette = [[k / max(len(names) - 1, 1), REGION_COLOURS[k % len(REGION_COLOURS)]] for k in range(len(names))]
+        palette = [[k / max(len(names) - 1, 1), region_colour(name)] for k, name in enumerate(names)]
         buttons.append(_button("regions", codes.astype(float), palette, float(max(len(names) - 1, 1))))
     figure = go.Figure(traces)
     figure.update_layout(
