@@ -31,3 +31,22 @@ def test_rejects_values_that_are_not_percentages(bad):
         utah_stage(bad)
     with pytest.raises(ValueError, match="percentage"):
         decaaf_stage(bad)
+
+
+@pytest.mark.parametrize(
+    ("burden", "printed"),
+    [
+        (12.34, "12.3"),  # far from a boundary: one decimal
+        (5.04, "5.04"),  # Utah II (over 5); "5.0" would read as Utah I
+        (19.96, "19.96"),  # DECAAF II (under 20); "20.0" would read as DECAAF III
+        (20.0, "20.0"),  # on the boundary itself: one decimal says it exactly
+        (5.0004, "5.0004"),
+        (0.0, "0.0"),
+        (100.0, "100.0"),
+    ],
+)
+def test_a_printed_burden_falls_in_the_stage_of_the_exact_one(burden, printed):
+    from atrialjsq.quantify.staging import burden_text
+
+    assert burden_text(burden) == printed
+    assert stages(float(printed)) == stages(burden)

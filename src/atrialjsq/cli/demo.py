@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from atrialjsq.io.output_check import check_output_folder
     from atrialjsq.phantom.generate import generate_phantom
     from atrialjsq.phantom.writer import IMAGE_FILE, write_case
+    from atrialjsq.quantify.staging import burden_text
     from atrialjsq.workflows.predict import predict_case
 
     check_output_folder(args.out)
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {outcome.out_dir}: {warning}", file=sys.stderr)
     stage = f"Utah {burden.utah_stage}" if burden.staged else f"Utah not staged: {burden.not_staged_reason}"
     print(f"LA volume      {burden.la_volume_ml:.1f} mL")
-    print(f"scar burden    {burden.burden_percent:.1f} % of the predicted LA's mesh area ({stage})")
+    print(f"scar burden    {burden_text(burden.burden_percent)} % of the predicted LA's mesh area ({stage})")
     if burden.burden_range is not None:
         span = burden.burden_range
         print(

@@ -167,11 +167,13 @@ def build_predictor(args: argparse.Namespace):
 
 
 def summary_line(outcome) -> str:
+    from atrialjsq.quantify.staging import burden_text
+
     burden = outcome.burden
     stage = f"Utah {burden.utah_stage}" if burden.staged else f"Utah not staged: {burden.not_staged_reason}"
     flagged = f"; {len(outcome.warnings)} warning(s), see report.json" if outcome.warnings else ""
     return (
-        f"{outcome.out_dir}: LA {burden.la_volume_ml:.1f} mL, scar burden {burden.burden_percent:.1f} % "
+        f"{outcome.out_dir}: LA {burden.la_volume_ml:.1f} mL, scar burden {burden_text(burden.burden_percent)} % "
         f"of the LA mesh area ({stage}), {outcome.timings.get('total', 0.0):.1f} s{flagged}"
     )
 

@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     from atrialjsq.errors import InputError
     from atrialjsq.io.output_check import check_output_folder
+    from atrialjsq.quantify.staging import burden_text
     from atrialjsq.report.outputs import is_case_output
     from atrialjsq.workflows.quantify import QuantifyOptions, quantify_file
 
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     burden = outcome.burden
     assert burden is not None  # a failed case raised InputError
     print(
-        f"{out}: scar burden {burden.burden_percent:.1f} % of the LA mesh area {burden.surface_area_cm2:.1f} cm² "
-        f"({burden.stage_text()}), LA {burden.la_volume_ml:.1f} mL"
+        f"{out}: scar burden {burden_text(burden.burden_percent)} % of the LA mesh area "
+        f"{burden.surface_area_cm2:.1f} cm² ({burden.stage_text()}), LA {burden.la_volume_ml:.1f} mL"
     )
     return 0

@@ -42,3 +42,15 @@ def decaaf_stage(burden_percent: float) -> str:
 def stages(burden_percent: float) -> dict[str, str]:
     """Both conventions at once, keyed as they appear in report.json."""
     return {"utah": utah_stage(burden_percent), "decaaf": decaaf_stage(burden_percent)}
+
+
+def burden_text(burden_percent: float) -> str:
+    """The burden to one decimal, or to as many more (up to 4) as it takes for the printed number to fall in the
+    stage the exact one gets: 5.04 % is Utah II, and printed "5.0" it would read as Utah I."""
+    value = float(burden_percent)
+    if not math.isfinite(value) or not 0.0 <= value <= 100.0:
+        return f"{value:.1f}"
+    for decimals in (1, 2, 3, 4):
+        if stages(round(value, decimals)) == stages(value):
+            break
+    return f"{value:.{decimals}f}"

@@ -22,6 +22,7 @@ from atrialjsq.io import Volume
 from atrialjsq.io.atomic import save_figure
 from atrialjsq.io.orientation import reoriented
 from atrialjsq.quantify.burden import Burden
+from atrialjsq.quantify.staging import burden_text
 from atrialjsq.quantify.surface_scar import SurfaceScar
 
 WALL_COLOUR = np.array([0.86, 0.84, 0.78])
@@ -252,7 +253,7 @@ def build_report_figure(image: Volume, result: SurfaceScar, burden: Burden, anno
         else f"not staged ({burden.not_staged_reason})"
     )
     figure.suptitle(
-        f"{result.method}: scar burden {burden.burden_percent:.1f} % of {burden.surface_area_cm2:.1f} cm²  ·  "
+        f"{result.method}: scar burden {burden_text(burden.burden_percent)} % of {burden.surface_area_cm2:.1f} cm²  ·  "
         f"{stage}  ·  LA volume {burden.la_volume_ml:.1f} mL",
         fontsize=11,
     )

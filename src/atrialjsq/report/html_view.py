@@ -22,6 +22,7 @@ from scipy.spatial import cKDTree
 
 from atrialjsq.io.atomic import atomic_path
 from atrialjsq.quantify.regions import REGIONS
+from atrialjsq.quantify.staging import burden_text
 from atrialjsq.surface.mesh import Mesh
 
 HTML_FILE = "report.html"
@@ -176,7 +177,7 @@ def _panel(report: Mapping[str, Any]) -> str:
         ("case", report.get("case_id")),
         ("LA volume (mL)", _number(la.get("volume_ml"), 1), "la.volume_ml"),
         ("LA surface (cm²)", _number(la.get("surface_area_cm2"), 1), "la.surface_area_cm2"),
-        ("scar burden (% of surface)", _number(scar.get("burden_percent"), 1), "scar.burden_percent"),
+        ("scar burden (% of surface)", _burden(scar.get("burden_percent")), "scar.burden_percent"),
         ("scar area (cm²)", _number(scar.get("area_cm2"), 2), "scar.area_cm2"),
         ("Utah stage", stage.get("utah") or "not staged", "stage.utah"),
         ("DECAAF stage", stage.get("decaaf") or "not staged", "stage.decaaf"),
@@ -200,6 +201,10 @@ def _panel(report: Mapping[str, Any]) -> str:
         + (f"<h3>Warnings</h3><ul class='warn'>{warnings}</ul>" if warnings else "")
         + f"<p class='notice'>{html.escape(str(report.get('notice', '')))}</p>"
     )
+
+
+def _burden(value: Any) -> str:
+    return "–" if value is None else burden_text(float(value))
 
 
 def _number(value: Any, decimals: int) -> str:
