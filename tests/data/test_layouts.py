@@ -101,13 +101,17 @@ def test_single_case_folder_and_named_layout(tmp_path: Path) -> None:
         index_dataset(tmp_path, layout="lascarqs1")
 
 
-def test_task1_set_reports_a_case_missing_its_scar_file(tmp_path: Path) -> None:
+def test_a_set_where_only_some_cases_have_scar_labels_reads_each_as_it_is(tmp_path: Path) -> None:
     write_lascarqs(tmp_path, "p1", task=1)
     write_lascarqs(tmp_path, "p2", task=2)
     refs = index_dataset(tmp_path)
-    assert {r.layout for r in refs} == {"lascarqs1"}
+    assert [(r.case_id, r.layout) for r in refs] == [("p1", "lascarqs1"), ("p2", "lascarqs2")]
+    assert set(load_case(refs[0]).labels) == {"la", "scar"} and set(load_case(refs[1]).labels) == {"la"}
+    # Named as a task-1 set, every case needs its scar file: the one lacking it is reported.
+    strict = index_dataset(tmp_path, layout="lascarqs1")
+    assert {r.layout for r in strict} == {"lascarqs1"}
     with pytest.raises(InputError, match=r"scarSegImgM\.nii\.gz: no such file"):
-        load_case(refs[1])
+        load_case(strict[1])
 
 
 def test_detection_failures(tmp_path: Path) -> None:

@@ -185,16 +185,22 @@ def index_dataset(root: str | Path, layout: str = "auto", spacing=None) -> list[
             )
         if len(families) > 1:
             raise InputError(root, f"case folders of several layouts ({', '.join(families)}); name one with --layout")
-        chosen = next(iter(detected.values()))
         if families[0] == "lascarqs":
-            # One case with a scar file makes it a task-1 set; cases lacking it are then reported as missing.
-            chosen = "lascarqs1" if "lascarqs1" in detected.values() else "lascarqs2"
+            # Each case as its folder holds it: scar-labelled where scarSegImgM is present, LA-only elsewhere (a
+            # set where only some cases have scar labels trains the scar terms on those). `--layout lascarqs1`
+            # instead requires the scar file of every case and reports those lacking it.
+            return sorted((_folder_ref(folder, found, spacing) for folder, found in detected.items()), key=_case_id)
+        chosen = next(iter(detected.values()))
     else:
         chosen = layout
         detected = {folder: found for folder, found in detected.items() if _family(found) == _family(layout)}
         if not detected:
             raise InputError(root, f"no case folders of layout {layout}")
-    return sorted((_folder_ref(folder, chosen, spacing) for folder in detected), key=lambda ref: ref.case_id)
+    return sorted((_folder_ref(folder, chosen, spacing) for folder in detected), key=_case_id)
+
+
+def _case_id(ref: CaseRef) -> str:
+    return ref.case_id
 
 
 # ---------------------------------------------------------------------------------------------- reading
