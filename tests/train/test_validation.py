@@ -61,3 +61,22 @@ def test_validate_scores_known_predictions():
     worse = validate(Oracle(case["la"], case["band"], la_shift=1, swap_scar=True), bank, cpu)
     assert worse["la_dice"] == 0.75 and worse["scar_dice"] == 0.0
     assert worse["score"] == 0.375
+
+
+def test_a_case_without_a_scar_label_is_not_scored_on_scar():
+    """Its band holds no scar (unknown, not none): scored, the network's scar would all count as false. Only
+    its LA is scored, in the window monitor and through the Predictor alike."""
+    from atrialjsq.infer.predictor_validation import ValidationCase
+
+    case = case_with_cubes()
+    unknown = {**case, "scar_known": np.array(0.0, np.float32)}
+    cpu = torch.device("cpu")
+    bank = VolumeBank([unknown], roi=FULL, margin=(0, 0, 0), spacing=(1, 1, 1))
+    scores = validate(Oracle(case["la"], case["band"], swap_scar=True), bank, cpu)
+    assert scores["la_dice"] == 1.0 and math.isnan(scores["scar_dice"]) and scores["score"] == 1.0
+    known = VolumeBank(
+        [{**case, "scar_known": np.array(1.0, np.float32)}], roi=FULL, margin=(0, 0, 0), spacing=(1, 1, 1)
+    )
+    assert validate(Oracle(case["la"], case["band"], swap_scar=True), known, cpu)["scar_dice"] == 0.0
+    assert ValidationCase.from_arrays("u", unknown, (1, 1, 1)).band is None
+    assert ValidationCase.from_arrays("k", {**case, "scar_known": np.array(1.0)}, (1, 1, 1)).band is not None

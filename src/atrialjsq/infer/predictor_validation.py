@@ -38,9 +38,12 @@ class ValidationCase:
 
     @classmethod
     def from_arrays(cls, case_id: str, arrays: Mapping[str, np.ndarray], spacing: Sequence[float]) -> ValidationCase:
-        """From a cached case's trainer arrays ("image", "la", optional "band")."""
+        """From a cached case's trainer arrays ("image", "la", optional "band"). A case whose scar is unknown
+        (`scar_known` = 0: no scar label) has no scar score: its band would call every predicted scar false."""
         image = np.asarray(arrays["image"], dtype=np.float32)
         band = arrays.get("band")
+        if float(np.asarray(arrays.get("scar_known", 1.0))) == 0.0:
+            band = None
         grid = Geometry(triple(image.shape), triple(float(s) for s in spacing))
         return cls(case_id, image, np.asarray(arrays["la"]), grid, None if band is None else np.asarray(band))
 

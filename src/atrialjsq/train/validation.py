@@ -3,7 +3,8 @@ evaluation, which projects scar onto the LA surface: see `atrialjsq.evaluate`).
 
 LA Dice: σ(LA logit) > 0.5 against `la`. Scar Dice: p̂_scar > p̂_normal against `band == 2`, both restricted to
 the ground-truth wall band (`band > 0`), so it measures the normal/scar decision where the wall is known.
-Scores are averaged over cases; a case with neither true nor predicted scar has no scar Dice.
+Scores are averaged over cases; a case with neither true nor predicted scar, or whose scar is unknown (no scar
+label: `scar_known` = 0), has no scar Dice.
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ def validate(
             outputs = model(image)
         if "la" in outputs and "la" in window:
             la_scores.append(dice(outputs["la"].float() > 0, window["la"] > 0.5))
-        if "scar" in outputs and "band" in window:
+        flag = bank.flags.get("scar_known")
+        known = flag is None or float(flag[index]) > 0
+        if "scar" in outputs and "band" in window and known:  # (unknown scar is not "no scar")
             logits = outputs["scar"].float()
             in_band = window["band"][:, 0] > 0
             predicted = (logits[:, 1] > logits[:, 0]) & in_band  # σ is monotonic: compare logits
