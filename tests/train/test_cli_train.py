@@ -167,7 +167,7 @@ def test_an_unknown_loss_name_fails_before_any_data_is_read(tmp_path, capsys):
     assert "config: loss.scar_loss = 'focal': choose from se, bce, dice" in capsys.readouterr().err
 
 
-def test_raw_phantom_dataset_is_cached_into_the_run_then_reused(tmp_path):
+def test_raw_phantom_dataset_is_cached_into_the_run_then_reused(tmp_path, capsys):
     from atrialjsq.phantom.writer import write_phantom_set
 
     raw = tmp_path / "raw"
@@ -181,6 +181,17 @@ def test_raw_phantom_dataset_is_cached_into_the_run_then_reused(tmp_path):
     stamp = (run / "cache" / "dataset.json").stat().st_mtime_ns
     assert main(["train", "--data", str(raw), "--out", str(run), *ARGS, *grid[:-1], "3", "--resume"]) == 0
     assert (run / "cache" / "dataset.json").stat().st_mtime_ns == stamp  # reused, not rebuilt
+    assert load_checkpoint(run / "last.pt")["iteration"] == 3
+    # --data now names other scans (a third case added): the run's cache would train on the old two; refused,
+    # whether the run is resumed or started again, before anything is touched.
+    more = tmp_path / "more"
+    write_phantom_set(3, more, difficulty="easy", shape=(80, 80, 40), spacing=(1.75, 1.75, 2.75), progress=False)
+    capsys.readouterr()
+    for again in ("--resume", "--overwrite"):
+        assert main(["train", "--data", str(more), "--out", str(run), *ARGS, *grid[:-1], "4", again]) == 1
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert error.startswith(f"error: {run / 'cache'}: was built from other data than --data gives (1 case(s)")
+    assert (run / "cache" / "dataset.json").stat().st_mtime_ns == stamp
     assert load_checkpoint(run / "last.pt")["iteration"] == 3
 
 

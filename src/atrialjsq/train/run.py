@@ -149,9 +149,10 @@ def check_inputs(
         from atrialjsq.data.cache import DEFAULT_FOLDS  # loads SimpleITK: deferred (tests/test_import_graph.py)
         from atrialjsq.data.layouts import index_dataset  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
+        refs = index_dataset(data, layout)
         if out is not None and (Path(out) / "cache" / "dataset.json").is_file():
-            _fitting_cache(Path(out) / "cache", config)
-        ids = sorted(ref.case_id for ref in index_dataset(data, layout))
+            _check_cache_source(_fitting_cache(Path(out) / "cache", config), refs)
+        ids = sorted(ref.case_id for ref in refs)
         repeated = sorted(case_id for case_id, count in Counter(ids).items() if count > 1)
         if repeated:
             raise InputError(data, f"case ids are not unique ({', '.join(repeated[:5])})")
@@ -160,6 +161,21 @@ def check_inputs(
         _split(ids, folds, fold, val_fraction, config.train.seed, data, raw=True)
     if init_from is not None:
         load_network_weights(build_model(config), init_from, config.name)
+
+
+def _check_cache_source(index: CacheIndex, refs: Sequence[Any]) -> None:
+    """Refuse a run's own cache (RUN/cache) built from other data than `--data` now names: training on it would
+    silently use the old cases (added ones left out, changed ones as they were)."""
+    cached = {case_id: Path(str(index.entry(case_id).get("source", ""))).resolve() for case_id in index.case_ids}
+    given = {ref.case_id: Path(ref.image_path).resolve() for ref in refs}
+    if cached == given:
+        return
+    differ = sorted(set(cached) ^ set(given)) or sorted(i for i in given if cached[i] != given[i])
+    raise InputError(
+        index.root,
+        f"was built from other data than --data gives ({len(differ)} case(s) differ, e.g. {differ[0]}); remove this "
+        "cache folder to rebuild it from --data, or train into another --out",
+    )
 
 
 def _fitting_cache(cache: Path, config: ExperimentConfig) -> CacheIndex:
@@ -211,11 +227,13 @@ def _raw_to_cache(data: Path, out: Path, config: ExperimentConfig, layout: str, 
     from atrialjsq.data.layouts import index_dataset  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
     cache = out / "cache"
+    refs = index_dataset(data, layout)
     if (cache / "dataset.json").is_file():
+        _check_cache_source(load_cache(cache), refs)
         return cache
     if context_from_env().is_main:
         d = config.data
-        build_cache(index_dataset(data, layout), cache, spacing=d.spacing, roi=d.roi, margin=d.margin, workers=workers)
+        build_cache(refs, cache, spacing=d.spacing, roi=d.roi, margin=d.margin, workers=workers)
         return cache
     deadline = time.monotonic() + CACHE_WAIT_SECONDS
     while not (cache / "dataset.json").is_file():
