@@ -191,3 +191,25 @@ def test_a_bundle_whose_weights_do_not_fit_its_config_is_one_error(tmp_path, che
     torch.save(bundle, tmp_path / "broken.pt")
     with pytest.raises(InputError, match=rf"broken\.pt: cannot be loaded as a model \(.*{first}"):
         Predictor.from_checkpoint(str(tmp_path / "broken.pt"), "cpu")
+
+
+def test_bundling_refuses_weights_that_do_not_fit_and_a_localiser_without_an_la_head(tmp_path, checkpoints):
+    """Refused when the bundle is made, naming the file, not when `predict` first loads it."""
+    loc_path, fine_path, _, _ = checkpoints
+    state = torch.load(fine_path, weights_only=True)
+    first = next(iter(state["model"]))
+    del state["model"][first]
+    torch.save(state, tmp_path / "cut.pt")
+    with pytest.raises(
+        InputError, match=rf"cut\.pt: fine network: its weights do not fit its config \(Missing key.*{first}"
+    ):
+        make_bundle(loc_path, tmp_path / "cut.pt", tmp_path / "m.pt")
+    # The roles swapped: a scar-only network cannot localise the LA.
+    import dataclasses
+
+    joint = get_config("ajsq-sesa", tiny=True)
+    scar_only = dataclasses.replace(joint, task="scar", loss=dataclasses.replace(joint.loss, sa=False))
+    write_checkpoint(tmp_path / "scar.pt", scar_only, 3)
+    with pytest.raises(InputError, match=r"scar\.pt: cannot be the localiser: its network has no LA head"):
+        make_bundle(tmp_path / "scar.pt", fine_path, tmp_path / "m.pt")
+    assert not (tmp_path / "m.pt").exists()

@@ -27,6 +27,7 @@ from atrialjsq.errors import InputError
 from atrialjsq.infer.model_names import DEFAULT_MODEL
 from atrialjsq.io.atomic import atomic_path
 from atrialjsq.io.orientation import orientation_problem
+from atrialjsq.model.configs import ExperimentConfig
 from atrialjsq.model.unet import build_model
 from atrialjsq.train.checkpoint import MODEL_FORMAT, load_model_file, load_network
 from atrialjsq.train.model_card import card_of
@@ -85,6 +86,7 @@ def make_bundle(
 
     def section(key: str, path: str | Path) -> dict[str, Any]:
         state = load_network(path, part=key)
+        _check_network(state, path, key)
         state["preprocessing"] = {**state["preprocessing"], **(preprocessing or {}).get(key, {})}
         return state
 
@@ -92,6 +94,23 @@ def make_bundle(
     fine = section("fine", fine_ckpt)
     # What the trainer recorded of the fine network's data, unless the --meta file says otherwise.
     return _write_bundle(out, localizer, fine, {**card_of(fine.get("meta")), **(meta or {})}, name, version)
+
+
+def _check_network(state: dict[str, Any], path: str | Path, part: str) -> None:
+    """Refuse, naming the file, weights that do not fit their own config, and a localiser without an LA head:
+    either would be written without complaint and fail only when `predict` loads the bundle."""
+    try:
+        config = ExperimentConfig.from_dict(state["config"])
+        model = build_model(config)
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError(path, f"{part} network: its config cannot be read ({error})") from None
+    try:
+        model.load_state_dict({key: value.float() for key, value in state["model"].items()})
+    except RuntimeError as error:
+        detail = " ".join(str(error).split()[6:])  # after "Error(s) in loading state_dict for <Net>:"
+        raise InputError(path, f"{part} network: its weights do not fit its config ({detail[:150]})") from None
+    if part == "localizer" and "la" not in config.heads:
+        raise InputError(path, f"cannot be the localiser: its network has no LA head ({sorted(config.heads)})")
 
 
 def untrained_bundle(
