@@ -140,6 +140,14 @@ def test_load_cache_errors(dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"no dataset\.json"):
         load_cache(tmp_path)
     index = build_cache(index_dataset(dataset)[:2], tmp_path / "cache", workers=1, **SMALL)
+    # A hand-edited fold naming a case the cache does not hold: one line naming the file, not a KeyError later.
+    index_file = tmp_path / "cache" / "dataset.json"
+    payload = json.loads(index_file.read_text())
+    edited = {**payload, "folds": [{"train": ["c0"], "val": ["c9"]}, {"train": ["c9"], "val": ["c0"]}]}
+    index_file.write_text(json.dumps(edited))
+    with pytest.raises(InputError, match=r"dataset\.json: fold 0 names case\(s\) not in the data: c9"):
+        load_cache(tmp_path / "cache")
+    index_file.write_text(json.dumps(payload))
     (tmp_path / "cache" / "cases" / "c1.npz").unlink()
     with pytest.raises(InputError, match=r"c1\.npz: cached case file is missing"):
         load_cached_case(index, "c1")

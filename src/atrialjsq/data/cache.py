@@ -210,13 +210,14 @@ def load_cache(path: str | Path) -> CacheIndex:
     try:
         _check_orientation(payload, index_file)
         folds = payload.get("folds") or []
+        ids = [str(case["id"]) for case in payload["cases"]]
         return CacheIndex(
             root=root,
             spacing=triple(float(s) for s in payload["spacing"]),
             roi=triple(int(r) for r in payload["roi"]),
             margin=triple(int(m) for m in payload["margin"]),
             cases=list(payload["cases"]),
-            folds=validate_folds(folds, index_file) if folds else [],
+            folds=validate_folds(folds, index_file, ids) if folds else [],
         )
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(index_file, f"malformed cache index ({error})") from None

@@ -7,7 +7,7 @@ cases in another order (another file system, another machine) gives the same fol
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +43,9 @@ def save_folds(folds: list[Fold], path: str | Path, *, k: int | None = None, see
     return path
 
 
-def validate_folds(folds: object, path: str | Path) -> list[Fold]:
-    """Check the shape of a folds list read from disk; raise `InputError` naming `path` when it is wrong."""
+def validate_folds(folds: object, path: str | Path, case_ids: Sequence[str] | None = None) -> list[Fold]:
+    """Check the shape of a folds list read from disk (and, given `case_ids`, that it names only those cases);
+    raise `InputError` naming `path` when it is wrong."""
     if not isinstance(folds, list) or not folds:
         raise InputError(path, "folds must be a non-empty list")
     for number, fold in enumerate(folds):
@@ -52,6 +53,9 @@ def validate_folds(folds: object, path: str | Path) -> list[Fold]:
             raise InputError(path, f"fold {number} must have exactly 'train' and 'val' lists")
         if set(fold["train"]) & set(fold["val"]):
             raise InputError(path, f"fold {number} has ids in both train and val")
+        unknown = sorted((set(fold["train"]) | set(fold["val"])) - set(case_ids)) if case_ids is not None else []
+        if unknown:
+            raise InputError(path, f"fold {number} names case(s) not in the data: {', '.join(map(str, unknown[:5]))}")
     return folds
 
 
