@@ -195,6 +195,24 @@ def test_raw_phantom_dataset_is_cached_into_the_run_then_reused(tmp_path, capsys
     assert load_checkpoint(run / "last.pt")["iteration"] == 3
 
 
+def test_several_folds_of_a_raw_dataset_share_one_cache(tmp_path):
+    """`--folds 0,1` on raw scans preprocesses them once, into RUN/cache, not once per fold folder."""
+    from atrialjsq.phantom.writer import write_phantom_set
+
+    raw = tmp_path / "raw"
+    write_phantom_set(2, raw, difficulty="easy", shape=(80, 80, 40), spacing=(1.75, 1.75, 2.75), progress=False)
+    run = tmp_path / "run"
+    grid = ["--set", "data.spacing=[3.5,3.5,3.5]", "--workers", "1", "--iterations", "1", "--validation", "window"]
+    assert main(["train", "--data", str(raw), "--out", str(run), *ARGS, *grid, "--folds", "0,1"]) == 0
+    assert (run / "cache" / "dataset.json").is_file()
+    assert not (run / "fold0" / "cache").exists() and not (run / "fold1" / "cache").exists()
+    assert (
+        load_checkpoint(run / "fold0" / "last.pt")["iteration"]
+        == load_checkpoint(run / "fold1" / "last.pt")["iteration"]
+        == 1
+    )
+
+
 def test_an_existing_run_is_never_restarted_by_accident(cache_dir, tmp_path, capsys):
     run = tmp_path / "run"
     base = ["train", "--data", str(cache_dir), "--out", str(run), *ARGS]

@@ -17,7 +17,15 @@ from atrialjsq.infer.predictor_validation import PredictorValidation, Validation
 from atrialjsq.io.output_check import check_output_file
 from atrialjsq.train.checkpoint import export_model, is_exported_model
 from atrialjsq.train.ddp import context_from_env
-from atrialjsq.train.run import RUN_FILES, check_inputs, check_run_folder, clear_run_files, resume_plan, train_run
+from atrialjsq.train.run import (
+    RUN_FILES,
+    check_inputs,
+    check_run_folder,
+    clear_run_files,
+    resolve_cache,
+    resume_plan,
+    train_run,
+)
 from atrialjsq.train.trainer import TrainOptions, TrainResult
 
 
@@ -99,6 +107,9 @@ def train_folds(config: Any, plan: FoldPlan, options: TrainOptions) -> list[Trai
                 check_export(_export_target(plan, out), out, plan.resume or plan.overwrite)
             if plan.overwrite:  # before the old run is removed (train_run checks them again, but after that)
                 check_inputs(config, plan.data, fold, plan.val_fraction, options.init_from, plan.layout, out)
+    data = plan.data
+    if len(plan.folds) > 1 and not (Path(plan.data) / "dataset.json").is_file():
+        data = resolve_cache(plan.data, plan.out, config, plan.layout, plan.workers).root  # one cache for every fold
     results = []
     for fold, out in zip(plan.folds, folders, strict=True):
         if plan.overwrite and main_process:
@@ -108,7 +119,7 @@ def train_folds(config: Any, plan: FoldPlan, options: TrainOptions) -> list[Trai
         fold_config = _fold_config(config, plan, out, main_process)
         validator = predictor_validator(fold_config) if plan.validation == "predictor" else None
         result = train_run(
-            fold_config, plan.data, out, fold, plan.val_fraction, options, plan.layout, plan.workers, validator
+            fold_config, data, out, fold, plan.val_fraction, options, plan.layout, plan.workers, validator
         )
         results.append(result)
         if not main_process:
