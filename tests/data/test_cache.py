@@ -45,6 +45,7 @@ def test_cache_round_trip(dataset: Path, tmp_path: Path) -> None:
     assert payload["format"] == CACHE_FORMAT and payload["roi"] == [24, 24, 16] and payload["margin"] == [4, 4, 2]
     assert payload["orientation"] == "LPS"  # every case was turned so (`preprocess_case`), and inference repeats it
     assert [c["has_scar"] for c in payload["cases"]] == [True, True, False]
+    assert [c["phantom"] for c in payload["cases"]] == [False, False, False]  # real-layout files, no phantom tag
     assert len(payload["folds"]) == 3 and sorted(i for f in payload["folds"] for i in f["val"]) == index.case_ids
 
     arrays = load_cached_case(index, "c0")

@@ -178,6 +178,7 @@ def test_raw_phantom_dataset_is_cached_into_the_run_then_reused(tmp_path, capsys
     index = json.loads((run / "cache" / "dataset.json").read_text())
     assert (index["spacing"], index["roi"], index["margin"]) == ([3.5] * 3, [16] * 3, [4] * 3)
     assert sorted(c["id"] for c in index["cases"]) == ["phantom_0000", "phantom_0001"]
+    assert all(c["phantom"] for c in index["cases"])  # recorded at caching: the card need not find them again
     stamp = (run / "cache" / "dataset.json").stat().st_mtime_ns
     assert main(["train", "--data", str(raw), "--out", str(run), *ARGS, *grid[:-1], "3", "--resume"]) == 0
     assert (run / "cache" / "dataset.json").stat().st_mtime_ns == stamp  # reused, not rebuilt

@@ -72,6 +72,13 @@ def test_card_calls_phantoms_phantoms_only_when_every_case_is_one(tmp_path: Path
     card = training_card(mixed, "ph", synthetic_scar=0.0)
     assert card["domain"] == "real LGE MRI"  # one real scan: not a phantom-only model
     assert "(2 phantoms;" in card["trained_on"]
+    # The flag a cache records when it is built is believed: the phantoms' folders may be gone by training time.
+    import shutil
+
+    shutil.rmtree(tmp_path / "ph")
+    assert training_card(entries, "ph", synthetic_scar=0.0)["domain"] == "real LGE MRI"  # (no flag: read from disk)
+    flagged = [{**entry, "phantom": True} for entry in entries]
+    assert training_card(flagged, "ph", synthetic_scar=0.0)["domain"] == "phantom"
 
 
 def test_card_takes_the_widest_field_of_view_axis_by_axis_after_sorting(tmp_path: Path) -> None:

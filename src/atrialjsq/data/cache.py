@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from atrialjsq.data.layouts import CaseRef, load_case
+from atrialjsq.data.layouts import CaseRef, is_phantom_source, load_case
 from atrialjsq.data.preprocess import DEFAULT_MARGIN, PAPER_ROI, PAPER_SPACING, preprocess_case
 from atrialjsq.data.splits import make_folds, validate_folds
 from atrialjsq.errors import InputError
@@ -78,6 +78,7 @@ def _process_case(ref: CaseRef, cases_dir: Path, settings: dict[str, Any]) -> di
             "file": file,
             "has_scar": prepared.has_scar,
             "source": str(ref.image_path),
+            "phantom": is_phantom_source(str(ref.image_path)),  # recorded now: the data may move before training
             "layout": ref.layout,
             "original_geometry": prepared.original_geometry.to_dict(),
             "field_of_view_mm": list(prepared.field_of_view_mm or ()),  # padding cut off (the model card's)

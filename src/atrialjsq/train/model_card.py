@@ -12,7 +12,6 @@ heart has never seen the air, arms and abdomen of a whole-chest field of view, a
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,21 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from atrialjsq.data.layouts import is_phantom_source
 from atrialjsq.io.geometry import Geometry
-from atrialjsq.phantom.generate import FORMAT as PHANTOM_FORMAT
 
 CARD_KEYS = ("trained_on", "domain", "trained_spacing_mm", "max_input_spacing_mm", "max_field_of_view_mm")
-
-
-def _is_phantom(source: str | None) -> bool:
-    if not source:
-        return False
-    path = Path(source)
-    folder = path if path.is_dir() else path.parent
-    try:
-        return json.loads((folder / "params.json").read_text()).get("format") == PHANTOM_FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
 
 
 # Folders that hold a layout's cases rather than name the data set (`data.layouts`): the name is one level up.
@@ -62,7 +50,8 @@ def training_card(
     n = len(entries)
     data_name = dataset_name(entries, data_name)
     labelled = sum(bool(entry.get("has_scar")) for entry in entries)
-    phantoms = sum(_is_phantom(entry.get("source")) for entry in entries)
+    # (caches built before the flag was recorded: read from where the case was then)
+    phantoms = sum(bool(entry.get("phantom", is_phantom_source(entry.get("source")))) for entry in entries)
     # A case without a scar label trains on synthetic scar drawn into its wall, or with its scar terms off.
     rest = (
         "synthetic scar drawn into their LA wall during training"
