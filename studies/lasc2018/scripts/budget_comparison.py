@@ -13,7 +13,7 @@ folders: they do not depend on the network. LearnGC needs a classifier trained p
 an earlier scoring of the same injected scar on the same folds (`--learngc FULL KNOWN`: folders holding
 `LA_M_LearnGC_per_case.csv` for the full and the known surface). Writes `comparison.csv` and `comparison.md`
 (means, Wilcoxon paired by case) and `real_burden.json` (median ratio to IIR ≥ 1.32 where it finds ≥ 2 %,
-Spearman, per budget). Numbers only.
+Spearman, per budget whose folds all have `real_burden/`). Numbers only.
 """
 
 from __future__ import annotations
@@ -148,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learngc", type=Path, nargs=2, metavar=("FULL", "KNOWN"))
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     rows = compare(args.short, args.long, args.short_known, args.learngc)
+    # (a budget whose folds were not scored on the real scans as acquired has no real-scan row)
+    burden = {
+        name: burden_agreement(folders)
+        for name, folders in zip(args.names, (args.short, args.long), strict=True)
+        if all((folder / "real_burden" / "burden_agreement.csv").is_file() for folder in folders)
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     fields = list(dict.fromkeys(key for row in rows for key in row))  # every row's columns, first seen first
     with atomic_path(args.out / "comparison.csv") as tmp, open(tmp, "w", newline="") as handle:
@@ -157,10 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(rows, args.names)
     with atomic_path(args.out / "comparison.md") as tmp:
         tmp.write_text(text)
-    burden = {
-        name: burden_agreement(folders) for name, folders in zip(args.names, (args.short, args.long), strict=True)
-    }
-    write_json(args.out / "real_burden.json", burden)
+    if burden:
+        write_json(args.out / "real_burden.json", burden)
     print(text)
     print(json.dumps(burden, indent=1))
     return 0
