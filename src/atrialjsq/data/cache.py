@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from atrialjsq.data.layouts import CaseRef, is_phantom_source, load_case
+from atrialjsq.data.layouts import CaseRef, load_case
+from atrialjsq.data.phantom_tag import is_phantom_source
 from atrialjsq.data.preprocess import DEFAULT_MARGIN, PAPER_ROI, PAPER_SPACING, preprocess_case
 from atrialjsq.data.splits import make_folds, validate_folds
 from atrialjsq.errors import InputError

@@ -25,7 +25,6 @@ is an `InputError` naming the label file; within tolerance it takes the image's 
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,20 +332,3 @@ def load_case(ref: CaseRef) -> Case:
     if ref.layout == "lasc2018-h5":
         meta["spacing_assumed"] = list(image.geometry.spacing)
     return Case(ref.case_id, image, labels, meta)
-
-
-# The tag a phantom's params.json carries (`phantom.generate` writes it; kept here, below `phantom`, so that
-# data can tell a phantom case without importing the generator).
-PHANTOM_FORMAT = "atrialjsq-phantom-v1"
-
-
-def is_phantom_source(source: str | None) -> bool:
-    """Whether the case at `source` is one of this package's phantoms (its folder's params.json says so)."""
-    if not source:
-        return False
-    path = Path(source)
-    folder = path if path.is_dir() else path.parent
-    try:
-        return json.loads((folder / "params.json").read_text()).get("format") == PHANTOM_FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False

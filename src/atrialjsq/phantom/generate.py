@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from atrialjsq.data.case import Case
-from atrialjsq.data.layouts import PHANTOM_FORMAT
+from atrialjsq.data.phantom_tag import PHANTOM_FORMAT
 from atrialjsq.io.geometry import Geometry
 from atrialjsq.io.volume import Volume
 from atrialjsq.phantom import anatomy as anat
@@ -25,7 +25,7 @@ from atrialjsq.phantom import scar as scar_mod
 from atrialjsq.phantom.fields import BoxedSampler, select, soft_fraction, wave_field
 from atrialjsq.phantom.torso import render_torso, sample_torso
 
-FORMAT = PHANTOM_FORMAT  # (defined in data.layouts, which tells phantom cases apart)
+FORMAT = PHANTOM_FORMAT  # (defined in data.phantom_tag, which tells phantom cases apart)
 DEFAULT_SHAPE = (576, 576, 44)
 DEFAULT_SPACING = (0.625, 0.625, 2.5)
 ACQUISITION_SPACING = (1.25, 1.25, 2.5)

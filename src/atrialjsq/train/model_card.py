@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from atrialjsq.data.layouts import is_phantom_source
+from atrialjsq.data.phantom_tag import is_phantom_source
 from atrialjsq.io.geometry import Geometry
 
 CARD_KEYS = ("trained_on", "domain", "trained_spacing_mm", "max_input_spacing_mm", "max_field_of_view_mm")
