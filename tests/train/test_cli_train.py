@@ -214,6 +214,39 @@ def test_several_folds_of_a_raw_dataset_share_one_cache(tmp_path):
     )
 
 
+def test_a_raw_hdf5_dataset_is_cached_at_the_spacing_given(tmp_path):
+    """The LASC 2018 HDF5 release stores no voxel size: `train --h5-spacing` gives it, as `preprocess` does."""
+    import h5py
+    from scipy import ndimage
+
+    raw = tmp_path / "raw"
+    rng = np.random.default_rng(0)
+    grid = np.stack(np.meshgrid(*(np.arange(n) - n / 2 for n in (40, 40, 20)), indexing="ij"))
+    for k in range(2):
+        ball = (grid[0] ** 2 + grid[1] ** 2 + (2 * grid[2]) ** 2) < (12 + k) ** 2
+        texture = ndimage.gaussian_filter(rng.normal(size=ball.shape), 1.5)
+        (raw / "cases" / f"h{k}").mkdir(parents=True)
+        with h5py.File(raw / "cases" / f"h{k}" / "mri_norm2.h5", "w") as handle:
+            handle["image"] = (ball * 2.0 + texture / texture.std() * 0.3).astype(np.float32)
+            handle["label"] = ball.astype(np.uint8)
+    run = tmp_path / "run"
+    options = [
+        "--set",
+        "data.spacing=[3.5,3.5,3.5]",
+        "--workers",
+        "1",
+        "--iterations",
+        "1",
+        "--h5-spacing",
+        "1.5",
+        "1.5",
+        "3",
+    ]
+    assert main(["train", "--data", str(raw), "--out", str(run), *ARGS, *options]) == 0
+    index = json.loads((run / "cache" / "dataset.json").read_text())
+    assert [case["original_geometry"]["spacing"] for case in index["cases"]] == [[1.5, 1.5, 3.0]] * 2
+
+
 def test_an_existing_run_is_never_restarted_by_accident(cache_dir, tmp_path, capsys):
     run = tmp_path / "run"
     base = ["train", "--data", str(cache_dir), "--out", str(run), *ARGS]

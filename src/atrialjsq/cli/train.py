@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from atrialjsq.cli.dataset_options import add_dataset_arguments
 from atrialjsq.cli.text import add_threads_argument, add_xyz_argument, apply_threads, non_negative, positive
 
 
@@ -92,7 +93,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         metavar="CKPT",
         help="start from these weights (a checkpoint or model file of the same network); fresh optimizer",
     )
-    parser.add_argument("--layout", default="auto", help="raw dataset layout (see `atrialjsq preprocess`)")
+    add_dataset_arguments(parser)  # --layout and --h5-spacing, for a raw dataset
     parser.add_argument("--workers", type=int, default=2, help="processes for building a cache")
     parser.add_argument("--export", metavar="MODEL_PT", help="also write a slim fp16 model file from last.pt")
     parser.add_argument(
@@ -185,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         iterations=args.iterations,
         layout=args.layout,
+        h5_spacing=tuple(args.h5_spacing) if args.h5_spacing else None,
         workers=args.workers,
         validation=args.validation,
         export=Path(args.export) if args.export else None,

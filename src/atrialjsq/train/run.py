@@ -134,6 +134,7 @@ def check_inputs(
     init_from: str | Path | None = None,
     layout: str = "auto",
     out: str | Path | None = None,
+    h5_spacing: Sequence[float] | None = None,
 ) -> None:
     """Everything about a run's inputs that can be told before anything is written or removed: the data
     exists, a cache (given, or the run's own RUN/cache of a raw dataset) fits the config's grid, the split
@@ -149,7 +150,7 @@ def check_inputs(
         from atrialjsq.data.cache import DEFAULT_FOLDS  # loads SimpleITK: deferred (tests/test_import_graph.py)
         from atrialjsq.data.layouts import index_dataset  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
-        refs = index_dataset(data, layout)
+        refs = index_dataset(data, layout, h5_spacing)
         if out is not None and (Path(out) / "cache" / "dataset.json").is_file():
             _check_cache_source(_fitting_cache(Path(out) / "cache", config), refs)
         ids = sorted(ref.case_id for ref in refs)
@@ -221,13 +222,15 @@ def _split(
     return {"fold": None, "train": [i for i in ids if i not in set(val)], "val": val}
 
 
-def _raw_to_cache(data: Path, out: Path, config: ExperimentConfig, layout: str, workers: int) -> Path:
+def _raw_to_cache(
+    data: Path, out: Path, config: ExperimentConfig, layout: str, workers: int, h5_spacing: Sequence[float] | None
+) -> Path:
     """Build RUN/cache from a raw dataset (rank 0), or wait for it (other ranks)."""
     from atrialjsq.data.cache import build_cache  # loads SimpleITK: deferred (tests/test_import_graph.py)
     from atrialjsq.data.layouts import index_dataset  # loads SimpleITK: deferred (tests/test_import_graph.py)
 
     cache = out / "cache"
-    refs = index_dataset(data, layout)
+    refs = index_dataset(data, layout, h5_spacing)
     if (cache / "dataset.json").is_file():
         _check_cache_source(load_cache(cache), refs)
         return cache
@@ -243,12 +246,19 @@ def _raw_to_cache(data: Path, out: Path, config: ExperimentConfig, layout: str, 
     return cache
 
 
-def resolve_cache(data: str | Path, out: Path, config: ExperimentConfig, layout: str = "auto", workers: int = 2):
+def resolve_cache(
+    data: str | Path,
+    out: Path,
+    config: ExperimentConfig,
+    layout: str = "auto",
+    workers: int = 2,
+    h5_spacing: Sequence[float] | None = None,
+):
     """The cache index for `data` (building RUN/cache from a raw dataset), checked against the config."""
     data = Path(data)
     if not data.exists():
         raise InputError(data, "no such file or folder")
-    cache = data if (data / "dataset.json").is_file() else _raw_to_cache(data, out, config, layout, workers)
+    cache = data if (data / "dataset.json").is_file() else _raw_to_cache(data, out, config, layout, workers, h5_spacing)
     return _fitting_cache(cache, config)
 
 
@@ -262,6 +272,7 @@ def train_run(
     layout: str = "auto",
     workers: int = 2,
     make_validator: Callable[[Sequence[tuple[str, dict[str, np.ndarray]]]], Validator] | None = None,
+    h5_spacing: Sequence[float] | None = None,
 ) -> TrainResult:
     """Train `config` on `data` into `out` (see the module docstring for the split). `make_validator` builds
     the validation from the validation cases ((case id, arrays) pairs), replacing the trainer's window monitor
@@ -273,8 +284,9 @@ def train_run(
     if options.resume and not (out / "last.pt").is_file():
         raise InputError(out / "last.pt", "nothing to resume (no checkpoint in the run folder)")
     if options.context.is_main:  # before RUN/cache or a run file is written
-        check_inputs(config, data, fold, val_fraction, None if options.resume else options.init_from, layout, out)
-    index = resolve_cache(data, out, config, layout, workers)
+        init_from = None if options.resume else options.init_from
+        check_inputs(config, data, fold, val_fraction, init_from, layout, out, h5_spacing)
+    index = resolve_cache(data, out, config, layout, workers, h5_spacing)
     split = make_split(index, fold, val_fraction, config.train.seed)
     split["cache"] = str(index.root.resolve())
     split_file = out / "split.json"

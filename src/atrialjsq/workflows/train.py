@@ -41,6 +41,7 @@ class FoldPlan:
     overwrite: bool = False
     iterations: int | None = None  # a resumed run's new target (default: its recorded one)
     layout: str = "auto"
+    h5_spacing: tuple[float, float, float] | None = None  # the HDF5 release's voxel size (it stores none)
     workers: int = 2
     validation: str = "predictor"  # or "window"
     export: Path | None = None  # also a slim model file from each run's last.pt
@@ -106,10 +107,13 @@ def train_folds(config: Any, plan: FoldPlan, options: TrainOptions) -> list[Trai
             if plan.export:
                 check_export(_export_target(plan, out), out, plan.resume or plan.overwrite)
             if plan.overwrite:  # before the old run is removed (train_run checks them again, but after that)
-                check_inputs(config, plan.data, fold, plan.val_fraction, options.init_from, plan.layout, out)
+                check_inputs(
+                    config, plan.data, fold, plan.val_fraction, options.init_from, plan.layout, out, plan.h5_spacing
+                )
     data = plan.data
     if len(plan.folds) > 1 and not (Path(plan.data) / "dataset.json").is_file():
-        data = resolve_cache(plan.data, plan.out, config, plan.layout, plan.workers).root  # one cache for every fold
+        # one cache for every fold
+        data = resolve_cache(plan.data, plan.out, config, plan.layout, plan.workers, plan.h5_spacing).root
     results = []
     for fold, out in zip(plan.folds, folders, strict=True):
         if plan.overwrite and main_process:
@@ -119,7 +123,16 @@ def train_folds(config: Any, plan: FoldPlan, options: TrainOptions) -> list[Trai
         fold_config = _fold_config(config, plan, out, main_process)
         validator = predictor_validator(fold_config) if plan.validation == "predictor" else None
         result = train_run(
-            fold_config, data, out, fold, plan.val_fraction, options, plan.layout, plan.workers, validator
+            fold_config,
+            data,
+            out,
+            fold,
+            plan.val_fraction,
+            options,
+            plan.layout,
+            plan.workers,
+            validator,
+            h5_spacing=plan.h5_spacing,
         )
         results.append(result)
         if not main_process:
