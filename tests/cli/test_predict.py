@@ -158,10 +158,10 @@ def test_padding_hides_no_thin_scan_and_running_out_of_memory_fails_one_case(
     write_volume(Volume(thin, GEOMETRY), inputs / "thin.nii.gz")
     real_predict = Predictor.predict_volume
 
-    def predict(self, image, source=""):
+    def predict(self, image, source="", content=None):
         if "huge" in source:
             raise MemoryError()
-        return real_predict(self, image, source)
+        return real_predict(self, image, source, content)
 
     monkeypatch.setattr(Predictor, "predict_volume", predict)
     code, out, err = run(

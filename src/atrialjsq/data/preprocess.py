@@ -164,6 +164,12 @@ def content_box(array: np.ndarray) -> tuple[slice, slice, slice] | None:
     return triple(slice(a, b) for a, b in zip(low, high, strict=True))
 
 
+def content_or_whole(array: np.ndarray) -> tuple[slice, slice, slice]:
+    """`content_box`, or the whole array's box when nothing is peeled: always a box to index with."""
+    box = content_box(array)
+    return box if box is not None else (slice(0, array.shape[0]), slice(0, array.shape[1]), slice(0, array.shape[2]))
+
+
 def cropped_volume(volume: Volume, box: tuple[slice, slice, slice] | None) -> Volume:
     """`volume` cut to an index box, every voxel kept at its physical place (the origin moves); None = as is."""
     if box is None:

@@ -264,8 +264,11 @@ class Predictor:
 
         return with_mirroring(predict, self.tta_axes) if self.tta else predict
 
-    def predict_volume(self, image: Volume, source: str = "") -> Prediction:
-        """LA probability, normal-wall and scar probabilities and the LA mask, all on `image`'s grid.
+    def predict_volume(
+        self, image: Volume, source: str = "", content: tuple[slice, slice, slice] | None = None
+    ) -> Prediction:
+        """LA probability, normal-wall and scar probabilities and the LA mask, all on `image`'s grid; `content` is
+        the image's box without constant padding when the caller has it already (`data.preprocess.content_box`).
 
         The networks see the image turned to the orientation they were trained in (`io.orientation`); the
         probabilities are resampled back onto `image`'s own grid in physical space, so the turn needs no undo."""
@@ -280,7 +283,7 @@ class Predictor:
             clock = now
 
         # constant padding around the scan is cut off (as in training) and comes back as background
-        content = content_box(image.array)
+        content = content_box(image.array) if content is None else content
         image = cropped_volume(image, content)
         field_of_view_mm = image.geometry.extent_mm
         image = reoriented(image, self.fine.orientation)

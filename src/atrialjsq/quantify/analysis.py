@@ -80,7 +80,12 @@ def case_warnings(burden: Burden, caller: list[str] | tuple[str, ...] = ()) -> l
 
 
 def analyse_case(
-    image: Volume, result: SurfaceScar, provenance: Provenance | None = None, *, regional: bool = True
+    image: Volume,
+    result: SurfaceScar,
+    provenance: Provenance | None = None,
+    *,
+    regional: bool = True,
+    content: tuple[slice, slice, slice] | None = None,
 ) -> CaseAnalysis:
     """Burden, range, stages and (unless `regional` is False) the regional breakdown of one case.
 
@@ -93,7 +98,8 @@ def analyse_case(
         if problem is not None:
             raise ValueError(f"{what} is not on the input image's grid ({problem})")
     provenance = provenance or Provenance()
-    burden = compute_burden(result, content_box(image.array))
+    # (`content`: the image's box without constant padding, when the caller found it already)
+    burden = compute_burden(result, content_box(image.array) if content is None else content)
     burden.untrusted = list(provenance.untrusted)
     unsure = unsure_vertices(result.vertex_probability) if result.graded else None
     analysis = CaseAnalysis(image, result, burden, provenance, timings=dict(provenance.timings), unsure=unsure)

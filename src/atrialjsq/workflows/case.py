@@ -46,10 +46,11 @@ def analyse_and_write(
     regional: bool = True,
     replace: bool = True,
     dicom_source: str | Path | None = None,
+    content: tuple[slice, slice, slice] | None = None,
 ) -> tuple[CaseAnalysis, list[str]]:
     """`quantify.analysis.analyse_case`, then `report.outputs.write_case_outputs`; returns the analysis and the
     warnings report.json records."""
-    analysis = analyse_case(image, result, provenance, regional=regional)
+    analysis = analyse_case(image, result, provenance, regional=regional, content=content)
     report = write_case_outputs(
         out_dir, analysis, probability_maps, figure=figure, replace=replace, dicom_source=dicom_source
     )
@@ -83,6 +84,7 @@ class PendingCase:
     probability_maps: dict[str, Volume] | None
     options: CaseOptions
     dicom_source: Path | None
+    content: tuple[slice, slice, slice] | None = None  # the image without constant padding (None: found again)
 
 
 def finish_case(pending: PendingCase) -> CaseOutcome:
@@ -103,6 +105,7 @@ def finish_case(pending: PendingCase) -> CaseOutcome:
         regional=pending.options.regional,
         replace=pending.options.replace,
         dicom_source=pending.dicom_source,
+        content=pending.content,
     )
     timings = dict(provenance.timings)
     return CaseOutcome(pending.case_id, pending.source, pending.out_dir, analysis.burden, None, timings, warnings)

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from atrialjsq.data.image_sanity import check_image_values
 from atrialjsq.data.plausibility import check_field_of_view
-from atrialjsq.data.preprocess import content_box
+from atrialjsq.data.preprocess import content_or_whole
 from atrialjsq.errors import InputError
 from atrialjsq.infer.domain import out_of_domain_warnings
 from atrialjsq.infer.inputs import InputCase, collect_inputs, named
@@ -117,11 +117,11 @@ def network_half(predictor: Predictor, case: InputCase, out_root: str | Path, op
     """Read and check the image and run the network; the rest of the case is `workflows.case.finish_case`."""
     started = time.perf_counter()
     image = case.read()
-    content = content_box(image.array)  # constant padding does not count (the predictor cuts it off too)
-    check_field_of_view(image.geometry if content is None else image.geometry.cropped(content), case.path)
+    content = content_or_whole(image.array)  # constant padding does not count, here, in the network and the border
+    check_field_of_view(image.geometry.cropped(content), case.path)
     check_image_values(image.array, image.geometry, case.path)  # a mask, CT or noise is refused, not predicted
     read_s = time.perf_counter() - started
-    prediction = predictor.predict_volume(image, source=str(case.path))
+    prediction = predictor.predict_volume(image, source=str(case.path), content=content)
     if prediction.la is None or prediction.p_normal is None or prediction.p_scar is None:
         raise ValueError("predict_case needs a model with LA and scar heads (task 'joint')")
     if not prediction.la.array.any():
@@ -139,6 +139,7 @@ def network_half(predictor: Predictor, case: InputCase, out_root: str | Path, op
         probability_maps=_probability_maps(prediction) if options.probability_maps else None,
         options=options,
         dicom_source=Path(case.path) if options.dicom_seg and is_dicom_dir(case.path) else None,
+        content=content,
     )
 
 
