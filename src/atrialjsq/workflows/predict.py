@@ -316,12 +316,8 @@ def predict_cases(
                 try:
                     entry.held.enter_context(claim(Path(out_root) / case.case_id))
                     entry.future = pool.submit(finish_case, network_half(predictor, case, out_root, options))
-                except InputError as error:
-                    entry.future = finished(error=error)
-                except OSError as error:  # e.g. a full disk: this case fails, the batch goes on
-                    entry.future = finished(error=_system_error(case, error))
-                except (MemoryError, torch.OutOfMemoryError) as error:  # one huge volume: the rest still fit
-                    entry.future = finished(error=_memory_error(case, error))
+                except CASE_FAILURES as failure:  # this case fails, the batch goes on
+                    entry.future = finished(error=_case_error(case, failure))
                 inflight.append(entry)
                 entry = None
                 while len(inflight) > pool.workers:  # no workers: each case settles before the next starts
@@ -362,20 +358,24 @@ def _settled(entry: _InFlight) -> bool:
     if not future.done() or future.cancelled():
         return False
     failure = future.exception()
-    return failure is None or isinstance(failure, InputError | OSError | MemoryError)
+    return failure is None or isinstance(failure, CASE_FAILURES)
 
 
-def _system_error(case: InputCase, error: OSError) -> InputError:
-    """An operating-system failure while a case ran (a full disk, a vanished folder) as that case's error line;
-    nothing of the case was left behind (every output is written under a temporary name, then renamed)."""
-    where = f" ({error.filename})" if error.filename else ""
-    return InputError(case.path, f"{error.strerror or error}{where}")
+# What fails one case of a batch and not the rest: its input, the operating system (a full disk, a vanished
+# folder), or its size (one huge volume: the others still fit). Nothing of the case is left behind: every
+# output is written under a temporary name, then renamed.
+CASE_FAILURES = (InputError, OSError, MemoryError, torch.OutOfMemoryError)
 
 
-def _memory_error(case: InputCase, error: BaseException) -> InputError:
-    """Running out of memory on one case as that case's error line: the batch goes on with the next."""
-    detail = f" ({type(error).__name__})" if not str(error) else f" ({type(error).__name__}: {str(error)[:120]})"
-    return InputError(case.path, f"ran out of memory while predicting{detail}: crop the scan around the heart")
+def _case_error(case: InputCase, failure: BaseException) -> InputError:
+    """A case's failure as its one error line."""
+    if isinstance(failure, InputError):
+        return failure
+    if isinstance(failure, OSError):
+        where = f" ({failure.filename})" if failure.filename else ""
+        return InputError(case.path, f"{failure.strerror or failure}{where}")
+    detail = f"{type(failure).__name__}: {str(failure)[:120]}" if str(failure) else type(failure).__name__
+    return InputError(case.path, f"ran out of memory while predicting ({detail}): crop the scan around the heart")
 
 
 def _settle(entry: _InFlight, errors_to: TextIO) -> CaseOutcome:
@@ -383,13 +383,8 @@ def _settle(entry: _InFlight, errors_to: TextIO) -> CaseOutcome:
     try:
         outcome = entry.future.result()
         outcome.timings["total"] = time.perf_counter() - entry.started
-    except (InputError, OSError, MemoryError) as failure:
-        if isinstance(failure, InputError):
-            error = failure
-        elif isinstance(failure, OSError):
-            error = _system_error(entry.case, failure)
-        else:  # (a worker's analysis of a very large case)
-            error = _memory_error(entry.case, failure)
+    except CASE_FAILURES as failure:
+        error = _case_error(entry.case, failure)
         tqdm.write(f"error: {error}", file=errors_to)
         outcome = CaseOutcome(entry.case.case_id, str(entry.case.path), error=str(error))
     except BrokenProcessPool as error:
