@@ -29,7 +29,7 @@ from atrialjsq.io.atomic import atomic_path
 from atrialjsq.io.orientation import orientation_problem
 from atrialjsq.model.configs import ExperimentConfig
 from atrialjsq.model.unet import build_model
-from atrialjsq.train.checkpoint import MODEL_FORMAT, load_model_file, load_network
+from atrialjsq.train.checkpoint import MODEL_FORMAT, load_model_file, load_network, weights_problem
 from atrialjsq.train.model_card import card_of
 
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
@@ -104,11 +104,9 @@ def _check_network(state: dict[str, Any], path: str | Path, part: str) -> None:
         model = build_model(config)
     except (KeyError, TypeError, ValueError) as error:
         raise InputError(path, f"{part} network: its config cannot be read ({error})") from None
-    try:
-        model.load_state_dict({key: value.float() for key, value in state["model"].items()})
-    except RuntimeError as error:
-        detail = " ".join(str(error).split()[6:])  # after "Error(s) in loading state_dict for <Net>:"
-        raise InputError(path, f"{part} network: its weights do not fit its config ({detail[:150]})") from None
+    problem = weights_problem(model, state["model"])
+    if problem is not None:
+        raise InputError(path, f"{part} network: its weights do not fit its config ({problem})")
     if part == "localizer" and "la" not in config.heads:
         raise InputError(path, f"cannot be the localiser: its network has no LA head ({sorted(config.heads)})")
 

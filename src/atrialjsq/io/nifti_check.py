@@ -22,6 +22,7 @@ class _Header:
     bitpix: int
     offset: int
     count: int
+    orientation_codes: tuple[int, int]  # qform_code, sform_code (both 0: the header gives no orientation)
 
     @property
     def expected_bytes(self) -> int:
@@ -35,19 +36,26 @@ def _parse_header(header: bytes) -> _Header | None:
             dims = struct.unpack(endian + "8h", header[40:56])
             datatype, bitpix = struct.unpack(endian + "hh", header[70:74])
             offset = max(int(struct.unpack(endian + "f", header[108:112])[0]), 348)
+            codes = struct.unpack(endian + "hh", header[252:256])
             break
         if len(header) >= 540 and struct.unpack(endian + "i", header[:4])[0] == 540:
             datatype, bitpix = struct.unpack(endian + "hh", header[12:16])
             dims = struct.unpack(endian + "8q", header[16:80])
             offset = max(int(struct.unpack(endian + "q", header[168:176])[0]), 540)
+            codes = struct.unpack(endian + "ii", header[344:352])
             break
     else:
         return None
     count = int(np.prod([max(int(d), 1) for d in dims[1 : 1 + max(0, min(int(dims[0]), 7))]]))
-    return _Header(endian, int(datatype), int(bitpix), offset, count)
+    return _Header(endian, int(datatype), int(bitpix), offset, count, (int(codes[0]), int(codes[1])))
 
 
 GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _is_nifti(path: Path) -> bool:
+    name = path.name.lower()
+    return path.is_file() and (name.endswith(".nii") or name.endswith(".nii.gz"))
 
 
 def _is_gzip(path: Path) -> bool:
@@ -69,23 +77,13 @@ def orientation_caveat(path: str | Path) -> str | None:
     """The caveat when a NIfTI header gives no orientation (qform_code = sform_code = 0, as some MATLAB and
     nibabel exports write): readers then fall back to an assumed one, which may mirror the scan."""
     path = Path(path)
-    name = path.name.lower()
-    if not path.is_file() or not (name.endswith(".nii") or name.endswith(".nii.gz")):
+    if not _is_nifti(path):
         return None
     try:
-        header = _nifti_bytes(path, 540)
-    except (EOFError, OSError, zlib.error):
-        return None  # nifti_problem reports an unreadable file
-    for endian in "<>":
-        if len(header) >= 348 and struct.unpack(endian + "i", header[:4])[0] == 348:
-            codes = struct.unpack(endian + "hh", header[252:256])
-            break
-        if len(header) >= 540 and struct.unpack(endian + "i", header[:4])[0] == 540:
-            codes = struct.unpack(endian + "ii", header[344:352])
-            break
-    else:
-        return None
-    if any(codes):
+        header = _parse_header(_nifti_bytes(path, 540))
+    except (EOFError, OSError, zlib.error, ValueError, OverflowError):
+        return None  # nifti_problem reports an unreadable file or header
+    if header is None or any(header.orientation_codes):
         return None
     return (
         "the NIfTI header gives no orientation (qform and sform codes 0): the scan was read in an assumed "
@@ -96,8 +94,7 @@ def orientation_caveat(path: str | Path) -> str | None:
 
 def nifti_problem(path: Path, check_finite: bool = True) -> str | None:
     """Why a NIfTI file is unusable (truncated, NaN/Inf voxels), or None when fine or not a NIfTI file."""
-    name = path.name.lower()
-    if not path.is_file() or not (name.endswith(".nii") or name.endswith(".nii.gz")):
+    if not _is_nifti(path):
         return None
     try:
         data = _nifti_bytes(path)

@@ -133,12 +133,19 @@ def load_network_weights(model: torch.nn.Module, path: str | Path, config_name: 
     """Load the weights of `path` (see `load_network`) into `model`; InputError naming the file when the
     architecture differs. Returns the loaded network's record."""
     network = load_network(path)
-    try:
-        model.load_state_dict({key: value.float() for key, value in network["model"].items()})
-    except RuntimeError as error:
-        first = str(error).strip().splitlines()[0]
-        raise InputError(path, f"weights do not fit config {config_name!r} ({first[:150]})") from None
+    problem = weights_problem(model, network["model"])
+    if problem is not None:
+        raise InputError(path, f"weights do not fit config {config_name!r} ({problem})")
     return network
+
+
+def weights_problem(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> str | None:
+    """Load `weights` into `model`, or say why they do not fit (missing or unexpected keys, shapes), shortly."""
+    try:
+        model.load_state_dict({key: value.float() for key, value in weights.items()})
+    except RuntimeError as error:
+        return " ".join(str(error).split()[6:])[:150]  # after "Error(s) in loading state_dict for <Net>:"
+    return None
 
 
 # ---- RNG state as plain types -------------------------------------------------------------------------
