@@ -683,3 +683,20 @@ def test_a_case_the_system_cannot_write_fails_alone_and_the_batch_goes_on(tmp_pa
     )
     assert out.strip().splitlines()[-1] == "2 of 3 cases written; 1 failed: b"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a", "c", "summary.csv"]
+
+
+def test_a_scan_whose_network_grid_would_not_fit_in_memory_is_refused(tmp_path, capsys, biased_bundle, monkeypatch):
+    """The estimate counts the 2 mm network grid, not only the 2 x 2.5 x 4 mm voxels the scan was read with."""
+    from atrialjsq.data import image_sanity
+
+    read = int(np.prod(GEOMETRY.shape))
+    on_network_grid = 48 * 50 * 40  # the same field of view at the fine network's 2 mm
+    assert on_network_grid > 2 * read
+    between = int((read + on_network_grid) / 2 * image_sanity.PEAK_BYTES_PER_VOXEL)
+    monkeypatch.setattr(image_sanity, "available_memory_bytes", lambda: between)
+    write_volume(lge_like(), tmp_path / "thick.nii.gz")
+    code, out, err = run(capsys, tmp_path / "thick.nii.gz", "--out", tmp_path / "out", "--model", biased_bundle)
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "thick.nii.gz" in errors[0] and "would need about" in errors[0]
+    assert not (tmp_path / "out" / "thick").exists()

@@ -13,6 +13,7 @@ from atrialjsq.data.image_sanity import (
     intensity_problem,
     memory_problem,
     neighbour_correlation,
+    peak_voxels,
 )
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry
@@ -64,3 +65,15 @@ def test_memory_estimate_is_voxels_times_the_measured_peak():
     with pytest.raises(InputError, match="would need about") as caught:
         check_image_values(smooth(), Geometry((4000, 4000, 400), (0.5, 0.5, 0.5)), "big.nii.gz")
     assert str(caught.value).startswith("big.nii.gz")
+
+
+def test_memory_estimate_counts_the_finer_network_grid():
+    # 256 x 256 x 40 slices of 1.5 x 1.5 x 3 mm: 2.6 M voxels as read, twice as many on a 1.5 mm network grid
+    thick = Geometry((256, 256, 40), (1.5, 1.5, 3.0))
+    read = 256 * 256 * 40
+    assert peak_voxels(thick) == read
+    assert peak_voxels(thick, (1.5, 1.5, 1.5)) == 2 * read
+    assert peak_voxels(thick, (3.0, 3.0, 3.0)) == read  # a coarser network grid never lowers the count
+    enough_for_input = int(read * PEAK_BYTES_PER_VOXEL) + 1
+    assert memory_problem(thick, available=enough_for_input) is None
+    assert memory_problem(thick, available=enough_for_input, network_spacing=(1.5, 1.5, 1.5)) is not None

@@ -91,12 +91,24 @@ def available_memory_bytes() -> int | None:
     return None
 
 
-def memory_problem(geometry: Geometry, available: int | None = None) -> str | None:
-    """Why predicting this grid would exhaust the memory (estimate against what is available), or None."""
+def peak_voxels(geometry: Geometry, network_spacing=None) -> int:
+    """The larger of the input's voxel count and that of the same field of view on the network's grid: a
+    coarse scan (3 mm slices) resampled onto a finer network grid holds more voxels than it was read with."""
+    voxels = int(np.prod(geometry.shape))
+    if network_spacing is None:
+        return voxels
+    extent = np.asarray(geometry.shape, dtype=float) * np.asarray(geometry.spacing, dtype=float)
+    on_network_grid = np.ceil(extent / np.asarray(network_spacing, dtype=float))
+    return max(voxels, int(np.prod(on_network_grid)))
+
+
+def memory_problem(geometry: Geometry, available: int | None = None, network_spacing=None) -> str | None:
+    """Why predicting this grid would exhaust the memory (estimate against what is available), or None;
+    `network_spacing` (mm) counts the grid the network resamples the scan onto."""
     available = available_memory_bytes() if available is None else available
     if available is None:
         return None
-    need = int(np.prod(geometry.shape)) * PEAK_BYTES_PER_VOXEL
+    need = peak_voxels(geometry, network_spacing) * PEAK_BYTES_PER_VOXEL
     if need <= available:
         return None
     shape = " x ".join(str(n) for n in geometry.shape)
@@ -106,8 +118,11 @@ def memory_problem(geometry: Geometry, available: int | None = None) -> str | No
     )
 
 
-def check_image_values(array: np.ndarray, geometry: Geometry, path: str | Path | None) -> None:
-    """Raise `InputError` naming the file when the volume is not an LGE MRI or would not fit in memory."""
-    for problem in (memory_problem(geometry), intensity_problem(array)):
+def check_image_values(
+    array: np.ndarray, geometry: Geometry, path: str | Path | None, network_spacing=None
+) -> None:
+    """Raise `InputError` naming the file when the volume is not an LGE MRI or would not fit in memory
+    (`network_spacing`: the finest grid a network resamples it onto, when there is one)."""
+    for problem in (memory_problem(geometry, network_spacing=network_spacing), intensity_problem(array)):
         if problem is not None:
             raise InputError(path, problem)

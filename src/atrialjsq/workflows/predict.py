@@ -119,7 +119,8 @@ def network_half(predictor: Predictor, case: InputCase, out_root: str | Path, op
     image = case.read()
     content = content_or_whole(image.array)  # constant padding does not count, here, in the network and the border
     check_field_of_view(image.geometry.cropped(content), case.path)
-    check_image_values(image.array, image.geometry, case.path)  # a mask, CT or noise is refused, not predicted
+    # a mask, CT or noise is refused, not predicted; so is a scan whose network grid would not fit in memory
+    check_image_values(image.array, image.geometry, case.path, network_spacing=predictor.fine.spacing)
     read_s = time.perf_counter() - started
     prediction = predictor.predict_volume(image, source=str(case.path), content=content)
     if prediction.la is None or prediction.p_normal is None or prediction.p_scar is None:
