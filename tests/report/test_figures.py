@@ -112,3 +112,27 @@ def test_long_warnings_and_footer_are_wrapped_whole_not_cut():
         assert "…" not in footer and "..." not in block
     finally:
         matplotlib.pyplot.close(figure)
+
+
+@pytest.mark.parametrize("z_up", [False, True])
+def test_la_outline_lies_on_the_drawn_la_in_both_panel_orientations(z_up):
+    """An L-shaped LA (asymmetric top to bottom) drawn as its own image: every vertex of the outline has LA and
+    background pixels of what imshow drew within one pixel; an outline mirrored or shifted against it would not."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from atrialjsq.report.figures import _draw_slice
+
+    la = np.zeros((40, 30), dtype=bool)  # indexed (x, y): drawn transposed, rows = y
+    la[8:14, 4:26] = True  # a long bar ...
+    la[8:32, 20:26] = True  # ... and its foot at one end only
+    figure, ax = plt.subplots()
+    _draw_slice(ax, la.astype(float), la, np.zeros(la.shape), (1.0, 1.0), "axial", z_up, (0.0, 1.0))
+    drawn_la = np.pad(np.asarray(ax.images[0].get_array()) > 0.5, 1)  # rows and columns as imshow placed them
+    vertices = np.concatenate([path.vertices for path in ax.collections[-1].get_paths()])
+    assert len(vertices) > 20
+    for x, y in vertices:
+        r, c = int(round(y)) + 1, int(round(x)) + 1
+        near = drawn_la[r - 1 : r + 2, c - 1 : c + 2]
+        assert near.any() and not near.all(), (x, y)
+    plt.close(figure)

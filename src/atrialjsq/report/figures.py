@@ -177,7 +177,13 @@ def _draw_slice(ax, image2d, la2d, scar2d, spacing2d, title: str, z_up: bool, wi
     scar_layer = np.ma.masked_where(scar2d == 0, scar2d.astype(float))
     ax.imshow(scar_layer, cmap=ListedColormap([SCAR_COLOUR]), alpha=0.7, vmin=0, vmax=1, origin=origin, aspect=aspect)
     if la2d.any() and not la2d.all():
-        ax.contour(la2d.astype(float), levels=[0.5], colors=LA_CONTOUR_COLOUR, linewidths=1.2, origin=origin)
+        # on imshow's own pixel centres (integers, row i at y = i): contour's `origin` would mirror an "upper"
+        # panel top to bottom and shift both by half a pixel
+        rows, columns = la2d.shape
+        ax.contour(
+            np.arange(columns), np.arange(rows), la2d.astype(float), levels=[0.5], colors=LA_CONTOUR_COLOUR,
+            linewidths=1.2,
+        )
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
