@@ -695,7 +695,7 @@ def test_a_scan_whose_network_grid_would_not_fit_in_memory_is_refused(tmp_path, 
     between = int((read + on_network_grid) / 2 * image_sanity.PEAK_BYTES_PER_VOXEL)
     monkeypatch.setattr(image_sanity, "available_memory_bytes", lambda: between)
     write_volume(lge_like(), tmp_path / "thick.nii.gz")
-    code, out, err = run(capsys, tmp_path / "thick.nii.gz", "--out", tmp_path / "out", "--model", biased_bundle)
+    code, _, err = run(capsys, tmp_path / "thick.nii.gz", "--out", tmp_path / "out", "--model", biased_bundle)
     assert code == 1
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "thick.nii.gz" in errors[0] and "would need about" in errors[0]

@@ -132,7 +132,7 @@ def test_la_outline_lies_on_the_drawn_la_in_both_panel_orientations(z_up):
     vertices = np.concatenate([path.vertices for path in ax.collections[-1].get_paths()])
     assert len(vertices) > 20
     for x, y in vertices:
-        r, c = int(round(y)) + 1, int(round(x)) + 1
+        r, c = round(float(y)) + 1, round(float(x)) + 1
         near = drawn_la[r - 1 : r + 2, c - 1 : c + 2]
         assert near.any() and not near.all(), (x, y)
     plt.close(figure)

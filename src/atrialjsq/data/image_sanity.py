@@ -118,9 +118,7 @@ def memory_problem(geometry: Geometry, available: int | None = None, network_spa
     )
 
 
-def check_image_values(
-    array: np.ndarray, geometry: Geometry, path: str | Path | None, network_spacing=None
-) -> None:
+def check_image_values(array: np.ndarray, geometry: Geometry, path: str | Path | None, network_spacing=None) -> None:
     """Raise `InputError` naming the file when the volume is not an LGE MRI or would not fit in memory
     (`network_spacing`: the finest grid a network resamples it onto, when there is one)."""
     for problem in (memory_problem(geometry, network_spacing=network_spacing), intensity_problem(array)):

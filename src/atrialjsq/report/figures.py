@@ -181,7 +181,11 @@ def _draw_slice(ax, image2d, la2d, scar2d, spacing2d, title: str, z_up: bool, wi
         # panel top to bottom and shift both by half a pixel
         rows, columns = la2d.shape
         ax.contour(
-            np.arange(columns), np.arange(rows), la2d.astype(float), levels=[0.5], colors=LA_CONTOUR_COLOUR,
+            np.arange(columns),
+            np.arange(rows),
+            la2d.astype(float),
+            levels=[0.5],
+            colors=LA_CONTOUR_COLOUR,
             linewidths=1.2,
         )
     ax.set_title(title, fontsize=10)

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy.stats import wilcoxon
 from tqdm import tqdm
 
@@ -139,7 +137,9 @@ def train(model: Refiner, data: list, seconds: float, log: Path, seed: int = 0) 
             optimiser.step()
             step += 1
             if step % 50 == 0:
-                rows.append({"step": step, "seconds": round(elapsed, 1), "lr": lr, "loss": round(float(loss.detach()), 5)})
+                rows.append(
+                    {"step": step, "seconds": round(elapsed, 1), "lr": lr, "loss": round(float(loss.detach()), 5)}
+                )
                 bar.update(int(elapsed) - bar.n)
     with log.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["step", "seconds", "lr", "loss"])
@@ -178,20 +178,33 @@ def main() -> int:
     rows = []
     for case, coarse in tqdm(test_set, desc="test", unit="case"):
         first, second = scores(coarse, case), scores(refine(model, case, coarse), case)
-        rows.append({"case": case.case_id, **{f"first_{k}": v for k, v in first.items()},
-                     **{f"refined_{k}": v for k, v in second.items()}})
+        rows.append(
+            {
+                "case": case.case_id,
+                **{f"first_{k}": v for k, v in first.items()},
+                **{f"refined_{k}": v for k, v in second.items()},
+            }
+        )
     with (args.out / "per_case.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    summary: dict = {"train_cases": len(train_set), "test_cases": len(test_set), "steps": steps,
-                     "seconds": args.seconds}
+    summary: dict = {
+        "train_cases": len(train_set),
+        "test_cases": len(test_set),
+        "steps": steps,
+        "seconds": args.seconds,
+    }
     for metric in ("dice_compact", "dice_native", "hd95_native_vox"):
         a = np.array([r[f"first_{metric}"] for r in rows])
         b = np.array([r[f"refined_{metric}"] for r in rows])
         p = float(wilcoxon(a, b).pvalue) if np.any(a != b) else 1.0
-        summary[metric] = {"first": round(float(a.mean()), 5), "refined": round(float(b.mean()), 5),
-                           "refined_better": int(np.sum(b > a) if "dice" in metric else np.sum(b < a)), "p": p}
+        summary[metric] = {
+            "first": round(float(a.mean()), 5),
+            "refined": round(float(b.mean()), 5),
+            "refined_better": int(np.sum(b > a) if "dice" in metric else np.sum(b < a)),
+            "p": p,
+        }
         print(f"{metric}: first {a.mean():.4f}, refined {b.mean():.4f}, p = {p:.3g}")
     write_json(args.out / "summary.json", summary)
     return 0
