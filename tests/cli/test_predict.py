@@ -700,3 +700,30 @@ def test_a_scan_whose_network_grid_would_not_fit_in_memory_is_refused(tmp_path, 
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "thick.nii.gz" in errors[0] and "would need about" in errors[0]
     assert not (tmp_path / "out" / "thick").exists()
+
+
+def test_nan_probabilities_fail_their_case_not_the_batch(tmp_path, capsys, biased_bundle, monkeypatch):
+    """Reported by review: NaN scar probabilities (a diverged model) read as a confident 0 % burden."""
+    import dataclasses
+
+    from atrialjsq.infer.predictor import Predictor
+
+    real = Predictor.predict_volume
+
+    def nan_for_b(self, image, source="", content=None):
+        prediction = real(self, image, source, content)
+        if Path(source).name != "b.nii.gz":
+            return prediction
+        p_scar = prediction.p_scar.array.copy()
+        p_scar[0, 0, 0] = np.nan
+        return dataclasses.replace(prediction, p_scar=Volume(p_scar, prediction.p_scar.geometry))
+
+    monkeypatch.setattr(Predictor, "predict_volume", nan_for_b)
+    for name in ("a", "b"):
+        write_volume(lge_like(), tmp_path / "in" / f"{name}.nii.gz")
+    code, out, err = run(capsys, tmp_path / "in", "--out", tmp_path / "out", "--model", biased_bundle)
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "b.nii.gz: the network's p_scar hold NaN or infinite values" in errors[0]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a", "summary.csv"]
+    assert out.strip().splitlines()[-1] == "1 of 2 cases written; 1 failed: b"

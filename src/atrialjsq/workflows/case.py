@@ -11,11 +11,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from atrialjsq.errors import InputError
 from atrialjsq.io import Volume
 from atrialjsq.quantify.analysis import CaseAnalysis, Provenance, analyse_case
 from atrialjsq.quantify.burden import Burden
 from atrialjsq.quantify.surface_scar import SurfaceScar, scar_from_probabilities
 from atrialjsq.report.outputs import write_case_outputs
+from atrialjsq.surface.mesh import NothingToMeshError
 
 
 @dataclass
@@ -92,7 +94,13 @@ def finish_case(pending: PendingCase) -> CaseOutcome:
     an output worker; the outcome's timings run to `quantify`, its "total" is left to the caller, who saw the
     case start."""
     started = time.perf_counter()
-    result = scar_from_probabilities(pending.la, pending.p_normal, pending.p_scar)
+    try:
+        result = scar_from_probabilities(pending.la, pending.p_normal, pending.p_scar)
+    except NothingToMeshError:  # a few stray voxels called LA: this case fails, the batch goes on
+        volume_ml = pending.la.array.astype(bool).sum() * pending.la.geometry.voxel_volume_mm3 / 1e3
+        raise InputError(
+            pending.source, f"the predicted LA ({volume_ml:.2g} mL) is too small to have a surface: no LA found"
+        ) from None
     provenance = dataclasses.replace(pending.provenance, timings={**pending.provenance.timings})
     provenance.timings["quantify"] = time.perf_counter() - started
     analysis, warnings = analyse_and_write(

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -127,6 +128,11 @@ def network_half(predictor: Predictor, case: InputCase, out_root: str | Path, op
         raise ValueError("predict_case needs a model with LA and scar heads (task 'joint')")
     if not prediction.la.array.any():
         raise InputError(case.path, "no LA found: no voxel has an LA probability above 0.5")
+    broken = [name for name in ("p_normal", "p_scar") if not np.isfinite(getattr(prediction, name).array).all()]
+    if prediction.la_prob is not None and not np.isfinite(prediction.la_prob.array).all():
+        broken.insert(0, "p_LA")
+    if broken:  # NaN would read as "no scar" downstream: a confident 0 % from a broken network
+        raise InputError(case.path, f"the network's {' and '.join(broken)} hold NaN or infinite values: no result")
     timings = {"read": read_s, **prediction.timings}
     return PendingCase(
         case_id=case.case_id,
