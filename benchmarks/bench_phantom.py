@@ -3,7 +3,8 @@
 Phantom: ours renders the heart on the 1.25 mm acquisition grid with shapes evaluated inside their bounding
 boxes and reaches the stored 0.625 mm grid by k-space zero-filling; the baseline renders the same phantom
 directly at the stored resolution with every shape evaluated over the whole heart region. Injection: on the
-first real LASC 2018 case when ../shared/data is present, else on a phantom used as a stand-in.
+first real LASC 2018 case when the release is present ($LASC2018, or ../shared/data next to the repository),
+else on a phantom used as a stand-in.
 Targets: phantom ≤ 5 s, injection ≤ 3 s per case on the 2-core dev machine.
 
     /tmp/v0/bin/python benchmarks/bench_phantom.py [--skip-baseline]
@@ -25,7 +26,8 @@ from atrialjsq.phantom.generate import generate_phantom
 from atrialjsq.phantom.inject import inject_scar
 from atrialjsq.phantom.writer import write_case
 
-LASC = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lasc2018"
+# the LASC 2018 release: $LASC2018, else next to the repository as the study scripts expect it
+LASC = Path(os.environ.get("LASC2018", Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lasc2018"))
 
 
 def timed(fn, *args, **kwargs):

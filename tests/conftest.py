@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lasc2018"
+# the LASC 2018 release: $LASC2018, else next to the repository
+SHARED_DATA = Path(
+    os.environ.get("LASC2018", Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lasc2018")
+)
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 
 
@@ -38,7 +41,7 @@ def one_thread():
 @pytest.fixture
 def lasc_dir() -> Path:
     if not (SHARED_DATA / "cases").is_dir():
-        pytest.skip("real LASC 2018 data not present (../shared/data/lasc2018)")
+        pytest.skip(f"real LASC 2018 data not present ({SHARED_DATA}; set $LASC2018)")
     return SHARED_DATA
 
 

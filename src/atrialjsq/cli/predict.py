@@ -126,8 +126,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         type=non_negative(int),
         default=None,
         help="processes that write each case's analysis and files while the network predicts the next case "
-        "(default: 2 for a batch with the regional breakdown or figures on 2 or more cores, else 0; 0: everything "
-        "in this process). Without --threads the network then gets the cores the workers leave",
+        "(default, for a batch on 2 or more cores: 2 with the regional breakdown or figures, 1 without them; "
+        "0 for a single case or core; 0: everything in this process). Without --threads the network then gets the "
+        "cores the workers leave",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
