@@ -79,7 +79,11 @@ def write_json(path: str | Path, data: Any, *, indent: int = 1, strict: bool = F
 
 @contextlib.contextmanager
 def atomic_output(
-    directory: str | Path, owned: Callable[[str], bool] | None = None, *, replace: bool = True
+    directory: str | Path,
+    owned: Callable[[str], bool] | None = None,
+    *,
+    replace: bool = True,
+    marker: str | None = None,
 ) -> Iterator[Path]:
     """Yield a temporary directory that replaces (or becomes) `directory` only if the block succeeds.
 
@@ -88,7 +92,10 @@ def atomic_output(
     replaced, so files a user put there survive: each new entry is renamed onto its old name and old entries
     that `owned` claims but the block did not write (e.g. probability maps of an earlier run) are removed.
     `replace=False`: a `directory` that exists when the block ends (it appeared meanwhile) is left as it is
-    and the new output discarded, with an `InputError`.
+    and the new output discarded, with an `InputError`. `marker`: the entry that says the folder is finished
+    (a case's report.json); an update removes the old one first and renames the new one last, so a process
+    killed part-way through the renames leaves a folder that says it is unfinished, not old and new files mixed
+    under a finished name.
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -99,7 +106,7 @@ def atomic_output(
         if directory.exists() and not replace:
             raise InputError(directory, "appeared while this output was written; left as it is, nothing written")
         if directory.exists() and owned is not None:
-            _merge_into(tmp, directory, owned)
+            _merge_into(tmp, directory, owned, marker)
         elif directory.exists():
             backup = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old", dir=directory.parent))
             backup.rmdir()
@@ -135,11 +142,14 @@ def remove_abandoned_outputs(directory: str | Path) -> list[Path]:
     return found
 
 
-def _merge_into(tmp: Path, directory: Path, owned: Callable[[str], bool]) -> None:
-    """Move every entry of `tmp` into `directory` (each rename atomic); drop stale owned entries only."""
+def _merge_into(tmp: Path, directory: Path, owned: Callable[[str], bool], marker: str | None = None) -> None:
+    """Move every entry of `tmp` into `directory` (each rename atomic); drop stale owned entries only. The
+    `marker` entry, if written, goes first (the old one) and comes back last (the new one)."""
     written = {entry.name for entry in tmp.iterdir()}
+    if marker in written and (directory / marker).is_file():
+        (directory / marker).unlink()
     for entry in directory.iterdir():
         if entry.name not in written and owned(entry.name) and entry.is_file():
             entry.unlink()
-    for name in sorted(written):
+    for name in sorted(written, key=lambda name: (name == marker, name)):
         os.replace(tmp / name, directory / name)  # fails (keeping both) if a folder of that name is in the way

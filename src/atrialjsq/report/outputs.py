@@ -18,7 +18,9 @@ Files (all volumes on the input image's exact grid: shape, spacing, origin, dire
 
 Everything is written into a temporary sibling folder whose files replace those of `out_dir` only when all
 files are done, so a failure leaves no partial case behind. Only these files are replaced (and stale ones of
-them removed, e.g. probability maps of an earlier run): anything else a user put in `out_dir` is kept.
+them removed, e.g. probability maps of an earlier run): anything else a user put in `out_dir` is kept. Replacing
+an earlier run's files takes one rename each: report.json, the mark of a finished case, goes first and comes back
+last, so a run killed between the renames leaves a folder that `--skip-existing` calls unfinished.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def write_case_outputs(
     timings = dict(analysis.timings)
     written_warnings: list[str] = []
     breakdown = analysis.regional
-    with atomic_output(out_dir, owned=is_case_output, replace=replace) as tmp:
+    with atomic_output(out_dir, owned=is_case_output, replace=replace, marker=REPORT_JSON) as tmp:
         # The input's own Geometry object, not the result's (equal within tolerance), so headers match exactly.
         write_volume(Volume(result.la.array > 0, image.geometry), tmp / LA_FILE, label=True)
         write_volume(Volume(result.scar.array > 0, image.geometry), tmp / SCAR_FILE, label=True)
