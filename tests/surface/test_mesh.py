@@ -95,6 +95,13 @@ def test_write_mesh_round_trip(tmp_path, suffix):
     np.testing.assert_array_equal(np.asarray(back.point_data["scar"]).ravel(), scar.astype(np.uint8))
     np.testing.assert_allclose(np.asarray(back.point_data["thickness"]).ravel(), thickness)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"la{suffix}"]
+    # the points are LPS, and the header says so where 3D Slicer looks (VTK title line, PLY comment)
+    header = path.read_bytes().split(b"end_header" if suffix == ".ply" else b"BINARY")[0].decode().splitlines()
+    tagged = [line for line in header if "SPACE=LPS" in line]
+    assert tagged == (
+        ["atrialjsq LA surface SPACE=LPS"] if suffix == ".vtk" else ["comment atrialjsq LA surface SPACE=LPS"]
+    )
+    assert suffix == ".ply" or header.index(tagged[0]) == 1
 
 
 def test_write_mesh_ply_splits_vector_data(tmp_path):

@@ -177,4 +177,22 @@ def write_mesh(mesh: Mesh, path: str | Path, point_data: dict[str, np.ndarray] |
             meshio.vtk.write(tmp, output, fmt_version="4.2", binary=True)
         else:
             meshio.ply.write(tmp, output, binary=True)
+        _tag_lps(Path(tmp), file_format)
     return path
+
+
+LPS_TAG = "SPACE=LPS"  # how 3D Slicer reads a mesh file's coordinate system (VTK header line, PLY comment)
+
+
+def _tag_lps(path: Path, file_format: str) -> None:
+    """Say in the file that its points are LPS patient coordinates (the images' physical space), so 3D Slicer
+    overlays the mesh on the scan whatever its version's default; meshio writes no such tag. Only the ASCII
+    header changes: the VTK title line, or a comment added after the PLY format line."""
+    data = path.read_bytes()
+    if file_format == "vtk":
+        first, _meshio_title, rest = data.split(b"\n", 2)
+        data = b"\n".join([first, f"atrialjsq LA surface {LPS_TAG}".encode(), rest])
+    else:
+        magic, fmt, rest = data.split(b"\n", 2)
+        data = b"\n".join([magic, fmt, f"comment atrialjsq LA surface {LPS_TAG}".encode(), rest])
+    path.write_bytes(data)
