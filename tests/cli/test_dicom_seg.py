@@ -52,6 +52,11 @@ def test_a_dicom_input_gets_a_segmentation_that_round_trips(tmp_path, capsys, bi
     assert seg.SegmentSequence[0].SegmentedPropertyTypeCodeSequence[0].CodeValue == "82471001"
     assert seg.SegmentSequence[1].SegmentedPropertyTypeCodeSequence[0].CodeValue == "12402003"
     assert "atrialjsq" in seg.SegmentSequence[0].SegmentationAlgorithmIdentificationSequence[0].AlgorithmName
+    # recommended display colours: report.png's yellow LA outline and red scar (CIELab back to 8-bit RGB)
+    shown = [
+        hd.color.CIELabColor.from_dicom_value(s.RecommendedDisplayCIELabValue).to_rgb() for s in seg.SegmentSequence
+    ]
+    assert shown == [(255, 210, 63), (214, 26, 31)]
     la, scar = (read_volume(folder / name).array > 0 for name in ("LA_predict.nii.gz", "scar_predict.nii.gz"))
     assert la.any() and not la.all()
     pixels = seg.get_pixels_by_source_instance(source_sop_instance_uids=uids, segment_numbers=[1, 2])

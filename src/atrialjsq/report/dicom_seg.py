@@ -24,11 +24,12 @@ from atrialjsq.errors import InputError
 from atrialjsq.io.atomic import atomic_path
 from atrialjsq.io.image_io import dicom_series_files
 from atrialjsq.io.volume import Volume
+from atrialjsq.report.colours import LA_RGB, SCAR_RGB
 
 SEG_FILE = "segmentation.dcm"
-SEGMENTS = (
-    ("Left atrium cavity", "AnatomicalStructure", "LeftAtrium"),
-    ("Atrial scar", "MorphologicallyAbnormalStructure", "Scar"),
+SEGMENTS = (  # label, SNOMED CT category and type, recommended display colour (report.png's)
+    ("Left atrium cavity", "AnatomicalStructure", "LeftAtrium", LA_RGB),
+    ("Atrial scar", "MorphologicallyAbnormalStructure", "Scar", SCAR_RGB),
 )
 
 
@@ -72,8 +73,9 @@ def write_dicom_seg(
             segmented_property_type=getattr(codes.SCT, kind),
             algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
             algorithm_identification=algorithm,
+            display_color=hd.color.CIELabColor.from_rgb(*(round(255 * c) for c in rgb)),
         )
-        for number, (label, category, kind) in enumerate(SEGMENTS, start=1)
+        for number, (label, category, kind, rgb) in enumerate(SEGMENTS, start=1)
     ]
     seg = hd.seg.Segmentation(
         source_images=datasets,

@@ -24,10 +24,11 @@ from atrialjsq.io.orientation import reoriented
 from atrialjsq.quantify.burden import Burden
 from atrialjsq.quantify.staging import burden_text
 from atrialjsq.quantify.surface_scar import SurfaceScar
+from atrialjsq.report.colours import LA_RGB, SCAR_RGB, WALL_RGB
 
-WALL_COLOUR = np.array([0.86, 0.84, 0.78])
-SCAR_COLOUR = np.array([0.84, 0.10, 0.12])
-LA_CONTOUR_COLOUR = "#ffd23f"
+WALL_COLOUR = np.array(WALL_RGB)
+SCAR_COLOUR = np.array(SCAR_RGB)
+LA_CONTOUR_COLOUR = LA_RGB
 # Target number of faces in the 3D panel; matplotlib draws ~10k polygons in well under a second.
 _DISPLAY_FACES = 8000
 _MARGIN_MM = 12.0
