@@ -231,3 +231,35 @@ def test_a_plain_nifti_named_gz_is_read_and_a_header_without_orientation_is_a_ca
     caveat = orientation_caveat(bare)
     assert caveat is not None and caveat.startswith("the NIfTI header gives no orientation (qform and sform codes 0)")
     assert orientation_caveat(tmp_path) is None  # a folder (a DICOM series) has no NIfTI header
+
+
+def test_a_header_whose_qform_and_sform_disagree_is_a_caveat_naming_the_form_read(tmp_path):
+    """As after FSL registers a scan (it rewrites the sform only): here the sform is turned 90 degrees about z and
+    moved. The corners of a 20 x 30 x 10 grid of 0.8 x 0.9 x 2 mm at RAS (-30, 20, 5), by hand: the qform puts
+    voxel (i, j, k) at (-30 - 0.8 i, 20 - 0.9 j, 5 + 2 k), the sform at (10 - 0.9 j, -10 + 0.8 i, 5 + 2 k); they
+    are farthest apart at corner (19, 0, k): (-45.2, 20) against (10, 5.2), 57.15 mm."""
+    import struct
+
+    from atrialjsq.io.nifti_check import forms_caveat
+
+    geometry = Geometry((20, 30, 10), (0.8, 0.9, 2.0), (30.0, -20.0, 5.0))  # LPS origin: RAS (-30, 20, 5)
+    array = np.random.default_rng(3).normal(size=geometry.shape).astype(np.float32)
+    agreed = write_volume(Volume(array, geometry), tmp_path / "scan.nii")
+    assert forms_caveat(agreed, geometry) is None
+    header = bytearray(agreed.read_bytes())
+    header[280:328] = struct.pack("<12f", 0, -0.9, 0, 10, 0.8, 0, 0, -10, 0, 0, 2, 5)  # srow_x, srow_y, srow_z
+    header[254:256] = struct.pack("<h", 2)  # sform_code: aligned to another scan
+    moved = tmp_path / "registered.nii"
+    moved.write_bytes(bytes(header))
+    read = read_volume(moved).geometry
+    assert np.allclose(read.origin, geometry.origin) and np.allclose(read.direction, geometry.direction)
+    caveat = forms_caveat(moved, read)
+    assert caveat is not None
+    assert caveat.startswith("the NIfTI header's qform and sform place the scan up to 57 mm apart: it was read with")
+    assert "read with the qform" in caveat and "tools that use the sform" in caveat
+    # a reader that took the sform instead (voxel i runs to LPS -y, j to +x): the caveat names that one
+    by_sform = Geometry((20, 30, 10), (0.8, 0.9, 2.0), (-10.0, 10.0, 5.0), (0, 1, 0, -1, 0, 0, 0, 0, 1))
+    assert "read with the sform" in forms_caveat(moved, by_sform)
+    header[254:256] = struct.pack("<h", 0)  # the sform unset: nothing to disagree with
+    moved.write_bytes(bytes(header))
+    assert forms_caveat(moved, read) is None

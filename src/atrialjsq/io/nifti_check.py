@@ -92,6 +92,66 @@ def orientation_caveat(path: str | Path) -> str | None:
     )
 
 
+# Where the transforms sit: NIfTI-1 (floats) and NIfTI-2 (doubles): pixdim[8], quatern_b/c/d, qoffset_x/y/z, srow x/y/z.
+_FORM_LAYOUT = {348: ("f", 76, 256, 268, 280), 540: ("d", 104, 352, 376, 400)}
+FORMS_AGREE_MM = 0.5  # qform and sform closer than this at every corner of the grid: the same placement
+
+
+def _forms(header: bytes, endian: str, shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The grid's 8 corner voxels placed by the qform and by the sform (RAS mm, 8x3 each), NIfTI's formulas."""
+    kind, pixdim_at, quatern_at, qoffset_at, srow_at = _FORM_LAYOUT[struct.unpack(endian + "i", header[:4])[0]]
+    size = struct.calcsize(kind)
+    pixdim = struct.unpack(endian + "8" + kind, header[pixdim_at : pixdim_at + 8 * size])
+    b, c, d = struct.unpack(endian + "3" + kind, header[quatern_at : quatern_at + 3 * size])
+    offset = np.array(struct.unpack(endian + "3" + kind, header[qoffset_at : qoffset_at + 3 * size]))
+    srow = np.array(struct.unpack(endian + "12" + kind, header[srow_at : srow_at + 12 * size])).reshape(3, 4)
+    a = np.sqrt(max(1.0 - (b * b + c * c + d * d), 0.0))
+    rotation = np.array(
+        [
+            [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
+            [2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b)],
+            [2 * (b * d - a * c), 2 * (c * d + a * b), a * a + d * d - c * c - b * b],
+        ]
+    )
+    qfac = -1.0 if pixdim[0] < 0 else 1.0
+    scale = np.array([pixdim[1], pixdim[2], pixdim[3] * qfac])
+    corners = np.array([[i, j, k] for i in (0, shape[0] - 1) for j in (0, shape[1] - 1) for k in (0, shape[2] - 1)])
+    by_qform = corners * scale @ rotation.T + offset
+    by_sform = corners @ srow[:, :3].T + srow[:, 3]
+    return by_qform, by_sform
+
+
+def forms_caveat(path: str | Path, geometry) -> str | None:
+    """The caveat when a NIfTI header's qform and sform place the scan differently (both codes set, as after
+    FSL registers a scan: it rewrites the sform only): readers disagree on which to use, and `geometry` (how
+    this package read it, LPS) tells which one it took. Outputs carry that one in both forms."""
+    path = Path(path)
+    if not _is_nifti(path):
+        return None
+    try:
+        data = _nifti_bytes(path, 540)
+        header = _parse_header(data)
+        if header is None or not all(header.orientation_codes):
+            return None
+        by_qform, by_sform = _forms(data, header.endian, geometry.shape)
+    except (EOFError, OSError, zlib.error, ValueError, OverflowError, struct.error, KeyError):
+        return None
+    apart = float(np.max(np.linalg.norm(by_qform - by_sform, axis=1)))
+    if not np.isfinite(apart) or apart < FORMS_AGREE_MM:
+        return None
+    corners = np.array([[i, j, k] for i in (0, geometry.shape[0] - 1) for j in (0, geometry.shape[1] - 1)
+                        for k in (0, geometry.shape[2] - 1)])  # fmt: skip
+    read = np.array([geometry.index_to_physical(corner) for corner in corners]) * [-1, -1, 1]  # LPS to RAS
+    used, other = (
+        ("qform", "sform") if np.max(np.abs(read - by_qform)) <= np.max(np.abs(read - by_sform)) else ("sform", "qform")
+    )
+    return (
+        f"the NIfTI header's qform and sform place the scan up to {apart:.0f} mm apart: it was read with the "
+        f"{used}, as ITK reads it, and the outputs carry that placement in both; tools that use the {other} "
+        "(FSL, nibabel) show the scan elsewhere than the outputs. Check which one is right"
+    )
+
+
 def nifti_problem(path: Path, check_finite: bool = True) -> str | None:
     """Why a NIfTI file is unusable (truncated, NaN/Inf voxels), or None when fine or not a NIfTI file."""
     if not _is_nifti(path):

@@ -34,7 +34,7 @@ from atrialjsq.infer.predictor import Prediction, Predictor
 from atrialjsq.io.atomic import atomic_path
 from atrialjsq.io.claim import claim
 from atrialjsq.io.image_io import is_dicom_dir
-from atrialjsq.io.nifti_check import orientation_caveat
+from atrialjsq.io.nifti_check import forms_caveat, orientation_caveat
 from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, tilt_problem
 from atrialjsq.io.volume import Volume
 from atrialjsq.model.configs import TrainConfig
@@ -203,7 +203,7 @@ def _provenance(
     untrusted = out_of_domain_warnings(meta, name, case.path, spacing, prediction.field_of_view_mm)
     contrast = contrast_problem(image, prediction.la) if prediction.la is not None else None
     untrusted += [contrast] if contrast else []
-    orientation = orientation_caveat(case.path)
+    caveats = [c for c in (orientation_caveat(case.path), forms_caveat(case.path, image.geometry)) if c]
     return Provenance(
         case_id=case.case_id,
         method="ajsqnet",
@@ -211,7 +211,7 @@ def _provenance(
         model_version=predictor.info.get("version", ""),
         model_meta=meta,
         inputs={"image": str(case.path), "assumed": list(case.assumed)},
-        warnings=[*untrusted, *([orientation] if orientation else []), *prediction_warnings(predictor, prediction)],
+        warnings=[*untrusted, *caveats, *prediction_warnings(predictor, prediction)],
         untrusted=untrusted,
         timings=dict(timings),
         details={
