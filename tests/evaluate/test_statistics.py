@@ -90,6 +90,13 @@ def test_paired_t_matches_closed_form_for_two_degrees_of_freedom():
     assert ttest_p == pytest.approx(1 - t / math.sqrt(t**2 + 2))
 
 
+def test_float_noise_ties_in_both_tests():
+    """The same predictions scored twice (another numpy or edt build) differ by ~1e-16: neither test may call
+    that a difference. The t-test ran on the raw values and gave p < 0.001 for it."""
+    a = np.array([0.1 + 0.2, 0.7, 0.55, 0.8, 0.9, 0.61])
+    assert paired_tests(a, a * (1 + 1e-15)) == (1.0, 1.0)
+
+
 def test_identical_and_tiny_samples():
     assert paired_tests(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == (1.0, 1.0)
     assert all(math.isnan(p) for p in paired_tests(np.array([1.0]), np.array([2.0])))

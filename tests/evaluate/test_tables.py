@@ -109,3 +109,19 @@ def test_notes_end_with_one_full_stop():
 
     assert sentence("Not run yet: Dangi et al.") == "Not run yet: Dangi et al."
     assert sentence("Pooled: fold(s) 0 ") == "Pooled: fold(s) 0."
+
+
+def test_a_mean_over_fewer_cases_than_its_column_says_so():
+    """Dice_s is undefined where neither label has scar: a method calling no scar on the scar-free case drops it
+    (mean over 5), one with a false positive scores 0 there (mean over 6). Side by side, the smaller set says so;
+    the mark still compares the 5 cases both have."""
+    dice_s = [0.8, 0.7, 0.9, 0.6, 0.75]
+    a = _per_case({"Dice_s": [*dice_s, math.nan]})
+    b = _per_case({"Dice_s": [*dice_s, 0.0]})
+    table = build_table("t", [MethodResults("A", a), MethodResults("B", b)], reference="B")
+    column = [c.metric for c in PAPER_COLUMNS].index("Dice_s")
+    cell_a, cell_b = table.cells[0][column], table.cells[1][column]
+    assert (cell_a.n, cell_b.n, cell_a.p) == (5, 6, 1.0)
+    assert cell_a.text() == "0.750 ± 0.112 (n = 5)"  # mean 0.75, SD (ddof 1) = sqrt(0.05 / 4) = 0.1118
+    assert cell_b.text() == "0.625 ± 0.322"
+    assert "(n = k): the mean is over fewer cases" in format_markdown(table)

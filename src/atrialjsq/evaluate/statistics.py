@@ -153,7 +153,10 @@ def paired_tests(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         wilcoxon_p = float(stats.wilcoxon(differences).pvalue) if differences.any() else 1.0
-        ttest_p = math.nan if infinite else float(stats.ttest_rel(a, b).pvalue)
+        # the t-test on the same rounded differences (ttest_rel(a, b) is ttest_1samp(a - b, 0)), so noise ties
+        ttest_p = (
+            math.nan if infinite else (float(stats.ttest_1samp(differences, 0.0).pvalue) if differences.any() else 1.0)
+        )
     return wilcoxon_p, ttest_p
 
 

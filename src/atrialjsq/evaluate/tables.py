@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from atrialjsq.evaluate.evaluate_dir import summarize
 from atrialjsq.evaluate.statistics import NO_VALUE, compare_tables, significance_stars
@@ -60,6 +60,7 @@ class Cell:
     n: int = 0
     p: float = math.nan
     available: bool = True
+    of: int = 0  # the most cases any method has in this column: a cell over fewer says so (n = ...)
 
     @property
     def stars(self) -> str:
@@ -72,9 +73,10 @@ class Cell:
         if self.n == 0:
             return NO_DATA
         mean = _number(self.mean, decimals)
+        fewer = f" (n = {self.n})" if self.n < self.of else ""
         if math.isinf(self.mean) or math.isnan(self.std):
-            return f"{mean}{self.stars}"
-        return f"{mean} ± {_number(self.std, decimals)}{self.stars}"
+            return f"{mean}{self.stars}{fewer}"
+        return f"{mean} ± {_number(self.std, decimals)}{self.stars}{fewer}"
 
 
 @dataclass
@@ -147,6 +149,10 @@ def build_table(
                 else Cell(available=False)
             )
         cells.append(row)
+    for j in range(len(columns)):  # means over different case sets are side by side: the smaller ones say so
+        most = max((row[j].n for row in cells if row[j].available), default=0)
+        for row in cells:
+            row[j] = replace(row[j], of=most)
     return ResultTable(
         title=title,
         columns=tuple(columns),
@@ -185,7 +191,11 @@ def format_markdown(table: ResultTable, decimals: int = 3) -> str:
         )
     else:
         lines.append("No significance marks: the reference method has no results yet.")
-    lines.append(f"{NOT_AVAILABLE}: the method takes its LA from elsewhere; {NO_DATA}: no case has this value.")
+    lines.append(
+        f"{NOT_AVAILABLE}: the method takes its LA from elsewhere; {NO_DATA}: no case has this value; (n = k): the "
+        "mean is over fewer cases than the column's others (the metric is undefined on some cases, e.g. Dice_s "
+        "where neither label has scar); the marks compare the cases both methods have."
+    )
     lines.extend(table.notes)
     return "\n".join(lines) + "\n"
 
