@@ -727,3 +727,22 @@ def test_nan_probabilities_fail_their_case_not_the_batch(tmp_path, capsys, biase
     assert len(errors) == 1 and "b.nii.gz: the network's p_scar hold NaN or infinite values" in errors[0]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a", "summary.csv"]
     assert out.strip().splitlines()[-1] == "1 of 2 cases written; 1 failed: b"
+
+
+def test_a_batch_with_output_workers_gives_the_thread_count_back(tmp_path, capsys, biased_bundle):
+    """The network gets the cores the output workers leave for the batch only: a caller's later work in the
+    same process (a second batch, training) keeps the thread count it had."""
+    import os
+
+    for name in ("a", "b"):
+        write_volume(lge_like(), tmp_path / "in" / f"{name}.nii.gz")
+    before = torch.get_num_threads()
+    chosen = (os.cpu_count() or 1) + 3  # never what the batch sets: cores - workers
+    torch.set_num_threads(chosen)
+    try:
+        code, _, _ = run(
+            capsys, tmp_path / "in", "--out", tmp_path / "out", "--model", biased_bundle, "--output-workers", "1"
+        )
+        assert code == 0 and torch.get_num_threads() == chosen
+    finally:
+        torch.set_num_threads(before)

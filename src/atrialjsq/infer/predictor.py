@@ -239,7 +239,7 @@ class Predictor:
 
         Without a localiser the fine network's own pass over the whole volume is the coarse pass."""
         if self.localizer is None:
-            fine = resample(image, self.fine.spacing)
+            fine = resample(reoriented(image, self.fine.orientation), self.fine.spacing)  # (no-op when turned)
             maps, region = self._fine_pass(self.fine.normalise(fine.array), fine.geometry, None, np.zeros(3), "whole")
             mask = largest_component(maps["la"].cpu().numpy() > 0.5)
             return localization_from_mask(mask, region, image.geometry, source)

@@ -20,6 +20,7 @@ import torch
 from atrialjsq.infer.localize import largest_component
 from atrialjsq.infer.predictor import Network, Predictor
 from atrialjsq.io.geometry import Geometry, triple
+from atrialjsq.model.modes import evaluation_mode
 from atrialjsq.train.ddp import unwrap
 from atrialjsq.train.trainer import Trainer
 from atrialjsq.train.validation import dice, nanmean
@@ -58,18 +59,15 @@ class PredictorValidation:
 
     def __call__(self, trainer: Trainer) -> dict[str, float]:
         model = unwrap(trainer.model)
-        was_training = model.training
-        model.eval()
-        network = Network.live(model, trainer.config, trainer.autocast_dtype)
-        predictor = Predictor(network, None, tta=self.tta, channels_last=False)
         la_scores, scar_scores = [], []
-        with torch.no_grad():
+        with evaluation_mode(model), torch.no_grad():
+            network = Network.live(model, trainer.config, trainer.autocast_dtype)
+            predictor = Predictor(network, None, tta=self.tta, channels_last=False)
             for case in self.cases:
                 maps = predictor.predict_grid(case.normalised, case.grid)
                 la_scores.append(dice(largest_component(maps["la"] > 0.5), case.la > 0))
                 if case.band is not None and "scar" in maps:
                     in_band = case.band > 0
                     scar_scores.append(dice((maps["scar"] > maps["normal"]) & in_band, case.band == 2))
-        model.train(was_training)
         la, scar = nanmean(la_scores), nanmean(scar_scores)
         return {"la_dice": la, "scar_dice": scar, "score": nanmean([la, scar])}

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from atrialjsq.model.modes import evaluation_mode
 from atrialjsq.train.dataset import VolumeBank
 
 
@@ -40,27 +41,25 @@ def validate(
     channels_last: bool = False,
 ) -> dict[str, float]:
     """Mean LA and scar Dice over the bank's cases, and `score` (their mean where both exist)."""
-    was_training = model.training
-    model.eval()
     la_scores, scar_scores = [], []
-    for index in range(len(bank)):
-        window = bank.centred_window(index, device)
-        image = window["image"]
-        if channels_last:
-            image = image.contiguous(memory_format=torch.channels_last_3d)
-        autocast = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
-        with autocast:
-            outputs = model(image)
-        if "la" in outputs and "la" in window:
-            la_scores.append(dice(outputs["la"].float() > 0, window["la"] > 0.5))
-        flag = bank.flags.get("scar_known")
-        known = flag is None or float(flag[index]) > 0
-        if "scar" in outputs and "band" in window and known:  # (unknown scar is not "no scar")
-            logits = outputs["scar"].float()
-            in_band = window["band"][:, 0] > 0
-            predicted = (logits[:, 1] > logits[:, 0]) & in_band  # σ is monotonic: compare logits
-            scar_scores.append(dice(predicted, (window["band"][:, 0] == 2) & in_band))
-    model.train(was_training)
+    with evaluation_mode(model):
+        for index in range(len(bank)):
+            window = bank.centred_window(index, device)
+            image = window["image"]
+            if channels_last:
+                image = image.contiguous(memory_format=torch.channels_last_3d)
+            autocast = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
+            with autocast:
+                outputs = model(image)
+            if "la" in outputs and "la" in window:
+                la_scores.append(dice(outputs["la"].float() > 0, window["la"] > 0.5))
+            flag = bank.flags.get("scar_known")
+            known = flag is None or float(flag[index]) > 0
+            if "scar" in outputs and "band" in window and known:  # (unknown scar is not "no scar")
+                logits = outputs["scar"].float()
+                in_band = window["band"][:, 0] > 0
+                predicted = (logits[:, 1] > logits[:, 0]) & in_band  # σ is monotonic: compare logits
+                scar_scores.append(dice(predicted, (window["band"][:, 0] == 2) & in_band))
     la, scar = nanmean(la_scores), nanmean(scar_scores)
     score = nanmean([la, scar])
     return {"la_dice": la, "scar_dice": scar, "score": score}

@@ -114,6 +114,7 @@ def run_batch(
         workers = auto_output_workers(len(plan.todo), regional=request.regional, figure=request.figure)
     workers = workers if len(plan.todo) > 1 else 0  # a lone case has nothing to overlap with
     if plan.todo:
+        threads_before = torch.get_num_threads()  # given back after the batch: a caller's later work keeps its own
         if request.threads is None and workers > 0:
             torch.set_num_threads(network_threads(workers))
         try:
@@ -135,6 +136,8 @@ def run_batch(
         except BatchInterrupted as stop:
             result.outcomes, result.interrupted = stop.outcomes, True
             result.not_run = plan.todo[len(stop.outcomes) :]
+        finally:
+            torch.set_num_threads(threads_before)
     if result.interrupted or total > 1 or result.written:  # one failed case: its error line says it all
         result.summary = write_summary(
             summary, summary_rows(failed_inputs + result.outcomes, plan.skipped, result.not_run)
