@@ -36,6 +36,29 @@ def test_a_claim_left_by_a_dead_process_is_taken_over(tmp_path):
         assert json.loads(lock_path(folder).read_text())["pid"] == os.getpid()
 
 
+def test_two_runs_that_found_the_same_stale_claim_do_not_both_write(tmp_path, monkeypatch):
+    """Run B read the dead writer's claim as stale, then run A took it over first. B's takeover must now leave
+    A's fresh claim alone (and so be refused), not remove it and write the case beside A."""
+    from atrialjsq.io import claim as claim_module
+
+    folder = tmp_path / "case2b"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = {"host": socket.gethostname(), "pid": int(dead.stdout)}
+    lock_path(folder).write_text(json.dumps(stale))
+    seen_by_b = stale  # what B read before A moved
+    with claim(folder) as lock:  # A takes the claim over
+        fresh = json.loads(lock.read_text())
+        assert claim_module._remove_if_still(lock, seen_by_b) is False  # B's takeover, late
+        assert json.loads(lock.read_text()) == fresh
+        # B's own attempt, its first read still the stale holder: refused, not written beside A
+        reads = iter([seen_by_b])
+        real = claim_module._holder
+        monkeypatch.setattr(claim_module, "_holder", lambda path: next(reads, None) or real(path))
+        with pytest.raises(InputError, match="is being written by process"), claim(folder):
+            pass
+        assert json.loads(lock.read_text()) == fresh
+
+
 def test_a_claim_from_another_host_is_respected(tmp_path):
     folder = tmp_path / "case3"
     lock_path(folder).write_text(json.dumps({"host": "other-node", "pid": 1}))

@@ -2,7 +2,8 @@
 
 Two `predict` runs into the same `--out` would otherwise both write a case and the second silently replace the
 first. The claim is `<parent>/.<name>.lock`, holding the writer's host and process id; a claim whose process is
-gone (same host, pid not running) is stale and taken over. A claim from another host cannot be checked and is
+gone (same host, pid not running) is stale and taken over, by one run at a time (a flock on the folder while
+the stale claim is checked again and removed). A claim from another host cannot be checked and is
 respected: the error says which file to remove if that run is known to be dead.
 """
 
@@ -47,6 +48,34 @@ def _stale(holder: dict) -> bool:
 
 
 @contextlib.contextmanager
+def _folder_guard(folder: Path) -> Iterator[None]:
+    """An exclusive advisory lock (flock) on the folder itself for a few file operations: released by the
+    kernel if this process dies, and it leaves no file behind. Where flock is missing (Windows) no guard."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        yield
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # (closing releases the flock)
+
+
+def _remove_if_still(lock: Path, holder: dict) -> bool:
+    """Remove a stale claim only if it is still the one read as stale: two runs that both found it stale would
+    otherwise race, the second removing the fresh claim the first had just made, and both write the case."""
+    with _folder_guard(lock.parent):
+        if _holder(lock) != holder:
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+        return True
+
+
+@contextlib.contextmanager
 def claim(folder: str | Path) -> Iterator[Path]:
     """Hold the claim on `folder` for the block; `InputError` (naming the folder) when another live run holds it."""
     lock = lock_path(folder)
@@ -59,8 +88,7 @@ def claim(folder: str | Path) -> Iterator[Path]:
         except FileExistsError:
             holder = _holder(lock)
             if _stale(holder):
-                with contextlib.suppress(FileNotFoundError):
-                    lock.unlink()
+                _remove_if_still(lock, holder)
                 continue
             who = f"process {holder.get('pid')} on {holder.get('host')}" if holder else "another run"
             raise InputError(
