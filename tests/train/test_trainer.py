@@ -221,6 +221,39 @@ def test_a_clock_run_resumes_exactly_like_an_uninterrupted_one(tiny_cases, tmp_p
     assert column(read_csv(part / "log.csv"), "lr") == column(read_csv(tmp_path / "whole" / "log.csv"), "lr")
 
 
+def test_ctrl_c_saves_a_checkpoint_at_the_next_step_and_resuming_reproduces_the_run(tiny_cases, tmp_path, capsys):
+    """Reported by a user: Ctrl-C before the first checkpoint left a run folder that --resume refused ("nothing
+    to resume") and a plain rerun refused too. The first Ctrl-C now ends the run after the step it interrupts,
+    with last.pt written; resumed, the run ends with the weights of one never interrupted."""
+    import os
+    import signal
+
+    from atrialjsq.train.trainer import Callback
+
+    class CtrlC(Callback):
+        def on_step_end(self, trainer, iteration, parts):
+            if iteration == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    torch.set_num_threads(1)
+    config = clock_config(100.0, iterations=5)
+    whole = fit(config, tiny_cases[:1], None, tmp_path / "whole", TrainOptions(progress=False, clock=FakeClock()))
+    part = tmp_path / "part"
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, tiny_cases[:1], None, part, TrainOptions(progress=False, clock=FakeClock(), callbacks=[CtrlC()]))
+    assert signal.getsignal(signal.SIGINT) is handler  # the default Ctrl-C again after training
+    saved = torch.load(part / "last.pt", weights_only=True)
+    assert saved["iteration"] == 3  # the signal came after the 2nd step; the run stops at the next boundary
+    assert f"interrupted at iteration 3: saved {part / 'last.pt'}" in capsys.readouterr().out
+    resumed = fit(config, tiny_cases[:1], None, part, TrainOptions(progress=False, clock=FakeClock(), resume=True))
+    assert resumed.iteration == whole.iteration == 5
+    a = torch.load(whole.last_checkpoint, weights_only=True)["model"]
+    b = torch.load(resumed.last_checkpoint, weights_only=True)["model"]
+    for name, tensor in a.items():
+        torch.testing.assert_close(b[name], tensor, rtol=0, atol=0)
+
+
 def test_a_decaying_run_cannot_be_resumed_with_another_iteration_budget(tiny_cases, tmp_path):
     """Under poly_clock the iteration cap shapes the rate, so resuming to a larger cap would restart the decay
     mid-run: refused, naming the change. The step schedule does not depend on it: extending is allowed."""

@@ -72,6 +72,7 @@ from atrialjsq.train.ddp import (
     unwrap,
     wrap_model,
 )
+from atrialjsq.train.interrupt import GracefulInterrupt
 from atrialjsq.train.logging import CsvLog, plot_curves
 from atrialjsq.train.scar_synthesis import ScarSynthesizer, SynthesisRanges, draw_clip_mm
 from atrialjsq.train.schedule import make_lr_schedule, make_optimizer, spent_fraction
@@ -487,47 +488,57 @@ class Trainer:
         window_iterations = 0
         first_iteration, estimate_from = self.iteration, None
         stopping = self.iteration >= stop_at or self.out_of_time()
-        while not stopping:
-            if main and self.iteration == first_iteration + 1:
-                estimate_from = (self.iteration, time.perf_counter())  # after the first (slow, warming) step
-            if estimate_from is not None and self.iteration == estimate_from[0] + ESTIMATE_AFTER:
-                per_iteration = (time.perf_counter() - estimate_from[1]) / ESTIMATE_AFTER
-                tqdm.write(duration_estimate(per_iteration, self.iteration, stop_at, self.elapsed, budget))
-                estimate_from = None
-            it = self.iteration
-            lr = self._set_lr(it)
-            parts = self.step(it)
-            self.iteration = it + 1
-            # Every rank stops and sets its lr on the same clock: the slowest rank's (one process: its own).
-            self.elapsed = all_reduce_max(clock() - start, self.context) if budget is not None else clock() - start
-            window_iterations += 1
-            lambdas = {_lambda_name(k): v for k, v in self.loss_fn.lambdas_at(it).items()}
-            pending.append({"iteration": it, "lr": lr, **lambdas, "elapsed": round(self.elapsed, 3), "parts": parts})
-            done = self.iteration
-            stopping = done == stop_at or self.out_of_time()
-            checkpoint_now = done % train_cfg.checkpoint_every == 0 or stopping
-            # A run the clock ends is scored on its last weights too (a pause by --stop-after is not an end).
-            at_end = done == total or self.out_of_time()
-            validate_now = self.validates and (done % train_cfg.val_every == 0 or at_end)
-            if done % train_cfg.log_every == 0 or checkpoint_now or validate_now or wants_losses:
-                seconds = (time.perf_counter() - window_start) / max(window_iterations, 1)
-                last_parts = self._flush(pending, seconds)
-                pending, window_start, window_iterations = [], time.perf_counter(), 0
-                bar.set_postfix(loss=f"{last_parts.get('loss', math.nan):.4g}", it=done)
-            bar.update(1 if budget is None else max(self._spent_percent(total, budget) - bar.n, 0))
-            if validate_now and main:
-                self._validate()
-            if checkpoint_now and main:
-                self._save("last.pt")
-                if stopping or done % (10 * train_cfg.checkpoint_every) == 0:
-                    plot_curves(self.log.path, self.val_log.path, self.out / "loss.png")
-            if checkpoint_now:
-                barrier(self.context)
-            if validate_now or checkpoint_now:  # their time is not the next window's per-iteration figure
-                window_start = time.perf_counter()
-            for callback in callbacks:
-                callback.on_step_end(self, it, last_parts)
+        interrupt = GracefulInterrupt(enabled=not self.context.distributed)  # Ctrl-C: a checkpoint, then stop
+        with interrupt:
+            while not stopping:
+                if main and self.iteration == first_iteration + 1:
+                    estimate_from = (self.iteration, time.perf_counter())  # after the first (slow, warming) step
+                if estimate_from is not None and self.iteration == estimate_from[0] + ESTIMATE_AFTER:
+                    per_iteration = (time.perf_counter() - estimate_from[1]) / ESTIMATE_AFTER
+                    tqdm.write(duration_estimate(per_iteration, self.iteration, stop_at, self.elapsed, budget))
+                    estimate_from = None
+                it = self.iteration
+                lr = self._set_lr(it)
+                parts = self.step(it)
+                self.iteration = it + 1
+                # Every rank stops and sets its lr on the same clock: the slowest rank's (one process: its own).
+                self.elapsed = all_reduce_max(clock() - start, self.context) if budget is not None else clock() - start
+                window_iterations += 1
+                lambdas = {_lambda_name(k): v for k, v in self.loss_fn.lambdas_at(it).items()}
+                pending.append(
+                    {"iteration": it, "lr": lr, **lambdas, "elapsed": round(self.elapsed, 3), "parts": parts}
+                )
+                done = self.iteration
+                stopping = done == stop_at or self.out_of_time() or interrupt.requested
+                checkpoint_now = done % train_cfg.checkpoint_every == 0 or stopping
+                # A run the clock ends is scored on its last weights too (a pause by --stop-after is not an end).
+                at_end = done == total or self.out_of_time()
+                validate_now = self.validates and (done % train_cfg.val_every == 0 or at_end)
+                if done % train_cfg.log_every == 0 or checkpoint_now or validate_now or wants_losses:
+                    seconds = (time.perf_counter() - window_start) / max(window_iterations, 1)
+                    last_parts = self._flush(pending, seconds)
+                    pending, window_start, window_iterations = [], time.perf_counter(), 0
+                    bar.set_postfix(loss=f"{last_parts.get('loss', math.nan):.4g}", it=done)
+                bar.update(1 if budget is None else max(self._spent_percent(total, budget) - bar.n, 0))
+                if validate_now and main:
+                    self._validate()
+                if checkpoint_now and main:
+                    self._save("last.pt")
+                    if stopping or done % (10 * train_cfg.checkpoint_every) == 0:
+                        plot_curves(self.log.path, self.val_log.path, self.out / "loss.png")
+                if checkpoint_now:
+                    barrier(self.context)
+                if validate_now or checkpoint_now:  # their time is not the next window's per-iteration figure
+                    window_start = time.perf_counter()
+                for callback in callbacks:
+                    callback.on_step_end(self, it, last_parts)
         bar.close()
+        if interrupt.requested:
+            tqdm.write(
+                f"interrupted at iteration {self.iteration}: saved {self.out / 'last.pt'}; the same command with "
+                "--resume goes on from there"
+            )
+            raise KeyboardInterrupt
         if main and self.validates and self.iteration < train_cfg.val_every and not (self.out / "best.pt").is_file():
             tqdm.write(
                 f"note: the run stopped at iteration {self.iteration}, before its first validation at iteration "
