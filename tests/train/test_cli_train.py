@@ -164,7 +164,19 @@ def test_an_unknown_loss_name_fails_before_any_data_is_read(tmp_path, capsys):
         main(["train", "--data", str(missing), "--out", str(tmp_path / "r"), *ARGS, "--set", "loss.scar_loss=focal"])
         == 1
     )
-    assert "config: loss.scar_loss = 'focal': choose from se, bce, dice" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["error: config: loss.scar_loss = 'focal': choose from se, bce, dice"]  # no usage
+
+
+def test_a_set_typo_is_one_line_naming_the_option(tmp_path, capsys):
+    """Reported by a user: a misspelt --set key printed the command's 16-line usage before the one useful line."""
+    out = ["--out", str(tmp_path / "r")]
+    assert main(["train", "--data", str(tmp_path), *out, *ARGS, "--set", "train.synthtic_scar=0.7"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: config: override 'train.synthtic_scar': no field")
+    assert main(["train", "--data", str(tmp_path), *out, *ARGS, "--set", "train.seed"]) == 1
+    assert capsys.readouterr().err.splitlines() == ["error: --set: 'train.seed': expected KEY=VALUE"]
+    assert not (tmp_path / "r").exists()
 
 
 def test_raw_phantom_dataset_is_cached_into_the_run_then_reused(tmp_path, capsys):

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         overrides = parse_overrides(args.set)
     except ValueError as error:
-        raise InputError(None, str(error)) from None
+        raise InputError("--set", str(error)) from None
     settings = ExperimentSettings(
         data=args.data,
         out=args.out,

@@ -116,8 +116,8 @@ def build_config(args: argparse.Namespace):
 
     try:
         dotted = parse_overrides(args.set)
-    except ValueError as error:
-        raise InputError(None, str(error)) from None
+    except ValueError as error:  # one line naming the option, not the usage block: the option is not missing
+        raise InputError("--set", str(error)) from None
     for flag, key in (
         ("iterations", "train.iterations"),
         ("batch_size", "train.batch_size"),
@@ -139,7 +139,7 @@ def build_config(args: argparse.Namespace):
         check_loss_names(config.loss, config.model.la_head)  # before any data is read or cached
         return config
     except ValueError as error:
-        raise InputError(None, f"config: {error}") from None
+        raise InputError("config", str(error)) from None
 
 
 def default_config(device: str | None) -> str:

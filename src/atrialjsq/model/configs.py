@@ -495,7 +495,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+            raise ValueError(f"{item!r}: expected KEY=VALUE")
         try:
             dotted[key.strip()] = json.loads(value.strip())
         except json.JSONDecodeError:
