@@ -469,3 +469,20 @@ def test_a_device_or_iteration_count_that_cannot_work_is_refused_before_any_file
             main([*base, flag, "0"])
         assert stop.value.code == 2 and f"argument {flag}: must be" in capsys.readouterr().err
     assert not run.exists()
+
+
+def test_a_bad_case_stops_the_cache_with_a_pointer_to_check_data_and_leaves_no_run_folder(tmp_path, capsys):
+    """Reported by a user: three bad cases, one reported, and an empty run folder left behind."""
+    from atrialjsq.io import Volume, read_volume, write_volume
+    from atrialjsq.phantom.writer import write_phantom_set
+
+    raw = tmp_path / "raw"
+    write_phantom_set(2, raw, difficulty="easy", shape=(80, 80, 40), spacing=(1.75, 1.75, 2.75), progress=False)
+    label = raw / "phantom_0001" / "atriumSegImgMO.nii.gz"
+    empty = read_volume(label)
+    write_volume(Volume(np.zeros_like(empty.array), empty.geometry), label)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(raw), "--out", str(run), *ARGS, "--set", "data.spacing=[3.5,3.5,3.5]"]) == 1
+    err = capsys.readouterr().err
+    assert "phantom_0001" in err and f"`atrialjsq check-data {raw}` lists every problem of the data set" in err
+    assert not run.exists()

@@ -17,6 +17,7 @@ anything else in the folder are kept), so log.csv never mixes two runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -236,7 +237,15 @@ def _raw_to_cache(
         return cache
     if context_from_env().is_main:
         d = config.data
-        build_cache(refs, cache, spacing=d.spacing, roi=d.roi, margin=d.margin, workers=workers)
+        made_out = not out.exists()
+        try:
+            build_cache(refs, cache, spacing=d.spacing, roi=d.roi, margin=d.margin, workers=workers)
+        except InputError as error:  # the first bad case stops the build: check-data lists them all
+            if made_out:
+                with contextlib.suppress(OSError):  # only if nothing else was written there
+                    out.rmdir()
+            hint = f"; `atrialjsq check-data {data}` lists every problem of the data set"
+            raise InputError(error.path, error.reason + hint) from None
         return cache
     deadline = time.monotonic() + CACHE_WAIT_SECONDS
     while not (cache / "dataset.json").is_file():
