@@ -177,7 +177,7 @@ def test_preprocess_case_with_targets_and_centres() -> None:
 def test_empty_la_cannot_be_centred() -> None:
     case = _sphere_case()
     case.labels["la"] = case.labels["la"].like(np.zeros_like(case.labels["la"].array))
-    with pytest.raises(InputError, match="memory:ball: cannot centre on the LA"):
+    with pytest.raises(InputError, match="memory:ball: LA label is empty: nothing to centre"):
         preprocess_case(case, roi=(8, 8, 8), margin=(0, 0, 0), with_targets=False)
 
 

@@ -484,5 +484,6 @@ def test_a_bad_case_stops_the_cache_with_a_pointer_to_check_data_and_leaves_no_r
     run = tmp_path / "run"
     assert main(["train", "--data", str(raw), "--out", str(run), *ARGS, "--set", "data.spacing=[3.5,3.5,3.5]"]) == 1
     err = capsys.readouterr().err
-    assert "phantom_0001" in err and f"`atrialjsq check-data {raw}` lists every problem of the data set" in err
+    assert f"error: {label}: LA label is empty" in err
+    assert f"`atrialjsq check-data {raw}` lists every problem of the data set" in err
     assert not run.exists()

@@ -329,6 +329,8 @@ def load_case(ref: CaseRef) -> Case:
     for path in ref.label_files():
         labels.update(read_label_file(ref, path, image.geometry))
     meta: dict[str, Any] = {"layout": ref.layout, "source": str(ref.image_path)}
+    if "la" in ref.label_paths:  # where a problem with the LA label is reported
+        meta["la_source"] = str(ref.label_paths["la"])
     if ref.layout == "lasc2018-h5":
         meta["spacing_assumed"] = list(image.geometry.spacing)
     return Case(ref.case_id, image, labels, meta)

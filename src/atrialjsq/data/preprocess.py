@@ -319,7 +319,8 @@ class PreprocessedCase:
 def _center_index(case: Case, la: Volume | None, resampled: Geometry, center) -> np.ndarray:
     if isinstance(center, str) and center == "la":
         if la is None or not la.array.any():
-            raise InputError(case.meta.get("source", case.case_id), "cannot centre on the LA: LA label is empty")
+            where = case.meta.get("la_source", case.meta.get("source", case.case_id))
+            raise InputError(where, "LA label is empty: nothing to centre the training window on")
         nonzero = np.nonzero(la.array)
         return np.array([(axis.min() + axis.max()) / 2 for axis in nonzero])
     if isinstance(center, str) and center == "image":
