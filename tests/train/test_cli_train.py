@@ -308,6 +308,11 @@ def test_resume_goes_on_to_the_runs_recorded_target(cache_dir, tmp_path, capsys)
     assert main([*base, "--resume", "--iterations", "5", "--init-from", str(tmp_path / "gone.pt")]) == 0
     assert "training on to 5 (--iterations)" in capsys.readouterr().out
     assert [int(r["iteration"]) for r in read_csv(run / "log.csv")] == list(range(5))
+    # a finished run resumed: it says there is nothing to train and how to train on, not "resuming ... to 5"
+    assert main([*base, "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert f"{run}: nothing to train: the run ended at iteration 5 (it reached iteration 5)" in out
+    assert f"start a new run with --init-from {run / 'last.pt'}" in out and "resuming" not in out
 
 
 def test_resume_keeps_the_runs_clock_budget_and_its_schedule(cache_dir, tmp_path, capsys):

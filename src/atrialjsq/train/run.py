@@ -107,6 +107,7 @@ class ResumePoint(NamedTuple):
     target: int  # the recorded iteration target
     seconds: float | None  # the recorded wall-clock budget (train.seconds)
     schedule: str  # the learning-rate schedule that budget set (optim.schedule)
+    elapsed: float = 0.0  # training seconds spent
 
 
 def resume_plan(out: str | Path) -> ResumePoint:
@@ -119,6 +120,7 @@ def resume_plan(out: str | Path) -> ResumePoint:
         int(config["train"]["iterations"]),
         None if seconds is None else float(seconds),
         str(config.get("optim", {}).get("schedule", "step")),
+        float((state.get("scheduler") or {}).get("elapsed_seconds", 0.0)),
     )
 
 

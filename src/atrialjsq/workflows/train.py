@@ -75,7 +75,15 @@ def _fold_config(config: Any, plan: FoldPlan, out: Path, main_process: bool) -> 
         config = replace(config, optim=replace(config.optim, schedule=point.schedule))
         config = replace(config, train=replace(config.train, seconds=point.seconds))
         budget = f", within its recorded --seconds {point.seconds:g}"
-    if main_process:
+    seconds = config.train.seconds
+    spent = seconds is not None and point.elapsed >= seconds
+    if main_process and (spent or point.done >= goal):
+        reason = f"its --seconds {seconds:g} are spent" if spent else f"it reached iteration {goal}"
+        print(
+            f"{out}: nothing to train: the run ended at iteration {point.done} ({reason}). To train longer from its "
+            f"weights, start a new run with --init-from {out / 'last.pt'}"
+        )
+    elif main_process:
         print(f"{out}: resuming at iteration {point.done}, training on to {goal} ({why}){budget}")
     return replace(config, train=replace(config.train, iterations=goal))
 
