@@ -28,3 +28,15 @@ def test_round_trip_through_json_keeps_the_geometry_exactly():
 
 def test_from_dict_fills_the_defaults():
     assert Geometry.from_dict({"shape": [2, 3, 4]}) == Geometry((2, 3, 4))
+
+
+def test_a_mismatch_reads_as_a_person_writes_the_numbers():
+    """A header's float32 spacing (0.800000011920929) printed whole looked like a different number."""
+    import numpy as np
+
+    read = Geometry((7, 6, 5), tuple(float(np.float32(s)) for s in (0.8, 0.8, 2.5)))
+    assert read.spacing[0] == 0.800000011920929
+    assert read.mismatch(Geometry((7, 6, 5), (1.0, 1.0, 2.5))) == "spacing (0.8, 0.8, 2.5) != (1, 1, 2.5)"
+    moved = Geometry((7, 6, 5), read.spacing, (float(np.float32(-30.1)), 0.0, 5.0))
+    assert moved.mismatch(read) == "origin (-30.1, 0, 5) != (0, 0, 0)"
+    assert read.mismatch(Geometry((7, 6, 5), (0.8, 0.8, 2.5))) is None  # float32 noise is no mismatch

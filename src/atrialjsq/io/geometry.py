@@ -17,6 +17,11 @@ def triple(values: Iterable[_T]) -> tuple[_T, _T, _T]:
     return x, y, z
 
 
+def _mm(values: Iterable[float]) -> str:
+    """(0.8, 0.8, 2.5) for a header's float32 (0.800000011920929, ...): six significant digits, as a person reads."""
+    return "(" + ", ".join(f"{float(v):.6g}" for v in values) + ")"
+
+
 def _identity() -> tuple[float, ...]:
     return (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
@@ -65,9 +70,9 @@ class Geometry:
         if self.shape != other.shape:
             return f"shape {self.shape} != {other.shape}"
         if not np.allclose(self.spacing, other.spacing, rtol=tol, atol=0):
-            return f"spacing {self.spacing} != {other.spacing}"
+            return f"spacing {_mm(self.spacing)} != {_mm(other.spacing)}"
         if not np.allclose(self.origin, other.origin, atol=max(tol, tol * max(self.spacing)) * 10):
-            return f"origin {self.origin} != {other.origin}"
+            return f"origin {_mm(self.origin)} != {_mm(other.origin)}"
         if not np.allclose(self.direction, other.direction, atol=tol):
             return "direction cosines differ"
         return None
