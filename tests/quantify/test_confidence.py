@@ -156,3 +156,26 @@ def test_an_all_scar_surface_is_staged_whatever_the_last_bit_of_its_area_sum():
     assert span.stage_ranges() == {"utah": "I–IV", "decaaf": "I–IV"}  # all unsure: from none to all scar
     sure = burden_range(mesh, np.full(mesh.n_vertices, 0.95), np.ones(mesh.n_vertices, dtype=bool))
     assert sure.low_percent == sure.high_percent == 100.0 and sure.stage_ranges() == {"utah": "IV", "decaaf": "IV"}
+
+
+def test_the_printed_ends_of_the_range_fall_in_the_stages_it_names():
+    """Reported by review: 2.0–20.04 % printed as "2.0–20.0 %, Utah I–III", and 20.0 is Utah II."""
+    from atrialjsq.quantify.confidence import BurdenRange
+
+    caveat = range_caveat(BurdenRange(0.15, 8.0, 2.0, 20.04))
+    assert caveat.endswith("could be 2.0–20.04 %, Utah I–III, DECAAF I–III")
+    assert range_caveat(BurdenRange(0.15, 8.0, 5.03, 12.0)).endswith("could be 5.03–12.0 %, Utah II, DECAAF I–II")
+
+
+def test_the_scar_map_and_the_summary_table_print_burdens_in_their_stage():
+    """The scar map rounded the unsure share to 16 % where every other output said 15.9 %, and summary.csv
+    printed 5.004 % as 5.0 beside Utah II."""
+    from types import SimpleNamespace
+
+    from atrialjsq.quantify.confidence import BurdenRange
+    from atrialjsq.report.outputs import _range_text
+    from atrialjsq.workflows.predict import _burden_for_table
+
+    text = _range_text(SimpleNamespace(burden_range=BurdenRange(0.15, 15.94, 5.004, 20.04)))
+    assert text == "call unsure on 15.9 % of the surface: burden 5.004–20.04 % with it all wall / all scar"
+    assert [_burden_for_table(b) for b in (5.004, 20.003, 12.3456, 4.9999)] == [5.004, 20.003, 12.35, 4.9999]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from atrialjsq.quantify.staging import stages
+from atrialjsq.quantify.staging import burden_text, stages
 from atrialjsq.surface.mesh import Mesh, mesh_area_mm2
 
 UNSURE_MARGIN = 0.15
@@ -82,6 +82,7 @@ def range_caveat(span: BurdenRange) -> str | None:
     ranges = span.stage_ranges()
     return (
         f"the scar call is unsure on {span.unsure_area_percent:.1f} % of the surface (probability within "
-        f"{span.margin:g} of 0.5): the burden could be {span.low_percent:.1f}–{span.high_percent:.1f} %, Utah "
+        f"{span.margin:g} of 0.5): the burden could be {burden_text(span.low_percent)}–"
+        f"{burden_text(span.high_percent)} %, Utah "
         f"{ranges['utah']}, DECAAF {ranges['decaaf']}"
     )

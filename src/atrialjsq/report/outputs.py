@@ -36,6 +36,7 @@ from atrialjsq.io import Volume, atomic_output, write_volume
 from atrialjsq.quantify.analysis import CaseAnalysis
 from atrialjsq.quantify.burden import Burden
 from atrialjsq.quantify.regions import REGIONS
+from atrialjsq.quantify.staging import burden_text
 from atrialjsq.report.dicom_seg import SEG_FILE, write_dicom_seg
 from atrialjsq.report.figures import render_report_figure
 from atrialjsq.report.html_view import HTML_FILE, write_report_html
@@ -98,9 +99,17 @@ def write_case_outputs(
             point_data["region"] = np.array([codes[name] for name in breakdown.regions], dtype=np.int32)
         for name in MESH_FILES:
             write_mesh(result.mesh, tmp / name, point_data)
+        if dicom_source is not None:  # before the figure, so that a SEG that fails is among its warnings
+            seg_started = time.perf_counter()
+            try:
+                model = {"name": analysis.provenance.model, "version": analysis.provenance.model_version}
+                write_dicom_seg(tmp / SEG_FILE, dicom_source, result.la, result.scar, model)
+            except (InputError, ValueError, AttributeError, TypeError) as error:  # a source lacking what SEG needs
+                written_warnings.append(f"{SEG_FILE} not written: {error}")
+            timings["dicom_seg"] = time.perf_counter() - seg_started
         if figure:
             figure_started = time.perf_counter()
-            render_report_figure(tmp / REPORT_PNG, image, result, burden, _annotations(analysis))
+            render_report_figure(tmp / REPORT_PNG, image, result, burden, _annotations(analysis, written_warnings))
             if breakdown is not None and breakdown.flat_uv is not None:
                 title = f"{analysis.provenance.case_id or 'LA'}: scar map (posterior view: patient left on the left)"
                 if not burden.staged:  # the map's burdens per region are as untrustworthy as the headline
@@ -115,14 +124,6 @@ def write_case_outputs(
                     _range_text(burden),
                 )
             timings["figure"] = time.perf_counter() - figure_started
-        if dicom_source is not None:
-            seg_started = time.perf_counter()
-            try:
-                model = {"name": analysis.provenance.model, "version": analysis.provenance.model_version}
-                write_dicom_seg(tmp / SEG_FILE, dicom_source, result.la, result.scar, model)
-            except (InputError, ValueError, AttributeError, TypeError) as error:  # a source lacking what SEG needs
-                written_warnings.append(f"{SEG_FILE} not written: {error}")
-            timings["dicom_seg"] = time.perf_counter() - seg_started
         # Each stage once: `files` is the volumes and meshes (and the report below), not the figures or the SEG.
         nested = timings.get("figure", 0.0) + timings.get("dicom_seg", 0.0)
         timings["files"] = time.perf_counter() - started - nested
@@ -145,17 +146,18 @@ def _range_text(burden: Burden) -> str:
     if span is None:
         return ""
     return (
-        f"call unsure on {span.unsure_area_percent:.0f} % of the surface: burden {span.low_percent:.1f}–"
-        f"{span.high_percent:.1f} % with it all wall / all scar"
+        f"call unsure on {span.unsure_area_percent:.1f} % of the surface: burden {burden_text(span.low_percent)}–"
+        f"{burden_text(span.high_percent)} % with it all wall / all scar"
     )
 
 
-def _annotations(analysis: CaseAnalysis) -> dict[str, Any]:
-    """What report.png prints besides the numbers: case, model, its training domain, every warning of the case."""
+def _annotations(analysis: CaseAnalysis, written_warnings: list[str]) -> dict[str, Any]:
+    """What report.png prints besides the numbers: case, model, its training domain, every warning of the case
+    (those from writing its files, such as a DICOM SEG that could not be written, included)."""
     provenance = analysis.provenance
     return {
         "case_id": provenance.case_id,
         "model": provenance.model,
         "trained_on": (provenance.model_meta or {}).get("trained_on"),
-        "warnings": analysis.warnings,
+        "warnings": [*analysis.warnings, *written_warnings],
     }

@@ -40,6 +40,7 @@ from atrialjsq.io.volume import Volume
 from atrialjsq.model.configs import TrainConfig
 from atrialjsq.quantify.analysis import Provenance
 from atrialjsq.quantify.contrast import contrast_problem
+from atrialjsq.quantify.staging import burden_text
 from atrialjsq.report.outputs import REPORT_JSON
 from atrialjsq.workflows.case import CaseOptions, CaseOutcome, PendingCase, finish_case
 from atrialjsq.workflows.output_pool import OutputPool, finished
@@ -248,6 +249,13 @@ SUMMARY_COLUMNS = (
 )
 
 
+def _burden_for_table(burden_percent: float) -> float:
+    """Two decimals, or as many as `burden_text` needs for the number to stay in its stage (5.004, not 5.0)."""
+    text = burden_text(burden_percent)
+    decimals = max(2, len(text.partition(".")[2]))
+    return round(float(burden_percent), decimals)
+
+
 def summary_rows(outcomes: list[CaseOutcome], skipped: list[InputCase], pending: list[InputCase]) -> list[dict]:
     """One row per case of a batch: written (with its headline numbers), failed (with the error), skipped
     (finished before) or not_run (after an interruption)."""
@@ -260,7 +268,7 @@ def summary_rows(outcomes: list[CaseOutcome], skipped: list[InputCase], pending:
             row.update(
                 status="written",
                 la_volume_ml=round(burden.la_volume_ml, 2),
-                burden_percent=round(burden.burden_percent, 2),
+                burden_percent=_burden_for_table(burden.burden_percent),
                 utah=burden.utah_stage if staged else "",
                 decaaf=burden.decaaf_stage if staged else "",
                 warnings=len(outcome.warnings),
