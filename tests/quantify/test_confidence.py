@@ -178,4 +178,4 @@ def test_the_scar_map_and_the_summary_table_print_burdens_in_their_stage():
 
     text = _range_text(SimpleNamespace(burden_range=BurdenRange(0.15, 15.94, 5.004, 20.04)))
     assert text == "call unsure on 15.9 % of the surface: burden 5.004–20.04 % with it all wall / all scar"
-    assert [_burden_for_table(b) for b in (5.004, 20.003, 12.3456, 4.9999)] == [5.004, 20.003, 12.35, 4.9999]
+    assert [_burden_for_table(b) for b in (5.004, 20.003, 12.3456, 4.9999)] == [5.004, 20.003, 12.35, 5.0]  # 5.0: I
