@@ -174,6 +174,19 @@ def test_the_flat_map_puts_left_veins_left_and_superior_veins_up(phantom_rings):
     assert set(json["antrum_rings"]) == {"left_antrum", "right_antrum"}
 
 
+def test_a_side_without_a_ring_measures_no_gap(phantom_rings):
+    """An open side with no ring listed no gap: its largest gap read 0 mm, as a closed ring's does."""
+    import dataclasses
+
+    from atrialjsq.quantify.ring_gaps import AntrumRing
+
+    *_, result = phantom_rings
+    rings = [AntrumRing("left_antrum", False, note="no ring: no scar"), AntrumRing("right_antrum", True)]
+    json = dataclasses.replace(result, rings=rings).to_json()["antrum_rings"]
+    assert json["left_antrum"]["closed"] is False and json["left_antrum"]["largest_gap_mm"] is None
+    assert json["right_antrum"]["closed"] is True and json["right_antrum"]["largest_gap_mm"] == 0.0
+
+
 def test_the_widest_gap_of_a_wall_with_one_opening_is_its_middle():
     """A flat 20 × 10 mm sheet (1 mm grid) with a scar line at x = 10 except at y = 4, 5, 6: the widest
     scar-free path from x = 0 to x = 19 passes (10, 5), 2 mm from the lesion ends at y = 3 and y = 7."""

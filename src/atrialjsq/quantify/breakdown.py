@@ -91,7 +91,8 @@ class RegionalScar:
                 ring.side: {
                     "closed": ring.closed,
                     "note": ring.note,
-                    "largest_gap_mm": round(ring.largest_gap_mm, 1),
+                    # null where no gap was measured (no ring at all, or undetermined), 0 for a closed ring
+                    "largest_gap_mm": round(ring.largest_gap_mm, 1) if ring.gaps or ring.closed else None,
                     "all_gaps_listed": ring.gaps_complete,
                     "gaps": [
                         {
