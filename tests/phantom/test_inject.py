@@ -108,3 +108,24 @@ def test_inject_into_real_lasc_case(lasc_dir, tmp_path):
     write_case(out, params, tmp_path / case.case_id, int16_image=False)
     reports = check_dataset(tmp_path)
     assert [r.status for r in reports] == ["ok"] and reports[0].has_scar
+
+
+def test_an_integer_image_is_widened_rather_than_its_scar_clipped(standin):
+    """Reported by review: a uint8 scan's scar was clipped at 255 (IIR 2.18 asked, 1.73 written) while the
+    parameters recorded the IIR asked. Blood at 100 + noise, scar at 2.5 x that: past 255, so float32."""
+    bright = Volume(np.clip(np.rint(standin.image.array), 0, 255).astype(np.uint8), standin.image.geometry)
+    case = Case("u8", bright, {"la": standin.la})
+    out, params = inject_scar(case, seed=3, burden=0.2, iir_range=(2.5, 2.5))
+    assert out.image.array.dtype == np.float32 and params["image_type"].startswith("uint8 -> float32")
+    assert params["iir_measured"] == pytest.approx(2.5, rel=0.02)
+    faint, params = inject_scar(case, seed=3, burden=0.2, iir_range=(1.3, 1.3))  # fits in uint8: kept as it is
+    assert faint.image.array.dtype == np.uint8 and params["image_type"] == "uint8"
+    assert params["iir_measured"] == pytest.approx(1.3, rel=0.02)
+
+
+def test_a_negative_seed_is_one_line(tmp_path, capsys):
+    from atrialjsq.cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["inject-scar", str(tmp_path), "--out", str(tmp_path / "o"), "--seed", "-1"])
+    assert caught.value.code == 2 and "--seed" in capsys.readouterr().err

@@ -119,7 +119,13 @@ def test_inject_scar_cli_on_a_phantom_set(tmp_path):
     original = load_case(index_dataset(source)[0])
     np.testing.assert_array_equal(injected.la.array, original.la.array)
     assert injected.image.geometry.is_close(original.image.geometry)
-    assert _surface_burden(out) == pytest.approx(0.2, abs=0.02)
+    # the phantom's own scar stays labelled (it stays bright in the image) beside the injected 20 %
+    own = original.labels["scar"].array > 0
+    assert own.any() and np.all(injected.labels["scar"].array[own] > 0)
+    params = json.loads((out / injected.case_id / "params.json").read_text())
+    assert params["existing_scar_voxels_kept"] == int(own.sum())
+    assert params["scar"]["burden_measured"] == pytest.approx(0.2, abs=0.02)
+    assert _surface_burden(out) > 0.2
 
 
 @pytest.mark.slow

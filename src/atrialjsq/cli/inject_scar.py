@@ -7,7 +7,7 @@ from pathlib import Path
 
 from atrialjsq.cli.dataset_options import add_dataset_arguments
 from atrialjsq.cli.phantom import add_iir_range, check_iir_range
-from atrialjsq.cli.text import number, plural, positive
+from atrialjsq.cli.text import non_negative, number, plural, positive
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -26,7 +26,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace existing case folders (a user's other files in them are kept)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed; case i uses a sub-seed (default 0)")
+    parser.add_argument("--seed", type=non_negative(int), default=0, help="seed; case i uses a sub-seed (default 0)")
     add_dataset_arguments(parser)
     parser.add_argument(
         "--difficulty",

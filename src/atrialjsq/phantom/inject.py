@@ -9,7 +9,8 @@ statistics so that it blends in: each scar voxel takes the value of the blood a 
 (so it carries the image's own noise, resolution and texture), times a smooth patchy texture, scaled so
 the scar's mean is IIR × the blood-pool mean; the edge is feathered over about one voxel outside the label.
 
-Intensity zero: IIR is a ratio of signal magnitudes, so intensities are measured from the image minimum
+Intensity zero: IIR is a ratio of signal magnitudes, so intensities are measured from the minimum of the
+window around the LA (the image minimum for a magnitude image)
 (air), which makes z-scored images such as the LASC 2018 h5 release usable as they are.
 """
 
@@ -131,10 +132,10 @@ def inject_scar(
     The input case needs an "la" label; its image is not modified. The IIR is drawn from `iir_range`
     (default: the difficulty's range).
     """
+    source = case.meta.get("source", case.case_id)
     if case.la is None or not case.la.array.any():
-        raise InputError(
-            case.meta.get("source", case.case_id), "case has no (or an empty) LA label to inject scar into"
-        )
+        raise InputError(source, "case has no (or an empty) LA label to inject scar into")
+    existing = case.labels.get("scar")  # a case's own scar stays bright in the image: it stays labelled too
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7]))
     spacing = np.asarray(case.image.geometry.spacing, dtype=np.float64)
     low, high = iir_range or DIFFICULTY[difficulty]["iir"]
@@ -166,6 +167,8 @@ def inject_scar(
     scar["burden_measured"] = round(scar_mod.surface_burden(la, scar_mask, spacing), 5)
 
     stats = _statistics(image_crop, la, band, spacing)
+    if not stats["blood_mean"] > 0:
+        raise InputError(source, "the blood pool is no brighter than the image's darkest voxel: no IIR to draw to")
     alpha = np.clip(2.0 * ndimage.gaussian_filter(scar_mask.astype(np.float32), FEATHER_VOXELS), 0.0, 1.0)
     alpha[scar_mask] = 1.0
     alpha[alpha < 0.05] = 0.0  # the Gaussian's far tail would otherwise touch voxels a few mm away
@@ -183,13 +186,22 @@ def inject_scar(
     blended[touched] = image_crop[touched] * (1.0 - a) + scar_value * a
 
     out_image = np.array(case.image.array, copy=True)
+    promoted = None
     if np.issubdtype(out_image.dtype, np.integer):
         info = np.iinfo(out_image.dtype)
-        blended = np.clip(np.rint(blended), info.min, info.max)
+        if blended.max() > info.max or blended.min() < info.min:  # clipped, the scar would not have its IIR
+            promoted = f"{out_image.dtype} -> float32 (the scar exceeds the {out_image.dtype} range)"
+            out_image = out_image.astype(np.float32)
+        else:
+            blended = np.rint(blended)
     out_image[box] = blended.astype(out_image.dtype)
     scar_full = np.zeros(la_full.shape, dtype=np.uint8)
     scar_full[box] = scar_mask
-    measured_iir = float((blended[scar_mask] - stats["zero"]).mean() / stats["blood_mean"]) if scar_mask.any() else 0.0
+    kept = 0 if existing is None else int(np.count_nonzero(existing.array))
+    if kept:
+        scar_full |= (np.asarray(existing.array) > 0).astype(np.uint8)
+    stored = np.asarray(out_image[box], dtype=np.float64)  # what the file holds, rounding included
+    measured_iir = float((stored[scar_mask] - stats["zero"]).mean() / stats["blood_mean"]) if scar_mask.any() else 0.0
 
     geometry = case.image.geometry
     params = {
@@ -201,6 +213,9 @@ def inject_scar(
         "iir": round(iir, 4),
         "iir_range": [float(low), float(high)],
         "iir_measured": round(measured_iir, 4),
+        "image_type": promoted or str(out_image.dtype),
+        # the case's own scar label, kept in the written label (the burden figures above are the injected scar's)
+        "existing_scar_voxels_kept": kept,
         "wall_mm": round(wall_mm, 3),
         "image_statistics": {k: round(v, 5) for k, v in stats.items()},
         "la_centre_index": np.round(centre / spacing + [b.start for b in box], 2).tolist(),
