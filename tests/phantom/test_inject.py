@@ -129,3 +129,26 @@ def test_a_negative_seed_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as caught:
         main(["inject-scar", str(tmp_path), "--out", str(tmp_path / "o"), "--seed", "-1"])
     assert caught.value.code == 2 and "--seed" in capsys.readouterr().err
+
+
+def test_a_scan_stored_mirrored_gets_the_same_scar_in_the_patient(standin):
+    """Reported by review: vein sides and heights were read from the index axes, so a scan stored with y and z
+    mirrored (direction diag(1, -1, -1)) got its scar mirrored in the patient. The same anatomy stored both ways,
+    the same seed: the same scar voxels at the same physical places."""
+    from atrialjsq.io.geometry import Geometry
+
+    g = standin.image.geometry
+    far = g.index_to_physical(np.array([0.0, g.shape[1] - 1, g.shape[2] - 1]))
+    mirrored_grid = Geometry(g.shape, g.spacing, tuple(far), (1, 0, 0, 0, -1, 0, 0, 0, -1))
+
+    def mirrored(volume: Volume) -> Volume:
+        return Volume(np.ascontiguousarray(volume.array[:, ::-1, ::-1]), mirrored_grid)
+
+    case = Case("m", mirrored(standin.image), {"la": mirrored(standin.la)})
+    plain, plain_params = inject_scar(standin, seed=5, scar_kind="post-ablation", burden=0.2)
+    turned, turned_params = inject_scar(case, seed=5, scar_kind="post-ablation", burden=0.2)
+    assert turned.image.geometry == mirrored_grid and turned.scar.geometry == mirrored_grid
+    np.testing.assert_array_equal(turned.scar.array[:, ::-1, ::-1], plain.scar.array)
+    np.testing.assert_allclose(turned.image.array[:, ::-1, ::-1], plain.image.array)
+    back = mirrored_grid.index_to_physical(np.asarray(turned_params["la_centre_index"]))
+    np.testing.assert_allclose(back, g.index_to_physical(np.asarray(plain_params["la_centre_index"])), atol=0.02)

@@ -22,6 +22,7 @@ from scipy import ndimage
 
 from atrialjsq.data.case import Case
 from atrialjsq.errors import InputError
+from atrialjsq.io.orientation import NETWORK_ORIENTATION, orientation_code, reoriented
 from atrialjsq.io.volume import Volume
 from atrialjsq.phantom import scar as scar_mod
 from atrialjsq.phantom.appearance import DIFFICULTY
@@ -130,8 +131,37 @@ def inject_scar(
     """Return a copy of `case` with scar drawn into its LA wall, its scar label, and the parameters used.
 
     The input case needs an "la" label; its image is not modified. The IIR is drawn from `iir_range`
-    (default: the difficulty's range).
+    (default: the difficulty's range). The scar's anatomy (veins named by side and height, the posterior bias
+    of fibrosis) is drawn on the case turned to LPS (`io.orientation`, lossless), so a scan stored in any axis
+    order or mirroring gets the same scar in the patient; the results are turned back onto the input's grid.
     """
+    code = orientation_code(case.image.geometry)
+    if code == NETWORK_ORIENTATION:
+        return _inject_lps(case, seed, difficulty, scar_kind, burden, iir_range, wall_mm)
+    turned = Case(case.case_id, reoriented(case.image), {k: reoriented(v) for k, v in case.labels.items()}, case.meta)
+    out, params = _inject_lps(turned, seed, difficulty, scar_kind, burden, iir_range, wall_mm)
+    geometry = case.image.geometry
+
+    def back(volume: Volume) -> Volume:
+        return Volume(np.ascontiguousarray(reoriented(volume, code).array), geometry)
+
+    physical = turned.image.geometry.index_to_physical(np.asarray(params["la_centre_index"], dtype=np.float64))
+    params["la_centre_index"] = np.round(geometry.physical_to_index(physical), 2).tolist()
+    params["geometry"] = {"shape": list(geometry.shape), "spacing": list(geometry.spacing)}
+    labels = {name: back(volume) for name, volume in out.labels.items()}
+    return Case(out.case_id, back(out.image), labels, out.meta), params
+
+
+def _inject_lps(
+    case: Case,
+    seed: int,
+    difficulty: str,
+    scar_kind: str | None,
+    burden: float | None,
+    iir_range: tuple[float, float] | None,
+    wall_mm: float | None,
+) -> tuple[Case, dict]:
+    """`inject_scar` on a case whose index axes run L, P, S (index z superior, +y posterior)."""
     source = case.meta.get("source", case.case_id)
     if case.la is None or not case.la.array.any():
         raise InputError(source, "case has no (or an empty) LA label to inject scar into")
@@ -198,7 +228,7 @@ def inject_scar(
     scar_full = np.zeros(la_full.shape, dtype=np.uint8)
     scar_full[box] = scar_mask
     kept = 0 if existing is None else int(np.count_nonzero(existing.array))
-    if kept:
+    if existing is not None and kept:
         scar_full |= (np.asarray(existing.array) > 0).astype(np.uint8)
     stored = np.asarray(out_image[box], dtype=np.float64)  # what the file holds, rounding included
     measured_iir = float((stored[scar_mask] - stats["zero"]).mean() / stats["blood_mean"]) if scar_mask.any() else 0.0
