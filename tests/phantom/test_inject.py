@@ -25,18 +25,19 @@ def _segment_mask(shape, spacing, a, b, radius) -> np.ndarray:
     return np.linalg.norm(p - (a + t[..., None] * (b - a)), axis=-1) <= radius
 
 
-def _standin_case() -> Case:
+def _standin_case(spacing=SPACING) -> Case:
     """A ball LA (radius 16 mm) with four 5 mm veins in pairs left and right, blood 100 over background 30."""
-    shape = (80, 64, 48)
+    extent = np.array([80.0, 64.0, 48.0]) * SPACING
+    shape = tuple(int(n) for n in np.round(extent / np.asarray(spacing)))
     centre = np.array([40.0, 32.0, 36.0])
-    la = sphere_mask(shape, centre / SPACING, 16.0, SPACING).astype(bool)
+    la = sphere_mask(shape, centre / np.asarray(spacing), 16.0, spacing).astype(bool)
     for sx in (-1, 1):
         for sz in (-1, 1):
             end = centre + np.array([sx * 30.0, 8.0, sz * 14.0])
-            la |= _segment_mask(shape, SPACING, centre, end, 5.0)
+            la |= _segment_mask(shape, spacing, centre, end, 5.0)
     rng = np.random.default_rng(0)
     image = np.where(la, 100.0, 30.0) + rng.normal(0, 5.0, shape)
-    geometry = Volume.from_array(image.astype(np.float32), SPACING).geometry
+    geometry = Volume.from_array(image.astype(np.float32), spacing).geometry
     return Case("standin", Volume(image.astype(np.float32), geometry), {"la": Volume(la.astype(np.uint8), geometry)})
 
 
@@ -152,3 +153,15 @@ def test_a_scan_stored_mirrored_gets_the_same_scar_in_the_patient(standin):
     np.testing.assert_allclose(turned.image.array[:, ::-1, ::-1], plain.image.array)
     back = mirrored_grid.index_to_physical(np.asarray(turned_params["la_centre_index"]))
     np.testing.assert_allclose(back, g.index_to_physical(np.asarray(plain_params["la_centre_index"])), atol=0.02)
+
+
+def test_on_thick_slices_the_feather_stays_out_of_the_blood_pool():
+    """Reported by review: the feather was 0.7 voxel on every axis, so on 2.5 mm slices it brightened the blood
+    up to 2.5 mm deep. It is now as wide in mm as on the finest axis (0.7 x 0.625 mm)."""
+    spacing = (0.625, 0.625, 2.5)
+    case = _standin_case(spacing)
+    out, params = inject_scar(case, seed=3, burden=0.25, iir_range=(2.0, 2.0))
+    la = case.la.array > 0
+    depth = edt.edt(la.astype(np.uint8), anisotropy=spacing)  # mm inside the LA to its nearest outside voxel
+    brightened = la & (out.image.array - case.image.array > 0.3 * params["image_statistics"]["blood_mean"])
+    assert brightened.any() and depth[brightened].max() <= 1.0

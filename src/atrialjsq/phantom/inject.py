@@ -199,7 +199,10 @@ def _inject_lps(
     stats = _statistics(image_crop, la, band, spacing)
     if not stats["blood_mean"] > 0:
         raise InputError(source, "the blood pool is no brighter than the image's darkest voxel: no IIR to draw to")
-    alpha = np.clip(2.0 * ndimage.gaussian_filter(scar_mask.astype(np.float32), FEATHER_VOXELS), 0.0, 1.0)
+    # The feather's width in mm is that of the finest axis: on a grid of thick slices it would otherwise reach
+    # a slice (2.5 mm) into the blood pool along z.
+    feather = FEATHER_VOXELS * float(spacing.min()) / spacing
+    alpha = np.clip(2.0 * ndimage.gaussian_filter(scar_mask.astype(np.float32), feather), 0.0, 1.0)
     alpha[scar_mask] = 1.0
     alpha[alpha < 0.05] = 0.0  # the Gaussian's far tail would otherwise touch voxels a few mm away
     touched = alpha > 0
