@@ -93,3 +93,22 @@ def test_an_image_that_is_a_mask_fails_as_predict_would_refuse_it(tmp_path: Path
     assert report.status == "FAIL"
     assert [str(error.path) for error in report.errors] == [str(folder / "enhanced.nii.gz")]
     assert "label or mask" in report.errors[0].reason
+
+
+def test_an_la_cut_by_the_image_border_is_a_warning_naming_its_label(tmp_path: Path) -> None:
+    """Reported by review: an LA cut at the volume's edge passed; its surface would include the cut face, a wall
+    that is not there, and inject-scar drew scar onto it."""
+    folder = write_lascarqs(tmp_path, "p1", task=2)  # (no scar label to cut as well)
+    la = sphere_case_arrays()[1].copy()
+    z = np.nonzero(la.any(axis=(0, 1)))[0]
+    la[:, :, : (z.min() + z.max()) // 2] = 0  # the lower half gone ...
+    la = la[:, :, (z.min() + z.max()) // 2 :]  # ... and the volume cut through the LA's middle
+    image = read_volume(folder / "enhanced.nii.gz").array[:, :, -la.shape[2] :]
+    write(image, folder / "enhanced.nii.gz")
+    write(la, folder / "atriumSegImgMO.nii.gz", label=True)
+    (report,) = check_dataset(tmp_path)
+    cut = [w for w in report.warnings if "touches the image border" in w.reason]
+    assert len(cut) == 1 and Path(cut[0].path).name == "atriumSegImgMO.nii.gz" and not report.errors
+    write_lascarqs(tmp_path / "whole", "p2", task=2)
+    (whole,) = check_dataset(tmp_path / "whole")
+    assert not any("border" in w.reason for w in whole.warnings)

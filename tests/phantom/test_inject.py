@@ -165,3 +165,16 @@ def test_on_thick_slices_the_feather_stays_out_of_the_blood_pool():
     depth = edt.edt(la.astype(np.uint8), anisotropy=spacing)  # mm inside the LA to its nearest outside voxel
     brightened = la & (out.image.array - case.image.array > 0.3 * params["image_statistics"]["blood_mean"])
     assert brightened.any() and depth[brightened].max() <= 1.0
+
+
+def test_an_la_cut_by_the_volume_edge_is_warned_and_recorded(standin):
+    cut = Case(
+        "cut",
+        Volume(standin.image.array[:, :, 20:].copy(), standin.image.geometry.with_shape((80, 64, 28))),
+        {"la": Volume(standin.la.array[:, :, 20:].copy(), standin.image.geometry.with_shape((80, 64, 28)))},
+    )
+    with pytest.warns(RuntimeWarning, match="touches the image border"):
+        _, params = inject_scar(cut, seed=3, burden=0.2)
+    assert "touches the image border" in params["la_cut_by_border"]
+    _, params = inject_scar(standin, seed=3, burden=0.2)
+    assert params["la_cut_by_border"] is None

@@ -2,8 +2,8 @@
 
 Errors (the case cannot be used): unreadable or missing file, not 3D, NaN/Inf, implausible spacing, sheared
 direction cosines, an image that is no MRI (a mask, CT-like values, noise: what `predict` refuses), label geometry
-different from its image, unexpected label values, empty LA. Warnings (worth
-a look, not fatal): an LA volume outside a plausible range, an empty scar label, label values a layout reads
+different from its image, unexpected label values, empty LA. Warnings (worth a look, not fatal): an LA volume
+outside a plausible range, an LA cut by the image border, an empty scar label, label values a layout reads
 but does not use (LAScarQS files holding e.g. {0, 3, 7}), a grid tilted far from the patient axes. The table
 names each image's orientation (mixed orientations are fine: preprocessing turns every case to one).
 """
@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from atrialjsq.data.image_sanity import intensity_problem
 from atrialjsq.data.layouts import CaseRef, LabelValueWarning, index_dataset, read_image, read_label_file
-from atrialjsq.data.plausibility import MAX_SPACING_MM, PLAUSIBLE_LA_ML
+from atrialjsq.data.plausibility import MAX_SPACING_MM, PLAUSIBLE_LA_ML, border_problem
 from atrialjsq.errors import InputError
 from atrialjsq.io.geometry import Geometry
 from atrialjsq.io.orientation import OBLIQUE_WARNING_DEG, direction_problem, orientation_code, tilt_problem
@@ -106,6 +106,9 @@ def check_case(ref: CaseRef) -> CaseReport:
                 report.warnings.append(
                     InputError(path, f"LA volume {report.la_ml:.1f} mL is outside {PLAUSIBLE_LA_ML} mL (spacing?)")
                 )
+            cut = border_problem(la.array, la.geometry.spacing) if count else None
+            if cut is not None:  # its surface would include the cut face: a wall that is not there
+                report.warnings.append(InputError(path, cut))
         if "scar" in labels:
             report.has_scar = True
             if not labels["scar"].array.any():

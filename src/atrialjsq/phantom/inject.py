@@ -16,11 +16,14 @@ window around the LA (the image minimum for a magnitude image)
 
 from __future__ import annotations
 
+import warnings
+
 import edt
 import numpy as np
 from scipy import ndimage
 
 from atrialjsq.data.case import Case
+from atrialjsq.data.plausibility import border_problem
 from atrialjsq.errors import InputError
 from atrialjsq.io.orientation import NETWORK_ORIENTATION, orientation_code, reoriented
 from atrialjsq.io.volume import Volume
@@ -166,6 +169,9 @@ def _inject_lps(
     if case.la is None or not case.la.array.any():
         raise InputError(source, "case has no (or an empty) LA label to inject scar into")
     existing = case.labels.get("scar")  # a case's own scar stays bright in the image: it stays labelled too
+    cut = border_problem(case.la.array, case.image.geometry.spacing)
+    if cut is not None:  # the surface then includes the cut face, and scar can be drawn on a wall not there
+        warnings.warn(f"{source}: {cut}; scar may be drawn on the cut face", RuntimeWarning, stacklevel=2)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 7]))
     spacing = np.asarray(case.image.geometry.spacing, dtype=np.float64)
     low, high = iir_range or DIFFICULTY[difficulty]["iir"]
@@ -247,6 +253,7 @@ def _inject_lps(
         "iir_range": [float(low), float(high)],
         "iir_measured": round(measured_iir, 4),
         "image_type": promoted or str(out_image.dtype),
+        "la_cut_by_border": cut,
         # the case's own scar label, kept in the written label (the burden figures above are the injected scar's)
         "existing_scar_voxels_kept": kept,
         "wall_mm": round(wall_mm, 3),
