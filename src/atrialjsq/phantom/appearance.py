@@ -42,7 +42,9 @@ def sample_appearance(rng: np.random.Generator, difficulty: str = "medium", **ov
     if unknown:
         raise ValueError(f"unknown appearance overrides: {sorted(unknown)}")
     preset.update({k: v for k, v in overrides.items() if v is not None and k != "iir"})
-    # Keep 2% of the range clear at each end: the measured IIR lands within ~0.5% of the drawn one.
+    # Keep 2% of the range clear at each end. The scar intensity is solved on a linear resampling of the
+    # acquisition, while the stored image is zero-filled from it: the IIR measured on the stored image runs
+    # 2-4 % above the drawn one (eight seeds, review of 7 December 2026); tests allow 5 %.
     margin = 0.02 * (iir_range[1] - iir_range[0])
     iir = overrides.get("iir") or rng.uniform(iir_range[0] + margin, iir_range[1] - margin)
     myo = float(preset["myocardium"]) * rng.uniform(0.85, 1.15)
