@@ -17,10 +17,12 @@ stops short of the outer wall, texture scale and contrast, edge sharpness and pa
 be held out of training entirely (`exclude_patterns`) to measure generalisation to a pattern never seen.
 
 Rendering follows `phantom.inject`: the scar tissue takes the blood value a few mm inside the wall (the image's
-own noise and resolution), times the texture, scaled so its mean over the labelled voxels is IIR × the blood mean,
-measured from the window minimum (air). It is blended in with an alpha that is the voxel's share of the scar
-layer across the wall (`partial_volume`: a thin lesion in a coarse voxel is fainter, as in a coarse acquisition)
-times a feathered edge along it; the IIR is drawn around the real walls' enhancement (`SynthesisRanges.iir_mode`).
+own noise and resolution), times the texture, scaled so the scar tissue's mean over the labelled voxels is IIR ×
+the blood mean, measured from the window minimum (air). It is blended in with an alpha that is the voxel's share of
+the scar layer across the wall (`partial_volume`: a thin lesion in a coarse voxel is fainter, as in a coarse
+acquisition) times a feathered edge along it, so the image's mean over the labelled voxels is below the drawn IIR
+where the layer is thin (e.g. 1.55 for a drawn 1.75); the IIR is drawn around the real walls' enhancement
+(`SynthesisRanges.iir_mode`).
 """
 
 from __future__ import annotations
