@@ -86,7 +86,7 @@ def naive_targets(la: np.ndarray, scar: np.ndarray, spacing) -> dict[str, np.nda
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="runs of compute_targets (the best is reported)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each path (the best of each is reported)")
     args = parser.parse_args()
     la, scar = synthetic_case()
 
@@ -95,9 +95,12 @@ def main() -> int:
         start = time.perf_counter()
         ours = compute_targets(la, scar, SPACING)
         times.append(time.perf_counter() - start)
-    start = time.perf_counter()
-    naive = naive_targets(la, scar, SPACING)
-    naive_time = time.perf_counter() - start
+    naive_times = []
+    for _ in range(max(1, args.repeat)):  # timed as ours is: the best of --repeat runs
+        start = time.perf_counter()
+        naive = naive_targets(la, scar, SPACING)
+        naive_times.append(time.perf_counter() - start)
+    naive_time = min(naive_times)
 
     band_agreement = float(np.mean(ours["band"][naive["band"] > 0] == naive["band"][naive["band"] > 0]))
     phi_error = float(np.abs(ours["phi_la"].astype(np.float32) - naive["phi_la"].astype(np.float32)).max())

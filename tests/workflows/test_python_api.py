@@ -121,3 +121,26 @@ def test_output_workers_give_the_same_regional_analysis_as_one_process_on_phanto
         assert {k: v for k, v in worker_report.items() if k != "inputs"} == {
             k: v for k, v in report.items() if k != "inputs"
         }
+
+
+def test_a_file_as_the_output_folder_or_a_single_task_model_is_an_input_error(tmp_path):
+    """Reported by review: an existing file given as `out` raised FileExistsError after the model loaded, and a
+    model without a scar head raised ValueError after the network had run."""
+    import numpy as np
+
+    import atrialjsq
+    from atrialjsq.errors import InputError
+    from atrialjsq.infer.bundles import untrained_bundle
+    from atrialjsq.model.configs import get_config
+
+    scan = tmp_path / "scan.nii.gz"
+    atrialjsq.write_volume(atrialjsq.Volume.from_array(np.zeros((40, 40, 20), np.float32)), scan)
+    taken = tmp_path / "results.txt"
+    taken.write_text("a user's file")
+    with pytest.raises(InputError, match="exists and is not a folder") as caught:
+        atrialjsq.predict_file(scan, taken)
+    assert caught.value.path == str(taken) and taken.read_text() == "a user's file"
+    la_only = untrained_bundle(None, get_config("unet-la-bce", tiny=True), tmp_path / "la_only.pt")
+    with pytest.raises(InputError, match=r"needs a model with LA and scar heads .* has \['la'\]") as caught:
+        atrialjsq.predict_file(scan, tmp_path / "out", model=str(la_only))
+    assert caught.value.path == str(la_only) and not (tmp_path / "out" / "scan").exists()

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from atrialjsq.cli.dataset_options import add_dataset_arguments
 from atrialjsq.cli.text import add_threads_argument, apply_threads, batch_summary, non_negative, plural, positive
-from atrialjsq.errors import InputError
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, default_model: str | None = None) -> None:
@@ -151,6 +150,7 @@ def build_predictor(args: argparse.Namespace):
 
     from atrialjsq.hardware import resolve_device
     from atrialjsq.infer.predictor import Predictor
+    from atrialjsq.workflows.predict import require_joint
 
     one_line_warnings()
     apply_threads(args.threads)
@@ -158,13 +158,7 @@ def build_predictor(args: argparse.Namespace):
     if device.startswith("cuda"):
         torch.backends.cudnn.benchmark = True  # windows have a fixed size, so tuned kernels are reused
     predictor = Predictor.from_checkpoint(args.model, device, precision=args.precision, tta=args.tta, crop=args.crop)
-    heads = predictor.fine.config.heads
-    if "la" not in heads or "scar" not in heads:
-        path = predictor.info.get("path") or args.model
-        raise InputError(
-            path, f"predict needs a model with LA and scar heads (task 'joint'), this one has {sorted(heads)}"
-        )
-    return predictor
+    return require_joint(predictor, args.model)
 
 
 def summary_line(outcome) -> str:

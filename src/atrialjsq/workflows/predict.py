@@ -430,6 +430,8 @@ def predict_file(
     The Python entry point for notebooks and scripts; `options` are `predict_case`'s (`figure`, `regional`,
     `probability_maps`, `dicom_seg`). Raises `InputError` (with the file and the reason) when the scan is refused.
     """
+    if Path(out).exists() and not Path(out).is_dir():
+        raise InputError(out, "exists and is not a folder: give an output folder")
     cases, errors = collect_inputs([path])
     if errors:
         raise errors[0]
@@ -441,5 +443,17 @@ def predict_file(
         raise plan.conflicts[0]
     if plan.skipped:
         raise InputError(Path(out) / cases[0].case_id, "already finished (existing='skip')")
-    predictor = Predictor.from_checkpoint(model, device)
+    predictor = require_joint(Predictor.from_checkpoint(model, device), model)
     return predict_case(predictor, cases[0], out, existing=existing, **options)
+
+
+def require_joint(predictor: Predictor, model: str | None) -> Predictor:
+    """`predictor`, or an `InputError` naming the model when it lacks the LA or the scar head: `predict` writes
+    both, so a single-task model (a Table 5 LA baseline, a scar-only network) is refused before any scan runs."""
+    heads = predictor.fine.config.heads
+    if "la" not in heads or "scar" not in heads:
+        path = predictor.info.get("path") or model
+        raise InputError(
+            path, f"predict needs a model with LA and scar heads (task 'joint'), this one has {sorted(heads)}"
+        )
+    return predictor
