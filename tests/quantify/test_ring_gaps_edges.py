@@ -104,3 +104,15 @@ def test_the_tube_holds_the_distances_the_edge_is_derived_from():
     vertex, half = found
     np.testing.assert_array_equal(mesh.vertices_mm[vertex], [SCAR_X, HALF_SIDE_MM, 0.0])
     assert half == pytest.approx(0.49, abs=1e-12)
+
+
+def test_a_sleeve_that_is_scar_throughout_leaves_the_ring_undetermined():
+    """Reported by review: scar over the whole distal vein sleeve (and the ring column) left no scar-free vertex
+    to start a path from, and the ring read closed, as if isolated. Nothing was tested: closed is null."""
+    mesh, regions, scar = _tube(None)
+    x = mesh.vertices_mm[:, 0]
+    ring = ring_analysis(mesh, regions, scar | (x >= 52), FRAME, "left_antrum", OSTIA)
+    assert ring is not None and ring.closed is None and ring.gaps == []
+    assert ring.note == "undetermined: the distal vein sleeves are scar throughout"
+    closed = ring_analysis(mesh, regions, scar | (x >= 56), FRAME, "left_antrum", OSTIA)  # part of it free
+    assert closed is not None and closed.closed is True

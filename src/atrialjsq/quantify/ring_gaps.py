@@ -123,6 +123,9 @@ def ring_analysis(
             note=f"no ring: {what} within {RING_REACH_MM:.0f} mm of the ostia (a ring goes at least "
             f"{100 * MIN_RING_COVERAGE:.0f} % round)",
         )
+    for ends, where in ((source, "the distal vein sleeves"), (sink, "the wall beyond the antrum")):
+        if not (ends & ~scar).any():  # no scar-free path can start or end there: closure cannot be tested
+            return AntrumRing(side, None, note=f"undetermined: {where} are scar throughout")
     gaps: list[RingGap] = []
     plugs: list[float] = []  # each gap's plug radius, less the margin
     # The distance to the scar, kept up to date as plugs are added (the nearer of the old scar and the plug).
