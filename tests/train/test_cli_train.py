@@ -259,6 +259,39 @@ def test_a_raw_hdf5_dataset_is_cached_at_the_spacing_given(tmp_path):
     assert [case["original_geometry"]["spacing"] for case in index["cases"]] == [[1.5, 1.5, 3.0]] * 2
 
 
+def test_a_runs_cache_is_refused_when_its_files_changed_or_another_h5_spacing_is_given(tmp_path, capsys):
+    """Reported by review: the run's own cache was reused whenever the case paths matched, so another
+    --h5-spacing or relabelled scans trained on the old arrays without a word."""
+    import os
+
+    import h5py
+
+    raw = tmp_path / "raw"
+    for k in range(2):
+        (raw / "cases" / f"h{k}").mkdir(parents=True)
+        grid = np.stack(np.meshgrid(*(np.arange(n) - n / 2 for n in (40, 40, 20)), indexing="ij"))
+        ball = (grid[0] ** 2 + grid[1] ** 2 + (2 * grid[2]) ** 2) < (12 + k) ** 2
+        rng = np.random.default_rng(k)
+        with h5py.File(raw / "cases" / f"h{k}" / "mri_norm2.h5", "w") as handle:
+            handle["image"] = (ball * 2.0 + rng.normal(size=ball.shape) * 0.1).astype(np.float32)
+            handle["label"] = ball.astype(np.uint8)
+    run = tmp_path / "run"
+    base = ["train", "--data", str(raw), "--out", str(run), *ARGS, "--set", "data.spacing=[3.5,3.5,3.5]"]
+    base += ["--workers", "1", "--validation", "window", "--iterations"]
+    h5 = ["--h5-spacing", "1.5", "1.5", "3"]
+    assert main([*base, "1", *h5]) == 0
+    capsys.readouterr()
+    assert main([*base, "2", "--h5-spacing", "1", "1", "2", "--overwrite"]) == 1
+    assert "was built from other versions of these files (changed since, or another --h5-spacing)" in (
+        capsys.readouterr().err
+    )
+    label = raw / "cases" / "h1" / "mri_norm2.h5"
+    os.utime(label, ns=(label.stat().st_atime_ns, label.stat().st_mtime_ns + 10**9))  # the scan edited since
+    assert main([*base, "2", *h5, "--resume"]) == 1
+    assert "e.g. h1" in capsys.readouterr().err
+    assert load_checkpoint(run / "last.pt")["iteration"] == 1  # nothing trained on the stale cache
+
+
 def test_an_existing_run_is_never_restarted_by_accident(cache_dir, tmp_path, capsys):
     run = tmp_path / "run"
     base = ["train", "--data", str(cache_dir), "--out", str(run), *ARGS]

@@ -66,6 +66,19 @@ def _storage_arrays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return stored
 
 
+def source_stamp(ref: CaseRef) -> dict[str, Any]:
+    """What identifies the files a case was read from: each file's size and modification time (ns), and the
+    voxel size given for a layout that stores none. A cache built from them is stale when any of it changes."""
+    files = {}
+    for path in sorted({ref.image_path, *ref.label_paths.values()}):
+        try:
+            stat = Path(path).stat()
+        except OSError:
+            continue  # an optional label file that is not there
+        files[Path(path).name] = [stat.st_size, stat.st_mtime_ns]
+    return {"files": files, "spacing": None if ref.spacing is None else [float(s) for s in ref.spacing]}
+
+
 def _process_case(ref: CaseRef, cases_dir: Path, settings: dict[str, Any]) -> dict[str, Any]:
     """Preprocess one case and write its npz; runs in a worker process. Errors come back as plain data because
     `InputError` does not survive pickling with its (path, reason) pair."""
@@ -79,6 +92,7 @@ def _process_case(ref: CaseRef, cases_dir: Path, settings: dict[str, Any]) -> di
             "file": file,
             "has_scar": prepared.has_scar,
             "source": str(ref.image_path),
+            "source_stamp": source_stamp(ref),  # a later run checks the files are still these
             "phantom": is_phantom_source(str(ref.image_path)),  # recorded now: the data may move before training
             "layout": ref.layout,
             "original_geometry": prepared.original_geometry.to_dict(),

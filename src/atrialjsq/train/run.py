@@ -170,15 +170,24 @@ def check_inputs(
 def _check_cache_source(index: CacheIndex, refs: Sequence[Any]) -> None:
     """Refuse a run's own cache (RUN/cache) built from other data than `--data` now names: training on it would
     silently use the old cases (added ones left out, changed ones as they were)."""
+    from atrialjsq.data.cache import source_stamp
+
     cached = {case_id: Path(str(index.entry(case_id).get("source", ""))).resolve() for case_id in index.case_ids}
     given = {ref.case_id: Path(ref.image_path).resolve() for ref in refs}
-    if cached == given:
-        return
     differ = sorted(set(cached) ^ set(given)) or sorted(i for i in given if cached[i] != given[i])
+    what = "other data than --data gives"
+    if not differ:  # the same files by name: are they still the ones cached (contents, --h5-spacing)?
+        stamps = {ref.case_id: source_stamp(ref) for ref in refs}
+        differ = sorted(
+            i for i in given if "source_stamp" in index.entry(i) and index.entry(i)["source_stamp"] != stamps[i]
+        )
+        what = "other versions of these files (changed since, or another --h5-spacing)"
+    if not differ:
+        return
     raise InputError(
         index.root,
-        f"was built from other data than --data gives ({len(differ)} case(s) differ, e.g. {differ[0]}); remove this "
-        "cache folder to rebuild it from --data, or train into another --out",
+        f"was built from {what} ({len(differ)} case(s) differ, e.g. {differ[0]}); remove this cache folder to "
+        "rebuild it from --data, or train into another --out",
     )
 
 
