@@ -168,9 +168,10 @@ def test_preprocess_case_with_targets_and_centres() -> None:
     assert image_centred.geometry.shape == (8, 8, 8) and image_centred.crop.source_shape == (15, 14, 15)
     assert image_centred.crop.start == (3, 3, 3)
     point = case.image.geometry.index_to_physical(np.array([5.0, 5.0, 5.0]))
-    at_point = preprocess_case(
-        case, spacing=(1, 1, 1), roi=(4, 4, 4), margin=(0, 0, 0), center=tuple(point), with_targets=False
-    )
+    with pytest.warns(RuntimeWarning, match="leaves 100 % of the LA out"):  # a 4 mm window off the LA
+        at_point = preprocess_case(
+            case, spacing=(1, 1, 1), roi=(4, 4, 4), margin=(0, 0, 0), center=tuple(point), with_targets=False
+        )
     np.testing.assert_allclose(at_point.geometry.index_to_physical(np.array([2.0, 2.0, 2.0])), point, atol=1.0)
 
 
@@ -268,3 +269,19 @@ def test_constant_padding_around_a_case_changes_no_training_array(direction) -> 
         assert again.field_of_view_mm == plain.field_of_view_mm
         for name, array in plain.arrays.items():
             np.testing.assert_allclose(again.arrays[name], array, atol=1e-5, err_msg=f"{region}: {name}")
+
+
+def test_a_training_window_that_cuts_the_la_says_how_much_it_leaves_out() -> None:
+    """Reported by review: a window smaller than the LA dropped part of it without a word, and the cut face
+    became LA wall in the targets. The whole ball fits a 32 x 32 x 20 window (above); one of 8 x 8 x 8 mm does not."""
+    import warnings
+
+    case = _sphere_case()
+    whole = int(np.count_nonzero(preprocess_case(case, spacing=(1, 1, 1), roi=(24, 24, 16), margin=(4, 4, 2),
+                                                 with_targets=False).arrays["la"]))  # fmt: skip
+    with pytest.warns(RuntimeWarning, match=r"memory:ball: the 8 x 8 x 8 mm training window leaves \d+ % of the LA"):
+        small = preprocess_case(case, spacing=(1, 1, 1), roi=(8, 8, 8), margin=(0, 0, 0), with_targets=False)
+    assert np.count_nonzero(small.arrays["la"]) < whole
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fitting window: no warning
+        preprocess_case(case, spacing=(1, 1, 1), roi=(24, 24, 16), margin=(4, 4, 2), with_targets=False)

@@ -14,6 +14,7 @@ an Otsu threshold, which ignores the air around the patient.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -316,6 +317,21 @@ class PreprocessedCase:
         return to_original_grid(Volume(array, self.geometry), self.original_geometry, is_label)
 
 
+def _warn_if_cut(case: Case, whole: np.ndarray, kept: np.ndarray, window, spacing) -> None:
+    """Warn when the training window leaves part of the LA out: the window's face then reads as LA wall in
+    the targets, a boundary the scan does not have (a large LA with long veins can reach past it)."""
+    total = int(np.count_nonzero(whole))
+    lost = total - int(np.count_nonzero(kept))
+    if total and lost / total > CUT_LA_WARNING:
+        size = " x ".join(f"{n * float(s):.0f}" for n, s in zip(window, spacing, strict=True))
+        warnings.warn(
+            f"{case.meta.get('source', case.case_id)}: the {size} mm training window leaves {100 * lost / total:.0f} %"
+            " of the LA out, and its cut face reads as LA wall in the targets; raise data.roi or data.margin",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 def _center_index(case: Case, la: Volume | None, resampled: Geometry, center) -> np.ndarray:
     if isinstance(center, str) and center == "la":
         if la is None or not la.array.any():
@@ -332,6 +348,7 @@ def _center_index(case: Case, la: Volume | None, resampled: Geometry, center) ->
 
 # 2**28 float32 voxels = 1 GiB per volume, several volumes at once; a LASC scan at 0.3 mm holds about 520 million.
 MAX_RESAMPLED_VOXELS = 2**28
+CUT_LA_WARNING = 0.01  # share of the LA a training window may leave out without a warning (a vein tip)
 
 
 def preprocess_case(
@@ -375,6 +392,8 @@ def preprocess_case(
     arrays = {"image": apply_crop(normalised, info, fill=float(normalised.min()))}
     for name, volume in labels.items():
         arrays[name] = apply_crop(volume.array, info, fill=0)
+    if "la" in labels:
+        _warn_if_cut(case, labels["la"].array, arrays["la"], window, spacing)
     has_scar = "scar" in labels
     if with_targets:
         if "la" not in arrays:
