@@ -50,6 +50,11 @@ def test_json_round_trip_and_errors(tmp_path: Path) -> None:
     (tmp_path / "overlap.json").write_text(json.dumps([{"train": ["a", "b"], "val": ["b"]}]))
     with pytest.raises(InputError, match="both train and val"):
         load_folds(tmp_path / "overlap.json")
+    # a hand-edited fold left with no training cases: named here, not a ValueError deep in the trainer later
+    (tmp_path / "empty.json").write_text(json.dumps([{"train": ["a"], "val": ["b"]}, {"train": [], "val": []}]))
+    with pytest.raises(InputError, match="fold 1 has no training cases") as caught:
+        load_folds(tmp_path / "empty.json")
+    assert caught.value.path == str(tmp_path / "empty.json")
 
 
 def test_ensure_folds_saves_then_reuses_a_split_and_refuses_one_that_does_not_fit(tmp_path):

@@ -51,6 +51,8 @@ def validate_folds(folds: object, path: str | Path, case_ids: Sequence[str] | No
     for number, fold in enumerate(folds):
         if not isinstance(fold, dict) or set(fold) != {"train", "val"}:
             raise InputError(path, f"fold {number} must have exactly 'train' and 'val' lists")
+        if not fold["train"]:
+            raise InputError(path, f"fold {number} has no training cases")
         if set(fold["train"]) & set(fold["val"]):
             raise InputError(path, f"fold {number} has ids in both train and val")
         unknown = sorted((set(fold["train"]) | set(fold["val"])) - set(case_ids)) if case_ids is not None else []
