@@ -183,3 +183,16 @@ def test_loading_never_modifies_inputs(tmp_path: Path) -> None:
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()}
     load_case(index_dataset(tmp_path)[0])
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()} == before
+
+
+def test_a_case_folder_whose_image_is_missing_is_warned_not_silently_dropped(tmp_path: Path) -> None:
+    """Reported by review: in the image-label layout a folder holding only its label had no layout and was left
+    out of training without a word."""
+    image, la, _ = sphere_case_arrays()
+    for case_id in ("x", "y", "z"):
+        if case_id != "z":
+            write(image, tmp_path / case_id / "image.nii.gz")
+        write(la, tmp_path / case_id / "label.nii.gz", label=True)
+    with pytest.warns(RuntimeWarning, match=r"z: holds label.nii.gz but no image.<ext>: left out"):
+        refs = index_dataset(tmp_path)
+    assert [ref.case_id for ref in refs] == ["x", "y"]

@@ -174,6 +174,10 @@ def index_dataset(root: str | Path, layout: str = "auto", spacing=None) -> list[
     folders = [root] if own is not None else _case_folders(root)
     per_folder = {folder: folder_layout(folder) for folder in folders}
     detected = {folder: found for folder, found in per_folder.items() if found is not None}
+    for folder in folders:  # a case whose image went missing is said, not silently dropped
+        label = _plain_file(folder, "label") if per_folder[folder] is None else None
+        if label is not None:
+            warnings.warn(f"{folder}: holds {label.name} but no image.<ext>: left out", RuntimeWarning, stacklevel=2)
 
     if layout == "auto":
         families = sorted({_family(found) for found in detected.values()})
