@@ -84,3 +84,19 @@ def test_no_dicom_seg_for_other_inputs_or_when_asked(tmp_path, capsys, biased_bu
     write_volume(read, tmp_path / "p09.nii.gz")
     assert main(["predict", str(tmp_path / "p09.nii.gz"), "--out", str(out), *args]) == 0
     assert not (out / "p09" / "segmentation.dcm").exists()
+
+
+def test_a_multi_frame_source_gets_a_reason_not_an_attribute_error(tmp_path):
+    """Reported by review: an enhanced (multi-frame) DICOM input printed "segmentation.dcm not written:
+    'FileDataset' object has no attribute 'ImagePositionPatient'"."""
+    from pydicom.dataset import Dataset
+
+    from atrialjsq.errors import InputError
+    from atrialjsq.io import Geometry, Volume
+    from atrialjsq.report.dicom_seg import _slice_indices
+
+    enhanced = Dataset()
+    enhanced.SOPInstanceUID = "1.2.3"
+    volume = Volume(np.zeros((4, 4, 4), np.uint8), Geometry((4, 4, 4)))
+    with pytest.raises(InputError, match=r"a multi-frame \(enhanced\) DICOM: segmentation\.dcm is written for"):
+        _slice_indices([enhanced], volume, tmp_path)

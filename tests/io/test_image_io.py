@@ -263,3 +263,25 @@ def test_a_header_whose_qform_and_sform_disagree_is_a_caveat_naming_the_form_rea
     header[254:256] = struct.pack("<h", 0)  # the sform unset: nothing to disagree with
     moved.write_bytes(bytes(header))
     assert forms_caveat(moved, read) is None
+
+
+def test_a_dicom_series_whose_slices_rescale_differently_is_read_in_floats(tmp_path):
+    """Reported by review: the first slice's pixel type (int16, slope 1) was used for every slice, so a slice
+    with slope 100 wrapped round (80500 read as 14964) and one with slope 0.004 lost its fractions."""
+    import pydicom
+
+    from dicom_series import write_mr_series
+
+    stored = np.arange(24 * 20 * 5, dtype=np.int16).reshape(24, 20, 5) % 900 + 100
+    folder = tmp_path / "series"
+    write_mr_series(folder, stored)
+    slopes = [1.0, 100.0, 0.004, 100.0, 1.0]
+    for k, slope in enumerate(slopes):
+        path = folder / f"slice{k:03d}.dcm"
+        ds = pydicom.dcmread(path)
+        ds.RescaleSlope, ds.RescaleIntercept = slope, 0.0
+        ds.save_as(path)
+    volume = read_volume(folder)
+    assert volume.array.dtype == np.float32
+    for k, slope in enumerate(slopes):
+        np.testing.assert_allclose(volume.array[:, :, k], stored[:, :, k] * slope, rtol=1e-6)

@@ -83,6 +83,19 @@ def _slice_geometry(files) -> tuple[np.ndarray, set[tuple[float, ...]]] | None:
     return np.asarray(positions, dtype=np.float64), orientations
 
 
+def _rescales(files) -> set[tuple[str, str]]:
+    """Every (RescaleSlope, RescaleIntercept) the slices give ("" where a slice has none)."""
+    reader = sitk.ImageFileReader()
+    found = set()
+    for name in files:
+        reader.SetFileName(str(name))
+        reader.ReadImageInformation()
+        slope = reader.GetMetaData("0028|1053").strip() if reader.HasMetaDataKey("0028|1053") else ""
+        intercept = reader.GetMetaData("0028|1052").strip() if reader.HasMetaDataKey("0028|1052") else ""
+        found.add((slope, intercept))
+    return found
+
+
 def slice_spacing_problem(files) -> str | None:
     """Why a DICOM series is not one uniform stack (a missing slice, two slices at one place, slices of several
     orientations, a stack sheared sideways as by a gantry tilt), or None."""
@@ -144,6 +157,8 @@ def _read_sitk(path: Path) -> sitk.Image:
             raise InputError(path, problem)
         reader = sitk.ImageSeriesReader()
         reader.SetFileNames(files)
+        if len(_rescales(files)) > 1:  # the first slice's pixel type would truncate or wrap the others' values
+            reader.SetOutputPixelType(sitk.sitkFloat32)
         return reader.Execute()
     return sitk.ReadImage(str(path))
 

@@ -37,6 +37,10 @@ def _slice_indices(datasets: list, volume: Volume, folder: Path) -> list[int]:
     """Each source slice's z index on the volume's grid (from its position), checked to be on the grid."""
     indices = []
     for dataset in datasets:
+        if "ImagePositionPatient" not in dataset:  # a multi-frame (enhanced) file keeps it per frame
+            raise InputError(
+                folder, "a multi-frame (enhanced) DICOM: segmentation.dcm is written for series of one-frame slices"
+            )
         position = np.asarray([float(v) for v in dataset.ImagePositionPatient])
         index = volume.geometry.physical_to_index(position)
         k = int(np.rint(index[2]))
