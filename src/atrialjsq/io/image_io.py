@@ -83,6 +83,12 @@ def _slice_geometry(files) -> tuple[np.ndarray, set[tuple[float, ...]]] | None:
     return np.asarray(positions, dtype=np.float64), orientations
 
 
+def _is_dicom_file(path: Path) -> bool:
+    """By the "DICM" mark after the 128-byte preamble, whatever the file is called."""
+    with path.open("rb") as stream:
+        return stream.read(132)[128:132] == b"DICM"
+
+
 def _rescales(files) -> set[tuple[str, str]]:
     """Every (RescaleSlope, RescaleIntercept) the slices give ("" where a slice has none)."""
     reader = sitk.ImageFileReader()
@@ -96,18 +102,46 @@ def _rescales(files) -> set[tuple[str, str]]:
     return found
 
 
+def _frame_geometry(path) -> tuple[np.ndarray, set[tuple[float, ...]]] | None:
+    """Each frame's position and every orientation of a multi-frame (enhanced) DICOM file, from its per-frame
+    functional groups, or None when it is not one (or does not say)."""
+    import pydicom  # DICOM headers only: deferred
+
+    try:
+        dataset = pydicom.dcmread(str(path), stop_before_pixels=True)
+    except (pydicom.errors.InvalidDicomError, OSError, ValueError, AttributeError, KeyError):
+        return None  # not DICOM, or unreadable: the image reader says what is wrong
+    frames = dataset.get("PerFrameFunctionalGroupsSequence")
+    if int(dataset.get("NumberOfFrames", 1) or 1) < 3 or not frames:
+        return None
+    shared = dataset.get("SharedFunctionalGroupsSequence")
+    shared_orientation = shared[0].get("PlaneOrientationSequence") if shared else None
+    positions, orientations = [], set()
+    for frame in frames:
+        plane = frame.get("PlanePositionSequence")
+        orientation = frame.get("PlaneOrientationSequence") or shared_orientation
+        if not plane or not orientation:
+            return None
+        positions.append([float(v) for v in plane[0].ImagePositionPatient])
+        orientations.add(tuple(round(float(v), 4) for v in orientation[0].ImageOrientationPatient))
+    return np.asarray(positions, dtype=np.float64), orientations
+
+
 def slice_spacing_problem(files) -> str | None:
     """Why a DICOM series is not one uniform stack (a missing slice, two slices at one place, slices of several
-    orientations, a stack sheared sideways as by a gantry tilt), or None."""
-    if len(files) < 3:
-        return None
+    orientations, a stack sheared sideways as by a gantry tilt), or None. One multi-frame (enhanced) file is
+    checked frame by frame."""
     try:
-        found = _slice_geometry(files)
+        found = _frame_geometry(files[0]) if len(files) == 1 else _slice_geometry(files) if len(files) >= 3 else None
     except (RuntimeError, ValueError):
         return None  # unreadable headers: the series reader reports them
     if found is None:
         return None
-    points, orientations = found
+    return _stack_problem(*found)
+
+
+def _stack_problem(points: np.ndarray, orientations: set[tuple[float, ...]]) -> str | None:
+    """`slice_spacing_problem` on the slices' (or frames') positions and orientations."""
     if len(orientations) > 1:
         return f"slices of {len(orientations)} different orientations in one series: not one stack"
     cosines = np.asarray(next(iter(orientations)))
@@ -150,6 +184,10 @@ def dicom_series_files(path: str | Path) -> list[str]:
 
 
 def _read_sitk(path: Path) -> sitk.Image:
+    if path.is_file() and _is_dicom_file(path):  # one multi-frame file: its frames form the stack
+        problem = slice_spacing_problem([path])
+        if problem is not None:
+            raise InputError(path, problem)
     if path.is_dir():
         files = dicom_series_files(path)
         problem = slice_spacing_problem(files)
