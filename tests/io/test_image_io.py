@@ -344,3 +344,13 @@ def test_a_multi_frame_dicom_whose_frames_are_not_one_stack_is_refused(tmp_path,
     _multi_frame(tmp_path / "whole" / "enhanced.dcm", [10 + 4 * k for k in range(12)][::-1])  # descending: fine
     volume = read_volume(tmp_path / "whole")
     assert volume.geometry.shape == (24, 20, 12) and np.allclose(volume.geometry.spacing, (2.0, 2.5, 4.0))
+
+
+def test_itk_object_addresses_are_left_out_of_the_reason():
+    from pathlib import Path
+
+    from atrialjsq.io.image_io import _reader_problem
+
+    message = "Exception thrown\nITK ERROR: NrrdImageIO(0x5623da0f1b40): Read: Error reading the file: /d/a.nrrd\n"
+    expected = "ITK ERROR: NrrdImageIO: Read: Error reading the file: the file"
+    assert _reader_problem(message, Path("/d/a.nrrd")) == expected

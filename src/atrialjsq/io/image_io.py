@@ -5,6 +5,7 @@ Every reader failure becomes an `InputError` naming the file, so the CLI can pri
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -210,6 +211,7 @@ def _reader_problem(message: str, path: Path) -> str:
     for text in (f'"{path}"', str(path), f'"{path.resolve()}"', str(path.resolve())):
         detail = detail.replace(text, "the file")
     detail = detail.split("sitk::ERROR:")[-1].strip()
+    detail = re.sub(r"\(0x[0-9a-fA-F]+\)", "", detail)  # ITK's object address: noise to a reader
     if len(detail) > 160:
         detail = detail[:160].rsplit(" ", 1)[0] + " …"
     return detail or "SimpleITK could not read it"
