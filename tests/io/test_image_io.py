@@ -287,44 +287,6 @@ def test_a_dicom_series_whose_slices_rescale_differently_is_read_in_floats(tmp_p
         np.testing.assert_allclose(volume.array[:, :, k], stored[:, :, k] * slope, rtol=1e-6)
 
 
-def _multi_frame(path, z_positions, shape=(24, 20)) -> None:
-    """One enhanced MR file: a frame per z position (mm), 2 x 2.5 mm pixels, orientation in the shared groups."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.sequence import Sequence
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    enhanced_mr = "1.2.840.10008.5.1.4.1.1.4.1"
-    uid = generate_uid()
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = enhanced_mr, uid
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = enhanced_mr, uid
-    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = generate_uid(), generate_uid(), generate_uid()
-    ds.PatientID, ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "P", "MR", 1, 1
-    ds.Rows, ds.Columns, ds.NumberOfFrames = shape[1], shape[0], len(z_positions)
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-    measures, orientation = Dataset(), Dataset()
-    measures.PixelSpacing, measures.SliceThickness = [2.5, 2.0], 4.0
-    orientation.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-    shared = Dataset()
-    shared.PixelMeasuresSequence, shared.PlaneOrientationSequence = Sequence([measures]), Sequence([orientation])
-    ds.SharedFunctionalGroupsSequence = Sequence([shared])
-    frames = []
-    for z in z_positions:
-        frame, plane = Dataset(), Dataset()
-        plane.ImagePositionPatient = [-40.0, 20.0, float(z)]
-        frame.PlanePositionSequence = Sequence([plane])
-        frames.append(frame)
-    ds.PerFrameFunctionalGroupsSequence = Sequence(frames)
-    pixels = np.arange(len(z_positions) * shape[0] * shape[1]).reshape(len(z_positions), shape[1], shape[0]) % 1000
-    ds.PixelData = pixels.astype(np.uint16).tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
-
-
 @pytest.mark.parametrize(
     ("z_positions", "reason"),
     [
@@ -336,12 +298,14 @@ def test_a_multi_frame_dicom_whose_frames_are_not_one_stack_is_refused(tmp_path,
     """Reported by review: one enhanced file with a frame missing was read at 1 x 1 x 1 mm and predicted (LA
     39.6 mL where the whole file gives 75.5), and two phases in one file read as a stack twice as tall. Its
     frames are now checked as a series' slices are, whether the file or its folder is given."""
-    _multi_frame(tmp_path / "mf" / "enhanced.dcm", z_positions)
+    from dicom_series import write_enhanced_mr
+
+    write_enhanced_mr(tmp_path / "mf" / "enhanced.dcm", z_positions)
     for given in (tmp_path / "mf", tmp_path / "mf" / "enhanced.dcm"):
         with pytest.raises(InputError, match=reason) as caught:
             read_volume(given)
         assert caught.value.path == str(given)
-    _multi_frame(tmp_path / "whole" / "enhanced.dcm", [10 + 4 * k for k in range(12)][::-1])  # descending: fine
+    write_enhanced_mr(tmp_path / "whole" / "enhanced.dcm", [10 + 4 * k for k in range(12)][::-1])  # descending: fine
     volume = read_volume(tmp_path / "whole")
     assert volume.geometry.shape == (24, 20, 12) and np.allclose(volume.geometry.spacing, (2.0, 2.5, 4.0))
 
