@@ -318,3 +318,23 @@ def test_itk_object_addresses_are_left_out_of_the_reason():
     message = "Exception thrown\nITK ERROR: NrrdImageIO(0x5623da0f1b40): Read: Error reading the file: /d/a.nrrd\n"
     expected = "ITK ERROR: NrrdImageIO: Read: Error reading the file: the file"
     assert _reader_problem(message, Path("/d/a.nrrd")) == expected
+
+
+def test_a_folder_of_two_dicom_series_names_them_and_their_files(tmp_path):
+    """Two series in one folder (a scout kept beside the scan) had no series folder to point to: the line now
+    names each series and its file count."""
+    import shutil
+
+    from dicom_series import write_mr_series
+
+    stored = np.full((24, 20, 4), 200, dtype=np.int16)
+    write_mr_series(tmp_path / "scan", stored)
+    write_mr_series(tmp_path / "scout", stored[:, :, :2])
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for name in ("scan", "scout"):
+        for file in (tmp_path / name).iterdir():
+            shutil.copy(file, mixed / f"{name}_{file.name}")
+    with pytest.raises(InputError, match=r"folder holds 2 DICOM series: .* \(4 files\)") as caught:
+        read_volume(mixed)
+    assert "(2 files)" in str(caught.value) and "move the scan's files into a folder of their own" in str(caught.value)

@@ -179,8 +179,12 @@ def dicom_series_files(path: str | Path) -> list[str]:
     series = dicom_series_ids(path)
     if not series:
         raise InputError(path, "folder holds no DICOM series")
-    if len(series) > 1:
-        raise InputError(path, f"folder holds {len(series)} DICOM series; point to one series folder")
+    if len(series) > 1:  # say which, by their files: a scout or a second phase kept beside the scan is common
+        counts = [len(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), uid)) for uid in series]
+        listed = ", ".join(f"{uid} ({n} file{'s' if n != 1 else ''})" for uid, n in zip(series, counts, strict=True))
+        raise InputError(
+            path, f"folder holds {len(series)} DICOM series: {listed}; move the scan's files into a folder of their own"
+        )
     return list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(path), series[0]))
 
 
