@@ -338,3 +338,29 @@ def test_a_folder_of_two_dicom_series_names_them_and_their_files(tmp_path):
     with pytest.raises(InputError, match=r"folder holds 2 DICOM series: .* \(4 files\)") as caught:
         read_volume(mixed)
     assert "(2 files)" in str(caught.value) and "move the scan's files into a folder of their own" in str(caught.value)
+
+
+def test_a_truncated_or_orphaned_hdr_img_pair_is_refused(tmp_path):
+    """Reported by review: a .hdr whose .img was cut short was read with the missing half as zeros."""
+    array = np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6) + 1
+    written = write_volume(Volume(array, Geometry((4, 5, 6))), tmp_path / "pair.hdr")
+    np.testing.assert_array_equal(read_volume(written).array, array)  # the whole pair reads back
+    image = tmp_path / "pair.img"
+    image.write_bytes(image.read_bytes()[:240])  # 240 of 480 bytes
+    with pytest.raises(InputError, match=r"pair.hdr: its image file pair.img is truncated \(240 of 480 bytes\)"):
+        read_volume(written)
+    image.unlink()
+    with pytest.raises(InputError, match=r"its image file pair\.img is missing"):
+        read_volume(written)
+
+
+@pytest.mark.parametrize(("name", "data"), [("x.mhd", "x.zraw"), ("y.hdr", "y.img"), ("w.nhdr", "w.raw.gz")])
+def test_a_detached_header_names_its_data_file_by_its_final_name(tmp_path, name, data):
+    """Reported by review: written under a temporary name, an .mhd pointed at a hidden '.x.<random>.zraw' and an
+    .hdr lost its .img. Now each pair is written under its final names and nothing else is left."""
+    array = np.arange(4 * 5 * 6, dtype=np.float32).reshape(4, 5, 6)
+    written = write_volume(Volume(array, Geometry((4, 5, 6), (0.5, 1.0, 2.0))), tmp_path / name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, data])
+    back = read_volume(written)
+    np.testing.assert_array_equal(back.array, array)
+    assert back.geometry.spacing == (0.5, 1.0, 2.0)

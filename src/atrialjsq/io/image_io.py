@@ -5,6 +5,7 @@ Every reader failure becomes an `InputError` naming the file, so the CLI can pri
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -260,6 +261,30 @@ def write_volume(volume: Volume, path: str | Path, *, label: bool = False, compr
     elif array.dtype == np.bool_:
         array = array.astype(np.uint8)
     image = to_sitk(Volume(array, volume.geometry))
+    if path.name.lower().endswith(DETACHED_HEADERS):
+        _write_detached(image, path, compress)
+        return path
     with atomic_path(path) as tmp:
         sitk.WriteImage(image, str(tmp), compress)
     return path
+
+
+# Formats whose header names a separate data file (.raw/.zraw, .img, .raw.gz) by the name it was written under.
+DETACHED_HEADERS = (".mhd", ".hdr", ".nhdr")
+
+
+def _write_detached(image: sitk.Image, path: Path, compress: bool) -> None:
+    """A header and its data file, written under their final names in a temporary folder beside `path`, then
+    moved in data first and header last: a temporary name would end up inside the header (or, for .hdr/.img,
+    leave the header without its image), and a reader never sees a header before its data."""
+    import shutil
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp", dir=path.parent))
+    try:
+        sitk.WriteImage(image, str(folder / path.name), compress)
+        for written in sorted(folder.iterdir(), key=lambda file: file.name == path.name):
+            os.replace(written, path.parent / written.name)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -152,8 +152,29 @@ def forms_caveat(path: str | Path, geometry) -> str | None:
     )
 
 
+def _pair_problem(header_path: Path) -> str | None:
+    """Why a NIfTI or Analyze header/image pair (.hdr + .img) is unusable: the image file missing or shorter than
+    the header promises (SimpleITK fills the rest with zeros), or None."""
+    try:
+        with header_path.open("rb") as stream:
+            header = _parse_header(stream.read(348))
+    except (OSError, ValueError, OverflowError):
+        return None
+    if header is None:
+        return None
+    image = header_path.with_suffix(".img")
+    if not image.is_file():
+        return f"its image file {image.name} is missing"
+    expected = header.count * max(header.bitpix, 0) // 8
+    if image.stat().st_size < expected:
+        return f"its image file {image.name} is truncated ({image.stat().st_size} of {expected} bytes)"
+    return None
+
+
 def nifti_problem(path: Path, check_finite: bool = True) -> str | None:
     """Why a NIfTI file is unusable (truncated, NaN/Inf voxels), or None when fine or not a NIfTI file."""
+    if path.is_file() and path.name.lower().endswith(".hdr"):
+        return _pair_problem(path)
     if not _is_nifti(path):
         return None
     try:
