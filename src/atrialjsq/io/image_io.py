@@ -70,19 +70,29 @@ def from_sitk(image: sitk.Image, path: str | Path = "<memory>") -> Volume:
 SIDEWAYS_TOLERANCE = 0.02
 
 
-def _slice_geometry(files) -> tuple[np.ndarray, set[tuple[float, ...]]] | None:
-    """Each slice's position (mm, n x 3) and every orientation (row and column cosines) the slices give, or None
-    when the headers do not say."""
+SliceGeometry = tuple[np.ndarray, set[tuple[float, ...]]]  # positions (n x 3 mm), every orientation given
+
+
+def _series_headers(files) -> tuple[SliceGeometry | None, set[tuple[str, str]]]:
+    """One pass over a series' slice headers: each slice's position and every orientation (row and column
+    cosines), or None when a slice does not say; and every (RescaleSlope, RescaleIntercept) ("" where none)."""
     reader = sitk.ImageFileReader()
-    positions, orientations = [], set()
+    positions, orientations, rescales, located = [], set(), set(), True
     for name in files:
         reader.SetFileName(str(name))
         reader.ReadImageInformation()
-        if not reader.HasMetaDataKey("0020|0032") or not reader.HasMetaDataKey("0020|0037"):
-            return None
-        positions.append([float(v) for v in reader.GetMetaData("0020|0032").split("\\")])
-        orientations.add(tuple(round(float(v), 4) for v in reader.GetMetaData("0020|0037").split("\\")))
-    return np.asarray(positions, dtype=np.float64), orientations
+
+        def tag(key: str) -> str:
+            return reader.GetMetaData(key).strip() if reader.HasMetaDataKey(key) else ""
+
+        position, orientation = tag("0020|0032"), tag("0020|0037")
+        if position and orientation:
+            positions.append([float(v) for v in position.split("\\")])
+            orientations.add(tuple(round(float(v), 4) for v in orientation.split("\\")))
+        else:
+            located = False
+        rescales.add((tag("0028|1053"), tag("0028|1052")))
+    return ((np.asarray(positions, dtype=np.float64), orientations) if located else None), rescales
 
 
 def _is_dicom_file(path: Path) -> bool:
@@ -91,20 +101,7 @@ def _is_dicom_file(path: Path) -> bool:
         return stream.read(132)[128:132] == b"DICM"
 
 
-def _rescales(files) -> set[tuple[str, str]]:
-    """Every (RescaleSlope, RescaleIntercept) the slices give ("" where a slice has none)."""
-    reader = sitk.ImageFileReader()
-    found = set()
-    for name in files:
-        reader.SetFileName(str(name))
-        reader.ReadImageInformation()
-        slope = reader.GetMetaData("0028|1053").strip() if reader.HasMetaDataKey("0028|1053") else ""
-        intercept = reader.GetMetaData("0028|1052").strip() if reader.HasMetaDataKey("0028|1052") else ""
-        found.add((slope, intercept))
-    return found
-
-
-def _frame_geometry(path) -> tuple[np.ndarray, set[tuple[float, ...]]] | None:
+def _frame_geometry(path) -> SliceGeometry | None:
     """Each frame's position and every orientation of a multi-frame (enhanced) DICOM file, from its per-frame
     functional groups, or None when it is not one (or does not say)."""
     import pydicom  # DICOM headers only: deferred
@@ -129,21 +126,13 @@ def _frame_geometry(path) -> tuple[np.ndarray, set[tuple[float, ...]]] | None:
     return np.asarray(positions, dtype=np.float64), orientations
 
 
-def slice_spacing_problem(files) -> str | None:
-    """Why a DICOM series is not one uniform stack (a missing slice, two slices at one place, slices of several
-    orientations, a stack sheared sideways as by a gantry tilt), or None. One multi-frame (enhanced) file is
-    checked frame by frame."""
-    try:
-        found = _frame_geometry(files[0]) if len(files) == 1 else _slice_geometry(files) if len(files) >= 3 else None
-    except (RuntimeError, ValueError):
-        return None  # unreadable headers: the series reader reports them
-    if found is None:
+def _stack_problem(found: SliceGeometry | None) -> str | None:
+    """Why a DICOM series (or a multi-frame file's frames) is not one uniform stack (a missing slice, two slices
+    at one place, slices of several orientations, a stack sheared sideways as by a gantry tilt), or None; None
+    too when the headers do not say or there are fewer than 3 slices."""
+    if found is None or len(found[0]) < 3:
         return None
-    return _stack_problem(*found)
-
-
-def _stack_problem(points: np.ndarray, orientations: set[tuple[float, ...]]) -> str | None:
-    """`slice_spacing_problem` on the slices' (or frames') positions and orientations."""
+    points, orientations = found
     if len(orientations) > 1:
         return f"slices of {len(orientations)} different orientations in one series: not one stack"
     cosines = np.asarray(next(iter(orientations)))
@@ -190,21 +179,27 @@ def dicom_series_files(path: str | Path) -> list[str]:
 
 
 def _read_sitk(path: Path) -> sitk.Image:
-    if path.is_file() and _is_dicom_file(path):  # one multi-frame file: its frames form the stack
-        problem = slice_spacing_problem([path])
-        if problem is not None:
-            raise InputError(path, problem)
-    if path.is_dir():
-        files = dicom_series_files(path)
-        problem = slice_spacing_problem(files)
-        if problem is not None:
-            raise InputError(path, problem)
-        reader = sitk.ImageSeriesReader()
-        reader.SetFileNames(files)
-        if len(_rescales(files)) > 1:  # the first slice's pixel type would truncate or wrap the others' values
-            reader.SetOutputPixelType(sitk.sitkFloat32)
-        return reader.Execute()
-    return sitk.ReadImage(str(path))
+    if not path.is_dir():
+        if _is_dicom_file(path):  # one multi-frame file: its frames form the stack
+            _refuse_if_not_a_stack(path, _frame_geometry(path))
+        return sitk.ReadImage(str(path))
+    files = dicom_series_files(path)
+    try:
+        found, rescales = _series_headers(files)
+    except (RuntimeError, ValueError):  # unreadable headers: the series reader reports them
+        found, rescales = None, set()
+    _refuse_if_not_a_stack(path, _frame_geometry(files[0]) if len(files) == 1 else found)
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(files)
+    if len(rescales) > 1:  # the first slice's pixel type would truncate or wrap the others' values
+        reader.SetOutputPixelType(sitk.sitkFloat32)
+    return reader.Execute()
+
+
+def _refuse_if_not_a_stack(path: Path, found: SliceGeometry | None) -> None:
+    problem = _stack_problem(found)
+    if problem is not None:
+        raise InputError(path, problem)
 
 
 def _reader_problem(message: str, path: Path) -> str:
