@@ -97,6 +97,11 @@ _FORM_LAYOUT = {348: ("f", 76, 256, 268, 280), 540: ("d", 104, 352, 376, 400)}
 FORMS_AGREE_MM = 0.5  # qform and sform closer than this at every corner of the grid: the same placement
 
 
+def _corners(shape) -> np.ndarray:
+    """(8, 3) index of a grid's corner voxels."""
+    return np.array([[i, j, k] for i in (0, shape[0] - 1) for j in (0, shape[1] - 1) for k in (0, shape[2] - 1)])
+
+
 def _forms(header: bytes, endian: str, shape: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The grid's 8 corner voxels placed by the qform and by the sform (RAS mm, 8x3 each), NIfTI's formulas."""
     kind, pixdim_at, quatern_at, qoffset_at, srow_at = _FORM_LAYOUT[struct.unpack(endian + "i", header[:4])[0]]
@@ -115,7 +120,7 @@ def _forms(header: bytes, endian: str, shape: tuple[int, int, int]) -> tuple[np.
     )
     qfac = -1.0 if pixdim[0] < 0 else 1.0
     scale = np.array([pixdim[1], pixdim[2], pixdim[3] * qfac])
-    corners = np.array([[i, j, k] for i in (0, shape[0] - 1) for j in (0, shape[1] - 1) for k in (0, shape[2] - 1)])
+    corners = _corners(shape)
     by_qform = corners * scale @ rotation.T + offset
     by_sform = corners @ srow[:, :3].T + srow[:, 3]
     return by_qform, by_sform
@@ -139,9 +144,7 @@ def forms_caveat(path: str | Path, geometry) -> str | None:
     apart = float(np.max(np.linalg.norm(by_qform - by_sform, axis=1)))
     if not np.isfinite(apart) or apart < FORMS_AGREE_MM:
         return None
-    corners = np.array([[i, j, k] for i in (0, geometry.shape[0] - 1) for j in (0, geometry.shape[1] - 1)
-                        for k in (0, geometry.shape[2] - 1)])  # fmt: skip
-    read = np.array([geometry.index_to_physical(corner) for corner in corners]) * [-1, -1, 1]  # LPS to RAS
+    read = np.array([geometry.index_to_physical(corner) for corner in _corners(geometry.shape)]) * [-1, -1, 1]  # RAS
     used, other = (
         ("qform", "sform") if np.max(np.abs(read - by_qform)) <= np.max(np.abs(read - by_sform)) else ("sform", "qform")
     )
