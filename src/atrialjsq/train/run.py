@@ -172,14 +172,17 @@ def _check_cache_source(index: CacheIndex, refs: Sequence[Any]) -> None:
     silently use the old cases (added ones left out, changed ones as they were)."""
     from atrialjsq.data.cache import source_stamp
 
-    cached = {case_id: Path(str(index.entry(case_id).get("source", ""))).resolve() for case_id in index.case_ids}
+    entries = {str(entry["id"]): entry for entry in index.cases}
+    cached = {case_id: Path(str(entry.get("source", ""))).resolve() for case_id, entry in entries.items()}
     given = {ref.case_id: Path(ref.image_path).resolve() for ref in refs}
     differ = sorted(set(cached) ^ set(given)) or sorted(i for i in given if cached[i] != given[i])
     what = "other data than --data gives"
     if not differ:  # the same files by name: are they still the ones cached (contents, --h5-spacing)?
-        stamps = {ref.case_id: source_stamp(ref) for ref in refs}
+        # (a cache built before stamps were recorded has none to compare)
         differ = sorted(
-            i for i in given if "source_stamp" in index.entry(i) and index.entry(i)["source_stamp"] != stamps[i]
+            ref.case_id
+            for ref in refs
+            if "source_stamp" in entries[ref.case_id] and entries[ref.case_id]["source_stamp"] != source_stamp(ref)
         )
         what = "other versions of these files (changed since, or another --h5-spacing)"
     if not differ:
