@@ -19,7 +19,6 @@ Writes OUT_DIR/per_case.csv, summary.json and log.csv (numbers only; no image da
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ from atrialjsq.model.unet import AtrialJSQNet
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository root: studies/ is not installed
 from studies.lasc2018.compact import CompactCase, load_compact
 from studies.lasc2018.cross_validation import read_predictions
+from studies.lasc2018.held_out import run_script, write_rows
 
 MULTIPLE = 8  # the refiner's 4 levels need sizes divisible by 2^3
 EPS = 1e-3
@@ -136,15 +136,13 @@ def train(model: Refiner, data: list, seconds: float, log: Path, seed: int = 0) 
             loss.backward()
             optimiser.step()
             step += 1
+            row = {"step": step, "seconds": round(elapsed, 1), "lr": lr, "loss": round(float(loss.detach()), 5)}
             if step % 50 == 0:
-                rows.append(
-                    {"step": step, "seconds": round(elapsed, 1), "lr": lr, "loss": round(float(loss.detach()), 5)}
-                )
+                rows.append(row)
                 bar.update(int(elapsed) - bar.n)
-    with log.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["step", "seconds", "lr", "loss"])
-        writer.writeheader()
-        writer.writerows(rows)
+    if step and (not rows or rows[-1]["step"] != step):
+        rows.append(row)  # the last step, whatever the logging rhythm
+    write_rows(log, rows)
     return step
 
 
@@ -185,10 +183,7 @@ def main() -> int:
                 **{f"refined_{k}": v for k, v in second.items()},
             }
         )
-    with (args.out / "per_case.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out / "per_case.csv", rows)
     summary: dict = {
         "train_cases": len(train_set),
         "test_cases": len(test_set),
@@ -211,4 +206,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))
